@@ -1,0 +1,67 @@
+/*
+ * config.h: rbgw's configuration, in pdns's idiom.
+ *
+ * Sources, applied in this order (later wins, as in pdns):
+ *   1. built-in defaults (the schema table in config.c);
+ *   2. the file named by --config=FILE: `key=value` lines, '#' comments, blank lines, spaces
+ *      around key and value trimmed, `key+=value` appends to a list key;
+ *   3. the command line: every key also as `--key=value` (`--key` alone means `--key=yes`).
+ * For a list key (listen, upstream) the command line replaces the file's list unless it uses
+ * `--key+=value`.
+ *
+ * Loading is pure (no logging, no I/O but reading the file); every error names its place:
+ * "rbgw.conf:12: upstream: unknown connector type 'tcp'", "--timeout: ...".
+ */
+#ifndef RBGW_CONFIG_H
+#define RBGW_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "rbgw/connstr.h"
+
+enum rbgw_log_level {
+    RBGW_LOG_ERROR,
+    RBGW_LOG_WARN,
+    RBGW_LOG_INFO,
+    RBGW_LOG_DEBUG,
+};
+
+/** One listen= or upstream= entry. */
+struct rbgw_endpoint_conf {
+    struct rbgw_connstr cs; /* parsed connection string (owned) */
+    char *text;             /* owned: the string as written */
+    char *origin;           /* owned: "file:line" or "--upstream", for later error messages */
+};
+
+struct rbgw_config {
+    struct rbgw_endpoint_conf *listeners; /* owned array; default one "pipe" listener */
+    size_t nlisteners;
+    struct rbgw_endpoint_conf *upstreams; /* owned array; at least one when valid */
+    size_t nupstreams;
+    char *config_file;             /* owned or NULL: the --config path */
+    enum rbgw_log_level log_level; /* log-level=error|warning|info|debug, default info */
+    size_t max_request_size;       /* bytes; a larger request from pdns gets a false reply */
+    size_t max_reply_size;         /* bytes; a larger upstream reply becomes a false reply */
+    bool check_config;             /* --check-config: validate, print a summary, exit */
+    bool help;                     /* --help */
+    bool version;                  /* --version */
+};
+
+/**
+ * Fill cfg from argv (argv[0] skipped) and the --config file.  Returns 0, or RBGW_ECONFIG with
+ * the first error in err ("file:line: key: problem").  Validates every connection string:
+ * known type, required option present (pipe: command, unix: path, http: url, zeromq:
+ * endpoint), numeric options in range.  On error cfg is freed and zeroed.
+ */
+int rbgw_config_load(struct rbgw_config *cfg, int argc, char **argv, char *err,
+                     size_t errlen) RBGW_MUSTCHECK;
+void rbgw_config_free(struct rbgw_config *cfg);
+
+/** Write --help text (every key, its default and meaning, from the schema table) to f. */
+void rbgw_config_usage(FILE *f);
+
+/** "error", "warning", "info", "debug". */
+const char *rbgw_log_level_name(enum rbgw_log_level l);
+
+#endif

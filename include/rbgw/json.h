@@ -1,0 +1,69 @@
+/*
+ * json.h: the JSON the remote-backend protocol needs, as byte strings.
+ *
+ * Parsing builds a compact tree in an arena from yajl's callback parser with UTF-8 validation off
+ * (pdns sends raw non-UTF-8 bytes, e.g. the feedEnts3 salt) and comments rejected (pdns's json11
+ * rejects them).  Strings are stored decoded (escapes resolved) as byte strings; numbers keep
+ * their exact source text, so "1795625247" or "3.0" survive a round trip unchanged.
+ *
+ * Writing follows pdns's json11 serializer byte for byte (protocol.md §1.1): object members
+ * in byte-wise key order, separators ", " and ": ", only " \ \b \f \n \r \t escaped by letter,
+ * other bytes below 0x20 as \u00XX, U+2028/U+2029 as \u2028/\u2029, every other byte raw.
+ */
+#ifndef RBGW_JSON_H
+#define RBGW_JSON_H
+
+#include <stdbool.h>
+
+#include "rbgw/buf.h"
+
+enum rbgw_json_type {
+    RBGW_JSON_NULL,
+    RBGW_JSON_FALSE,
+    RBGW_JSON_TRUE,
+    RBGW_JSON_NUMBER,
+    RBGW_JSON_STRING,
+    RBGW_JSON_ARRAY,
+    RBGW_JSON_OBJECT,
+};
+
+struct rbgw_json {
+    enum rbgw_json_type type;
+    struct rbgw_str key;     /* member name when the parent is an object (decoded bytes) */
+    struct rbgw_str str;     /* STRING: decoded bytes; NUMBER: source text */
+    struct rbgw_json *child; /* ARRAY/OBJECT: first element or member, in source order */
+    struct rbgw_json *next;  /* next sibling */
+    size_t n;                /* ARRAY/OBJECT: number of children */
+};
+
+/**
+ * Parse exactly one JSON value from text[0..len) (surrounding whitespace allowed).  The tree and
+ * its strings live in the arena.  Returns 0, or RBGW_EPARSE with a one-line reason in err.
+ * Nesting deeper than 200 levels is rejected (as json11 does).
+ */
+int rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_json **out,
+                    char *err, size_t errlen) RBGW_MUSTCHECK;
+
+/** Member of an object by key (the last one if a key repeats), or NULL. */
+const struct rbgw_json *rbgw_json_get(const struct rbgw_json *obj, const char *key);
+
+/** True for NUMBER/STRING holding an integer in int64 range (no '.', 'e'); sets *out. */
+bool rbgw_json_int64(const struct rbgw_json *v, int64_t *out);
+
+/** Write v in pdns's json11 form (objects re-sorted by key bytes, stable for equal keys). */
+void rbgw_json_write(struct rbgw_buf *b, const struct rbgw_json *v);
+/** Write a JSON string literal (with quotes) for the bytes s[0..len), json11 escaping. */
+void rbgw_json_write_string(struct rbgw_buf *b, const char *s, size_t len);
+
+/*
+ * Node constructors for building trees (the REST ingress and tests use them).  Children are
+ * appended in order; rbgw_json_write sorts object members.
+ */
+struct rbgw_json *rbgw_json_new(struct rbgw_arena *a, enum rbgw_json_type type);
+struct rbgw_json *rbgw_json_new_string(struct rbgw_arena *a, const char *s, size_t len);
+struct rbgw_json *rbgw_json_new_number(struct rbgw_arena *a, const char *text, size_t len);
+/** Append child to an ARRAY, or to an OBJECT under key (copied into the arena). */
+void rbgw_json_append(struct rbgw_arena *a, struct rbgw_json *parent, const char *key,
+                      size_t keylen, struct rbgw_json *child);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * rpc.h: the remote-backend JSON-RPC envelope (pure: no I/O, no logging).
+ *
+ * Requests are decoded only as far as routing and translation need: the tree is built once,
+ * the method is a view into it, and the original bytes stay the authoritative copy for JSON
+ * transports (pass-through, no re-serialisation).  Replies from upstreams are validated the
+ * way pdns will read them (protocol.md §1.3) and flattened to one line; anything pdns would
+ * choke on becomes {"result":false,"log":["rbgw: <reason>", ...]}.
+ */
+#ifndef RBGW_RPC_H
+#define RBGW_RPC_H
+
+#include "rbgw/buf.h"
+#include "rbgw/json.h"
+
+struct rbgw_rpc_call {
+    struct rbgw_json *root;         /* the whole request object (arena) */
+    struct rbgw_str method;         /* view into root */
+    const struct rbgw_json *params; /* "parameters" object (an empty object when absent) */
+};
+
+/**
+ * Decode a JSON-RPC request.  Requires an object with a string "method"; "parameters" must be
+ * an object when present.  Returns 0 or RBGW_EPARSE with a reason in err.
+ */
+int rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_rpc_call *out,
+                    char *err, size_t errlen) RBGW_MUSTCHECK;
+
+/**
+ * Check a JSON reply body and append it to out as one line (raw newlines, which valid JSON can
+ * only carry as whitespace, become spaces; surrounding whitespace trimmed; no trailing newline).
+ * Returns 0, or RBGW_EPARSE with a reason ("reply is not JSON: ...", "reply has no 'result'")
+ * in err; then out is unchanged.
+ */
+int rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw_buf *out,
+                         char *err, size_t errlen) RBGW_MUSTCHECK;
+
+/**
+ * Interpret an HTTP response to a call the way pdns's HTTP connector would, but leniently:
+ * status 200-399 and 404 carry the reply; an empty body with a 2xx status is {"result":true}.
+ * On success appends the one-line reply to out and returns 0.  Otherwise returns RBGW_EPROTO
+ * with a reason in err ("HTTP 500", "reply is not JSON: ..."), and *log, when the body was a JSON
+ * object with a "log" array, points at that array so it can be passed through.
+ */
+int rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body,
+                       struct rbgw_buf *out, const struct rbgw_json **log, char *err,
+                       size_t errlen) RBGW_MUSTCHECK;
+
+/**
+ * Append {"result":false,"log":["rbgw: <reason>", extra...]} (extra: a JSON array whose elements
+ * are appended to log, or NULL).  Never fails.
+ */
+void rbgw_rpc_error_reply(struct rbgw_buf *out, const char *reason, const struct rbgw_json *extra);
+
+#endif

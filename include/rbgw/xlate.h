@@ -1,0 +1,45 @@
+/*
+ * xlate.h: JSON-RPC -> HTTP request translation (pure: no I/O, no globals, no logging).
+ *
+ * Produces the exact bytes pdns's own HTTP connector writes for a call (protocol.md §4.4-§5.4),
+ * in the three modes: REST (default), post (post=yes) and post_json (post=yes,post_json=yes).
+ * The REST mapping is one const table of per-method rows (verb, path components, headers, body
+ * or query encoding) in xlate_table.h; methods not in the table follow pdns's generic GET rule.
+ *
+ * Dialect 5 (default) writes pdns 5.x's correct bodies; dialect 4 reproduces pdns 4.x's bytes
+ * exactly, bugs included (bare 1/0 booleans, glued replaceRRSet groups, serial=N.000000).
+ */
+#ifndef RBGW_XLATE_H
+#define RBGW_XLATE_H
+
+#include "rbgw/buf.h"
+#include "rbgw/json.h"
+
+enum rbgw_http_mode {
+    RBGW_HTTP_REST,      /* RESTful verbs and paths, X-RemoteBackend-* headers, form bodies */
+    RBGW_HTTP_POST,      /* POST <path>/<method><suffix>, body parameters=<urlencoded json> */
+    RBGW_HTTP_POST_JSON, /* POST <path>, body = the JSON-RPC request object */
+};
+
+struct rbgw_http_target {
+    enum rbgw_http_mode mode; /* from post= / post_json= (post_json alone means REST, as pdns) */
+    int dialect;              /* 5 (default) or 4: rest-dialect= */
+    struct rbgw_str host;     /* Host header value: the URL's host, no port, no brackets */
+    struct rbgw_str path;     /* the URL's path without a trailing query; "" when none */
+    struct rbgw_str suffix;   /* url-suffix= (REST and post modes only) */
+};
+
+/**
+ * Append one complete HTTP/1.1 request for the call to out: request line, headers, blank line,
+ * body.  method and params come from the decoded call; raw is the call's JSON-RPC text as
+ * received (post_json sends it unchanged).  Returns 0, or RBGW_EPROTO with a reason in err
+ * when the parameters cannot be expressed (e.g. params is not an object).
+ */
+int rbgw_xlate_rpc_to_http(const struct rbgw_http_target *t, struct rbgw_str method,
+                           const struct rbgw_json *params, struct rbgw_str raw,
+                           struct rbgw_buf *out, char *err, size_t errlen) RBGW_MUSTCHECK;
+
+/** Append s percent-encoded as pdns does: every byte but A-Z a-z 0-9 as %xx, lowercase hex. */
+void rbgw_xlate_urlencode(struct rbgw_buf *out, const char *s, size_t len);
+
+#endif
