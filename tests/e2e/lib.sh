@@ -73,11 +73,11 @@ e2e_children() {
 
 # e2e_kill PID...: SIGTERM, wait up to ~5 s (polled), then SIGKILL.
 e2e_kill() {
-    local pid i alive
+    local pid alive
     for pid in "$@"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         alive=0
         for pid in "$@"; do
             kill -0 "$pid" 2>/dev/null && alive=1
@@ -155,8 +155,8 @@ e2e_http_port() { e2e_pick_port tcp "${E2E_HTTP_PORTS[@]}"; }
 
 # e2e_wait_tcp PORT PID: poll until 127.0.0.1:PORT accepts connections (~10 s at most).
 e2e_wait_tcp() {
-    local port=$1 pid=$2 i
-    for i in $(seq 1 200); do
+    local port=$1 pid=$2
+    for _ in $(seq 1 200); do
         if ! kill -0 "$pid" 2>/dev/null; then
             echo "e2e: process $pid died before listening on $port" >&2
             return 1
@@ -204,7 +204,7 @@ EOF
 # config dir NAME/ and wait until it answers the example.com SOA.  Returns 1 (after printing
 # why) if it never does.
 e2e_start_pdns() {
-    local name=$1 port=$2 connstr=$3 dir=$E2E_TMP/$1 pid i line
+    local name=$1 port=$2 connstr=$3 dir=$E2E_TMP/$1 pid line
     shift 3
     mkdir -p "$dir"
     {
@@ -236,13 +236,13 @@ e2e_start_pdns() {
     pid=$!
     E2E_PIDS+=("$pid")
     E2E_PDNS_PID[$name]=$pid
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         if ! kill -0 "$pid" 2>/dev/null; then
             echo "e2e: pdns_server ($name) exited during start-up" >&2
             return 1
         fi
-        if [ -n "$(dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" example.com SOA 2>/dev/null \
-            | grep -v '^;')" ]; then
+        if dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" example.com SOA 2>/dev/null |
+            grep -qv '^;'; then
             return 0
         fi
         sleep 0.1
@@ -254,12 +254,12 @@ e2e_start_pdns() {
 # e2e_stop_pdns NAME: stop that pdns; its pipe children (rbgw) must exit with it.  If pdns had
 # children, records a check that none outlives it by more than ~5 s.
 e2e_stop_pdns() {
-    local name=$1 pid=${E2E_PDNS_PID[$1]} kids i left
+    local name=$1 pid=${E2E_PDNS_PID[$1]} kids k left
     kids=$(e2e_children "$pid")
     e2e_kill "$pid"
     unset "E2E_PDNS_PID[$name]"
     left=
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         left=
         for k in $kids; do
             kill -0 "$k" 2>/dev/null && left="$left $k"

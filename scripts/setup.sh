@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# setup.sh: install everything needed to build, test and demo rbgw on Debian 12 (bookworm).
+#
+#   sudo bash scripts/setup.sh
+#
+# Idempotent and non-interactive (safe to re-run, no prompts, no stdin).  Installs Debian
+# packages only.  pdns-server's maintainer scripts would start a system-wide pdns on port 53:
+# a temporary policy-rc.d forbids that during the install, and the pdns service is then stopped
+# and disabled, because the tests and the demo run their own pdns_server on high loopback ports.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential cmake pkg-config               # toolchain
+    libuv1-dev libyajl-dev libzmq3-dev node-llhttp # rbgw's libraries (llhttp as C sources)
+    libcriterion-dev                               # unit and integration tests
+    pdns-server pdns-backend-remote                # end-to-end tests and the demo
+    bind9-dnsutils                                 # dig
+    python3                                        # examples/responder.py, test helpers
+    socat                                          # scripted unix-socket peers in tests
+    clang-format                                   # code formatting (.clang-format)
+)
+
+if [ "$(id -u)" != 0 ]; then
+    echo "setup.sh: must run as root: sudo bash scripts/setup.sh" >&2
+    exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup.sh: needs a Debian-based system with apt-get (tested on Debian 12)" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+APT_OPTS=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+
+# Forbid service starts while packages install (exit 101 = "action forbidden" for invoke-rc.d
+# and deb-systemd-invoke).  An existing policy-rc.d (as in container images) is left alone.
+POLICY=/usr/sbin/policy-rc.d
+OWN_POLICY=0
+if [ ! -e "$POLICY" ]; then
+    printf '#!/bin/sh\n# temporary, from rbgw scripts/setup.sh\nexit 101\n' >"$POLICY"
+    chmod 755 "$POLICY"
+    OWN_POLICY=1
+fi
+cleanup() {
+    if [ "$OWN_POLICY" = 1 ]; then
+        rm -f "$POLICY"
+    fi
+}
+trap cleanup EXIT
+
+echo "setup.sh: apt-get update"
+apt-get update -q
+echo "setup.sh: installing ${PACKAGES[*]}"
+apt-get install "${APT_OPTS[@]}" --no-install-recommends "${PACKAGES[@]}"
+
+# Make sure no system pdns keeps (or later takes) port 53: stop and disable the service, whether
+# the machine runs systemd or not.  Each step is allowed to find nothing to do.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    systemctl disable --now pdns.service >/dev/null 2>&1 || true
+    systemctl reset-failed pdns.service >/dev/null 2>&1 || true
+else
+    if [ -x /etc/init.d/pdns ]; then
+        /etc/init.d/pdns stop >/dev/null 2>&1 || true
+    fi
+    if command -v update-rc.d >/dev/null 2>&1; then
+        update-rc.d pdns disable >/dev/null 2>&1 || true
+    fi
+fi
+
+missing=()
+for tool in cc cmake pkg-config pdns_server dig python3 socat; do
+    command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
+if [ ! -f /usr/share/llhttp/llhttp.c ]; then
+    missing+=("llhttp sources (/usr/share/llhttp/llhttp.c)")
+fi
+if ! ls /usr/lib/*/pdns/libremotebackend.so >/dev/null 2>&1; then
+    missing+=("pdns remote backend")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup.sh: still missing after install: ${missing[*]}" >&2
+    exit 1
+fi
+echo "setup.sh: done ($(pdns_server --version 2>&1 | grep -o 'PowerDNS Authoritative Server [0-9.]*' | head -n 1 || true))"
