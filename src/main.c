@@ -1,9 +1,94 @@
-/* main.c: placeholder entry point until the gateway lands (replaced in the next commit). */
+/*
+ * main.c: command line, configuration, the loop.
+ *
+ * stdout belongs to the pipe listener (pdns reads it): only --help and --version, which never
+ * start the gateway, print there.  Everything else, errors included, goes to stderr.
+ */
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "rbgw/config.h"
+#include "rbgw/gateway.h"
+#include "rbgw/log.h"
+
+static int
+run(const struct rbgw_config *cfg)
+{
+    uv_loop_t loop;
+    struct rbgw_gateway gw;
+    char err[512];
+    int rc = uv_loop_init(&loop);
+    if (rc < 0) {
+        fprintf(stderr, "rbgw: cannot create the event loop: %s\n", uv_strerror(rc));
+        return 1;
+    }
+    if (rbgw_gateway_init(&gw, &loop, cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "rbgw: %s\n", err);
+        uv_loop_close(&loop);
+        return 1;
+    }
+    int exit_code = 0;
+    if (rbgw_gateway_start(&gw, err, sizeof(err)) != 0) {
+        rbgw_log_err("%s", err);
+        exit_code = 1;
+    } else {
+        rbgw_log_info("rbgw %s started: %zu listener(s), %zu upstream(s)", RBGW_VERSION,
+                      gw.nlisteners, gw.nupstreams);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (gw.exit_code) {
+        exit_code = gw.exit_code;
+    }
+    rbgw_gateway_deinit(&gw);
+    if (uv_loop_close(&loop) != 0) {
+        /* A handle left open is a bug; say so rather than hide it. */
+        rbgw_log_err("event loop closed with handles still open");
+    }
+    rbgw_log_debug("exiting with status %d", exit_code);
+    return exit_code;
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-    fprintf(stderr, "rbgw: not built yet\n");
-    return 1;
+    struct rbgw_config cfg;
+    char err[512];
+
+    /* pdns ignores SIGPIPE too; a vanished peer shows up as EPIPE on write. */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (rbgw_config_load(&cfg, argc, argv, err, sizeof(err)) != 0) {
+        fprintf(stderr, "rbgw: %s\n", err);
+        fprintf(stderr, "rbgw: try 'rbgw --help'\n");
+        return 2;
+    }
+    if (cfg.help) {
+        rbgw_config_usage(stdout);
+        rbgw_config_free(&cfg);
+        return 0;
+    }
+    if (cfg.version) {
+        printf("rbgw %s\n", RBGW_VERSION);
+        rbgw_config_free(&cfg);
+        return 0;
+    }
+    rbgw_log_set_level(cfg.log_level);
+    if (cfg.check_config) {
+        fprintf(stderr, "rbgw: configuration OK: %zu listener(s), %zu upstream(s)\n",
+                cfg.nlisteners, cfg.nupstreams);
+        for (size_t i = 0; i < cfg.nlisteners; i++) {
+            fprintf(stderr, "  listen   %s  (%s)\n", cfg.listeners[i].text,
+                    cfg.listeners[i].origin);
+        }
+        for (size_t i = 0; i < cfg.nupstreams; i++) {
+            fprintf(stderr, "  upstream %s  (%s)\n", cfg.upstreams[i].text,
+                    cfg.upstreams[i].origin);
+        }
+        rbgw_config_free(&cfg);
+        return 0;
+    }
+    int rc = run(&cfg);
+    rbgw_config_free(&cfg);
+    return rc;
 }

@@ -60,7 +60,10 @@ struct rbgw_buf {
     size_t cap; /* bytes allocated (one more is always kept for a NUL) */
 };
 
-#define RBGW_BUF_INIT {NULL, 0, 0}
+#define RBGW_BUF_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void rbgw_buf_init(struct rbgw_buf *b);
 void rbgw_buf_free(struct rbgw_buf *b);
@@ -91,7 +94,10 @@ struct rbgw_arena {
     char *end;                     /* end of head's usable space */
 };
 
-#define RBGW_ARENA_INIT {NULL, NULL, NULL}
+#define RBGW_ARENA_INIT                                                                            \
+    {                                                                                              \
+        NULL, NULL, NULL                                                                           \
+    }
 
 void rbgw_arena_init(struct rbgw_arena *a);
 /** Free everything the arena handed out; the arena can be used again afterwards. */

@@ -42,9 +42,8 @@ int rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw
  * with a reason in err ("HTTP 500", "reply is not JSON: ..."), and *log, when the body was a JSON
  * object with a "log" array, points at that array so it can be passed through.
  */
-int rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body,
-                       struct rbgw_buf *out, const struct rbgw_json **log, char *err,
-                       size_t errlen) RBGW_MUSTCHECK;
+int rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struct rbgw_buf *out,
+                       const struct rbgw_json **log, char *err, size_t errlen) RBGW_MUSTCHECK;
 
 /**
  * Append {"result":false,"log":["rbgw: <reason>", extra...]} (extra: a JSON array whose elements

@@ -1,0 +1,162 @@
+/*
+ * gateway.h: the event-loop core: requests, listeners, upstreams and the gateway that owns them.
+ *
+ * Ownership (STYLE.md §3.4):
+ *
+ *   gateway ──owns──> listeners[]  ──own──> their connections ──own (ref)──> requests
+ *           └─owns──> upstreams[]  ──own──> their pools/conns  ──borrow (ref)──> requests
+ *
+ * A request is reference counted: the listener connection holds one reference from creation
+ * until its reply is written (or the connection goes away), and an upstream holds one while the
+ * request is in flight there.  The last unref frees the request and its arena in one step.
+ *
+ * Exactly-one-answer rule: every request ends in exactly one rbgw_request_reply() or
+ * rbgw_request_fail(); both are no-ops after the first (and log a bug at debug level).  The
+ * reply goes to the listener through req->on_reply unless the origin is gone (req->origin NULL),
+ * in which case it is swallowed.
+ *
+ * Transports are behind two const vtables; core code never switches on a transport type.
+ */
+#ifndef RBGW_GATEWAY_H
+#define RBGW_GATEWAY_H
+
+#include <stdbool.h>
+
+#include <uv.h>
+
+#include "rbgw/buf.h"
+#include "rbgw/config.h"
+#include "rbgw/rpc.h"
+
+struct rbgw_request;
+
+/** Listener hook: write the reply (one-line JSON, no newline) for req.  Called at most once. */
+typedef void (*rbgw_reply_cb)(struct rbgw_request *req, struct rbgw_str reply);
+
+struct rbgw_request {
+    uint64_t id;                    /* per-process sequence number, for logs */
+    uint32_t refs;                  /* listener + in-flight upstream */
+    bool answered;                  /* reply or fail happened */
+    struct rbgw_gateway *gw;        /* borrowed, gateway lifetime */
+    struct rbgw_arena arena;        /* owned: tree, copies, encoded upstream bytes */
+    struct rbgw_str raw;            /* the call's JSON text (in arena), trimmed */
+    struct rbgw_rpc_call call;      /* decoded call (tree in arena) */
+    void *origin;                   /* borrowed listener connection; NULL once it is gone */
+    rbgw_reply_cb on_reply;         /* the origin's reply hook */
+    struct rbgw_buf reply;          /* owned: reply bytes while the listener writes them */
+    uint64_t start_ns;              /* when the call was read, for latency logs */
+    struct rbgw_upstream *upstream; /* borrowed: where it was sent, for logs; NULL before */
+};
+
+struct rbgw_upstream_ops {
+    const char *name; /* "http", "unix", "pipe", "zeromq" */
+    /** Validate options and allocate u->impl; no I/O yet.  <0 with err on failure. */
+    int (*create)(struct rbgw_upstream *u, char *err, size_t errlen);
+    /** Send req upstream.  Must end in rbgw_request_reply/fail exactly once (maybe inside). */
+    void (*submit)(struct rbgw_upstream *u, struct rbgw_request *req);
+    /** Fail queued work, close every handle (asynchronously).  Idempotent. */
+    void (*stop)(struct rbgw_upstream *u);
+    /** Free u->impl once the loop has closed every handle. */
+    void (*destroy)(struct rbgw_upstream *u);
+};
+
+struct rbgw_upstream {
+    const struct rbgw_upstream_ops *ops;   /* transport */
+    struct rbgw_gateway *gw;               /* borrowed */
+    const struct rbgw_endpoint_conf *conf; /* borrowed from the config */
+    char *name;                            /* owned: name= option, or "<type>#<index>" */
+    uint32_t timeout_ms;                   /* request timeout (timeout=, default 1500) */
+    uint32_t connect_timeout_ms;           /* connect-timeout=, default min(1000, timeout) */
+    void *impl;                            /* owned by the transport */
+};
+
+struct rbgw_listener_ops {
+    const char *name;
+    /** Validate options, allocate l->impl and start accepting/reading.  <0 with err. */
+    int (*start)(struct rbgw_listener *l, char *err, size_t errlen);
+    /** Stop reading/accepting new calls; in-flight replies are still written.  Idempotent. */
+    void (*stop)(struct rbgw_listener *l);
+    /** Close every handle (called once nothing is in flight).  Idempotent. */
+    void (*close)(struct rbgw_listener *l);
+    /** Free l->impl once the loop has closed every handle. */
+    void (*destroy)(struct rbgw_listener *l);
+};
+
+struct rbgw_listener {
+    const struct rbgw_listener_ops *ops;   /* transport */
+    struct rbgw_gateway *gw;               /* borrowed */
+    const struct rbgw_endpoint_conf *conf; /* borrowed from the config */
+    void *impl;                            /* owned by the transport */
+    bool done;                             /* listener has finished (pipe: EOF handled) */
+};
+
+struct rbgw_gateway {
+    uv_loop_t *loop;                 /* borrowed */
+    const struct rbgw_config *cfg;   /* borrowed, immutable */
+    struct rbgw_listener *listeners; /* owned array */
+    size_t nlisteners;
+    struct rbgw_upstream *upstreams; /* owned array */
+    size_t nupstreams;
+    uint64_t next_id;   /* request ids */
+    uint64_t inflight;  /* requests created and not yet freed */
+    bool stopping;      /* stop requested: no new requests, close when idle */
+    bool stopped;       /* handles closing */
+    uv_signal_t sig[2]; /* SIGINT, SIGTERM */
+    int exit_code;      /* what main returns */
+};
+
+/* ---- gateway ---- */
+
+/** Build listeners and upstreams from cfg (no I/O).  <0 with err naming the entry. */
+int rbgw_gateway_init(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rbgw_config *cfg,
+                      char *err, size_t errlen) RBGW_MUSTCHECK;
+/** Start upstreams and listeners, install signal handlers. */
+int rbgw_gateway_start(struct rbgw_gateway *gw, char *err, size_t errlen) RBGW_MUSTCHECK;
+/** Graceful stop: stop listeners, finish in-flight requests, then close everything. */
+void rbgw_gateway_stop(struct rbgw_gateway *gw);
+/** A listener reports it has finished (pipe EOF); the gateway stops when all have. */
+void rbgw_gateway_listener_done(struct rbgw_listener *l);
+/** Free what init allocated; call after uv_run returned. */
+void rbgw_gateway_deinit(struct rbgw_gateway *gw);
+
+/** Transport tables: rbgw_<t>_listener_ops / rbgw_<t>_upstream_ops, NULL if not built. */
+const struct rbgw_listener_ops *rbgw_listener_ops_for(enum rbgw_transport t);
+const struct rbgw_upstream_ops *rbgw_upstream_ops_for(enum rbgw_transport t);
+
+/**
+ * Read a numeric upstream option (RBGW_UPSTREAM_INT_OPTS in config.h: default and range from
+ * that one table).  Returns 0 or RBGW_ECONFIG with a reason in err.
+ */
+int rbgw_upstream_int_opt(const struct rbgw_upstream *u, const char *name, long *out, char *err,
+                          size_t errlen) RBGW_MUSTCHECK;
+
+/* ---- requests ---- */
+
+/**
+ * New request for the JSON text raw[0..len) (copied).  refs = 1 (the caller's, i.e. the
+ * listener's).  Nothing is parsed yet.
+ */
+struct rbgw_request *rbgw_request_new(struct rbgw_gateway *gw, const char *raw, size_t len,
+                                      void *origin, rbgw_reply_cb on_reply);
+void rbgw_request_ref(struct rbgw_request *req);
+void rbgw_request_unref(struct rbgw_request *req);
+
+/**
+ * Decode and route the request: malformed -> fail; initialize -> answered locally with true
+ * (the JSON listeners' rule); otherwise submitted to the routed upstream.  Always leads to
+ * exactly one answer.
+ */
+void rbgw_request_dispatch(struct rbgw_request *req);
+
+/** Answer with the upstream's reply (one-line JSON object, already vetted). */
+void rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply);
+/**
+ * Answer {"result":false,"log":["rbgw: <reason>", extra...]} and log the reason at warning
+ * level with the request's identity.  extra: a JSON array to append to log, or NULL.
+ */
+void rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const char *fmt,
+                       ...) RBGW_PRINTF(3, 4);
+/** The listener's connection is gone: the answer, when it comes, is dropped. */
+void rbgw_request_orphan(struct rbgw_request *req);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * frame.c: incremental JSON document boundary scanner (see frame.h for the rules and why).
+ */
+#include "rbgw/frame.h"
+
+enum {
+    S_WS,        /* before the document: skipping whitespace */
+    S_CONTAINER, /* inside {...} or [...], outside strings */
+    S_STRING,    /* inside a string within a container */
+    S_ESCAPE,    /* after a backslash within a container string */
+    S_TOPSTRING, /* the document is a bare string */
+    S_TOPESCAPE, /* after a backslash in a bare string */
+    S_BARE,      /* the document is a bare token or garbage: ends at a newline */
+};
+
+void
+rbgw_frame_scanner_init(struct rbgw_frame_scanner *s)
+{
+    s->pos = 0;
+    s->start = 0;
+    s->depth = 0;
+    s->state = S_WS;
+}
+
+int
+rbgw_frame_scan(struct rbgw_frame_scanner *s, const char *buf, size_t len, size_t *start,
+                size_t *end)
+{
+    size_t i = s->pos;
+    uint8_t st = s->state;
+    for (; i < len; i++) {
+        char c = buf[i];
+        switch (st) {
+        case S_WS:
+            if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+                s->start = i + 1;
+                break;
+            }
+            s->start = i;
+            if (c == '{' || c == '[') {
+                s->depth = 1;
+                st = S_CONTAINER;
+            } else if (c == '"') {
+                st = S_TOPSTRING;
+            } else {
+                st = S_BARE;
+            }
+            break;
+        case S_CONTAINER:
+            if (c == '"') {
+                st = S_STRING;
+            } else if (c == '{' || c == '[') {
+                s->depth++;
+            } else if (c == '}' || c == ']') {
+                if (--s->depth == 0) {
+                    *start = s->start;
+                    *end = i + 1;
+                    s->pos = i + 1;
+                    s->state = st;
+                    return 1;
+                }
+            }
+            break;
+        case S_STRING:
+            if (c == '\\') {
+                st = S_ESCAPE;
+            } else if (c == '"') {
+                st = S_CONTAINER;
+            }
+            break;
+        case S_ESCAPE:
+            st = S_STRING;
+            break;
+        case S_TOPSTRING:
+            if (c == '\\') {
+                st = S_TOPESCAPE;
+            } else if (c == '"') {
+                *start = s->start;
+                *end = i + 1;
+                s->pos = i + 1;
+                s->state = st;
+                return 1;
+            }
+            break;
+        case S_TOPESCAPE:
+            st = S_TOPSTRING;
+            break;
+        case S_BARE:
+            if (c == '\n') {
+                *start = s->start;
+                *end = i;
+                s->pos = i;
+                s->state = st;
+                return 1;
+            }
+            break;
+        }
+    }
+    s->pos = i;
+    s->state = st;
+    return 0;
+}

@@ -1,0 +1,443 @@
+/*
+ * json.c: byte-string JSON trees on top of yajl's callback parser, and a json11-exact writer.
+ *
+ * Why not yajl_tree: it validates UTF-8 (pdns sends raw non-UTF-8 salt bytes), allows comments
+ * (pdns rejects them), needs a NUL-terminated input and throws the number text away.  Our
+ * builder keeps the number text, copies strings into the request arena, and appends children
+ * in O(1) through a per-depth "last child" stack:
+ *
+ *      stack[0] = root container      last[0] = its newest child
+ *      stack[1] = open child          last[1] = ...
+ *
+ * The writer reproduces pdns's json11 output (protocol.md §1.1) so that what rbgw builds (post
+ * mode parameters, REST ingress) is what pdns itself would have sent.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "rbgw/json.h"
+
+#define JSON_MAX_DEPTH 200 /* json11's limit */
+
+struct builder {
+    struct rbgw_arena *arena;
+    struct rbgw_json *root;
+    struct rbgw_json *stack[JSON_MAX_DEPTH + 1]; /* open containers, stack[depth-1] innermost */
+    struct rbgw_json *last[JSON_MAX_DEPTH + 1];  /* newest child of each open container */
+    int depth;
+    struct rbgw_str key; /* pending member name (arena copy) */
+    bool too_deep;
+};
+
+struct rbgw_json *
+rbgw_json_new(struct rbgw_arena *a, enum rbgw_json_type type)
+{
+    struct rbgw_json *v = rbgw_arena_calloc(a, sizeof(*v));
+    v->type = type;
+    return v;
+}
+
+struct rbgw_json *
+rbgw_json_new_string(struct rbgw_arena *a, const char *s, size_t len)
+{
+    struct rbgw_json *v = rbgw_json_new(a, RBGW_JSON_STRING);
+    v->str = rbgw_str_make(rbgw_arena_memdup(a, s, len), len);
+    return v;
+}
+
+struct rbgw_json *
+rbgw_json_new_number(struct rbgw_arena *a, const char *text, size_t len)
+{
+    struct rbgw_json *v = rbgw_json_new(a, RBGW_JSON_NUMBER);
+    v->str = rbgw_str_make(rbgw_arena_memdup(a, text, len), len);
+    return v;
+}
+
+void
+rbgw_json_append(struct rbgw_arena *a, struct rbgw_json *parent, const char *key, size_t keylen,
+                 struct rbgw_json *child)
+{
+    RBGW_ASSERT(parent->type == RBGW_JSON_ARRAY || parent->type == RBGW_JSON_OBJECT);
+    if (parent->type == RBGW_JSON_OBJECT) {
+        child->key = rbgw_str_make(rbgw_arena_memdup(a, key, keylen), keylen);
+    }
+    child->next = NULL;
+    if (parent->child == NULL) {
+        parent->child = child;
+    } else {
+        struct rbgw_json *c = parent->child;
+        while (c->next) {
+            c = c->next;
+        }
+        c->next = child;
+    }
+    parent->n++;
+}
+
+/* Attach a finished or newly opened value to the innermost open container. */
+static int
+attach(struct builder *b, struct rbgw_json *v)
+{
+    if (b->depth == 0) {
+        b->root = v;
+        return 1;
+    }
+    struct rbgw_json *parent = b->stack[b->depth - 1];
+    if (parent->type == RBGW_JSON_OBJECT) {
+        v->key = b->key;
+        b->key = RBGW_STR_NULL;
+    }
+    if (b->last[b->depth - 1]) {
+        b->last[b->depth - 1]->next = v;
+    } else {
+        parent->child = v;
+    }
+    b->last[b->depth - 1] = v;
+    parent->n++;
+    return 1;
+}
+
+static int
+on_null(void *ctx)
+{
+    struct builder *b = ctx;
+    return attach(b, rbgw_json_new(b->arena, RBGW_JSON_NULL));
+}
+
+static int
+on_boolean(void *ctx, int val)
+{
+    struct builder *b = ctx;
+    return attach(b, rbgw_json_new(b->arena, val ? RBGW_JSON_TRUE : RBGW_JSON_FALSE));
+}
+
+static int
+on_number(void *ctx, const char *s, size_t len)
+{
+    struct builder *b = ctx;
+    return attach(b, rbgw_json_new_number(b->arena, s, len));
+}
+
+static int
+on_string(void *ctx, const unsigned char *s, size_t len)
+{
+    struct builder *b = ctx;
+    return attach(b, rbgw_json_new_string(b->arena, (const char *)s, len));
+}
+
+static int
+open_container(struct builder *b, enum rbgw_json_type type)
+{
+    if (b->depth >= JSON_MAX_DEPTH) {
+        b->too_deep = true;
+        return 0;
+    }
+    struct rbgw_json *v = rbgw_json_new(b->arena, type);
+    attach(b, v);
+    b->stack[b->depth] = v;
+    b->last[b->depth] = NULL;
+    b->depth++;
+    return 1;
+}
+
+static int
+on_start_map(void *ctx)
+{
+    return open_container(ctx, RBGW_JSON_OBJECT);
+}
+
+static int
+on_start_array(void *ctx)
+{
+    return open_container(ctx, RBGW_JSON_ARRAY);
+}
+
+static int
+on_end(void *ctx)
+{
+    struct builder *b = ctx;
+    b->depth--;
+    return 1;
+}
+
+static int
+on_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+    struct builder *b = ctx;
+    b->key = rbgw_str_make(rbgw_arena_memdup(b->arena, s, len), len);
+    return 1;
+}
+
+static const yajl_callbacks builder_callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_boolean,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_map_key,
+    .yajl_end_map = on_end,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end,
+};
+
+int
+rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_json **out,
+                char *err, size_t errlen)
+{
+    struct builder *b = rbgw_xmalloc(sizeof(*b));
+    b->arena = a;
+    b->root = NULL;
+    b->depth = 0;
+    b->key = RBGW_STR_NULL;
+    b->too_deep = false;
+
+    yajl_handle h = yajl_alloc(&builder_callbacks, NULL, b);
+    if (h == NULL) {
+        free(b);
+        snprintf(err, errlen, "out of memory");
+        return RBGW_EPARSE;
+    }
+    yajl_config(h, yajl_dont_validate_strings, 1);
+    yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+    }
+    int rc = 0;
+    if (st != yajl_status_ok) {
+        rc = RBGW_EPARSE;
+        if (b->too_deep) {
+            snprintf(err, errlen, "nesting deeper than %d levels", JSON_MAX_DEPTH);
+        } else {
+            unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)text, len);
+            const char *m = (const char *)msg;
+            /* yajl says "parse error: <what>\n"; keep <what>, one line. */
+            if (strncmp(m, "parse error: ", 13) == 0) {
+                m += 13;
+            }
+            size_t ml = strcspn(m, "\r\n");
+            snprintf(err, errlen, "%.*s", (int)ml, m);
+            yajl_free_error(h, msg);
+        }
+    } else if (b->root == NULL) {
+        rc = RBGW_EPARSE;
+        snprintf(err, errlen, "empty input");
+    }
+    if (rc == 0) {
+        *out = b->root;
+    }
+    yajl_free(h);
+    free(b);
+    return rc;
+}
+
+const struct rbgw_json *
+rbgw_json_get(const struct rbgw_json *obj, const char *key)
+{
+    if (obj == NULL || obj->type != RBGW_JSON_OBJECT) {
+        return NULL;
+    }
+    size_t klen = strlen(key);
+    const struct rbgw_json *found = NULL;
+    for (const struct rbgw_json *c = obj->child; c; c = c->next) {
+        if (c->key.len == klen && memcmp(c->key.p, key, klen) == 0) {
+            found = c;
+        }
+    }
+    return found;
+}
+
+bool
+rbgw_json_int64(const struct rbgw_json *v, int64_t *out)
+{
+    if (v == NULL || (v->type != RBGW_JSON_NUMBER && v->type != RBGW_JSON_STRING)) {
+        return false;
+    }
+    const char *p = v->str.p, *end = v->str.p + v->str.len;
+    bool neg = false;
+    if (p < end && *p == '-') {
+        neg = true;
+        p++;
+    }
+    if (p == end) {
+        return false;
+    }
+    uint64_t acc = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9') {
+            return false;
+        }
+        unsigned d = (unsigned)(*p - '0');
+        if (acc > (UINT64_C(9223372036854775808) - d) / 10) {
+            return false;
+        }
+        acc = acc * 10 + d;
+    }
+    if (!neg && acc > INT64_MAX) {
+        return false;
+    }
+    *out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+    return true;
+}
+
+void
+rbgw_json_write_string(struct rbgw_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    /* Worst case every byte becomes \u00XX. */
+    char *dst = rbgw_buf_reserve(b, len * 6 + 2);
+    char *o = dst;
+    const unsigned char *p = (const unsigned char *)s, *end = p + len;
+    *o++ = '"';
+    for (; p < end; p++) {
+        unsigned char c = *p;
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0xe2) {
+            *o++ = (char)c;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            *o++ = '\\';
+            *o++ = '"';
+            break;
+        case '\\':
+            *o++ = '\\';
+            *o++ = '\\';
+            break;
+        case '\b':
+            *o++ = '\\';
+            *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = '\\';
+            *o++ = 'f';
+            break;
+        case '\n':
+            *o++ = '\\';
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = '\\';
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = '\\';
+            *o++ = 't';
+            break;
+        case 0xe2:
+            /* U+2028 / U+2029 are escaped by json11 for the sake of JavaScript. */
+            if (end - p >= 3 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+                memcpy(o, p[2] == 0xa8 ? "\\u2028" : "\\u2029", 6);
+                o += 6;
+                p += 2;
+            } else {
+                *o++ = (char)c;
+            }
+            break;
+        default:
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+            break;
+        }
+    }
+    *o++ = '"';
+    b->len += (size_t)(o - dst);
+    b->data[b->len] = '\0';
+}
+
+static int
+key_cmp(const struct rbgw_json *x, const struct rbgw_json *y)
+{
+    size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
+    int c = n ? memcmp(x->key.p, y->key.p, n) : 0;
+    if (c != 0) {
+        return c;
+    }
+    return x->key.len < y->key.len ? -1 : x->key.len > y->key.len;
+}
+
+static void write_value(struct rbgw_buf *b, const struct rbgw_json *v);
+
+static void
+write_object(struct rbgw_buf *b, const struct rbgw_json *v)
+{
+    const struct rbgw_json *small[32];
+    const struct rbgw_json **m =
+        v->n <= RBGW_NELEM(small) ? small : rbgw_xmalloc(v->n * sizeof(*m));
+    size_t n = 0;
+    bool sorted = true;
+    for (const struct rbgw_json *c = v->child; c; c = c->next) {
+        /* Stable insertion sort: members almost always arrive sorted (pdns sorts them). */
+        size_t i = n++;
+        while (i > 0 && key_cmp(m[i - 1], c) > 0) {
+            m[i] = m[i - 1];
+            i--;
+            sorted = false;
+        }
+        m[i] = c;
+    }
+    RBGW_UNUSED(sorted);
+    rbgw_buf_putc(b, '{');
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        /* A repeated key keeps its last value, as json11's std::map does. */
+        if (i + 1 < n && key_cmp(m[i], m[i + 1]) == 0) {
+            continue;
+        }
+        if (!first) {
+            rbgw_buf_append(b, ", ", 2);
+        }
+        first = false;
+        rbgw_json_write_string(b, m[i]->key.p, m[i]->key.len);
+        rbgw_buf_append(b, ": ", 2);
+        write_value(b, m[i]);
+    }
+    rbgw_buf_putc(b, '}');
+    if (m != small) {
+        free(m);
+    }
+}
+
+static void
+write_value(struct rbgw_buf *b, const struct rbgw_json *v)
+{
+    switch (v->type) {
+    case RBGW_JSON_NULL:
+        rbgw_buf_append(b, "null", 4);
+        break;
+    case RBGW_JSON_FALSE:
+        rbgw_buf_append(b, "false", 5);
+        break;
+    case RBGW_JSON_TRUE:
+        rbgw_buf_append(b, "true", 4);
+        break;
+    case RBGW_JSON_NUMBER:
+        rbgw_buf_append_str(b, v->str);
+        break;
+    case RBGW_JSON_STRING:
+        rbgw_json_write_string(b, v->str.p, v->str.len);
+        break;
+    case RBGW_JSON_ARRAY:
+        rbgw_buf_putc(b, '[');
+        for (const struct rbgw_json *c = v->child; c; c = c->next) {
+            if (c != v->child) {
+                rbgw_buf_append(b, ", ", 2);
+            }
+            write_value(b, c);
+        }
+        rbgw_buf_putc(b, ']');
+        break;
+    case RBGW_JSON_OBJECT:
+        write_object(b, v);
+        break;
+    }
+}
+
+void
+rbgw_json_write(struct rbgw_buf *b, const struct rbgw_json *v)
+{
+    write_value(b, v);
+}

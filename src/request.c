@@ -1,0 +1,139 @@
+/*
+ * request.c: one inbound call, from the frame a listener read to the reply it writes.
+ *
+ *   listener conn ──ref──> request <──ref── upstream (while in flight)
+ *                              │
+ *                              └── arena: JSON text copy, decoded tree, upstream encodings
+ *
+ * The request is freed by whoever drops the last reference, never from inside a function that
+ * still uses it afterwards: reply/fail only call the listener hook; the listener unrefs after
+ * its write completed (or when it goes away).  The "answered" flag enforces one answer.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "rbgw/gateway.h"
+#include "rbgw/log.h"
+
+struct rbgw_request *
+rbgw_request_new(struct rbgw_gateway *gw, const char *raw, size_t len, void *origin,
+                 rbgw_reply_cb on_reply)
+{
+    struct rbgw_request *req = rbgw_xcalloc(1, sizeof(*req));
+    req->id = ++gw->next_id;
+    req->refs = 1;
+    req->gw = gw;
+    rbgw_arena_init(&req->arena);
+    req->raw = rbgw_str_make(rbgw_arena_memdup(&req->arena, raw, len), len);
+    req->origin = origin;
+    req->on_reply = on_reply;
+    rbgw_buf_init(&req->reply);
+    req->start_ns = rbgw_now_ns();
+    gw->inflight++;
+    return req;
+}
+
+void
+rbgw_request_ref(struct rbgw_request *req)
+{
+    req->refs++;
+}
+
+void
+rbgw_request_unref(struct rbgw_request *req)
+{
+    RBGW_ASSERT(req->refs > 0);
+    if (--req->refs > 0) {
+        return;
+    }
+    struct rbgw_gateway *gw = req->gw;
+    rbgw_arena_free(&req->arena);
+    rbgw_buf_free(&req->reply);
+    free(req);
+    gw->inflight--;
+    if (gw->stopping && gw->inflight == 0) {
+        rbgw_gateway_stop(gw);
+    }
+}
+
+static void
+deliver(struct rbgw_request *req, struct rbgw_str reply)
+{
+    if (req->origin && req->on_reply) {
+        req->on_reply(req, reply);
+    }
+}
+
+void
+rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply)
+{
+    if (req->answered) {
+        rbgw_log_debug("req=%llu: second answer dropped", (unsigned long long)req->id);
+        return;
+    }
+    req->answered = true;
+    if (rbgw_log_enabled(RBGW_LOG_DEBUG)) {
+        rbgw_log_debug("req=%llu %.*s answered in %llu us", (unsigned long long)req->id,
+                       (int)req->call.method.len, req->call.method.p ? req->call.method.p : "",
+                       (unsigned long long)((rbgw_now_ns() - req->start_ns) / 1000));
+    }
+    deliver(req, reply);
+}
+
+void
+rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const char *fmt, ...)
+{
+    if (req->answered) {
+        rbgw_log_debug("req=%llu: second answer dropped", (unsigned long long)req->id);
+        return;
+    }
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    rbgw_log_warn("req=%llu%s%.*s%s%s: %s", (unsigned long long)req->id,
+                  req->call.method.len ? " " : "", (int)req->call.method.len,
+                  req->call.method.len ? req->call.method.p : "", req->upstream ? " u=" : "",
+                  req->upstream ? req->upstream->name : "", reason);
+    struct rbgw_buf b = RBGW_BUF_INIT;
+    rbgw_rpc_error_reply(&b, reason, extra);
+    req->answered = true;
+    deliver(req, rbgw_buf_str(&b));
+    rbgw_buf_free(&b);
+}
+
+void
+rbgw_request_orphan(struct rbgw_request *req)
+{
+    req->origin = NULL;
+    req->on_reply = NULL;
+}
+
+void
+rbgw_request_dispatch(struct rbgw_request *req)
+{
+    struct rbgw_gateway *gw = req->gw;
+    char err[256];
+    if (rbgw_rpc_decode(&req->arena, req->raw.p, req->raw.len, &req->call, err, sizeof(err)) != 0) {
+        rbgw_request_fail(req, NULL, "%s", err);
+        return;
+    }
+    if (rbgw_str_eq_cstr(req->call.method, "initialize")) {
+        /* pdns opens every JSON connector with initialize; it is ours to answer, not the
+         * responder's (each upstream connection sends its own, with its own options). */
+        rbgw_request_reply(req, RBGW_STR("{\"result\":true}"));
+        return;
+    }
+    if (gw->stopping) {
+        rbgw_request_fail(req, NULL, "shutting down");
+        return;
+    }
+    if (gw->nupstreams == 0) {
+        rbgw_request_fail(req, NULL, "no upstream configured");
+        return;
+    }
+    struct rbgw_upstream *u = &gw->upstreams[0];
+    req->upstream = u;
+    u->ops->submit(u, req);
+}
