@@ -27,6 +27,20 @@ enum rbgw_log_level {
     RBGW_LOG_DEBUG,
 };
 
+/*
+ * Numeric upstream connection-string options that rbgw itself reads (all times in ms).
+ * rbgw_config_load checks each one that is present against its range; the upstream code reads
+ * them with rbgw_connstr_get_int(cs, name, def, min, max, ...) using the same row, so the
+ * defaults printed by --help and docs/configuration.md are the ones in force.
+ *   X(name, default, min, max, help)
+ */
+#define RBGW_UPSTREAM_INT_OPTS(X)                                                                  \
+    X("timeout", 1500, 1, 600000, "ms for a whole call (keep it below pdns's own timeout)")        \
+    X("connect-timeout", 1000, 1, 600000, "ms to connect a socket or spawn a coprocess")           \
+    X("idle-timeout", 60000, 0, 86400000, "ms an idle connection is kept; 0 = forever")            \
+    X("max-conns", 8, 1, 4096, "connections (or coprocesses) per upstream")                        \
+    X("rest-dialect", 5, 4, 5, "http REST bodies as pdns 5.x (5) or 4.x (4) writes them")
+
 /** One listen= or upstream= entry. */
 struct rbgw_endpoint_conf {
     struct rbgw_connstr cs; /* parsed connection string (owned) */

@@ -1,0 +1,802 @@
+/*
+ * config.c: command line + pdns-style config file -> struct rbgw_config.
+ *
+ * One const schema table (`opts[]`, below) drives everything: which keys exist, their type,
+ * where they land in struct rbgw_config (offsetof), their default, their bounds, whether they
+ * are lists or command-line only, and the --help text.  Adding a key is adding a row (and a
+ * field), as with twemproxy's conf_commands[] and redis's static_configs[].
+ *
+ * Loading runs in three passes so that precedence is a property of the order, not of flags:
+ *
+ *   argv  --collect-->  cli[] (syntax checked, keys resolved, nothing applied yet)
+ *                          |  the last --config=FILE names the file
+ *   defaults  -->  FILE lines applied top to bottom  -->  cli[] applied left to right
+ *
+ * A list key (listen, upstream) from the command line replaces the file's list when any
+ * --key=value for it is present, and otherwise (only --key+=value) extends it.  In the file a
+ * second plain `upstream=` would silently drop the first (pdns's "last wins"), which is never
+ * what a user listing two upstreams means, so it is an error pointing at `upstream+=`.
+ *
+ * Every connection string is parsed and checked when it is applied, so errors come out in
+ * reading order and each one names its place: "FILE:LINE: key: problem" or "--key: problem".
+ * The module is pure: no logging, no I/O except reading the config file.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "rbgw/config.h"
+#include "rbgw/url.h"
+
+enum opt_type {
+    OPT_PATH,     /* a file name; stored as an owned char * */
+    OPT_LISTEN,   /* connection string of a listener; appended to a rbgw_endpoint_conf array */
+    OPT_UPSTREAM, /* connection string of an upstream; ditto */
+    OPT_LEVEL,    /* enum rbgw_log_level by name */
+    OPT_SIZE,     /* size_t bytes, optional k/K or m/M suffix, bounded by min..max */
+    OPT_BOOL,     /* bool: yes/no, true/false, on/off, 1/0 */
+};
+
+#define F_LIST 0x1u     /* value is an array; `key+=value` appends */
+#define F_CLI_ONLY 0x2u /* refused in the config file */
+
+struct opt {
+    const char *name;            /* key as written in the file and after "--" */
+    enum opt_type type;          /* how the value is parsed */
+    size_t off;                  /* offsetof the field in struct rbgw_config */
+    size_t noff;                 /* F_LIST: offsetof the element count */
+    const char *def;             /* default as it would be written; NULL = none */
+    unsigned long long min, max; /* OPT_SIZE bounds */
+    unsigned flags;              /* F_LIST, F_CLI_ONLY */
+    const char *help;            /* one line for --help */
+};
+
+#define CFG(f) offsetof(struct rbgw_config, f)
+
+static const struct opt opts[] = {
+    {"config", OPT_PATH, CFG(config_file), 0, NULL, 0, 0, F_CLI_ONLY,
+     "configuration file of key=value lines"},
+    {"listen", OPT_LISTEN, CFG(listeners), CFG(nlisteners), "pipe", 0, 0, F_LIST,
+     "where pdns connects to rbgw (a connection string; one per listener)"},
+    {"upstream", OPT_UPSTREAM, CFG(upstreams), CFG(nupstreams), NULL, 0, 0, F_LIST,
+     "where rbgw sends the calls (a connection string; at least one)"},
+    {"log-level", OPT_LEVEL, CFG(log_level), 0, "info", 0, 0, 0,
+     "error, warning, info or debug (logs go to stderr)"},
+    {"max-request-size", OPT_SIZE, CFG(max_request_size), 0, "1048576", 256, 1073741824, 0,
+     "bytes (k, m suffixes); a larger request from pdns gets a false reply"},
+    {"max-reply-size", OPT_SIZE, CFG(max_reply_size), 0, "16777216", 256, 1073741824, 0,
+     "bytes (k, m suffixes); a larger upstream reply becomes a false reply"},
+    {"check-config", OPT_BOOL, CFG(check_config), 0, "no", 0, 0, F_CLI_ONLY,
+     "validate the configuration, print a summary and exit"},
+    {"help", OPT_BOOL, CFG(help), 0, "no", 0, 0, F_CLI_ONLY, "print this text and exit"},
+    {"version", OPT_BOOL, CFG(version), 0, "no", 0, 0, F_CLI_ONLY, "print the version and exit"},
+};
+
+static const char *const level_names[] = {
+    [RBGW_LOG_ERROR] = "error",
+    [RBGW_LOG_WARN] = "warning",
+    [RBGW_LOG_INFO] = "info",
+    [RBGW_LOG_DEBUG] = "debug",
+};
+
+/* Where a value came from: a file line, or the command line when file is NULL. */
+struct place {
+    const char *file; /* config path as given, or NULL for argv */
+    unsigned line;    /* 1-based line number in file */
+};
+
+/* One --key[+]=value from argv, resolved but not yet applied. */
+struct cli_arg {
+    const struct opt *opt; /* row in opts[] */
+    bool append;           /* written with += */
+    const char *value;     /* borrowed from argv (or the literal "yes") */
+};
+
+struct loader {
+    struct rbgw_config *cfg; /* being filled */
+    char *err;               /* caller's error buffer */
+    size_t errlen;           /* its size */
+};
+
+const char *
+rbgw_log_level_name(enum rbgw_log_level l)
+{
+    if ((unsigned)l < RBGW_NELEM(level_names)) {
+        return level_names[l];
+    }
+    return "?";
+}
+
+static int fail(struct loader *ld, const struct place *pl, const char *key, const char *fmt, ...)
+    RBGW_PRINTF(4, 5);
+
+/* Format "FILE:LINE: key: problem" or "--key: problem" into the caller's buffer. */
+static int
+fail(struct loader *ld, const struct place *pl, const char *key, const char *fmt, ...)
+{
+    int n;
+    if (pl->file != NULL) {
+        n = snprintf(ld->err, ld->errlen, "%s:%u: %s: ", pl->file, pl->line, key);
+    } else {
+        n = snprintf(ld->err, ld->errlen, "--%s: ", key);
+    }
+    if (n >= 0 && (size_t)n < ld->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ld->err + n, ld->errlen - (size_t)n, fmt, ap);
+        va_end(ap);
+    }
+    return RBGW_ECONFIG;
+}
+
+static const struct opt *
+find_opt(const char *name, size_t len)
+{
+    for (size_t i = 0; i < RBGW_NELEM(opts); i++) {
+        if (strlen(opts[i].name) == len && memcmp(opts[i].name, name, len) == 0) {
+            return &opts[i];
+        }
+    }
+    return NULL;
+}
+
+/* Levenshtein distance, capped: names are short, so a 2-row table is plenty. */
+static size_t
+edit_distance(const char *a, size_t alen, const char *b)
+{
+    size_t blen = strlen(b);
+    size_t row[64], prev[64];
+    if (alen >= RBGW_NELEM(row) || blen >= RBGW_NELEM(row)) {
+        return SIZE_MAX;
+    }
+    for (size_t j = 0; j <= blen; j++) {
+        prev[j] = j;
+    }
+    for (size_t i = 1; i <= alen; i++) {
+        row[0] = i;
+        for (size_t j = 1; j <= blen; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = row[j - 1] + 1;
+            row[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, row, (blen + 1) * sizeof(row[0]));
+    }
+    return prev[blen];
+}
+
+/* The known key closest to name, if it is a plausible typo (distance <= 2), else NULL. */
+static const char *
+suggest(const char *name, size_t len)
+{
+    const char *best = NULL;
+    size_t bestd = 3;
+    for (size_t i = 0; i < RBGW_NELEM(opts); i++) {
+        size_t d = edit_distance(name, len, opts[i].name);
+        if (d < bestd) {
+            bestd = d;
+            best = opts[i].name;
+        }
+    }
+    return best;
+}
+
+static struct rbgw_endpoint_conf **
+list_of(struct rbgw_config *cfg, const struct opt *o, size_t **n)
+{
+    *n = (size_t *)((char *)cfg + o->noff);
+    return (struct rbgw_endpoint_conf **)((char *)cfg + o->off);
+}
+
+static void
+free_list(struct rbgw_endpoint_conf *eps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rbgw_connstr_free(&eps[i].cs);
+        free(eps[i].text);
+        free(eps[i].origin);
+    }
+    free(eps);
+}
+
+static void
+clear_list(struct rbgw_config *cfg, const struct opt *o)
+{
+    size_t *n;
+    struct rbgw_endpoint_conf **eps = list_of(cfg, o, &n);
+    free_list(*eps, *n);
+    *eps = NULL;
+    *n = 0;
+}
+
+/* An option that must be present and non-empty; NULL (after reporting) when it is not. */
+static const char *
+need(struct loader *ld, const struct place *pl, const char *key, const struct rbgw_connstr *cs,
+     const char *role, const char *opt, const char *example)
+{
+    const char *v = rbgw_connstr_get(cs, opt);
+    if (v == NULL || *v == '\0') {
+        fail(ld, pl, key, "%s %s needs %s=... (e.g. %s)", rbgw_transport_name(cs->transport), role,
+             opt, example);
+        return NULL;
+    }
+    return v;
+}
+
+static int
+check_unix_path(struct loader *ld, const struct place *pl, const char *key, const char *path)
+{
+    struct sockaddr_un sun;
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        return fail(ld, pl, key, "path=%s is too long for a unix socket (%zu bytes, at most %zu)",
+                    path, strlen(path), sizeof(sun.sun_path) - 1);
+    }
+    return 0;
+}
+
+/* Per-transport checks of a listener's connection string. */
+static int
+check_listener(struct loader *ld, const struct place *pl, const char *key,
+               const struct rbgw_connstr *cs)
+{
+    char why[256];
+    const char *v;
+    switch (cs->transport) {
+    case RBGW_TRANSPORT_PIPE:
+        return 0;
+    case RBGW_TRANSPORT_UNIX:
+        if ((v = need(ld, pl, key, cs, "listener", "path", "unix:path=/run/rbgw.sock")) == NULL) {
+            return RBGW_ECONFIG;
+        }
+        return check_unix_path(ld, pl, key, v);
+    case RBGW_TRANSPORT_HTTP: {
+        if ((v = need(ld, pl, key, cs, "listener", "address", "http:address=127.0.0.1:8053")) ==
+            NULL) {
+            return RBGW_ECONFIG;
+        }
+        struct rbgw_url u;
+        if (rbgw_hostport_parse(v, &u, why, sizeof(why)) != 0) {
+            return fail(ld, pl, key, "address=%s: %s", v, why);
+        }
+        rbgw_url_free(&u);
+        return 0;
+    }
+    case RBGW_TRANSPORT_ZEROMQ:
+        if (need(ld, pl, key, cs, "listener", "endpoint", "zeromq:endpoint=ipc:///run/rbgw.zmq") ==
+            NULL) {
+            return RBGW_ECONFIG;
+        }
+        return 0;
+    }
+    return fail(ld, pl, key, "unknown transport");
+}
+
+/* Per-transport checks of an upstream's connection string, then its numeric options. */
+static int
+check_upstream(struct loader *ld, const struct place *pl, const char *key,
+               const struct rbgw_connstr *cs)
+{
+    char why[256];
+    const char *v;
+    switch (cs->transport) {
+    case RBGW_TRANSPORT_PIPE:
+        if (need(ld, pl, key, cs, "upstream", "command", "pipe:command=/usr/bin/responder") ==
+            NULL) {
+            return RBGW_ECONFIG;
+        }
+        break;
+    case RBGW_TRANSPORT_UNIX:
+        if ((v = need(ld, pl, key, cs, "upstream", "path", "unix:path=/run/responder.sock")) ==
+            NULL) {
+            return RBGW_ECONFIG;
+        }
+        if (check_unix_path(ld, pl, key, v) != 0) {
+            return RBGW_ECONFIG;
+        }
+        break;
+    case RBGW_TRANSPORT_HTTP: {
+        if ((v = need(ld, pl, key, cs, "upstream", "url", "http:url=http://127.0.0.1:8080/dns")) ==
+            NULL) {
+            return RBGW_ECONFIG;
+        }
+        struct rbgw_url u;
+        if (rbgw_url_parse(v, &u, why, sizeof(why)) != 0) {
+            return fail(ld, pl, key, "url=%s: %s", v, why);
+        }
+        rbgw_url_free(&u);
+        break;
+    }
+    case RBGW_TRANSPORT_ZEROMQ:
+        if (need(ld, pl, key, cs, "upstream", "endpoint", "zeromq:endpoint=tcp://127.0.0.1:5555") ==
+            NULL) {
+            return RBGW_ECONFIG;
+        }
+        break;
+    }
+
+    long n;
+#define CHECK_INT(name, def, min, max, help)                                                       \
+    if (rbgw_connstr_get_int(cs, name, def, min, max, &n, why, sizeof(why)) != 0) {                \
+        return fail(ld, pl, key, "%s", why);                                                       \
+    }
+    RBGW_UPSTREAM_INT_OPTS(CHECK_INT)
+#undef CHECK_INT
+    return 0;
+}
+
+static char *
+origin_of(const struct place *pl, const char *key)
+{
+    char buf[512];
+    if (pl->file != NULL) {
+        snprintf(buf, sizeof(buf), "%s:%u", pl->file, pl->line);
+    } else if (key != NULL) {
+        snprintf(buf, sizeof(buf), "--%s", key);
+    } else {
+        snprintf(buf, sizeof(buf), "default");
+    }
+    return rbgw_xstrdup(buf);
+}
+
+static int
+add_endpoint(struct loader *ld, const struct opt *o, const char *value, const struct place *pl,
+             const char *origin_key)
+{
+    char why[256];
+    struct rbgw_connstr cs;
+    if (rbgw_connstr_parse(value, &cs, why, sizeof(why)) != 0) {
+        return fail(ld, pl, o->name, "%s", why);
+    }
+    int rc = o->type == OPT_LISTEN ? check_listener(ld, pl, o->name, &cs)
+                                   : check_upstream(ld, pl, o->name, &cs);
+    if (rc != 0) {
+        rbgw_connstr_free(&cs);
+        return rc;
+    }
+    size_t *n;
+    struct rbgw_endpoint_conf **eps = list_of(ld->cfg, o, &n);
+    *eps = rbgw_xrealloc(*eps, (*n + 1) * sizeof(**eps));
+    struct rbgw_endpoint_conf *ep = &(*eps)[*n];
+    ep->cs = cs;
+    ep->text = rbgw_xstrdup(value);
+    ep->origin = origin_of(pl, origin_key);
+    (*n)++;
+    return 0;
+}
+
+static int
+parse_size(struct loader *ld, const struct opt *o, const char *v, const struct place *pl,
+           size_t *out)
+{
+    unsigned long long n = 0, mult = 1;
+    const char *p = v;
+    if (*p < '0' || *p > '9') {
+        goto bad;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        n = n * 10 + (unsigned long long)(*p - '0');
+        if (n > o->max) {
+            /* keep scanning for syntax, but the range check below will refuse it */
+            n = o->max + 1;
+        }
+    }
+    if (*p == 'k' || *p == 'K') {
+        mult = 1024;
+        p++;
+    } else if (*p == 'm' || *p == 'M') {
+        mult = 1024 * 1024;
+        p++;
+    }
+    if (*p != '\0') {
+        goto bad;
+    }
+    if (n > o->max / mult || n * mult < o->min) {
+        return fail(ld, pl, o->name, "%s not in %llu..%llu bytes", v, o->min, o->max);
+    }
+    *out = (size_t)(n * mult);
+    return 0;
+bad:
+    return fail(ld, pl, o->name, "'%s' is not a size (bytes, or a number with a k or m suffix)", v);
+}
+
+/* Apply one value to the field of o; for lists, append (the caller handles replacing). */
+static int
+apply(struct loader *ld, const struct opt *o, const char *v, const struct place *pl)
+{
+    void *field = (char *)ld->cfg + o->off;
+    switch (o->type) {
+    case OPT_PATH:
+        if (*v == '\0') {
+            return fail(ld, pl, o->name, "needs a file name");
+        }
+        free(*(char **)field);
+        *(char **)field = rbgw_xstrdup(v);
+        return 0;
+    case OPT_LISTEN:
+    case OPT_UPSTREAM:
+        return add_endpoint(ld, o, v, pl, o->name);
+    case OPT_LEVEL:
+        for (size_t i = 0; i < RBGW_NELEM(level_names); i++) {
+            if (strcmp(v, level_names[i]) == 0) {
+                *(enum rbgw_log_level *)field = (enum rbgw_log_level)i;
+                return 0;
+            }
+        }
+        return fail(ld, pl, o->name, "unknown level '%s' (expected error, warning, info or debug)",
+                    v);
+    case OPT_SIZE:
+        return parse_size(ld, o, v, pl, (size_t *)field);
+    case OPT_BOOL:
+        if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1")) {
+            *(bool *)field = true;
+            return 0;
+        }
+        if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0")) {
+            *(bool *)field = false;
+            return 0;
+        }
+        return fail(ld, pl, o->name, "'%s' is not yes or no", v);
+    }
+    return fail(ld, pl, o->name, "unhandled option type");
+}
+
+static void
+unknown_key(struct loader *ld, const struct place *pl, const char *key, size_t klen)
+{
+    char name[128];
+    snprintf(name, sizeof(name), "%.*s", (int)(klen < 100 ? klen : 100), key);
+    const char *near = suggest(key, klen);
+    const char *what = pl->file ? "unknown key" : "unknown option";
+    if (near != NULL) {
+        fail(ld, pl, name, pl->file ? "%s (did you mean '%s'?)" : "%s (did you mean --%s?)", what,
+             near);
+    } else {
+        fail(ld, pl, name, "%s (see --help)", what);
+    }
+}
+
+/* Pass 1: check the syntax of every argument and resolve its key; apply nothing. */
+static int
+collect_cli(struct loader *ld, int argc, char **argv, struct cli_arg *out, size_t *nout)
+{
+    static const struct place cli = {NULL, 0};
+    *nout = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (a[0] != '-' || a[1] != '-' || a[2] == '\0' || a[2] == '=') {
+            snprintf(ld->err, ld->errlen, "unexpected argument '%s'%s", a,
+                     a[0] == '-' ? " (options are written --key=value)" : "");
+            return RBGW_ECONFIG;
+        }
+        const char *key = a + 2;
+        const char *eq = strchr(key, '=');
+        size_t klen = eq ? (size_t)(eq - key) : strlen(key);
+        bool append = false;
+        if (eq != NULL && klen > 0 && key[klen - 1] == '+') {
+            append = true;
+            klen--;
+        }
+        const struct opt *o = find_opt(key, klen);
+        if (o == NULL) {
+            unknown_key(ld, &cli, key, klen);
+            return RBGW_ECONFIG;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (value == NULL) {
+            if (o->type != OPT_BOOL) {
+                return fail(ld, &cli, o->name,
+                            "needs a value: write --%s=VALUE (--%s VALUE is not supported)",
+                            o->name, o->name);
+            }
+            value = "yes";
+        }
+        if (append && !(o->flags & F_LIST)) {
+            return fail(ld, &cli, o->name, "+= only works for list keys (listen, upstream)");
+        }
+        out[*nout].opt = o;
+        out[*nout].append = append;
+        out[*nout].value = value;
+        (*nout)++;
+    }
+    return 0;
+}
+
+static bool
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* Trim [*p, *p + *n) in place (as a view). */
+static void
+trim(char **p, size_t *n)
+{
+    while (*n > 0 && is_space(**p)) {
+        (*p)++;
+        (*n)--;
+    }
+    while (*n > 0 && is_space((*p)[*n - 1])) {
+        (*n)--;
+    }
+}
+
+/* One line of the file: NUL-terminated, newline still attached. */
+static int
+apply_line(struct loader *ld, char *line, const struct place *pl)
+{
+    /* '#' starts a comment at the start of the line or after whitespace, so that a URL's
+     * "#fragment" or a value like "a#b" survives. */
+    for (char *h = line; (h = strchr(h, '#')) != NULL; h++) {
+        if (h == line || is_space(h[-1])) {
+            *h = '\0';
+            break;
+        }
+    }
+    char *p = line;
+    size_t n = strlen(line);
+    trim(&p, &n);
+    if (n == 0) {
+        return 0;
+    }
+    p[n] = '\0';
+
+    char *eq = strchr(p, '=');
+    if (eq == NULL) {
+        return fail(ld, pl, p, "expected key=value");
+    }
+    char *key = p;
+    size_t klen = (size_t)(eq - p);
+    bool append = false;
+    if (klen > 0 && key[klen - 1] == '+') {
+        append = true;
+        klen--;
+    }
+    trim(&key, &klen);
+    if (klen == 0) {
+        snprintf(ld->err, ld->errlen, "%s:%u: missing key before '='", pl->file, pl->line);
+        return RBGW_ECONFIG;
+    }
+    key[klen] = '\0';
+    char *value = eq + 1;
+    size_t vlen = strlen(value);
+    trim(&value, &vlen);
+    value[vlen] = '\0';
+
+    const struct opt *o = find_opt(key, klen);
+    if (o == NULL) {
+        unknown_key(ld, pl, key, klen);
+        return RBGW_ECONFIG;
+    }
+    if (o->flags & F_CLI_ONLY) {
+        return fail(ld, pl, o->name, "only allowed on the command line (--%s)", o->name);
+    }
+    if (append && !(o->flags & F_LIST)) {
+        return fail(ld, pl, o->name, "+= only works for list keys (listen, upstream)");
+    }
+    if ((o->flags & F_LIST) && !append) {
+        size_t *cnt;
+        struct rbgw_endpoint_conf **eps = list_of(ld->cfg, o, &cnt);
+        if (*cnt > 0) {
+            return fail(ld, pl, o->name,
+                        "already set at %s; write %s+=... to add another, or remove one",
+                        (*eps)[0].origin, o->name);
+        }
+    }
+    return apply(ld, o, value, pl);
+}
+
+static int
+load_file(struct loader *ld, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(ld->err, ld->errlen, "--config: cannot open %s: %s", path, strerror(errno));
+        return RBGW_ECONFIG;
+    }
+    struct place pl = {path, 0};
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    errno = 0;
+    while (getline(&line, &cap, f) != -1) {
+        pl.line++;
+        if ((rc = apply_line(ld, line, &pl)) != 0) {
+            goto out;
+        }
+        errno = 0;
+    }
+    if (ferror(f)) {
+        snprintf(ld->err, ld->errlen, "--config: cannot read %s: %s", path,
+                 strerror(errno ? errno : EIO));
+        rc = RBGW_ECONFIG;
+    }
+out:
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+static int
+load(struct loader *ld, int argc, char **argv)
+{
+    static const struct place defaults = {NULL, 0};
+    static const struct place cli = {NULL, 0};
+    struct rbgw_config *cfg = ld->cfg;
+    struct cli_arg *args = rbgw_xcalloc(argc > 0 ? (size_t)argc : 1, sizeof(*args));
+    size_t nargs;
+    int rc;
+
+    if ((rc = collect_cli(ld, argc, argv, args, &nargs)) != 0) {
+        goto out;
+    }
+
+    for (size_t i = 0; i < RBGW_NELEM(opts); i++) {
+        if (opts[i].def != NULL && !(opts[i].flags & F_LIST)) {
+            if ((rc = apply(ld, &opts[i], opts[i].def, &defaults)) != 0) {
+                goto out;
+            }
+        }
+    }
+
+    const char *file = NULL;
+    for (size_t i = 0; i < nargs; i++) {
+        if (args[i].opt->type == OPT_PATH && strcmp(args[i].opt->name, "config") == 0) {
+            file = args[i].value;
+        }
+    }
+    if (file != NULL && *file != '\0' && (rc = load_file(ld, file)) != 0) {
+        goto out;
+    }
+
+    /* The command line's own list replaces the file's unless it only appends. */
+    for (size_t i = 0; i < RBGW_NELEM(opts); i++) {
+        if (!(opts[i].flags & F_LIST)) {
+            continue;
+        }
+        for (size_t j = 0; j < nargs; j++) {
+            if (args[j].opt == &opts[i] && !args[j].append) {
+                clear_list(cfg, &opts[i]);
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        if ((rc = apply(ld, args[i].opt, args[i].value, &cli)) != 0) {
+            goto out;
+        }
+    }
+
+    for (size_t i = 0; i < RBGW_NELEM(opts); i++) {
+        size_t *cnt;
+        if (!(opts[i].flags & F_LIST) || opts[i].def == NULL) {
+            continue;
+        }
+        list_of(cfg, &opts[i], &cnt);
+        if (*cnt == 0 && (rc = add_endpoint(ld, &opts[i], opts[i].def, &defaults, NULL)) != 0) {
+            goto out;
+        }
+    }
+
+    /* --help and --version must work without any configuration. */
+    if (cfg->nupstreams == 0 && !cfg->help && !cfg->version) {
+        snprintf(ld->err, ld->errlen, "no upstream configured (use upstream=...)");
+        rc = RBGW_ECONFIG;
+    }
+out:
+    free(args);
+    return rc;
+}
+
+int
+rbgw_config_load(struct rbgw_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    struct loader ld = {cfg, err, errlen};
+    memset(cfg, 0, sizeof(*cfg));
+    if (errlen > 0) {
+        err[0] = '\0';
+    }
+    int rc = load(&ld, argc, argv);
+    if (rc != 0) {
+        rbgw_config_free(cfg);
+    }
+    return rc;
+}
+
+void
+rbgw_config_free(struct rbgw_config *cfg)
+{
+    if (cfg == NULL) {
+        return;
+    }
+    free_list(cfg->listeners, cfg->nlisteners);
+    free_list(cfg->upstreams, cfg->nupstreams);
+    free(cfg->config_file);
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static const char *
+metavar(const struct opt *o)
+{
+    switch (o->type) {
+    case OPT_PATH:
+        return "=FILE";
+    case OPT_LISTEN:
+    case OPT_UPSTREAM:
+        return "=CONNSTR";
+    case OPT_LEVEL:
+        return "=LEVEL";
+    case OPT_SIZE:
+        return "=BYTES";
+    case OPT_BOOL:
+        return "";
+    }
+    return "";
+}
+
+void
+rbgw_config_usage(FILE *f)
+{
+    fprintf(f, "Usage: rbgw [--key=value ...]\n"
+               "\n"
+               "rbgw is a PowerDNS remote-backend gateway: it accepts remote-backend calls on its\n"
+               "listeners and forwards them to its upstreams, translating between connectors.\n"
+               "\n"
+               "Every key below is written --key=value on the command line or key=value in the\n"
+               "--config file ('#' comments, blank lines allowed), except those marked\n"
+               "'command line only'.  The command line wins over the file.  listen and upstream\n"
+               "are lists: key+=value appends, and a --key=value on the command line replaces the\n"
+               "file's list.  '--key value' (with a space) is not supported.\n"
+               "\n"
+               "Keys:\n");
+    for (size_t i = 0; i < RBGW_NELEM(opts); i++) {
+        const struct opt *o = &opts[i];
+        char left[64];
+        snprintf(left, sizeof(left), "--%s%s", o->name, metavar(o));
+        fprintf(f, "  %-26s %s\n", left, o->help);
+        if (o->def != NULL && o->type != OPT_BOOL) {
+            fprintf(f, "  %-26s default: %s\n", "", o->def);
+        }
+        if (o->flags & (F_LIST | F_CLI_ONLY)) {
+            fprintf(f, "  %-26s %s\n", "",
+                    o->flags & F_LIST ? "list: repeat with += for more" : "command line only");
+        }
+    }
+    fprintf(f,
+            "\n"
+            "Connection strings, as in pdns: TYPE:key=value,key=value,...\n"
+            "  TYPE is pipe, unix, http or zeromq (zmq is accepted too).  A key without '='\n"
+            "  means key=yes.  Values cannot contain commas.\n"
+            "  listen:   pipe                          stdin/stdout (pdns runs rbgw as a "
+            "coprocess)\n"
+            "            unix:path=SOCKET              unix socket\n"
+            "            http:address=HOST:PORT        HTTP (pdns's http connector)\n"
+            "            zeromq:endpoint=ENDPOINT      ZeroMQ REP socket, bound\n"
+            "  upstream: pipe:command=PROGRAM ARGS     coprocesses (argv split on single spaces)\n"
+            "            unix:path=SOCKET              unix socket\n"
+            "            http:url=http://HOST[:PORT][/PATH]\n"
+            "                                          HTTP, no TLS; also url-suffix=, post=yes,\n"
+            "                                          post_json=yes (pdns's three modes)\n"
+            "            zeromq:endpoint=ENDPOINT      ZeroMQ REQ socket, connected\n"
+            "  Upstream options rbgw reads (times in milliseconds):\n");
+#define USAGE_INT(name, def, min, max, help)                                                       \
+    {                                                                                              \
+        char left[64];                                                                             \
+        snprintf(left, sizeof(left), "%s=%ld", name, (long)(def));                                 \
+        fprintf(f, "    %-24s %s (%ld..%ld)\n", left, help, (long)(min), (long)(max));             \
+    }
+    RBGW_UPSTREAM_INT_OPTS(USAGE_INT)
+#undef USAGE_INT
+    fprintf(f,
+            "  Every option of a pipe, unix or zeromq upstream, known or not, is sent to it in\n"
+            "  the initialize call, as pdns does.\n"
+            "\n"
+            "Examples:\n"
+            "  rbgw --listen=pipe --upstream=http:url=http://127.0.0.1:8080/dns,timeout=1500\n"
+            "\n"
+            "  In pdns.conf (pdns splits its connection string on commas, so rbgw's own options\n"
+            "  go in rbgw's config file):\n"
+            "    launch=remote\n"
+            "    remote-connection-string=pipe:command=/usr/bin/rbgw "
+            "--config=/etc/rbgw/rbgw.conf\n");
+}

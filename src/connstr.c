@@ -1,0 +1,222 @@
+/*
+ * connstr.c: pdns connection strings ("pipe:command=/x,timeout=2000") -> struct rbgw_connstr.
+ *
+ * The parse copies pdns's own (remotebackend.cc, protocol.md §2) byte for byte, because the
+ * options travel on to `initialize` and a responder written for pdns must see the same keys
+ * and values from rbgw as it would from pdns:
+ *
+ *   "pipe:command=/x/resp  a  b,timeout=2000,foo=bar=baz,flag, sp ace=1"
+ *    ^^^^ type: text before the first ':'
+ *         options split on ',' ---------------------------------------->
+ *         token "flag" has no '=' => value "yes"; "foo=bar=baz" splits at the first '='
+ *         " sp ace=1" keeps its leading space (nothing is trimmed)
+ *
+ * Options are held in one array kept sorted by key with strcmp (which compares as unsigned
+ * char, i.e. memcmp order, the order of pdns's std::map<std::string>), so `initialize` can emit
+ * them in pdns's order by walking the array, and a repeated key simply overwrites its slot.
+ * Option counts are tiny; insertion into a sorted array is the simplest correct structure.
+ *
+ * Two deliberate extensions over pdns: "zmq" is accepted as a spelling of "zeromq" (the old
+ * docs used it), and a bare type with no ':' ("pipe") parses with no options.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rbgw/connstr.h"
+
+static const struct {
+    const char *name;
+    enum rbgw_transport transport;
+} types[] = {
+    {"pipe", RBGW_TRANSPORT_PIPE},  {"unix", RBGW_TRANSPORT_UNIX},
+    {"http", RBGW_TRANSPORT_HTTP},  {"zeromq", RBGW_TRANSPORT_ZEROMQ},
+    {"zmq", RBGW_TRANSPORT_ZEROMQ},
+};
+
+const char *
+rbgw_transport_name(enum rbgw_transport t)
+{
+    switch (t) {
+    case RBGW_TRANSPORT_PIPE:
+        return "pipe";
+    case RBGW_TRANSPORT_UNIX:
+        return "unix";
+    case RBGW_TRANSPORT_HTTP:
+        return "http";
+    case RBGW_TRANSPORT_ZEROMQ:
+        return "zeromq";
+    }
+    return "?";
+}
+
+/* A token pdns drops: empty, or made only of spaces. */
+static int
+blank_token(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != ' ') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Insert or overwrite key in the sorted array; takes ownership of key and value. */
+static void
+set_opt(struct rbgw_connstr *cs, char *key, char *value)
+{
+    size_t lo = 0, hi = cs->nopts;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(cs->opts[mid].key, key);
+        if (c == 0) {
+            /* pdns's map assignment: the last occurrence wins */
+            free(cs->opts[mid].value);
+            cs->opts[mid].value = value;
+            free(key);
+            return;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    cs->opts = rbgw_xrealloc(cs->opts, (cs->nopts + 1) * sizeof(*cs->opts));
+    memmove(&cs->opts[lo + 1], &cs->opts[lo], (cs->nopts - lo) * sizeof(*cs->opts));
+    cs->opts[lo].key = key;
+    cs->opts[lo].value = value;
+    cs->nopts++;
+}
+
+int
+rbgw_connstr_parse(const char *s, struct rbgw_connstr *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (s == NULL || *s == '\0') {
+        snprintf(err, errlen,
+                 "empty connection string (expected TYPE:OPTIONS, e.g. "
+                 "pipe:command=/path/to/responder)");
+        return RBGW_ECONFIG;
+    }
+
+    const char *colon = strchr(s, ':');
+    size_t tlen = colon ? (size_t)(colon - s) : strlen(s);
+    if (tlen == 0) {
+        snprintf(err, errlen,
+                 "missing connector type before ':' (expected pipe, unix, http or zeromq)");
+        return RBGW_ECONFIG;
+    }
+    size_t i;
+    for (i = 0; i < RBGW_NELEM(types); i++) {
+        if (strlen(types[i].name) == tlen && memcmp(types[i].name, s, tlen) == 0) {
+            break;
+        }
+    }
+    if (i == RBGW_NELEM(types)) {
+        snprintf(err, errlen, "unknown connector type '%.*s' (expected pipe, unix, http or zeromq)",
+                 (int)(tlen > 64 ? 64 : tlen), s);
+        return RBGW_ECONFIG;
+    }
+    out->transport = types[i].transport;
+    out->type = rbgw_xstrndup(s, tlen);
+    if (colon == NULL) {
+        return 0;
+    }
+
+    const char *p = colon + 1;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (!blank_token(p, n)) {
+            const char *eq = memchr(p, '=', n);
+            char *key, *value;
+            if (eq != NULL) {
+                key = rbgw_xstrndup(p, (size_t)(eq - p));
+                value = rbgw_xstrndup(eq + 1, n - (size_t)(eq - p) - 1);
+            } else {
+                key = rbgw_xstrndup(p, n);
+                value = rbgw_xstrdup("yes");
+            }
+            set_opt(out, key, value);
+        }
+        if (comma == NULL) {
+            break;
+        }
+        p = comma + 1;
+    }
+    return 0;
+}
+
+void
+rbgw_connstr_free(struct rbgw_connstr *cs)
+{
+    if (cs == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < cs->nopts; i++) {
+        free(cs->opts[i].key);
+        free(cs->opts[i].value);
+    }
+    free(cs->opts);
+    free(cs->type);
+    memset(cs, 0, sizeof(*cs));
+}
+
+const char *
+rbgw_connstr_get(const struct rbgw_connstr *cs, const char *key)
+{
+    size_t lo = 0, hi = cs->nopts;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(cs->opts[mid].key, key);
+        if (c == 0) {
+            return cs->opts[mid].value;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+int
+rbgw_connstr_get_int(const struct rbgw_connstr *cs, const char *key, long def, long min, long max,
+                     long *out, char *err, size_t errlen)
+{
+    const char *v = rbgw_connstr_get(cs, key);
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+
+    /* Whole decimal only: strtol alone would accept " 12", "+12" and "12abc". */
+    const char *d = v[0] == '-' ? v + 1 : v;
+    if (*d == '\0' || strspn(d, "0123456789") != strlen(d)) {
+        snprintf(err, errlen, "%s=%s is not a number", key, v);
+        return RBGW_ECONFIG;
+    }
+    errno = 0;
+    long n = strtol(v, NULL, 10);
+    if (errno == ERANGE || n < min || n > max) {
+        snprintf(err, errlen, "%s=%s not in %ld..%ld", key, v, min, max);
+        return RBGW_ECONFIG;
+    }
+    *out = n;
+    return 0;
+}
+
+bool
+rbgw_connstr_get_bool(const struct rbgw_connstr *cs, const char *key, bool def)
+{
+    const char *v = rbgw_connstr_get(cs, key);
+    if (v == NULL) {
+        return def;
+    }
+    return strcmp(v, "yes") == 0 || strcmp(v, "true") == 0 || strcmp(v, "on") == 0 ||
+           strcmp(v, "1") == 0;
+}
