@@ -81,4 +81,5 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup.sh: still missing after install: ${missing[*]}" >&2
     exit 1
 fi
-echo "setup.sh: done ($(pdns_server --version 2>&1 | grep -o 'PowerDNS Authoritative Server [0-9.]*' | head -n 1 || true))"
+version=$(pdns_server --version 2>&1 | grep -o 'Authoritative Server [0-9.]*' | head -n 1 || true)
+echo "setup.sh: done (PowerDNS $version)"

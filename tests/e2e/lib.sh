@@ -278,6 +278,21 @@ e2e_stop_pdns() {
     fi
 }
 
+# e2e_expect_clean_log NAME: pdns's log for NAME (which holds rbgw's stderr) has no sanitizer
+# report (ASan, LSan, UBSan) and no crash.  Call after e2e_stop_pdns.
+e2e_expect_clean_log() {
+    local name=$1 log=$E2E_TMP/$1/pdns.log hits
+    local pattern='ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:|SUMMARY: .*Sanitizer'
+    pattern="$pattern|died on receiving signal (4|6|7|8|11)\\b" # SIGILL ABRT BUS FPE SEGV
+    hits=$(grep -E "$pattern" "$log" 2>/dev/null | head -n 5)
+    if [ -z "$hits" ]; then
+        e2e_ok "$name: no sanitizer report or crash in rbgw's stderr"
+    else
+        e2e_fail "$name: no sanitizer report or crash in rbgw's stderr"
+        printf '%s\n' "$hits" | sed 's/^/         | /'
+    fi
+}
+
 # dig against a test pdns: e2e_dig PORT dig-args...
 e2e_dig() {
     local port=$1
