@@ -15,6 +15,7 @@
 #include "rbgw/log.h"
 
 extern const struct rbgw_listener_ops rbgw_pipe_listener_ops;
+extern const struct rbgw_listener_ops rbgw_unix_listener_ops;
 extern const struct rbgw_upstream_ops rbgw_http_upstream_ops;
 
 const struct rbgw_listener_ops *
@@ -23,6 +24,8 @@ rbgw_listener_ops_for(enum rbgw_transport t)
     switch (t) {
     case RBGW_TRANSPORT_PIPE:
         return &rbgw_pipe_listener_ops;
+    case RBGW_TRANSPORT_UNIX:
+        return &rbgw_unix_listener_ops;
     default:
         return NULL;
     }

@@ -1,0 +1,53 @@
+/*
+ * listener/jsonconn.h: one pdns connection on a JSON stream connector (pipe or unix socket).
+ * Private to listeners.
+ *
+ * pdns writes one request and waits for its reply (protocol.md §1.6, §4.1, §4.2), so a
+ * connection serves strictly one call at a time, in order: the next frame is dispatched only
+ * when the previous reply has been written.  Input that arrives early stays buffered.
+ *
+ *   in ──read──> rbuf ──frame scan──> request ──dispatch──> upstream
+ *   out <──write "reply\n"── on_reply <─────────────────────────┘
+ *
+ * The owner embeds the struct and the uv streams; `in` and `out` are the same stream for a
+ * socket and stdin/stdout for the pipe listener.  When the peer has gone (EOF, read or write
+ * error) or intake was stopped, and nothing is in flight, on_done runs once: the owner then
+ * closes its handles.  Requests still in flight when the owner closes are orphaned.
+ */
+#ifndef RBGW_LISTENER_JSONCONN_H
+#define RBGW_LISTENER_JSONCONN_H
+
+#include "rbgw/frame.h"
+#include "rbgw/gateway.h"
+
+struct rbgw_jsonconn;
+typedef void (*rbgw_jsonconn_cb)(struct rbgw_jsonconn *jc);
+
+struct rbgw_jsonconn {
+    struct rbgw_listener *l;      /* borrowed: the listener (gateway, limits) */
+    uv_stream_t *in;              /* borrowed: read side, owned by the embedding struct */
+    uv_stream_t *out;             /* borrowed: write side (may equal in) */
+    rbgw_jsonconn_cb on_done;     /* owner hook: peer gone or stopped, nothing in flight */
+    struct rbgw_buf rbuf;         /* unprocessed input */
+    struct rbgw_frame_scanner sc; /* scan state over rbuf */
+    struct rbgw_request *cur;     /* the call being served (our reference), or NULL */
+    uv_write_t wreq;              /* the reply write (one at a time) */
+    size_t max_request;           /* max-request-size */
+    const char *what;             /* "pipe listener", "unix connection": for logs */
+    unsigned reading : 1;         /* uv_read_start active */
+    unsigned eof : 1;             /* peer gone */
+    unsigned stopped : 1;         /* intake stopped */
+    unsigned discarding : 1;      /* dropping the rest of an oversized request */
+    unsigned done : 1;            /* on_done ran */
+};
+
+void rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l, uv_stream_t *in,
+                         uv_stream_t *out, const char *what, rbgw_jsonconn_cb on_done);
+/** Start reading.  <0 (libuv error) if reading cannot start. */
+int rbgw__jsonconn_start(struct rbgw_jsonconn *jc) RBGW_MUSTCHECK;
+/** Stop intake; on_done follows once the in-flight call (if any) is answered. */
+void rbgw__jsonconn_stop(struct rbgw_jsonconn *jc);
+/** The owner is closing its handles now: orphan the in-flight call, free buffers. */
+void rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc);
+
+#endif
