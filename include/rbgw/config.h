@@ -39,7 +39,8 @@ enum rbgw_log_level {
     X("connect-timeout", 1000, 1, 600000, "ms to connect a socket or spawn a coprocess")           \
     X("idle-timeout", 60000, 0, 86400000, "ms an idle connection is kept; 0 = forever")            \
     X("max-conns", 8, 1, 4096, "connections (or coprocesses) per upstream")                        \
-    X("rest-dialect", 5, 4, 5, "http REST bodies as pdns 5.x (5) or 4.x (4) writes them")
+    X("rest-dialect", 5, 4, 5, "http REST bodies as pdns 5.x (5) or 4.x (4) writes them")        \
+    X("retry-after", 100, 0, 600000, "ms before reconnecting after a failure (doubles up to 8x)")
 
 /** One listen= or upstream= entry. */
 struct rbgw_endpoint_conf {

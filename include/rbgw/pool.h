@@ -1,0 +1,128 @@
+/*
+ * pool.h: the per-upstream connection pool every upstream transport plugs into.
+ *
+ * The pool does the bookkeeping that is the same for HTTP connections, unix sockets, pipe
+ * co-processes and ZeroMQ sockets; a transport only opens, sends, reads and closes
+ * (nginx's upstream hooks, h2o's socketpool lease API).
+ *
+ *   pool ─┬─ idle    : conns with no call, LIFO (hot conns reused, cold ones reach idle-timeout)
+ *         ├─ busy    : conns opening or carrying one call
+ *         └─ waiters : calls queued while max-conns conns are busy, FIFO (= deadline order)
+ *
+ * One call per conn at a time: pdns never pipelines and pipe/unix/REQ peers cannot.
+ * The pool owns one timer per conn, re-armed per phase: open (connect-timeout, bounded by the
+ * call's deadline), call (the deadline), idle (idle-timeout).  When it fires the pool closes
+ * the conn (a conn with an unanswered call is never reused) and fails the call.
+ *
+ * Retry rule: a call that meets a conn from the idle list closed by the peer before any reply
+ * byte arrived is retried once on a fresh conn (the peer dropped an idle keep-alive conn).
+ *
+ * Open failures back off: after a failed open (refused, spawn failure, initialize rejected),
+ * further opens wait retry-after ms (doubling up to 8x on consecutive failures); calls that
+ * need a new conn meanwhile wait in the queue within their deadline.
+ *
+ * Transport contract: a conn struct embeds `struct rbgw_upconn` as its first member.  Each of
+ * ops->open and ops->send must end, now or later, in exactly one of the rbgw_upconn_* outcome
+ * calls below; ops->close must (eventually) call rbgw_upconn_free().
+ */
+#ifndef RBGW_POOL_H
+#define RBGW_POOL_H
+
+#include "rbgw/gateway.h"
+#include "rbgw/list.h"
+
+struct rbgw_pool;
+struct rbgw_upconn;
+
+/** One upstream leg of a request (allocated in the request's arena). */
+struct rbgw_call {
+    struct rbgw_request *req; /* our reference */
+    struct rbgw_list link;    /* on pool->waiters while queued */
+    uint64_t deadline;        /* loop time (ms) by which the call must be answered */
+    unsigned retried : 1;     /* the retry rule was used once */
+};
+
+enum rbgw_upconn_state {
+    RBGW_UPCONN_OPENING, /* busy list: connecting / spawning / initialize */
+    RBGW_UPCONN_BUSY,    /* busy list: carrying call */
+    RBGW_UPCONN_IDLE,    /* idle list */
+    RBGW_UPCONN_CLOSING, /* no list: ops->close called, waiting for rbgw_upconn_free */
+};
+
+struct rbgw_upconn {
+    struct rbgw_pool *pool;       /* borrowed owner */
+    struct rbgw_list link;        /* on pool->idle or pool->busy */
+    enum rbgw_upconn_state state; /* changed only by the pool (set_state) */
+    struct rbgw_call *call;       /* borrowed: current call, or NULL */
+    uv_timer_t timer;             /* phase timer (owned by the pool) */
+    uint64_t id;                  /* per-pool sequence number, for logs */
+    unsigned reused : 1;          /* has carried a call before (a peer close is expected) */
+    unsigned got_bytes : 1;       /* transport: some reply byte arrived for the current call */
+    unsigned timer_closed : 1;    /* the timer's close callback ran */
+    unsigned transport_freed : 1; /* the transport called rbgw_upconn_free */
+};
+
+struct rbgw_upconn_ops {
+    size_t conn_size; /* sizeof the transport's conn struct (embeds rbgw_upconn first) */
+    /** Start connecting/spawning (and the initialize exchange).  Outcome: ready or error. */
+    void (*open)(struct rbgw_upconn *c);
+    /** Encode and write c->call.  Outcome: reply or error.  Sets c->got_bytes on input. */
+    void (*send)(struct rbgw_upconn *c);
+    /** Close every handle; call rbgw_upconn_free(c) once they are all closed.  Once only. */
+    void (*close)(struct rbgw_upconn *c);
+};
+
+struct rbgw_pool {
+    struct rbgw_upstream *u;           /* borrowed owner */
+    const struct rbgw_upconn_ops *ops; /* transport */
+    void *transport;                   /* borrowed: the transport's per-upstream state */
+    const char *target;                /* borrowed: peer for messages ("127.0.0.1:8080") */
+    uint32_t max_conns;                /* max-conns= */
+    uint32_t idle_timeout_ms;          /* idle-timeout= (0: keep forever) */
+    uint32_t retry_after_ms;           /* back-off after an open failure */
+    struct rbgw_list idle;             /* idle conns, most recently used first */
+    struct rbgw_list busy;             /* opening or busy conns */
+    struct rbgw_list waiters;          /* queued calls */
+    uint32_t nconns;                   /* conns on idle + busy */
+    uint32_t open_failures;            /* consecutive failed opens (back-off exponent) */
+    uint64_t next_open;                /* loop time before which no open starts */
+    uint64_t next_id;                  /* conn ids */
+    uv_timer_t wait_timer;             /* head waiter's deadline, or the back-off end */
+    bool stopping;                     /* stop() called */
+};
+
+/** Set up the pool for u (reads max-conns, idle-timeout; retry-after from the options). */
+int rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_upconn_ops *ops,
+                   void *transport, const char *target, char *err, size_t errlen) RBGW_MUSTCHECK;
+/** Submit a request (upstream_ops.submit): always ends in exactly one answer. */
+void rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_request *req);
+/** Fail queued calls, close every conn.  Idempotent. */
+void rbgw_pool_stop(struct rbgw_pool *p);
+
+/* ---- outcomes, called by transports ---- */
+
+/** open finished: the conn is connected (and initialized). */
+void rbgw_upconn_ready(struct rbgw_upconn *c);
+/** The call got its reply (one-line vetted JSON).  keep: the conn may carry another call. */
+void rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep);
+
+enum {
+    RBGW_UPCONN_KEEP = 1,  /* the conn is still sound (e.g. HTTP 500 on a keep-alive conn) */
+    RBGW_UPCONN_RETRY = 2, /* nothing reached the peer / no reply byte: retry rule applies */
+};
+/**
+ * The open or the call failed.  Without KEEP the conn is closed.  The call (if any) is failed
+ * with "<target>: <reason>" (extra: responder log lines to pass through) unless RETRY lets it
+ * go again on a fresh conn.
+ */
+void rbgw_upconn_error(struct rbgw_upconn *c, int flags, const struct rbgw_json *extra,
+                       const char *fmt, ...) RBGW_PRINTF(4, 5);
+/** An idle conn was closed by the peer or became unusable: drop it. */
+void rbgw_upconn_lost(struct rbgw_upconn *c, const char *why);
+/** The transport has closed all its handles (after ops->close). */
+void rbgw_upconn_free(struct rbgw_upconn *c);
+
+/** Time left before the current call's deadline, in ms (0 if none or passed). */
+uint64_t rbgw_upconn_time_left(const struct rbgw_upconn *c);
+
+#endif

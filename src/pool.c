@@ -1,0 +1,494 @@
+/*
+ * pool.c: per-upstream connection pool (see pool.h for the model and the transport contract).
+ *
+ * State changes go through set_state(), the only place that moves a conn between lists
+ * (pgbouncer's change_server_state).  A conn is freed when both its timer (ours) and its
+ * transport handles (theirs, rbgw_upconn_free) are closed.
+ *
+ * Order of effects when a call ends: the call is answered first, then the conn is released
+ * (possibly straight to the next waiter).  The reply bytes may live in the conn, and the next
+ * call's send could overwrite them; answering first also keeps the call (in the request
+ * arena) from being touched after the request may have been freed.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "rbgw/log.h"
+#include "rbgw/pool.h"
+
+#define BACKOFF_MAX_FACTOR 8
+
+static void dispatch_waiters(struct rbgw_pool *p);
+static void start_call(struct rbgw_upconn *c, struct rbgw_call *call);
+
+/* ---- calls ---- */
+
+static void
+call_reply(struct rbgw_call *call, struct rbgw_str reply)
+{
+    struct rbgw_request *req = call->req;
+    call->req = NULL;
+    rbgw_request_reply(req, reply);
+    rbgw_request_unref(req);
+}
+
+static void
+call_fail(struct rbgw_call *call, const struct rbgw_json *extra, const char *reason)
+{
+    struct rbgw_request *req = call->req;
+    call->req = NULL;
+    rbgw_request_fail(req, extra, "%s", reason);
+    rbgw_request_unref(req);
+}
+
+static uint64_t
+now_ms(const struct rbgw_pool *p)
+{
+    return uv_now(p->u->gw->loop);
+}
+
+/* ---- conn lists ---- */
+
+static void
+set_state(struct rbgw_upconn *c, enum rbgw_upconn_state st)
+{
+    struct rbgw_pool *p = c->pool;
+    if (rbgw_list_linked(&c->link)) {
+        rbgw_list_remove(&c->link);
+    }
+    c->state = st;
+    switch (st) {
+    case RBGW_UPCONN_IDLE:
+        rbgw_list_push_front(&p->idle, &c->link); /* LIFO */
+        break;
+    case RBGW_UPCONN_CLOSING:
+        break;
+    case RBGW_UPCONN_OPENING:
+    case RBGW_UPCONN_BUSY:
+        rbgw_list_push_back(&p->busy, &c->link);
+        break;
+    }
+}
+
+static void
+maybe_free(struct rbgw_upconn *c)
+{
+    if (c->timer_closed && c->transport_freed) {
+        free(c);
+    }
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+    struct rbgw_upconn *c = h->data;
+    c->timer_closed = 1;
+    maybe_free(c);
+}
+
+void
+rbgw_upconn_free(struct rbgw_upconn *c)
+{
+    c->transport_freed = 1;
+    maybe_free(c);
+}
+
+/* Close c (its call must have been taken off it). */
+static void
+close_conn(struct rbgw_upconn *c)
+{
+    if (c->state == RBGW_UPCONN_CLOSING) {
+        return;
+    }
+    RBGW_ASSERT(c->call == NULL);
+    struct rbgw_pool *p = c->pool;
+    set_state(c, RBGW_UPCONN_CLOSING);
+    p->nconns--;
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    p->ops->close(c);
+}
+
+static struct rbgw_call *
+take_call(struct rbgw_upconn *c)
+{
+    struct rbgw_call *call = c->call;
+    c->call = NULL;
+    return call;
+}
+
+uint64_t
+rbgw_upconn_time_left(const struct rbgw_upconn *c)
+{
+    if (c->call == NULL) {
+        return 0;
+    }
+    uint64_t now = now_ms(c->pool);
+    return c->call->deadline > now ? c->call->deadline - now : 0;
+}
+
+/* ---- timers ---- */
+
+static void
+note_open_failure(struct rbgw_pool *p)
+{
+    uint32_t factor = 1u << (p->open_failures < 3 ? p->open_failures : 3);
+    if (factor > BACKOFF_MAX_FACTOR) {
+        factor = BACKOFF_MAX_FACTOR;
+    }
+    p->open_failures++;
+    p->next_open = now_ms(p) + (uint64_t)p->retry_after_ms * factor;
+}
+
+static void
+on_open_timeout(uv_timer_t *t)
+{
+    struct rbgw_upconn *c = t->data;
+    struct rbgw_pool *p = c->pool;
+    struct rbgw_call *call = take_call(c);
+    note_open_failure(p);
+    close_conn(c);
+    if (call) {
+        char reason[256];
+        snprintf(reason, sizeof(reason), "%s: could not connect within %u ms (timed out)",
+                 p->target, p->u->connect_timeout_ms);
+        call_fail(call, NULL, reason);
+    }
+    dispatch_waiters(p);
+}
+
+static void
+on_call_timeout(uv_timer_t *t)
+{
+    struct rbgw_upconn *c = t->data;
+    struct rbgw_pool *p = c->pool;
+    struct rbgw_call *call = take_call(c);
+    bool opening = c->state == RBGW_UPCONN_OPENING;
+    close_conn(c); /* its stream may still deliver the late reply: never reuse it */
+    if (call) {
+        char reason[256];
+        snprintf(reason, sizeof(reason), "%s: %s within %u ms (timed out)", p->target,
+                 opening ? "could not connect" : "no reply", p->u->timeout_ms);
+        call_fail(call, NULL, reason);
+    }
+    dispatch_waiters(p);
+}
+
+static void
+on_idle_timeout(uv_timer_t *t)
+{
+    struct rbgw_upconn *c = t->data;
+    rbgw_log_debug("u=%s: closing conn %llu, idle for %u ms", c->pool->u->name,
+                   (unsigned long long)c->id, c->pool->idle_timeout_ms);
+    close_conn(c);
+}
+
+static void on_wait_timer(uv_timer_t *t);
+
+static void
+rearm_wait_timer(struct rbgw_pool *p)
+{
+    if (p->stopping || rbgw_list_empty(&p->waiters)) {
+        uv_timer_stop(&p->wait_timer);
+        return;
+    }
+    struct rbgw_call *head = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
+    uint64_t now = now_ms(p);
+    uint64_t when = head->deadline;
+    if (p->nconns < p->max_conns && p->next_open > now && p->next_open < when) {
+        when = p->next_open;
+    }
+    uv_timer_start(&p->wait_timer, on_wait_timer, when > now ? when - now : 0, 0);
+}
+
+static void
+on_wait_timer(uv_timer_t *t)
+{
+    struct rbgw_pool *p = t->data;
+    uint64_t now = now_ms(p);
+    while (!rbgw_list_empty(&p->waiters)) {
+        struct rbgw_call *call = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
+        if (call->deadline > now) {
+            break;
+        }
+        rbgw_list_remove(&call->link);
+        char reason[256];
+        snprintf(reason, sizeof(reason),
+                 "%s: no connection became free within %u ms (max-conns=%u; timed out)", p->target,
+                 p->u->timeout_ms, p->max_conns);
+        call_fail(call, NULL, reason);
+    }
+    dispatch_waiters(p);
+}
+
+/* ---- placing calls ---- */
+
+static void
+conn_new(struct rbgw_pool *p, struct rbgw_call *call)
+{
+    struct rbgw_upconn *c = rbgw_xcalloc(1, p->ops->conn_size);
+    c->pool = p;
+    c->id = ++p->next_id;
+    rbgw_list_init(&c->link);
+    uv_timer_init(p->u->gw->loop, &c->timer);
+    c->timer.data = c;
+    c->call = call;
+    p->nconns++;
+    set_state(c, RBGW_UPCONN_OPENING);
+    uint64_t left = rbgw_upconn_time_left(c);
+    if (p->u->connect_timeout_ms < left) {
+        uv_timer_start(&c->timer, on_open_timeout, p->u->connect_timeout_ms, 0);
+    } else {
+        uv_timer_start(&c->timer, on_call_timeout, left, 0);
+    }
+    p->ops->open(c); /* may end synchronously in ready or error */
+}
+
+static void
+start_call(struct rbgw_upconn *c, struct rbgw_call *call)
+{
+    c->call = call;
+    c->got_bytes = 0;
+    set_state(c, RBGW_UPCONN_BUSY);
+    uv_timer_start(&c->timer, on_call_timeout, rbgw_upconn_time_left(c), 0);
+    c->pool->ops->send(c); /* may end synchronously in reply or error */
+}
+
+static bool
+in_backoff(const struct rbgw_pool *p)
+{
+    return p->open_failures > 0 && now_ms(p) < p->next_open;
+}
+
+static void
+fail_backoff(struct rbgw_pool *p, struct rbgw_call *call)
+{
+    char reason[256];
+    snprintf(reason, sizeof(reason), "%s is unavailable (%u failed attempt%s; next in %llu ms)",
+             p->target, p->open_failures, p->open_failures == 1 ? "" : "s",
+             (unsigned long long)(p->next_open - now_ms(p)));
+    call_fail(call, NULL, reason);
+}
+
+/* Run call now if a conn can be had; returns false if it must wait. */
+static bool
+place(struct rbgw_pool *p, struct rbgw_call *call)
+{
+    if (!rbgw_list_empty(&p->idle)) {
+        start_call(rbgw_list_entry(p->idle.next, struct rbgw_upconn, link), call);
+        return true;
+    }
+    if (p->nconns < p->max_conns) {
+        if (in_backoff(p)) {
+            fail_backoff(p, call);
+        } else {
+            conn_new(p, call);
+        }
+        return true;
+    }
+    return false;
+}
+
+static void
+dispatch_waiters(struct rbgw_pool *p)
+{
+    while (!p->stopping && !rbgw_list_empty(&p->waiters)) {
+        struct rbgw_call *call = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
+        if (rbgw_list_empty(&p->idle) && p->nconns >= p->max_conns) {
+            break;
+        }
+        rbgw_list_remove(&call->link);
+        place(p, call);
+    }
+    rearm_wait_timer(p);
+}
+
+void
+rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_request *req)
+{
+    struct rbgw_call *call = rbgw_arena_calloc(&req->arena, sizeof(*call));
+    rbgw_request_ref(req);
+    call->req = req;
+    rbgw_list_init(&call->link);
+    call->deadline = now_ms(p) + p->u->timeout_ms;
+    if (p->stopping) {
+        call_fail(call, NULL, "shutting down");
+        return;
+    }
+    if (!place(p, call)) {
+        rbgw_list_push_back(&p->waiters, &call->link);
+        if (!uv_is_active((uv_handle_t *)&p->wait_timer)) {
+            rearm_wait_timer(p);
+        }
+    }
+}
+
+/* ---- outcomes ---- */
+
+/* The conn is done with its call and sound: next waiter, idle list, or close. */
+static void
+release(struct rbgw_upconn *c, bool keep)
+{
+    struct rbgw_pool *p = c->pool;
+    if (c->state == RBGW_UPCONN_CLOSING) {
+        return;
+    }
+    c->reused = 1;
+    if (!keep || p->stopping) {
+        close_conn(c);
+        dispatch_waiters(p);
+        return;
+    }
+    if (!rbgw_list_empty(&p->waiters)) {
+        struct rbgw_call *next = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
+        rbgw_list_remove(&next->link);
+        rearm_wait_timer(p);
+        start_call(c, next);
+        return;
+    }
+    set_state(c, RBGW_UPCONN_IDLE);
+    uv_timer_stop(&c->timer);
+    if (p->idle_timeout_ms > 0) {
+        uv_timer_start(&c->timer, on_idle_timeout, p->idle_timeout_ms, 0);
+    }
+}
+
+void
+rbgw_upconn_ready(struct rbgw_upconn *c)
+{
+    struct rbgw_pool *p = c->pool;
+    RBGW_ASSERT(c->state == RBGW_UPCONN_OPENING);
+    p->open_failures = 0;
+    struct rbgw_call *call = take_call(c);
+    if (call) {
+        start_call(c, call);
+    } else {
+        release(c, true);
+    }
+}
+
+void
+rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep)
+{
+    RBGW_ASSERT(c->state == RBGW_UPCONN_BUSY);
+    uv_timer_stop(&c->timer);
+    struct rbgw_call *call = take_call(c);
+    if (call) {
+        call_reply(call, reply);
+    }
+    release(c, keep);
+}
+
+void
+rbgw_upconn_error(struct rbgw_upconn *c, int flags, const struct rbgw_json *extra, const char *fmt,
+                  ...)
+{
+    struct rbgw_pool *p = c->pool;
+    char reason[400];
+    int n = snprintf(reason, sizeof(reason), "%s: ", p->target);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason + n, sizeof(reason) - (size_t)n, fmt, ap);
+    va_end(ap);
+
+    bool opening = c->state == RBGW_UPCONN_OPENING;
+    bool was_reused = c->reused;
+    struct rbgw_call *call = take_call(c);
+    if (opening) {
+        note_open_failure(p);
+    }
+    bool keep = (flags & RBGW_UPCONN_KEEP) && !opening;
+    if (!keep) {
+        close_conn(c);
+    } else {
+        uv_timer_stop(&c->timer);
+    }
+    if (call) {
+        bool retry = (flags & RBGW_UPCONN_RETRY) && was_reused && !call->retried && !p->stopping &&
+                     call->deadline > now_ms(p);
+        if (retry) {
+            call->retried = 1;
+            rbgw_log_debug("req=%llu u=%s: %s; retrying on a fresh connection",
+                           (unsigned long long)call->req->id, p->u->name, reason);
+            if (p->nconns < p->max_conns && !in_backoff(p)) {
+                conn_new(p, call);
+            } else {
+                rbgw_list_push_front(&p->waiters, &call->link);
+            }
+        } else {
+            call_fail(call, extra, reason);
+        }
+    } else if (!opening) {
+        rbgw_log_info("u=%s: %s", p->u->name, reason);
+    }
+    if (keep) {
+        release(c, true);
+    } else {
+        dispatch_waiters(p);
+    }
+}
+
+void
+rbgw_upconn_lost(struct rbgw_upconn *c, const char *why)
+{
+    struct rbgw_pool *p = c->pool;
+    RBGW_ASSERT(c->call == NULL);
+    rbgw_log_debug("u=%s: conn %llu dropped: %s", p->u->name, (unsigned long long)c->id, why);
+    close_conn(c);
+    dispatch_waiters(p);
+}
+
+/* ---- lifecycle ---- */
+
+int
+rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_upconn_ops *ops,
+               void *transport, const char *target, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof(*p));
+    long max_conns, idle, retry_after;
+    int rc;
+    if ((rc = rbgw_upstream_int_opt(u, "max-conns", &max_conns, err, errlen)) ||
+        (rc = rbgw_upstream_int_opt(u, "idle-timeout", &idle, err, errlen)) ||
+        (rc = rbgw_upstream_int_opt(u, "retry-after", &retry_after, err, errlen))) {
+        return rc;
+    }
+    p->u = u;
+    p->ops = ops;
+    p->transport = transport;
+    p->target = target;
+    p->max_conns = (uint32_t)max_conns;
+    p->idle_timeout_ms = (uint32_t)idle;
+    p->retry_after_ms = (uint32_t)retry_after;
+    rbgw_list_init(&p->idle);
+    rbgw_list_init(&p->busy);
+    rbgw_list_init(&p->waiters);
+    uv_timer_init(u->gw->loop, &p->wait_timer);
+    p->wait_timer.data = p;
+    return 0;
+}
+
+void
+rbgw_pool_stop(struct rbgw_pool *p)
+{
+    if (p->stopping) {
+        return;
+    }
+    p->stopping = true;
+    while (!rbgw_list_empty(&p->waiters)) {
+        struct rbgw_call *call = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
+        rbgw_list_remove(&call->link);
+        call_fail(call, NULL, "shutting down");
+    }
+    while (!rbgw_list_empty(&p->busy)) {
+        struct rbgw_upconn *c = rbgw_list_entry(p->busy.next, struct rbgw_upconn, link);
+        struct rbgw_call *call = take_call(c);
+        close_conn(c);
+        if (call) {
+            call_fail(call, NULL, "shutting down");
+        }
+    }
+    while (!rbgw_list_empty(&p->idle)) {
+        close_conn(rbgw_list_entry(p->idle.next, struct rbgw_upconn, link));
+    }
+    uv_close((uv_handle_t *)&p->wait_timer, NULL);
+}
