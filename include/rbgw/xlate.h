@@ -23,8 +23,8 @@ enum rbgw_http_mode {
 
 struct rbgw_http_target {
     enum rbgw_http_mode mode; /* from post= / post_json= (post_json alone means REST, as pdns) */
-    int dialect;              /* 5 (default) or 4: rest-dialect= */
-    struct rbgw_str host;     /* Host header value: the URL's host, no port, no brackets */
+    int dialect;              /* 5 (default) or 4: rest-dialect=; any value but 4 means 5 */
+    struct rbgw_str host;     /* the URL's host, no port, no brackets (xlate brackets IPv6) */
     struct rbgw_str path;     /* the URL's path without a trailing query; "" when none */
     struct rbgw_str suffix;   /* url-suffix= (REST and post modes only) */
 };
@@ -32,8 +32,11 @@ struct rbgw_http_target {
 /**
  * Append one complete HTTP/1.1 request for the call to out: request line, headers, blank line,
  * body.  method and params come from the decoded call; raw is the call's JSON-RPC text as
- * received (post_json sends it unchanged).  Returns 0, or RBGW_EPROTO with a reason in err
- * when the parameters cannot be expressed (e.g. params is not an object).
+ * received (post_json sends it trimmed of surrounding whitespace; when empty, the call is
+ * serialised).  params may be NULL (no parameters).  Returns 0, or RBGW_EPROTO with a reason in
+ * err (may be NULL) when the parameters cannot be expressed (e.g. params is not an object, a path
+ * component is an array) or would break HTTP framing (CR/LF in a header value, a space or
+ * control byte in the path); out is unchanged on error.
  */
 int rbgw_xlate_rpc_to_http(const struct rbgw_http_target *t, struct rbgw_str method,
                            const struct rbgw_json *params, struct rbgw_str raw,

@@ -1,0 +1,753 @@
+/*
+ * xlate.c: one JSON-RPC call -> the HTTP/1.1 request pdns's HTTP connector would write.
+ *
+ * Pure: no I/O, no globals, no logging.  The REST mapping is the data in xlate_table.h; this
+ * file only walks a row (protocol.md §5.2-§5.4).  Requests are assembled in four scratch
+ * buffers (path, query, body, header values) and written to `out` in one go at the end, so a
+ * failed translation leaves `out` untouched.
+ *
+ * Byte-level rules, all from pdns (httpconnector.cc, yahttp reqresp/url/utility) unless noted:
+ *  - Request line `<VERB> <path>[?query] HTTP/1.1`.  yahttp re-parses the URL it is given, so
+ *    the path ends at the first '?' (a '?' in url-suffix or in a method name drops the rest),
+ *    and a post_json URL without a path is sent as "/".
+ *  - Headers in case-insensitive alphabetical order, names capitalised after each '-'
+ *    (write_head()).  Host is the URL host without port; yahttp puts an IPv6 host (one that
+ *    contains ':') back in brackets, and so do we.
+ *  - Components, form values and query keys/values are percent-encoded per byte (§5.1); the
+ *    method name, literal form keys (value[], rr, nsset[0]) and header values are raw.
+ *  - Numbers as text (path components, headers, record-group members, addDomainKey flags,
+ *    dialect-5 serial, maxResults, times) print as pdns's int_value(): the decimal int32.  An
+ *    integer number text in int32 range prints as itself; anything outside int32 prints
+ *    -2147483648 (the x86-64 result of pdns's double->int cast, seen on the wire); a fraction
+ *    is truncated toward zero.  So a dialect-5 serial above 2^31-1 goes out as -2147483648,
+ *    exactly as pdns 5.x sends it; the JSON modes carry such serials exactly.
+ *  - Dialect 4 (t->dialect == 4; anything else means 5) reproduces the 4.x bugs: bool members
+ *    of record groups are a bare 1/0 without their key, replaceRRSet groups are glued without
+ *    '&', and setNotified's serial is printf("%f") of the number (2002010100.000000).
+ *
+ * Where rbgw is deliberately more lenient or stricter than pdns (pdns itself never sends such
+ * input; a gateway may receive it from other clients or from REST ingress):
+ *  - A numeric string where pdns reads a number (maxResults, times, the dialect-4 serial) is
+ *    used as that number; pdns would read 0.  Where pdns prints any scalar as text (path
+ *    components, headers, dialect-5 serial) a string is sent as-is, as pdns does.
+ *  - Where pdns reads a bool (key active/published, narrow, includeDisabled, auth[]) a nonzero
+ *    number and the strings "1" and "true" count as true; pdns accepts only JSON true.
+ *  - pdns throws (and the call fails) when a path component, a header parameter or an
+ *    addDomainKey flags value is an array or an object, or a header parameter is null; we
+ *    return RBGW_EPROTO for the same inputs.
+ *  - A header value with CR, LF or NUL, or a path with a control byte, space or DEL, would
+ *    let a caller inject or break HTTP framing; pdns writes them raw, we refuse (RBGW_EPROTO).
+ *  - yahttp refuses URLs over 2048 bytes and then sends an empty path; we send the full path.
+ *  - post_json sends `raw` trimmed of JSON whitespace (pdns sends its own serialisation of the
+ *    same object); when raw is empty we serialise {"method", "parameters"} in json11 form.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rbgw/xlate.h"
+#include "xlate_table.h"
+
+#define NHEADERS_MAX 12
+
+struct xhdr {
+    const char *name;      /* lowercase; write_head() capitalises */
+    struct rbgw_str value; /* raw value bytes */
+};
+
+struct xreq {
+    const char *verb;        /* request verb */
+    bool has_body;           /* Content-Length/-Type are sent (even for an empty body) */
+    const char *ctype;       /* Content-Type value when has_body */
+    struct rbgw_buf path;    /* request path before the '?' cut */
+    struct rbgw_buf query;   /* "k=v&..." without '?', empty when none */
+    size_t nquery;           /* number of query tokens */
+    struct rbgw_buf body;    /* request body */
+    struct rbgw_buf scratch; /* text of one value, before it is copied or encoded */
+    struct rbgw_buf hvals;   /* X-Remotebackend-* values, back to back */
+    struct {
+        char name[48]; /* "x-remotebackend-<param>" */
+        size_t off;    /* value offset in hvals */
+        size_t len;    /* value length */
+    } xh[RBGW_NELEM(xlate_header_params)];
+    size_t nxh;    /* X-Remotebackend-* headers in xh */
+    bool d4;       /* dialect 4 */
+    char *err;     /* caller's error text buffer */
+    size_t errlen; /* its size */
+};
+
+/* Form or query tokens joined by '&'. */
+struct tokens {
+    struct rbgw_buf *b; /* where tokens go */
+    size_t n;           /* tokens written so far */
+};
+
+static void
+token_start(struct tokens *tk)
+{
+    if (tk->n++ > 0) {
+        rbgw_buf_putc(tk->b, '&');
+    }
+}
+
+static int fail(struct xreq *r, const char *fmt, ...) RBGW_PRINTF(2, 3);
+
+static int
+fail(struct xreq *r, const char *fmt, ...)
+{
+    if (r->err != NULL && r->errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->err, r->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return RBGW_EPROTO;
+}
+
+static bool
+is_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+void
+rbgw_xlate_urlencode(struct rbgw_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *dst = rbgw_buf_reserve(out, len * 3);
+    char *p = dst;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_alnum(c)) {
+            *p++ = (char)c;
+        } else {
+            *p++ = '%';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        }
+    }
+    out->len += (size_t)(p - dst);
+    out->data[out->len] = '\0';
+}
+
+static void
+put_encoded(struct rbgw_buf *out, const struct rbgw_buf *text)
+{
+    rbgw_xlate_urlencode(out, text->data, text->len);
+}
+
+/* ---- numbers and scalars as text ---------------------------------------------------------- */
+
+/* A number's value.  NUMBER nodes carry their source text; a STRING counts when it is wholly a
+ * decimal number (no spaces, no hex, no inf/nan). */
+static bool
+number_of(const struct rbgw_json *v, double *out)
+{
+    if (v == NULL || (v->type != RBGW_JSON_NUMBER && v->type != RBGW_JSON_STRING)) {
+        return false;
+    }
+    size_t len = v->str.len;
+    if (len == 0 || len >= 512) {
+        return false;
+    }
+    char tmp[512];
+    for (size_t i = 0; i < len; i++) {
+        char c = v->str.p[i];
+        if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E')) {
+            return false;
+        }
+        tmp[i] = c;
+    }
+    tmp[len] = '\0';
+    char *end;
+    double d = strtod(tmp, &end);
+    if (end != tmp + len) {
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
+/* pdns's int_value(): (int)double, which x86-64 turns into INT_MIN when out of range. */
+static int32_t
+int32_of(const struct rbgw_json *v)
+{
+    int64_t i;
+    if (rbgw_json_int64(v, &i)) {
+        return i >= INT32_MIN && i <= INT32_MAX ? (int32_t)i : INT32_MIN;
+    }
+    double d;
+    if (!number_of(v, &d)) {
+        return 0;
+    }
+    return d > -2147483649.0 && d < 2147483648.0 ? (int32_t)d : INT32_MIN;
+}
+
+static bool
+truthy(const struct rbgw_json *v)
+{
+    double d;
+    if (v == NULL) {
+        return false;
+    }
+    switch (v->type) {
+    case RBGW_JSON_TRUE:
+        return true;
+    case RBGW_JSON_NUMBER:
+        return number_of(v, &d) && d != 0;
+    case RBGW_JSON_STRING:
+        return rbgw_str_eq_cstr(v->str, "1") || rbgw_str_eq_cstr(v->str, "true");
+    default:
+        return false;
+    }
+}
+
+/* pdns's asString(): string as-is, number as int32, bool as 1/0; false for anything else. */
+static bool
+scalar_text(struct rbgw_buf *dst, const struct rbgw_json *v)
+{
+    if (v == NULL) {
+        return false;
+    }
+    switch (v->type) {
+    case RBGW_JSON_STRING:
+        rbgw_buf_append_str(dst, v->str);
+        return true;
+    case RBGW_JSON_NUMBER:
+        rbgw_buf_printf(dst, "%" PRId32, int32_of(v));
+        return true;
+    case RBGW_JSON_TRUE:
+    case RBGW_JSON_FALSE:
+        rbgw_buf_putc(dst, v->type == RBGW_JSON_TRUE ? '1' : '0');
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Text of v under conversion c into r->scratch.  Returns 0, 1 when the token is to be left
+ * out (XC_STR_OPT), or RBGW_EPROTO. */
+static int
+conv_text(struct xreq *r, const struct rbgw_json *v, enum xlate_conv c, const char *what)
+{
+    struct rbgw_buf *s = &r->scratch;
+    double d;
+    rbgw_buf_reset(s);
+    switch (c) {
+    case XC_TEXT:
+        if (!scalar_text(s, v)) {
+            return fail(r, "parameter '%s' is not a string, number or bool", what);
+        }
+        return 0;
+    case XC_STR:
+    case XC_STR_OPT:
+        if (v != NULL && v->type == RBGW_JSON_STRING) {
+            rbgw_buf_append_str(s, v->str);
+            return 0;
+        }
+        return c == XC_STR_OPT ? 1 : 0;
+    case XC_BOOL01:
+        rbgw_buf_putc(s, truthy(v) ? '1' : '0');
+        return 0;
+    case XC_BOOLWORD:
+        rbgw_buf_append_cstr(s, truthy(v) ? "true" : "false");
+        return 0;
+    case XC_INT:
+        rbgw_buf_printf(s, "%" PRId32, int32_of(v));
+        return 0;
+    case XC_SERIAL:
+        if (r->d4) {
+            /* 4.x: std::to_string(number_value()), i.e. "%f" of a double.  The radix is
+             * forced to '.' so that a process locale cannot change the bytes. */
+            rbgw_buf_printf(s, "%f", number_of(v, &d) ? d : 0.0);
+            for (size_t i = 0; i < s->len; i++) {
+                if (s->data[i] == ',') {
+                    s->data[i] = '.';
+                }
+            }
+            return 0;
+        }
+        if (!scalar_text(s, v)) {
+            return fail(r, "parameter '%s' is not a string, number or bool", what);
+        }
+        return 0;
+    }
+    return fail(r, "bad conversion for '%s'", what);
+}
+
+/* ---- REST: path, headers, body ------------------------------------------------------------ */
+
+static const struct xlate_row *
+find_row(struct rbgw_str method)
+{
+    for (size_t i = 0; i < RBGW_NELEM(xlate_rows); i++) {
+        if (rbgw_str_eq_cstr(method, xlate_rows[i].method)) {
+            return &xlate_rows[i];
+        }
+    }
+    return &xlate_generic_row;
+}
+
+/* "/<encoded text>" when the parameter is present and not null (pdns's addUrlComponent). */
+static int
+put_component(struct xreq *r, const struct rbgw_json *params, const char *name)
+{
+    const struct rbgw_json *v = rbgw_json_get(params, name);
+    if (v == NULL || v->type == RBGW_JSON_NULL) {
+        return 0;
+    }
+    int rc = conv_text(r, v, XC_TEXT, name);
+    if (rc != 0) {
+        return rc;
+    }
+    rbgw_buf_putc(&r->path, '/');
+    put_encoded(&r->path, &r->scratch);
+    return 0;
+}
+
+static int
+key_cmp(const struct rbgw_json *x, const struct rbgw_json *y)
+{
+    size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
+    int c = n ? memcmp(x->key.p, y->key.p, n) : 0;
+    if (c != 0) {
+        return c;
+    }
+    return x->key.len < y->key.len ? -1 : x->key.len > y->key.len;
+}
+
+/*
+ * One record group, as pdns's buildMemberListArgs(): members in byte order of their keys (a
+ * repeated key keeps its last value, as json11's map does), joined by '&'.  Dialect 5 writes
+ * prefix[key]=value with bools as 1/0 and null as an empty value; dialect 4 writes a bool as the
+ * bare digit alone.  A non-object gives an empty group.  index < 0 means no [i] part.
+ */
+static int
+put_group(struct xreq *r, const char *prefix, long index, const struct rbgw_json *obj)
+{
+    if (obj == NULL || obj->type != RBGW_JSON_OBJECT || obj->n == 0) {
+        return 0;
+    }
+    const struct rbgw_json *small[16];
+    const struct rbgw_json **m =
+        obj->n <= RBGW_NELEM(small) ? small : rbgw_xmalloc(obj->n * sizeof(*m));
+    size_t n = 0;
+    for (const struct rbgw_json *c = obj->child; c != NULL && n < obj->n; c = c->next) {
+        size_t i = n++;
+        while (i > 0 && key_cmp(m[i - 1], c) > 0) {
+            m[i] = m[i - 1];
+            i--;
+        }
+        m[i] = c;
+    }
+    int rc = 0;
+    bool first = true;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct rbgw_json *v = m[i];
+        if (i + 1 < n && key_cmp(v, m[i + 1]) == 0) {
+            continue;
+        }
+        if (!first) {
+            rbgw_buf_putc(&r->body, '&');
+        }
+        first = false;
+        bool is_bool = v->type == RBGW_JSON_TRUE || v->type == RBGW_JSON_FALSE;
+        if (r->d4 && is_bool) {
+            rbgw_buf_putc(&r->body, v->type == RBGW_JSON_TRUE ? '1' : '0');
+            continue;
+        }
+        rbgw_buf_append_cstr(&r->body, prefix);
+        if (index >= 0) {
+            rbgw_buf_printf(&r->body, "[%ld]", index);
+        }
+        rbgw_buf_putc(&r->body, '[');
+        rbgw_xlate_urlencode(&r->body, v->key.p, v->key.len);
+        rbgw_buf_append(&r->body, "]=", 2);
+        if (v->type == RBGW_JSON_NULL) {
+            continue;
+        }
+        rc = conv_text(r, v, XC_TEXT, prefix);
+        if (rc == 0) {
+            put_encoded(&r->body, &r->scratch);
+        }
+    }
+    if (m != small) {
+        free(m);
+    }
+    return rc;
+}
+
+static int
+put_token(struct xreq *r, struct tokens *tk, const char *key, const struct rbgw_json *v,
+          enum xlate_conv c, const char *what)
+{
+    int rc = conv_text(r, v, c, what);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc == 1) {
+        return 0;
+    }
+    token_start(tk);
+    rbgw_buf_append_cstr(tk->b, key);
+    rbgw_buf_putc(tk->b, '=');
+    put_encoded(tk->b, &r->scratch);
+    return 0;
+}
+
+/* Render a row's fields as tokens into tk (the body or the query). */
+static int
+put_fields(struct xreq *r, const struct xlate_field *f, const struct rbgw_json *params,
+           struct tokens *tk)
+{
+    for (; f != NULL && f->piece != XP_END; f++) {
+        const struct rbgw_json *v = rbgw_json_get(params, f->param);
+        int rc = 0;
+        switch (f->piece) {
+        case XP_SCALAR:
+            if (f->member != NULL) {
+                v = rbgw_json_get(v, f->member);
+            }
+            rc = put_token(r, tk, f->key, v, f->conv, f->member ? f->member : f->param);
+            break;
+        case XP_LIST:
+            if (v == NULL || v->type != RBGW_JSON_ARRAY) {
+                break;
+            }
+            for (const struct rbgw_json *e = v->child; e != NULL && rc == 0; e = e->next) {
+                const struct rbgw_json *ev = f->member ? rbgw_json_get(e, f->member) : e;
+                rc = put_token(r, tk, f->key, ev, f->conv, f->param);
+            }
+            break;
+        case XP_GROUP:
+            token_start(tk);
+            rc = put_group(r, f->key, -1, v);
+            break;
+        case XP_GROUPS: {
+            if (v == NULL || v->type != RBGW_JSON_ARRAY) {
+                break;
+            }
+            bool glued = r->d4 && f->join == XJ_AMP5_GLUED4;
+            long i = 0;
+            for (const struct rbgw_json *e = v->child; e != NULL && rc == 0; e = e->next, i++) {
+                if (!glued || i == 0) {
+                    token_start(tk);
+                }
+                rc = put_group(r, f->key, i, e);
+            }
+            break;
+        }
+        case XP_END:
+            break;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static bool
+has_crlf_nul(struct rbgw_str s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        if (s.p[i] == '\r' || s.p[i] == '\n' || s.p[i] == '\0') {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int
+put_headers(struct xreq *r, const struct rbgw_json *params)
+{
+    for (size_t i = 0; i < RBGW_NELEM(xlate_header_params); i++) {
+        const char *p = xlate_header_params[i];
+        const struct rbgw_json *v = rbgw_json_get(params, p);
+        if (v == NULL) {
+            continue;
+        }
+        int rc = conv_text(r, v, XC_TEXT, p);
+        if (rc != 0) {
+            return rc;
+        }
+        if (has_crlf_nul(rbgw_buf_str(&r->scratch))) {
+            return fail(r, "parameter '%s' contains CR, LF or NUL: not sendable as a header", p);
+        }
+        snprintf(r->xh[r->nxh].name, sizeof(r->xh[r->nxh].name), "x-remotebackend-%s", p);
+        r->xh[r->nxh].off = r->hvals.len;
+        r->xh[r->nxh].len = r->scratch.len;
+        rbgw_buf_append(&r->hvals, r->scratch.data, r->scratch.len);
+        r->nxh++;
+    }
+    return 0;
+}
+
+static int
+build_rest(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_str method,
+           const struct rbgw_json *params)
+{
+    if (params != NULL && params->type != RBGW_JSON_OBJECT) {
+        return fail(r, "parameters is not an object");
+    }
+    const struct xlate_row *row = find_row(method);
+    int rc;
+
+    r->verb = xlate_verb_names[row->verb];
+    rbgw_buf_append_str(&r->path, t->path);
+    rbgw_buf_putc(&r->path, '/');
+    rbgw_buf_append_str(&r->path, method);
+    for (size_t i = 0; i < RBGW_NELEM(xlate_components); i++) {
+        if ((rc = put_component(r, params, xlate_components[i])) != 0) {
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < XLATE_MAX_EXTRA && row->extra[i] != NULL; i++) {
+        if ((rc = put_component(r, params, row->extra[i])) != 0) {
+            return rc;
+        }
+    }
+    rbgw_buf_append_str(&r->path, t->suffix);
+
+    if ((rc = put_headers(r, params)) != 0) {
+        return rc;
+    }
+
+    if (row->body == XB_FORM) {
+        struct tokens tk = {&r->body, 0};
+        r->has_body = true;
+        r->ctype = "application/x-www-form-urlencoded; charset=utf-8";
+        return put_fields(r, row->fields, params, &tk);
+    }
+    if (row->body == XB_QUERY) {
+        struct tokens tk = {&r->query, 0};
+        rc = put_fields(r, row->fields, params, &tk);
+        r->nquery = tk.n;
+        return rc;
+    }
+    return 0;
+}
+
+/* ---- post and post_json ------------------------------------------------------------------- */
+
+/* §4.5: POST <path>/<method><suffix>, body parameters=<urlencoded json11 text>. */
+static int
+build_post(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_str method,
+           const struct rbgw_json *params)
+{
+    r->verb = "POST";
+    rbgw_buf_append_str(&r->path, t->path);
+    rbgw_buf_putc(&r->path, '/');
+    rbgw_buf_append_str(&r->path, method);
+    rbgw_buf_append_str(&r->path, t->suffix);
+
+    rbgw_buf_reset(&r->scratch);
+    if (params != NULL) {
+        rbgw_json_write(&r->scratch, params);
+    } else {
+        rbgw_buf_append(&r->scratch, "{}", 2);
+    }
+    rbgw_buf_append_cstr(&r->body, "parameters=");
+    put_encoded(&r->body, &r->scratch);
+    r->has_body = true;
+    r->ctype = "application/x-www-form-urlencoded; charset=utf-8";
+    return 0;
+}
+
+static bool
+is_json_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* §4.6: POST <path> exactly, body = the request object. */
+static int
+build_post_json(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_str method,
+                const struct rbgw_json *params, struct rbgw_str raw)
+{
+    r->verb = "POST";
+    if (t->path.len > 0) {
+        rbgw_buf_append_str(&r->path, t->path);
+    } else {
+        rbgw_buf_putc(&r->path, '/'); /* yahttp's path for "http://host" */
+    }
+
+    const char *p = raw.p, *end = raw.p + raw.len;
+    while (p < end && is_json_space(*p)) {
+        p++;
+    }
+    while (end > p && is_json_space(end[-1])) {
+        end--;
+    }
+    if (p < end) {
+        rbgw_buf_append(&r->body, p, (size_t)(end - p));
+    } else {
+        rbgw_buf_append_cstr(&r->body, "{\"method\": ");
+        rbgw_json_write_string(&r->body, method.p, method.len);
+        rbgw_buf_append_cstr(&r->body, ", \"parameters\": ");
+        if (params != NULL) {
+            rbgw_json_write(&r->body, params);
+        } else {
+            rbgw_buf_append(&r->body, "{}", 2);
+        }
+        rbgw_buf_putc(&r->body, '}');
+    }
+    r->has_body = true;
+    r->ctype = "text/javascript; charset=utf-8";
+    return 0;
+}
+
+/* ---- output ------------------------------------------------------------------------------- */
+
+static int
+ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : (unsigned char)c;
+}
+
+/* yahttp's header map order: ASCII case-insensitive, a prefix before its extensions. */
+static int
+header_cmp(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++) {
+        int d = ascii_lower(*a) - ascii_lower(*b);
+        if (d != 0) {
+            return d;
+        }
+    }
+    return (*a != '\0') - (*b != '\0');
+}
+
+/*
+ * Headers as yahttp writes them: sorted by name case-insensitively, each name capitalised after
+ * every '-' and lowercase elsewhere (camelizeHeader), "Name: value\r\n", then the empty line.
+ * This is the one place that decides header bytes.
+ */
+static void
+write_head(struct rbgw_buf *out, struct xhdr *h, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct xhdr cur = h[i];
+        size_t j = i;
+        while (j > 0 && header_cmp(h[j - 1].name, cur.name) > 0) {
+            h[j] = h[j - 1];
+            j--;
+        }
+        h[j] = cur;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool up = true;
+        for (const char *c = h[i].name; *c != '\0'; c++) {
+            char ch = *c;
+            if (up && ch >= 'a' && ch <= 'z') {
+                ch = (char)(ch - 'a' + 'A');
+            } else if (!up && ch >= 'A' && ch <= 'Z') {
+                ch = (char)(ch - 'A' + 'a');
+            }
+            rbgw_buf_putc(out, ch);
+            up = *c == '-';
+        }
+        rbgw_buf_append(out, ": ", 2);
+        rbgw_buf_append_str(out, h[i].value);
+        rbgw_buf_append(out, "\r\n", 2);
+    }
+    rbgw_buf_append(out, "\r\n", 2);
+}
+
+/* Request line, headers, body.  The path is cut at its first '?', as yahttp's URL parser does. */
+static int
+write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf *out)
+{
+    struct rbgw_str path = rbgw_buf_str(&r->path);
+    const char *q = path.len ? memchr(path.p, '?', path.len) : NULL;
+    if (q != NULL) {
+        path.len = (size_t)(q - path.p);
+    }
+    for (size_t i = 0; i < path.len; i++) {
+        unsigned char c = (unsigned char)path.p[i];
+        if (c <= 0x20 || c == 0x7f) {
+            return fail(r, "request path contains byte 0x%02x (method, url or url-suffix)", c);
+        }
+    }
+    if (has_crlf_nul(t->host)) {
+        return fail(r, "host contains CR, LF or NUL");
+    }
+
+    struct xhdr h[NHEADERS_MAX];
+    size_t n = 0;
+    char clen[24];
+    struct rbgw_buf host = RBGW_BUF_INIT;
+    struct rbgw_str hostv = t->host;
+    if (t->host.len > 0 && memchr(t->host.p, ':', t->host.len) != NULL) {
+        rbgw_buf_putc(&host, '[');
+        rbgw_buf_append_str(&host, t->host);
+        rbgw_buf_putc(&host, ']');
+        hostv = rbgw_buf_str(&host);
+    }
+    h[n++] = (struct xhdr){"accept", RBGW_STR("application/json")};
+    h[n++] = (struct xhdr){"connection", RBGW_STR("Keep-Alive")};
+    h[n++] = (struct xhdr){"host", hostv};
+    h[n++] = (struct xhdr){"user-agent", RBGW_STR("YaHTTP v1.0")};
+    if (r->has_body) {
+        snprintf(clen, sizeof(clen), "%zu", r->body.len);
+        h[n++] = (struct xhdr){"content-length", rbgw_str_cstr(clen)};
+        h[n++] = (struct xhdr){"content-type", rbgw_str_cstr(r->ctype)};
+    }
+    for (size_t i = 0; i < r->nxh; i++) {
+        h[n++] =
+            (struct xhdr){r->xh[i].name, rbgw_str_make(r->hvals.data + r->xh[i].off, r->xh[i].len)};
+    }
+
+    rbgw_buf_append_cstr(out, r->verb);
+    rbgw_buf_putc(out, ' ');
+    rbgw_buf_append_str(out, path);
+    if (r->nquery > 0) {
+        rbgw_buf_putc(out, '?');
+        rbgw_buf_append(out, r->query.data, r->query.len);
+    }
+    rbgw_buf_append_cstr(out, " HTTP/1.1\r\n");
+    write_head(out, h, n);
+    if (r->has_body) {
+        rbgw_buf_append(out, r->body.data, r->body.len);
+    }
+    rbgw_buf_free(&host);
+    return 0;
+}
+
+int
+rbgw_xlate_rpc_to_http(const struct rbgw_http_target *t, struct rbgw_str method,
+                       const struct rbgw_json *params, struct rbgw_str raw, struct rbgw_buf *out,
+                       char *err, size_t errlen)
+{
+    struct xreq r;
+    memset(&r, 0, sizeof(r));
+    r.d4 = t->dialect == 4;
+    r.err = err;
+    r.errlen = errlen;
+    if (err != NULL && errlen > 0) {
+        err[0] = '\0';
+    }
+
+    int rc;
+    switch (t->mode) {
+    case RBGW_HTTP_POST:
+        rc = build_post(&r, t, method, params);
+        break;
+    case RBGW_HTTP_POST_JSON:
+        rc = build_post_json(&r, t, method, params, raw);
+        break;
+    case RBGW_HTTP_REST:
+    default:
+        rc = build_rest(&r, t, method, params);
+        break;
+    }
+    if (rc == 0) {
+        rc = write_request(&r, t, out);
+    }
+    rbgw_buf_free(&r.path);
+    rbgw_buf_free(&r.query);
+    rbgw_buf_free(&r.body);
+    rbgw_buf_free(&r.scratch);
+    rbgw_buf_free(&r.hvals);
+    return rc;
+}
