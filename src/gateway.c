@@ -17,6 +17,8 @@
 extern const struct rbgw_listener_ops rbgw_pipe_listener_ops;
 extern const struct rbgw_listener_ops rbgw_unix_listener_ops;
 extern const struct rbgw_upstream_ops rbgw_http_upstream_ops;
+extern const struct rbgw_upstream_ops rbgw_unix_upstream_ops;
+extern const struct rbgw_upstream_ops rbgw_pipe_upstream_ops;
 
 const struct rbgw_listener_ops *
 rbgw_listener_ops_for(enum rbgw_transport t)
@@ -37,6 +39,10 @@ rbgw_upstream_ops_for(enum rbgw_transport t)
     switch (t) {
     case RBGW_TRANSPORT_HTTP:
         return &rbgw_http_upstream_ops;
+    case RBGW_TRANSPORT_UNIX:
+        return &rbgw_unix_upstream_ops;
+    case RBGW_TRANSPORT_PIPE:
+        return &rbgw_pipe_upstream_ops;
     default:
         return NULL;
     }
