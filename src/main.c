@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/call.h"
 #include "rbgw/config.h"
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
@@ -57,6 +58,10 @@ main(int argc, char **argv)
 
     /* pdns ignores SIGPIPE too; a vanished peer shows up as EPIPE on write. */
     signal(SIGPIPE, SIG_IGN);
+
+    if (argc > 1 && strcmp(argv[1], "call") == 0) {
+        return rbgw_call_main(argc - 1, argv + 1);
+    }
 
     if (rbgw_config_load(&cfg, argc, argv, err, sizeof(err)) != 0) {
         fprintf(stderr, "rbgw: %s\n", err);
