@@ -16,6 +16,7 @@
 
 extern const struct rbgw_listener_ops rbgw_pipe_listener_ops;
 extern const struct rbgw_listener_ops rbgw_unix_listener_ops;
+extern const struct rbgw_listener_ops rbgw_http_listener_ops;
 extern const struct rbgw_upstream_ops rbgw_http_upstream_ops;
 extern const struct rbgw_upstream_ops rbgw_unix_upstream_ops;
 extern const struct rbgw_upstream_ops rbgw_pipe_upstream_ops;
@@ -28,6 +29,8 @@ rbgw_listener_ops_for(enum rbgw_transport t)
         return &rbgw_pipe_listener_ops;
     case RBGW_TRANSPORT_UNIX:
         return &rbgw_unix_listener_ops;
+    case RBGW_TRANSPORT_HTTP:
+        return &rbgw_http_listener_ops;
     default:
         return NULL;
     }

@@ -1,0 +1,542 @@
+/*
+ * listener/http.c: pdns's HTTP connector (REST, post, post_json) talks to rbgw.
+ *
+ *   http_listener ──owns──> server (uv_tcp_t) and conns (list)
+ *   http_conn: llhttp request parser ──message──> rbgw_xlate_http_to_rpc ──JSON──> request
+ *              reply hook ──> "HTTP/1.1 200 OK ... Content-Length ... <json>"
+ *
+ * pdns sends one request per connection at a time and waits for the answer (protocol.md §1.6),
+ * so a conn reads nothing while a call is in flight: bytes that arrived after a complete
+ * message stay in the parser's input until the reply is written.  That bounds memory per conn
+ * by max-request-size and keeps replies in order.
+ *
+ * Every answer is 200 with a JSON object body and a Content-Length (§8.2): never an empty body,
+ * never HTML, also for requests that are not remote-backend calls (false + reason).  A request
+ * that is not even HTTP gets a 400 with a JSON body, then the connection is closed.
+ * Spans (url, header names and values, body) are copied as llhttp hands them out, appending,
+ * because a span can arrive in several pieces.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <llhttp.h>
+
+#include "rbgw/gateway.h"
+#include "rbgw/list.h"
+#include "rbgw/log.h"
+#include "rbgw/url.h"
+#include "rbgw/xlate_in.h"
+
+#define MAX_HEADERS 64
+#define READ_CHUNK 65536
+
+struct http_listener {
+    struct rbgw_listener *l;       /* borrowed owner */
+    uv_tcp_t server;               /* listening socket */
+    struct rbgw_url addr;          /* owned: address= */
+    struct rbgw_http_in_conf conf; /* prefix (path=) and suffix (url-suffix=) */
+    struct rbgw_list conns;        /* open http_conns */
+    unsigned stopped : 1;          /* no more accepts */
+    unsigned closed : 1;           /* handles closing */
+};
+
+struct hdr_span {
+    size_t name_off, name_len;   /* in hbuf */
+    size_t value_off, value_len; /* in hbuf */
+};
+
+struct http_conn {
+    uv_tcp_t tcp;                      /* the connection */
+    struct http_listener *hl;          /* borrowed owner */
+    struct rbgw_list link;             /* on hl->conns */
+    llhttp_t parser;                   /* request parser (strict) */
+    struct rbgw_buf in;                /* received, not yet parsed bytes */
+    struct rbgw_buf url;               /* request target */
+    struct rbgw_buf hbuf;              /* header names and values */
+    struct hdr_span hdrs[MAX_HEADERS]; /* offsets into hbuf */
+    size_t nhdrs;                      /* headers seen */
+    struct rbgw_buf body;              /* message body */
+    struct rbgw_request *cur;          /* call in flight (our reference) */
+    uv_write_t wreq;                   /* reply write */
+    size_t max_request;                /* max-request-size */
+    unsigned in_value : 1;             /* last header span was a value */
+    unsigned complete : 1;             /* a message is complete */
+    unsigned too_big : 1;              /* message exceeded max-request-size */
+    unsigned too_many_headers : 1;     /* more than MAX_HEADERS */
+    unsigned keepalive : 1;            /* the message allows keep-alive */
+    unsigned close_after : 1;          /* close once the reply is written */
+    unsigned reading : 1;              /* uv_read_start active */
+    unsigned closing : 1;              /* uv_close called */
+};
+
+static void conn_process(struct http_conn *c);
+
+/* ---- connection lifecycle ---- */
+
+static void
+on_conn_closed(uv_handle_t *h)
+{
+    struct http_conn *c = h->data;
+    rbgw_buf_free(&c->in);
+    rbgw_buf_free(&c->url);
+    rbgw_buf_free(&c->hbuf);
+    rbgw_buf_free(&c->body);
+    free(c);
+}
+
+static void
+conn_close(struct http_conn *c)
+{
+    if (c->closing) {
+        return;
+    }
+    c->closing = 1;
+    rbgw_list_remove(&c->link);
+    if (c->cur) {
+        /* A write in progress ends in on_write(UV_ECANCELED), which drops our reference;
+         * a call still upstream is orphaned and its answer swallowed. */
+        rbgw_request_orphan(c->cur);
+    }
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+/* ---- llhttp callbacks: collect one message ---- */
+
+static struct http_conn *
+conn_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+static int
+over_limit(struct http_conn *c, size_t add)
+{
+    if (c->url.len + c->hbuf.len + c->body.len + add > c->max_request) {
+        c->too_big = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int
+on_message_begin(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    rbgw_buf_reset(&c->url);
+    rbgw_buf_reset(&c->hbuf);
+    rbgw_buf_reset(&c->body);
+    c->nhdrs = 0;
+    c->in_value = 0;
+    c->complete = 0;
+    return 0;
+}
+
+static int
+on_url(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (over_limit(c, len)) {
+        return HPE_USER;
+    }
+    rbgw_buf_append(&c->url, at, len);
+    return 0;
+}
+
+static int
+on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (over_limit(c, len)) {
+        return HPE_USER;
+    }
+    if (c->nhdrs == 0 || c->in_value) {
+        if (c->nhdrs == MAX_HEADERS) {
+            c->too_many_headers = 1;
+            return HPE_USER;
+        }
+        struct hdr_span *h = &c->hdrs[c->nhdrs++];
+        h->name_off = c->hbuf.len;
+        h->name_len = 0;
+        h->value_off = c->hbuf.len;
+        h->value_len = 0;
+        c->in_value = 0;
+    }
+    rbgw_buf_append(&c->hbuf, at, len);
+    c->hdrs[c->nhdrs - 1].name_len += len;
+    return 0;
+}
+
+static int
+on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (over_limit(c, len)) {
+        return HPE_USER;
+    }
+    struct hdr_span *h = &c->hdrs[c->nhdrs - 1];
+    if (!c->in_value) {
+        h->value_off = c->hbuf.len;
+        h->value_len = 0;
+        c->in_value = 1;
+    }
+    rbgw_buf_append(&c->hbuf, at, len);
+    h->value_len += len;
+    return 0;
+}
+
+static int
+on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (over_limit(c, len)) {
+        return HPE_USER;
+    }
+    rbgw_buf_append(&c->body, at, len);
+    return 0;
+}
+
+static int
+on_message_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    c->complete = 1;
+    c->keepalive = llhttp_should_keep_alive(p) ? 1 : 0;
+    return HPE_PAUSED; /* one call at a time: the rest waits until this one is answered */
+}
+
+static const llhttp_settings_t parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- replies ---- */
+
+static void
+on_write(uv_write_t *w, int status)
+{
+    struct http_conn *c = w->data;
+    struct rbgw_request *req = c->cur;
+    c->cur = NULL;
+    rbgw_request_unref(req);
+    if (status == UV_ECANCELED || c->closing) {
+        return;
+    }
+    if (status < 0) {
+        rbgw_log_debug("http listener: writing a reply failed: %s", uv_strerror(status));
+        conn_close(c);
+        return;
+    }
+    if (c->close_after || c->hl->stopped) {
+        conn_close(c);
+        return;
+    }
+    conn_process(c);
+}
+
+static void
+write_response(struct http_conn *c, struct rbgw_request *req, int status, const char *reason,
+               struct rbgw_str json)
+{
+    struct rbgw_buf *b = &req->reply;
+    rbgw_buf_reset(b);
+    rbgw_buf_printf(b,
+                    "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                    "Content-Length: %zu\r\nConnection: %s\r\n\r\n",
+                    status, reason, json.len, c->close_after ? "close" : "keep-alive");
+    rbgw_buf_append_str(b, json);
+    uv_buf_t ub = uv_buf_init(b->data, (unsigned)b->len);
+    c->wreq.data = c;
+    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &ub, 1, on_write);
+    if (rc < 0) {
+        rbgw_log_debug("http listener: cannot write a reply: %s", uv_strerror(rc));
+        c->cur = NULL;
+        rbgw_request_orphan(req);
+        rbgw_request_unref(req);
+        conn_close(c);
+    }
+}
+
+static void
+on_reply(struct rbgw_request *req, struct rbgw_str reply)
+{
+    struct http_conn *c = req->origin;
+    RBGW_ASSERT(c->cur == req);
+    write_response(c, req, 200, "OK", reply);
+}
+
+/* Answer a message that could not become a call (the request carries no JSON text). */
+static void answer_error(struct http_conn *c, int status, const char *fmt, ...) RBGW_PRINTF(3, 4);
+
+static void
+answer_error(struct http_conn *c, int status, const char *fmt, ...)
+{
+    char reason[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    struct rbgw_request *req = rbgw_request_new(c->hl->l->gw, "", 0, c, on_reply);
+    c->cur = req;
+    if (status == 200) {
+        rbgw_request_fail(req, NULL, "%s", reason);
+        return;
+    }
+    /* Not HTTP at all: the parser cannot go on, so the connection closes after the answer. */
+    rbgw_log_warn("http listener: %s", reason);
+    struct rbgw_buf body = RBGW_BUF_INIT;
+    rbgw_rpc_error_reply(&body, reason, NULL);
+    req->answered = true;
+    c->close_after = 1;
+    write_response(c, req, status, "Bad Request", rbgw_buf_str(&body));
+    rbgw_buf_free(&body);
+}
+
+/* ---- request handling ---- */
+
+static void
+dispatch_message(struct http_conn *c)
+{
+    struct rbgw_http_header hdrs[MAX_HEADERS];
+    for (size_t i = 0; i < c->nhdrs; i++) {
+        hdrs[i].name = rbgw_str_make(c->hbuf.data + c->hdrs[i].name_off, c->hdrs[i].name_len);
+        hdrs[i].value = rbgw_str_make(c->hbuf.data + c->hdrs[i].value_off, c->hdrs[i].value_len);
+    }
+    const char *verb = llhttp_method_name((llhttp_method_t)c->parser.method);
+    struct rbgw_http_in in = {
+        .verb = rbgw_str_cstr(verb),
+        .target = rbgw_buf_str(&c->url),
+        .headers = hdrs,
+        .nheaders = c->nhdrs,
+        .body = rbgw_buf_str(&c->body),
+    };
+    c->close_after = !c->keepalive;
+    struct rbgw_arena a = RBGW_ARENA_INIT;
+    struct rbgw_buf json = RBGW_BUF_INIT;
+    char err[300];
+    if (rbgw_xlate_http_to_rpc(&c->hl->conf, &in, &a, &json, err, sizeof(err)) != 0) {
+        answer_error(c, 200, "%s %.*s: %s", verb, (int)(c->url.len > 200 ? 200 : c->url.len),
+                     c->url.data ? c->url.data : "", err);
+    } else {
+        struct rbgw_request *req = rbgw_request_new(c->hl->l->gw, json.data, json.len, c, on_reply);
+        c->cur = req;
+        rbgw_request_dispatch(req);
+    }
+    rbgw_buf_free(&json);
+    rbgw_arena_free(&a);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* Parse what is buffered; dispatch a complete message; read more when idle. */
+static void
+conn_process(struct http_conn *c)
+{
+    if (c->closing || c->cur) {
+        return;
+    }
+    if (c->in.len > 0) {
+        if (llhttp_get_errno(&c->parser) == HPE_PAUSED) {
+            llhttp_resume(&c->parser);
+        }
+        llhttp_errno_t e = llhttp_execute(&c->parser, c->in.data, c->in.len);
+        size_t used = c->in.len;
+        if (e == HPE_PAUSED) {
+            used = (size_t)(llhttp_get_error_pos(&c->parser) - c->in.data);
+        }
+        if (e == HPE_PAUSED && c->complete) {
+            rbgw_buf_consume(&c->in, used);
+            c->complete = 0;
+            if (c->reading) {
+                uv_read_stop((uv_stream_t *)&c->tcp);
+                c->reading = 0;
+            }
+            dispatch_message(c);
+            return;
+        }
+        if (e != HPE_OK) {
+            rbgw_buf_reset(&c->in);
+            if (c->too_big) {
+                answer_error(c, 400, "request larger than max-request-size (%zu bytes)",
+                             c->max_request);
+            } else if (c->too_many_headers) {
+                answer_error(c, 400, "more than %d header lines", MAX_HEADERS);
+            } else {
+                answer_error(c, 400, "malformed HTTP request: %s",
+                             llhttp_get_error_reason(&c->parser));
+            }
+            return;
+        }
+        rbgw_buf_reset(&c->in);
+    }
+    if (c->hl->stopped) {
+        conn_close(c);
+        return;
+    }
+    if (!c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) {
+            c->reading = 1;
+        } else {
+            conn_close(c);
+        }
+    }
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct http_conn *c = h->data;
+    RBGW_UNUSED(suggested);
+    *buf = uv_buf_init(rbgw_buf_reserve(&c->in, READ_CHUNK), READ_CHUNK);
+}
+
+static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct http_conn *c = s->data;
+    RBGW_UNUSED(buf);
+    if (nread == 0) {
+        return;
+    }
+    if (nread < 0) {
+        /* pdns closed (or reset) its connection: normal at its shutdown or rebuild. */
+        if (llhttp_message_needs_eof(&c->parser)) {
+            llhttp_finish(&c->parser);
+        }
+        conn_close(c);
+        return;
+    }
+    c->in.len += (size_t)nread;
+    c->in.data[c->in.len] = '\0';
+    conn_process(c);
+}
+
+static void
+on_connection(uv_stream_t *server, int status)
+{
+    struct http_listener *hl = server->data;
+    if (status < 0) {
+        rbgw_log_warn("http listener %s: accept failed: %s", hl->addr.hostport,
+                      uv_strerror(status));
+        return;
+    }
+    struct http_conn *c = rbgw_xcalloc(1, sizeof(*c));
+    c->hl = hl;
+    c->max_request = hl->l->gw->cfg->max_request_size;
+    rbgw_list_init(&c->link);
+    uv_tcp_init(hl->l->gw->loop, &c->tcp);
+    c->tcp.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    rbgw_list_push_back(&hl->conns, &c->link);
+    uv_tcp_nodelay(&c->tcp, 1);
+    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+    c->parser.data = c;
+    conn_process(c);
+}
+
+/* ---- listener ops ---- */
+
+static int
+http_start(struct rbgw_listener *l, char *err, size_t errlen)
+{
+    const struct rbgw_connstr *cs = &l->conf->cs;
+    const char *address = rbgw_connstr_get(cs, "address");
+    if (address == NULL) {
+        snprintf(err, errlen, "address=host:port is required");
+        return RBGW_ECONFIG;
+    }
+    struct http_listener *hl = rbgw_xcalloc(1, sizeof(*hl));
+    int rc = rbgw_hostport_parse(address, &hl->addr, err, errlen);
+    if (rc != 0) {
+        free(hl);
+        return rc;
+    }
+    hl->l = l;
+    rbgw_list_init(&hl->conns);
+    const char *path = rbgw_connstr_get(cs, "path");
+    hl->conf.prefix = rbgw_str_cstr(path ? path : "");
+    if (hl->conf.prefix.len == 1 && hl->conf.prefix.p[0] == '/') {
+        hl->conf.prefix.len = 0; /* url=http://host/ and http://host send the same paths */
+    }
+    hl->conf.suffix = rbgw_str_cstr(rbgw_connstr_get(cs, "url-suffix"));
+    l->impl = hl;
+    uv_tcp_init(l->gw->loop, &hl->server);
+    hl->server.data = hl;
+    struct sockaddr_storage ss;
+    if (uv_ip4_addr(hl->addr.host, hl->addr.port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(hl->addr.host, hl->addr.port, (struct sockaddr_in6 *)&ss) != 0) {
+        snprintf(err, errlen, "address %s: the host must be an IP address", address);
+        return RBGW_ECONFIG;
+    }
+    rc = uv_tcp_bind(&hl->server, (const struct sockaddr *)&ss, 0);
+    if (rc == 0) {
+        rc = uv_listen((uv_stream_t *)&hl->server, 256, on_connection);
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", hl->addr.hostport, uv_strerror(rc));
+        return rc;
+    }
+    rbgw_log_info("listening on http://%s%.*s", hl->addr.hostport, (int)hl->conf.prefix.len,
+                  hl->conf.prefix.p ? hl->conf.prefix.p : "");
+    return 0;
+}
+
+static void
+http_stop(struct rbgw_listener *l)
+{
+    struct http_listener *hl = l->impl;
+    if (hl->stopped) {
+        return;
+    }
+    hl->stopped = 1;
+    /* Idle conns close now; busy ones after their reply (on_write). */
+    struct rbgw_list *n = hl->conns.next;
+    while (n != &hl->conns) {
+        struct http_conn *c = rbgw_list_entry(n, struct http_conn, link);
+        n = n->next;
+        if (c->cur == NULL) {
+            conn_close(c);
+        }
+    }
+    l->done = true;
+}
+
+static void
+http_close(struct rbgw_listener *l)
+{
+    struct http_listener *hl = l->impl;
+    if (hl->closed) {
+        return;
+    }
+    hl->closed = 1;
+    hl->stopped = 1;
+    while (!rbgw_list_empty(&hl->conns)) {
+        conn_close(rbgw_list_entry(hl->conns.next, struct http_conn, link));
+    }
+    uv_close((uv_handle_t *)&hl->server, NULL);
+}
+
+static void
+http_destroy(struct rbgw_listener *l)
+{
+    struct http_listener *hl = l->impl;
+    rbgw_url_free(&hl->addr);
+    free(hl);
+    l->impl = NULL;
+}
+
+const struct rbgw_listener_ops rbgw_http_listener_ops = {
+    .name = "http",
+    .start = http_start,
+    .stop = http_stop,
+    .close = http_close,
+    .destroy = http_destroy,
+};
