@@ -1,0 +1,434 @@
+/*
+ * test_rpc.c: the JSON-RPC envelope (protocol.md §1.3, §4.4, §8 items 2-3 and 12).
+ *
+ * What: decoding calls (which inputs are refused and why, "parameters" defaulting to {}),
+ * vetting replies the way pdns reads them and flattening them to one line with the bytes
+ * otherwise untouched, interpreting HTTP status + body, and the exact bytes of rbgw's own
+ * {"result":false,"log":[...]} replies.
+ *
+ * Why exact bytes: replies are passed through to pdns; any change beyond newline flattening
+ * (key order, number text, raw bytes, extra keys) would be a behaviour change visible to pdns.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rbgw/rpc.h"
+
+#define B(lit) (lit), (sizeof(lit) - 1)
+
+static struct rbgw_arena arena;
+
+static void
+setup(void)
+{
+    rbgw_arena_init(&arena);
+}
+
+static void
+teardown(void)
+{
+    rbgw_arena_free(&arena);
+}
+
+TestSuite(rpc, .init = setup, .fini = teardown);
+
+static const char *
+show(const char *p, size_t n)
+{
+    static char bufs[4][1024];
+    static unsigned k;
+    char *o = bufs[k++ & 3];
+    size_t j = 0;
+    if (p == NULL) {
+        return "(null)";
+    }
+    for (size_t i = 0; i < n && j + 8 < sizeof(bufs[0]); i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            o[j++] = (char)c;
+        } else {
+            j += (size_t)snprintf(o + j, 8, "\\x%02x", c);
+        }
+    }
+    o[j] = '\0';
+    return o;
+}
+
+static bool
+buf_is(const struct rbgw_buf *b, const char *p, size_t n)
+{
+    return b->len == n && (n == 0 || memcmp(b->data, p, n) == 0);
+}
+
+/* ---- rbgw_rpc_decode ---- */
+
+struct decode_case {
+    const char *name;
+    const char *in;
+    size_t inlen;
+    const char *method; /* NULL: expect an error */
+    const char *params; /* json11 form of the parameters object */
+    const char *err;    /* substring of the error text */
+};
+
+static const struct decode_case decodes[] = {
+    {"lookup",
+     B("{\"method\":\"lookup\",\"parameters\":{\"qtype\":\"ANY\",\"qname\":\"www.example.com.\","
+       "\"zone-id\":-1}}"),
+     "lookup", "{\"qname\": \"www.example.com.\", \"qtype\": \"ANY\", \"zone-id\": -1}", NULL},
+    {"pdns spacing", B("{\"method\": \"initialize\", \"parameters\": {\"path\": \"/x\"}}\n"),
+     "initialize", "{\"path\": \"/x\"}", NULL},
+    {"parameters first", B("{\"parameters\":{},\"method\":\"getAllDomains\"}"), "getAllDomains",
+     "{}", NULL},
+    {"parameters absent", B("{\"method\":\"getAllDomains\"}"), "getAllDomains", "{}", NULL},
+    {"parameters null (lenient)", B("{\"method\":\"m\",\"parameters\":null}"), "m", "{}", NULL},
+    {"extra keys ignored", B("{\"method\":\"m\",\"parameters\":{\"a\":1},\"id\":7}"), "m",
+     "{\"a\": 1}", NULL},
+    {"unknown method passes", B("{\"method\":\"APILookup\",\"parameters\":{}}"), "APILookup", "{}",
+     NULL},
+    {"escaped method decoded", B("{\"method\":\"a\\u0062c\"}"), "abc", "{}", NULL},
+    {"duplicate method: last wins", B("{\"method\":\"a\",\"method\":\"b\"}"), "b", "{}", NULL},
+    {"raw bytes in parameters",
+     B("{\"method\":\"feedEnts3\",\"parameters\":{\"salt\":\"\xab\xff\"}}"), "feedEnts3",
+     "{\"salt\": \"\xab\xff\"}", NULL},
+
+    {"not JSON", B("lookup please"), NULL, NULL, "not valid JSON"},
+    {"empty", B(""), NULL, NULL, "not valid JSON"},
+    {"truncated", B("{\"method\":\"lookup\""), NULL, NULL, "not valid JSON"},
+    {"trailing garbage", B("{\"method\":\"m\"} x"), NULL, NULL, "not valid JSON"},
+    {"comment", B("{\"method\":\"m\"/*c*/}"), NULL, NULL, "not valid JSON"},
+    {"array", B("[{\"method\":\"m\"}]"), NULL, NULL, "not a JSON object"},
+    {"string", B("\"lookup\""), NULL, NULL, "not a JSON object"},
+    {"number", B("1"), NULL, NULL, "not a JSON object"},
+    {"no method", B("{\"parameters\":{}}"), NULL, NULL, "'method'"},
+    {"empty object", B("{}"), NULL, NULL, "'method'"},
+    {"method number", B("{\"method\":1}"), NULL, NULL, "string 'method'"},
+    {"method null", B("{\"method\":null}"), NULL, NULL, "string 'method'"},
+    {"method array", B("{\"method\":[\"lookup\"]}"), NULL, NULL, "string 'method'"},
+    {"method case", B("{\"Method\":\"lookup\"}"), NULL, NULL, "'method'"},
+    {"empty method", B("{\"method\":\"\"}"), NULL, NULL, "empty 'method'"},
+    {"parameters array", B("{\"method\":\"m\",\"parameters\":[]}"), NULL, NULL,
+     "'parameters' is not an object"},
+    {"parameters string", B("{\"method\":\"m\",\"parameters\":\"{}\"}"), NULL, NULL,
+     "'parameters' is not an object"},
+    {"parameters number", B("{\"method\":\"m\",\"parameters\":0}"), NULL, NULL,
+     "'parameters' is not an object"},
+    {"parameters false", B("{\"method\":\"m\",\"parameters\":false}"), NULL, NULL,
+     "'parameters' is not an object"},
+};
+
+Test(rpc, decode_table)
+{
+    for (size_t i = 0; i < RBGW_NELEM(decodes); i++) {
+        const struct decode_case *d = &decodes[i];
+        struct rbgw_rpc_call call;
+        memset(&call, 0, sizeof(call));
+        char err[256] = "";
+        int rc = rbgw_rpc_decode(&arena, d->in, d->inlen, &call, err, sizeof(err));
+        if (d->method == NULL) {
+            cr_expect_eq(rc, RBGW_EPARSE, "%s: accepted %s", d->name, show(d->in, d->inlen));
+            cr_expect_not_null(strstr(err, d->err), "%s: error '%s' should contain '%s'", d->name,
+                               err, d->err);
+            continue;
+        }
+        cr_expect_eq(rc, 0, "%s: rejected: %s", d->name, err);
+        if (rc != 0) {
+            continue;
+        }
+        cr_expect(rbgw_str_eq_cstr(call.method, d->method), "%s: method %s, want %s", d->name,
+                  show(call.method.p, call.method.len), d->method);
+        cr_assert_not_null(call.root, "%s: no root", d->name);
+        cr_expect_eq(call.root->type, RBGW_JSON_OBJECT, "%s: root type", d->name);
+        /* The method is a view into the tree, not a copy. */
+        const struct rbgw_json *m = rbgw_json_get(call.root, "method");
+        cr_expect(m && call.method.p == m->str.p, "%s: method is not a view into root", d->name);
+        cr_assert_not_null(call.params, "%s: params NULL", d->name);
+        cr_expect_eq(call.params->type, RBGW_JSON_OBJECT, "%s: params type %d", d->name,
+                     (int)call.params->type);
+        struct rbgw_buf b = RBGW_BUF_INIT;
+        rbgw_json_write(&b, call.params);
+        cr_expect(buf_is(&b, d->params, strlen(d->params)), "%s: params %s, want %s", d->name,
+                  show(b.data, b.len), show(d->params, strlen(d->params)));
+        rbgw_buf_free(&b);
+    }
+}
+
+/* ---- rbgw_rpc_check_reply ---- */
+
+struct reply_case {
+    const char *name;
+    const char *in;
+    size_t inlen;
+    const char *out; /* NULL: expect an error */
+    size_t outlen;
+    const char *err; /* substring of the error text */
+};
+
+#define OK(lit) (lit), (sizeof(lit) - 1), NULL
+#define FAIL(sub) NULL, 0, (sub)
+
+static const struct reply_case replies[] = {
+    {"true", B("{\"result\":true}"), OK("{\"result\":true}")},
+    {"pretty printed flattened",
+     B("{\n  \"result\": [\n\t{\"qname\": \"a.\", \"ttl\": 300}\n  ],\r\n  \"log\": [\"x\"]\n}"),
+     OK("{   \"result\": [ \t{\"qname\": \"a.\", \"ttl\": 300}   ],    \"log\": [\"x\"] }")},
+    {"trailing whitespace trimmed", B("{\"result\":1}  \r\n\t \n"), OK("{\"result\":1}")},
+    {"leading whitespace trimmed", B("\n\r\n \t{\"result\":1}"), OK("{\"result\":1}")},
+    {"inner spacing kept", B("{ \"result\" :\t1 }"), OK("{ \"result\" :\t1 }")},
+    {"extra keys and order kept", B("{\"z\":1,\"result\":false,\"a\":[1.50,2e0],\"id\":\"x\"}"),
+     OK("{\"z\":1,\"result\":false,\"a\":[1.50,2e0],\"id\":\"x\"}")},
+    {"raw non-utf8 kept", B("{\"result\":\"\xab\xff\"}"), OK("{\"result\":\"\xab\xff\"}")},
+    {"escapes kept verbatim", B("{\"result\":\"a\\nb\\u00e9\\/\"}"),
+     OK("{\"result\":\"a\\nb\\u00e9\\/\"}")},
+    {"result 0", B("{\"result\":0}"), OK("{\"result\":0}")},
+    {"result empty string", B("{\"result\":\"\"}"), OK("{\"result\":\"\"}")},
+    {"result empty array", B("{\"result\":[]}"), OK("{\"result\":[]}")},
+    {"result empty object", B("{\"result\":{}}"), OK("{\"result\":{}}")},
+    {"result false with log", B("{\"result\":false,\"log\":[\"a\",1]}"),
+     OK("{\"result\":false,\"log\":[\"a\",1]}")},
+    {"duplicate result, last non-null", B("{\"result\":null,\"result\":1}"),
+     OK("{\"result\":null,\"result\":1}")},
+
+    {"missing result", B("{\"log\":[\"x\"]}"), FAIL("no 'result'")},
+    {"result wrong case", B("{\"Result\":true}"), FAIL("no 'result'")},
+    {"null result", B("{\"result\":null}"), FAIL("null 'result'")},
+    {"duplicate result, last null", B("{\"result\":1,\"result\":null}"), FAIL("null 'result'")},
+    {"top-level true", B("true"), FAIL("not a JSON object")},
+    {"top-level array", B("[]"), FAIL("not a JSON object")},
+    {"top-level string", B("\"result\""), FAIL("not a JSON object")},
+    {"empty", B(""), FAIL("not valid JSON")},
+    {"blank", B(" \n "), FAIL("not valid JSON")},
+    {"truncated", B("{\"result\":true"), FAIL("not valid JSON")},
+    {"two replies", B("{\"result\":true}\n{\"result\":true}"), FAIL("not valid JSON")},
+    {"html", B("<html>error</html>"), FAIL("not valid JSON")},
+    {"trailing NUL", B("{\"result\":true}\0"), FAIL("not valid JSON")},
+    {"comment", B("{\"result\":true} // ok"), FAIL("not valid JSON")},
+};
+
+Test(rpc, check_reply_table)
+{
+    for (size_t i = 0; i < RBGW_NELEM(replies); i++) {
+        const struct reply_case *r = &replies[i];
+        struct rbgw_buf out = RBGW_BUF_INIT;
+        rbgw_buf_append_cstr(&out, "PREFIX");
+        char err[256] = "";
+        int rc =
+            rbgw_rpc_check_reply(&arena, rbgw_str_make(r->in, r->inlen), &out, err, sizeof(err));
+        if (r->out == NULL) {
+            cr_expect_eq(rc, RBGW_EPARSE, "%s: accepted %s", r->name, show(r->in, r->inlen));
+            cr_expect_not_null(strstr(err, r->err), "%s: error '%s' should contain '%s'", r->name,
+                               err, r->err);
+            cr_expect(buf_is(&out, "PREFIX", 6), "%s: out changed on error: %s", r->name,
+                      show(out.data, out.len));
+        } else {
+            cr_expect_eq(rc, 0, "%s: rejected: %s", r->name, err);
+            cr_expect(out.len == 6 + r->outlen && memcmp(out.data, "PREFIX", 6) == 0 &&
+                          memcmp(out.data + 6, r->out, r->outlen) == 0,
+                      "%s: out %s, want PREFIX%s", r->name, show(out.data, out.len),
+                      show(r->out, r->outlen));
+            cr_expect_null(memchr(out.data, '\n', out.len), "%s: newline in output", r->name);
+            cr_expect_eq(out.data[out.len], '\0', "%s: not NUL-terminated", r->name);
+        }
+        rbgw_buf_free(&out);
+    }
+}
+
+/* pdns's json11 allows only space, \t, \r and \n around and between tokens (§1.4); yajl also
+ * skips \f and \v.  Whatever check_reply lets through goes to pdns as is, so it must not
+ * carry those bytes outside strings: either refuse the reply or remove them. */
+static const struct {
+    const char *name;
+    const char *in;
+} odd_ws[] = {
+    {"trailing form feed", "{\"result\":true}\f"},
+    {"leading vertical tab", "\v{\"result\":true}"},
+    {"form feed between tokens", "{\"result\":\ftrue}"},
+};
+
+Test(rpc, check_reply_never_forwards_ff_vt)
+{
+    for (size_t i = 0; i < RBGW_NELEM(odd_ws); i++) {
+        struct rbgw_buf out = RBGW_BUF_INIT;
+        char err[256] = "";
+        int rc = rbgw_rpc_check_reply(&arena, rbgw_str_cstr(odd_ws[i].in), &out, err, sizeof(err));
+        if (rc == 0) {
+            cr_expect(out.len > 0 && memchr(out.data, '\f', out.len) == NULL &&
+                          memchr(out.data, '\v', out.len) == NULL,
+                      "%s: forwarded %s, which pdns rejects", odd_ws[i].name,
+                      show(out.data, out.len));
+        }
+        rbgw_buf_free(&out);
+    }
+}
+
+/* ---- rbgw_rpc_from_http ---- */
+
+struct http_case {
+    const char *name;
+    int status;
+    const char *body;
+    size_t bodylen;
+    const char *out; /* NULL: expect an error */
+    size_t outlen;
+    const char *err; /* substrings of the error text, '|'-separated */
+    const char *log; /* json11 form of *log, or NULL when *log must be NULL */
+};
+
+#define HOK(lit) (lit), (sizeof(lit) - 1), NULL, NULL
+#define HFAIL(sub, log) NULL, 0, (sub), (log)
+
+static const struct http_case https[] = {
+    {"200 json", 200, B("{\"result\":true}"), HOK("{\"result\":true}")},
+    {"204 json", 204, B("{\"result\":[]}"), HOK("{\"result\":[]}")},
+    {"302 json used as reply", 302, B("{\"result\":{\"a\":1}}"), HOK("{\"result\":{\"a\":1}}")},
+    {"399 json", 399, B("{\"result\":1}"), HOK("{\"result\":1}")},
+    {"404 json false", 404, B("{\"result\":false}"), HOK("{\"result\":false}")},
+    {"404 json data", 404, B("{\"result\":[1],\"log\":[\"l\"]}"),
+     HOK("{\"result\":[1],\"log\":[\"l\"]}")},
+    {"200 pretty flattened", 200, B("{\n\"result\": true\n}\n"), HOK("{ \"result\": true }")},
+    {"200 extra keys kept", 200, B("{\"b\":1,\"result\":2.0,\"a\":\"\xff\"}"),
+     HOK("{\"b\":1,\"result\":2.0,\"a\":\"\xff\"}")},
+    {"200 empty body", 200, B(""), HOK("{\"result\":true}")},
+    {"204 empty body", 204, B(""), HOK("{\"result\":true}")},
+    {"200 blank body", 200, B(" \r\n"), HOK("{\"result\":true}")},
+    {"299 empty body", 299, B(""), HOK("{\"result\":true}")},
+
+    {"404 empty body", 404, B(""), HFAIL("404|empty", NULL)},
+    {"302 empty body", 302, B(""), HFAIL("302|empty", NULL)},
+    {"300 empty body", 300, B(""), HFAIL("300", NULL)},
+    {"500 json with log", 500, B("{\"result\":false,\"log\":[\"boom\",\"x\"]}"),
+     HFAIL("500", "[\"boom\", \"x\"]")},
+    {"500 json with log, pretty", 500, B("\n{\n \"log\": [1, \"two\"]\n}\n"),
+     HFAIL("500", "[1, \"two\"]")},
+    {"500 json log not array", 500, B("{\"result\":false,\"log\":\"boom\"}"), HFAIL("500", NULL)},
+    {"500 json array body", 500, B("[\"log\"]"), HFAIL("500", NULL)},
+    {"500 empty", 500, B(""), HFAIL("500", NULL)},
+    {"503 html", 503, B("<html><body>down</body></html>"), HFAIL("503", NULL)},
+    {"100 continue", 100, B("{\"result\":true}"), HFAIL("100", NULL)},
+    {"199", 199, B("{\"result\":true}"), HFAIL("199", NULL)},
+    {"400", 400, B("{\"result\":true}"), HFAIL("400", NULL)},
+    {"403", 403, B("{\"result\":true,\"log\":[\"no\"]}"), HFAIL("403", "[\"no\"]")},
+    {"405", 405, B("{\"result\":false}"), HFAIL("405", NULL)},
+    {"0", 0, B("{\"result\":true}"), HFAIL("0", NULL)},
+    {"200 html", 200, B("<html><body>It works</body></html>"), HFAIL("200|not valid JSON", NULL)},
+    {"404 html", 404, B("<h1>Not Found</h1>"), HFAIL("404|not valid JSON", NULL)},
+    {"200 null result with log", 200, B("{\"result\":null,\"log\":[\"why\"]}"),
+     HFAIL("null 'result'", "[\"why\"]")},
+    {"200 no result with log", 200, B("{\"log\":[\"l\"]}"), HFAIL("no 'result'", "[\"l\"]")},
+    {"200 no result", 200, B("{\"ok\":true}"), HFAIL("no 'result'", NULL)},
+    {"200 array", 200, B("[1,2]"), HFAIL("not a JSON object", NULL)},
+    {"200 two documents", 200, B("{\"result\":1}{\"result\":2}"), HFAIL("not valid JSON", NULL)},
+};
+
+static void
+expect_err_parts(const char *name, const char *err, const char *parts)
+{
+    char tmp[128];
+    snprintf(tmp, sizeof(tmp), "%s", parts);
+    for (char *save = NULL, *p = strtok_r(tmp, "|", &save); p; p = strtok_r(NULL, "|", &save)) {
+        cr_expect_not_null(strstr(err, p), "%s: error '%s' should contain '%s'", name, err, p);
+    }
+}
+
+Test(rpc, from_http_table)
+{
+    for (size_t i = 0; i < RBGW_NELEM(https); i++) {
+        const struct http_case *h = &https[i];
+        struct rbgw_buf out = RBGW_BUF_INIT;
+        rbgw_buf_append_cstr(&out, "PREFIX");
+        const struct rbgw_json *log = (const struct rbgw_json *)&out; /* poison */
+        char err[256] = "";
+        int rc = rbgw_rpc_from_http(&arena, h->status, rbgw_str_make(h->body, h->bodylen), &out,
+                                    &log, err, sizeof(err));
+        if (h->out != NULL) {
+            cr_expect_eq(rc, 0, "%s: rejected: %s", h->name, err);
+            cr_expect(out.len == 6 + h->outlen && memcmp(out.data + 6, h->out, h->outlen) == 0,
+                      "%s: out %s, want PREFIX%s", h->name, show(out.data, out.len),
+                      show(h->out, h->outlen));
+            cr_expect_null(log, "%s: *log set on success", h->name);
+        } else {
+            cr_expect_eq(rc, RBGW_EPROTO, "%s: accepted (rc %d) %s", h->name, rc,
+                         show(h->body, h->bodylen));
+            expect_err_parts(h->name, err, h->err);
+            cr_expect(buf_is(&out, "PREFIX", 6), "%s: out changed on error: %s", h->name,
+                      show(out.data, out.len));
+            if (h->log == NULL) {
+                cr_expect_null(log, "%s: *log should be NULL", h->name);
+            } else {
+                cr_expect_not_null(log, "%s: *log should be %s", h->name, h->log);
+                if (log != NULL && log != (const struct rbgw_json *)&out) {
+                    struct rbgw_buf lb = RBGW_BUF_INIT;
+                    rbgw_json_write(&lb, log);
+                    cr_expect(buf_is(&lb, h->log, strlen(h->log)), "%s: *log %s, want %s", h->name,
+                              show(lb.data, lb.len), h->log);
+                    rbgw_buf_free(&lb);
+                }
+            }
+        }
+        rbgw_buf_free(&out);
+    }
+}
+
+/* ---- rbgw_rpc_error_reply ---- */
+
+struct errrep_case {
+    const char *name;
+    const char *reason;
+    const char *extra; /* JSON text of the extra log array, or NULL */
+    const char *want;
+    size_t wantlen;
+};
+
+static const struct errrep_case errreps[] = {
+    {"plain", "upstream timed out", NULL,
+     B("{\"result\":false,\"log\":[\"rbgw: upstream timed out\"]}")},
+    {"quotes newline backslash", "say \"hi\"\nthen\\go\ttab", NULL,
+     B("{\"result\":false,\"log\":[\"rbgw: say \\\"hi\\\"\\nthen\\\\go\\ttab\"]}")},
+    {"control and raw bytes", "a\x01z\x7f\xff\xe2\x80\xa8", NULL,
+     B("{\"result\":false,\"log\":[\"rbgw: a\\u0001z\x7f\xff\\u2028\"]}")},
+    {"empty reason", "", NULL, B("{\"result\":false,\"log\":[\"rbgw: \"]}")},
+    {"extra log lines", "HTTP status 500", "[\"boom\",\"two \\\"q\\\"\\n\"]",
+     B("{\"result\":false,\"log\":[\"rbgw: HTTP status 500\",\"boom\",\"two \\\"q\\\"\\n\"]}")},
+    {"extra empty", "x", "[]", B("{\"result\":false,\"log\":[\"rbgw: x\"]}")},
+    {"extra non-strings", "x", "[1, {\"b\":2,\"a\":null}, \"\\u0002\"]",
+     B("{\"result\":false,\"log\":[\"rbgw: x\",1,{\"a\": null, \"b\": 2},\"\\u0002\"]}")},
+};
+
+Test(rpc, error_reply_exact_bytes)
+{
+    for (size_t i = 0; i < RBGW_NELEM(errreps); i++) {
+        const struct errrep_case *e = &errreps[i];
+        const struct rbgw_json *extra = NULL;
+        if (e->extra) {
+            struct rbgw_json *x = NULL;
+            char err[256] = "";
+            cr_assert_eq(rbgw_json_parse(&arena, e->extra, strlen(e->extra), &x, err, sizeof(err)),
+                         0, "%s: bad fixture: %s", e->name, err);
+            extra = x;
+        }
+        struct rbgw_buf out = RBGW_BUF_INIT;
+        rbgw_buf_append_cstr(&out, "P");
+        rbgw_rpc_error_reply(&out, e->reason, extra);
+        cr_expect(out.len == 1 + e->wantlen && out.data[0] == 'P' &&
+                      memcmp(out.data + 1, e->want, e->wantlen) == 0,
+                  "%s: wrote %s\nwant      P%s", e->name, show(out.data, out.len),
+                  show(e->want, e->wantlen));
+        cr_expect_eq(out.data[out.len], '\0', "%s: not NUL-terminated", e->name);
+
+        /* pdns must accept it: one line, a JSON object, result exactly false. */
+        cr_expect_null(memchr(out.data, '\n', out.len), "%s: raw newline", e->name);
+        struct rbgw_buf vetted = RBGW_BUF_INIT;
+        char err[256] = "";
+        int rc = rbgw_rpc_check_reply(&arena, rbgw_str_make(out.data + 1, out.len - 1), &vetted,
+                                      err, sizeof(err));
+        cr_expect_eq(rc, 0, "%s: own error reply fails vetting: %s", e->name, err);
+        struct rbgw_json *root = NULL;
+        if (rbgw_json_parse(&arena, out.data + 1, out.len - 1, &root, err, sizeof(err)) == 0) {
+            const struct rbgw_json *r = rbgw_json_get(root, "result");
+            cr_expect(r && r->type == RBGW_JSON_FALSE, "%s: result is not false", e->name);
+        }
+        rbgw_buf_free(&vetted);
+        rbgw_buf_free(&out);
+    }
+}
