@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# call_latency.sh: how many microseconds rbgw adds to one remote-backend call.
+#
+# Compares, with ONE call in flight per connection (as pdns does):
+#   direct: rbgw_loadgen --mode=http  ->  rbgw_fast_responder            (what pdns's http
+#           connector would do, minus its 1 ms keep-alive poll)
+#   rbgw:   rbgw_loadgen --mode=pipe  ->  rbgw (pipe listener, http upstream)  ->  responder
+#   pipe:   rbgw_loadgen --mode=pipe  ->  rbgw_fast_responder --pipe    (baseline: the cost of
+#           the pipe hop alone, i.e. of pdns talking to any co-process)
+# in alternating rounds (the order flips every round), and prints the median of each number
+# over the rounds plus "rbgw adds X us at p50" (rbgw minus direct).  Target: <= 25 us at p50.
+# In the "one" layout it also estimates rbgw's own processing: rbgw - direct - pipe, i.e. what
+# is left once the two hops that any pipe-to-HTTP bridge needs are paid for.
+#
+# CPU layouts on a 2-core machine (LAYOUTS, default "split one"):
+#   split: loadgen on cpu 0; responder AND rbgw on cpu 1.  Both paths then cross CPUs exactly
+#          twice per call (request out, reply back), so the difference is rbgw's own work plus
+#          two same-CPU context switches.  On a VM a cross-CPU wake-up of an idle vCPU costs
+#          tens of us and varies a lot, so this layout's absolute numbers are noisy.
+#   one:   loadgen, rbgw and responder all on cpu 1.  No cross-CPU wake-ups at all: the
+#          difference is rbgw's CPU time plus two context switches.  Much less noise.
+#
+# Environment: BUILD_DIR (default <repo>/build), RBGW (default $BUILD_DIR/rbgw), ROUNDS (5),
+# DURATION (seconds per run, 3), CONNS (1), PORT (18200), LAYOUTS ("split one"),
+# NO_BUILD=1 to skip the cmake build.  Exit status: 0 (numbers printed), 1 (setup failed).
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD_DIR:-$SRC/build}
+RBGW=${RBGW:-$BUILD/rbgw}
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-3}
+CONNS=${CONNS:-1}
+PORT=${PORT:-18200}
+LAYOUTS=${LAYOUTS:-split one}
+TARGET_US=25
+
+if [ "${NO_BUILD:-0}" != 1 ]; then
+    cmake -S "$SRC" -B "$BUILD" >/dev/null
+    cmake --build "$BUILD" --target bench -j2 >/dev/null
+    cmake --build "$BUILD" --target rbgw -j2 >/dev/null || echo "note: rbgw did not build" >&2
+fi
+LOADGEN=$BUILD/bench/rbgw_loadgen
+RESPONDER=$BUILD/bench/rbgw_fast_responder
+
+TMP=$(mktemp -d /tmp/rbgw-call-latency.XXXXXX)
+RESP_PID=
+cleanup() {
+    if [ -n "$RESP_PID" ]; then
+        kill "$RESP_PID" 2>/dev/null || true
+        wait "$RESP_PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+UPSTREAM="http:url=http://127.0.0.1:$PORT/dns,timeout=1500"
+
+# Does rbgw answer a pipe request at all?  (The same probe the project uses.)
+rbgw_works() {
+    [ -x "$RBGW" ] || return 1
+    local out
+    out=$(printf '{"method":"initialize","parameters":{}}\n' |
+        timeout 5 "$RBGW" --listen=pipe --upstream="$UPSTREAM" 2>/dev/null | head -n 1) || true
+    case "$out" in
+    *'"result"'*) return 0 ;;
+    *) return 1 ;;
+    esac
+}
+
+start_responder() { # $1: cpu
+    taskset -c "$1" "$RESPONDER" --port="$PORT" --quiet &
+    RESP_PID=$!
+    for _ in $(seq 50); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "responder did not start on port $PORT" >&2
+    exit 1
+}
+
+stop_responder() {
+    kill "$RESP_PID" 2>/dev/null || true
+    wait "$RESP_PID" 2>/dev/null || true
+    RESP_PID=
+}
+
+# run_one LAYOUT PATH: one loadgen run, its summary line appended to $TMP/results.
+run_one() {
+    local layout=$1 path=$2 lg_cpu rbgw_cpu line
+    case "$layout" in
+    split) lg_cpu=0 rbgw_cpu=1 ;;
+    one) lg_cpu=1 rbgw_cpu=1 ;;
+    *) echo "unknown layout $layout" >&2 && exit 1 ;;
+    esac
+    if [ "$path" = pipe ]; then
+        line=$(taskset -c "$lg_cpu" "$LOADGEN" --mode=pipe -c "$CONNS" -d "$DURATION" \
+            --label="$layout/pipe" -- taskset -c "$rbgw_cpu" "$RESPONDER" --pipe \
+            2>>"$TMP/loadgen.err") || {
+            echo "loadgen (pipe baseline) failed:" >&2
+            tail -5 "$TMP/loadgen.err" >&2
+            exit 1
+        }
+    elif [ "$path" = direct ]; then
+        line=$(taskset -c "$lg_cpu" "$LOADGEN" --mode=http --url="http://127.0.0.1:$PORT/dns" \
+            -c "$CONNS" -d "$DURATION" --label="$layout/direct" 2>>"$TMP/loadgen.err") || {
+            echo "loadgen (direct) failed:" >&2
+            tail -5 "$TMP/loadgen.err" >&2
+            exit 1
+        }
+    else
+        line=$(taskset -c "$lg_cpu" "$LOADGEN" --mode=pipe -c "$CONNS" -d "$DURATION" \
+            --label="$layout/rbgw" -- taskset -c "$rbgw_cpu" "$RBGW" --listen=pipe \
+            --upstream="$UPSTREAM" 2>>"$TMP/loadgen.err") || {
+            echo "loadgen (through rbgw) failed:" >&2
+            tail -5 "$TMP/loadgen.err" >&2
+            exit 1
+        }
+    fi
+    echo "  $line"
+    echo "$line" >>"$TMP/results"
+}
+
+# median LABEL FIELD: median of FIELD over the result lines with label=LABEL.
+median() {
+    awk -v label="$1" -v field="$2" '
+        { ok = 0; for (i = 1; i <= NF; i++) { split($i, kv, "=");
+              if (kv[1] == "label" && kv[2] == label) ok = 1; v[kv[1]] = kv[2] }
+          if (ok) print v[field] }' "$TMP/results" | sort -g |
+        awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+              if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+PATHS="direct rbgw pipe"
+if ! rbgw_works; then
+    echo "rbgw at $RBGW does not answer a pipe request yet: measuring the baselines only" >&2
+    PATHS="direct pipe"
+fi
+
+echo "call latency: $ROUNDS rounds x ${DURATION}s per run, $CONNS connection(s), layouts: $LAYOUTS"
+: >"$TMP/results"
+start_responder 1
+for r in $(seq "$ROUNDS"); do
+    echo "round $r"
+    for layout in $LAYOUTS; do
+        if [ $((r % 2)) -eq 1 ]; then order=$PATHS; else order=$(echo "$PATHS" | tr ' ' '\n' | tac); fi
+        for path in $order; do
+            run_one "$layout" "$path"
+        done
+    done
+done
+stop_responder
+
+echo
+echo "medians over $ROUNDS rounds (latency in us):"
+printf '%-14s %12s %9s %9s %9s %9s %9s\n' label calls/s p50 p90 p99 p99.9 max
+for layout in $LAYOUTS; do
+    for path in $PATHS; do
+        l="$layout/$path"
+        printf '%-14s %12s %9s %9s %9s %9s %9s\n' "$l" "$(median "$l" calls_per_s)" \
+            "$(median "$l" p50_us)" "$(median "$l" p90_us)" "$(median "$l" p99_us)" \
+            "$(median "$l" p999_us)" "$(median "$l" max_us)"
+    done
+done
+echo
+for layout in $LAYOUTS; do
+    if [[ " $PATHS " != *" rbgw "* ]]; then
+        echo "$layout: rbgw adds: pending (rbgw not working yet)"
+        continue
+    fi
+    d50=$(median "$layout/direct" p50_us)
+    g50=$(median "$layout/rbgw" p50_us)
+    d99=$(median "$layout/direct" p99_us)
+    g99=$(median "$layout/rbgw" p99_us)
+    awk -v l="$layout" -v d="$d50" -v g="$g50" -v d99="$d99" -v g99="$g99" -v t="$TARGET_US" \
+        'BEGIN { x = g - d; printf "%s: rbgw adds %.1f us at p50 (%.1f at p99); target <= %d us: %s\n",
+                 l, x, g99 - d99, t, (x <= t ? "met" : "NOT met") }'
+    if [ "$layout" = one ]; then
+        awk -v d="$d50" -v g="$g50" -v p="$(median one/pipe p50_us)" \
+            'BEGIN { printf "one: the pipe hop alone costs %.1f us at p50; rbgw own processing ~ %.1f us\n",
+                     p, g - d - p }'
+    fi
+done
