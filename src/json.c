@@ -182,6 +182,71 @@ static const yajl_callbacks builder_callbacks = {
     .yajl_end_array = on_end,
 };
 
+static int
+hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= c - '0';
+        } else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+            v |= (c | 0x20) - 'a' + 10;
+        } else {
+            return -1;
+        }
+    }
+    return v;
+}
+
+/*
+ * Where yajl is laxer than pdns's json11, on text yajl already accepted:
+ *  - yajl takes \f and \v as whitespace; json11 does not.  Valid JSON cannot hold them raw
+ *    inside strings, so any occurrence is outside one.
+ *  - yajl glues a high surrogate escape to whatever \u escape follows and turns a lone one
+ *    into '?'; json11 keeps lone surrogates.  pdns never writes surrogate escapes, so rbgw
+ *    refuses unpaired ones rather than rewrite them differently from pdns.
+ */
+static const char *
+stricter_than_yajl(const char *text, size_t len)
+{
+    if (memchr(text, '\f', len) || memchr(text, '\v', len)) {
+        return "form feed or vertical tab outside a string";
+    }
+    if (memmem(text, len, "\\u", 2) == NULL) {
+        return NULL;
+    }
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (!in_string) {
+            in_string = c == '"';
+            continue;
+        }
+        if (c == '"') {
+            in_string = false;
+        } else if (c == '\\') {
+            if (i + 5 < len && text[i + 1] == 'u') {
+                int cp = hex4(text + i + 2);
+                if (cp >= 0xd800 && cp <= 0xdbff) {
+                    int lo = (i + 11 < len && text[i + 6] == '\\' && text[i + 7] == 'u')
+                                 ? hex4(text + i + 8)
+                                 : -1;
+                    if (lo < 0xdc00 || lo > 0xdfff) {
+                        return "unpaired UTF-16 surrogate escape";
+                    }
+                    i += 6;
+                }
+                i += 5;
+            } else {
+                i++;
+            }
+        }
+    }
+    return NULL;
+}
+
 int
 rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_json **out,
                 char *err, size_t errlen)
@@ -223,6 +288,12 @@ rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
     } else if (b->root == NULL) {
         rc = RBGW_EPARSE;
         snprintf(err, errlen, "empty input");
+    } else {
+        const char *why = stricter_than_yajl(text, len);
+        if (why) {
+            rc = RBGW_EPARSE;
+            snprintf(err, errlen, "%s", why);
+        }
     }
     if (rc == 0) {
         *out = b->root;

@@ -161,22 +161,31 @@ Test(json, round_trip_table)
     }
 }
 
-/* Unpaired UTF-16 surrogates: json11 encodes each escaped code unit on its own (three bytes,
- * ED xx xx) and pairs a high surrogate only with a following low one.  pdns would decode
- * these bytes; rbgw must decode them the same way wherever it re-serialises. */
-static const struct trip surrogates[] = {
-    {"lone high surrogate", B("\"\\ud800\""), B("\"\xed\xa0\x80\"")},
-    {"high surrogate then text", B("\"\\ud800x\""), B("\"\xed\xa0\x80x\"")},
+/* Surrogate escapes.  yajl decodes a high surrogate glued to any following \u escape, and a
+ * lone one as '?', where json11 keeps lone surrogates as 3-byte sequences.  pdns never writes
+ * surrogate escapes, so rbgw refuses unpaired high surrogates instead of re-serialising them
+ * differently from pdns; a lone low surrogate and a proper pair decode as json11 does. */
+static const struct trip surrogates_ok[] = {
     {"lone low surrogate", B("\"\\udc00\""), B("\"\xed\xb0\x80\"")},
-    {"high surrogate then non-surrogate escape", B("\"\\ud800\\u0041\""),
-     B("\"\xed\xa0\x80"
-       "A\"")},
+    {"proper pair", B("\"\\ud83d\\ude00\""), B("\"\xf0\x9f\x98\x80\"")},
+    {"escaped backslash then u", B("\"\\\\ud800\""), B("\"\\\\ud800\"")},
 };
 
-Test(json, unpaired_surrogates_like_json11)
+static const struct bad_surrogate {
+    const char *name;
+    const char *in;
+    size_t inlen;
+} surrogates_bad[] = {
+    {"lone high surrogate", B("\"\\ud800\"")},
+    {"high surrogate then text", B("\"\\ud800x\"")},
+    {"high surrogate then non-surrogate escape", B("\"\\ud800\\u0041\"")},
+    {"high surrogate at the end of a key", B("{\"\\udbff\":1}")},
+};
+
+Test(json, surrogates)
 {
-    for (size_t i = 0; i < RBGW_NELEM(surrogates); i++) {
-        const struct trip *t = &surrogates[i];
+    for (size_t i = 0; i < RBGW_NELEM(surrogates_ok); i++) {
+        const struct trip *t = &surrogates_ok[i];
         struct rbgw_json *v = NULL;
         char err[256] = "";
         int rc = rbgw_json_parse(&arena, t->in, t->inlen, &v, err, sizeof(err));
@@ -189,6 +198,14 @@ Test(json, unpaired_surrogates_like_json11)
         cr_expect(buf_is(&b, t->out, t->outlen), "%s: %s decoded and written as %s, want %s",
                   t->name, show(t->in, t->inlen), show(b.data, b.len), show(t->out, t->outlen));
         rbgw_buf_free(&b);
+    }
+    for (size_t i = 0; i < RBGW_NELEM(surrogates_bad); i++) {
+        struct rbgw_json *v = NULL;
+        char err[256] = "";
+        int rc = rbgw_json_parse(&arena, surrogates_bad[i].in, surrogates_bad[i].inlen, &v, err,
+                                 sizeof(err));
+        cr_expect_eq(rc, RBGW_EPARSE, "%s: accepted", surrogates_bad[i].name);
+        cr_expect(strstr(err, "surrogate") != NULL, "%s: error '%s'", surrogates_bad[i].name, err);
     }
 }
 
