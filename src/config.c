@@ -771,7 +771,7 @@ rbgw_config_usage(FILE *f)
             "coprocess)\n"
             "            unix:path=SOCKET              unix socket\n"
             "            http:address=HOST:PORT        HTTP (pdns's http connector)\n"
-            "            zeromq:endpoint=ENDPOINT      ZeroMQ REP socket, bound\n"
+            "            zeromq:endpoint=ENDPOINT      ZeroMQ ROUTER socket, bound\n"
             "  upstream: pipe:command=PROGRAM ARGS     coprocesses (argv split on single spaces)\n"
             "            unix:path=SOCKET              unix socket\n"
             "            http:url=http://HOST[:PORT][/PATH]\n"

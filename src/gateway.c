@@ -17,6 +17,7 @@
 extern const struct rbgw_listener_ops rbgw_pipe_listener_ops;
 extern const struct rbgw_listener_ops rbgw_unix_listener_ops;
 extern const struct rbgw_listener_ops rbgw_http_listener_ops;
+extern const struct rbgw_listener_ops rbgw_zmq_listener_ops;
 extern const struct rbgw_upstream_ops rbgw_http_upstream_ops;
 extern const struct rbgw_upstream_ops rbgw_unix_upstream_ops;
 extern const struct rbgw_upstream_ops rbgw_pipe_upstream_ops;
@@ -31,6 +32,8 @@ rbgw_listener_ops_for(enum rbgw_transport t)
         return &rbgw_unix_listener_ops;
     case RBGW_TRANSPORT_HTTP:
         return &rbgw_http_listener_ops;
+    case RBGW_TRANSPORT_ZEROMQ:
+        return &rbgw_zmq_listener_ops;
     default:
         return NULL;
     }
