@@ -26,7 +26,11 @@ for tool in cmake cc pdns_server dig python3; do
     fi
 done
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+    step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+    step() { printf '\n== %s\n' "$*"; }
+fi
 
 BUILD=${BUILD_DIR:-build}
 step "building rbgw ($BUILD/)"
@@ -133,12 +137,13 @@ step "querying"
 show www.example.com A +noall +answer
 show example.com MX +noall +answer
 show example.com SOA +noall +answer
+echo
 show nonexist.example.com A +noall +comments +authority |
-    grep -Ev '^;; (Got answer|OPT PSEUDOSECTION)|^; EDNS|^$' || true
+    grep -Ev '^;; (Got answer|OPT PSEUDOSECTION|WARNING)|^; EDNS|^$' || true
 show example.com AXFR +noall +answer
 
 step "what the responder received (first lines of its log)"
-grep -E '^responder: (rest|post|post_json) ' "$TMP/responder.log" | head -n 8 | cut -c 1-150 || true
+grep -E '^responder: (rest|post|post_json) ' "$TMP/responder.log" | head -n 8 | cut -c 1-120 || true
 echo "... $(grep -cE '^responder: (rest|post|post_json) ' "$TMP/responder.log") requests in all"
 
 if [ "$WAIT" = 1 ]; then

@@ -62,12 +62,8 @@ e2e_init() {
 
 # Direct children of a pid, read from /proc (procps may be absent on a minimal system).
 e2e_children() {
-    local p stat
-    for p in /proc/[0-9]*; do
-        stat=$(cat "$p/stat" 2>/dev/null) || continue
-        stat=${stat##*) }
-        [ "$(echo "$stat" | cut -d' ' -f2)" = "$1" ] && echo "${p#/proc/}"
-    done
+    awk -v ppid="$1" '{ s = $0; sub(/.*\) /, "", s); split(s, f, " "); if (f[2] == ppid) print $1 }' \
+        /proc/[0-9]*/stat 2>/dev/null
     return 0
 }
 
