@@ -15,7 +15,9 @@
 #   E2E_SABOTAGE=dead-upstream  point rbgw at a closed port: every rbgw check must then FAIL
 #                    (used to prove the tests can fail; see docs/testing.md)
 #
-# Port ranges reserved for these tests: DNS 15300-15349, HTTP 18000-18049.
+# Ports are picked from E2E_DNS_PORTS and E2E_HTTP_PORTS (default DNS 15300-15349, HTTP
+# 18000-18049, the ranges reserved for test_pipe_http.sh); a test that may run in parallel with
+# others sets its own ranges after sourcing this file.
 #
 # Usage from a test:  source "$(dirname "$0")/lib.sh"; e2e_init; ...checks...; e2e_finish
 
@@ -27,6 +29,7 @@ E2E_HTTP_PORTS=(18000 18049)
 
 E2E_TMP=
 E2E_PIDS=()       # every background process we started
+E2E_LAST_PID=     # pid of the process e2e_start_rbgw started last
 E2E_LOGS=()       # log files to print on failure
 E2E_USED_PORTS=() # ports handed out by e2e_pick_port in this run
 E2E_PASSED=0
@@ -194,6 +197,41 @@ upstream=$upstream
 log-level=info
 EOF
     echo "pipe:command=$E2E_TMP/rbgw --config=$dir/rbgw.conf,timeout=2000"
+}
+
+# e2e_start_rbgw NAME CONFIG-LINE...: run rbgw as a standalone server (for listeners other than
+# pipe: unix, http, zeromq) with NAME/rbgw.conf made of the given lines; its stderr goes to
+# NAME/rbgw.log.  The caller then waits for its listener (e2e_wait_tcp or e2e_wait_unix with
+# $E2E_LAST_PID) and points pdns at it.
+e2e_start_rbgw() {
+    local name=$1 dir=$E2E_TMP/$1 line
+    shift
+    mkdir -p "$dir"
+    {
+        echo "# written by tests/e2e/lib.sh"
+        for line in "$@"; do
+            echo "$line"
+        done
+    } >"$dir/rbgw.conf"
+    E2E_LOGS+=("$dir/rbgw.log")
+    "$RBGW_BIN" --config="$dir/rbgw.conf" </dev/null >"$dir/rbgw.stdout" 2>"$dir/rbgw.log" &
+    E2E_LAST_PID=$!
+    E2E_PIDS+=("$E2E_LAST_PID")
+}
+
+# e2e_wait_unix PATH PID: poll until the unix socket PATH exists (~10 s at most).
+e2e_wait_unix() {
+    local path=$1 pid=$2
+    for _ in $(seq 1 200); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "e2e: process $pid died before creating $path" >&2
+            return 1
+        fi
+        [ -S "$path" ] && return 0
+        sleep 0.05
+    done
+    echo "e2e: no unix socket at $path" >&2
+    return 1
 }
 
 # e2e_start_pdns NAME PORT CONNSTR [extra pdns.conf lines...]: start pdns_server with its own
