@@ -37,6 +37,8 @@ enum opt_type {
     OPT_LEVEL,    /* enum rbgw_log_level by name */
     OPT_SIZE,     /* size_t bytes, optional k/K or m/M suffix, bounded by min..max */
     OPT_BOOL,     /* bool: yes/no, true/false, on/off, 1/0 */
+    OPT_NAMED,    /* NAME:key=value,... (pool=, route=); checked by the router; a list */
+    OPT_UINT,     /* uint32_t, plain decimal, bounded by min..max */
 };
 
 #define F_LIST 0x1u     /* value is an array; `key+=value` appends */
@@ -62,6 +64,14 @@ static const struct opt opts[] = {
      "where pdns connects to rbgw (a connection string; one per listener)"},
     {"upstream", OPT_UPSTREAM, CFG(upstreams), CFG(nupstreams), NULL, 0, 0, F_LIST,
      "where rbgw sends the calls (a connection string; at least one)"},
+    {"pool", OPT_NAMED, CFG(pools), CFG(npools), NULL, 0, 0, F_LIST,
+     "fan-out pool: NAME:upstreams=a+b,policy=P,read=R,write=W"},
+    {"route", OPT_NAMED, CFG(routes), CFG(nroutes), NULL, 0, 0, F_LIST,
+     "CLASS:pool=NAME[,zone=Z], CLASS reads|writes|all"},
+    {"deadline", OPT_UINT, CFG(deadline_ms), 0, "1800", 1, 600000, 0,
+     "ms to answer any call, retries included (< pdns's timeout)"},
+    {"retry-budget", OPT_UINT, CFG(retry_budget), 0, "20", 0, 100, 0,
+     "retries allowed, in percent of calls (at least 3/s)"},
     {"log-level", OPT_LEVEL, CFG(log_level), 0, "info", 0, 0, 0,
      "error, warning, info or debug (logs go to stderr)"},
     {"max-request-size", OPT_SIZE, CFG(max_request_size), 0, "1048576", 256, 1073741824, 0,
@@ -268,6 +278,8 @@ check_listener(struct loader *ld, const struct place *pl, const char *key,
             return RBGW_ECONFIG;
         }
         return 0;
+    case RBGW_TRANSPORT_NONE:
+        break;
     }
     return fail(ld, pl, key, "unknown transport");
 }
@@ -313,6 +325,8 @@ check_upstream(struct loader *ld, const struct place *pl, const char *key,
             return RBGW_ECONFIG;
         }
         break;
+    case RBGW_TRANSPORT_NONE:
+        return fail(ld, pl, key, "unknown transport");
     }
 
     long n;
@@ -345,11 +359,14 @@ add_endpoint(struct loader *ld, const struct opt *o, const char *value, const st
 {
     char why[256];
     struct rbgw_connstr cs;
-    if (rbgw_connstr_parse(value, &cs, why, sizeof(why)) != 0) {
+    int rc = o->type == OPT_NAMED ? rbgw_connstr_parse_named(value, &cs, why, sizeof(why))
+                                  : rbgw_connstr_parse(value, &cs, why, sizeof(why));
+    if (rc != 0) {
         return fail(ld, pl, o->name, "%s", why);
     }
-    int rc = o->type == OPT_LISTEN ? check_listener(ld, pl, o->name, &cs)
-                                   : check_upstream(ld, pl, o->name, &cs);
+    rc = o->type == OPT_LISTEN     ? check_listener(ld, pl, o->name, &cs)
+         : o->type == OPT_UPSTREAM ? check_upstream(ld, pl, o->name, &cs)
+                                   : 0;
     if (rc != 0) {
         rbgw_connstr_free(&cs);
         return rc;
@@ -415,7 +432,19 @@ apply(struct loader *ld, const struct opt *o, const char *v, const struct place 
         return 0;
     case OPT_LISTEN:
     case OPT_UPSTREAM:
+    case OPT_NAMED:
         return add_endpoint(ld, o, v, pl, o->name);
+    case OPT_UINT: {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n < o->min || n > o->max) {
+            return fail(ld, pl, o->name, "'%s' is not a whole number in %llu..%llu", v, o->min,
+                        o->max);
+        }
+        *(uint32_t *)field = (uint32_t)n;
+        return 0;
+    }
     case OPT_LEVEL:
         for (size_t i = 0; i < RBGW_NELEM(level_names); i++) {
             if (strcmp(v, level_names[i]) == 0) {
@@ -711,6 +740,8 @@ rbgw_config_free(struct rbgw_config *cfg)
     }
     free_list(cfg->listeners, cfg->nlisteners);
     free_list(cfg->upstreams, cfg->nupstreams);
+    free_list(cfg->pools, cfg->npools);
+    free_list(cfg->routes, cfg->nroutes);
     free(cfg->config_file);
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -724,6 +755,10 @@ metavar(const struct opt *o)
     case OPT_LISTEN:
     case OPT_UPSTREAM:
         return "=CONNSTR";
+    case OPT_NAMED:
+        return "=NAME:OPTIONS";
+    case OPT_UINT:
+        return "=N";
     case OPT_LEVEL:
         return "=LEVEL";
     case OPT_SIZE:

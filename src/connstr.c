@@ -47,6 +47,8 @@ rbgw_transport_name(enum rbgw_transport t)
         return "http";
     case RBGW_TRANSPORT_ZEROMQ:
         return "zeromq";
+    case RBGW_TRANSPORT_NONE:
+        return "none";
     }
     return "?";
 }
@@ -91,8 +93,22 @@ set_opt(struct rbgw_connstr *cs, char *key, char *value)
     cs->nopts++;
 }
 
+static int parse(const char *s, struct rbgw_connstr *out, bool any_type, char *err, size_t errlen);
+
 int
 rbgw_connstr_parse(const char *s, struct rbgw_connstr *out, char *err, size_t errlen)
+{
+    return parse(s, out, false, err, errlen);
+}
+
+int
+rbgw_connstr_parse_named(const char *s, struct rbgw_connstr *out, char *err, size_t errlen)
+{
+    return parse(s, out, true, err, errlen);
+}
+
+static int
+parse(const char *s, struct rbgw_connstr *out, bool any_type, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     if (s == NULL || *s == '\0') {
@@ -115,12 +131,12 @@ rbgw_connstr_parse(const char *s, struct rbgw_connstr *out, char *err, size_t er
             break;
         }
     }
-    if (i == RBGW_NELEM(types)) {
+    if (i == RBGW_NELEM(types) && !any_type) {
         snprintf(err, errlen, "unknown connector type '%.*s' (expected pipe, unix, http or zeromq)",
                  (int)(tlen > 64 ? 64 : tlen), s);
         return RBGW_ECONFIG;
     }
-    out->transport = types[i].transport;
+    out->transport = i == RBGW_NELEM(types) ? RBGW_TRANSPORT_NONE : types[i].transport;
     out->type = rbgw_xstrndup(s, tlen);
     if (colon == NULL) {
         return 0;

@@ -39,8 +39,13 @@ enum rbgw_log_level {
     X("connect-timeout", 1000, 1, 600000, "ms to connect a socket or spawn a coprocess")           \
     X("idle-timeout", 60000, 0, 86400000, "ms an idle connection is kept; 0 = forever")            \
     X("max-conns", 8, 1, 4096, "connections (or coprocesses) per upstream")                        \
-    X("rest-dialect", 5, 4, 5, "http REST bodies as pdns 5.x (5) or 4.x (4) writes them")        \
-    X("retry-after", 100, 0, 600000, "ms before reconnecting after a failure (doubles up to 8x)")
+    X("rest-dialect", 5, 4, 5, "http REST bodies as pdns 5.x (5) or 4.x (4) writes them")          \
+    X("retry-after", 100, 0, 600000, "ms before reconnecting after a failure (doubles up to 8x)")  \
+    X("max-queue", 256, 0, 1000000, "calls that may wait for a busy upstream's connection")        \
+    X("queue-timeout", 500, 1, 600000, "ms a call may wait for a connection, then false")          \
+    X("weight", 1, 1, 1000, "share of calls under policy=weighted")                                \
+    X("failure-limit", 3, 1, 1000, "consecutive failures that eject the upstream from its pool")   \
+    X("health-interval", 1000, 10, 600000, "ms between checks of an ejected upstream")
 
 /** One listen= or upstream= entry. */
 struct rbgw_endpoint_conf {
@@ -54,6 +59,12 @@ struct rbgw_config {
     size_t nlisteners;
     struct rbgw_endpoint_conf *upstreams; /* owned array; at least one when valid */
     size_t nupstreams;
+    struct rbgw_endpoint_conf *pools; /* owned array: pool=NAME:... entries (router.h) */
+    size_t npools;
+    struct rbgw_endpoint_conf *routes; /* owned array: route=CLASS:... entries (router.h) */
+    size_t nroutes;
+    uint32_t deadline_ms;          /* deadline=: a call is answered within this, retries included */
+    uint32_t retry_budget;         /* retry-budget=: retries as a percentage of calls */
     char *config_file;             /* owned or NULL: the --config path */
     enum rbgw_log_level log_level; /* log-level=error|warning|info|debug, default info */
     size_t max_request_size;       /* bytes; a larger request from pdns gets a false reply */

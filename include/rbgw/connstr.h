@@ -21,6 +21,7 @@ enum rbgw_transport {
     RBGW_TRANSPORT_UNIX,
     RBGW_TRANSPORT_HTTP,
     RBGW_TRANSPORT_ZEROMQ,
+    RBGW_TRANSPORT_NONE, /* rbgw_connstr_parse_named: the "type" is a name (pools, routes) */
 };
 
 struct rbgw_connstr_opt {
@@ -44,6 +45,13 @@ const char *rbgw_transport_name(enum rbgw_transport t);
  */
 int rbgw_connstr_parse(const char *s, struct rbgw_connstr *out, char *err,
                        size_t errlen) RBGW_MUSTCHECK;
+/**
+ * The same syntax with any word before ':' ("main:upstreams=a+b" for pool=, "reads:pool=main"
+ * for route=).  A known connector type still sets transport; any other word gives
+ * RBGW_TRANSPORT_NONE.  type holds the word.
+ */
+int rbgw_connstr_parse_named(const char *s, struct rbgw_connstr *out, char *err,
+                             size_t errlen) RBGW_MUSTCHECK;
 void rbgw_connstr_free(struct rbgw_connstr *cs);
 
 /** Value of key, or NULL when absent. */
