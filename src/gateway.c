@@ -21,6 +21,7 @@ extern const struct rbgw_listener_ops rbgw_zmq_listener_ops;
 extern const struct rbgw_upstream_ops rbgw_http_upstream_ops;
 extern const struct rbgw_upstream_ops rbgw_unix_upstream_ops;
 extern const struct rbgw_upstream_ops rbgw_pipe_upstream_ops;
+extern const struct rbgw_upstream_ops rbgw_zmq_upstream_ops;
 
 const struct rbgw_listener_ops *
 rbgw_listener_ops_for(enum rbgw_transport t)
@@ -49,6 +50,8 @@ rbgw_upstream_ops_for(enum rbgw_transport t)
         return &rbgw_unix_upstream_ops;
     case RBGW_TRANSPORT_PIPE:
         return &rbgw_pipe_upstream_ops;
+    case RBGW_TRANSPORT_ZEROMQ:
+        return &rbgw_zmq_upstream_ops;
     default:
         return NULL;
     }

@@ -26,19 +26,13 @@ static void start_call(struct rbgw_upconn *c, struct rbgw_call *call);
 static void
 call_reply(struct rbgw_call *call, struct rbgw_str reply)
 {
-    struct rbgw_request *req = call->req;
-    call->req = NULL;
-    rbgw_request_reply(req, reply);
-    rbgw_request_unref(req);
+    call->done(call, 0, reply, NULL, NULL);
 }
 
 static void
 call_fail(struct rbgw_call *call, const struct rbgw_json *extra, const char *reason)
 {
-    struct rbgw_request *req = call->req;
-    call->req = NULL;
-    rbgw_request_fail(req, extra, "%s", reason);
-    rbgw_request_unref(req);
+    call->done(call, RBGW_EPROTO, RBGW_STR_NULL, extra, reason);
 }
 
 static uint64_t
@@ -59,7 +53,8 @@ set_state(struct rbgw_upconn *c, enum rbgw_upconn_state st)
     c->state = st;
     switch (st) {
     case RBGW_UPCONN_IDLE:
-        rbgw_list_push_front(&p->idle, &c->link); /* LIFO */
+        /* LIFO: hot conns first.  A pinned conn waits for its own caller only. */
+        rbgw_list_push_front(c->pinned ? &p->pinned : &p->idle, &c->link);
         break;
     case RBGW_UPCONN_CLOSING:
         break;
@@ -164,6 +159,9 @@ on_call_timeout(uv_timer_t *t)
     struct rbgw_pool *p = c->pool;
     struct rbgw_call *call = take_call(c);
     bool opening = c->state == RBGW_UPCONN_OPENING;
+    if (opening) {
+        note_open_failure(p);
+    }
     close_conn(c); /* its stream may still deliver the late reply: never reuse it */
     if (call) {
         char reason[256];
@@ -192,9 +190,14 @@ rearm_wait_timer(struct rbgw_pool *p)
         uv_timer_stop(&p->wait_timer);
         return;
     }
-    struct rbgw_call *head = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
     uint64_t now = now_ms(p);
-    uint64_t when = head->deadline;
+    uint64_t when = UINT64_MAX;
+    for (struct rbgw_list *n = p->waiters.next; n != &p->waiters; n = n->next) {
+        struct rbgw_call *call = rbgw_list_entry(n, struct rbgw_call, link);
+        if (call->wait_deadline < when) {
+            when = call->wait_deadline;
+        }
+    }
     if (p->nconns < p->max_conns && p->next_open > now && p->next_open < when) {
         when = p->next_open;
     }
@@ -202,20 +205,30 @@ rearm_wait_timer(struct rbgw_pool *p)
 }
 
 static void
+waiter_remove(struct rbgw_pool *p, struct rbgw_call *call)
+{
+    rbgw_list_remove(&call->link);
+    p->nwaiters--;
+}
+
+static void
 on_wait_timer(uv_timer_t *t)
 {
     struct rbgw_pool *p = t->data;
     uint64_t now = now_ms(p);
-    while (!rbgw_list_empty(&p->waiters)) {
-        struct rbgw_call *call = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
-        if (call->deadline > now) {
-            break;
+    struct rbgw_list *n = p->waiters.next;
+    while (n != &p->waiters) {
+        struct rbgw_call *call = rbgw_list_entry(n, struct rbgw_call, link);
+        n = n->next;
+        if (call->wait_deadline > now) {
+            continue;
         }
-        rbgw_list_remove(&call->link);
+        waiter_remove(p, call);
         char reason[256];
         snprintf(reason, sizeof(reason),
-                 "%s: no connection became free within %u ms (max-conns=%u; timed out)", p->target,
-                 p->u->timeout_ms, p->max_conns);
+                 "%s: no connection became free within %llu ms (max-conns=%u; timed out)",
+                 p->target, (unsigned long long)(now - (call->wait_deadline - p->queue_timeout_ms)),
+                 p->max_conns);
         call_fail(call, NULL, reason);
     }
     dispatch_waiters(p);
@@ -249,6 +262,8 @@ start_call(struct rbgw_upconn *c, struct rbgw_call *call)
 {
     c->call = call;
     c->got_bytes = 0;
+    call->sent = 1;
+    call->conn_id = c->id;
     set_state(c, RBGW_UPCONN_BUSY);
     uv_timer_start(&c->timer, on_call_timeout, rbgw_upconn_time_left(c), 0);
     c->pool->ops->send(c); /* may end synchronously in reply or error */
@@ -270,10 +285,42 @@ fail_backoff(struct rbgw_pool *p, struct rbgw_call *call)
     call_fail(call, NULL, reason);
 }
 
+static struct rbgw_upconn *
+find_pinned(struct rbgw_pool *p, uint64_t id)
+{
+    for (struct rbgw_list *n = p->pinned.next; n != &p->pinned; n = n->next) {
+        struct rbgw_upconn *c = rbgw_list_entry(n, struct rbgw_upconn, link);
+        if (c->id == id) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void
+place_pinned(struct rbgw_pool *p, struct rbgw_call *call)
+{
+    struct rbgw_upconn *c = find_pinned(p, call->pin);
+    if (c == NULL) {
+        /* Closed (peer, timeout, idle-timeout) or busy with another call of the same caller,
+         * which pdns never does: the transaction cannot go on there. */
+        char reason[256];
+        snprintf(reason, sizeof(reason),
+                 "%s: the connection holding this transaction is gone or busy", p->target);
+        call_fail(call, NULL, reason);
+        return;
+    }
+    start_call(c, call);
+}
+
 /* Run call now if a conn can be had; returns false if it must wait. */
 static bool
 place(struct rbgw_pool *p, struct rbgw_call *call)
 {
+    if (call->pin) {
+        place_pinned(p, call);
+        return true;
+    }
     if (!rbgw_list_empty(&p->idle)) {
         start_call(rbgw_list_entry(p->idle.next, struct rbgw_upconn, link), call);
         return true;
@@ -297,29 +344,90 @@ dispatch_waiters(struct rbgw_pool *p)
         if (rbgw_list_empty(&p->idle) && p->nconns >= p->max_conns) {
             break;
         }
-        rbgw_list_remove(&call->link);
+        waiter_remove(p, call);
         place(p, call);
     }
     rearm_wait_timer(p);
 }
 
 void
-rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_request *req)
+rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_call *call)
 {
-    struct rbgw_call *call = rbgw_arena_calloc(&req->arena, sizeof(*call));
-    rbgw_request_ref(req);
-    call->req = req;
+    uint64_t now = now_ms(p);
     rbgw_list_init(&call->link);
-    call->deadline = now_ms(p) + p->u->timeout_ms;
+    call->sent = 0;
+    call->conn_id = 0;
+    if (call->deadline == 0 || call->deadline > now + p->u->timeout_ms) {
+        call->deadline = now + p->u->timeout_ms;
+    }
     if (p->stopping) {
         call_fail(call, NULL, "shutting down");
         return;
     }
-    if (!place(p, call)) {
-        rbgw_list_push_back(&p->waiters, &call->link);
-        if (!uv_is_active((uv_handle_t *)&p->wait_timer)) {
-            rearm_wait_timer(p);
-        }
+    if (place(p, call)) {
+        return;
+    }
+    if (p->nwaiters >= p->max_queue) {
+        char reason[256];
+        snprintf(reason, sizeof(reason),
+                 "%s is saturated: %u calls in flight and %u waiting (max-conns=%u, max-queue=%u)",
+                 p->target, p->max_conns, p->nwaiters, p->max_conns, p->max_queue);
+        call_fail(call, NULL, reason);
+        return;
+    }
+    call->wait_deadline = now + p->queue_timeout_ms;
+    if (call->wait_deadline > call->deadline) {
+        call->wait_deadline = call->deadline;
+    }
+    rbgw_list_push_back(&p->waiters, &call->link);
+    p->nwaiters++;
+    rearm_wait_timer(p);
+}
+
+static void
+probe_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct rbgw_json *extra,
+           const char *reason)
+{
+    struct rbgw_call *owner = call->data;
+    owner->done(owner, status, reply, extra, reason);
+    free(owner);
+    free(call);
+}
+
+void
+rbgw_pool_probe(struct rbgw_pool *p, rbgw_call_done_cb done, void *data)
+{
+    /* The user's (done, data) ride in a small owner record so probe_done can free both. */
+    struct rbgw_call *owner = rbgw_xcalloc(1, sizeof(*owner));
+    owner->done = done;
+    owner->data = data;
+    struct rbgw_call *call = rbgw_xcalloc(1, sizeof(*call));
+    call->probe = 1;
+    call->done = probe_done;
+    call->data = owner;
+    rbgw_list_init(&call->link);
+    call->deadline = now_ms(p) + p->u->connect_timeout_ms;
+    if (p->stopping) {
+        call_fail(call, NULL, "shutting down");
+        return;
+    }
+    if (p->nconns >= p->max_conns) {
+        /* Every conn is in use: the upstream answers, which is what a check wants to know. */
+        call_reply(call, RBGW_STR("{\"result\":true}"));
+        return;
+    }
+    conn_new(p, call);
+}
+
+void
+rbgw_pool_unpin(struct rbgw_pool *p, uint64_t conn_id)
+{
+    struct rbgw_upconn *c = find_pinned(p, conn_id);
+    if (c) {
+        rbgw_log_debug("u=%s: closing conn %llu: its transaction's caller went away", p->u->name,
+                       (unsigned long long)conn_id);
+        close_conn(c);
+        dispatch_waiters(p);
     }
 }
 
@@ -339,9 +447,9 @@ release(struct rbgw_upconn *c, bool keep)
         dispatch_waiters(p);
         return;
     }
-    if (!rbgw_list_empty(&p->waiters)) {
+    if (!c->pinned && !rbgw_list_empty(&p->waiters)) {
         struct rbgw_call *next = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
-        rbgw_list_remove(&next->link);
+        waiter_remove(p, next);
         rearm_wait_timer(p);
         start_call(c, next);
         return;
@@ -360,7 +468,11 @@ rbgw_upconn_ready(struct rbgw_upconn *c)
     RBGW_ASSERT(c->state == RBGW_UPCONN_OPENING);
     p->open_failures = 0;
     struct rbgw_call *call = take_call(c);
-    if (call) {
+    if (call && call->probe) {
+        uv_timer_stop(&c->timer);
+        call_reply(call, RBGW_STR("{\"result\":true}"));
+        release(c, true);
+    } else if (call) {
         start_call(c, call);
     } else {
         release(c, true);
@@ -374,7 +486,15 @@ rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep)
     uv_timer_stop(&c->timer);
     struct rbgw_call *call = take_call(c);
     if (call) {
+        /* Read the flags first: the call may be freed by its callback. */
+        bool pin = call->pin_after && keep;
+        bool unpin = call->unpin_after;
         call_reply(call, reply);
+        if (pin) {
+            c->pinned = 1;
+        } else if (unpin) {
+            c->pinned = 0;
+        }
     }
     release(c, keep);
 }
@@ -413,7 +533,9 @@ rbgw_upconn_error(struct rbgw_upconn *c, int flags, const struct rbgw_json *extr
             if (p->nconns < p->max_conns && !in_backoff(p)) {
                 conn_new(p, call);
             } else {
+                call->wait_deadline = call->deadline;
                 rbgw_list_push_front(&p->waiters, &call->link);
+                p->nwaiters++;
             }
         } else {
             call_fail(call, extra, reason);
@@ -445,11 +567,13 @@ rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_u
                void *transport, const char *target, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
-    long max_conns, idle, retry_after;
+    long max_conns, idle, retry_after, max_queue, queue_timeout;
     int rc;
     if ((rc = rbgw_upstream_int_opt(u, "max-conns", &max_conns, err, errlen)) ||
         (rc = rbgw_upstream_int_opt(u, "idle-timeout", &idle, err, errlen)) ||
-        (rc = rbgw_upstream_int_opt(u, "retry-after", &retry_after, err, errlen))) {
+        (rc = rbgw_upstream_int_opt(u, "retry-after", &retry_after, err, errlen)) ||
+        (rc = rbgw_upstream_int_opt(u, "max-queue", &max_queue, err, errlen)) ||
+        (rc = rbgw_upstream_int_opt(u, "queue-timeout", &queue_timeout, err, errlen))) {
         return rc;
     }
     p->u = u;
@@ -459,7 +583,10 @@ rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_u
     p->max_conns = (uint32_t)max_conns;
     p->idle_timeout_ms = (uint32_t)idle;
     p->retry_after_ms = (uint32_t)retry_after;
+    p->max_queue = (uint32_t)max_queue;
+    p->queue_timeout_ms = (uint32_t)queue_timeout;
     rbgw_list_init(&p->idle);
+    rbgw_list_init(&p->pinned);
     rbgw_list_init(&p->busy);
     rbgw_list_init(&p->waiters);
     uv_timer_init(u->gw->loop, &p->wait_timer);
@@ -476,7 +603,7 @@ rbgw_pool_stop(struct rbgw_pool *p)
     p->stopping = true;
     while (!rbgw_list_empty(&p->waiters)) {
         struct rbgw_call *call = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
-        rbgw_list_remove(&call->link);
+        waiter_remove(p, call);
         call_fail(call, NULL, "shutting down");
     }
     while (!rbgw_list_empty(&p->busy)) {
@@ -490,5 +617,32 @@ rbgw_pool_stop(struct rbgw_pool *p)
     while (!rbgw_list_empty(&p->idle)) {
         close_conn(rbgw_list_entry(p->idle.next, struct rbgw_upconn, link));
     }
+    while (!rbgw_list_empty(&p->pinned)) {
+        close_conn(rbgw_list_entry(p->pinned.next, struct rbgw_upconn, link));
+    }
     uv_close((uv_handle_t *)&p->wait_timer, NULL);
+}
+
+void
+rbgw_pool_op_submit(struct rbgw_upstream *u, struct rbgw_call *call)
+{
+    rbgw_pool_submit(u->impl, call);
+}
+
+void
+rbgw_pool_op_stop(struct rbgw_upstream *u)
+{
+    rbgw_pool_stop(u->impl);
+}
+
+void
+rbgw_pool_op_probe(struct rbgw_upstream *u, rbgw_call_done_cb done, void *data)
+{
+    rbgw_pool_probe(u->impl, done, data);
+}
+
+void
+rbgw_pool_op_unpin(struct rbgw_upstream *u, uint64_t conn_id)
+{
+    rbgw_pool_unpin(u->impl, conn_id);
 }

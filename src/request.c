@@ -14,6 +14,7 @@
 
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
+#include "rbgw/pool.h"
 
 struct rbgw_request *
 rbgw_request_new(struct rbgw_gateway *gw, const char *raw, size_t len, void *origin,
@@ -110,6 +111,19 @@ rbgw_request_orphan(struct rbgw_request *req)
     req->on_reply = NULL;
 }
 
+static void
+single_done(struct rbgw_call *call, int status, struct rbgw_str reply,
+            const struct rbgw_json *extra, const char *reason)
+{
+    struct rbgw_request *req = call->req;
+    if (status == 0) {
+        rbgw_request_reply(req, reply);
+    } else {
+        rbgw_request_fail(req, extra, "%s", reason);
+    }
+    rbgw_request_unref(req);
+}
+
 void
 rbgw_request_dispatch(struct rbgw_request *req)
 {
@@ -135,5 +149,9 @@ rbgw_request_dispatch(struct rbgw_request *req)
     }
     struct rbgw_upstream *u = &gw->upstreams[0];
     req->upstream = u;
-    u->ops->submit(u, req);
+    struct rbgw_call *call = rbgw_arena_calloc(&req->arena, sizeof(*call));
+    call->req = req;
+    call->done = single_done;
+    rbgw_request_ref(req);
+    u->ops->submit(u, call);
 }

@@ -186,3 +186,19 @@ rbgw_rpc_error_reply(struct rbgw_buf *out, const char *reason, const struct rbgw
     }
     rbgw_buf_append(out, "]}", 2);
 }
+
+void
+rbgw_rpc_initialize_call(struct rbgw_buf *out, const struct rbgw_connstr *cs)
+{
+    /* connstr keeps the options sorted byte-wise, as pdns's std::map does. */
+    rbgw_buf_append_cstr(out, "{\"method\": \"initialize\", \"parameters\": {");
+    for (size_t i = 0; i < cs->nopts; i++) {
+        if (i) {
+            rbgw_buf_append(out, ", ", 2);
+        }
+        rbgw_json_write_string(out, cs->opts[i].key, strlen(cs->opts[i].key));
+        rbgw_buf_append(out, ": ", 2);
+        rbgw_json_write_string(out, cs->opts[i].value, strlen(cs->opts[i].value));
+    }
+    rbgw_buf_append(out, "}}", 2);
+}

@@ -29,6 +29,15 @@
 #include "rbgw/rpc.h"
 
 struct rbgw_request;
+struct rbgw_call;
+
+/**
+ * Completion of an upstream call (pool.h): status 0 with the reply (one-line vetted JSON, valid
+ * only during the callback), or <0 with a one-line reason (and extra: responder log lines to
+ * pass on, or NULL).  Runs exactly once per submitted call; the call may be freed inside it.
+ */
+typedef void (*rbgw_call_done_cb)(struct rbgw_call *call, int status, struct rbgw_str reply,
+                                  const struct rbgw_json *extra, const char *reason);
 
 /** Listener hook: write the reply (one-line JSON, no newline) for req.  Called at most once. */
 typedef void (*rbgw_reply_cb)(struct rbgw_request *req, struct rbgw_str reply);
@@ -52,8 +61,12 @@ struct rbgw_upstream_ops {
     const char *name; /* "http", "unix", "pipe", "zeromq" */
     /** Validate options and allocate u->impl; no I/O yet.  <0 with err on failure. */
     int (*create)(struct rbgw_upstream *u, char *err, size_t errlen);
-    /** Send req upstream.  Must end in rbgw_request_reply/fail exactly once (maybe inside). */
-    void (*submit)(struct rbgw_upstream *u, struct rbgw_request *req);
+    /** Send a call upstream.  Ends in exactly one call->done (maybe inside submit). */
+    void (*submit)(struct rbgw_upstream *u, struct rbgw_call *call);
+    /** Active health check (see rbgw_pool_probe). */
+    void (*probe)(struct rbgw_upstream *u, rbgw_call_done_cb done, void *data);
+    /** The caller of a transaction went away: release its pinned conn. */
+    void (*unpin)(struct rbgw_upstream *u, uint64_t conn_id);
     /** Fail queued work, close every handle (asynchronously).  Idempotent. */
     void (*stop)(struct rbgw_upstream *u);
     /** Free u->impl once the loop has closed every handle. */

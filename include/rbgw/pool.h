@@ -34,12 +34,24 @@
 struct rbgw_pool;
 struct rbgw_upconn;
 
-/** One upstream leg of a request (allocated in the request's arena). */
+/** One upstream leg of a request (owned by whoever submits it, usually in the request arena). */
 struct rbgw_call {
-    struct rbgw_request *req; /* our reference */
+    struct rbgw_request *req; /* borrowed: what to send (req->raw, req->call); NULL for probes */
+    rbgw_call_done_cb done;   /* completion, exactly once */
+    void *data;               /* the owner's */
     struct rbgw_list link;    /* on pool->waiters while queued */
-    uint64_t deadline;        /* loop time (ms) by which the call must be answered */
+    uint64_t deadline;        /* loop time (ms) by which the call must be answered; 0: now +
+                                 the upstream's timeout (set by submit) */
+    uint64_t wait_deadline;   /* set by the pool: end of the wait in the queue */
+    uint64_t pin;             /* id of the pinned conn to use (transaction affinity), 0 = any */
+    uint64_t conn_id;         /* set by the pool: the conn that carried the call */
     unsigned retried : 1;     /* the retry rule was used once */
+    unsigned sent : 1;        /* set by the pool: handed to a transport (may have reached the
+                                 responder: a write must not be repeated) */
+    unsigned pin_after : 1;   /* on success keep the conn pinned to this caller (start of a
+                                 transaction) instead of returning it to the pool */
+    unsigned unpin_after : 1; /* after this call the conn returns to the pool (commit/abort) */
+    unsigned probe : 1;       /* internal: an active health check (open a conn, nothing sent) */
 };
 
 enum rbgw_upconn_state {
@@ -58,6 +70,7 @@ struct rbgw_upconn {
     uint64_t id;                  /* per-pool sequence number, for logs */
     unsigned reused : 1;          /* has carried a call before (a peer close is expected) */
     unsigned got_bytes : 1;       /* transport: some reply byte arrived for the current call */
+    unsigned pinned : 1;          /* reserved for one caller's transaction (pool->pinned) */
     unsigned timer_closed : 1;    /* the timer's close callback ran */
     unsigned transport_freed : 1; /* the transport called rbgw_upconn_free */
 };
@@ -80,24 +93,44 @@ struct rbgw_pool {
     uint32_t max_conns;                /* max-conns= */
     uint32_t idle_timeout_ms;          /* idle-timeout= (0: keep forever) */
     uint32_t retry_after_ms;           /* back-off after an open failure */
+    uint32_t max_queue;                /* max-queue= */
+    uint32_t queue_timeout_ms;         /* queue-timeout= */
     struct rbgw_list idle;             /* idle conns, most recently used first */
+    struct rbgw_list pinned;           /* idle conns reserved for a caller's transaction */
     struct rbgw_list busy;             /* opening or busy conns */
     struct rbgw_list waiters;          /* queued calls */
-    uint32_t nconns;                   /* conns on idle + busy */
+    uint32_t nwaiters;                 /* calls on waiters */
+    uint32_t nconns;                   /* conns on idle + pinned + busy */
     uint32_t open_failures;            /* consecutive failed opens (back-off exponent) */
     uint64_t next_open;                /* loop time before which no open starts */
     uint64_t next_id;                  /* conn ids */
-    uv_timer_t wait_timer;             /* head waiter's deadline, or the back-off end */
+    uv_timer_t wait_timer;             /* earliest waiter deadline, or the back-off end */
     bool stopping;                     /* stop() called */
 };
 
 /** Set up the pool for u (reads max-conns, idle-timeout; retry-after from the options). */
 int rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_upconn_ops *ops,
                    void *transport, const char *target, char *err, size_t errlen) RBGW_MUSTCHECK;
-/** Submit a request (upstream_ops.submit): always ends in exactly one answer. */
-void rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_request *req);
+/** Submit a call (upstream_ops.submit): always ends in exactly one call->done. */
+void rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_call *call);
+/**
+ * Active health check: open a fresh conn (connect / spawn + initialize), nothing else.  done is
+ * called once with status 0 (the conn then joins the idle list) or <0 and a reason.
+ */
+void rbgw_pool_probe(struct rbgw_pool *p, rbgw_call_done_cb done, void *data);
+/** Close the pinned conn with this id (its transaction's caller went away).  No-op if gone. */
+void rbgw_pool_unpin(struct rbgw_pool *p, uint64_t conn_id);
 /** Fail queued calls, close every conn.  Idempotent. */
 void rbgw_pool_stop(struct rbgw_pool *p);
+
+/*
+ * upstream_ops entries for transports whose u->impl struct starts with its struct rbgw_pool
+ * (all of them): the glue every pooled transport would otherwise repeat.
+ */
+void rbgw_pool_op_submit(struct rbgw_upstream *u, struct rbgw_call *call);
+void rbgw_pool_op_stop(struct rbgw_upstream *u);
+void rbgw_pool_op_probe(struct rbgw_upstream *u, rbgw_call_done_cb done, void *data);
+void rbgw_pool_op_unpin(struct rbgw_upstream *u, uint64_t conn_id);
 
 /* ---- outcomes, called by transports ---- */
 

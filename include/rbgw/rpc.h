@@ -11,6 +11,7 @@
 #define RBGW_RPC_H
 
 #include "rbgw/buf.h"
+#include "rbgw/connstr.h"
 #include "rbgw/json.h"
 
 struct rbgw_rpc_call {
@@ -50,5 +51,12 @@ int rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, s
  * are appended to log, or NULL).  Never fails.
  */
 void rbgw_rpc_error_reply(struct rbgw_buf *out, const char *reason, const struct rbgw_json *extra);
+
+/**
+ * Append the initialize call pdns sends on a new pipe/unix/ZeroMQ connection (protocol.md
+ * §3.1): every option of the connection string, values as strings, keys in byte order, json11
+ * form, no newline.
+ */
+void rbgw_rpc_initialize_call(struct rbgw_buf *out, const struct rbgw_connstr *cs);
 
 #endif

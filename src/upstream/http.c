@@ -410,20 +410,6 @@ http_create(struct rbgw_upstream *u, char *err, size_t errlen)
 }
 
 static void
-http_submit(struct rbgw_upstream *u, struct rbgw_request *req)
-{
-    struct http_upstream *up = u->impl;
-    rbgw_pool_submit(&up->pool, req);
-}
-
-static void
-http_stop(struct rbgw_upstream *u)
-{
-    struct http_upstream *up = u->impl;
-    rbgw_pool_stop(&up->pool);
-}
-
-static void
 http_destroy(struct rbgw_upstream *u)
 {
     struct http_upstream *up = u->impl;
@@ -438,7 +424,9 @@ http_destroy(struct rbgw_upstream *u)
 const struct rbgw_upstream_ops rbgw_http_upstream_ops = {
     .name = "http",
     .create = http_create,
-    .submit = http_submit,
-    .stop = http_stop,
+    .submit = rbgw_pool_op_submit,
+    .probe = rbgw_pool_op_probe,
+    .unpin = rbgw_pool_op_unpin,
+    .stop = rbgw_pool_op_stop,
     .destroy = http_destroy,
 };

@@ -522,18 +522,7 @@ js_create(struct rbgw_upstream *u, enum js_kind kind, char *err, size_t errlen)
         snprintf(tmp, sizeof(tmp), "pipe:%s", up->argv[0]);
     }
     up->target = rbgw_xstrdup(tmp);
-    /* initialize carries every option of the connection string, values as strings, keys in
-     * byte order (connstr keeps them sorted), in pdns's json11 form. */
-    rbgw_buf_append_cstr(&up->init_call, "{\"method\": \"initialize\", \"parameters\": {");
-    for (size_t i = 0; i < cs->nopts; i++) {
-        if (i) {
-            rbgw_buf_append(&up->init_call, ", ", 2);
-        }
-        rbgw_json_write_string(&up->init_call, cs->opts[i].key, strlen(cs->opts[i].key));
-        rbgw_buf_append(&up->init_call, ": ", 2);
-        rbgw_json_write_string(&up->init_call, cs->opts[i].value, strlen(cs->opts[i].value));
-    }
-    rbgw_buf_append_cstr(&up->init_call, "}}");
+    rbgw_rpc_initialize_call(&up->init_call, cs);
     int rc = rbgw_pool_init(&up->pool, u, &js_conn_ops, up, up->target, err, errlen);
     if (rc != 0) {
         free_upstream(up);
@@ -556,20 +545,6 @@ pipe_create(struct rbgw_upstream *u, char *err, size_t errlen)
 }
 
 static void
-js_submit(struct rbgw_upstream *u, struct rbgw_request *req)
-{
-    struct js_upstream *up = u->impl;
-    rbgw_pool_submit(&up->pool, req);
-}
-
-static void
-js_stop(struct rbgw_upstream *u)
-{
-    struct js_upstream *up = u->impl;
-    rbgw_pool_stop(&up->pool);
-}
-
-static void
 js_destroy(struct rbgw_upstream *u)
 {
     if (u->impl) {
@@ -581,15 +556,19 @@ js_destroy(struct rbgw_upstream *u)
 const struct rbgw_upstream_ops rbgw_unix_upstream_ops = {
     .name = "unix",
     .create = unix_create,
-    .submit = js_submit,
-    .stop = js_stop,
+    .submit = rbgw_pool_op_submit,
+    .probe = rbgw_pool_op_probe,
+    .unpin = rbgw_pool_op_unpin,
+    .stop = rbgw_pool_op_stop,
     .destroy = js_destroy,
 };
 
 const struct rbgw_upstream_ops rbgw_pipe_upstream_ops = {
     .name = "pipe",
     .create = pipe_create,
-    .submit = js_submit,
-    .stop = js_stop,
+    .submit = rbgw_pool_op_submit,
+    .probe = rbgw_pool_op_probe,
+    .unpin = rbgw_pool_op_unpin,
+    .stop = rbgw_pool_op_stop,
     .destroy = js_destroy,
 };

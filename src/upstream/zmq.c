@@ -446,19 +446,7 @@ zmq_create(struct rbgw_upstream *u, char *err, size_t errlen)
     snprintf(tmp, sizeof(tmp), "zeromq:%s", endpoint);
     up->target = rbgw_xstrdup(tmp);
 
-    /* initialize carries every option of the connection string, values as strings, keys in
-     * byte order (connstr keeps them sorted), in pdns's json11 form; the same text as
-     * jsonstream.c sends. */
-    rbgw_buf_append_cstr(&up->init_call, "{\"method\": \"initialize\", \"parameters\": {");
-    for (size_t i = 0; i < cs->nopts; i++) {
-        if (i) {
-            rbgw_buf_append(&up->init_call, ", ", 2);
-        }
-        rbgw_json_write_string(&up->init_call, cs->opts[i].key, strlen(cs->opts[i].key));
-        rbgw_buf_append(&up->init_call, ": ", 2);
-        rbgw_json_write_string(&up->init_call, cs->opts[i].value, strlen(cs->opts[i].value));
-    }
-    rbgw_buf_append_cstr(&up->init_call, "}}");
+    rbgw_rpc_initialize_call(&up->init_call, cs);
 
     up->ctx = zmq_ctx_new();
     if (up->ctx == NULL) {
@@ -477,20 +465,6 @@ zmq_create(struct rbgw_upstream *u, char *err, size_t errlen)
 }
 
 static void
-zmq_submit(struct rbgw_upstream *u, struct rbgw_request *req)
-{
-    struct zmq_upstream *up = u->impl;
-    rbgw_pool_submit(&up->pool, req);
-}
-
-static void
-zmq_stop(struct rbgw_upstream *u)
-{
-    struct zmq_upstream *up = u->impl;
-    rbgw_pool_stop(&up->pool);
-}
-
-static void
 zmq_destroy(struct rbgw_upstream *u)
 {
     if (u->impl) {
@@ -502,7 +476,9 @@ zmq_destroy(struct rbgw_upstream *u)
 const struct rbgw_upstream_ops rbgw_zmq_upstream_ops = {
     .name = "zeromq",
     .create = zmq_create,
-    .submit = zmq_submit,
-    .stop = zmq_stop,
+    .submit = rbgw_pool_op_submit,
+    .probe = rbgw_pool_op_probe,
+    .unpin = rbgw_pool_op_unpin,
+    .stop = rbgw_pool_op_stop,
     .destroy = zmq_destroy,
 };
