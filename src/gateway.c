@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/fanout.h"
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
 
@@ -122,6 +123,11 @@ rbgw_gateway_init(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rbgw_co
         }
         gw->nupstreams++;
     }
+    int frc = rbgw_fanout_new(gw, &gw->fanout, err, errlen);
+    if (frc != 0) {
+        rbgw_gateway_deinit(gw);
+        return frc;
+    }
     for (size_t i = 0; i < cfg->nlisteners; i++) {
         const struct rbgw_endpoint_conf *ec = &cfg->listeners[i];
         const struct rbgw_listener_ops *ops = rbgw_listener_ops_for(ec->cs.transport);
@@ -184,6 +190,9 @@ close_all(struct rbgw_gateway *gw)
             gw->listeners[i].ops->close(&gw->listeners[i]);
         }
     }
+    if (gw->fanout) {
+        rbgw_fanout_stop(gw->fanout);
+    }
     for (size_t i = 0; i < gw->nupstreams; i++) {
         gw->upstreams[i].ops->stop(&gw->upstreams[i]);
     }
@@ -241,6 +250,8 @@ rbgw_gateway_deinit(struct rbgw_gateway *gw)
     if (gw->upstreams && gw->nupstreams < (gw->cfg ? gw->cfg->nupstreams : 0)) {
         free(gw->upstreams[gw->nupstreams].name);
     }
+    rbgw_fanout_free(gw->fanout);
+    gw->fanout = NULL;
     free(gw->listeners);
     free(gw->upstreams);
     gw->listeners = NULL;

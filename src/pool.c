@@ -246,6 +246,7 @@ conn_new(struct rbgw_pool *p, struct rbgw_call *call)
     uv_timer_init(p->u->gw->loop, &c->timer);
     c->timer.data = c;
     c->call = call;
+    call->tried = 1;
     p->nconns++;
     set_state(c, RBGW_UPCONN_OPENING);
     uint64_t left = rbgw_upconn_time_left(c);
@@ -263,6 +264,7 @@ start_call(struct rbgw_upconn *c, struct rbgw_call *call)
     c->call = call;
     c->got_bytes = 0;
     call->sent = 1;
+    call->tried = 1;
     call->conn_id = c->id;
     set_state(c, RBGW_UPCONN_BUSY);
     uv_timer_start(&c->timer, on_call_timeout, rbgw_upconn_time_left(c), 0);
@@ -356,6 +358,7 @@ rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_call *call)
     uint64_t now = now_ms(p);
     rbgw_list_init(&call->link);
     call->sent = 0;
+    call->tried = 0;
     call->conn_id = 0;
     if (call->deadline == 0 || call->deadline > now + p->u->timeout_ms) {
         call->deadline = now + p->u->timeout_ms;

@@ -14,7 +14,7 @@
 
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
-#include "rbgw/pool.h"
+#include "rbgw/fanout.h"
 
 struct rbgw_request *
 rbgw_request_new(struct rbgw_gateway *gw, const char *raw, size_t len, void *origin,
@@ -111,19 +111,6 @@ rbgw_request_orphan(struct rbgw_request *req)
     req->on_reply = NULL;
 }
 
-static void
-single_done(struct rbgw_call *call, int status, struct rbgw_str reply,
-            const struct rbgw_json *extra, const char *reason)
-{
-    struct rbgw_request *req = call->req;
-    if (status == 0) {
-        rbgw_request_reply(req, reply);
-    } else {
-        rbgw_request_fail(req, extra, "%s", reason);
-    }
-    rbgw_request_unref(req);
-}
-
 void
 rbgw_request_dispatch(struct rbgw_request *req)
 {
@@ -147,11 +134,5 @@ rbgw_request_dispatch(struct rbgw_request *req)
         rbgw_request_fail(req, NULL, "no upstream configured");
         return;
     }
-    struct rbgw_upstream *u = &gw->upstreams[0];
-    req->upstream = u;
-    struct rbgw_call *call = rbgw_arena_calloc(&req->arena, sizeof(*call));
-    call->req = req;
-    call->done = single_done;
-    rbgw_request_ref(req);
-    u->ops->submit(u, call);
+    rbgw_fanout_dispatch(gw->fanout, req);
 }

@@ -110,12 +110,13 @@ struct rbgw_gateway {
     size_t nlisteners;
     struct rbgw_upstream *upstreams; /* owned array */
     size_t nupstreams;
-    uint64_t next_id;   /* request ids */
-    uint64_t inflight;  /* requests created and not yet freed */
-    bool stopping;      /* stop requested: no new requests, close when idle */
-    bool stopped;       /* handles closing */
-    uv_signal_t sig[2]; /* SIGINT, SIGTERM */
-    int exit_code;      /* what main returns */
+    struct rbgw_fanout *fanout; /* owned: routing, health, transactions (fanout.c) */
+    uint64_t next_id;           /* request ids */
+    uint64_t inflight;          /* requests created and not yet freed */
+    bool stopping;              /* stop requested: no new requests, close when idle */
+    bool stopped;               /* handles closing */
+    uv_signal_t sig[2];         /* SIGINT, SIGTERM */
+    int exit_code;              /* what main returns */
 };
 
 /* ---- gateway ---- */

@@ -52,6 +52,8 @@ struct rbgw_call {
                                  transaction) instead of returning it to the pool */
     unsigned unpin_after : 1; /* after this call the conn returns to the pool (commit/abort) */
     unsigned probe : 1;       /* internal: an active health check (open a conn, nothing sent) */
+    unsigned tried : 1;       /* set by the pool: a conn was opened or used for it, so a
+                                 failure says something about the upstream's health */
 };
 
 enum rbgw_upconn_state {

@@ -1,0 +1,745 @@
+/*
+ * fanout.c: routes a call to a pool and runs its legs: one upstream, several in turn, or all at
+ * once; health, retries within the deadline and the retry budget; transaction affinity.
+ *
+ *   rbgw_fanout ──owns──> member[] (one per upstream: health, calls in flight, check timer)
+ *               ├─owns──> pool_rt[] (one per pool: round-robin counter, weighted-RR state)
+ *               └─owns──> trx list  (open transactions: origin + trxid -> pinned conns)
+ *
+ *   fan (per request, in its arena) ──ref──> request
+ *       └── leg[] { rbgw_call } ──submitted to──> upstream pool
+ *
+ * Modes (router.h): reads one / first-success / first-nonempty run legs one after another in
+ * the policy's order; merge and write=all run one leg per member at once; writes one runs one
+ * leg and moves on only if nothing reached the responder (call->sent == 0).
+ *
+ * Health is passive: failure-limit consecutive transport failures (not "result": false, which
+ * is an answer) eject an upstream; while ejected it is checked every health-interval ms by
+ * opening a fresh connection (rbgw_pool_probe: TCP connect, spawn + initialize, ...), and a
+ * good check brings it back.  Ejected members go last in every order, so when all of a pool is
+ * ejected the calls still go somewhere (panic mode).
+ *
+ * Transactions: startTransaction pins the conn that carried it (pool.h pin_after); every later
+ * call of the same origin with that trxid goes to the same conns; commit/abort release them.
+ * With write=all a transaction is opened on every member and committed only if every call in
+ * it succeeded everywhere, otherwise it is aborted on all.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "rbgw/fanout.h"
+#include "rbgw/log.h"
+#include "rbgw/pool.h"
+#include "rbgw/router.h"
+
+#define BUDGET_MIN_PER_SEC 3.0
+#define BUDGET_CAP 100.0
+
+struct member {
+    struct rbgw_fanout *f;    /* borrowed owner */
+    struct rbgw_upstream *u;  /* borrowed */
+    uint32_t failures;        /* consecutive transport failures */
+    uint32_t failure_limit;   /* failure-limit= */
+    uint32_t health_interval; /* health-interval= (ms) */
+    uint32_t weight;          /* weight= */
+    uint32_t outstanding;     /* legs in flight */
+    bool healthy;             /* not ejected */
+    bool checking;            /* a probe is in flight */
+    uv_timer_t check;         /* next active check while ejected */
+};
+
+struct pool_rt {
+    uint64_t rr;                  /* round-robin counter */
+    struct rbgw_member_state *ms; /* owned: per member of the pool (weighted-RR state) */
+};
+
+struct trx {
+    struct rbgw_list link; /* on f->trxs */
+    const void *origin;    /* the listener connection that opened it */
+    int64_t trxid;         /* pdns's trxid */
+    size_t pool;           /* pool index */
+    size_t n;              /* members holding it */
+    size_t *member;        /* owned: upstream indexes */
+    uint64_t *conn;        /* owned: pinned conn id per member */
+    bool failed;           /* write=all: a call in it failed somewhere */
+};
+
+struct rbgw_fanout {
+    struct rbgw_gateway *gw;      /* borrowed */
+    struct rbgw_router_conf conf; /* owned */
+    struct member *members;       /* owned: one per upstream */
+    struct pool_rt *pools;        /* owned: one per pool */
+    struct rbgw_list trxs;        /* open transactions */
+    double budget;                /* retry tokens */
+    uint64_t budget_ts;           /* loop time of the last refill */
+    bool stopped;                 /* stop() called */
+};
+
+enum trx_role {
+    TRX_NONE,  /* not part of a transaction */
+    TRX_START, /* startTransaction */
+    TRX_IN,    /* a call carrying an open transaction's trxid */
+    TRX_END,   /* commitTransaction / abortTransaction */
+};
+
+struct fan;
+
+struct leg {
+    struct rbgw_call call; /* submitted to the upstream (call.data = this leg) */
+    struct fan *fan;       /* borrowed owner */
+    size_t member;         /* upstream index */
+    int status;            /* 0 or <0 */
+    struct rbgw_str reply; /* copy in the request arena (parallel and fallback modes) */
+    const char *reason;    /* copy in the arena when failed */
+    unsigned done : 1;     /* completed */
+};
+
+struct fan {
+    struct rbgw_fanout *f;    /* borrowed */
+    struct rbgw_request *req; /* our reference */
+    size_t pool;              /* pool index */
+    const struct rbgw_pool_conf *pc;
+    enum rbgw_method_class cls; /* read or write */
+    enum trx_role trx_role;     /* transaction handling */
+    struct trx *trx;            /* TRX_IN / TRX_END: the transaction */
+    int64_t trxid;              /* for TRX_START */
+    bool parallel;              /* all legs at once */
+    size_t *order;              /* upstream indexes in try order */
+    size_t norder;
+    size_t next;                   /* next position in order (sequential) */
+    unsigned retries_left;         /* mode one */
+    struct leg *legs;              /* one per order entry */
+    size_t pending;                /* parallel: legs not done */
+    struct rbgw_str fallback;      /* first-nonempty: first empty success */
+    struct rbgw_buf reasons;       /* failures so far, "; "-joined */
+    const struct rbgw_json *extra; /* responder log lines of the last failure */
+    uint64_t deadline;             /* loop time by which we answer */
+    bool commit_aborted;           /* a commit was turned into an abort (write=all failure) */
+};
+
+static void member_failed(struct member *m, const char *reason);
+
+/* ---- small helpers ---- */
+
+static uint64_t
+now_ms(struct rbgw_fanout *f)
+{
+    return uv_now(f->gw->loop);
+}
+
+static const char *
+arena_strdup(struct rbgw_request *req, const char *s)
+{
+    return rbgw_arena_memdup(&req->arena, s, strlen(s));
+}
+
+static bool
+budget_take(struct rbgw_fanout *f)
+{
+    uint64_t now = now_ms(f);
+    f->budget += (double)(now - f->budget_ts) * BUDGET_MIN_PER_SEC / 1000.0;
+    f->budget_ts = now;
+    if (f->budget > BUDGET_CAP) {
+        f->budget = BUDGET_CAP;
+    }
+    if (f->budget < 1.0) {
+        return false;
+    }
+    f->budget -= 1.0;
+    return true;
+}
+
+static void
+note_reason(struct fan *fan, size_t member, const char *reason)
+{
+    if (fan->reasons.len) {
+        rbgw_buf_append(&fan->reasons, "; ", 2);
+    }
+    rbgw_buf_printf(&fan->reasons, "%s: %s", fan->f->members[member].u->name, reason);
+}
+
+static void
+fan_finish(struct fan *fan)
+{
+    rbgw_buf_free(&fan->reasons);
+    rbgw_request_unref(fan->req);
+}
+
+static void fan_fail(struct fan *fan, const char *fmt, ...) RBGW_PRINTF(2, 3);
+
+static void
+fan_fail(struct fan *fan, const char *fmt, ...)
+{
+    char reason[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    rbgw_request_fail(fan->req, fan->extra, "%s", reason);
+    fan_finish(fan);
+}
+
+/* ---- transactions ---- */
+
+static struct trx *
+trx_find(struct rbgw_fanout *f, const void *origin, int64_t trxid)
+{
+    for (struct rbgw_list *n = f->trxs.next; n != &f->trxs; n = n->next) {
+        struct trx *t = rbgw_list_entry(n, struct trx, link);
+        if (t->origin == origin && t->trxid == trxid) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+static void
+trx_free(struct trx *t)
+{
+    rbgw_list_remove(&t->link);
+    free(t->member);
+    free(t->conn);
+    free(t);
+}
+
+/* Release the pinned conns of t (closing them) and forget it. */
+static void
+trx_drop(struct rbgw_fanout *f, struct trx *t)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        struct rbgw_upstream *u = f->members[t->member[i]].u;
+        if (t->conn[i] && u->ops->unpin) {
+            u->ops->unpin(u, t->conn[i]);
+        }
+    }
+    trx_free(t);
+}
+
+void
+rbgw_fanout_origin_gone(struct rbgw_fanout *f, const void *origin)
+{
+    struct rbgw_list *n = f->trxs.next;
+    while (n != &f->trxs) {
+        struct trx *t = rbgw_list_entry(n, struct trx, link);
+        n = n->next;
+        if (t->origin == origin) {
+            rbgw_log_info("transaction %lld dropped: its pdns connection closed",
+                          (long long)t->trxid);
+            trx_drop(f, t);
+        }
+    }
+}
+
+/* ---- legs ---- */
+
+static void leg_done(struct rbgw_call *call, int status, struct rbgw_str reply,
+                     const struct rbgw_json *extra, const char *reason);
+
+static void
+leg_submit(struct fan *fan, struct leg *leg)
+{
+    struct rbgw_fanout *f = fan->f;
+    struct member *m = &f->members[leg->member];
+    memset(&leg->call, 0, sizeof(leg->call));
+    leg->call.req = fan->req;
+    leg->call.done = leg_done;
+    leg->call.data = leg;
+    leg->call.deadline = fan->deadline;
+    leg->done = 0;
+    if (fan->trx_role == TRX_START) {
+        leg->call.pin_after = 1;
+    } else if (fan->trx) {
+        for (size_t i = 0; i < fan->trx->n; i++) {
+            if (fan->trx->member[i] == leg->member) {
+                leg->call.pin = fan->trx->conn[i];
+            }
+        }
+        leg->call.unpin_after = fan->trx_role == TRX_END;
+    }
+    m->outstanding++;
+    fan->req->upstream = m->u;
+    m->u->ops->submit(m->u, &leg->call);
+}
+
+/* Sequential modes: send to the next member in order; false when none is left. */
+static bool
+try_next(struct fan *fan)
+{
+    if (fan->next >= fan->norder || now_ms(fan->f) >= fan->deadline) {
+        return false;
+    }
+    struct leg *leg = &fan->legs[fan->next];
+    leg->member = fan->order[fan->next];
+    fan->next++;
+    leg_submit(fan, leg);
+    return true;
+}
+
+static void
+answer(struct fan *fan, struct rbgw_str reply)
+{
+    rbgw_request_reply(fan->req, reply);
+    fan_finish(fan);
+}
+
+/* Sequential modes: a leg ended; answer or go on. */
+static void
+seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
+{
+    struct rbgw_fanout *f = fan->f;
+    const struct rbgw_pool_conf *pc = fan->pc;
+    if (fan->cls == RBGW_CLASS_WRITE || fan->trx_role != TRX_NONE) {
+        if (status == 0) {
+            answer(fan, reply);
+            return;
+        }
+        /* A write moves on only if it never reached the responder. */
+        if (!leg->call.sent && fan->trx_role == TRX_NONE && budget_take(f) && try_next(fan)) {
+            return;
+        }
+        fan_fail(fan, "%s", fan->reasons.data ? fan->reasons.data : "failed");
+        return;
+    }
+    switch (pc->read) {
+    case RBGW_READ_ONE:
+    case RBGW_READ_MERGE: /* a one-member merge runs here too */
+        if (status == 0) {
+            answer(fan, reply);
+            return;
+        }
+        if (fan->retries_left > 0 && budget_take(f)) {
+            fan->retries_left--;
+            if (try_next(fan)) {
+                return;
+            }
+        }
+        break;
+    case RBGW_READ_FIRST_SUCCESS:
+    case RBGW_READ_FIRST_NONEMPTY: {
+        enum rbgw_result_kind k = RBGW_RESULT_FAILED;
+        if (status == 0) {
+            k = rbgw_result_kind(&fan->req->arena, fan->req->call.method, reply);
+        }
+        if (k == RBGW_RESULT_DATA ||
+            (k == RBGW_RESULT_EMPTY && pc->read == RBGW_READ_FIRST_SUCCESS)) {
+            answer(fan, reply);
+            return;
+        }
+        if (k == RBGW_RESULT_EMPTY && fan->fallback.p == NULL) {
+            fan->fallback =
+                rbgw_str_make(rbgw_arena_memdup(&fan->req->arena, reply.p, reply.len), reply.len);
+        }
+        if (k == RBGW_RESULT_FAILED && status == 0) {
+            note_reason(fan, leg->member, "result false");
+            if (fan->fallback.p == NULL && fan->next >= fan->norder) {
+                /* Every member said false: that is the answer. */
+                answer(fan, reply);
+                return;
+            }
+        }
+        if (try_next(fan)) {
+            return;
+        }
+        if (fan->fallback.p) {
+            answer(fan, fan->fallback);
+            return;
+        }
+        break;
+    }
+    }
+    fan_fail(fan, "%s", fan->reasons.data ? fan->reasons.data : "no upstream answered");
+}
+
+/* Parallel modes: every leg done. */
+static void
+par_complete(struct fan *fan)
+{
+    struct rbgw_request *req = fan->req;
+    size_t n = fan->norder;
+    if (fan->cls == RBGW_CLASS_READ && fan->trx_role == TRX_NONE) {
+        struct rbgw_str *replies = rbgw_arena_calloc(&req->arena, n * sizeof(*replies));
+        for (size_t i = 0; i < n; i++) {
+            replies[i] = fan->legs[i].status == 0 ? fan->legs[i].reply : RBGW_STR_NULL;
+        }
+        struct rbgw_buf out = RBGW_BUF_INIT;
+        if (rbgw_merge_replies(&req->arena, req->call.method, replies, n, &out) == 0) {
+            answer(fan, rbgw_buf_str(&out));
+        } else {
+            fan_fail(fan, "%s", fan->reasons.data ? fan->reasons.data : "no upstream answered");
+        }
+        rbgw_buf_free(&out);
+        return;
+    }
+    /* write=all: success only if every member succeeded (and said something but false). */
+    bool all_ok = true;
+    for (size_t i = 0; i < n; i++) {
+        struct leg *leg = &fan->legs[i];
+        if (leg->status != 0) {
+            all_ok = false;
+        } else if (rbgw_result_kind(&req->arena, req->call.method, leg->reply) ==
+                   RBGW_RESULT_FAILED) {
+            all_ok = false;
+            note_reason(fan, leg->member, "result false");
+        }
+    }
+    if (fan->trx_role == TRX_START) {
+        if (all_ok) {
+            struct trx *t = rbgw_xcalloc(1, sizeof(*t));
+            t->origin = req->origin;
+            t->trxid = fan->trxid;
+            t->pool = fan->pool;
+            t->n = n;
+            t->member = rbgw_xcalloc(n, sizeof(*t->member));
+            t->conn = rbgw_xcalloc(n, sizeof(*t->conn));
+            for (size_t i = 0; i < n; i++) {
+                t->member[i] = fan->legs[i].member;
+                t->conn[i] = fan->legs[i].call.conn_id;
+            }
+            rbgw_list_push_back(&fan->f->trxs, &t->link);
+        } else {
+            /* Opened on some members only: close those conns (the responders see the
+             * connection drop, an abort), and report false so pdns sends nothing more. */
+            for (size_t i = 0; i < n; i++) {
+                struct leg *leg = &fan->legs[i];
+                struct rbgw_upstream *u = fan->f->members[leg->member].u;
+                if (leg->status == 0 && leg->call.conn_id && u->ops->unpin) {
+                    u->ops->unpin(u, leg->call.conn_id);
+                }
+            }
+        }
+    } else if (fan->trx && !all_ok) {
+        fan->trx->failed = true;
+    }
+    if (fan->trx_role == TRX_END && fan->trx) {
+        trx_free(fan->trx);
+        fan->trx = NULL;
+    }
+    if (fan->commit_aborted) {
+        fan_fail(fan, "%s", fan->reasons.data);
+    } else if (all_ok) {
+        answer(fan, fan->legs[0].reply);
+    } else {
+        fan_fail(fan, "not every responder succeeded (write=all): %s",
+                 fan->reasons.data ? fan->reasons.data : "?");
+    }
+}
+
+static void
+leg_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct rbgw_json *extra,
+         const char *reason)
+{
+    struct leg *leg = call->data;
+    struct fan *fan = leg->fan;
+    struct rbgw_fanout *f = fan->f;
+    struct member *m = &f->members[leg->member];
+    m->outstanding--;
+    leg->done = 1;
+    leg->status = status;
+    if (status == 0) {
+        m->failures = 0;
+    } else {
+        fan->extra = extra;
+        leg->reason = arena_strdup(fan->req, reason);
+        note_reason(fan, leg->member, reason);
+        /* A full queue, a queue timeout or shutting down say nothing about its health. */
+        if (call->tried) {
+            member_failed(m, reason);
+        }
+    }
+    if (fan->parallel) {
+        if (status == 0) {
+            leg->reply =
+                rbgw_str_make(rbgw_arena_memdup(&fan->req->arena, reply.p, reply.len), reply.len);
+        }
+        if (--fan->pending == 0) {
+            par_complete(fan);
+        }
+        return;
+    }
+    /* Sequential single-member transaction bookkeeping. */
+    if (fan->trx_role == TRX_START) {
+        struct rbgw_upstream *u = m->u;
+        bool opened = status == 0 && rbgw_result_kind(&fan->req->arena, fan->req->call.method,
+                                                      reply) != RBGW_RESULT_FAILED;
+        if (opened) {
+            struct trx *t = rbgw_xcalloc(1, sizeof(*t));
+            t->origin = fan->req->origin;
+            t->trxid = fan->trxid;
+            t->pool = fan->pool;
+            t->n = 1;
+            t->member = rbgw_xcalloc(1, sizeof(*t->member));
+            t->conn = rbgw_xcalloc(1, sizeof(*t->conn));
+            t->member[0] = leg->member;
+            t->conn[0] = call->conn_id;
+            rbgw_list_push_back(&f->trxs, &t->link);
+        } else if (status == 0 && call->conn_id && u->ops->unpin) {
+            /* pdns sends neither commit nor abort after a false start: free the conn. */
+            u->ops->unpin(u, call->conn_id);
+        }
+    } else if (fan->trx_role == TRX_END && fan->trx) {
+        trx_free(fan->trx);
+        fan->trx = NULL;
+    }
+    seq_done(fan, leg, status, reply);
+}
+
+/* ---- health ---- */
+
+static void check_now(uv_timer_t *t);
+
+static void
+probe_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct rbgw_json *extra,
+           const char *reason)
+{
+    struct member *m = call->data;
+    RBGW_UNUSED(reply);
+    RBGW_UNUSED(extra);
+    m->checking = false;
+    if (m->f->stopped) {
+        return;
+    }
+    if (status == 0) {
+        m->healthy = true;
+        m->failures = 0;
+        rbgw_log_warn("u=%s: check passed, back in service", m->u->name);
+        return;
+    }
+    rbgw_log_info("u=%s: check failed: %s", m->u->name, reason);
+    uv_timer_start(&m->check, check_now, m->health_interval, 0);
+}
+
+static void
+check_now(uv_timer_t *t)
+{
+    struct member *m = t->data;
+    if (m->healthy || m->checking || m->f->stopped || m->u->ops->probe == NULL) {
+        return;
+    }
+    m->checking = true;
+    m->u->ops->probe(m->u, probe_done, m);
+}
+
+static void
+member_failed(struct member *m, const char *reason)
+{
+    m->failures++;
+    if (!m->healthy || m->failures < m->failure_limit) {
+        return;
+    }
+    m->healthy = false;
+    rbgw_log_warn("u=%s: ejected after %u consecutive failures (last: %s); checking every %u ms",
+                  m->u->name, m->failures, reason, m->health_interval);
+    if (!m->f->stopped) {
+        uv_timer_start(&m->check, check_now, m->health_interval, 0);
+    }
+}
+
+/* ---- dispatch ---- */
+
+static void
+order_pool(struct fan *fan, struct rbgw_str name)
+{
+    struct rbgw_fanout *f = fan->f;
+    const struct rbgw_pool_conf *pc = fan->pc;
+    struct pool_rt *prt = &f->pools[fan->pool];
+    size_t n = pc->nmembers;
+    for (size_t i = 0; i < n; i++) {
+        struct member *m = &f->members[pc->members[i]];
+        prt->ms[i].healthy = m->healthy;
+        prt->ms[i].outstanding = m->outstanding;
+        prt->ms[i].weight = m->weight;
+    }
+    size_t *idx = rbgw_arena_alloc(&fan->req->arena, n * sizeof(*idx));
+    rbgw_lb_order(pc->policy, prt->ms, n, &prt->rr, rbgw_name_hash(name), idx);
+    fan->order = rbgw_arena_alloc(&fan->req->arena, n * sizeof(*fan->order));
+    for (size_t i = 0; i < n; i++) {
+        fan->order[i] = pc->members[idx[i]];
+    }
+    fan->norder = n;
+}
+
+static bool
+get_trxid(const struct rbgw_request *req, int64_t *out)
+{
+    return rbgw_json_int64(rbgw_json_get(req->call.params, "trxid"), out);
+}
+
+void
+rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
+{
+    struct fan *fan = rbgw_arena_calloc(&req->arena, sizeof(*fan));
+    rbgw_request_ref(req);
+    fan->f = f;
+    fan->req = req;
+    rbgw_buf_init(&fan->reasons);
+    fan->deadline = now_ms(f) + f->gw->cfg->deadline_ms;
+    f->budget += (double)f->gw->cfg->retry_budget / 100.0;
+
+    struct rbgw_str method = req->call.method;
+    fan->cls = rbgw_method_class(method);
+    struct rbgw_str name = rbgw_call_name(method, req->call.params);
+
+    /* Transactions first: their calls go where the transaction lives. */
+    int64_t trxid = 0;
+    bool has_trxid = get_trxid(req, &trxid);
+    if (rbgw_str_eq_cstr(method, "startTransaction") && has_trxid) {
+        struct trx *old = trx_find(f, req->origin, trxid);
+        if (old) {
+            trx_drop(f, old); /* restarted without commit/abort: the old one is dead */
+        }
+        fan->trx_role = TRX_START;
+        fan->trxid = trxid;
+    } else if (has_trxid && (fan->trx = trx_find(f, req->origin, trxid)) != NULL) {
+        fan->trx_role = (rbgw_str_eq_cstr(method, "commitTransaction") ||
+                         rbgw_str_eq_cstr(method, "abortTransaction"))
+                            ? TRX_END
+                            : TRX_IN;
+    }
+
+    if (fan->trx) {
+        fan->pool = fan->trx->pool;
+        fan->pc = &f->conf.pools[fan->pool];
+        fan->norder = fan->trx->n;
+        fan->order = rbgw_arena_alloc(&req->arena, fan->norder * sizeof(*fan->order));
+        memcpy(fan->order, fan->trx->member, fan->norder * sizeof(*fan->order));
+        if (fan->trx_role == TRX_END && fan->trx->failed &&
+            rbgw_str_eq_cstr(method, "commitTransaction")) {
+            /* write=all: some responder failed a call of this transaction; committing the
+             * others would leave them disagreeing.  Abort everywhere instead. */
+            static const char abort_fmt[] =
+                "{\"method\": \"abortTransaction\", \"parameters\": {\"trxid\": %lld}}";
+            char text[128];
+            int len = snprintf(text, sizeof(text), abort_fmt, (long long)trxid);
+            req->raw =
+                rbgw_str_make(rbgw_arena_memdup(&req->arena, text, (size_t)len), (size_t)len);
+            char err[64];
+            if (rbgw_rpc_decode(&req->arena, req->raw.p, req->raw.len, &req->call, err,
+                                sizeof(err)) != 0) {
+                fan_fail(fan, "internal error building abortTransaction");
+                return;
+            }
+            rbgw_log_warn("req=%llu: transaction %lld failed on a responder: aborting it on all",
+                          (unsigned long long)req->id, (long long)trxid);
+            fan->commit_aborted = true;
+            fan->reasons.len = 0;
+            rbgw_buf_printf(&fan->reasons,
+                            "transaction %lld was aborted: a responder failed "
+                            "a call in it",
+                            (long long)trxid);
+        }
+    } else {
+        fan->pool = rbgw_route_pick(&f->conf, fan->cls, name);
+        fan->pc = &f->conf.pools[fan->pool];
+        order_pool(fan, name);
+    }
+
+    const struct rbgw_pool_conf *pc = fan->pc;
+    bool write_all = pc->write == RBGW_WRITE_ALL && fan->cls == RBGW_CLASS_WRITE;
+    bool merge = pc->read == RBGW_READ_MERGE && fan->cls == RBGW_CLASS_READ &&
+                 fan->trx_role == TRX_NONE;
+    if ((write_all || merge) && !fan->trx) {
+        /* Every member takes part: keep the pool's order, so merged records, logs and the
+         * write=all answer come in the order the operator wrote the members. */
+        memcpy(fan->order, pc->members, pc->nmembers * sizeof(*fan->order));
+    }
+    fan->legs = rbgw_arena_calloc(&req->arena, fan->norder * sizeof(*fan->legs));
+    for (size_t i = 0; i < fan->norder; i++) {
+        fan->legs[i].fan = fan;
+        fan->legs[i].member = fan->order[i];
+    }
+    bool write_all = pc->write == RBGW_WRITE_ALL && fan->cls == RBGW_CLASS_WRITE;
+    bool merge =
+        pc->read == RBGW_READ_MERGE && fan->cls == RBGW_CLASS_READ && fan->trx_role == TRX_NONE;
+    fan->parallel = fan->norder > 1 && (merge || write_all || (fan->trx && fan->trx->n > 1));
+    if (fan->cls == RBGW_CLASS_READ && fan->trx_role == TRX_NONE && pc->read == RBGW_READ_ONE) {
+        fan->retries_left = pc->retries;
+    }
+    if (fan->parallel) {
+        fan->pending = fan->norder;
+        /* Counted first: a leg may complete synchronously inside its submit. */
+        for (size_t i = 0; i < fan->norder; i++) {
+            leg_submit(fan, &fan->legs[i]);
+        }
+        return;
+    }
+    if (fan->trx) {
+        fan->norder = 1; /* a single-member transaction: never elsewhere */
+    }
+    if (!try_next(fan)) {
+        fan_fail(fan, "no upstream could be tried before the deadline");
+    }
+}
+
+/* ---- lifecycle ---- */
+
+int
+rbgw_fanout_new(struct rbgw_gateway *gw, struct rbgw_fanout **out, char *err, size_t errlen)
+{
+    struct rbgw_fanout *f = rbgw_xcalloc(1, sizeof(*f));
+    f->gw = gw;
+    rbgw_list_init(&f->trxs);
+    int rc = rbgw_router_conf_build(gw->cfg, &f->conf, err, errlen);
+    if (rc != 0) {
+        free(f);
+        return rc;
+    }
+    f->members = rbgw_xcalloc(gw->nupstreams, sizeof(*f->members));
+    for (size_t i = 0; i < gw->nupstreams; i++) {
+        struct member *m = &f->members[i];
+        long limit, interval, weight;
+        m->f = f;
+        m->u = &gw->upstreams[i];
+        m->healthy = true;
+        if ((rc = rbgw_upstream_int_opt(m->u, "failure-limit", &limit, err, errlen)) ||
+            (rc = rbgw_upstream_int_opt(m->u, "health-interval", &interval, err, errlen)) ||
+            (rc = rbgw_upstream_int_opt(m->u, "weight", &weight, err, errlen))) {
+            rbgw_router_conf_free(&f->conf);
+            free(f->members);
+            free(f);
+            return rc;
+        }
+        m->failure_limit = (uint32_t)limit;
+        m->health_interval = (uint32_t)interval;
+        m->weight = (uint32_t)weight;
+        uv_timer_init(gw->loop, &m->check);
+        m->check.data = m;
+    }
+    f->pools = rbgw_xcalloc(f->conf.npools, sizeof(*f->pools));
+    for (size_t i = 0; i < f->conf.npools; i++) {
+        f->pools[i].ms = rbgw_xcalloc(f->conf.pools[i].nmembers, sizeof(*f->pools[i].ms));
+    }
+    f->budget = BUDGET_MIN_PER_SEC;
+    f->budget_ts = now_ms(f);
+    *out = f;
+    return 0;
+}
+
+void
+rbgw_fanout_stop(struct rbgw_fanout *f)
+{
+    if (f->stopped) {
+        return;
+    }
+    f->stopped = true;
+    while (!rbgw_list_empty(&f->trxs)) {
+        trx_free(rbgw_list_entry(f->trxs.next, struct trx, link));
+    }
+    for (size_t i = 0; i < f->gw->nupstreams; i++) {
+        uv_close((uv_handle_t *)&f->members[i].check, NULL);
+    }
+}
+
+void
+rbgw_fanout_free(struct rbgw_fanout *f)
+{
+    if (f == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < f->conf.npools; i++) {
+        free(f->pools[i].ms);
+    }
+    free(f->pools);
+    free(f->members);
+    rbgw_router_conf_free(&f->conf);
+    free(f);
+}
