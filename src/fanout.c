@@ -647,9 +647,6 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
         fan->legs[i].fan = fan;
         fan->legs[i].member = fan->order[i];
     }
-    bool write_all = pc->write == RBGW_WRITE_ALL && fan->cls == RBGW_CLASS_WRITE;
-    bool merge =
-        pc->read == RBGW_READ_MERGE && fan->cls == RBGW_CLASS_READ && fan->trx_role == TRX_NONE;
     fan->parallel = fan->norder > 1 && (merge || write_all || (fan->trx && fan->trx->n > 1));
     if (fan->cls == RBGW_CLASS_READ && fan->trx_role == TRX_NONE && pc->read == RBGW_READ_ONE) {
         fan->retries_left = pc->retries;
