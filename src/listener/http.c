@@ -21,6 +21,7 @@
 
 #include <llhttp.h>
 
+#include "rbgw/fanout.h"
 #include "rbgw/gateway.h"
 #include "rbgw/list.h"
 #include "rbgw/log.h"
@@ -92,6 +93,7 @@ conn_close(struct http_conn *c)
     }
     c->closing = 1;
     rbgw_list_remove(&c->link);
+    rbgw_fanout_origin_gone(c->hl->l->gw->fanout, c);
     if (c->cur) {
         /* A write in progress ends in on_write(UV_ECANCELED), which drops our reference;
          * a call still upstream is orphaned and its answer swallowed. */

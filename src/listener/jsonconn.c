@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/fanout.h"
 #include "rbgw/log.h"
 #include "listener/jsonconn.h"
 
@@ -223,6 +224,8 @@ void
 rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc)
 {
     jc->done = 1;
+    /* Its open transactions can never be committed now (their conns are closed). */
+    rbgw_fanout_origin_gone(jc->l->gw->fanout, jc);
     if (jc->cur) {
         /* A write in progress ends in on_write(UV_ECANCELED), which drops the reference;
          * a call still upstream is orphaned and its late answer swallowed. */
