@@ -76,6 +76,8 @@ REST_COMPONENTS = {
     "setFresh": ["id"],
 }
 
+NO_RESULT = object()  # answer() sentinel: reply with an object that has no "result"
+
 INT_PARAMS = {"id", "domain_id", "trxid", "zone-id", "maxResults", "flags"}
 
 
@@ -91,7 +93,19 @@ def canon_key(rel):
 
 
 class Backend:
-    """Scripted, stateful answers for every method pdns 4.7.3 sends."""
+    """Scripted, stateful answers for every method pdns 4.7.3 sends.
+
+    State (a dict, all keys optional):
+      kind, meta, keys   example.com.'s kind, metadata {kind: [values]} and DNSSEC keys
+      zones              more zones: {name: {id, kind, masters, serial, meta, keys}}; they have
+                         no records here (they are filled by AXFR-in, whose writes return true)
+      tsig               {keyname: [algorithm, base64]}
+      next_key_id        id that addDomainKey returns next (default 7)
+      updated_master     getUpdatedMasters returns example.com. once, as a primary whose
+                         notified_serial is behind, so pdns calls setNotified
+      fail_feed          feedRecord gets a reply without "result" (pdns ignores a false
+                         result there), so pdns throws and aborts the transfer
+    """
 
     def __init__(self, state=None):
         st = state or {}
@@ -99,27 +113,43 @@ class Backend:
             {"qname": n, "qtype": t, "content": c, "ttl": 300, "auth": 1, "domain_id": ZONE_ID}
             for (n, t, c) in DEFAULT_RECORDS
         ]
-        self.kind = st.get("kind", "native")
-        self.meta = copy.deepcopy(st.get("meta", {}))
-        self.keys = copy.deepcopy(st.get("keys", []))
+        self.zones = {
+            ZONE: {
+                "id": ZONE_ID,
+                "kind": st.get("kind", "native"),
+                "masters": [],
+                "serial": SERIAL,
+                "meta": copy.deepcopy(st.get("meta", {})),
+                "keys": copy.deepcopy(st.get("keys", [])),
+            }
+        }
+        for name, z in st.get("zones", {}).items():
+            zz = {"kind": "native", "masters": [], "serial": 0, "meta": {}, "keys": []}
+            zz.update(copy.deepcopy(z))
+            self.zones[name.lower()] = zz
         self.tsig = copy.deepcopy(st.get("tsig", {}))
         self.next_key_id = st.get("next_key_id", 7)
+        self.updated_master = st.get("updated_master", False)
+        self.fail_feed = st.get("fail_feed", False)
         self.lock = threading.Lock()
 
-    def domain_info(self):
-        return {
-            "id": ZONE_ID,
-            "zone": ZONE,
-            "kind": self.kind,
-            "serial": SERIAL,
-            "notified_serial": SERIAL,
-            "last_check": 0,
-            "masters": [],
-        }
+    def zone(self, name):
+        if not isinstance(name, str):
+            return None
+        n = name.lower()
+        return self.zones.get(n if n.endswith(".") else n + ".")
 
-    @staticmethod
-    def is_zone(name):
-        return isinstance(name, str) and name.lower() in (ZONE, ZONE[:-1])
+    def domain_info(self, name):
+        z = self.zones[name]
+        return {
+            "id": z["id"],
+            "zone": name,
+            "kind": z["kind"],
+            "serial": z["serial"],
+            "notified_serial": z["serial"],
+            "last_check": 0,
+            "masters": z["masters"],
+        }
 
     def answer(self, method, p):
         with self.lock:
@@ -139,28 +169,29 @@ class Backend:
         ]
 
     def m_list(self, p):
-        if self.is_zone(p.get("zonename")) or str(p.get("domain_id")) == str(ZONE_ID):
+        if self.zone(p.get("zonename")) is self.zones[ZONE]:
             return list(self.records)
         return False
 
     def m_getAllDomains(self, p):
-        return [self.domain_info()]
+        return [self.domain_info(n) for n in sorted(self.zones)]
 
     def m_getDomainInfo(self, p):
-        return self.domain_info() if self.is_zone(p.get("name")) else False
+        n = str(p.get("name", "")).lower()
+        n = n if n.endswith(".") else n + "."
+        return self.domain_info(n) if n in self.zones else False
 
     def m_getAllDomainMetadata(self, p):
-        return dict(self.meta) if self.is_zone(p.get("name")) else {}
+        z = self.zone(p.get("name"))
+        return dict(z["meta"]) if z else {}
 
     def m_getDomainMetadata(self, p):
-        if not self.is_zone(p.get("name")):
-            return []
-        return list(self.meta.get(p.get("kind"), []))
+        z = self.zone(p.get("name"))
+        return list(z["meta"].get(p.get("kind"), [])) if z else []
 
     def m_getDomainKeys(self, p):
-        if not self.is_zone(p.get("name")):
-            return []
-        return [dict(k) for k in self.keys]
+        z = self.zone(p.get("name"))
+        return [dict(k) for k in z["keys"]] if z else []
 
     def m_getTSIGKey(self, p):
         k = self.tsig.get(p.get("name", "").lower())
@@ -169,7 +200,8 @@ class Backend:
         return {"algorithm": k[0], "content": k[1]}
 
     def m_getTSIGKeys(self, p):
-        return [{"name": n, "algorithm": a, "content": c} for n, (a, c) in sorted(self.tsig.items())]
+        keys = sorted(self.tsig.items())
+        return [{"name": n, "algorithm": a, "content": c} for n, (a, c) in keys]
 
     def m_getBeforeAndAfterNamesAbsolute(self, p):
         # NSEC only: qname is relative to the zone, lowercased, with a trailing dot.
@@ -188,7 +220,7 @@ class Backend:
                 after = n
         if after is None:
             after = names[0]
-        # pdns appends the zone to before/after; "" (or null) stands for the apex.
+        # pdns appends the zone to before/after; null stands for the apex.
         return {
             "unhashed": qrel,
             "before": before if before else None,
@@ -207,7 +239,13 @@ class Backend:
         return out[:mx]
 
     def m_getUpdatedMasters(self, p):
-        return []
+        if not self.updated_master:
+            return []
+        self.updated_master = False
+        di = self.domain_info(ZONE)
+        di["kind"] = "master"
+        di["notified_serial"] = SERIAL - 1
+        return [di]
 
     def m_getUnfreshSlaveInfos(self, p):
         return []
@@ -217,35 +255,42 @@ class Backend:
 
     # --- writes
     def m_setDomainMetadata(self, p):
+        z = self.zone(p.get("name"))
+        if z is None:
+            return False
         vals = p.get("value", [])
         if vals:
-            self.meta[p.get("kind")] = list(vals)
+            z["meta"][p.get("kind")] = list(vals)
         else:
-            self.meta.pop(p.get("kind"), None)
+            z["meta"].pop(p.get("kind"), None)
         return True
 
     def m_addDomainKey(self, p):
+        z = self.zone(p.get("name"))
+        if z is None:
+            return False
         k = dict(p.get("key", {}))
         k["id"] = self.next_key_id
         self.next_key_id += 1
-        self.keys.append(k)
+        z["keys"].append(k)
         return k["id"]
 
     def _key(self, p):
-        for k in self.keys:
+        z = self.zone(p.get("name"))
+        for k in z["keys"] if z else []:
             if str(k["id"]) == str(p.get("id")):
-                return k
-        return None
+                return z, k
+        return None, None
 
     def m_removeDomainKey(self, p):
-        k = self._key(p)
+        z, k = self._key(p)
         if k is None:
             return False
-        self.keys.remove(k)
+        z["keys"].remove(k)
         return True
 
     def _flip(self, p, field, val):
-        k = self._key(p)
+        _z, k = self._key(p)
         if k is None:
             return False
         k[field] = val
@@ -271,11 +316,13 @@ class Backend:
         self.tsig.pop(p.get("name", "").lower(), None)
         return True
 
+    def m_feedRecord(self, p):
+        return NO_RESULT if self.fail_feed else True
+
     def _true(self, p):
         return True
 
     m_replaceRRSet = _true
-    m_feedRecord = _true
     m_feedEnts = _true
     m_feedEnts3 = _true
     m_startTransaction = _true
@@ -339,6 +386,9 @@ def rest_params(method, comps, form, query):
         p["include_disabled"] = query.get("includeDisabled") == "true"
     elif method == "searchRecords":
         p.update(query)
+    elif method == "feedRecord":
+        # rr[key]=value members (a 4.x bool member is a bare token and is lost here)
+        p["rr"] = {k[3:-1]: v for k, v in form.items() if k.startswith("rr[")}
     for k in list(p):
         if k in INT_PARAMS and isinstance(p[k], str) and re.fullmatch(r"-?\d+", p[k]):
             p[k] = int(p[k])
@@ -355,7 +405,8 @@ class CaptureServer:
         self.backend = backend or Backend()
         self.requests = []
         self.lock = threading.Lock()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, port))
         self.sock.listen(64)
@@ -452,6 +503,7 @@ class CaptureServer:
             return "post_json", obj["method"], obj.get("parameters", {})
         if path.startswith(self.base + "/"):
             path = path[len(self.base) + 1 :]
+        path = path.lstrip("/")  # a url without a path, or one ending in "/" (gives "//")
         if self.suffix and path.endswith(self.suffix):
             path = path[: -len(self.suffix)]
         segs = path.split("/")
@@ -481,7 +533,10 @@ class CaptureServer:
                 fn = os.path.join(self.outdir, "%04d-%s.http" % (seq, method))
                 with open(fn, "wb") as f:
                     f.write(raw)
-        body = json.dumps({"result": result}).encode()
+        if result is NO_RESULT:
+            body = json.dumps({"log": ["capture_http: reply without result"]}).encode()
+        else:
+            body = json.dumps({"result": result}).encode()
         return (
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
             % len(body)
@@ -491,14 +546,14 @@ class CaptureServer:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--listen", default="127.0.0.1:18100", help="host:port (loopback only)")
+    ap.add_argument("--listen", default="127.0.0.1:18100", help="host:port (127.x or ::1)")
     ap.add_argument("--base", default="/dns", help="path of the connector url")
     ap.add_argument("--suffix", default="", help="url-suffix of the connector")
     ap.add_argument("--out", required=True, help="directory for NNNN-<method>.http files")
     ap.add_argument("--state", help="JSON file with initial meta/keys/tsig/kind")
     a = ap.parse_args()
     host, port = a.listen.rsplit(":", 1)
-    if not host.startswith("127."):
+    if not (host.startswith("127.") or host == "::1"):
         ap.error("loopback addresses only")
     state = None
     if a.state:

@@ -41,12 +41,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import capture_http as cap  # noqa: E402
 
 DNS_PORT = 15400
+PRIMARY_PORT = 15401  # a bind-backend pdns_server serving zones for AXFR-in
 SRV_PORT = 18100  # capture server for pdns_server
 UTIL_PORT = 18101  # capture server for pdnsutil
 API_PORT = 18102  # pdns_server webserver/API
 API_KEY = "wirecapture"
 BASE = "/dns"
-SUFFIX = ".php"
 
 MODES = {
     "rest": "",
@@ -73,6 +73,25 @@ www 300 IN A 192.0.2.2
 txt 300 IN TXT "hello world" "a\\"b"
 """
 
+# Zones the primary serves for AXFR-in: an empty non-terminal (b), a delegation (sub) with glue.
+PRIMARY_ZONE = """$ORIGIN {zone}.
+@ 3600 IN SOA ns1.{zone}. hostmaster.{zone}. 2024010101 10800 3600 604800 3600
+@ 3600 IN NS ns1
+ns1 300 IN A 192.0.2.1
+a.b 300 IN A 192.0.2.5
+c.d.e 300 IN A 192.0.2.6
+sub 300 IN NS ns.sub
+ns.sub 300 IN A 192.0.2.53
+"""
+PRIMARY_ZONES = ["plain.test", "sec.test", "sec3.test", "abort.test"]
+
+
+def secondary(zone, zid, **kw):
+    z = {"id": zid, "kind": "slave", "masters": ["127.0.0.1:%d" % PRIMARY_PORT], "serial": 0}
+    z.update(kw)
+    return {"zones": {zone + ".": z}}
+
+
 KEY7 = {"id": 7, "flags": 257, "active": True, "published": True, "content": KSK}
 KEY7_OFF = {"id": 7, "flags": 257, "active": False, "published": False, "content": KSK}
 ST_KEYS = {"keys": [KEY7], "next_key_id": 8}
@@ -81,12 +100,14 @@ ST_TSIG = {"tsig": {"k1.": ["hmac-sha256.", TSIG_B64]}}
 
 # Scenarios: (name, kind, command, initial state, align, cases)
 #   kind     util: pdnsutil argv; dig: dig argv; api: GET path on the API; startup: none
-#   cases    [(case dir name, method, occurrence[, {param: value} the call must have])]
+#   cases    [(case dir name, method, occurrence[, {param: value} the call must have])];
+#            a param may be dotted ("rr.qname"); occurrence counts calls that match
 SCENARIOS = [
     ("startup", "startup", None, {}, None, [
         ("getAllDomains-zonecache", "getAllDomains", 1),
         ("getUpdatedMasters", "getUpdatedMasters", 1),
         ("getUnfreshSlaveInfos", "getUnfreshSlaveInfos", 1),
+        ("setNotified", "setNotified", 1),
     ]),
     ("dig-www", "dig", ["www.example.com", "A"], {}, None, [
         ("lookup-www", "lookup", 1, {"qname": "www.example.com.", "remote": "127.0.0.1"}),
@@ -121,6 +142,29 @@ SCENARIOS = [
     ]),
     ("api-search", "api", "/api/v1/servers/localhost/search-data?q=ns1*&max=10", {}, None, [
         ("searchRecords", "searchRecords", 1),
+    ]),
+    ("axfr-in-plain", "control", ["retrieve", "plain.test"], secondary("plain.test", 6), "trxid", [
+        ("startTransaction-axfr", "startTransaction", 1),
+        ("feedRecord-axfr-glue", "feedRecord", 1, {"rr.qname": "ns.sub.plain.test."}),
+        ("feedEnts", "feedEnts", 1),
+        ("setFresh", "setFresh", 1),
+    ]),
+    ("axfr-in-nsec", "control", ["retrieve", "sec.test"],
+     secondary("sec.test", 7, keys=[KEY7]), "trxid", [
+        ("feedRecord-nsec-apex", "feedRecord", 1, {"rr.qname": "sec.test."}),
+        ("feedRecord-nsec-delegation", "feedRecord", 1, {"rr.qname": "sub.sec.test."}),
+        ("feedRecord-nsec-glue", "feedRecord", 1, {"rr.qname": "ns.sub.sec.test."}),
+        ("feedEnts-nsec", "feedEnts", 1),
+    ]),
+    ("axfr-in-nsec3", "control", ["retrieve", "sec3.test"],
+     secondary("sec3.test", 8, keys=[KEY7], meta={"NSEC3PARAM": ["1 0 1 ab"]}), "trxid", [
+        ("feedRecord-nsec3", "feedRecord", 1, {"rr.qname": "a.b.sec3.test."}),
+        ("feedRecord-nsec3-delegation", "feedRecord", 1, {"rr.qname": "sub.sec3.test."}),
+        ("feedEnts3", "feedEnts3", 1),
+    ]),
+    ("axfr-in-abort", "control", ["retrieve", "abort.test"],
+     dict(secondary("abort.test", 9), fail_feed=True), "trxid", [
+        ("abortTransaction", "abortTransaction", 1),
     ]),
     ("list-all-zones", "util", ["list-all-zones"], {}, None, [
         ("getAllDomains", "getAllDomains", 1),
@@ -212,6 +256,34 @@ SUFFIX_CASES = {
     "getDomainInfo", "replaceRRSet-two-records",
 }
 
+# Cases also captured with other connector urls (pdnsutil only), as <case>-<tag>.
+URL_CASES = {
+    "getDomainInfo", "setDomainMetadata", "getTSIGKeys", "getAllDomains",
+    "replaceRRSet-two-records", "startTransaction-edit", "removeDomainKey",
+}
+
+
+class Variant:
+    """One connector url shape: how the url is written and what the request should carry."""
+
+    def __init__(self, tag, urlhost, host, path, suffix, server, cases):
+        self.tag = tag  # fixture dir suffix ("" for the main run)
+        self.urlhost = urlhost  # host as written in url= (IPv6 in brackets)
+        self.host = host  # address the capture server binds; meta.txt host (no brackets)
+        self.path = path  # url path
+        self.suffix = suffix  # url-suffix
+        self.server = server  # also run pdns_server scenarios (dig, API, AXFR-in)
+        self.cases = cases  # case names to keep; None means all
+
+
+VARIANTS = [
+    Variant("", "127.0.0.1", "127.0.0.1", BASE, "", True, None),
+    Variant("suffix", "127.0.0.1", "127.0.0.1", BASE, ".php", True, SUFFIX_CASES),
+    Variant("ipv6", "[::1]", "::1", BASE, "", False, URL_CASES),
+    Variant("nopath", "127.0.0.1", "127.0.0.1", "", "", False, URL_CASES),
+    Variant("slash", "127.0.0.1", "127.0.0.1", BASE + "/", "", False, URL_CASES),
+]
+
 
 def log(*a):
     print(*a, file=sys.stderr, flush=True)
@@ -225,10 +297,10 @@ def pdns_urlencode(s):
     )
 
 
-def write_conf(path, port, mode, suffix, server):
-    cs = "http:url=http://127.0.0.1:%d%s,timeout=5000%s" % (port, BASE, MODES[mode])
-    if suffix:
-        cs += ",url-suffix=" + suffix
+def write_conf(path, port, mode, var, server):
+    cs = "http:url=http://%s:%d%s,timeout=5000%s" % (var.urlhost, port, var.path, MODES[mode])
+    if var.suffix:
+        cs += ",url-suffix=" + var.suffix
     lines = [
         "launch=remote",
         "remote-connection-string=" + cs,
@@ -261,11 +333,58 @@ def write_conf(path, port, mode, suffix, server):
             "primary=yes",
             "secondary=yes",
             "xfr-cycle-interval=3600",
+            "only-notify=",
         ]
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return cs
+
+
+def start_primary(work):
+    """A bind-backend pdns_server on 127.0.0.1:PRIMARY_PORT serving PRIMARY_ZONES for AXFR."""
+    d = os.path.join(work, "primary")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    named = []
+    for z in PRIMARY_ZONES:
+        zf = os.path.join(d, z + ".zone")
+        with open(zf, "w") as f:
+            f.write(PRIMARY_ZONE.replace("{zone}", z))
+        named.append('zone "%s" { type master; file "%s"; };' % (z, zf))
+    with open(os.path.join(d, "named.conf"), "w") as f:
+        f.write("\n".join(named) + "\n")
+    with open(os.path.join(d, "pdns.conf"), "w") as f:
+        f.write("\n".join([
+            "launch=bind",
+            "bind-config=" + os.path.join(d, "named.conf"),
+            "local-address=127.0.0.1",
+            "local-port=%d" % PRIMARY_PORT,
+            "allow-axfr-ips=127.0.0.1/32",
+            "security-poll-suffix=",
+            "daemon=no",
+            "guardian=no",
+            "disable-syslog=yes",
+            "socket-dir=" + d,
+            "webserver=no",
+        ]) + "\n")
+    plog = open(os.path.join(d, "pdns_server.log"), "wb")
+    proc = subprocess.Popen(["pdns_server", "--config-dir=" + d], stdout=plog,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    plog.close()
+    if not wait_tcp(PRIMARY_PORT, time.time() + 10):
+        stop_proc(proc)
+        raise RuntimeError("primary pdns_server did not come up")
+    return proc
+
+
+def stop_proc(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def wait_tcp(port, deadline):
@@ -296,30 +415,33 @@ def subst_files(argv, files):
     return [files.get(a, a) for a in argv]
 
 
-def run_variant(work, mode, suffix, files):
+def run_variant(work, mode, var, files):
     """One pdns_server + pdnsutil session in one mode; returns {scenario: [Request]}."""
-    vdir = os.path.join(work, "%s%s" % (mode, "-suffix" if suffix else ""))
+    vdir = os.path.join(work, mode + ("-" + var.tag if var.tag else ""))
     shutil.rmtree(vdir, ignore_errors=True)
     srvconf = os.path.join(vdir, "server", "pdns.conf")
     utilconf = os.path.join(vdir, "util", "pdns.conf")
-    cs_srv = write_conf(srvconf, SRV_PORT, mode, suffix, True)
-    cs_util = write_conf(utilconf, UTIL_PORT, mode, suffix, False)
-    srv = cap.CaptureServer("127.0.0.1", SRV_PORT, BASE, suffix, None, cap.Backend()).start()
-    util = cap.CaptureServer("127.0.0.1", UTIL_PORT, BASE, suffix, None, cap.Backend()).start()
+    cs_srv = write_conf(srvconf, SRV_PORT, mode, var, True)
+    cs_util = write_conf(utilconf, UTIL_PORT, mode, var, False)
+    srv = cap.CaptureServer(var.host, SRV_PORT, var.path, var.suffix, None).start()
+    util = cap.CaptureServer(var.host, UTIL_PORT, var.path, var.suffix, None).start()
     out = {}
     pdns = None
     try:
-        srv.reset(cap.Backend(), os.path.join(vdir, "raw", "startup"))
-        with open(os.path.join(vdir, "pdns_server.log"), "wb") as plog:
-            pdns = subprocess.Popen(
-                ["pdns_server", "--config-dir=" + os.path.dirname(srvconf)],
-                stdout=plog, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )
-        if not wait_tcp(DNS_PORT, time.time() + 10) or not wait_tcp(API_PORT, time.time() + 5):
-            raise RuntimeError("pdns_server did not come up (%s)" % vdir)
-        settle(srv, quiet=1.0)
+        if var.server:
+            srv.reset(cap.Backend({"updated_master": True}), os.path.join(vdir, "raw", "startup"))
+            with open(os.path.join(vdir, "pdns_server.log"), "wb") as plog:
+                pdns = subprocess.Popen(
+                    ["pdns_server", "--config-dir=" + os.path.dirname(srvconf)],
+                    stdout=plog, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                )
+            if not wait_tcp(DNS_PORT, time.time() + 10) or not wait_tcp(API_PORT, time.time() + 5):
+                raise RuntimeError("pdns_server did not come up (%s)" % vdir)
+            settle(srv, quiet=1.0)
         for name, kind, cmd, state, _align, _cases in SCENARIOS:
             rawdir = os.path.join(vdir, "raw", name)
+            if kind != "util" and not var.server:
+                continue
             if kind == "startup":
                 out[name] = (srv.snapshot(), "pdns_server --config-dir=<dir> (startup)", cs_srv)
                 continue
@@ -330,6 +452,10 @@ def run_variant(work, mode, suffix, files):
                 argv += subst_files(cmd, files)
                 shown = "pdnsutil --config-dir=<dir> " + shlex.join(cmd)
                 cs = cs_util
+            elif kind == "control":
+                argv = ["pdns_control", "--config-dir=" + os.path.dirname(srvconf)] + cmd
+                shown = "pdns_control --config-dir=<dir> " + shlex.join(cmd)
+                cs = cs_srv
             elif kind == "dig":
                 argv = ["dig", "@127.0.0.1", "-p", str(DNS_PORT), "+tries=1", "+time=5"] + cmd
                 shown = "dig @127.0.0.1 -p %d %s" % (DNS_PORT, shlex.join(cmd))
@@ -350,16 +476,11 @@ def run_variant(work, mode, suffix, files):
                 )
                 with urllib.request.urlopen(req, timeout=10) as resp:
                     resp.read()
-            settle(target)
+            settle(target, quiet=1.5 if kind == "control" else 0.4, limit=20)
             out[name] = (target.snapshot(), shown, cs)
     finally:
         if pdns is not None:
-            pdns.send_signal(signal.SIGTERM)
-            try:
-                pdns.wait(10)
-            except subprocess.TimeoutExpired:
-                pdns.kill()
-                pdns.wait()
+            stop_proc(pdns)
         srv.stop()
         util.stop()
     return out
@@ -427,17 +548,24 @@ def align(kind, rest, other, other_mode):
     return out, pairs
 
 
+def param(params, dotted):
+    v = params
+    for part in dotted.split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    return v
+
+
 def pick(reqs, method, occ, where):
     n = 0
     for r in reqs:
-        if r.method == method and all(r.params.get(k) == v for k, v in where.items()):
+        if r.method == method and all(param(r.params, k) == v for k, v in where.items()):
             n += 1
             if n == occ:
                 return r
     return None
 
 
-def write_case(outdir, case, reqs_by_mode, shown, cs, suffix, method, occ, where, notes):
+def write_case(outdir, case, reqs_by_mode, shown, cs, var, method, occ, where, notes):
     d = os.path.join(outdir, case)
     os.makedirs(d, exist_ok=True)
     for mode, r in reqs_by_mode.items():
@@ -449,9 +577,9 @@ def write_case(outdir, case, reqs_by_mode, shown, cs, suffix, method, occ, where
     url = re.search(r"url=([^,]*)", cs).group(1)
     meta = [
         "url: " + url,
-        "host: 127.0.0.1",
-        "path: " + BASE,
-        "url-suffix: " + (suffix or ""),
+        "host: " + var.host,
+        "path: " + var.path,
+        "url-suffix: " + var.suffix,
         "method: " + method,
         "occurrence: %d" % occ,
         "selected-by: " + json.dumps(where, sort_keys=True),
@@ -483,21 +611,27 @@ def main():
         files[tag] = p
 
     runs = {}
-    for suffix in ("", SUFFIX):
-        for mode in MODES:
-            log("== capturing mode=%s suffix=%r" % (mode, suffix))
-            runs[(mode, suffix)] = run_variant(a.work, mode, suffix, files)
+    primary = start_primary(a.work)
+    try:
+        for var in VARIANTS:
+            for mode in MODES:
+                log("== capturing mode=%s variant=%r" % (mode, var.tag))
+                runs[(mode, var.tag)] = run_variant(a.work, mode, var, files)
+    finally:
+        stop_proc(primary)
 
     problems = []
     written = 0
-    for suffix in ("", SUFFIX):
+    for var in VARIANTS:
         for name, _kind, _cmd, _state, alignkind, cases in SCENARIOS:
-            rest, shown, cs = runs[("rest", suffix)][name]
+            if name not in runs[("rest", var.tag)]:
+                continue
+            rest, shown, cs = runs[("rest", var.tag)][name]
             seqs = {}
             by_mode = {"rest": rest}
             notes = []
             for mode in ("post", "post_json"):
-                reqs, _, _ = runs[(mode, suffix)][name]
+                reqs, _, _ = runs[(mode, var.tag)][name]
                 reqs, pairs = align(alignkind, rest, reqs, mode)
                 by_mode[mode] = reqs
                 for o, n in pairs:
@@ -505,10 +639,10 @@ def main():
             for mode, reqs in by_mode.items():
                 seqs[mode] = [r.method for r in reqs]
             if not (seqs["rest"] == seqs["post"] == seqs["post_json"]):
-                problems.append("%s%s: method sequences differ: %s" % (name, suffix, seqs))
+                problems.append("%s/%s: method sequences differ: %s" % (name, var.tag, seqs))
             for case, method, occ, *rest_where in cases:
                 where = rest_where[0] if rest_where else {}
-                if suffix and case not in SUFFIX_CASES:
+                if var.cases is not None and case not in var.cases:
                     continue
                 picked = {m: pick(by_mode[m], method, occ, where) for m in by_mode}
                 if any(v is None for v in picked.values()):
@@ -519,16 +653,16 @@ def main():
                 if picked["post"].params != jp:
                     problems.append("%s: post params %r != post_json params %r" % (
                         case, picked["post"].params, jp))
-                cname = case + ("-suffix" if suffix else "")
-                write_case(a.out, cname, picked, shown, cs, suffix, method, occ, where, notes)
+                cname = case + ("-" + var.tag if var.tag else "")
+                write_case(a.out, cname, picked, shown, cs, var, method, occ, where, notes)
                 written += 1
     # one sequence listing per scenario, for docs/wire-captures.md
-    with open(os.path.join(a.work, "sequences.txt"), "w") as f:
+    with open(os.path.join(a.work, "sequences.txt"), "wb") as f:
         for name, *_ in SCENARIOS:
             reqs, shown, _ = runs[("post_json", "")][name]
-            f.write("%s: %s\n" % (name, shown))
+            f.write(("%s: %s\n" % (name, shown)).encode())
             for r in reqs:
-                f.write("    %s\n" % r.body.decode("utf-8", "surrogateescape"))
+                f.write(b"    " + r.body + b"\n")
     log("wrote %d fixture dirs to %s" % (written, a.out))
     for p in problems:
         log("PROBLEM: " + p)
