@@ -137,7 +137,10 @@ enum rbgw_result_kind {
     RBGW_RESULT_DATA,   /* success with data (records, an object, ...) */
 };
 
-/** How pdns would read this reply for this method. reply: a vetted one-line JSON object. */
+/**
+ * How pdns would read this reply for this method. reply: a vetted one-line JSON object (NULL,
+ * unparsable, no object or no non-null result -> FAILED).  Per-method table: docs/fanout.md.
+ */
 enum rbgw_result_kind rbgw_result_kind(struct rbgw_arena *a, struct rbgw_str method,
                                        struct rbgw_str reply);
 
@@ -146,7 +149,9 @@ enum rbgw_result_kind rbgw_result_kind(struct rbgw_arena *a, struct rbgw_str met
  * (lookup, APILookup, list, searchRecords, getAllDomains, getUpdatedMasters,
  * getUnfreshSlaveInfos, getTSIGKeys, getDomainKeys) concatenate the arrays of successful replies
  * (getAllDomains-like lists: keep the first entry per zone name); for other methods the first
- * successful reply in member order wins.  Every "log" array is concatenated in member order.
+ * successful reply in member order wins (the first with data, else the first empty success).
+ * Record objects are copied as written (key order, number text).  Every "log" array, those of
+ * false replies included, is concatenated in member order.
  * replies[i] is NULL (.p == NULL) for a failed leg.  Writes one JSON object line to out.
  * Returns 0, or RBGW_EPROTO when no leg succeeded (out untouched).
  */
