@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Drive pdns 4.7.3 against capture_http.py and write golden wire fixtures (stdlib only).
 
-For every connector mode (REST, post, post_json) and url variant (plain url, url-suffix=.php)
-this starts two capture servers, a pdns_server on 127.0.0.1:DNS_PORT using one of them, and runs
-a list of scenarios: pdnsutil commands (against the other capture server), dig queries and one
-HTTP API call.  Each scenario's requests are then paired across modes by (method, occurrence)
+For every connector mode (REST, post, post_json) and url variant (VARIANTS: plain url,
+url-suffix=.php, IPv6 host, no path, trailing slash) this starts two capture servers, a
+pdns_server on 127.0.0.1:DNS_PORT using one of them, and runs a list of scenarios: pdnsutil
+commands (against the other capture server), dig queries, one HTTP API call, AXFR-in from a
+bind-backend pdns_server on PRIMARY_PORT (pdns_control retrieve) and one DNS NOTIFY.  Each scenario's requests are then paired across modes by (method, occurrence)
 and written to tests/fixtures/pdns-wire/<case>/:
 
     call.json       the JSON-RPC request exactly as pdns sent it (the post_json body, no newline)
@@ -42,6 +43,7 @@ import capture_http as cap  # noqa: E402
 
 DNS_PORT = 15400
 PRIMARY_PORT = 15401  # a bind-backend pdns_server serving zones for AXFR-in
+DEAD_PORT = 15402  # nothing listens here: a primary that never answers
 SRV_PORT = 18100  # capture server for pdns_server
 UTIL_PORT = 18101  # capture server for pdnsutil
 API_PORT = 18102  # pdns_server webserver/API
@@ -99,7 +101,8 @@ ST_KEYS_OFF = {"keys": [KEY7_OFF], "next_key_id": 8}
 ST_TSIG = {"tsig": {"k1.": ["hmac-sha256.", TSIG_B64]}}
 
 # Scenarios: (name, kind, command, initial state, align, cases)
-#   kind     util: pdnsutil argv; dig: dig argv; api: GET path on the API; startup: none
+#   kind     util: pdnsutil argv; dig: dig argv; api: GET path on the API; control: pdns_control
+#            argv; notify: zone to send a DNS NOTIFY for; startup: none
 #   cases    [(case dir name, method, occurrence[, {param: value} the call must have])];
 #            a param may be dotted ("rr.qname"); occurrence counts calls that match
 SCENARIOS = [
@@ -165,6 +168,13 @@ SCENARIOS = [
     ("axfr-in-abort", "control", ["retrieve", "abort.test"],
      dict(secondary("abort.test", 9), fail_feed=True), "trxid", [
         ("abortTransaction", "abortTransaction", 1),
+    ]),
+    # A NOTIFY for a secondary zone whose primary (127.0.0.1:DEAD_PORT) does not answer: the
+    # SOA check fails and pdns marks the zone stale.
+    ("notify-stale", "notify", "stale.test",
+     {"zones": {"stale.test.": {"id": 10, "kind": "slave", "serial": 1,
+                                "masters": ["127.0.0.1:%d" % DEAD_PORT]}}}, None, [
+        ("setStale", "setStale", 1),
     ]),
     ("list-all-zones", "util", ["list-all-zones"], {}, None, [
         ("getAllDomains", "getAllDomains", 1),
@@ -387,6 +397,19 @@ def stop_proc(proc):
         proc.wait()
 
 
+def send_notify(zone):
+    """Send a DNS NOTIFY (opcode 4, AA) for zone from 127.0.0.1 to pdns_server, wait for the ack."""
+    qname = b"".join(bytes([len(lab)]) + lab.encode() for lab in zone.split(".") if lab) + b"\0"
+    pkt = b"\x12\x34\x24\x00\x00\x01\x00\x00\x00\x00\x00\x00" + qname + b"\x00\x06\x00\x01"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(pkt, ("127.0.0.1", DNS_PORT))
+        try:
+            s.recvfrom(512)
+        except socket.timeout:
+            log("no answer to NOTIFY for " + zone)
+
+
 def wait_tcp(port, deadline):
     while time.time() < deadline:
         try:
@@ -456,6 +479,10 @@ def run_variant(work, mode, var, files):
                 argv = ["pdns_control", "--config-dir=" + os.path.dirname(srvconf)] + cmd
                 shown = "pdns_control --config-dir=<dir> " + shlex.join(cmd)
                 cs = cs_srv
+            elif kind == "notify":
+                argv = None
+                shown = "DNS NOTIFY for %s from 127.0.0.1 to 127.0.0.1:%d" % (cmd, DNS_PORT)
+                cs = cs_srv
             elif kind == "dig":
                 argv = ["dig", "@127.0.0.1", "-p", str(DNS_PORT), "+tries=1", "+time=5"] + cmd
                 shown = "dig @127.0.0.1 -p %d %s" % (DNS_PORT, shlex.join(cmd))
@@ -464,7 +491,9 @@ def run_variant(work, mode, var, files):
                 argv = None
                 shown = "GET http://127.0.0.1:%d%s (X-API-Key)" % (API_PORT, cmd)
                 cs = cs_srv
-            if argv:
+            if kind == "notify":
+                send_notify(cmd)
+            elif argv:
                 r = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
                 os.makedirs(rawdir, exist_ok=True)
                 with open(os.path.join(rawdir, "_output.txt"), "wb") as f:
@@ -476,7 +505,7 @@ def run_variant(work, mode, var, files):
                 )
                 with urllib.request.urlopen(req, timeout=10) as resp:
                     resp.read()
-            settle(target, quiet=1.5 if kind == "control" else 0.4, limit=20)
+            settle(target, quiet={"control": 1.5, "notify": 8.0}.get(kind, 0.4), limit=30)
             out[name] = (target.snapshot(), shown, cs)
     finally:
         if pdns is not None:
