@@ -5,7 +5,8 @@ For every connector mode (REST, post, post_json) and url variant (VARIANTS: plai
 url-suffix=.php, IPv6 host, no path, trailing slash) this starts two capture servers, a
 pdns_server on 127.0.0.1:DNS_PORT using one of them, and runs a list of scenarios: pdnsutil
 commands (against the other capture server), dig queries, one HTTP API call, AXFR-in from a
-bind-backend pdns_server on PRIMARY_PORT (pdns_control retrieve) and one DNS NOTIFY.  Each scenario's requests are then paired across modes by (method, occurrence)
+bind-backend pdns_server on PRIMARY_PORT (pdns_control retrieve) and one DNS NOTIFY.  Each
+scenario's requests are then paired across modes by (method, occurrence)
 and written to tests/fixtures/pdns-wire/<case>/:
 
     call.json       the JSON-RPC request exactly as pdns sent it (the post_json body, no newline)
