@@ -61,15 +61,15 @@ struct rbgw_pool_conf {
 };
 
 struct rbgw_route_conf {
-    bool reads;    /* matches read-class methods */
-    bool writes;   /* matches write-class methods */
-    char *zone;    /* owned: zone suffix in DNS text form ("example.com."), or NULL = any */
-    size_t pool;   /* index into rbgw_router_conf.pools */
-    char *origin;  /* owned */
+    bool reads;   /* matches read-class methods */
+    bool writes;  /* matches write-class methods */
+    char *zone;   /* owned: zone suffix in DNS text form ("example.com."), or NULL = any */
+    size_t pool;  /* index into rbgw_router_conf.pools */
+    char *origin; /* owned */
 };
 
 struct rbgw_router_conf {
-    struct rbgw_pool_conf *pools;   /* owned; at least one */
+    struct rbgw_pool_conf *pools; /* owned; at least one */
     size_t npools;
     struct rbgw_route_conf *routes; /* owned; may be empty */
     size_t nroutes;
@@ -123,8 +123,8 @@ struct rbgw_member_state {
  * healthy the order is as if all were).  *rr is the pool's round-robin counter (advanced);
  * hash is the call name's hash (consistent-hash).  Deterministic for the same inputs.
  */
-void rbgw_lb_order(enum rbgw_lb_policy policy, struct rbgw_member_state *m, size_t n,
-                   uint64_t *rr, uint64_t hash, size_t *order);
+void rbgw_lb_order(enum rbgw_lb_policy policy, struct rbgw_member_state *m, size_t n, uint64_t *rr,
+                   uint64_t hash, size_t *order);
 
 /** Hash of a DNS name for consistent hashing (case-insensitive, trailing dot ignored). */
 uint64_t rbgw_name_hash(struct rbgw_str name);
