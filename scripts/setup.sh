@@ -15,9 +15,10 @@ PACKAGES=(
     libcriterion-dev                               # unit and integration tests
     pdns-server pdns-backend-remote                # end-to-end tests and the demo
     bind9-dnsutils                                 # dig
-    python3                                        # examples/responder.py, test helpers
+    python3 python3-zmq                            # example responders, test helpers
     socat                                          # scripted unix-socket peers in tests
     clang-format                                   # code formatting (.clang-format)
+    dnsperf wrk hyperfine                          # bench/ (not needed by the tests)
 )
 
 if [ "$(id -u)" != 0 ]; then
