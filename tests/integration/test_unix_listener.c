@@ -1,0 +1,458 @@
+/*
+ * test_unix_listener.c: the rbgw binary serving pdns's unix connector (protocol.md §4.2).
+ *
+ *   clients (pdns-like, support/fake_json.h) ──unix socket──> rbgw --listen=unix:path=...
+ *                                                            │ --upstream=pipe:command=...
+ *   test ──stdin/stdout (readiness probe)──> --listen=pipe   └──pipes──> responder.py (echo)
+ *
+ * What is checked: several connections at once, each strictly request -> reply with '\n',
+ * `initialize` answered locally on every connection (the responder only ever sees rbgw's own),
+ * replies routed to the connection that asked (the echo responder's reply holds the request);
+ * a stale socket file is replaced; a path a live server answers on, or a non-socket file, makes
+ * rbgw refuse to start (status != 0, a message on stderr) and leaves the path alone; mode= is
+ * applied; SIGTERM ends rbgw with status 0, closes idle connections and removes the socket file,
+ * and a call in flight at that moment is still answered first.
+ *
+ * Readiness: rbgw also gets a pipe listener; listeners start before its loop runs, so once the
+ * probe on stdin is answered the unix socket accepts (fake_json_gw_ready).  Reads are bounded
+ * by IO_BOUND_MS only so that a broken build fails instead of hanging; nothing waits for a
+ * duration.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <yajl/yajl_tree.h>
+
+#include "fake_json.h"
+#include "rbgw_proc.h"
+
+#define IO_BOUND_MS 10000 /* safety bound for one read/wait, not a timing assertion */
+#define NCLIENTS 3
+#define ROUNDS 4
+
+/* What pdns sends first on every unix connection (§3.1), path option included. */
+#define PDNS_INITIALIZE_FMT                                                                        \
+    "{\"method\": \"initialize\", \"parameters\": {\"path\": \"%s\", \"timeout\": \"2000\"}}"
+#define LOOKUP_FMT                                                                                 \
+    "{\"method\": \"lookup\", \"parameters\": {\"local\": \"192.0.2.53\", \"qname\": \"%s\", "     \
+    "\"qtype\": \"ANY\", \"real-remote\": \"198.51.100.0/24\", \"remote\": \"198.51.100.7\", "     \
+    "\"zone-id\": %d}}"
+
+static char *dir;                             /* the test's directory */
+static char *cmd;                             /* the echo responder's command= */
+static char *sock;                            /* rbgw's socket path */
+static struct rbgw_proc *gw;                  /* rbgw, or NULL */
+static struct fake_json_client *cl[NCLIENTS]; /* clients, or NULL */
+static struct fake_json *up;                  /* a unix responder, or NULL */
+static int held_fd = -1;                      /* a socket the test holds on the path, or -1 */
+static void **garbage;                        /* test-lifetime allocations (see gc) */
+static size_t ngarbage;                       /* entries in garbage */
+
+static void *
+gc(void *p)
+{
+    cr_assert_not_null(p, "out of memory");
+    void **g = realloc(garbage, (ngarbage + 1) * sizeof(*g));
+    cr_assert_not_null(g, "out of memory");
+    garbage = g;
+    garbage[ngarbage++] = p;
+    return p;
+}
+
+static void
+teardown(void)
+{
+    rbgw_proc_free(gw);
+    gw = NULL;
+    for (size_t i = 0; i < NCLIENTS; i++) {
+        fake_json_client_free(cl[i]);
+        cl[i] = NULL;
+    }
+    if (held_fd >= 0) {
+        close(held_fd);
+        held_fd = -1;
+    }
+    fake_json_stop(up);
+    up = NULL;
+    fake_json_rmtree(dir);
+    free(dir);
+    dir = NULL;
+    free(cmd);
+    cmd = NULL;
+    for (size_t i = 0; i < ngarbage; i++) {
+        free(garbage[i]);
+    }
+    free(garbage);
+    garbage = NULL;
+    ngarbage = 0;
+}
+
+TestSuite(unix_listener, .fini = teardown, .timeout = 30);
+
+/* ---- helpers ---- */
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+fmt(const char *f, ...)
+{
+    va_list ap;
+    va_start(ap, f);
+    char *s = NULL;
+    int n = vasprintf(&s, f, ap);
+    va_end(ap);
+    cr_assert_geq(n, 0);
+    return gc(s);
+}
+
+static const char *
+errtail(void)
+{
+    return gw ? gc(rbgw_proc_stderr(gw, 4000)) : "(no rbgw)";
+}
+
+static void
+setup_dir(void)
+{
+    dir = fake_json_mkdtemp();
+    cr_assert_not_null(dir, "mkdtemp: %s", strerror(errno));
+    cmd = fake_json_pipe_script(dir);
+    cr_assert_not_null(cmd, "cannot write the pipe responder: %s", strerror(errno));
+    sock = fmt("%s/rbgw.sock", dir);
+}
+
+/* Spawn rbgw: unix listener on sock (extra options appended), pipe listener, echo upstream. */
+static void
+spawn_gw(const char *listen_extra)
+{
+    const char *args[] = {fmt("--listen=unix:path=%s%s", sock, listen_extra ? listen_extra : ""),
+                          "--listen=pipe",
+                          fmt("--upstream=pipe:command=%s,timeout=5000,connect-timeout=5000", cmd),
+                          "--log-level=debug", NULL};
+    gw = rbgw_proc_spawn(NULL, args);
+    cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
+}
+
+static void
+start_gw(const char *listen_extra)
+{
+    spawn_gw(listen_extra);
+    cr_assert(fake_json_gw_ready(gw, IO_BOUND_MS), "rbgw did not start; stderr:\n%s", errtail());
+}
+
+static void
+connect_client(size_t i)
+{
+    cl[i] = fake_json_connect(sock);
+    cr_assert_not_null(cl[i], "connect %s: %s; stderr:\n%s", sock, strerror(errno), errtail());
+}
+
+static void
+client_send(size_t i, const char *bytes)
+{
+    cr_assert_eq(fake_json_send(cl[i], bytes, strlen(bytes)), 0, "client %zu: send failed", i);
+}
+
+static char *
+client_read(size_t i)
+{
+    size_t len;
+    char *line = fake_json_read_line(cl[i], IO_BOUND_MS, &len);
+    int why = errno;
+    if (line) {
+        gc(line);
+    }
+    cr_assert_not_null(line, "client %zu: no reply line (%s); stderr:\n%s", i,
+                       why == ETIMEDOUT ? "nothing within the safety bound" : "EOF", errtail());
+    cr_assert_eq(strlen(line), len, "client %zu: reply holds a NUL byte", i);
+    return line;
+}
+
+/* pdns's initialize on client i: answered {"result": true} by rbgw itself. */
+static void
+client_initialize(size_t i)
+{
+    client_send(i, fmt(PDNS_INITIALIZE_FMT "\n", sock));
+    char *line = client_read(i);
+    char err[128] = "";
+    yajl_val v = yajl_tree_parse(line, err, sizeof(err));
+    cr_assert_not_null(v, "client %zu: initialize reply is not JSON: <%s>", i, line);
+    const char *path[] = {"result", NULL};
+    yajl_val r = yajl_tree_get(v, path, yajl_t_any);
+    bool ok = r && YAJL_IS_TRUE(r);
+    yajl_tree_free(v);
+    cr_assert(ok, "client %zu: initialize answered <%s>", i, line);
+}
+
+static char *
+lookup(const char *qname, int zone_id)
+{
+    return fmt(LOOKUP_FMT, qname, zone_id);
+}
+
+static char *
+echo_of(const char *request)
+{
+    return fmt("{\"result\": %s}", request);
+}
+
+/* The responder's records (kept until the end of the test). */
+static size_t
+records(struct fake_json_rec **out)
+{
+    size_t n = fake_json_pipe_records(dir, out);
+    if (*out) {
+        gc(*out);
+        for (size_t i = 0; i < n; i++) {
+            gc((*out)[i].data);
+        }
+    }
+    return n;
+}
+
+static void
+assert_exit_status(bool want_zero)
+{
+    int status = 0;
+    int rc = rbgw_proc_wait(gw, IO_BOUND_MS, &status);
+    cr_assert_eq(rc, 0, "rbgw did not exit; stderr:\n%s", errtail());
+    cr_assert(WIFEXITED(status), "rbgw died by signal %d; stderr:\n%s",
+              WIFSIGNALED(status) ? WTERMSIG(status) : -1, errtail());
+    if (want_zero) {
+        cr_assert_eq(WEXITSTATUS(status), 0, "rbgw exit status %d; stderr:\n%s",
+                     WEXITSTATUS(status), errtail());
+    } else {
+        cr_assert_neq(WEXITSTATUS(status), 0, "rbgw exited 0; stderr:\n%s", errtail());
+    }
+}
+
+/* A unix socket bound on path; listening if listening, else closed (leaving a stale file). */
+static void
+make_socket_file(const char *path, bool listening)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind %s: %s", path,
+                 strerror(errno));
+    if (listening) {
+        cr_assert_eq(listen(fd, 8), 0);
+        held_fd = fd;
+    } else {
+        close(fd);
+    }
+}
+
+/* ---- tests ---- */
+
+/* Three pdns connections at once, each initialize + ROUNDS lookups; in every round all three
+ * requests are written before any reply is read.  Each reply is the echo of that connection's
+ * own request, on one line ending in '\n', and nothing else arrives. */
+Test(unix_listener, concurrent_connections_routed, .timeout = 30)
+{
+    setup_dir();
+    start_gw(NULL);
+    for (size_t i = 0; i < NCLIENTS; i++) {
+        connect_client(i);
+    }
+    for (size_t i = 0; i < NCLIENTS; i++) {
+        client_initialize(i);
+    }
+    for (int round = 0; round < ROUNDS; round++) {
+        char *req[NCLIENTS];
+        for (size_t i = 0; i < NCLIENTS; i++) {
+            req[i] = lookup(fmt("c%zu-r%d.example.com.", i, round), (int)i + 1);
+            client_send(i, fmt("%s\n", req[i]));
+        }
+        for (size_t i = NCLIENTS; i-- > 0;) { /* read in the opposite order, for good measure */
+            char *line = client_read(i);
+            cr_assert_str_eq(line, echo_of(req[i]),
+                             "client %zu round %d got another reply; stderr:\n%s", i, round,
+                             errtail());
+            cr_assert_eq(fake_json_pending(cl[i]), 0, "client %zu: bytes after the reply", i);
+        }
+    }
+    /* The responder saw every lookup exactly once, and only rbgw's own initialize(s). */
+    struct fake_json_rec *r;
+    size_t n = records(&r);
+    size_t lookups = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (fake_json_rec_is(&r[k], "initialize")) {
+            cr_assert_not_null(strstr(r[k].data, "\"command\": "),
+                               "pdns's initialize reached the responder: <%s>", r[k].data);
+        } else {
+            lookups++;
+        }
+    }
+    cr_assert_eq(lookups, NCLIENTS * ROUNDS, "the responder saw %zu calls", lookups);
+    for (int round = 0; round < ROUNDS; round++) {
+        for (size_t i = 0; i < NCLIENTS; i++) {
+            char *want = lookup(fmt("c%zu-r%d.example.com.", i, round), (int)i + 1);
+            size_t seen = 0;
+            for (size_t k = 0; k < n; k++) {
+                seen += r[k].len == strlen(want) && memcmp(r[k].data, want, r[k].len) == 0;
+            }
+            cr_assert_eq(seen, 1, "call %s reached the responder %zu times", want, seen);
+        }
+    }
+}
+
+/* Requests that arrive together on one connection are answered one by one, in order. */
+Test(unix_listener, back_to_back_requests_answered_in_order, .timeout = 30)
+{
+    setup_dir();
+    start_gw(NULL);
+    connect_client(0);
+    char *a = lookup("first.example.", 1), *b = lookup("second.example.", 2),
+         *c = lookup("third.example.", 3);
+    client_send(0, fmt(PDNS_INITIALIZE_FMT "\n%s\n%s\n%s\n", sock, a, b, c));
+    cr_assert_str_eq(client_read(0), "{\"result\":true}");
+    cr_assert_str_eq(client_read(0), echo_of(a));
+    cr_assert_str_eq(client_read(0), echo_of(b));
+    cr_assert_str_eq(client_read(0), echo_of(c));
+}
+
+/* A socket file left by a dead server is replaced, and the new socket serves. */
+Test(unix_listener, stale_socket_file_replaced, .timeout = 30)
+{
+    setup_dir();
+    make_socket_file(sock, false);
+    struct stat st;
+    cr_assert_eq(stat(sock, &st), 0);
+    cr_assert(S_ISSOCK(st.st_mode));
+    start_gw(NULL);
+    connect_client(0);
+    client_initialize(0);
+    char *req = lookup("after.stale.example.", 7);
+    client_send(0, fmt("%s\n", req));
+    cr_assert_str_eq(client_read(0), echo_of(req));
+}
+
+/* A live server on the path: rbgw refuses to start, says why, and leaves that server alone. */
+Test(unix_listener, live_path_refused, .timeout = 30)
+{
+    setup_dir();
+    make_socket_file(sock, true);
+    spawn_gw(NULL);
+    assert_exit_status(false);
+    const char *err = errtail();
+    cr_assert_not_null(strstr(err, sock), "stderr does not name the path:\n%s", err);
+    cr_assert_not_null(strcasestr(err, "in use"), "stderr does not say the path is in use:\n%s",
+                       err);
+    struct stat st;
+    cr_assert_eq(stat(sock, &st), 0, "rbgw removed the live server's socket file");
+    connect_client(0); /* the test's own listening socket still takes connections */
+}
+
+/* A path that is not a socket is never replaced. */
+Test(unix_listener, regular_file_path_refused, .timeout = 30)
+{
+    setup_dir();
+    int fd = open(sock, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "keep me\n", 8), 8);
+    close(fd);
+    spawn_gw(NULL);
+    assert_exit_status(false);
+    const char *err = errtail();
+    cr_assert_not_null(strstr(err, sock), "stderr does not name the path:\n%s", err);
+    struct stat st;
+    cr_assert_eq(stat(sock, &st), 0, "rbgw removed a regular file");
+    cr_assert(S_ISREG(st.st_mode) && st.st_size == 8, "rbgw changed a regular file");
+}
+
+/* mode= sets the socket file's permission bits exactly (not filtered by the umask). */
+Test(unix_listener, mode_applied, .timeout = 30)
+{
+    setup_dir();
+    start_gw(",mode=0604");
+    struct stat st;
+    cr_assert_eq(stat(sock, &st), 0, "no socket file: %s", strerror(errno));
+    cr_assert(S_ISSOCK(st.st_mode), "%s is not a socket", sock);
+    cr_assert_eq(st.st_mode & 07777, 0604, "socket mode %04o, expected 0604",
+                 (unsigned)(st.st_mode & 07777));
+}
+
+/* SIGTERM: idle pdns connections are closed, rbgw exits 0, and the socket file is gone. */
+Test(unix_listener, sigterm_exits_zero_and_removes_socket, .timeout = 30)
+{
+    setup_dir();
+    start_gw(NULL);
+    connect_client(0);
+    client_initialize(0);
+    char *req = lookup("before.sigterm.example.", 1);
+    client_send(0, fmt("%s\n", req));
+    cr_assert_str_eq(client_read(0), echo_of(req));
+    struct stat st;
+    cr_assert_eq(stat(sock, &st), 0);
+
+    cr_assert_eq(kill(rbgw_proc_pid(gw), SIGTERM), 0);
+    assert_exit_status(true);
+    size_t len;
+    char *line = fake_json_read_line(cl[0], IO_BOUND_MS, &len);
+    int why = errno;
+    free(line);
+    cr_assert(line == NULL && why == 0, "the idle connection was not closed at exit (%s)",
+              line ? "got a line" : "no EOF within the safety bound");
+    cr_assert_neq(stat(sock, &st), 0, "the socket file is still there after exit");
+    cr_assert_eq(errno, ENOENT);
+    const char *err = gc(rbgw_proc_stderr(gw, 0));
+    cr_assert(!strstr(err, "Sanitizer") && !strstr(err, "runtime error:"),
+              "sanitizer report in rbgw's stderr:\n%s", err);
+}
+
+/* SIGTERM while a call is upstream: no new calls are read, but that call's reply is still
+ * written, then the connection is closed and rbgw exits 0.  The unix responder holds the call
+ * until rbgw has acted on the signal, so the order of events is fixed. */
+Test(unix_listener, sigterm_answers_the_call_in_flight, .timeout = 30)
+{
+    setup_dir();
+    char *up_path = fmt("%s/up.sock", dir);
+    up = fake_json_unix_start(up_path);
+    cr_assert_not_null(up, "cannot start the unix responder: %s", strerror(errno));
+    const char *args[] = {fmt("--listen=unix:path=%s", sock), "--listen=pipe",
+                          fmt("--upstream=unix:path=%s,timeout=10000", up_path),
+                          "--log-level=debug", NULL};
+    gw = rbgw_proc_spawn(NULL, args);
+    cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
+    cr_assert(fake_json_gw_ready(gw, IO_BOUND_MS), "rbgw did not start; stderr:\n%s", errtail());
+    connect_client(0);
+    client_initialize(0);
+    const char *req = "{\"method\": \"hold\", \"parameters\": {\"in-flight\": true}}";
+    client_send(0, fmt("%s\n", req));
+    cr_assert(fake_json_wait_held(up, 1, IO_BOUND_MS),
+              "the call never reached the responder; "
+              "stderr:\n%s",
+              errtail());
+    cr_assert_eq(kill(rbgw_proc_pid(gw), SIGTERM), 0);
+    /* A connection made now is closed unserved once rbgw has acted on the signal (an idle pdns
+     * connection is only ever closed at shutdown): its EOF says the stop is under way. */
+    connect_client(1);
+    size_t len;
+    char *line = fake_json_read_line(cl[1], IO_BOUND_MS, &len);
+    int why = errno;
+    free(line);
+    cr_assert(line == NULL && why == 0, "a connection made after SIGTERM was not closed");
+    fake_json_release(up);
+    cr_assert_str_eq(client_read(0), echo_of(req), "the in-flight call was not answered");
+    line = fake_json_read_line(cl[0], IO_BOUND_MS, &len);
+    why = errno;
+    free(line);
+    cr_assert(line == NULL && why == 0, "the connection was not closed after the reply");
+    assert_exit_status(true);
+    struct stat st;
+    cr_assert_neq(stat(sock, &st), 0, "the socket file is still there after exit");
+}
