@@ -7,8 +7,12 @@
 #   rbgw:   rbgw_loadgen --mode=pipe  ->  rbgw (pipe listener, http upstream)  ->  responder
 #   pipe:   rbgw_loadgen --mode=pipe  ->  rbgw_fast_responder --pipe    (baseline: the cost of
 #           the pipe hop alone, i.e. of pdns talking to any co-process)
+# Optional (add to PATHS), for rbgw's unix listener as a daemon next to pdns:
+#   rbgw-unix: rbgw_loadgen --mode=unix  ->  rbgw --listen=unix:path=...  ->  responder
+#   unix:      rbgw_loadgen --mode=unix  ->  rbgw_fast_responder --unix    (baseline hop)
 # in alternating rounds (the order flips every round), and prints the median of each number
-# over the rounds plus "rbgw adds X us at p50" (rbgw minus direct).  Target: <= 25 us at p50.
+# over the rounds plus "rbgw adds X us at p50" (median rbgw p50 minus median direct p50; the
+# median of the per-round differences is printed beside it).  Target: <= 25 us at p50.
 # In the "one" layout it also estimates rbgw's own processing: rbgw - direct - pipe, i.e. what
 # is left once the two hops that any pipe-to-HTTP bridge needs are paid for.
 #
@@ -22,6 +26,7 @@
 #
 # Environment: BUILD_DIR (default <repo>/build), RBGW (default $BUILD_DIR/rbgw), ROUNDS (5),
 # DURATION (seconds per run, 3), CONNS (1), PORT (18200), LAYOUTS ("split one"),
+# PATHS ("direct rbgw pipe"; any of direct rbgw pipe unix rbgw-unix),
 # NO_BUILD=1 to skip the cmake build.  Exit status: 0 (numbers printed), 1 (setup failed).
 set -euo pipefail
 
@@ -45,7 +50,12 @@ RESPONDER=$BUILD/bench/rbgw_fast_responder
 
 TMP=$(mktemp -d /tmp/rbgw-call-latency.XXXXXX)
 RESP_PID=
+RBGW_PID=
 cleanup() {
+    if [ -n "$RBGW_PID" ]; then
+        kill "$RBGW_PID" 2>/dev/null || true
+        wait "$RBGW_PID" 2>/dev/null || true
+    fi
     if [ -n "$RESP_PID" ]; then
         kill "$RESP_PID" 2>/dev/null || true
         wait "$RESP_PID" 2>/dev/null || true
@@ -70,7 +80,7 @@ rbgw_works() {
 }
 
 start_responder() { # $1: cpu
-    taskset -c "$1" "$RESPONDER" --port="$PORT" --quiet &
+    taskset -c "$1" "$RESPONDER" --port="$PORT" --unix="$TMP/responder.sock" --quiet &
     RESP_PID=$!
     for _ in $(seq 50); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
@@ -96,7 +106,32 @@ run_one() {
     one) lg_cpu=1 rbgw_cpu=1 ;;
     *) echo "unknown layout $layout" >&2 && exit 1 ;;
     esac
-    if [ "$path" = pipe ]; then
+    if [ "$path" = unix ]; then
+        line=$(taskset -c "$lg_cpu" "$LOADGEN" --mode=unix --path="$TMP/responder.sock" \
+            -c "$CONNS" -d "$DURATION" --label="$layout/unix" 2>>"$TMP/loadgen.err") || {
+            echo "loadgen (unix baseline) failed:" >&2
+            tail -5 "$TMP/loadgen.err" >&2
+            exit 1
+        }
+    elif [ "$path" = rbgw-unix ]; then
+        rm -f "$TMP/rbgw.sock"
+        taskset -c "$rbgw_cpu" "$RBGW" --listen="unix:path=$TMP/rbgw.sock" --upstream="$UPSTREAM" \
+            --log-level=warning 2>>"$TMP/loadgen.err" &
+        RBGW_PID=$!
+        for _ in $(seq 50); do
+            [ -S "$TMP/rbgw.sock" ] && break
+            sleep 0.1
+        done
+        line=$(taskset -c "$lg_cpu" "$LOADGEN" --mode=unix --path="$TMP/rbgw.sock" \
+            -c "$CONNS" -d "$DURATION" --label="$layout/rbgw-unix" 2>>"$TMP/loadgen.err") || {
+            echo "loadgen (rbgw unix listener) failed:" >&2
+            tail -5 "$TMP/loadgen.err" >&2
+            exit 1
+        }
+        kill "$RBGW_PID" 2>/dev/null || true
+        wait "$RBGW_PID" 2>/dev/null || true
+        RBGW_PID=
+    elif [ "$path" = pipe ]; then
         line=$(taskset -c "$lg_cpu" "$LOADGEN" --mode=pipe -c "$CONNS" -d "$DURATION" \
             --label="$layout/pipe" -- taskset -c "$rbgw_cpu" "$RESPONDER" --pipe \
             2>>"$TMP/loadgen.err") || {
@@ -121,7 +156,19 @@ run_one() {
         }
     fi
     echo "  $line"
-    echo "$line" >>"$TMP/results"
+    echo "$line round=$ROUND" >>"$TMP/results"
+}
+
+# paired_median A B FIELD: median over rounds of (FIELD of label B - FIELD of label A) in
+# the same round.  Robust against load that drifts between rounds.
+paired_median() {
+    awk -v a="$1" -v b="$2" -v field="$3" '
+        { delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+          if (v["label"] == a) x[v["round"]] = v[field]
+          if (v["label"] == b) y[v["round"]] = v[field] }
+        END { for (r in x) if (r in y) printf "%.1f\n", y[r] - x[r] }' "$TMP/results" | sort -g |
+        awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+              if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
 # median LABEL FIELD: median of FIELD over the result lines with label=LABEL.
@@ -134,16 +181,19 @@ median() {
               if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-PATHS="direct rbgw pipe"
+PATHS=${PATHS:-direct rbgw pipe}
+RBGW_OK=1
 if ! rbgw_works; then
+    RBGW_OK=0
     echo "rbgw at $RBGW does not answer a pipe request yet: measuring the baselines only" >&2
-    PATHS="direct pipe"
+    PATHS=$(echo "$PATHS" | tr ' ' '\n' | grep -v rbgw | xargs)
 fi
 
 echo "call latency: $ROUNDS rounds x ${DURATION}s per run, $CONNS connection(s), layouts: $LAYOUTS"
 : >"$TMP/results"
 start_responder 1
 for r in $(seq "$ROUNDS"); do
+    ROUND=$r
     echo "round $r"
     for layout in $LAYOUTS; do
         if [ $((r % 2)) -eq 1 ]; then order=$PATHS; else order=$(echo "$PATHS" | tr ' ' '\n' | tac); fi
@@ -168,17 +218,23 @@ done
 echo
 for layout in $LAYOUTS; do
     if [[ " $PATHS " != *" rbgw "* ]]; then
+        [ "$RBGW_OK" = 1 ] && continue
         echo "$layout: rbgw adds: pending (rbgw not working yet)"
         continue
     fi
     d50=$(median "$layout/direct" p50_us)
     g50=$(median "$layout/rbgw" p50_us)
-    d99=$(median "$layout/direct" p99_us)
-    g99=$(median "$layout/rbgw" p99_us)
-    awk -v l="$layout" -v d="$d50" -v g="$g50" -v d99="$d99" -v g99="$g99" -v t="$TARGET_US" \
-        'BEGIN { x = g - d; printf "%s: rbgw adds %.1f us at p50 (%.1f at p99); target <= %d us: %s\n",
-                 l, x, g99 - d99, t, (x <= t ? "met" : "NOT met") }'
-    if [ "$layout" = one ]; then
+    pd50=$(paired_median "$layout/direct" "$layout/rbgw" p50_us)
+    pd90=$(paired_median "$layout/direct" "$layout/rbgw" p90_us)
+    awk -v l="$layout" -v d="$d50" -v g="$g50" -v pd="$pd50" -v pd90="$pd90" -v t="$TARGET_US" \
+        'BEGIN { x = g - d; printf "%s: rbgw adds %.1f us at p50 (difference of medians; median of per-round differences %.1f us, at p90 %.1f us); target <= %d us: %s\n",
+                 l, x, pd, pd90, t, (x <= t ? "met" : "NOT met") }'
+    if [[ " $PATHS " == *" rbgw-unix "* ]]; then
+        awk -v l="$layout" -v d="$d50" -v g="$(median "$layout/rbgw-unix" p50_us)" \
+            -v pd="$(paired_median "$layout/direct" "$layout/rbgw-unix" p50_us)" \
+            'BEGIN { printf "%s: rbgw (unix listener) adds %.1f us at p50 (per-round median %.1f us)\n", l, g - d, pd }'
+    fi
+    if [ "$layout" = one ] && [[ " $PATHS " == *" pipe "* ]]; then
         awk -v d="$d50" -v g="$g50" -v p="$(median one/pipe p50_us)" \
             'BEGIN { printf "one: the pipe hop alone costs %.1f us at p50; rbgw own processing ~ %.1f us\n",
                      p, g - d - p }'

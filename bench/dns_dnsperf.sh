@@ -7,6 +7,9 @@
 # Optional baselines without rbgw (add them to MODES):
 #   "pipe": pipe:command=<abs>/rbgw_fast_responder --pipe   (pdns's pipe connector, no bridge)
 #   "unix": unix:path=<tmp>/responder.sock                    (pdns's unix connector, no bridge)
+# and, for rbgw's unix listener running as a daemon beside pdns:
+#   "rbgw-unix": unix:path=<tmp>/rbgw.sock, rbgw --listen=unix:path=<tmp>/rbgw.sock
+#                --upstream=http:url=... started before each run and stopped after it.
 # dnsperf sends `www.example.com A` for DURATION seconds per run; the modes alternate (the
 # order flips every round) and the medians of QPS and average latency are printed.
 #
@@ -80,10 +83,10 @@ rbgw_works() {
 }
 
 RBGW_PENDING=0
-if [[ " $MODES " == *" rbgw "* ]] && ! rbgw_works; then
+if [[ " $MODES " == *" rbgw"* ]] && ! rbgw_works; then
     RBGW_PENDING=1
-    echo "rbgw at $RBGW does not answer a pipe request yet: measuring mode (a) http only" >&2
-    MODES=$(echo "$MODES" | tr ' ' '\n' | grep -vx rbgw | xargs)
+    echo "rbgw at $RBGW does not answer a pipe request yet: measuring the modes without it" >&2
+    MODES=$(echo "$MODES" | tr ' ' '\n' | grep -v rbgw | xargs)
 fi
 
 # One config dir per mode.
@@ -94,6 +97,7 @@ write_conf() { # $1 mode
     http) cs="http:url=http://127.0.0.1:$HTTP_PORT/dns" ;;
     pipe) cs="pipe:command=$RESPONDER --pipe" ;;
     unix) cs="unix:path=$TMP/responder.sock" ;;
+    rbgw-unix) cs="unix:path=$TMP/rbgw.sock" ;;
     rbgw)
         printf 'listen=pipe\nupstream=%s\nlog-level=warning\n' "$UPSTREAM" >"$dir/rbgw.conf"
         cs="pipe:command=$RBGW --config=$dir/rbgw.conf"
@@ -147,9 +151,21 @@ stop_pdns() {
 printf 'www.example.com A\n' >"$TMP/queries"
 : >"$TMP/results"
 
+RBGWD_PID=
 run_one() { # $1 mode
     local out qps lat lost codes
     write_conf "$1"
+    if [ "$1" = rbgw-unix ]; then
+        rm -f "$TMP/rbgw.sock"
+        "$RBGW" --listen="unix:path=$TMP/rbgw.sock" --upstream="$UPSTREAM" --log-level=warning \
+            2>>"$TMP/rbgwd.log" &
+        RBGWD_PID=$!
+        PIDS+=("$RBGWD_PID")
+        for _ in $(seq 50); do
+            [ -S "$TMP/rbgw.sock" ] && break
+            sleep 0.1
+        done
+    fi
     start_pdns "$1"
     out=$(dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$TMP/queries" -l "$DURATION" \
         -c "$CLIENTS" -q "$OUTSTANDING" 2>&1) || {
@@ -157,7 +173,12 @@ run_one() { # $1 mode
         exit 1
     }
     stop_pdns
-    qps=$(awk '/Queries per second:/ { print $4 }' <<<"$out")
+    if [ -n "$RBGWD_PID" ]; then
+        kill "$RBGWD_PID" 2>/dev/null || true
+        wait "$RBGWD_PID" 2>/dev/null || true
+        RBGWD_PID=
+    fi
+    qps=$(awk '/Queries per second:/ { printf "%.1f", $4 }' <<<"$out")
     lat=$(awk '/Average Latency \(s\):/ { printf "%.1f", $4 * 1e6 }' <<<"$out")
     lost=$(awk '/Queries lost:/ { print $3 }' <<<"$out")
     codes=$(awk -F': *' '/Response codes:/ { print $2 }' <<<"$out")
@@ -191,9 +212,9 @@ echo "responder: $(tail -1 "$TMP/responder.log")"
 
 echo
 echo "medians over $ROUNDS rounds:"
-printf '%-6s %12s %18s\n' mode QPS avg-latency-us
+printf '%-10s %12s %18s\n' mode QPS avg-latency-us
 for m in $MODES; do
-    printf '%-6s %12s %18s\n' "$m" "$(median "$m" qps)" "$(median "$m" lat)"
+    printf '%-10s %12s %18s\n' "$m" "$(median "$m" qps)" "$(median "$m" lat)"
 done
 if [[ " $MODES " == *" rbgw "* && " $MODES " == *" http "* ]]; then
     awk -v a="$(median http qps)" -v b="$(median rbgw qps)" \
@@ -202,6 +223,14 @@ fi
 if [[ " $MODES " == *" rbgw "* && " $MODES " == *" pipe "* ]]; then
     awk -v a="$(median pipe qps)" -v b="$(median rbgw qps)" \
         'BEGIN { if (a > 0) printf "rbgw (pipe) / responder on the pipe directly: %.2f\n", b / a }'
+fi
+if [[ " $MODES " == *" rbgw-unix "* && " $MODES " == *" unix "* ]]; then
+    awk -v a="$(median unix qps)" -v b="$(median rbgw-unix qps)" \
+        'BEGIN { if (a > 0) printf "rbgw (unix listener) / responder on unix directly: %.2f\n", b / a }'
+fi
+if [[ " $MODES " == *" rbgw-unix "* && " $MODES " == *" http "* ]]; then
+    awk -v a="$(median http qps)" -v b="$(median rbgw-unix qps)" \
+        'BEGIN { if (a > 0) printf "rbgw (unix listener) / pdns http connector: %.1fx the QPS\n", b / a }'
 fi
 if [ "$RBGW_PENDING" = 1 ]; then
     echo "mode (b) rbgw: pending (rbgw not working yet)"

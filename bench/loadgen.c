@@ -12,6 +12,8 @@
  *                 stdout, sends `initialize` first (as pdns does, §4.1, not timed), then one
  *                 compact-JSON lookup line per call in pdns's own serialization (§1.1), and reads
  *                 one reply line.
+ *   --mode=unix   the same line protocol over a unix socket (--path), as pdns's unix connector:
+ *                 `initialize` first on each new connection, then lookups.
  *
  * The run is bounded: --count calls in total, or --duration seconds after the warm-up; a call
  * that takes longer than --timeout-ms ends the run with an error.  It prints one summary line
@@ -44,6 +46,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,13 +161,17 @@ json_escape(struct buf *b, const char *s)
 /* ---- options ----------------------------------------------------------------------------- */
 
 enum mode {
-    MODE_HTTP,
-    MODE_PIPE,
+    MODE_HTTP, /* REST over keep-alive TCP */
+    MODE_PIPE, /* line protocol over a child's stdin/stdout */
+    MODE_UNIX, /* line protocol over a unix socket (pdns's unix connector) */
 };
+
+static const char *const mode_names[] = {"http", "pipe", "unix"};
 
 static struct {
     enum mode mode;    /* --mode */
     const char *url;   /* --url (http) */
+    const char *path;  /* --path (unix) */
     int conns;         /* -c / --conns */
     double duration;   /* -d / --duration, seconds after warm-up; 0 = use count */
     uint64_t count;    /* -n / --count, timed calls in total; 0 = use duration */
@@ -190,6 +197,7 @@ usage(FILE *f)
 {
     fprintf(f, "usage: rbgw_loadgen --mode=http [--url=http://127.0.0.1:PORT/dns] [options]\n"
                "       rbgw_loadgen --mode=pipe [options] -- COMMAND [ARGS...]\n"
+               "       rbgw_loadgen --mode=unix --path=SOCKET [options]\n"
                "options:\n"
                "  -c, --conns=N       connections / child processes, one call in flight each (1)\n"
                "  -d, --duration=S    measure for S seconds after the warm-up (default 5)\n"
@@ -239,12 +247,16 @@ parse_args(int argc, char **argv)
                 opt.mode = MODE_HTTP;
             } else if (strcmp(v, "pipe") == 0) {
                 opt.mode = MODE_PIPE;
+            } else if (strcmp(v, "unix") == 0) {
+                opt.mode = MODE_UNIX;
             } else {
-                fprintf(stderr, "loadgen: --mode must be http or pipe\n");
+                fprintf(stderr, "loadgen: --mode must be http, pipe or unix\n");
                 return -1;
             }
         } else if (opt_value(a, "--url", NULL, &i, argc, argv, &v)) {
             opt.url = v;
+        } else if (opt_value(a, "--path", NULL, &i, argc, argv, &v)) {
+            opt.path = v;
         } else if (opt_value(a, "--conns", "-c", &i, argc, argv, &v)) {
             opt.conns = atoi(v);
         } else if (opt_value(a, "--duration", "-d", &i, argc, argv, &v)) {
@@ -276,6 +288,11 @@ parse_args(int argc, char **argv)
     }
     if (opt.mode == MODE_PIPE && opt.cmd == NULL) {
         fprintf(stderr, "loadgen: --mode=pipe needs a command after --\n");
+        return -1;
+    }
+    if (opt.mode == MODE_UNIX &&
+        (opt.path == NULL || strlen(opt.path) >= sizeof(((struct sockaddr_un *)0)->sun_path))) {
+        fprintf(stderr, "loadgen: --mode=unix needs --path=SOCKET (under 108 bytes)\n");
         return -1;
     }
     return 0;
@@ -407,6 +424,12 @@ build_requests(struct sockaddr_in *sa)
                        "\"zone-id\": -1}}\n");
 
     /* initialize carries the connection-string options as strings (§3.1). */
+    if (opt.mode == MODE_UNIX) {
+        buf_adds(&init_req, "{\"method\": \"initialize\", \"parameters\": {\"path\": \"");
+        json_escape(&init_req, opt.path);
+        buf_adds(&init_req, "\", \"timeout\": \"2000\"}}\n");
+        return;
+    }
     buf_adds(&init_req, "{\"method\": \"initialize\", \"parameters\": {\"command\": \"");
     for (char **a = opt.cmd; *a != NULL; a++) {
         if (a != opt.cmd) {
@@ -436,6 +459,16 @@ open_conn(struct lconn *c, const struct sockaddr_in *sa)
         set_nonblock(fd);
         c->rfd = c->wfd = fd;
         c->phase = PHASE_IDLE;
+    } else if (opt.mode == MODE_UNIX) {
+        struct sockaddr_un su = {.sun_family = AF_UNIX};
+        strcpy(su.sun_path, opt.path);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (connect(fd, (const struct sockaddr *)&su, sizeof(su)) < 0) {
+            die("connect %s: %s", opt.path, strerror(errno));
+        }
+        set_nonblock(fd);
+        c->rfd = c->wfd = fd;
+        c->phase = PHASE_INIT; /* pdns sends initialize on every new unix connection */
     } else {
         int to_child[2], from_child[2];
         if (pipe2(to_child, O_CLOEXEC) < 0 || pipe2(from_child, O_CLOEXEC) < 0) {
@@ -531,7 +564,7 @@ reply_complete(struct lconn *c, bool *ok)
     if (len == 0) {
         return 0;
     }
-    if (opt.mode == MODE_PIPE) {
+    if (opt.mode != MODE_HTTP) {
         const char *nl = memchr(p, '\n', len);
         if (nl == NULL) {
             return 0;
@@ -646,7 +679,7 @@ on_readable(struct lconn *c)
         }
         if (n == 0) {
             die("%s",
-                opt.mode == MODE_PIPE ? "child closed its stdout" : "server closed the connection");
+                opt.mode == MODE_PIPE ? "child closed its stdout" : "peer closed the connection");
         }
         c->in.len += (size_t)n;
         c->in.p[c->in.len] = '\0';
@@ -755,9 +788,9 @@ report(void)
     }
     printf("label=%s mode=%s conns=%d calls=%zu errors=%llu secs=%.3f calls_per_s=%.1f "
            "p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f mean_us=%.1f\n",
-           opt.label, opt.mode == MODE_HTTP ? "http" : "pipe", opt.conns, nsamples,
-           (unsigned long long)nerrors, secs, secs > 0 ? (double)nsamples / secs : 0.0, pct(0.50),
-           pct(0.90), pct(0.99), pct(0.999), nsamples ? samples[nsamples - 1] / 1000.0 : 0.0,
+           opt.label, mode_names[opt.mode], opt.conns, nsamples, (unsigned long long)nerrors, secs,
+           secs > 0 ? (double)nsamples / secs : 0.0, pct(0.50), pct(0.90), pct(0.99), pct(0.999),
+           nsamples ? samples[nsamples - 1] / 1000.0 : 0.0,
            nsamples ? sum / (double)nsamples / 1000.0 : 0.0);
     fflush(stdout);
 }
