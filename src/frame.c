@@ -22,6 +22,11 @@ rbgw_frame_scanner_init(struct rbgw_frame_scanner *s)
     s->state = S_WS;
 }
 
+/* Bytes that can change the scanner's state inside a container or a string. */
+static const unsigned char special[256] = {
+    ['"'] = 1, ['\\'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1,
+};
+
 int
 rbgw_frame_scan(struct rbgw_frame_scanner *s, const char *buf, size_t len, size_t *start,
                 size_t *end)
@@ -47,6 +52,10 @@ rbgw_frame_scan(struct rbgw_frame_scanner *s, const char *buf, size_t len, size_
             }
             break;
         case S_CONTAINER:
+            /* Skip the bytes that cannot matter, a table lookup each (the hot loop). */
+            while (!special[(unsigned char)c] && i + 1 < len) {
+                c = buf[++i];
+            }
             if (c == '"') {
                 st = S_STRING;
             } else if (c == '{' || c == '[') {
@@ -62,6 +71,9 @@ rbgw_frame_scan(struct rbgw_frame_scanner *s, const char *buf, size_t len, size_
             }
             break;
         case S_STRING:
+            while (!special[(unsigned char)c] && i + 1 < len) {
+                c = buf[++i];
+            }
             if (c == '\\') {
                 st = S_ESCAPE;
             } else if (c == '"') {

@@ -18,6 +18,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "rbgw/json.h"
+#include "json_int.h"
 
 #define JSON_MAX_DEPTH 200 /* json11's limit */
 
@@ -208,14 +209,18 @@ hex4(const char *p)
  *    into '?'; json11 keeps lone surrogates.  pdns never writes surrogate escapes, so rbgw
  *    refuses unpaired ones rather than rewrite them differently from pdns.
  */
-static const char *
-stricter_than_yajl(const char *text, size_t len)
+const char *
+rbgw__json_stricter_than_yajl(const char *text, size_t len)
 {
     if (memchr(text, '\f', len) || memchr(text, '\v', len)) {
         return "form feed or vertical tab outside a string";
     }
-    if (memmem(text, len, "\\u", 2) == NULL) {
-        return NULL;
+    const char *bs = memchr(text, '\\', len);
+    while (bs != NULL && bs + 1 < text + len && bs[1] != 'u') {
+        bs = memchr(bs + 2, '\\', (size_t)(text + len - (bs + 2)));
+    }
+    if (bs == NULL || bs + 1 >= text + len) {
+        return NULL; /* no \u escape at all: the common case */
     }
     bool in_string = false;
     for (size_t i = 0; i < len; i++) {
@@ -247,24 +252,73 @@ stricter_than_yajl(const char *text, size_t len)
     return NULL;
 }
 
+/*
+ * yajl allocates its handle, lexer and buffers per parse.  They come from the caller's arena
+ * (a size header makes realloc possible; free is a no-op, the arena goes in one piece), so a
+ * parse costs no malloc at all once the arena has room.
+ */
+struct arena_block {
+    size_t size; /* usable bytes after this header */
+    size_t pad;  /* keeps the payload 16-byte aligned */
+};
+
+static void *
+arena_malloc(void *ctx, size_t sz)
+{
+    struct arena_block *b = rbgw_arena_alloc(ctx, sizeof(*b) + sz);
+    b->size = sz;
+    return b + 1;
+}
+
+static void *
+arena_realloc(void *ctx, void *ptr, size_t sz)
+{
+    if (ptr == NULL) {
+        return arena_malloc(ctx, sz);
+    }
+    struct arena_block *old = (struct arena_block *)ptr - 1;
+    if (old->size >= sz) {
+        return ptr;
+    }
+    void *p = arena_malloc(ctx, sz);
+    memcpy(p, ptr, old->size);
+    return p;
+}
+
+static void
+arena_free(void *ctx, void *ptr)
+{
+    RBGW_UNUSED(ctx);
+    RBGW_UNUSED(ptr);
+}
+
+yajl_handle
+rbgw__yajl_alloc(const yajl_callbacks *cb, struct rbgw_arena *a, void *ctx)
+{
+    yajl_alloc_funcs afs = {arena_malloc, arena_realloc, arena_free, a};
+    yajl_handle h = yajl_alloc(cb, &afs, ctx);
+    if (h) {
+        yajl_config(h, yajl_dont_validate_strings, 1);
+    }
+    return h;
+}
+
 int
 rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_json **out,
                 char *err, size_t errlen)
 {
-    struct builder *b = rbgw_xmalloc(sizeof(*b));
+    struct builder *b = rbgw_arena_alloc(a, sizeof(*b));
     b->arena = a;
     b->root = NULL;
     b->depth = 0;
     b->key = RBGW_STR_NULL;
     b->too_deep = false;
 
-    yajl_handle h = yajl_alloc(&builder_callbacks, NULL, b);
+    yajl_handle h = rbgw__yajl_alloc(&builder_callbacks, a, b);
     if (h == NULL) {
-        free(b);
         snprintf(err, errlen, "out of memory");
         return RBGW_EPARSE;
     }
-    yajl_config(h, yajl_dont_validate_strings, 1);
     yajl_status st = yajl_parse(h, (const unsigned char *)text, len);
     if (st == yajl_status_ok) {
         st = yajl_complete_parse(h);
@@ -289,7 +343,7 @@ rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
         rc = RBGW_EPARSE;
         snprintf(err, errlen, "empty input");
     } else {
-        const char *why = stricter_than_yajl(text, len);
+        const char *why = rbgw__json_stricter_than_yajl(text, len);
         if (why) {
             rc = RBGW_EPARSE;
             snprintf(err, errlen, "%s", why);
@@ -299,7 +353,6 @@ rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
         *out = b->root;
     }
     yajl_free(h);
-    free(b);
     return rc;
 }
 

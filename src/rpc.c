@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "rbgw/rpc.h"
+#include "json_int.h"
 
 static bool
 is_ws(char c)
@@ -70,40 +71,192 @@ rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
     return 0;
 }
 
+/*
+ * Replies are vetted without building a tree: a reply can be a whole zone (list), and all
+ * that matters is that pdns will parse it and find a non-null "result" at the top level.
+ */
+struct vet {
+    int depth;        /* current nesting */
+    bool at_result;   /* the next value is the top-level "result" */
+    bool has_result;  /* a top-level "result" was seen */
+    bool result_null; /* ... and it is null */
+    bool top_object;  /* the document is an object */
+    bool too_deep;    /* nesting over 200 */
+};
+
+static void
+vet_value(struct vet *v, bool is_null)
+{
+    if (v->at_result) {
+        v->has_result = true;
+        v->result_null = is_null;
+        v->at_result = false;
+    }
+}
+
 static int
-vet_reply(struct rbgw_arena *a, struct rbgw_str body, const struct rbgw_json **root_out, char *err,
-          size_t errlen)
+vet_null(void *ctx)
+{
+    vet_value(ctx, true);
+    return 1;
+}
+
+static int
+vet_bool(void *ctx, int b)
+{
+    RBGW_UNUSED(b);
+    vet_value(ctx, false);
+    return 1;
+}
+
+static int
+vet_number(void *ctx, const char *s, size_t l)
+{
+    RBGW_UNUSED(s);
+    RBGW_UNUSED(l);
+    vet_value(ctx, false);
+    return 1;
+}
+
+static int
+vet_string(void *ctx, const unsigned char *s, size_t l)
+{
+    RBGW_UNUSED(s);
+    RBGW_UNUSED(l);
+    vet_value(ctx, false);
+    return 1;
+}
+
+static int
+vet_open(void *ctx, bool object)
+{
+    struct vet *v = ctx;
+    if (v->depth == 0) {
+        v->top_object = object;
+    }
+    vet_value(v, false);
+    if (++v->depth > 200) {
+        v->too_deep = true;
+        return 0;
+    }
+    return 1;
+}
+
+static int
+vet_start_map(void *ctx)
+{
+    return vet_open(ctx, true);
+}
+
+static int
+vet_start_array(void *ctx)
+{
+    return vet_open(ctx, false);
+}
+
+static int
+vet_end(void *ctx)
+{
+    struct vet *v = ctx;
+    v->depth--;
+    return 1;
+}
+
+static int
+vet_key(void *ctx, const unsigned char *s, size_t l)
+{
+    struct vet *v = ctx;
+    v->at_result = v->depth == 1 && l == 6 && memcmp(s, "result", 6) == 0;
+    return 1;
+}
+
+static const yajl_callbacks vet_callbacks = {
+    .yajl_null = vet_null,
+    .yajl_boolean = vet_bool,
+    .yajl_number = vet_number,
+    .yajl_string = vet_string,
+    .yajl_start_map = vet_start_map,
+    .yajl_map_key = vet_key,
+    .yajl_end_map = vet_end,
+    .yajl_start_array = vet_start_array,
+    .yajl_end_array = vet_end,
+};
+
+static int
+vet_reply(struct rbgw_arena *a, struct rbgw_str body, char *err, size_t errlen)
+{
+    struct vet v = {0};
+    yajl_handle h = rbgw__yajl_alloc(&vet_callbacks, a, &v);
+    if (h == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return RBGW_EPARSE;
+    }
+    yajl_status st = yajl_parse(h, (const unsigned char *)body.p, body.len);
+    if (st == yajl_status_ok) {
+        st = yajl_complete_parse(h);
+    }
+    int rc = 0;
+    if (st != yajl_status_ok || body.len == 0) {
+        if (v.too_deep) {
+            snprintf(err, errlen, "reply is not valid JSON: nesting deeper than 200 levels");
+        } else if (body.len == 0) {
+            snprintf(err, errlen, "reply is not valid JSON: empty input");
+        } else {
+            unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)body.p, body.len);
+            const char *m = (const char *)msg;
+            if (strncmp(m, "parse error: ", 13) == 0) {
+                m += 13;
+            }
+            snprintf(err, errlen, "reply is not valid JSON: %.*s", (int)strcspn(m, "\r\n"), m);
+            yajl_free_error(h, msg);
+        }
+        rc = RBGW_EPARSE;
+    } else {
+        const char *why = rbgw__json_stricter_than_yajl(body.p, body.len);
+        if (why) {
+            snprintf(err, errlen, "reply is not valid JSON: %s", why);
+            rc = RBGW_EPARSE;
+        } else if (!v.top_object) {
+            snprintf(err, errlen, "reply is not a JSON object");
+            rc = RBGW_EPARSE;
+        } else if (!v.has_result) {
+            snprintf(err, errlen, "reply has no 'result'");
+            rc = RBGW_EPARSE;
+        } else if (v.result_null) {
+            snprintf(err, errlen, "reply has a null 'result'");
+            rc = RBGW_EPARSE;
+        }
+    }
+    yajl_free(h);
+    return rc;
+}
+
+/* The "log" array of a JSON object body, for passing a failed reply's log lines on. */
+static const struct rbgw_json *
+body_log(struct rbgw_arena *a, struct rbgw_str body)
 {
     struct rbgw_json *root;
-    char perr[160];
-    if (rbgw_json_parse(a, body.p, body.len, &root, perr, sizeof(perr)) != 0) {
-        snprintf(err, errlen, "reply is not valid JSON: %s", perr);
-        return RBGW_EPARSE;
+    char perr[8];
+    if (body.len && rbgw_json_parse(a, body.p, body.len, &root, perr, sizeof(perr)) == 0) {
+        const struct rbgw_json *l = rbgw_json_get(root, "log");
+        if (l && l->type == RBGW_JSON_ARRAY) {
+            return l;
+        }
     }
-    *root_out = root;
-    if (root->type != RBGW_JSON_OBJECT) {
-        snprintf(err, errlen, "reply is not a JSON object");
-        return RBGW_EPARSE;
-    }
-    const struct rbgw_json *r = rbgw_json_get(root, "result");
-    if (r == NULL) {
-        snprintf(err, errlen, "reply has no 'result'");
-        return RBGW_EPARSE;
-    }
-    if (r->type == RBGW_JSON_NULL) {
-        snprintf(err, errlen, "reply has a null 'result'");
-        return RBGW_EPARSE;
-    }
-    return 0;
+    return NULL;
 }
 
 static void
 append_one_line(struct rbgw_buf *out, struct rbgw_str s)
 {
     char *dst = rbgw_buf_reserve(out, s.len);
-    for (size_t i = 0; i < s.len; i++) {
-        char c = s.p[i];
-        dst[i] = (c == '\n' || c == '\r') ? ' ' : c;
+    memcpy(dst, s.p, s.len);
+    /* Most replies are one line already: look for line breaks with memchr. */
+    for (char *p = dst, *end = dst + s.len; (p = memchr(p, '\n', (size_t)(end - p))) != NULL;) {
+        *p++ = ' ';
+    }
+    for (char *p = dst, *end = dst + s.len; (p = memchr(p, '\r', (size_t)(end - p))) != NULL;) {
+        *p++ = ' ';
     }
     out->len += s.len;
     out->data[out->len] = '\0';
@@ -113,9 +266,8 @@ int
 rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw_buf *out, char *err,
                      size_t errlen)
 {
-    const struct rbgw_json *root = NULL;
     body = trim(body);
-    int rc = vet_reply(a, body, &root, err, errlen);
+    int rc = vet_reply(a, body, err, errlen);
     if (rc != 0) {
         return rc;
     }
@@ -132,14 +284,7 @@ rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struc
     bool accepted = (status >= 200 && status <= 399) || status == 404;
     if (!accepted) {
         /* Not a reply pdns would take; keep the responder's own log lines if it sent any. */
-        struct rbgw_json *root;
-        char perr[8];
-        if (body.len && rbgw_json_parse(a, body.p, body.len, &root, perr, sizeof(perr)) == 0) {
-            const struct rbgw_json *l = rbgw_json_get(root, "log");
-            if (l && l->type == RBGW_JSON_ARRAY) {
-                *log = l;
-            }
-        }
+        *log = body_log(a, body);
         snprintf(err, errlen, "HTTP status %d", status);
         return RBGW_EPROTO;
     }
@@ -152,16 +297,10 @@ rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struc
         snprintf(err, errlen, "HTTP status %d with an empty body", status);
         return RBGW_EPROTO;
     }
-    const struct rbgw_json *root = NULL;
     char verr[200];
-    if (vet_reply(a, body, &root, verr, sizeof(verr)) != 0) {
+    if (vet_reply(a, body, verr, sizeof(verr)) != 0) {
         snprintf(err, errlen, "HTTP status %d, %s", status, verr);
-        if (root && root->type == RBGW_JSON_OBJECT) {
-            const struct rbgw_json *l = rbgw_json_get(root, "log");
-            if (l && l->type == RBGW_JSON_ARRAY) {
-                *log = l;
-            }
-        }
+        *log = body_log(a, body);
         return RBGW_EPROTO;
     }
     append_one_line(out, body);

@@ -202,6 +202,23 @@ truthy(const struct rbgw_json *v)
     }
 }
 
+/* Decimal text of an int32 without printf (this runs for every id and port of every call). */
+static void
+put_int32(struct rbgw_buf *dst, int32_t v)
+{
+    char tmp[12];
+    char *p = tmp + sizeof(tmp);
+    uint32_t u = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) {
+        *--p = '-';
+    }
+    rbgw_buf_append(dst, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 /* pdns's asString(): string as-is, number as int32, bool as 1/0; false for anything else. */
 static bool
 scalar_text(struct rbgw_buf *dst, const struct rbgw_json *v)
@@ -214,7 +231,7 @@ scalar_text(struct rbgw_buf *dst, const struct rbgw_json *v)
         rbgw_buf_append_str(dst, v->str);
         return true;
     case RBGW_JSON_NUMBER:
-        rbgw_buf_printf(dst, "%" PRId32, int32_of(v));
+        put_int32(dst, int32_of(v));
         return true;
     case RBGW_JSON_TRUE:
     case RBGW_JSON_FALSE:
@@ -253,7 +270,7 @@ conv_text(struct xreq *r, const struct rbgw_json *v, enum xlate_conv c, const ch
         rbgw_buf_append_cstr(s, truthy(v) ? "true" : "false");
         return 0;
     case XC_INT:
-        rbgw_buf_printf(s, "%" PRId32, int32_of(v));
+        put_int32(s, int32_of(v));
         return 0;
     case XC_SERIAL:
         if (r->d4) {
@@ -474,7 +491,10 @@ put_headers(struct xreq *r, const struct rbgw_json *params)
         if (has_crlf_nul(rbgw_buf_str(&r->scratch))) {
             return fail(r, "parameter '%s' contains CR, LF or NUL: not sendable as a header", p);
         }
-        snprintf(r->xh[r->nxh].name, sizeof(r->xh[r->nxh].name), "x-remotebackend-%s", p);
+        size_t plen = strlen(p);
+        RBGW_ASSERT(plen + 17 <= sizeof(r->xh[r->nxh].name));
+        memcpy(r->xh[r->nxh].name, "x-remotebackend-", 16);
+        memcpy(r->xh[r->nxh].name + 16, p, plen + 1);
         r->xh[r->nxh].off = r->hvals.len;
         r->xh[r->nxh].len = r->scratch.len;
         rbgw_buf_append(&r->hvals, r->scratch.data, r->scratch.len);
@@ -599,57 +619,37 @@ build_post_json(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_st
 
 /* ---- output ------------------------------------------------------------------------------- */
 
-static int
-ascii_lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : (unsigned char)c;
-}
-
-/* yahttp's header map order: ASCII case-insensitive, a prefix before its extensions. */
-static int
-header_cmp(const char *a, const char *b)
-{
-    for (; *a != '\0' && *b != '\0'; a++, b++) {
-        int d = ascii_lower(*a) - ascii_lower(*b);
-        if (d != 0) {
-            return d;
-        }
-    }
-    return (*a != '\0') - (*b != '\0');
-}
-
 /*
  * Headers as yahttp writes them: sorted by name case-insensitively, each name capitalised after
  * every '-' and lowercase elsewhere (camelizeHeader), "Name: value\r\n", then the empty line.
- * This is the one place that decides header bytes.
+ * This is the one place that decides header bytes.  h[] arrives sorted: write_request adds the
+ * fixed headers in order and xlate_header_params is sorted (the wire golden tests pin it).
  */
 static void
-write_head(struct rbgw_buf *out, struct xhdr *h, size_t n)
+write_head(struct rbgw_buf *out, const struct xhdr *h, size_t n)
 {
-    for (size_t i = 1; i < n; i++) {
-        struct xhdr cur = h[i];
-        size_t j = i;
-        while (j > 0 && header_cmp(h[j - 1].name, cur.name) > 0) {
-            h[j] = h[j - 1];
-            j--;
-        }
-        h[j] = cur;
-    }
     for (size_t i = 0; i < n; i++) {
+        char name[64];
+        size_t len = 0;
         bool up = true;
-        for (const char *c = h[i].name; *c != '\0'; c++) {
+        for (const char *c = h[i].name; *c != '\0' && len < sizeof(name); c++) {
             char ch = *c;
             if (up && ch >= 'a' && ch <= 'z') {
                 ch = (char)(ch - 'a' + 'A');
             } else if (!up && ch >= 'A' && ch <= 'Z') {
                 ch = (char)(ch - 'A' + 'a');
             }
-            rbgw_buf_putc(out, ch);
+            name[len++] = ch;
             up = *c == '-';
         }
-        rbgw_buf_append(out, ": ", 2);
-        rbgw_buf_append_str(out, h[i].value);
-        rbgw_buf_append(out, "\r\n", 2);
+        char *dst = rbgw_buf_reserve(out, len + 4 + h[i].value.len);
+        memcpy(dst, name, len);
+        memcpy(dst + len, ": ", 2);
+        if (h[i].value.len) {
+            memcpy(dst + len + 2, h[i].value.p, h[i].value.len);
+        }
+        memcpy(dst + len + 2 + h[i].value.len, "\r\n", 2);
+        out->len += len + 4 + h[i].value.len;
     }
     rbgw_buf_append(out, "\r\n", 2);
 }
@@ -686,13 +686,13 @@ write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf 
     }
     h[n++] = (struct xhdr){"accept", RBGW_STR("application/json")};
     h[n++] = (struct xhdr){"connection", RBGW_STR("Keep-Alive")};
-    h[n++] = (struct xhdr){"host", hostv};
-    h[n++] = (struct xhdr){"user-agent", RBGW_STR("YaHTTP v1.0")};
     if (r->has_body) {
         snprintf(clen, sizeof(clen), "%zu", r->body.len);
         h[n++] = (struct xhdr){"content-length", rbgw_str_cstr(clen)};
         h[n++] = (struct xhdr){"content-type", rbgw_str_cstr(r->ctype)};
     }
+    h[n++] = (struct xhdr){"host", hostv};
+    h[n++] = (struct xhdr){"user-agent", RBGW_STR("YaHTTP v1.0")};
     for (size_t i = 0; i < r->nxh; i++) {
         h[n++] =
             (struct xhdr){r->xh[i].name, rbgw_str_make(r->hvals.data + r->xh[i].off, r->xh[i].len)};
@@ -715,9 +715,9 @@ write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf 
 }
 
 int
-rbgw_xlate_rpc_to_http(const struct rbgw_http_target *t, struct rbgw_str method,
-                       const struct rbgw_json *params, struct rbgw_str raw, struct rbgw_buf *out,
-                       char *err, size_t errlen)
+rbgw_xlate_rpc_to_http_with(struct rbgw_xlate_scratch *xs, const struct rbgw_http_target *t,
+                            struct rbgw_str method, const struct rbgw_json *params,
+                            struct rbgw_str raw, struct rbgw_buf *out, char *err, size_t errlen)
 {
     struct xreq r;
     memset(&r, 0, sizeof(r));
@@ -727,6 +727,17 @@ rbgw_xlate_rpc_to_http(const struct rbgw_http_target *t, struct rbgw_str method,
     if (err != NULL && errlen > 0) {
         err[0] = '\0';
     }
+    /* Borrow the scratch buffers (their memory, not their contents). */
+    r.path = xs->path;
+    r.query = xs->query;
+    r.body = xs->body;
+    r.scratch = xs->scratch;
+    r.hvals = xs->hvals;
+    rbgw_buf_reset(&r.path);
+    rbgw_buf_reset(&r.query);
+    rbgw_buf_reset(&r.body);
+    rbgw_buf_reset(&r.scratch);
+    rbgw_buf_reset(&r.hvals);
 
     int rc;
     switch (t->mode) {
@@ -744,10 +755,32 @@ rbgw_xlate_rpc_to_http(const struct rbgw_http_target *t, struct rbgw_str method,
     if (rc == 0) {
         rc = write_request(&r, t, out);
     }
-    rbgw_buf_free(&r.path);
-    rbgw_buf_free(&r.query);
-    rbgw_buf_free(&r.body);
-    rbgw_buf_free(&r.scratch);
-    rbgw_buf_free(&r.hvals);
+    xs->path = r.path;
+    xs->query = r.query;
+    xs->body = r.body;
+    xs->scratch = r.scratch;
+    xs->hvals = r.hvals;
+    return rc;
+}
+
+void
+rbgw_xlate_scratch_free(struct rbgw_xlate_scratch *xs)
+{
+    rbgw_buf_free(&xs->path);
+    rbgw_buf_free(&xs->query);
+    rbgw_buf_free(&xs->body);
+    rbgw_buf_free(&xs->scratch);
+    rbgw_buf_free(&xs->hvals);
+}
+
+int
+rbgw_xlate_rpc_to_http(const struct rbgw_http_target *t, struct rbgw_str method,
+                       const struct rbgw_json *params, struct rbgw_str raw, struct rbgw_buf *out,
+                       char *err, size_t errlen)
+{
+    struct rbgw_xlate_scratch xs;
+    memset(&xs, 0, sizeof(xs));
+    int rc = rbgw_xlate_rpc_to_http_with(&xs, t, method, params, raw, out, err, errlen);
+    rbgw_xlate_scratch_free(&xs);
     return rc;
 }

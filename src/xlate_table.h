@@ -100,7 +100,7 @@ static const char *const xlate_components[] XLATE_UNUSED = {
 
 /* §5.2: the only parameters that become X-Remotebackend-<name> headers (any method). */
 static const char *const xlate_header_params[] XLATE_UNUSED = {
-    "trxid", "local", "remote", "real-remote", "zone-id",
+    "local", "real-remote", "remote", "trxid", "zone-id", /* sorted: write_head relies on it */
 };
 
 /* Shorthands for the field lists below. */

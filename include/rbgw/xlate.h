@@ -42,6 +42,18 @@ int rbgw_xlate_rpc_to_http(const struct rbgw_http_target *t, struct rbgw_str met
                            const struct rbgw_json *params, struct rbgw_str raw,
                            struct rbgw_buf *out, char *err, size_t errlen) RBGW_MUSTCHECK;
 
+/** Buffers rbgw_xlate_rpc_to_http_with keeps between calls (no malloc per call once warm). */
+struct rbgw_xlate_scratch {
+    struct rbgw_buf path, query, body, scratch, hvals; /* owned; contents meaningless */
+};
+
+/** rbgw_xlate_rpc_to_http with reusable scratch buffers (zero-initialise xs once). */
+int rbgw_xlate_rpc_to_http_with(struct rbgw_xlate_scratch *xs, const struct rbgw_http_target *t,
+                                struct rbgw_str method, const struct rbgw_json *params,
+                                struct rbgw_str raw, struct rbgw_buf *out, char *err,
+                                size_t errlen) RBGW_MUSTCHECK;
+void rbgw_xlate_scratch_free(struct rbgw_xlate_scratch *xs);
+
 /** Append s percent-encoded as pdns does: every byte but A-Z a-z 0-9 as %xx, lowercase hex. */
 void rbgw_xlate_urlencode(struct rbgw_buf *out, const char *s, size_t len);
 

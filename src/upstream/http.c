@@ -33,23 +33,24 @@ struct http_upstream {
 };
 
 struct http_conn {
-    struct rbgw_upconn base;  /* must stay first */
-    uv_tcp_t tcp;             /* the socket */
-    uv_connect_t creq;        /* connect request */
-    uv_write_t wreq;          /* request write */
-    uv_getaddrinfo_t gai;     /* name resolution (hostnames only) */
-    struct addrinfo *ai_list; /* owned: resolved addresses */
-    struct addrinfo *ai_next; /* next address to try */
-    llhttp_t parser;          /* response parser, re-initialised per call */
-    struct rbgw_buf wbuf;     /* encoded request (kept until the write completes) */
-    struct rbgw_buf body;     /* response body */
-    struct rbgw_buf out;      /* the one-line reply handed to the request */
-    int pending;              /* handles/requests to wait for after close */
-    unsigned tcp_open : 1;    /* tcp handle initialised and not closing */
-    unsigned gai_active : 1;  /* getaddrinfo in flight */
-    unsigned closing : 1;     /* ops->close called */
-    unsigned complete : 1;    /* response complete */
-    unsigned too_big : 1;     /* body exceeded max-reply-size */
+    struct rbgw_upconn base;      /* must stay first */
+    uv_tcp_t tcp;                 /* the socket */
+    uv_connect_t creq;            /* connect request */
+    uv_write_t wreq;              /* request write */
+    uv_getaddrinfo_t gai;         /* name resolution (hostnames only) */
+    struct addrinfo *ai_list;     /* owned: resolved addresses */
+    struct addrinfo *ai_next;     /* next address to try */
+    llhttp_t parser;              /* response parser, re-initialised per call */
+    struct rbgw_buf wbuf;         /* encoded request (kept until the write completes) */
+    struct rbgw_buf body;         /* response body */
+    struct rbgw_buf out;          /* the one-line reply handed to the request */
+    struct rbgw_xlate_scratch xs; /* translation scratch, reused call after call */
+    int pending;                  /* handles/requests to wait for after close */
+    unsigned tcp_open : 1;        /* tcp handle initialised and not closing */
+    unsigned gai_active : 1;      /* getaddrinfo in flight */
+    unsigned closing : 1;         /* ops->close called */
+    unsigned complete : 1;        /* response complete */
+    unsigned too_big : 1;         /* body exceeded max-reply-size */
 };
 
 static struct http_upstream *
@@ -70,6 +71,7 @@ unpend(struct http_conn *c)
         rbgw_buf_free(&c->wbuf);
         rbgw_buf_free(&c->body);
         rbgw_buf_free(&c->out);
+        rbgw_xlate_scratch_free(&c->xs);
         rbgw_upconn_free(&c->base);
     }
 }
@@ -228,8 +230,8 @@ http_conn_send(struct rbgw_upconn *uc)
     rbgw_buf_reset(&c->body);
     rbgw_buf_reset(&c->wbuf);
     char err[200];
-    if (rbgw_xlate_rpc_to_http(&up->target, req->call.method, req->call.params, req->raw, &c->wbuf,
-                               err, sizeof(err)) != 0) {
+    if (rbgw_xlate_rpc_to_http_with(&c->xs, &up->target, req->call.method, req->call.params,
+                                    req->raw, &c->wbuf, err, sizeof(err)) != 0) {
         rbgw_upconn_error(uc, RBGW_UPCONN_KEEP, NULL, "cannot translate %.*s to HTTP: %s",
                           (int)req->call.method.len, req->call.method.p, err);
         return;
