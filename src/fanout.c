@@ -73,6 +73,7 @@ struct rbgw_fanout {
     double budget;                /* retry tokens */
     uint64_t budget_ts;           /* loop time of the last refill */
     bool stopped;                 /* stop() called */
+    bool needs_names;             /* a zone route or consistent-hash pool exists */
 };
 
 enum trx_role {
@@ -561,7 +562,8 @@ order_pool(struct fan *fan, struct rbgw_str name)
 static bool
 get_trxid(const struct rbgw_request *req, int64_t *out)
 {
-    return rbgw_json_int64(rbgw_json_get(req->call.params, "trxid"), out);
+    struct rbgw_json v = {.type = RBGW_JSON_NUMBER, .str = req->trxid};
+    return req->trxid.len > 0 && rbgw_json_int64(&v, out);
 }
 
 void
@@ -577,7 +579,16 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
 
     struct rbgw_str method = req->call.method;
     fan->cls = rbgw_method_class(method);
-    struct rbgw_str name = rbgw_call_name(method, req->call.params);
+    struct rbgw_str name = RBGW_STR_NULL;
+    if (f->needs_names) {
+        /* Zone routes and consistent hashing read the call's name: that needs the tree. */
+        char err[200];
+        if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
+            fan_fail(fan, "%s", err);
+            return;
+        }
+        name = rbgw_call_name(method, req->call.params);
+    }
 
     /* Transactions first: their calls go where the transaction lives. */
     int64_t trxid = 0;
@@ -635,8 +646,8 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
 
     const struct rbgw_pool_conf *pc = fan->pc;
     bool write_all = pc->write == RBGW_WRITE_ALL && fan->cls == RBGW_CLASS_WRITE;
-    bool merge = pc->read == RBGW_READ_MERGE && fan->cls == RBGW_CLASS_READ &&
-                 fan->trx_role == TRX_NONE;
+    bool merge =
+        pc->read == RBGW_READ_MERGE && fan->cls == RBGW_CLASS_READ && fan->trx_role == TRX_NONE;
     if ((write_all || merge) && !fan->trx) {
         /* Every member takes part: keep the pool's order, so merged records, logs and the
          * write=all answer come in the order the operator wrote the members. */
@@ -704,6 +715,12 @@ rbgw_fanout_new(struct rbgw_gateway *gw, struct rbgw_fanout **out, char *err, si
     f->pools = rbgw_xcalloc(f->conf.npools, sizeof(*f->pools));
     for (size_t i = 0; i < f->conf.npools; i++) {
         f->pools[i].ms = rbgw_xcalloc(f->conf.pools[i].nmembers, sizeof(*f->pools[i].ms));
+    }
+    for (size_t i = 0; i < f->conf.nroutes; i++) {
+        f->needs_names |= f->conf.routes[i].zone != NULL;
+    }
+    for (size_t i = 0; i < f->conf.npools; i++) {
+        f->needs_names |= f->conf.pools[i].policy == RBGW_LB_CONSISTENT_HASH;
     }
     f->budget = BUDGET_MIN_PER_SEC;
     f->budget_ts = now_ms(f);

@@ -111,12 +111,35 @@ rbgw_request_orphan(struct rbgw_request *req)
     req->on_reply = NULL;
 }
 
+int
+rbgw_request_parse(struct rbgw_request *req, char *err, size_t errlen)
+{
+    if (req->parsed) {
+        return 0;
+    }
+    int rc = rbgw_rpc_decode(&req->arena, req->raw.p, req->raw.len, &req->call, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+    req->parsed = true;
+    const struct rbgw_json *t = rbgw_json_get(req->call.params, "trxid");
+    int64_t v;
+    req->trxid =
+        t && t->type == RBGW_JSON_NUMBER && rbgw_json_int64(t, &v) ? t->str : RBGW_STR_NULL;
+    return 0;
+}
+
 void
 rbgw_request_dispatch(struct rbgw_request *req)
 {
     struct rbgw_gateway *gw = req->gw;
     char err[256];
-    if (rbgw_rpc_decode(&req->arena, req->raw.p, req->raw.len, &req->call, err, sizeof(err)) != 0) {
+    struct rbgw_rpc_peek pk;
+    if (rbgw_rpc_peek(req->raw.p, req->raw.len, &pk) == 0) {
+        /* The common case: method and trxid found without a tree; the bytes go on as sent. */
+        req->call.method = pk.method;
+        req->trxid = pk.trxid;
+    } else if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
         rbgw_request_fail(req, NULL, "%s", err);
         return;
     }

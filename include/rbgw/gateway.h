@@ -49,7 +49,9 @@ struct rbgw_request {
     struct rbgw_gateway *gw;        /* borrowed, gateway lifetime */
     struct rbgw_arena arena;        /* owned: tree, copies, encoded upstream bytes */
     struct rbgw_str raw;            /* the call's JSON text (in arena), trimmed */
-    struct rbgw_rpc_call call;      /* decoded call (tree in arena) */
+    struct rbgw_rpc_call call;      /* the call: method always; root/params once parsed */
+    struct rbgw_str trxid;          /* text of parameters.trxid when a number, else empty */
+    bool parsed;                    /* call.root/params are built (rbgw_request_parse) */
     void *origin;                   /* borrowed listener connection; NULL once it is gone */
     rbgw_reply_cb on_reply;         /* the origin's reply hook */
     struct rbgw_buf reply;          /* owned: reply bytes while the listener writes them */
@@ -161,6 +163,12 @@ void rbgw_request_unref(struct rbgw_request *req);
  * exactly one answer.
  */
 void rbgw_request_dispatch(struct rbgw_request *req);
+
+/**
+ * Build the call's JSON tree (params) if not done yet: translation to REST and name-based
+ * routing need it; JSON-to-JSON forwarding does not.  Returns 0 or RBGW_EPARSE with a reason.
+ */
+int rbgw_request_parse(struct rbgw_request *req, char *err, size_t errlen) RBGW_MUSTCHECK;
 
 /** Answer with the upstream's reply (one-line JSON object, already vetted). */
 void rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply);

@@ -27,6 +27,21 @@ struct rbgw_rpc_call {
 int rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_rpc_call *out,
                     char *err, size_t errlen) RBGW_MUSTCHECK;
 
+/** What routing needs from a call, found without building a tree. */
+struct rbgw_rpc_peek {
+    struct rbgw_str method; /* the "method" string (it has no escapes when peek succeeds) */
+    struct rbgw_str trxid;  /* text of parameters.trxid when it is a plain number, else empty */
+};
+
+/**
+ * Shallow scan of a call: a top-level object with a "method" string free of escapes and, if
+ * present, a "parameters" object; parameters.trxid is noted when it is a number.  Nested
+ * values are skipped, not validated.  Returns 0, or -1 when the text is not that simple (the
+ * caller then runs rbgw_rpc_decode, which validates and explains).  Between JSON connectors
+ * this is all rbgw reads of a call: its bytes are forwarded as received.
+ */
+int rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out);
+
 /**
  * Check a JSON reply body and append it to out as one line (raw newlines, which valid JSON can
  * only carry as whitespace, become spaces; surrounding whitespace trimmed; no trailing newline).

@@ -230,6 +230,10 @@ http_conn_send(struct rbgw_upconn *uc)
     rbgw_buf_reset(&c->body);
     rbgw_buf_reset(&c->wbuf);
     char err[200];
+    if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
+        rbgw_upconn_error(uc, RBGW_UPCONN_KEEP, NULL, "cannot translate to HTTP: %s", err);
+        return;
+    }
     if (rbgw_xlate_rpc_to_http_with(&c->xs, &up->target, req->call.method, req->call.params,
                                     req->raw, &c->wbuf, err, sizeof(err)) != 0) {
         rbgw_upconn_error(uc, RBGW_UPCONN_KEEP, NULL, "cannot translate %.*s to HTTP: %s",
