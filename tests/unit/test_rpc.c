@@ -432,3 +432,81 @@ Test(rpc, error_reply_exact_bytes)
         rbgw_buf_free(&out);
     }
 }
+
+/* ---- rbgw_rpc_peek: what routing reads without a tree ---- */
+
+static const struct peek_case {
+    const char *name;
+    const char *in;
+    int rc;             /* 0 or -1 (fall back to the full decoder) */
+    const char *method; /* expected method when rc == 0 */
+    const char *trxid;  /* expected trxid text ("" for none) */
+} peek_cases[] = {
+    {"pdns lookup",
+     "{\"method\": \"lookup\", \"parameters\": {\"qname\": \"a.\", \"zone-id\": -1}}", 0, "lookup",
+     ""},
+    {"trxid number",
+     "{\"method\": \"feedRecord\", \"parameters\": {\"rr\": {\"a\": [1, {\"b\": \"}\"}]}, "
+     "\"trxid\": 1795625189}}",
+     0, "feedRecord", "1795625189"},
+    {"trxid negative", "{\"method\":\"commitTransaction\",\"parameters\":{\"trxid\":-1}}", 0,
+     "commitTransaction", "-1"},
+    {"trxid as string is not a number", "{\"method\":\"x\",\"parameters\":{\"trxid\":\"5\"}}", 0,
+     "x", ""},
+    {"nested trxid ignored", "{\"method\":\"x\",\"parameters\":{\"rr\":{\"trxid\":5}}}", 0, "x",
+     ""},
+    {"method after parameters", "{\"parameters\": {}, \"method\": \"getAllDomains\"}", 0,
+     "getAllDomains", ""},
+    {"no parameters", "{\"method\":\"getTSIGKeys\"}", 0, "getTSIGKeys", ""},
+    {"null parameters", "{\"method\":\"m\",\"parameters\":null}", 0, "m", ""},
+    {"whitespace", " \r\n{ \"method\" : \"m\" , \"parameters\" : { } } \n", 0, "m", ""},
+    {"escaped quote in a value", "{\"method\":\"m\",\"parameters\":{\"q\":\"a\\\"b\\\\\"}}", 0, "m",
+     ""},
+    {"escaped method: full decoder", "{\"method\":\"look\\u0075p\"}", -1, NULL, NULL},
+    {"escaped key: full decoder", "{\"meth\\u006fd\":\"lookup\"}", -1, NULL, NULL},
+    {"no method", "{\"parameters\":{}}", -1, NULL, NULL},
+    {"empty method", "{\"method\":\"\"}", -1, NULL, NULL},
+    {"method not a string", "{\"method\":5}", -1, NULL, NULL},
+    {"parameters an array", "{\"method\":\"m\",\"parameters\":[]}", -1, NULL, NULL},
+    {"not an object", "[\"method\"]", -1, NULL, NULL},
+    {"garbage", "hello", -1, NULL, NULL},
+    {"truncated", "{\"method\":\"m\",\"parameters\":{\"a\":", -1, NULL, NULL},
+    {"trailing garbage", "{\"method\":\"m\"} x", -1, NULL, NULL},
+    {"unterminated string", "{\"method\":\"m", -1, NULL, NULL},
+};
+
+Test(rpc, peek_table)
+{
+    for (size_t i = 0; i < RBGW_NELEM(peek_cases); i++) {
+        const struct peek_case *c = &peek_cases[i];
+        struct rbgw_rpc_peek pk;
+        int rc = rbgw_rpc_peek(c->in, strlen(c->in), &pk);
+        cr_expect_eq(rc, c->rc, "%s: rc %d, want %d", c->name, rc, c->rc);
+        if (rc != 0 || c->rc != 0) {
+            continue;
+        }
+        cr_expect(rbgw_str_eq_cstr(pk.method, c->method), "%s: method '%.*s', want '%s'", c->name,
+                  (int)pk.method.len, pk.method.p, c->method);
+        cr_expect(rbgw_str_eq_cstr(pk.trxid, c->trxid), "%s: trxid '%.*s', want '%s'", c->name,
+                  (int)pk.trxid.len, pk.trxid.p ? pk.trxid.p : "", c->trxid);
+    }
+}
+
+/* Whatever peek accepts, the full decoder must agree on the method (peek never invents one). */
+Test(rpc, peek_agrees_with_decode)
+{
+    for (size_t i = 0; i < RBGW_NELEM(peek_cases); i++) {
+        const struct peek_case *c = &peek_cases[i];
+        struct rbgw_rpc_peek pk;
+        if (rbgw_rpc_peek(c->in, strlen(c->in), &pk) != 0) {
+            continue;
+        }
+        struct rbgw_rpc_call call;
+        char err[200];
+        int rc = rbgw_rpc_decode(&arena, c->in, strlen(c->in), &call, err, sizeof(err));
+        cr_expect_eq(rc, 0, "%s: peek accepted what decode refuses: %s", c->name, err);
+        if (rc == 0) {
+            cr_expect(rbgw_str_eq(call.method, pk.method), "%s: methods differ", c->name);
+        }
+    }
+}
