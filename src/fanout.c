@@ -246,6 +246,7 @@ leg_submit(struct fan *fan, struct leg *leg)
     leg->call.done = leg_done;
     leg->call.data = leg;
     leg->call.deadline = fan->deadline;
+    leg->call.idempotent = fan->cls == RBGW_CLASS_READ && fan->trx_role == TRX_NONE;
     leg->done = 0;
     if (fan->trx_role == TRX_START) {
         leg->call.pin_after = 1;
@@ -294,8 +295,9 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
             answer(fan, reply);
             return;
         }
-        /* A write moves on only if it never reached the responder. */
-        if (!leg->call.sent && fan->trx_role == TRX_NONE && budget_take(f) && try_next(fan)) {
+        /* A write moves on only if it never reached the responder (nothing to amplify, so
+         * no retry token either). */
+        if (!leg->call.sent && fan->trx_role == TRX_NONE && try_next(fan)) {
             return;
         }
         fan_fail(fan, "%s", fan->reasons.data ? fan->reasons.data : "failed");
@@ -308,7 +310,9 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
             answer(fan, reply);
             return;
         }
-        if (fan->retries_left > 0 && budget_take(f)) {
+        /* The budget limits extra load on responders: a leg that never reached one (refused,
+         * backing off, queue full) costs no token. */
+        if (fan->retries_left > 0 && (!leg->call.sent || budget_take(f))) {
             fan->retries_left--;
             if (try_next(fan)) {
                 return;

@@ -12,6 +12,7 @@
 #include "rbgw/config.h"
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
+#include "rbgw/router.h"
 
 static int
 run(const struct rbgw_config *cfg)
@@ -80,8 +81,17 @@ main(int argc, char **argv)
     }
     rbgw_log_set_level(cfg.log_level);
     if (cfg.check_config) {
-        fprintf(stderr, "rbgw: configuration OK: %zu listener(s), %zu upstream(s)\n",
-                cfg.nlisteners, cfg.nupstreams);
+        /* Pools and routes are checked against the upstream names, as a real start does. */
+        struct rbgw_router_conf rc;
+        if (rbgw_router_conf_build(&cfg, &rc, err, sizeof(err)) != 0) {
+            fprintf(stderr, "rbgw: %s\n", err);
+            rbgw_config_free(&cfg);
+            return 2;
+        }
+        fprintf(stderr,
+                "rbgw: configuration OK: %zu listener(s), %zu upstream(s), %zu pool(s), "
+                "%zu route(s)\n",
+                cfg.nlisteners, cfg.nupstreams, rc.npools, rc.nroutes);
         for (size_t i = 0; i < cfg.nlisteners; i++) {
             fprintf(stderr, "  listen   %s  (%s)\n", cfg.listeners[i].text,
                     cfg.listeners[i].origin);
@@ -90,6 +100,20 @@ main(int argc, char **argv)
             fprintf(stderr, "  upstream %s  (%s)\n", cfg.upstreams[i].text,
                     cfg.upstreams[i].origin);
         }
+        for (size_t i = 0; i < rc.npools; i++) {
+            fprintf(stderr, "  pool     %s: %zu member(s)  (%s)\n", rc.pools[i].name,
+                    rc.pools[i].nmembers, rc.pools[i].origin);
+        }
+        for (size_t i = 0; i < rc.nroutes; i++) {
+            const struct rbgw_route_conf *r = &rc.routes[i];
+            fprintf(stderr, "  route    %s%s%s -> %s  (%s)\n",
+                    r->reads && r->writes ? "all"
+                    : r->reads            ? "reads"
+                                          : "writes",
+                    r->zone ? " zone " : "", r->zone ? r->zone : "", rc.pools[r->pool].name,
+                    r->origin);
+        }
+        rbgw_router_conf_free(&rc);
         rbgw_config_free(&cfg);
         return 0;
     }

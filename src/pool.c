@@ -280,6 +280,7 @@ in_backoff(const struct rbgw_pool *p)
 static void
 fail_backoff(struct rbgw_pool *p, struct rbgw_call *call)
 {
+    call->tried = 1; /* the upstream is failing: this counts toward its ejection */
     char reason[256];
     snprintf(reason, sizeof(reason), "%s is unavailable (%u failed attempt%s; next in %llu ms)",
              p->target, p->open_failures, p->open_failures == 1 ? "" : "s",
@@ -527,7 +528,9 @@ rbgw_upconn_error(struct rbgw_upconn *c, int flags, const struct rbgw_json *extr
         uv_timer_stop(&c->timer);
     }
     if (call) {
-        bool retry = (flags & RBGW_UPCONN_RETRY) && was_reused && !call->retried && !p->stopping &&
+        bool again =
+            (flags & RBGW_UPCONN_UNSENT) || ((flags & RBGW_UPCONN_RETRY) && call->idempotent);
+        bool retry = again && was_reused && !call->retried && !call->pin && !p->stopping &&
                      call->deadline > now_ms(p);
         if (retry) {
             call->retried = 1;

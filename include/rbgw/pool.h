@@ -14,8 +14,11 @@
  * call's deadline), call (the deadline), idle (idle-timeout).  When it fires the pool closes
  * the conn (a conn with an unanswered call is never reused) and fails the call.
  *
- * Retry rule: a call that meets a conn from the idle list closed by the peer before any reply
- * byte arrived is retried once on a fresh conn (the peer dropped an idle keep-alive conn).
+ * Retry rule: a call that meets a conn from the idle list that the peer closed is retried once
+ * on a fresh conn (the peer dropped an idle keep-alive conn), if the request could not even be
+ * written, or if no reply byte arrived and the call is idempotent (a read).  A write that may
+ * have reached the responder is never sent twice, and a transaction's call never leaves its
+ * pinned conn.
  *
  * Open failures back off: after a failed open (refused, spawn failure, initialize rejected),
  * further opens wait retry-after ms (doubling up to 8x on consecutive failures); calls that
@@ -52,6 +55,7 @@ struct rbgw_call {
                                  transaction) instead of returning it to the pool */
     unsigned unpin_after : 1; /* after this call the conn returns to the pool (commit/abort) */
     unsigned probe : 1;       /* internal: an active health check (open a conn, nothing sent) */
+    unsigned idempotent : 1;  /* a read outside a transaction: safe to send twice */
     unsigned tried : 1;       /* set by the pool: a conn was opened or used for it, so a
                                  failure says something about the upstream's health */
 };
@@ -142,8 +146,9 @@ void rbgw_upconn_ready(struct rbgw_upconn *c);
 void rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep);
 
 enum {
-    RBGW_UPCONN_KEEP = 1,  /* the conn is still sound (e.g. HTTP 500 on a keep-alive conn) */
-    RBGW_UPCONN_RETRY = 2, /* nothing reached the peer / no reply byte: retry rule applies */
+    RBGW_UPCONN_KEEP = 1,   /* the conn is still sound (e.g. HTTP 500 on a keep-alive conn) */
+    RBGW_UPCONN_RETRY = 2,  /* no reply byte arrived: a read may go again on a fresh conn */
+    RBGW_UPCONN_UNSENT = 4, /* the request could not be written: any call may go again */
 };
 /**
  * The open or the call failed.  Without KEEP the conn is closed.  The call (if any) is failed

@@ -214,8 +214,8 @@ on_write(uv_write_t *w, int status)
 {
     struct http_conn *c = w->data;
     if (status < 0 && !c->closing && c->base.state == RBGW_UPCONN_BUSY && !c->base.got_bytes) {
-        rbgw_upconn_error(&c->base, RBGW_UPCONN_RETRY, NULL, "sending the request failed (%s)",
-                          uv_err_name(status));
+        rbgw_upconn_error(&c->base, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the request failed (%s)", uv_err_name(status));
     }
 }
 
@@ -246,8 +246,8 @@ http_conn_send(struct rbgw_upconn *uc)
     c->wreq.data = c;
     int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc < 0) {
-        rbgw_upconn_error(uc, RBGW_UPCONN_RETRY, NULL, "sending the request failed (%s)",
-                          uv_err_name(rc));
+        rbgw_upconn_error(uc, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the request failed (%s)", uv_err_name(rc));
     }
 }
 

@@ -306,8 +306,8 @@ on_write(uv_write_t *w, int status)
             rbgw_upconn_error(&c->base, 0, NULL, "sending initialize failed (%s)",
                               uv_err_name(status));
         } else if (c->base.state == RBGW_UPCONN_BUSY) {
-            rbgw_upconn_error(&c->base, RBGW_UPCONN_RETRY, NULL, "sending the call failed (%s)",
-                              uv_err_name(status));
+            rbgw_upconn_error(&c->base, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                              "sending the call failed (%s)", uv_err_name(status));
         }
     }
 }
@@ -331,8 +331,8 @@ js_conn_send(struct rbgw_upconn *uc)
     /* The request arena holds req->raw until the request is freed, after this write. */
     int rc = write_line(c, req->raw.p, req->raw.len);
     if (rc < 0) {
-        rbgw_upconn_error(uc, RBGW_UPCONN_RETRY, NULL, "sending the call failed (%s)",
-                          uv_err_name(rc));
+        rbgw_upconn_error(uc, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the call failed (%s)", uv_err_name(rc));
     }
 }
 

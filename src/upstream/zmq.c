@@ -246,8 +246,8 @@ send_failed(struct zmq_conn *c, int e)
         rbgw_upconn_error(&c->base, 0, NULL, "sending initialize failed: %s", zmq_strerror(e));
     } else {
         /* Nothing left this process: the call may go again on a fresh socket. */
-        rbgw_upconn_error(&c->base, RBGW_UPCONN_RETRY, NULL, "sending the call failed: %s",
-                          zmq_strerror(e));
+        rbgw_upconn_error(&c->base, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the call failed: %s", zmq_strerror(e));
     }
 }
 
