@@ -348,8 +348,8 @@ fake_json_pipe_records(const char *dir, struct fake_json_rec **out)
     size_t len = 0, cap = 0, n;
     char chunk[4096];
     while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + n > cap) {
-            cap = (len + n) * 2;
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
             text = realloc(text, cap);
             if (!text) {
                 abort();
@@ -359,6 +359,10 @@ fake_json_pipe_records(const char *dir, struct fake_json_rec **out)
         len += n;
     }
     fclose(f);
+    if (text == NULL) {
+        return 0;
+    }
+    text[len] = '\0'; /* strtol below reads a C string */
     struct fake_json_rec *recs = NULL;
     size_t nrecs = 0;
     size_t pos = 0;
