@@ -472,8 +472,8 @@ rbgw_json_write_string(struct rbgw_buf *b, const char *s, size_t len)
     b->data[b->len] = '\0';
 }
 
-static int
-key_cmp(const struct rbgw_json *x, const struct rbgw_json *y)
+int
+rbgw_json_key_cmp(const struct rbgw_json *x, const struct rbgw_json *y)
 {
     size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
     int c = n ? memcmp(x->key.p, y->key.p, n) : 0;
@@ -496,7 +496,7 @@ write_object(struct rbgw_buf *b, const struct rbgw_json *v)
     for (const struct rbgw_json *c = v->child; c; c = c->next) {
         /* Stable insertion sort: members almost always arrive sorted (pdns sorts them). */
         size_t i = n++;
-        while (i > 0 && key_cmp(m[i - 1], c) > 0) {
+        while (i > 0 && rbgw_json_key_cmp(m[i - 1], c) > 0) {
             m[i] = m[i - 1];
             i--;
             sorted = false;
@@ -508,7 +508,7 @@ write_object(struct rbgw_buf *b, const struct rbgw_json *v)
     bool first = true;
     for (size_t i = 0; i < n; i++) {
         /* A repeated key keeps its last value, as json11's std::map does. */
-        if (i + 1 < n && key_cmp(m[i], m[i + 1]) == 0) {
+        if (i + 1 < n && rbgw_json_key_cmp(m[i], m[i + 1]) == 0) {
             continue;
         }
         if (!first) {

@@ -322,17 +322,6 @@ put_component(struct xreq *r, const struct rbgw_json *params, const char *name)
     return 0;
 }
 
-static int
-key_cmp(const struct rbgw_json *x, const struct rbgw_json *y)
-{
-    size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
-    int c = n ? memcmp(x->key.p, y->key.p, n) : 0;
-    if (c != 0) {
-        return c;
-    }
-    return x->key.len < y->key.len ? -1 : x->key.len > y->key.len;
-}
-
 /*
  * One record group, as pdns's buildMemberListArgs(): members in byte order of their keys (a
  * repeated key keeps its last value, as json11's map does), joined by '&'.  Dialect 5 writes
@@ -351,7 +340,7 @@ put_group(struct xreq *r, const char *prefix, long index, const struct rbgw_json
     size_t n = 0;
     for (const struct rbgw_json *c = obj->child; c != NULL && n < obj->n; c = c->next) {
         size_t i = n++;
-        while (i > 0 && key_cmp(m[i - 1], c) > 0) {
+        while (i > 0 && rbgw_json_key_cmp(m[i - 1], c) > 0) {
             m[i] = m[i - 1];
             i--;
         }
@@ -361,7 +350,7 @@ put_group(struct xreq *r, const char *prefix, long index, const struct rbgw_json
     bool first = true;
     for (size_t i = 0; i < n && rc == 0; i++) {
         const struct rbgw_json *v = m[i];
-        if (i + 1 < n && key_cmp(v, m[i + 1]) == 0) {
+        if (i + 1 < n && rbgw_json_key_cmp(v, m[i + 1]) == 0) {
             continue;
         }
         if (!first) {

@@ -50,6 +50,9 @@ const struct rbgw_json *rbgw_json_get(const struct rbgw_json *obj, const char *k
 /** True for NUMBER/STRING holding an integer in int64 range (no '.', 'e'); sets *out. */
 bool rbgw_json_int64(const struct rbgw_json *v, int64_t *out);
 
+/** Byte-wise order of two members' keys (json11's std::map order): <0, 0, >0. */
+int rbgw_json_key_cmp(const struct rbgw_json *x, const struct rbgw_json *y);
+
 /** Write v in pdns's json11 form (objects re-sorted by key bytes, stable for equal keys). */
 void rbgw_json_write(struct rbgw_buf *b, const struct rbgw_json *v);
 /** Write a JSON string literal (with quotes) for the bytes s[0..len), json11 escaping. */
