@@ -10,6 +10,11 @@
 # and, for rbgw's unix listener running as a daemon beside pdns:
 #   "rbgw-unix": unix:path=<tmp>/rbgw.sock, rbgw --listen=unix:path=<tmp>/rbgw.sock
 #                --upstream=http:url=... started before each run and stopped after it.
+#   "rbgw-uu":   unix:path=<tmp>/rbgw.sock, rbgw --listen=unix:path=<tmp>/rbgw.sock
+#                --upstream=unix:path=<tmp>/responder.sock (unix in, unix out; issue 3 wants
+#                >= 0.8x of "unix", pdns straight to the responder)
+#   "socat-unix": unix:path=<tmp>/rbgw.sock, socat UNIX-LISTEN:<tmp>/rbgw.sock,fork
+#                UNIX-CONNECT:<tmp>/responder.sock in rbgw's place (a blind relay)
 # dnsperf sends `www.example.com A` for DURATION seconds per run; the modes alternate (the
 # order flips every round) and the medians of QPS and average latency are printed.
 #
@@ -24,7 +29,9 @@
 #
 # Environment: BUILD_DIR (default <repo>/build), RBGW (default $BUILD_DIR/rbgw), ROUNDS (3),
 # DURATION (10 s), DNS_PORT (15500), HTTP_PORT (18210), CLIENTS (dnsperf -c, 1),
-# OUTSTANDING (dnsperf -q, 100), MODES ("http rbgw"), NO_BUILD=1 to skip the cmake build.
+# OUTSTANDING (dnsperf -q, 100), MODES ("http rbgw"), NO_BUILD=1 to skip the cmake build,
+# PIN_CPUS (e.g. "1"): run pdns_server, the responder, rbgw/socat and dnsperf all under
+# `taskset -c $PIN_CPUS` (by default nothing is pinned).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +44,10 @@ HTTP_PORT=${HTTP_PORT:-18210}
 CLIENTS=${CLIENTS:-1}
 OUTSTANDING=${OUTSTANDING:-100}
 MODES=${MODES:-http rbgw}
+PIN=()
+if [ -n "${PIN_CPUS:-}" ]; then
+    PIN=(taskset -c "$PIN_CPUS")
+fi
 
 for tool in pdns_server dnsperf dig; do
     command -v "$tool" >/dev/null || {
@@ -97,7 +108,7 @@ write_conf() { # $1 mode
     http) cs="http:url=http://127.0.0.1:$HTTP_PORT/dns" ;;
     pipe) cs="pipe:command=$RESPONDER --pipe" ;;
     unix) cs="unix:path=$TMP/responder.sock" ;;
-    rbgw-unix) cs="unix:path=$TMP/rbgw.sock" ;;
+    rbgw-unix | rbgw-uu | socat-unix) cs="unix:path=$TMP/rbgw.sock" ;;
     rbgw)
         printf 'listen=pipe\nupstream=%s\nlog-level=warning\n' "$UPSTREAM" >"$dir/rbgw.conf"
         cs="pipe:command=$RBGW --config=$dir/rbgw.conf"
@@ -124,7 +135,7 @@ EOF
 
 PDNS_PID=
 start_pdns() { # $1 mode
-    pdns_server --config-dir="$TMP/pdns-$1" >>"$TMP/pdns-$1.log" 2>&1 &
+    "${PIN[@]}" pdns_server --config-dir="$TMP/pdns-$1" >>"$TMP/pdns-$1.log" 2>&1 &
     PDNS_PID=$!
     PIDS+=("$PDNS_PID")
     for _ in $(seq 100); do
@@ -157,7 +168,29 @@ run_one() { # $1 mode
     write_conf "$1"
     if [ "$1" = rbgw-unix ]; then
         rm -f "$TMP/rbgw.sock"
-        "$RBGW" --listen="unix:path=$TMP/rbgw.sock" --upstream="$UPSTREAM" --log-level=warning \
+        "${PIN[@]}" "$RBGW" --listen="unix:path=$TMP/rbgw.sock" --upstream="$UPSTREAM" \
+            --log-level=warning \
+            2>>"$TMP/rbgwd.log" &
+        RBGWD_PID=$!
+        PIDS+=("$RBGWD_PID")
+        for _ in $(seq 50); do
+            [ -S "$TMP/rbgw.sock" ] && break
+            sleep 0.1
+        done
+    elif [ "$1" = rbgw-uu ]; then
+        rm -f "$TMP/rbgw.sock"
+        "${PIN[@]}" "$RBGW" --listen="unix:path=$TMP/rbgw.sock" \
+            --upstream="unix:path=$TMP/responder.sock" \
+            --log-level=warning 2>>"$TMP/rbgwd.log" &
+        RBGWD_PID=$!
+        PIDS+=("$RBGWD_PID")
+        for _ in $(seq 50); do
+            [ -S "$TMP/rbgw.sock" ] && break
+            sleep 0.1
+        done
+    elif [ "$1" = socat-unix ]; then
+        rm -f "$TMP/rbgw.sock"
+        "${PIN[@]}" socat "UNIX-LISTEN:$TMP/rbgw.sock,fork" "UNIX-CONNECT:$TMP/responder.sock" \
             2>>"$TMP/rbgwd.log" &
         RBGWD_PID=$!
         PIDS+=("$RBGWD_PID")
@@ -167,7 +200,7 @@ run_one() { # $1 mode
         done
     fi
     start_pdns "$1"
-    out=$(dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$TMP/queries" -l "$DURATION" \
+    out=$("${PIN[@]}" dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$TMP/queries" -l "$DURATION" \
         -c "$CLIENTS" -q "$OUTSTANDING" 2>&1) || {
         echo "dnsperf failed: $out" >&2
         exit 1
@@ -182,7 +215,7 @@ run_one() { # $1 mode
     lat=$(awk '/Average Latency \(s\):/ { printf "%.1f", $4 * 1e6 }' <<<"$out")
     lost=$(awk '/Queries lost:/ { print $3 }' <<<"$out")
     codes=$(awk -F': *' '/Response codes:/ { print $2 }' <<<"$out")
-    echo "  mode=$1 qps=$qps avg_latency_us=$lat lost=$lost codes=[$codes]"
+    echo "  mode=$1 qps=$qps avg_latency_us=$lat lost=$lost codes=[$codes] load=$(cut -d' ' -f1 /proc/loadavg)"
     echo "mode=$1 qps=$qps lat=$lat lost=$lost" >>"$TMP/results"
 }
 
@@ -195,8 +228,10 @@ median() { # $1 mode, $2 field
               if (NR % 2) print a[(NR + 1) / 2]; else printf "%.1f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
-echo "dnsperf: $ROUNDS rounds x ${DURATION}s, modes: $MODES, dnsperf -c $CLIENTS -q $OUTSTANDING"
-"$RESPONDER" --port="$HTTP_PORT" --unix="$TMP/responder.sock" 2>"$TMP/responder.log" &
+echo "dnsperf: $ROUNDS rounds x ${DURATION}s, modes: $MODES, dnsperf -c $CLIENTS -q $OUTSTANDING," \
+    "pinned: ${PIN_CPUS:-no}," \
+    "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+"${PIN[@]}" "$RESPONDER" --port="$HTTP_PORT" --unix="$TMP/responder.sock" 2>"$TMP/responder.log" &
 RESP_PID=$!
 PIDS+=("$RESP_PID")
 for r in $(seq "$ROUNDS"); do
@@ -232,6 +267,19 @@ if [[ " $MODES " == *" rbgw-unix "* && " $MODES " == *" http "* ]]; then
     awk -v a="$(median http qps)" -v b="$(median rbgw-unix qps)" \
         'BEGIN { if (a > 0) printf "rbgw (unix listener) / pdns http connector: %.1fx the QPS\n", b / a }'
 fi
+if [[ " $MODES " == *" rbgw-uu "* && " $MODES " == *" unix "* ]]; then
+    awk -v a="$(median unix qps)" -v b="$(median rbgw-uu qps)" \
+        'BEGIN { if (a > 0) printf "rbgw (unix -> unix) / responder on unix directly: %.2f (target >= 0.8: %s)\n", b / a, (b / a >= 0.8 ? "met" : "NOT met") }'
+fi
+if [[ " $MODES " == *" socat-unix "* && " $MODES " == *" unix "* ]]; then
+    awk -v a="$(median unix qps)" -v b="$(median socat-unix qps)" \
+        'BEGIN { if (a > 0) printf "socat relay (unix -> unix) / responder on unix directly: %.2f\n", b / a }'
+fi
+if [[ " $MODES " == *" rbgw-unix "* && " $MODES " == *" http "* ]]; then
+    awk -v a="$(median http qps)" -v b="$(median rbgw-unix qps)" \
+        'BEGIN { if (a > 0) printf "target: rbgw (unix -> http) >= 10x pdns http connector: %s\n", (b / a >= 10 ? "met" : "NOT met") }'
+fi
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$RBGW_PENDING" = 1 ]; then
     echo "mode (b) rbgw: pending (rbgw not working yet)"
 fi

@@ -16,7 +16,12 @@
  *                 `initialize` first on each new connection, then lookups.
  *
  * The run is bounded: --count calls in total, or --duration seconds after the warm-up; a call
- * that takes longer than --timeout-ms ends the run with an error.  It prints one summary line
+ * that takes longer than --timeout-ms ends the run with an error.
+ *
+ * For memory measurements (bench/rss_idle.sh), --idle makes every pipe/unix connection send
+ * only its `initialize` and no lookup, and --hold=S keeps the connections open for S seconds
+ * (or until SIGTERM/SIGINT) after the summary line has been printed and flushed, so that a
+ * script can read the server's memory while they are idle.  It prints one summary line
  * of key=value pairs on stdout (calls/s and p50/p90/p99/p99.9/max latency in µs) for scripts,
  * and exits 0 only if every call, warm-up included, got a successful reply (`result` present
  * and neither false nor null); errors= counts the failed timed calls.
@@ -180,6 +185,8 @@ static struct {
     const char *qtype; /* --qtype */
     int timeout_ms;    /* --timeout-ms, per call */
     const char *label; /* --label, echoed in the summary */
+    bool idle;         /* --idle: initialize only, no lookups (pipe, unix) */
+    double hold;       /* --hold, seconds to keep the connections open after the summary */
     char **cmd;        /* argv after "--" (pipe) */
 } opt = {
     .mode = MODE_HTTP,
@@ -207,6 +214,9 @@ usage(FILE *f)
                "  --qtype=TYPE        lookup qtype (A)\n"
                "  --timeout-ms=MS     a call slower than this aborts the run (2000)\n"
                "  --label=TEXT        echoed as label= in the summary line\n"
+               "  --idle              pipe/unix: send initialize only, no lookups\n"
+               "  --hold=S            keep the connections open S seconds after the summary\n"
+               "                      (SIGTERM/SIGINT end the hold early)\n"
                "output: one line on stdout, latencies in microseconds:\n"
                "  label= mode= conns= calls= errors= secs= calls_per_s= p50_us= p90_us= p99_us= "
                "p999_us= max_us= mean_us=\n");
@@ -273,6 +283,10 @@ parse_args(int argc, char **argv)
             opt.timeout_ms = atoi(v);
         } else if (opt_value(a, "--label", NULL, &i, argc, argv, &v)) {
             opt.label = v;
+        } else if (strcmp(a, "--idle") == 0) {
+            opt.idle = true;
+        } else if (opt_value(a, "--hold", NULL, &i, argc, argv, &v)) {
+            opt.hold = atof(v);
         } else {
             fprintf(stderr, "loadgen: unknown argument '%s'\n", a);
             usage(stderr);
@@ -285,6 +299,14 @@ parse_args(int argc, char **argv)
     }
     if (opt.count == 0 && opt.duration <= 0) {
         opt.duration = 5;
+    }
+    if (opt.idle && opt.mode == MODE_HTTP) {
+        fprintf(stderr, "loadgen: --idle needs --mode=pipe or --mode=unix\n");
+        return -1;
+    }
+    if (opt.hold < 0 || opt.hold > 3600) {
+        fprintf(stderr, "loadgen: need 0 <= hold <= 3600\n");
+        return -1;
     }
     if (opt.mode == MODE_PIPE && opt.cmd == NULL) {
         fprintf(stderr, "loadgen: --mode=pipe needs a command after --\n");
@@ -697,6 +719,10 @@ on_readable(struct lconn *c)
                     (int)(used > 200 ? 200 : used), c->in.p);
         }
         buf_consume(&c->in, used);
+        if (opt.idle) {
+            c->phase = PHASE_IDLE;
+            return;
+        }
         send_call(c);
         return;
     }
@@ -752,6 +778,38 @@ stop_children(void)
             waitpid(c->pid, &status, 0);
         }
         c->pid = 0;
+    }
+}
+
+static volatile sig_atomic_t hold_stop;
+
+static void
+on_hold_signal(int sig)
+{
+    (void)sig;
+    hold_stop = 1;
+}
+
+/* --hold: keep every connection open, idle, for opt.hold seconds or until SIGTERM/SIGINT. */
+static void
+hold_connections(void)
+{
+    if (opt.hold <= 0) {
+        return;
+    }
+    struct sigaction sa = {.sa_handler = on_hold_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    uint64_t end = now_ns() + (uint64_t)(opt.hold * 1e9);
+    while (!hold_stop) {
+        uint64_t now = now_ns();
+        if (now >= end) {
+            break;
+        }
+        uint64_t left = end - now;
+        struct timespec ts = {(time_t)(left / 1000000000u), (long)(left % 1000000000u)};
+        nanosleep(&ts, NULL); /* a signal interrupts it */
     }
 }
 
@@ -852,8 +910,12 @@ main(int argc, char **argv)
             on_readable(evs[i].data.ptr);
         }
     }
-    stop_children();
     report();
+    hold_connections();
+    stop_children();
+    if (opt.idle) {
+        return 0;
+    }
     if (nsamples == 0) {
         fprintf(stderr, "loadgen: no call was measured\n");
         return 1;

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# rss_idle.sh: resident memory rbgw spends per idle pdns connection on its unix listener.
+#
+# What: rbgw --listen=unix:path=... --upstream=unix:path=<responder> is started fresh for each
+# round and warmed up with 1000 lookups on one connection (so that the upstream connection
+# and the allocator exist, as after pdns's first queries).  Then:
+#   1. one client connection sends `initialize` and stays open, idle    -> VmRSS "1 conn"
+#   2. CONNS-1 more connections each send `initialize` and stay idle     -> VmRSS "CONNS conns"
+#   per connection = (RSS with CONNS - RSS with 1) / (CONNS - 1)
+# (rbgw_loadgen --idle --hold: every connection gets its initialize reply before the summary
+# line is printed, then they are held open until the script stops the loadgen by pid.)
+# VmRSS comes from /proc/<pid>/status; beside it the growth of the [heap] and anonymous
+# mappings' Rss (/proc/<pid>/smaps), of VmData (address space reserved, not resident) and of
+# VmPTE (page tables, not part of VmRSS) show where the memory goes.  Finally the
+# connections are closed and VmRSS read again.  Kernel socket buffers are not part of any of
+# these numbers.  Target (issue 3): at most 4 KiB per idle connection.
+#
+# Environment: BUILD_DIR (default <repo>/build), RBGW, CONNS (1000), ROUNDS (3),
+# NO_BUILD=1 to skip the cmake build.  Everything is local (unix sockets in a temporary
+# directory); every process started here is stopped by pid in the EXIT trap.
+# Exit status: 0, or 1 if a setup step failed.
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD_DIR:-$SRC/build}
+CONNS=${CONNS:-1000}
+ROUNDS=${ROUNDS:-3}
+TARGET_KIB=4
+
+if [ "${NO_BUILD:-0}" != 1 ]; then
+    cmake -S "$SRC" -B "$BUILD" >/dev/null
+    cmake --build "$BUILD" --target bench rbgw -j2 >/dev/null
+fi
+BUILD=$(cd "$BUILD" && pwd)
+RBGW=${RBGW:-$BUILD/rbgw}
+LOADGEN=$BUILD/bench/rbgw_loadgen
+RESPONDER=$BUILD/bench/rbgw_fast_responder
+
+# rbgw and the loadgen each need one descriptor per connection, plus a few.
+want=$((CONNS + 64))
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$want" ]; then
+    echo "ulimit -Hn is $hard: cannot open $CONNS connections" >&2
+    exit 1
+fi
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want" ]; then
+    ulimit -n "$want"
+fi
+
+TMP=$(mktemp -d /tmp/rbgw-rss.XXXXXX)
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in "${PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+stop() { # $1 pid
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+wait_sock() {
+    for _ in $(seq 100); do
+        [ -S "$1" ] && return 0
+        sleep 0.05
+    done
+    echo "no socket at $1" >&2
+    exit 1
+}
+
+wait_line() { # $1 file: the loadgen's summary line
+    for _ in $(seq 600); do
+        [ -s "$1" ] && return 0
+        sleep 0.05
+    done
+    echo "the loadgen did not report its connections ready" >&2
+    exit 1
+}
+
+# mem PID: "rss heap anon data pte" in KiB.
+mem() {
+    local rss data pte ha
+    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status")
+    data=$(awk '/^VmData:/ { print $2 }' "/proc/$1/status")
+    pte=$(awk '/^VmPTE:/ { print $2 }' "/proc/$1/status")
+    ha=$(awk '/^[0-9a-f]+-[0-9a-f]+ / { kind = (NF < 6) ? "anon" : ($6 == "[heap]" ? "heap" : "other") }
+              /^Rss:/ { r[kind] += $2 }
+              END { printf "%d %d", r["heap"], r["anon"] }' "/proc/$1/smaps")
+    echo "$rss $ha $data $pte"
+}
+
+"$RESPONDER" --unix="$TMP/responder.sock" --quiet 2>>"$TMP/responder.err" &
+PIDS+=($!)
+wait_sock "$TMP/responder.sock"
+
+echo "rss_idle: $CONNS idle connections on rbgw's unix listener, $ROUNDS rounds," \
+    "ulimit -n $(ulimit -n), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+: >"$TMP/results"
+for r in $(seq "$ROUNDS"); do
+    sock=$TMP/rbgw-$r.sock
+    "$RBGW" --listen="unix:path=$sock" --upstream="unix:path=$TMP/responder.sock" \
+        --log-level=warning 2>>"$TMP/rbgw.err" &
+    gw=$!
+    PIDS+=("$gw")
+    wait_sock "$sock"
+    "$LOADGEN" --mode=unix --path="$sock" -c 1 -n 1000 --warmup=0 >/dev/null 2>>"$TMP/lg.err" || {
+        echo "warm-up lookups failed: $(tail -3 "$TMP/lg.err")" >&2
+        exit 1
+    }
+    m0=$(mem "$gw")
+
+    "$LOADGEN" --mode=unix --path="$sock" -c 1 --idle --hold=600 >"$TMP/one-$r" 2>>"$TMP/lg.err" &
+    one=$!
+    PIDS+=("$one")
+    wait_line "$TMP/one-$r"
+    sleep 0.2
+    m1=$(mem "$gw")
+
+    "$LOADGEN" --mode=unix --path="$sock" -c $((CONNS - 1)) --idle --hold=600 \
+        >"$TMP/many-$r" 2>>"$TMP/lg.err" &
+    many=$!
+    PIDS+=("$many")
+    wait_line "$TMP/many-$r"
+    sleep 0.2
+    mn=$(mem "$gw")
+
+    stop "$many"
+    stop "$one"
+    sleep 0.3
+    mc=$(mem "$gw")
+    stop "$gw"
+    rm -f "$sock"
+
+    read -r rss0 _ _ _ _ <<<"$m0"
+    read -r rss1 heap1 anon1 data1 pte1 <<<"$m1"
+    read -r rssn heapn anonn datan pten <<<"$mn"
+    read -r rssc _ _ _ _ <<<"$mc"
+    line=$(awk -v r="$r" -v n=$((CONNS - 1)) -v rss0="$rss0" -v rss1="$rss1" -v rssn="$rssn" \
+        -v rssc="$rssc" -v dh=$((heapn - heap1)) -v da=$((anonn - anon1)) \
+        -v dd=$((datan - data1)) -v dp=$((pten - pte1)) 'BEGIN {
+            printf "round=%d rss_0_kib=%d rss_1_kib=%d rss_n_kib=%d rss_closed_kib=%d " \
+                   "per_conn_kib=%.2f heap_per_conn_kib=%.2f anon_per_conn_kib=%.2f " \
+                   "vmdata_per_conn_kib=%.1f pte_per_conn_kib=%.2f\n",
+                r, rss0, rss1, rssn, rssc, (rssn - rss1) / n, dh / n, da / n, dd / n, dp / n }')
+    echo "  $line"
+    echo "$line" >>"$TMP/results"
+done
+
+median() { # field
+    awk -v field="$1" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == field) print kv[2] } }' \
+        "$TMP/results" | sort -g |
+        awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+echo
+echo "medians over $ROUNDS rounds (KiB):"
+echo
+echo "| rbgw VmRSS, warmed, no client | 1 idle conn | $CONNS idle conns | after closing them | per idle conn | of which [heap] | anonymous mmaps | VmData per conn (reserved) | page tables per conn (not in RSS) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| $(median rss_0_kib) | $(median rss_1_kib) | $(median rss_n_kib) | $(median rss_closed_kib) | $(median per_conn_kib) | $(median heap_per_conn_kib) | $(median anon_per_conn_kib) | $(median vmdata_per_conn_kib) | $(median pte_per_conn_kib) |"
+echo
+awk -v x="$(median per_conn_kib)" -v t="$TARGET_KIB" \
+    'BEGIN { printf "per idle connection: %.2f KiB; target <= %d KiB: %s\n", x, t, (x <= t ? "met" : "NOT met") }'
+if [ -s "$TMP/rbgw.err" ]; then
+    echo "rbgw stderr (last lines):"
+    tail -5 "$TMP/rbgw.err"
+fi
