@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -94,7 +95,10 @@ rbgw_proc_spawn(const char *binary, const char *const *args)
         goto fail;
     }
     if (pid == 0) {
-        /* child: only async-signal-safe calls from here on */
+        /* child: only async-signal-safe calls from here on.  If the test process dies (a
+         * crash, an assertion in a forked Criterion worker), take rbgw with it: a gateway with
+         * a socket listener would otherwise outlive its test. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (dup2(inp[0], 0) < 0 || dup2(outp[1], 1) < 0 || dup2(errfd, 2) < 0) {
             _exit(126);
         }
