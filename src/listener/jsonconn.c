@@ -51,6 +51,18 @@ on_write(uv_write_t *w, int status)
     process(jc);
 }
 
+/* Nothing but the newline after the last call (or nothing at all) is buffered. */
+static bool
+only_whitespace(const struct rbgw_buf *b)
+{
+    for (size_t i = 0; i < b->len; i++) {
+        if (!strchr(" \t\r\n", b->data[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void
 on_reply(struct rbgw_request *req, struct rbgw_str reply)
 {
@@ -61,6 +73,21 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
     rbgw_buf_append_str(&req->reply, reply);
     rbgw_buf_putc(&req->reply, '\n');
     uv_buf_t b = uv_buf_init(req->reply.data, (unsigned)req->reply.len);
+    if (!jc->eof && only_whitespace(&jc->rbuf)) {
+        /* Nothing else buffered (the usual case: pdns waits for this reply): write now.  A
+         * complete uv_try_write needs no write request, which spares libuv's epoll_ctl after
+         * every uv_write; the next call then arrives through on_read as usual. */
+        int n = uv_try_write(jc->out, &b, 1);
+        if (n == (int)b.len) {
+            jc->cur = NULL;
+            rbgw_request_unref(req); /* the answering code still holds its own reference */
+            return;
+        }
+        if (n > 0) {
+            b.base += n;
+            b.len -= (size_t)n;
+        }
+    }
     jc->wreq.data = jc;
     int rc = uv_write(&jc->wreq, jc->out, &b, 1, on_write);
     if (rc < 0) {

@@ -243,6 +243,20 @@ http_conn_send(struct rbgw_upconn *uc)
     llhttp_init(&c->parser, HTTP_RESPONSE, &parser_settings);
     c->parser.data = c;
     uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+    /* Try first: a complete write needs no request and no epoll_ctl afterwards. */
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == (int)b.len) {
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        rbgw_upconn_error(uc, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the request failed (%s)", uv_err_name(n));
+        return;
+    }
+    if (n > 0) {
+        b.base += n;
+        b.len -= (size_t)n;
+    }
     c->wreq.data = c;
     int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc < 0) {

@@ -317,6 +317,27 @@ write_line(struct js_conn *c, const char *p, size_t len)
 {
     static char nl = '\n';
     uv_buf_t b[2] = {uv_buf_init((char *)p, (unsigned)len), uv_buf_init(&nl, 1)};
+    /* Try first: a complete write needs no request and no epoll_ctl afterwards.  The bytes
+     * live in the request arena (or the upstream's initialize text) until the call ends. */
+    int n = uv_try_write((uv_stream_t *)&c->sock, b, 2);
+    if (n == (int)(len + 1)) {
+        return 0;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        return n;
+    }
+    if (n > 0) {
+        size_t done = (size_t)n;
+        if (done >= len) {
+            b[0] = b[1];
+            b[0].base += done - len;
+            b[0].len -= done - len;
+            c->wreq.data = c;
+            return uv_write(&c->wreq, (uv_stream_t *)&c->sock, b, 1, on_write);
+        }
+        b[0].base += done;
+        b[0].len -= done;
+    }
     c->wreq.data = c;
     return uv_write(&c->wreq, (uv_stream_t *)&c->sock, b, 2, on_write);
 }
