@@ -17,27 +17,9 @@
 
 #include "rbgw/buf.h"
 #include "rbgw/frame.h"
+#include "show.h"
 
 #define B(lit) (lit), (sizeof(lit) - 1)
-
-static const char *
-show(const char *p, size_t n)
-{
-    static char bufs[4][1024];
-    static unsigned k;
-    char *o = bufs[k++ & 3];
-    size_t j = 0;
-    for (size_t i = 0; i < n && j + 8 < sizeof(bufs[0]); i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            o[j++] = (char)c;
-        } else {
-            j += (size_t)snprintf(o + j, 8, "\\x%02x", c);
-        }
-    }
-    o[j] = '\0';
-    return o;
-}
 
 struct frame_case {
     const char *name;
@@ -120,17 +102,18 @@ check_frame(const struct frame_case *c, const char *how, int rc, size_t start, s
 {
     if (c->doc == NULL) {
         cr_expect_eq(rc, 0, "%s (%s): found a document [%zu,%zu) in %s", c->name, how, start, end,
-                     show(c->in, c->inlen));
+                     rbgw_test_show(c->in, c->inlen));
         return;
     }
-    cr_expect_eq(rc, 1, "%s (%s): no document found in %s", c->name, how, show(c->in, c->inlen));
+    cr_expect_eq(rc, 1, "%s (%s): no document found in %s", c->name, how,
+                 rbgw_test_show(c->in, c->inlen));
     if (rc != 1) {
         return;
     }
     size_t dlen = strlen(c->doc);
     cr_expect_eq(start, c->start, "%s (%s): start %zu, want %zu", c->name, how, start, c->start);
     cr_expect_eq(end, c->start + dlen, "%s (%s): end %zu, want %zu (doc %s)", c->name, how, end,
-                 c->start + dlen, show(c->doc, dlen));
+                 c->start + dlen, rbgw_test_show(c->doc, dlen));
 }
 
 Test(frame, whole_buffer)
@@ -252,10 +235,11 @@ run_stream(const struct stream_case *t, size_t chunk)
         if (rc == 1) {
             const char *want = t->docs[ndoc];
             cr_assert_not_null(want, "%s (chunk %zu): extra document %s", t->name, chunk,
-                               show(b.data + start, end - start));
+                               rbgw_test_show(b.data + start, end - start));
             cr_expect(end - start == strlen(want) && memcmp(b.data + start, want, end - start) == 0,
                       "%s (chunk %zu): document %zu is %s, want %s", t->name, chunk, ndoc,
-                      show(b.data + start, end - start), show(want, strlen(want)));
+                      rbgw_test_show(b.data + start, end - start),
+                      rbgw_test_show(want, strlen(want)));
             ndoc++;
             rbgw_buf_consume(&b, end);
             rbgw_frame_scanner_init(&s);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "rbgw/json.h"
+#include "show.h"
 
 #define B(lit) (lit), (sizeof(lit) - 1)
 
@@ -32,26 +33,6 @@ teardown(void)
 }
 
 TestSuite(json, .init = setup, .fini = teardown);
-
-/* Printable rendering of arbitrary bytes for failure messages (rotating static buffers). */
-static const char *
-show(const char *p, size_t n)
-{
-    static char bufs[4][1024];
-    static unsigned k;
-    char *o = bufs[k++ & 3];
-    size_t j = 0;
-    for (size_t i = 0; i < n && j + 8 < sizeof(bufs[0]); i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            o[j++] = (char)c;
-        } else {
-            j += (size_t)snprintf(o + j, 8, "\\x%02x", c);
-        }
-    }
-    o[j] = '\0';
-    return o;
-}
 
 static bool
 buf_is(const struct rbgw_buf *b, const char *p, size_t n)
@@ -136,14 +117,15 @@ Test(json, round_trip_table)
         struct rbgw_json *v = NULL;
         char err[256] = "";
         int rc = rbgw_json_parse(&arena, t->in, t->inlen, &v, err, sizeof(err));
-        cr_expect_eq(rc, 0, "%s: parse failed: %s (input %s)", t->name, err, show(t->in, t->inlen));
+        cr_expect_eq(rc, 0, "%s: parse failed: %s (input %s)", t->name, err,
+                     rbgw_test_show(t->in, t->inlen));
         if (rc != 0) {
             continue;
         }
         struct rbgw_buf b = RBGW_BUF_INIT;
         rbgw_json_write(&b, v);
         cr_expect(buf_is(&b, t->out, t->outlen), "%s: wrote %s, want %s", t->name,
-                  show(b.data, b.len), show(t->out, t->outlen));
+                  rbgw_test_show(b.data, b.len), rbgw_test_show(t->out, t->outlen));
         cr_expect_eq(b.data[b.len], '\0', "%s: buffer not NUL-terminated", t->name);
 
         /* The written form is itself json11 output: it must reproduce itself. */
@@ -154,7 +136,7 @@ Test(json, round_trip_table)
             struct rbgw_buf b2 = RBGW_BUF_INIT;
             rbgw_json_write(&b2, v2);
             cr_expect(buf_is(&b2, b.data, b.len), "%s: second trip %s differs from %s", t->name,
-                      show(b2.data, b2.len), show(b.data, b.len));
+                      rbgw_test_show(b2.data, b2.len), rbgw_test_show(b.data, b.len));
             rbgw_buf_free(&b2);
         }
         rbgw_buf_free(&b);
@@ -196,7 +178,8 @@ Test(json, surrogates)
         struct rbgw_buf b = RBGW_BUF_INIT;
         rbgw_json_write(&b, v);
         cr_expect(buf_is(&b, t->out, t->outlen), "%s: %s decoded and written as %s, want %s",
-                  t->name, show(t->in, t->inlen), show(b.data, b.len), show(t->out, t->outlen));
+                  t->name, rbgw_test_show(t->in, t->inlen), rbgw_test_show(b.data, b.len),
+                  rbgw_test_show(t->out, t->outlen));
         rbgw_buf_free(&b);
     }
     for (size_t i = 0; i < RBGW_NELEM(surrogates_bad); i++) {
@@ -259,7 +242,7 @@ Test(json, reject_table)
         char err[256] = "";
         int rc = rbgw_json_parse(&arena, t->in, t->inlen, &v, err, sizeof(err));
         cr_expect_eq(rc, RBGW_EPARSE, "%s: accepted %s, want RBGW_EPARSE", t->name,
-                     show(t->in, t->inlen));
+                     rbgw_test_show(t->in, t->inlen));
         if (rc != 0) {
             cr_expect_neq(err[0], '\0', "%s: no error text", t->name);
             cr_expect_null(strchr(err, '\n'), "%s: error text is not one line: %s", t->name, err);
@@ -356,7 +339,8 @@ Test(json, tree_shape_and_decoded_strings)
     /* Members stay in source order in the tree; only the writer sorts. */
     const struct rbgw_json *b = v->child;
     cr_assert_not_null(b);
-    cr_expect(rbgw_str_eq_cstr(b->key, "b"), "first member key %s", show(b->key.p, b->key.len));
+    cr_expect(rbgw_str_eq_cstr(b->key, "b"), "first member key %s",
+              rbgw_test_show(b->key.p, b->key.len));
     cr_assert_eq(b->type, RBGW_JSON_ARRAY);
     cr_expect_eq(b->n, 5);
     const struct rbgw_json *e = b->child;
@@ -371,11 +355,12 @@ Test(json, tree_shape_and_decoded_strings)
     cr_expect(rbgw_str_eq_cstr(b->child->str, "1"));
     const struct rbgw_json *s = b->child->next;
     cr_expect(rbgw_str_eq(s->str, RBGW_STR("xA\n")), "decoded string %s",
-              show(s->str.p, s->str.len));
+              rbgw_test_show(s->str.p, s->str.len));
 
     const struct rbgw_json *q = b->next;
     cr_assert_not_null(q);
-    cr_expect(rbgw_str_eq(q->key, RBGW_STR("a\"")), "decoded key %s", show(q->key.p, q->key.len));
+    cr_expect(rbgw_str_eq(q->key, RBGW_STR("a\"")), "decoded key %s",
+              rbgw_test_show(q->key.p, q->key.len));
     cr_expect_eq(q->type, RBGW_JSON_OBJECT);
     cr_expect_eq(q->n, 0);
     cr_expect_null(q->child);
@@ -383,7 +368,7 @@ Test(json, tree_shape_and_decoded_strings)
     const struct rbgw_json *r = q->next;
     cr_assert_not_null(r);
     cr_expect(rbgw_str_eq(r->str, RBGW_STR("\xab\xff")), "raw bytes %s",
-              show(r->str.p, r->str.len));
+              rbgw_test_show(r->str.p, r->str.len));
     cr_expect_null(r->next);
 }
 
@@ -544,8 +529,8 @@ Test(json, write_string_every_byte)
         rbgw_json_write_string(&b, &in, 1);
         cr_expect_eq(b.data[0], 'P', "byte 0x%02x: existing content overwritten", c);
         cr_expect(b.len == 1 + strlen(want) && memcmp(b.data + 1, want, strlen(want)) == 0,
-                  "byte 0x%02x: wrote %s, want %s", c, show(b.data + 1, b.len - 1),
-                  show(want, strlen(want)));
+                  "byte 0x%02x: wrote %s, want %s", c, rbgw_test_show(b.data + 1, b.len - 1),
+                  rbgw_test_show(want, strlen(want)));
         cr_expect_eq(b.data[b.len], '\0', "byte 0x%02x: not NUL-terminated", c);
         rbgw_buf_free(&b);
     }
@@ -577,7 +562,7 @@ Test(json, write_string_table)
         struct rbgw_buf b = RBGW_BUF_INIT;
         rbgw_json_write_string(&b, w->in, w->inlen);
         cr_expect(buf_is(&b, w->out, w->outlen), "%s: wrote %s, want %s", w->name,
-                  show(b.data, b.len), show(w->out, w->outlen));
+                  rbgw_test_show(b.data, b.len), rbgw_test_show(w->out, w->outlen));
         rbgw_buf_free(&b);
     }
 
@@ -620,7 +605,7 @@ Test(json, constructors_append_write)
     cr_expect_eq(root->n, 7);
     cr_expect_eq(arr->n, 4);
     cr_expect(rbgw_str_eq_cstr(root->child->key, "qname"), "key not copied: %s",
-              show(root->child->key.p, root->child->key.len));
+              rbgw_test_show(root->child->key.p, root->child->key.len));
     cr_expect_eq(arr->child->key.len, 0, "array child got a key");
 
     static const char want[] = "{\" sp\": {\"y\": false, \"z\": true}, \"b\": [2.50, \"x\\n\xab\", "
@@ -628,8 +613,8 @@ Test(json, constructors_append_write)
                                "\"a.\"}";
     struct rbgw_buf b = RBGW_BUF_INIT;
     rbgw_json_write(&b, root);
-    cr_expect(buf_is(&b, want, sizeof(want) - 1), "wrote %s\nwant  %s", show(b.data, b.len),
-              show(want, sizeof(want) - 1));
+    cr_expect(buf_is(&b, want, sizeof(want) - 1), "wrote %s\nwant  %s",
+              rbgw_test_show(b.data, b.len), rbgw_test_show(want, sizeof(want) - 1));
 
     /* What was written parses back to the same bytes. */
     struct rbgw_json *back = NULL;
@@ -637,7 +622,7 @@ Test(json, constructors_append_write)
     cr_assert_eq(rbgw_json_parse(&arena, b.data, b.len, &back, err, sizeof(err)), 0, "%s", err);
     struct rbgw_buf b2 = RBGW_BUF_INIT;
     rbgw_json_write(&b2, back);
-    cr_expect(buf_is(&b2, b.data, b.len), "re-written %s", show(b2.data, b2.len));
+    cr_expect(buf_is(&b2, b.data, b.len), "re-written %s", rbgw_test_show(b2.data, b2.len));
     rbgw_buf_free(&b);
     rbgw_buf_free(&b2);
 }
@@ -663,7 +648,7 @@ Test(json, write_many_members_sorted)
     rbgw_buf_putc(&want, '}');
     struct rbgw_buf b = RBGW_BUF_INIT;
     rbgw_json_write(&b, root);
-    cr_expect(buf_is(&b, want.data, want.len), "wrote %s", show(b.data, b.len));
+    cr_expect(buf_is(&b, want.data, want.len), "wrote %s", rbgw_test_show(b.data, b.len));
     rbgw_buf_free(&b);
     rbgw_buf_free(&want);
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "rbgw/rpc.h"
+#include "show.h"
 
 #define B(lit) (lit), (sizeof(lit) - 1)
 
@@ -32,28 +33,6 @@ teardown(void)
 }
 
 TestSuite(rpc, .init = setup, .fini = teardown);
-
-static const char *
-show(const char *p, size_t n)
-{
-    static char bufs[4][1024];
-    static unsigned k;
-    char *o = bufs[k++ & 3];
-    size_t j = 0;
-    if (p == NULL) {
-        return "(null)";
-    }
-    for (size_t i = 0; i < n && j + 8 < sizeof(bufs[0]); i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
-            o[j++] = (char)c;
-        } else {
-            j += (size_t)snprintf(o + j, 8, "\\x%02x", c);
-        }
-    }
-    o[j] = '\0';
-    return o;
-}
 
 static bool
 buf_is(const struct rbgw_buf *b, const char *p, size_t n)
@@ -127,7 +106,8 @@ Test(rpc, decode_table)
         char err[256] = "";
         int rc = rbgw_rpc_decode(&arena, d->in, d->inlen, &call, err, sizeof(err));
         if (d->method == NULL) {
-            cr_expect_eq(rc, RBGW_EPARSE, "%s: accepted %s", d->name, show(d->in, d->inlen));
+            cr_expect_eq(rc, RBGW_EPARSE, "%s: accepted %s", d->name,
+                         rbgw_test_show(d->in, d->inlen));
             cr_expect_not_null(strstr(err, d->err), "%s: error '%s' should contain '%s'", d->name,
                                err, d->err);
             continue;
@@ -137,7 +117,7 @@ Test(rpc, decode_table)
             continue;
         }
         cr_expect(rbgw_str_eq_cstr(call.method, d->method), "%s: method %s, want %s", d->name,
-                  show(call.method.p, call.method.len), d->method);
+                  rbgw_test_show(call.method.p, call.method.len), d->method);
         cr_assert_not_null(call.root, "%s: no root", d->name);
         cr_expect_eq(call.root->type, RBGW_JSON_OBJECT, "%s: root type", d->name);
         /* The method is a view into the tree, not a copy. */
@@ -149,7 +129,7 @@ Test(rpc, decode_table)
         struct rbgw_buf b = RBGW_BUF_INIT;
         rbgw_json_write(&b, call.params);
         cr_expect(buf_is(&b, d->params, strlen(d->params)), "%s: params %s, want %s", d->name,
-                  show(b.data, b.len), show(d->params, strlen(d->params)));
+                  rbgw_test_show(b.data, b.len), rbgw_test_show(d->params, strlen(d->params)));
         rbgw_buf_free(&b);
     }
 }
@@ -216,17 +196,18 @@ Test(rpc, check_reply_table)
         int rc =
             rbgw_rpc_check_reply(&arena, rbgw_str_make(r->in, r->inlen), &out, err, sizeof(err));
         if (r->out == NULL) {
-            cr_expect_eq(rc, RBGW_EPARSE, "%s: accepted %s", r->name, show(r->in, r->inlen));
+            cr_expect_eq(rc, RBGW_EPARSE, "%s: accepted %s", r->name,
+                         rbgw_test_show(r->in, r->inlen));
             cr_expect_not_null(strstr(err, r->err), "%s: error '%s' should contain '%s'", r->name,
                                err, r->err);
             cr_expect(buf_is(&out, "PREFIX", 6), "%s: out changed on error: %s", r->name,
-                      show(out.data, out.len));
+                      rbgw_test_show(out.data, out.len));
         } else {
             cr_expect_eq(rc, 0, "%s: rejected: %s", r->name, err);
             cr_expect(out.len == 6 + r->outlen && memcmp(out.data, "PREFIX", 6) == 0 &&
                           memcmp(out.data + 6, r->out, r->outlen) == 0,
-                      "%s: out %s, want PREFIX%s", r->name, show(out.data, out.len),
-                      show(r->out, r->outlen));
+                      "%s: out %s, want PREFIX%s", r->name, rbgw_test_show(out.data, out.len),
+                      rbgw_test_show(r->out, r->outlen));
             cr_expect_null(memchr(out.data, '\n', out.len), "%s: newline in output", r->name);
             cr_expect_eq(out.data[out.len], '\0', "%s: not NUL-terminated", r->name);
         }
@@ -256,7 +237,7 @@ Test(rpc, check_reply_never_forwards_ff_vt)
             cr_expect(out.len > 0 && memchr(out.data, '\f', out.len) == NULL &&
                           memchr(out.data, '\v', out.len) == NULL,
                       "%s: forwarded %s, which pdns rejects", odd_ws[i].name,
-                      show(out.data, out.len));
+                      rbgw_test_show(out.data, out.len));
         }
         rbgw_buf_free(&out);
     }
@@ -344,15 +325,15 @@ Test(rpc, from_http_table)
         if (h->out != NULL) {
             cr_expect_eq(rc, 0, "%s: rejected: %s", h->name, err);
             cr_expect(out.len == 6 + h->outlen && memcmp(out.data + 6, h->out, h->outlen) == 0,
-                      "%s: out %s, want PREFIX%s", h->name, show(out.data, out.len),
-                      show(h->out, h->outlen));
+                      "%s: out %s, want PREFIX%s", h->name, rbgw_test_show(out.data, out.len),
+                      rbgw_test_show(h->out, h->outlen));
             cr_expect_null(log, "%s: *log set on success", h->name);
         } else {
             cr_expect_eq(rc, RBGW_EPROTO, "%s: accepted (rc %d) %s", h->name, rc,
-                         show(h->body, h->bodylen));
+                         rbgw_test_show(h->body, h->bodylen));
             expect_err_parts(h->name, err, h->err);
             cr_expect(buf_is(&out, "PREFIX", 6), "%s: out changed on error: %s", h->name,
-                      show(out.data, out.len));
+                      rbgw_test_show(out.data, out.len));
             if (h->log == NULL) {
                 cr_expect_null(log, "%s: *log should be NULL", h->name);
             } else {
@@ -361,7 +342,7 @@ Test(rpc, from_http_table)
                     struct rbgw_buf lb = RBGW_BUF_INIT;
                     rbgw_json_write(&lb, log);
                     cr_expect(buf_is(&lb, h->log, strlen(h->log)), "%s: *log %s, want %s", h->name,
-                              show(lb.data, lb.len), h->log);
+                              rbgw_test_show(lb.data, lb.len), h->log);
                     rbgw_buf_free(&lb);
                 }
             }
@@ -412,8 +393,8 @@ Test(rpc, error_reply_exact_bytes)
         rbgw_rpc_error_reply(&out, e->reason, extra);
         cr_expect(out.len == 1 + e->wantlen && out.data[0] == 'P' &&
                       memcmp(out.data + 1, e->want, e->wantlen) == 0,
-                  "%s: wrote %s\nwant      P%s", e->name, show(out.data, out.len),
-                  show(e->want, e->wantlen));
+                  "%s: wrote %s\nwant      P%s", e->name, rbgw_test_show(out.data, out.len),
+                  rbgw_test_show(e->want, e->wantlen));
         cr_expect_eq(out.data[out.len], '\0', "%s: not NUL-terminated", e->name);
 
         /* pdns must accept it: one line, a JSON object, result exactly false. */
