@@ -835,3 +835,16 @@ rbgw_config_usage(FILE *f)
             "    remote-connection-string=pipe:command=/usr/bin/rbgw "
             "--config=/etc/rbgw/rbgw.conf\n");
 }
+
+char *
+rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i)
+{
+    const char *name = rbgw_connstr_get(&cfg->upstreams[i].cs, "name");
+    if (name != NULL) {
+        return rbgw_xstrdup(name);
+    }
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "%s#%zu", rbgw_transport_name(cfg->upstreams[i].cs.transport),
+             i + 1);
+    return rbgw_xstrdup(tmp);
+}

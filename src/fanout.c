@@ -91,8 +91,6 @@ struct leg {
     size_t member;         /* upstream index */
     int status;            /* 0 or <0 */
     struct rbgw_str reply; /* copy in the request arena (parallel and fallback modes) */
-    const char *reason;    /* copy in the arena when failed */
-    unsigned done : 1;     /* completed */
 };
 
 struct fan {
@@ -126,12 +124,6 @@ static uint64_t
 now_ms(struct rbgw_fanout *f)
 {
     return uv_now(f->gw->loop);
-}
-
-static const char *
-arena_strdup(struct rbgw_request *req, const char *s)
-{
-    return rbgw_arena_memdup(&req->arena, s, strlen(s));
 }
 
 static bool
@@ -247,7 +239,6 @@ leg_submit(struct fan *fan, struct leg *leg)
     leg->call.data = leg;
     leg->call.deadline = fan->deadline;
     leg->call.idempotent = fan->cls == RBGW_CLASS_READ && fan->trx_role == TRX_NONE;
-    leg->done = 0;
     if (fan->trx_role == TRX_START) {
         leg->call.pin_after = 1;
     } else if (fan->trx) {
@@ -438,13 +429,11 @@ leg_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct
     struct rbgw_fanout *f = fan->f;
     struct member *m = &f->members[leg->member];
     m->outstanding--;
-    leg->done = 1;
     leg->status = status;
     if (status == 0) {
         m->failures = 0;
     } else {
         fan->extra = extra;
-        leg->reason = arena_strdup(fan->req, reason);
         note_reason(fan, leg->member, reason);
         /* A full queue, a queue timeout or shutting down say nothing about its health. */
         if (call->tried) {

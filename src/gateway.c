@@ -96,14 +96,7 @@ rbgw_gateway_init(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rbgw_co
         u->ops = ops;
         u->gw = gw;
         u->conf = ec;
-        const char *name = rbgw_connstr_get(&ec->cs, "name");
-        if (name) {
-            u->name = rbgw_xstrdup(name);
-        } else {
-            char tmp[64];
-            snprintf(tmp, sizeof(tmp), "%s#%zu", rbgw_transport_name(ec->cs.transport), i + 1);
-            u->name = rbgw_xstrdup(tmp);
-        }
+        u->name = rbgw_config_upstream_name(cfg, i);
         long timeout, cto;
         char e[200];
         if (rbgw_upstream_int_opt(u, "timeout", &timeout, e, sizeof(e)) ||

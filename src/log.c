@@ -24,12 +24,12 @@ rbgw_log_get_level(void)
 void
 rbgw_log(enum rbgw_log_level level, const char *fmt, ...)
 {
-    static const char *names[] = {"error", "warning", "info", "debug"};
     if (level > threshold) {
         return;
     }
     char line[1024];
-    int n = snprintf(line, sizeof(line), "rbgw[%d]: %s: ", (int)getpid(), names[level]);
+    int n =
+        snprintf(line, sizeof(line), "rbgw[%d]: %s: ", (int)getpid(), rbgw_log_level_name(level));
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);

@@ -481,21 +481,13 @@ rbgw_router_conf_free(struct rbgw_router_conf *rc)
     memset(rc, 0, sizeof(*rc));
 }
 
-/* Upstream names exactly as src/gateway.c gives them: name= or "<transport>#<n>". */
+/* Upstream names as the gateway gives them (rbgw_config_upstream_name). */
 static char **
 upstream_names(const struct rbgw_config *cfg)
 {
     char **names = rbgw_xcalloc(cfg->nupstreams ? cfg->nupstreams : 1, sizeof(*names));
     for (size_t i = 0; i < cfg->nupstreams; i++) {
-        const char *name = rbgw_connstr_get(&cfg->upstreams[i].cs, "name");
-        if (name != NULL) {
-            names[i] = rbgw_xstrdup(name);
-        } else {
-            char tmp[64];
-            snprintf(tmp, sizeof(tmp), "%s#%zu",
-                     rbgw_transport_name(cfg->upstreams[i].cs.transport), i + 1);
-            names[i] = rbgw_xstrdup(tmp);
-        }
+        names[i] = rbgw_config_upstream_name(cfg, i);
     }
     return names;
 }

@@ -93,12 +93,6 @@ rbgw_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t
-rbgw_now_ms(void)
-{
-    return rbgw_now_ns() / 1000000u;
-}
-
 bool
 rbgw_str_caseeq(struct rbgw_str a, struct rbgw_str b)
 {

@@ -61,8 +61,7 @@ void *rbgw_xrealloc(void *p, size_t n);
 char *rbgw_xstrdup(const char *s);
 char *rbgw_xstrndup(const char *s, size_t n);
 
-/** Monotonic clock in milliseconds / nanoseconds (for deadlines and logs; not the loop's time). */
-uint64_t rbgw_now_ms(void);
+/** Monotonic clock in nanoseconds (for latency logs; deadlines use the loop's time). */
 uint64_t rbgw_now_ns(void);
 
 /* Forward declarations of the objects modules pass to each other. */

@@ -87,6 +87,9 @@ void rbgw_config_free(struct rbgw_config *cfg);
 /** Write --help text (every key, its default and meaning, from the schema table) to f. */
 void rbgw_config_usage(FILE *f);
 
+/** Name of upstream i: its name= option, or "<transport>#<i+1>" ("http#1").  Caller frees. */
+char *rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i);
+
 /** "error", "warning", "info", "debug". */
 const char *rbgw_log_level_name(enum rbgw_log_level l);
 
