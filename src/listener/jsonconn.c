@@ -68,26 +68,31 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
 {
     struct rbgw_jsonconn *jc = req->origin;
     RBGW_ASSERT(jc->cur == req);
-    rbgw_buf_reset(&req->reply);
-    rbgw_buf_reserve(&req->reply, reply.len + 1);
-    rbgw_buf_append_str(&req->reply, reply);
-    rbgw_buf_putc(&req->reply, '\n');
-    uv_buf_t b = uv_buf_init(req->reply.data, (unsigned)req->reply.len);
+    static char nl = '\n';
+    size_t done = 0;
     if (!jc->eof && only_whitespace(&jc->rbuf)) {
-        /* Nothing else buffered (the usual case: pdns waits for this reply): write now.  A
-         * complete uv_try_write needs no write request, which spares libuv's epoll_ctl after
-         * every uv_write; the next call then arrives through on_read as usual. */
-        int n = uv_try_write(jc->out, &b, 1);
-        if (n == (int)b.len) {
+        /* Nothing else buffered (the usual case: pdns waits for this reply): write now,
+         * straight from the answerer's bytes.  A complete uv_try_write needs no write request
+         * and no copy, and spares libuv's epoll_ctl after every uv_write; the next call then
+         * arrives through on_read as usual. */
+        uv_buf_t parts[2] = {uv_buf_init((char *)reply.p, (unsigned)reply.len),
+                             uv_buf_init(&nl, 1)};
+        int n = uv_try_write(jc->out, parts, 2);
+        if (n == (int)(reply.len + 1)) {
             jc->cur = NULL;
-            rbgw_request_unref(req); /* the answering code still holds its own reference */
+            /* May free req: every answer path delivers last and touches it no more. */
+            rbgw_request_unref(req);
             return;
         }
-        if (n > 0) {
-            b.base += n;
-            b.len -= (size_t)n;
-        }
+        done = n > 0 ? (size_t)n : 0;
     }
+    /* The rest must outlive this call: copy it into the request, which lives until on_write. */
+    rbgw_buf_reset(&req->reply);
+    if (done < reply.len) {
+        rbgw_buf_append(&req->reply, reply.p + done, reply.len - done);
+    }
+    rbgw_buf_putc(&req->reply, '\n');
+    uv_buf_t b = uv_buf_init(req->reply.data, (unsigned)req->reply.len);
     jc->wreq.data = jc;
     int rc = uv_write(&jc->wreq, jc->out, &b, 1, on_write);
     if (rc < 0) {
