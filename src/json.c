@@ -18,6 +18,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "rbgw/json.h"
+#include "rbgw/jsonscan.h"
 #include "json_int.h"
 
 #define JSON_MAX_DEPTH 200 /* json11's limit */
@@ -208,19 +209,19 @@ hex4(const char *p)
  *  - yajl glues a high surrogate escape to whatever \u escape follows and turns a lone one
  *    into '?'; json11 keeps lone surrogates.  pdns never writes surrogate escapes, so rbgw
  *    refuses unpaired ones rather than rewrite them differently from pdns.
+ *  - yajl_complete_parse accepts an unfinished token after a complete document ({}" or {} t):
+ *    its lexer holds the partial token back as "need more input" and finishing ignores it.
+ *    rbgw_json_scan, which follows the grammar, refuses these.
  */
-const char *
-rbgw__json_stricter_than_yajl(const char *text, size_t len)
+static bool
+has_unpaired_surrogate(const char *text, size_t len)
 {
-    if (memchr(text, '\f', len) || memchr(text, '\v', len)) {
-        return "form feed or vertical tab outside a string";
-    }
     const char *bs = memchr(text, '\\', len);
     while (bs != NULL && bs + 1 < text + len && bs[1] != 'u') {
         bs = memchr(bs + 2, '\\', (size_t)(text + len - (bs + 2)));
     }
     if (bs == NULL || bs + 1 >= text + len) {
-        return NULL; /* no \u escape at all: the common case */
+        return false; /* no \u escape at all: the common case */
     }
     bool in_string = false;
     for (size_t i = 0; i < len; i++) {
@@ -239,7 +240,7 @@ rbgw__json_stricter_than_yajl(const char *text, size_t len)
                                  ? hex4(text + i + 8)
                                  : -1;
                     if (lo < 0xdc00 || lo > 0xdfff) {
-                        return "unpaired UTF-16 surrogate escape";
+                        return true;
                     }
                     i += 6;
                 }
@@ -248,6 +249,21 @@ rbgw__json_stricter_than_yajl(const char *text, size_t len)
                 i++;
             }
         }
+    }
+    return false;
+}
+
+const char *
+rbgw__json_stricter_than_yajl(const char *text, size_t len)
+{
+    if (memchr(text, '\f', len) || memchr(text, '\v', len)) {
+        return "form feed or vertical tab outside a string";
+    }
+    if (has_unpaired_surrogate(text, len)) {
+        return "unpaired UTF-16 surrogate escape";
+    }
+    if (rbgw_json_scan(text, len, NULL, 0, NULL, NULL) == RBGW_JSCAN_INVALID) {
+        return "trailing garbage";
     }
     return NULL;
 }

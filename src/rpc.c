@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/jsonscan.h"
 #include "rbgw/rpc.h"
 #include "json_int.h"
 
@@ -185,6 +186,15 @@ static const yajl_callbacks vet_callbacks = {
 static int
 vet_reply(struct rbgw_arena *a, struct rbgw_str body, char *err, size_t errlen)
 {
+    /* The usual case, a good reply, is settled by the scanner; yajl runs only to explain a
+     * refusal (or to read a key written with escapes). */
+    static const struct rbgw_jscan_watch watch[] = {{"result", NULL}};
+    struct rbgw_str result;
+    char top;
+    if (rbgw_json_scan(body.p, body.len, watch, 1, &result, &top) == RBGW_JSCAN_OK && top == '{' &&
+        result.p != NULL && !rbgw_str_eq_cstr(result, "null")) {
+        return 0;
+    }
     struct vet v = {0};
     yajl_handle h = rbgw__yajl_alloc(&vet_callbacks, a, &v);
     if (h == NULL) {
@@ -342,101 +352,7 @@ rbgw_rpc_initialize_call(struct rbgw_buf *out, const struct rbgw_connstr *cs)
     rbgw_buf_append(out, "}}", 2);
 }
 
-/* ---- shallow peek ---- */
-
-struct cursor {
-    const char *p;   /* next byte */
-    const char *end; /* end of text */
-};
-
-static void
-skip_ws(struct cursor *c)
-{
-    while (c->p < c->end && is_ws(*c->p)) {
-        c->p++;
-    }
-}
-
-/* A string at c->p: its contents (escapes left as written); *escaped tells if any. */
-static int
-scan_string(struct cursor *c, struct rbgw_str *out, bool *escaped)
-{
-    if (c->p >= c->end || *c->p != '"') {
-        return -1;
-    }
-    const char *start = ++c->p;
-    *escaped = false;
-    while (c->p < c->end) {
-        const char *q = memchr(c->p, '"', (size_t)(c->end - c->p));
-        if (q == NULL) {
-            return -1;
-        }
-        /* A quote preceded by an odd number of backslashes is escaped. */
-        size_t bs = 0;
-        while (q - bs > start && q[-(ptrdiff_t)bs - 1] == '\\') {
-            bs++;
-        }
-        if (memchr(c->p, '\\', (size_t)(q - c->p)) != NULL) {
-            *escaped = true;
-        }
-        c->p = q + 1;
-        if (bs % 2 == 0) {
-            *out = rbgw_str_make(start, (size_t)(q - start));
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* Skip one value of any kind; *out spans it. */
-static int
-skip_value(struct cursor *c, struct rbgw_str *out)
-{
-    skip_ws(c);
-    if (c->p >= c->end) {
-        return -1;
-    }
-    const char *start = c->p;
-    char ch = *c->p;
-    if (ch == '"') {
-        struct rbgw_str s;
-        bool esc;
-        if (scan_string(c, &s, &esc) != 0) {
-            return -1;
-        }
-    } else if (ch == '{' || ch == '[') {
-        int depth = 0;
-        while (c->p < c->end) {
-            ch = *c->p;
-            if (ch == '"') {
-                struct rbgw_str s;
-                bool esc;
-                if (scan_string(c, &s, &esc) != 0) {
-                    return -1;
-                }
-                continue;
-            }
-            c->p++;
-            if (ch == '{' || ch == '[') {
-                depth++;
-            } else if ((ch == '}' || ch == ']') && --depth == 0) {
-                break;
-            }
-        }
-        if (depth != 0) {
-            return -1;
-        }
-    } else {
-        while (c->p < c->end && !is_ws(*c->p) && *c->p != ',' && *c->p != '}' && *c->p != ']') {
-            c->p++;
-        }
-        if (c->p == start) {
-            return -1;
-        }
-    }
-    *out = rbgw_str_make(start, (size_t)(c->p - start));
-    return 0;
-}
+/* ---- peek ---- */
 
 static bool
 is_plain_number(struct rbgw_str s)
@@ -453,96 +369,31 @@ is_plain_number(struct rbgw_str s)
     return true;
 }
 
-/* Walk an object at c->p, calling visit(key, value) for each member. */
-static int
-walk_object(struct cursor *c, int (*visit)(void *, struct rbgw_str, struct rbgw_str, bool),
-            void *ctx)
-{
-    skip_ws(c);
-    if (c->p >= c->end || *c->p != '{') {
-        return -1;
-    }
-    c->p++;
-    skip_ws(c);
-    if (c->p < c->end && *c->p == '}') {
-        c->p++;
-        return 0;
-    }
-    for (;;) {
-        struct rbgw_str key, val;
-        bool esc;
-        skip_ws(c);
-        if (scan_string(c, &key, &esc) != 0) {
-            return -1;
-        }
-        skip_ws(c);
-        if (c->p >= c->end || *c->p != ':') {
-            return -1;
-        }
-        c->p++;
-        skip_ws(c);
-        const char *vstart = c->p;
-        if (skip_value(c, &val) != 0) {
-            return -1;
-        }
-        if (visit(ctx, esc ? RBGW_STR_NULL : key, val, vstart < c->end && *vstart == '"') != 0) {
-            return -1;
-        }
-        skip_ws(c);
-        if (c->p < c->end && *c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (c->p < c->end && *c->p == '}') {
-            c->p++;
-            return 0;
-        }
-        return -1;
-    }
-}
-
-static int
-visit_param(void *ctx, struct rbgw_str key, struct rbgw_str val, bool is_string)
-{
-    struct rbgw_rpc_peek *pk = ctx;
-    if (rbgw_str_eq_cstr(key, "trxid")) {
-        pk->trxid = !is_string && is_plain_number(val) ? val : RBGW_STR_NULL;
-    }
-    return 0;
-}
-
-static int
-visit_top(void *ctx, struct rbgw_str key, struct rbgw_str val, bool is_string)
-{
-    struct rbgw_rpc_peek *pk = ctx;
-    if (key.p == NULL) {
-        return -1; /* an escaped key could be "method" in disguise: let the decoder decide */
-    }
-    if (rbgw_str_eq_cstr(key, "method")) {
-        if (!is_string || val.len < 2 || memchr(val.p, '\\', val.len) != NULL) {
-            return -1;
-        }
-        pk->method = rbgw_str_make(val.p + 1, val.len - 2);
-    } else if (rbgw_str_eq_cstr(key, "parameters")) {
-        if (val.len == 4 && memcmp(val.p, "null", 4) == 0) {
-            return 0;
-        }
-        struct cursor pc = {val.p, val.p + val.len};
-        pk->trxid = RBGW_STR_NULL;
-        return walk_object(&pc, visit_param, pk);
-    }
-    return 0;
-}
-
 int
 rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out)
 {
-    struct cursor c = {text, text + len};
+    static const struct rbgw_jscan_watch watch[] = {
+        {"method", NULL},
+        {"parameters", NULL},
+        {"parameters", "trxid"},
+    };
+    struct rbgw_str f[3];
+    char top;
     out->method = RBGW_STR_NULL;
     out->trxid = RBGW_STR_NULL;
-    if (walk_object(&c, visit_top, out) != 0 || out->method.len == 0) {
+    if (rbgw_json_scan(text, len, watch, 3, f, &top) != RBGW_JSCAN_OK || top != '{') {
         return -1;
     }
-    skip_ws(&c);
-    return c.p == c.end ? 0 : -1;
+    struct rbgw_str m = f[0], params = f[1];
+    if (m.len < 3 || m.p[0] != '"' || memchr(m.p, '\\', m.len) != NULL) {
+        return -1; /* no method, not a string, empty, or escaped: the decoder explains */
+    }
+    if (params.p != NULL && params.p[0] != '{' && !rbgw_str_eq_cstr(params, "null")) {
+        return -1;
+    }
+    out->method = rbgw_str_make(m.p + 1, m.len - 2);
+    if (is_plain_number(f[2])) {
+        out->trxid = f[2];
+    }
+    return 0;
 }

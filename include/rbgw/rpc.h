@@ -34,11 +34,11 @@ struct rbgw_rpc_peek {
 };
 
 /**
- * Shallow scan of a call: a top-level object with a "method" string free of escapes and, if
- * present, a "parameters" object; parameters.trxid is noted when it is a number.  Nested
- * values are skipped, not validated.  Returns 0, or -1 when the text is not that simple (the
- * caller then runs rbgw_rpc_decode, which validates and explains).  Between JSON connectors
- * this is all rbgw reads of a call: its bytes are forwarded as received.
+ * Scan of a call without a tree (rbgw_json_scan): valid JSON, a top-level object with a
+ * non-empty "method" string free of escapes and, if present, a "parameters" object or null;
+ * parameters.trxid is noted when it is an integer.  Returns 0, or -1 when the text is not that
+ * (the caller then runs rbgw_rpc_decode, which explains).  Between JSON connectors this is all
+ * rbgw reads of a call: its bytes are forwarded as received.
  */
 int rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out);
 

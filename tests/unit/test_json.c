@@ -207,6 +207,10 @@ static const struct bad bads[] = {
     {"block comment before", B("/* c */ {}")},
     {"block comment inside", B("[1,/*x*/2]")},
     {"trailing garbage", B("{} x")},
+    /* yajl_complete_parse lets a started token after the document pass (jsonscan catches) */
+    {"trailing unfinished string", B("{\"result\":true}\"")},
+    {"trailing unfinished literal", B("{} t")},
+    {"trailing minus", B("[] -")},
     {"second document", B("{}{}")},
     {"second value", B("1 2")},
     {"trailing NUL", B("{\"result\":true}\0")},

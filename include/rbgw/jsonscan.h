@@ -1,0 +1,44 @@
+/*
+ * jsonscan.h: validate a JSON document in one pass and note a few members, building nothing.
+ *
+ * The hot path of a pass-through call needs two facts per document: is it JSON that pdns and
+ * the responder will accept, and what are a couple of top-level members ("method" and
+ * parameters.trxid of a call, "result" of a reply).  rbgw_json_parse answers both but builds a
+ * tree through yajl's callbacks; this scanner answers them at a few instructions per byte.
+ *
+ * It accepts exactly what rbgw_json_parse accepts (RFC 8259 with yajl's string handling: bytes
+ * of 0x80 and up pass unchecked, control bytes in strings are refused; plus json11's stricter
+ * rules: no form feed or vertical tab, no unpaired high surrogate escape; at most 200 levels of
+ * nesting).  It never explains a refusal: callers fall back to rbgw_json_parse (or yajl) for
+ * the message, so the fast path can't change what users are told.
+ */
+#ifndef RBGW_JSONSCAN_H
+#define RBGW_JSONSCAN_H
+
+#include "rbgw/buf.h"
+
+/** A member to note: a path of one or two object keys from the top-level object. */
+struct rbgw_jscan_watch {
+    const char *key;    /* member of the top-level object */
+    const char *subkey; /* NULL, or a member of that member's object value */
+};
+
+enum {
+    RBGW_JSCAN_OK = 0,       /* valid; found[] filled */
+    RBGW_JSCAN_INVALID = -1, /* not valid JSON (or nested deeper than 200 levels) */
+    RBGW_JSCAN_UNSURE = -2,  /* valid so far, but a key that could be watched has escapes */
+};
+
+/** At most this many watches per scan. */
+#define RBGW_JSCAN_MAX_WATCH 8
+
+/**
+ * Scan text.  For each watch, found[i] is the text of the watched member's value (the last one
+ * when a key repeats, as rbgw_json_get reads it; for a subkey, within the last occurrence of
+ * its parent key), or RBGW_STR_NULL when absent.  *top (if not NULL) is the first byte of the
+ * document's value ('{', '[', '"', 't', 'f', 'n', '-' or a digit).  Returns RBGW_JSCAN_*.
+ */
+int rbgw_json_scan(const char *text, size_t len, const struct rbgw_jscan_watch *watch,
+                   size_t nwatch, struct rbgw_str *found, char *top) RBGW_MUSTCHECK;
+
+#endif

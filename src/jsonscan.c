@@ -1,0 +1,354 @@
+/*
+ * jsonscan.c: a validating JSON scanner that builds nothing (see jsonscan.h for the contract).
+ *
+ * Recursive descent over the bytes, one function per grammar rule, nesting bounded at 200
+ * levels like rbgw_json_parse (so the C stack stays small).  Strings, the bulk of remote
+ * backend traffic, are skipped with one table lookup per byte; only escapes take the slow
+ * branch.  Watched members are found on the way: each object knows, as a bit mask, which
+ * watches its keys could complete, so documents with nothing watched at some depth pay one
+ * test per member there.
+ *
+ * Equivalence with rbgw_json_parse is what makes this safe to use as an accept oracle; the
+ * unit test checks it on a corpus and on every one-byte mutation of it.
+ */
+#include <string.h>
+
+#include "rbgw/jsonscan.h"
+
+#define MAX_DEPTH 200 /* rbgw_json_parse's (json11's) limit */
+
+struct scan {
+    const unsigned char *p;   /* next byte */
+    const unsigned char *end; /* end of the text */
+    int depth;                /* open containers */
+    const struct rbgw_jscan_watch *w;
+    size_t nw;
+    struct rbgw_str *found;
+    size_t klen[RBGW_JSCAN_MAX_WATCH]; /* strlen of each watch's key */
+    size_t slen[RBGW_JSCAN_MAX_WATCH]; /* strlen of each watch's subkey, 0 if none */
+};
+
+/* JSON whitespace; yajl also skips \f and \v, which json11 (pdns) refuses. */
+static const unsigned char is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
+
+/* In a string: 0 plain byte, 1 quote, 2 backslash, 3 control byte (not allowed raw). */
+#define CTL8 3, 3, 3, 3, 3, 3, 3, 3
+static const unsigned char str_class[256] = {CTL8, CTL8, CTL8, CTL8, ['"'] = 1, ['\\'] = 2};
+
+static int value(struct scan *s, unsigned mask, int level);
+
+static void
+skip_ws(struct scan *s)
+{
+    const unsigned char *p = s->p;
+    while (p < s->end && is_ws[*p]) {
+        p++;
+    }
+    s->p = p;
+}
+
+static int
+hex4(const unsigned char *p, const unsigned char *end)
+{
+    if (end - p < 4) {
+        return -1;
+    }
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned char c = p[i];
+        int d;
+        if (c >= '0' && c <= '9') {
+            d = c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            d = c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            d = c - 'A' + 10;
+        } else {
+            return -1;
+        }
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* A string whose opening quote is at s->p; *escaped tells whether it holds any escape. */
+static int
+string(struct scan *s, bool *escaped)
+{
+    const unsigned char *p = s->p + 1, *end = s->end;
+    for (;;) {
+        while (p < end && str_class[*p] == 0) {
+            p++;
+        }
+        if (p >= end || str_class[*p] == 3) {
+            return RBGW_JSCAN_INVALID;
+        }
+        if (*p == '"') {
+            s->p = p + 1;
+            return RBGW_JSCAN_OK;
+        }
+        *escaped = true;
+        if (end - p < 2) {
+            return RBGW_JSCAN_INVALID;
+        }
+        switch (p[1]) {
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
+            p += 2;
+            break;
+        case 'u': {
+            int cp = hex4(p + 2, end);
+            if (cp < 0) {
+                return RBGW_JSCAN_INVALID;
+            }
+            p += 6;
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                /* json11 wants the low half right after the high half. */
+                if (end - p < 2 || p[0] != '\\' || p[1] != 'u') {
+                    return RBGW_JSCAN_INVALID;
+                }
+                int lo = hex4(p + 2, end);
+                if (lo < 0xdc00 || lo > 0xdfff) {
+                    return RBGW_JSCAN_INVALID;
+                }
+                p += 6;
+            }
+            break;
+        }
+        default:
+            return RBGW_JSCAN_INVALID;
+        }
+    }
+}
+
+static bool
+is_digit(const struct scan *s, const unsigned char *p)
+{
+    return p < s->end && *p >= '0' && *p <= '9';
+}
+
+static int
+number(struct scan *s)
+{
+    const unsigned char *p = s->p;
+    if (*p == '-') {
+        p++;
+    }
+    if (!is_digit(s, p)) {
+        return RBGW_JSCAN_INVALID;
+    }
+    if (*p++ != '0') {
+        while (is_digit(s, p)) {
+            p++;
+        }
+    }
+    if (p < s->end && *p == '.') {
+        if (!is_digit(s, ++p)) {
+            return RBGW_JSCAN_INVALID;
+        }
+        while (is_digit(s, p)) {
+            p++;
+        }
+    }
+    if (p < s->end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < s->end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+        if (!is_digit(s, p)) {
+            return RBGW_JSCAN_INVALID;
+        }
+        while (is_digit(s, p)) {
+            p++;
+        }
+    }
+    s->p = p;
+    return RBGW_JSCAN_OK;
+}
+
+static int
+literal(struct scan *s, const char *word, size_t n)
+{
+    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0) {
+        return RBGW_JSCAN_INVALID;
+    }
+    s->p += n;
+    return RBGW_JSCAN_OK;
+}
+
+/* Which watches a key at this level matches: *record (the value is the watched member) and
+ * *child (the watch continues into the value's members). */
+static void
+match_key(struct scan *s, unsigned mask, int level, const unsigned char *k, size_t klen,
+          unsigned *record, unsigned *child)
+{
+    for (size_t i = 0; i < s->nw; i++) {
+        unsigned bit = 1u << i;
+        if (!(mask & bit)) {
+            continue;
+        }
+        const char *want = level == 0 ? s->w[i].key : s->w[i].subkey;
+        size_t wlen = level == 0 ? s->klen[i] : s->slen[i];
+        if (wlen != klen || memcmp(want, k, klen) != 0) {
+            continue;
+        }
+        if (level == 0 && s->w[i].subkey != NULL) {
+            *child |= bit;
+            s->found[i] = RBGW_STR_NULL; /* only the last occurrence of the parent counts */
+        } else {
+            *record |= bit;
+        }
+    }
+}
+
+static int
+object(struct scan *s, unsigned mask, int level)
+{
+    s->p++; /* '{' */
+    skip_ws(s);
+    if (s->p < s->end && *s->p == '}') {
+        s->p++;
+        return RBGW_JSCAN_OK;
+    }
+    for (;;) {
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != '"') {
+            return RBGW_JSCAN_INVALID;
+        }
+        const unsigned char *key = s->p + 1;
+        bool escaped = false;
+        int rc = string(s, &escaped);
+        if (rc != RBGW_JSCAN_OK) {
+            return rc;
+        }
+        unsigned record = 0, child = 0;
+        if (mask) {
+            if (escaped) {
+                return RBGW_JSCAN_UNSURE; /* "res\u0075lt" is "result": let the parser say */
+            }
+            match_key(s, mask, level, key, (size_t)(s->p - 1 - key), &record, &child);
+        }
+        skip_ws(s);
+        if (s->p >= s->end || *s->p != ':') {
+            return RBGW_JSCAN_INVALID;
+        }
+        s->p++;
+        skip_ws(s);
+        const unsigned char *v = s->p;
+        rc = value(s, child, level + 1);
+        if (rc != RBGW_JSCAN_OK) {
+            return rc;
+        }
+        for (size_t i = 0; record; i++, record >>= 1) {
+            if (record & 1u) {
+                s->found[i] = rbgw_str_make((const char *)v, (size_t)(s->p - v));
+            }
+        }
+        skip_ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (s->p < s->end && *s->p == '}') {
+            s->p++;
+            return RBGW_JSCAN_OK;
+        }
+        return RBGW_JSCAN_INVALID;
+    }
+}
+
+static int
+array(struct scan *s)
+{
+    s->p++; /* '[' */
+    skip_ws(s);
+    if (s->p < s->end && *s->p == ']') {
+        s->p++;
+        return RBGW_JSCAN_OK;
+    }
+    for (;;) {
+        skip_ws(s);
+        int rc = value(s, 0, -1);
+        if (rc != RBGW_JSCAN_OK) {
+            return rc;
+        }
+        skip_ws(s);
+        if (s->p < s->end && *s->p == ',') {
+            s->p++;
+            continue;
+        }
+        if (s->p < s->end && *s->p == ']') {
+            s->p++;
+            return RBGW_JSCAN_OK;
+        }
+        return RBGW_JSCAN_INVALID;
+    }
+}
+
+/* One value at s->p (whitespace already skipped).  mask: the watches that may match members
+ * of this value if it is an object, level: how many keys of their paths are behind. */
+static int
+value(struct scan *s, unsigned mask, int level)
+{
+    if (s->p >= s->end) {
+        return RBGW_JSCAN_INVALID;
+    }
+    int rc;
+    switch (*s->p) {
+    case '{':
+    case '[':
+        if (++s->depth > MAX_DEPTH) {
+            return RBGW_JSCAN_INVALID;
+        }
+        rc = *s->p == '{' ? object(s, mask, level) : array(s);
+        s->depth--;
+        return rc;
+    case '"': {
+        bool escaped = false;
+        return string(s, &escaped);
+    }
+    case 't':
+        return literal(s, "true", 4);
+    case 'f':
+        return literal(s, "false", 5);
+    case 'n':
+        return literal(s, "null", 4);
+    default:
+        return number(s);
+    }
+}
+
+int
+rbgw_json_scan(const char *text, size_t len, const struct rbgw_jscan_watch *watch, size_t nwatch,
+               struct rbgw_str *found, char *top)
+{
+    RBGW_ASSERT(nwatch <= RBGW_JSCAN_MAX_WATCH);
+    struct scan s = {
+        .p = (const unsigned char *)text,
+        .end = (const unsigned char *)text + len,
+        .w = watch,
+        .nw = nwatch,
+        .found = found,
+    };
+    for (size_t i = 0; i < nwatch; i++) {
+        s.klen[i] = strlen(watch[i].key);
+        s.slen[i] = watch[i].subkey ? strlen(watch[i].subkey) : 0;
+        found[i] = RBGW_STR_NULL;
+    }
+    skip_ws(&s);
+    if (top) {
+        *top = s.p < s.end ? (char)*s.p : '\0';
+    }
+    int rc = value(&s, nwatch ? (1u << nwatch) - 1 : 0, 0);
+    if (rc != RBGW_JSCAN_OK) {
+        return rc;
+    }
+    skip_ws(&s);
+    return s.p == s.end ? RBGW_JSCAN_OK : RBGW_JSCAN_INVALID;
+}

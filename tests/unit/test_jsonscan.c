@@ -1,0 +1,269 @@
+/*
+ * test_jsonscan.c: the tree-less validating scanner (jsonscan.h).
+ *
+ * What: (1) the members it notes, as a table: last occurrence wins, a subkey only inside the
+ * last occurrence of its parent, nothing deeper than the watch path, escaped watched keys
+ * give UNSURE; (2) that it accepts exactly what rbgw_json_parse accepts: on a corpus of calls,
+ * replies and edge cases, and on every one-byte deletion, replacement and insertion of each
+ * corpus document with the bytes that matter to a JSON lexer; (3) the nesting limit.
+ *
+ * Why the mutation sweep: the scanner is the accept oracle on the hot path (rpc.c settles good
+ * calls and replies with it and runs yajl only to explain a refusal), so any input it accepts
+ * that yajl refuses would let invalid JSON through to pdns.  (The other direction holds by
+ * construction since rbgw_json_parse ends with the scanner itself: yajl_complete_parse lets an
+ * unfinished token after the document pass, {}" for one, and the scanner refuses it.)
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rbgw/json.h"
+#include "rbgw/jsonscan.h"
+#include "show.h"
+
+#define B(lit) (lit), (sizeof(lit) - 1)
+
+static const struct rbgw_jscan_watch call_watch[] = {
+    {"method", NULL},
+    {"parameters", NULL},
+    {"parameters", "trxid"},
+};
+
+struct found_case {
+    const char *text;
+    int rc;
+    const char *method; /* expected found[0], NULL for absent */
+    const char *params; /* found[1] */
+    const char *trxid;  /* found[2] */
+    char top;
+};
+
+static const struct found_case found_cases[] = {
+    {"{\"method\":\"lookup\",\"parameters\":{\"qtype\":\"A\",\"trxid\":7}}", RBGW_JSCAN_OK,
+     "\"lookup\"", "{\"qtype\":\"A\",\"trxid\":7}", "7", '{'},
+    {" {\"parameters\" : null , \"method\" : \"commitTransaction\" } \n", RBGW_JSCAN_OK,
+     "\"commitTransaction\"", "null", NULL, '{'},
+    /* the last "method" wins, as rbgw_json_get reads it */
+    {"{\"method\":\"a\",\"method\":\"b\"}", RBGW_JSCAN_OK, "\"b\"", NULL, NULL, '{'},
+    /* trxid only from the last "parameters" */
+    {"{\"parameters\":{\"trxid\":1},\"parameters\":{\"x\":2},\"method\":\"m\"}", RBGW_JSCAN_OK,
+     "\"m\"", "{\"x\":2}", NULL, '{'},
+    {"{\"parameters\":{\"x\":2},\"parameters\":{\"trxid\":-3}}", RBGW_JSCAN_OK, NULL,
+     "{\"trxid\":-3}", "-3", '{'},
+    /* deeper members are not watched: trxid two levels down is not parameters.trxid */
+    {"{\"parameters\":{\"rr\":{\"trxid\":9}},\"trxid\":8}", RBGW_JSCAN_OK, NULL,
+     "{\"rr\":{\"trxid\":9}}", NULL, '{'},
+    /* a key in an array element is not a member of the top-level object */
+    {"[{\"method\":\"x\"}]", RBGW_JSCAN_OK, NULL, NULL, NULL, '['},
+    {"\"method\"", RBGW_JSCAN_OK, NULL, NULL, NULL, '"'},
+    {"  -1.5e+3 ", RBGW_JSCAN_OK, NULL, NULL, NULL, '-'},
+    /* values of any kind are spanned exactly */
+    {"{\"method\":[1,{\"a\":\"}\"}],\"parameters\":{\"trxid\":\"12\"}}", RBGW_JSCAN_OK,
+     "[1,{\"a\":\"}\"}]", "{\"trxid\":\"12\"}", "\"12\"", '{'},
+    /* escapes in a key that could be watched: the scanner does not decode, so it can't tell */
+    {"{\"m\\u0065thod\":\"lookup\"}", RBGW_JSCAN_UNSURE, NULL, NULL, NULL, '{'},
+    {"{\"parameters\":{\"trx\\u0069d\":1}}", RBGW_JSCAN_UNSURE, NULL, NULL, NULL, '{'},
+    /* ... but not where nothing is watched */
+    {"{\"method\":\"m\",\"parameters\":{\"q\":{\"\\u0074rxid\":1}}}", RBGW_JSCAN_OK, "\"m\"",
+     "{\"q\":{\"\\u0074rxid\":1}}", NULL, '{'},
+    {"[{\"\\u006dethod\":1}]", RBGW_JSCAN_OK, NULL, NULL, NULL, '['},
+    {"{\"method\":\"lookup\"", RBGW_JSCAN_INVALID, NULL, NULL, NULL, '{'},
+    {"", RBGW_JSCAN_INVALID, NULL, NULL, NULL, '\0'},
+    {"   ", RBGW_JSCAN_INVALID, NULL, NULL, NULL, '\0'},
+};
+
+static void
+expect_found(struct rbgw_str got, const char *want, const char *what, const char *text)
+{
+    if (want == NULL) {
+        cr_expect_null(got.p, "%s: %s should be absent, got [%.*s]", text, what, (int)got.len,
+                       got.p ? got.p : "");
+    } else {
+        cr_expect(got.p && got.len == strlen(want) && memcmp(got.p, want, got.len) == 0,
+                  "%s: %s is [%.*s], want [%s]", text, what, (int)got.len, got.p ? got.p : "",
+                  want);
+    }
+}
+
+/* One table, one test: each failure message names its row's text. */
+Test(jsonscan, found_members)
+{
+    for (size_t i = 0; i < sizeof(found_cases) / sizeof(found_cases[0]); i++) {
+        const struct found_case *c = &found_cases[i];
+        struct rbgw_str f[3];
+        char top = 'X';
+        int rc = rbgw_json_scan(c->text, strlen(c->text), call_watch, 3, f, &top);
+        cr_expect_eq(rc, c->rc, "%s: rc %d, want %d", c->text, rc, c->rc);
+        cr_expect_eq(top, c->top, "%s: top '%c', want '%c'", c->text, top, c->top);
+        if (rc == RBGW_JSCAN_OK && c->rc == RBGW_JSCAN_OK) {
+            expect_found(f[0], c->method, "method", c->text);
+            expect_found(f[1], c->params, "parameters", c->text);
+            expect_found(f[2], c->trxid, "parameters.trxid", c->text);
+        }
+    }
+}
+
+/* ---- accepts exactly what rbgw_json_parse accepts ---- */
+
+struct doc {
+    const char *p;
+    size_t len;
+};
+
+static const struct doc corpus[] = {
+    {B("{\"method\":\"lookup\",\"parameters\":{\"qtype\":\"ANY\",\"qname\":\"www.example.com.\","
+       "\"remote\":\"192.0.2.1\",\"local\":\"0.0.0.0\",\"real-remote\":\"192.0.2.1/32\","
+       "\"zone-id\":-1}}")},
+    {B("{\"result\":[{\"qtype\":\"A\",\"qname\":\"www.example.com.\",\"content\":\"192.0.2.1\","
+       "\"ttl\":300,\"auth\":true,\"domain_id\":-1}],\"log\":[]}")},
+    {B("{\"result\": false, \"log\": [\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"]}")},
+    {B("{\"result\":{\"id\":1,\"zone\":\"example.com.\",\"serial\":2024010101,\"x\":null}}")},
+    {B("{\"result\":\"\\u00e9\\ud83d\\ude00\\uDC00 raw \xc3\xa9 \xff\"}")},
+    {B("[0, -0, 1.5, -2.25e10, 3E-7, 4e+2, 12345678901234567890123]")},
+    {B(" \t\r\n{ \"a\" : [ ] , \"b\" : { } , \"c\" : [ true , false , null ] } \n")},
+    {B("\"top-level string\"")},
+    {B("true")},
+    {B("{\"method\":\"setDomainMetadata\",\"parameters\":{\"name\":\"ex.\",\"kind\":\"K\","
+       "\"value\":[\"1\",\"2\"],\"trxid\":1700000000}}")},
+};
+
+/* Bytes that move a JSON lexer between states. */
+static const char interesting[] = "\"\\{}[]:,0-1.eE+tfnu ";
+static const char extra[] = {'\f', '\v', '\x01', '\x1f', '\x7f', '\x80', '\0', '/', 'D', 'x'};
+
+static int checked;
+
+static void
+check_same(const char *p, size_t len)
+{
+    struct rbgw_arena a;
+    rbgw_arena_init(&a);
+    struct rbgw_json *root;
+    char err[160];
+    bool parsed = rbgw_json_parse(&a, p, len, &root, err, sizeof(err)) == 0;
+    rbgw_arena_free(&a);
+    int rc = rbgw_json_scan(p, len, NULL, 0, NULL, NULL);
+    cr_assert_neq(rc, RBGW_JSCAN_UNSURE, "UNSURE with nothing watched");
+    bool scanned = rc == RBGW_JSCAN_OK;
+    if (parsed != scanned) {
+        cr_assert_fail("scanner %s, parser %s (%s): %s", scanned ? "accepts" : "refuses",
+                       parsed ? "accepts" : "refuses", parsed ? "" : err, rbgw_test_show(p, len));
+    }
+    /* With a watch the verdict on valid input stays (or turns UNSURE on an escaped key). */
+    static const struct rbgw_jscan_watch w[] = {{"result", NULL}, {"parameters", "trxid"}};
+    struct rbgw_str f[2];
+    int rc2 = rbgw_json_scan(p, len, w, 2, f, NULL);
+    cr_assert(rc2 == rc || rc2 == RBGW_JSCAN_UNSURE, "watching changed the verdict");
+    checked++;
+}
+
+static void
+mutate_with(const struct doc *d, char *tmp, char c)
+{
+    for (size_t i = 0; i <= d->len; i++) {
+        /* insert c before byte i */
+        memcpy(tmp, d->p, i);
+        tmp[i] = c;
+        memcpy(tmp + i + 1, d->p + i, d->len - i);
+        check_same(tmp, d->len + 1);
+        if (i < d->len) {
+            /* replace byte i with c */
+            memcpy(tmp, d->p, d->len);
+            tmp[i] = c;
+            check_same(tmp, d->len);
+        }
+    }
+}
+
+Test(jsonscan, agrees_with_parser_on_every_one_byte_mutation)
+{
+    char tmp[512];
+    checked = 0;
+    for (size_t k = 0; k < sizeof(corpus) / sizeof(corpus[0]); k++) {
+        const struct doc *d = &corpus[k];
+        cr_assert_lt(d->len + 1, sizeof(tmp));
+        check_same(d->p, d->len);
+        for (size_t i = 0; i < d->len; i++) {
+            /* delete byte i */
+            memcpy(tmp, d->p, i);
+            memcpy(tmp + i, d->p + i + 1, d->len - i - 1);
+            check_same(tmp, d->len - 1);
+            /* cut after byte i */
+            check_same(d->p, i);
+        }
+        for (const char *c = interesting; *c; c++) {
+            mutate_with(d, tmp, *c);
+        }
+        for (size_t e = 0; e < sizeof(extra); e++) {
+            mutate_with(d, tmp, extra[e]);
+        }
+    }
+    cr_expect_gt(checked, 10000, "only %d documents checked", checked);
+}
+
+static const char *const edge_cases[] = {
+    "01",           "-",
+    "-0",           "1.",
+    ".5",           "1e",
+    "1e+",          "+1",
+    "0x1",          "tru",
+    "nul",          "falsey",
+    "[1,]",         "{\"a\":1,}",
+    "{,}",          "[,1]",
+    "{\"a\"}",      "{\"a\":}",
+    "{1:2}",        "\"\\x\"",
+    "\"\\u12\"",    "\"\\u12g4\"",
+    "\"\\ud800\"",  "\"\\ud800\\u0041\"",
+    "\"\\ud800x\"", "\"\\udbff\\udfff\"",
+    "\"\\udc00\"",  "[]]",
+    "{}}",          "[[]",
+    "1 2",          "\"a\"\"b\"",
+    "{\"a\":1}x",   "/*c*/1",
+    "[1]//",        "NaN",
+    "Infinity",     "-Infinity",
+    "1e999",        "[\"\\/\"]",
+    "\"\t\"",       "\"\x7f\"",
+};
+
+Test(jsonscan, agrees_with_parser_on_edge_cases)
+{
+    for (size_t i = 0; i < sizeof(edge_cases) / sizeof(edge_cases[0]); i++) {
+        check_same(edge_cases[i], strlen(edge_cases[i]));
+    }
+}
+
+static size_t
+nested(char *out, int depth, const char *open, const char *close)
+{
+    size_t n = 0;
+    for (int i = 0; i < depth; i++) {
+        out[n++] = open[i % 2];
+    }
+    for (int i = depth - 1; i >= 0; i--) {
+        out[n++] = close[i % 2];
+    }
+    return n;
+}
+
+Test(jsonscan, nesting_limit_is_the_parsers)
+{
+    char text[1400];
+    size_t n = nested(text, 200, "[[", "]]");
+    cr_expect_eq(rbgw_json_scan(text, n, NULL, 0, NULL, NULL), RBGW_JSCAN_OK, "200 levels");
+    check_same(text, n);
+    n = nested(text, 201, "[[", "]]");
+    cr_expect_eq(rbgw_json_scan(text, n, NULL, 0, NULL, NULL), RBGW_JSCAN_INVALID, "201 levels");
+    check_same(text, n);
+    /* objects count too */
+    size_t m = 0;
+    for (int i = 0; i < 201; i++) {
+        memcpy(text + m, "{\"k\":", 5);
+        m += 5;
+    }
+    text[m++] = '1';
+    memset(text + m, '}', 201);
+    m += 201;
+    cr_assert_lt(m, sizeof(text) + 1);
+    cr_expect_eq(rbgw_json_scan(text, m, NULL, 0, NULL, NULL), RBGW_JSCAN_INVALID);
+    check_same(text, m);
+}
