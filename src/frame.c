@@ -2,6 +2,7 @@
  * frame.c: incremental JSON document boundary scanner (see frame.h for the rules and why).
  */
 #include "rbgw/frame.h"
+#include "skip_int.h"
 
 enum {
     S_WS,        /* before the document: skipping whitespace */
@@ -22,15 +23,11 @@ rbgw_frame_scanner_init(struct rbgw_frame_scanner *s)
     s->state = S_WS;
 }
 
-/* Bytes that can change the scanner's state inside a container or a string. */
-static const unsigned char special[256] = {
-    ['"'] = 1, ['\\'] = 1, ['{'] = 1, ['}'] = 1, ['['] = 1, [']'] = 1,
-};
-
 int
 rbgw_frame_scan(struct rbgw_frame_scanner *s, const char *buf, size_t len, size_t *start,
                 size_t *end)
 {
+    const unsigned char *u = (const unsigned char *)buf;
     size_t i = s->pos;
     uint8_t st = s->state;
     for (; i < len; i++) {
@@ -52,10 +49,12 @@ rbgw_frame_scan(struct rbgw_frame_scanner *s, const char *buf, size_t len, size_
             }
             break;
         case S_CONTAINER:
-            /* Skip the bytes that cannot matter, a table lookup each (the hot loop). */
-            while (!special[(unsigned char)c] && i + 1 < len) {
-                c = buf[++i];
+            /* Skip the bytes that cannot matter, 16 at a time (the hot loop). */
+            i = (size_t)(rbgw__skip_to_structural(u + i, u + len) - u);
+            if (i == len) {
+                goto need_more;
             }
+            c = buf[i];
             if (c == '"') {
                 st = S_STRING;
             } else if (c == '{' || c == '[') {
@@ -71,14 +70,11 @@ rbgw_frame_scan(struct rbgw_frame_scanner *s, const char *buf, size_t len, size_
             }
             break;
         case S_STRING:
-            while (!special[(unsigned char)c] && i + 1 < len) {
-                c = buf[++i];
+            i = (size_t)(rbgw__skip_to_quote(u + i, u + len) - u);
+            if (i == len) {
+                goto need_more;
             }
-            if (c == '\\') {
-                st = S_ESCAPE;
-            } else if (c == '"') {
-                st = S_CONTAINER;
-            }
+            st = buf[i] == '\\' ? S_ESCAPE : S_CONTAINER;
             break;
         case S_ESCAPE:
             st = S_STRING;
@@ -108,6 +104,7 @@ rbgw_frame_scan(struct rbgw_frame_scanner *s, const char *buf, size_t len, size_
             break;
         }
     }
+need_more:
     s->pos = i;
     s->state = st;
     return 0;

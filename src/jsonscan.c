@@ -3,7 +3,7 @@
  *
  * Recursive descent over the bytes, one function per grammar rule, nesting bounded at 200
  * levels like rbgw_json_parse (so the C stack stays small).  Strings, the bulk of remote
- * backend traffic, are skipped with one table lookup per byte; only escapes take the slow
+ * backend traffic, are skipped 16 bytes at a time (skip_int.h); only escapes take the slow
  * branch.  Watched members are found on the way: each object knows, as a bit mask, which
  * watches its keys could complete, so documents with nothing watched at some depth pay one
  * test per member there.
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "rbgw/jsonscan.h"
+#include "skip_int.h"
 
 #define MAX_DEPTH 200 /* rbgw_json_parse's (json11's) limit */
 
@@ -30,10 +31,6 @@ struct scan {
 
 /* JSON whitespace; yajl also skips \f and \v, which json11 (pdns) refuses. */
 static const unsigned char is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
-
-/* In a string: 0 plain byte, 1 quote, 2 backslash, 3 control byte (not allowed raw). */
-#define CTL8 3, 3, 3, 3, 3, 3, 3, 3
-static const unsigned char str_class[256] = {CTL8, CTL8, CTL8, CTL8, ['"'] = 1, ['\\'] = 2};
 
 static int value(struct scan *s, unsigned mask, int level);
 
@@ -77,10 +74,8 @@ string(struct scan *s, bool *escaped)
 {
     const unsigned char *p = s->p + 1, *end = s->end;
     for (;;) {
-        while (p < end && str_class[*p] == 0) {
-            p++;
-        }
-        if (p >= end || str_class[*p] == 3) {
+        p = rbgw__skip_string_body(p, end);
+        if (p >= end || *p < 0x20) {
             return RBGW_JSCAN_INVALID;
         }
         if (*p == '"') {

@@ -156,6 +156,40 @@ Test(frame, one_byte_at_a_time)
     }
 }
 
+/*
+ * Long runs: the scanner skips plain bytes 16 at a time, so put each byte that matters at
+ * every offset of a run longer than a block, inside a string and between tokens, and check
+ * the document still ends at its last brace, whole and fed one byte at a time.
+ */
+Test(frame, structural_bytes_at_every_offset_of_long_runs)
+{
+    static const char *const inside[] = {"\\\"", "}", "]", "{[", "\\\\", "\\u007d"};
+    char doc[160];
+    for (int k = 0; k <= 40; k++) {
+        for (size_t j = 0; j < RBGW_NELEM(inside); j++) {
+            int n = snprintf(doc, sizeof(doc), "{\"key\":\"%.*s%s%.*s\",\"n\":[%*s1,{}]}", k,
+                             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", inside[j], 40 - k,
+                             "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", k, "");
+            cr_assert(n > 0 && (size_t)n < sizeof(doc) - 3);
+            memcpy(doc + n, "\n{", 3); /* a newline and the start of the next call */
+            size_t len = (size_t)n + 3, start = 999, end = 999;
+            struct rbgw_frame_scanner s;
+            rbgw_frame_scanner_init(&s);
+            int rc = scan_prefix(&s, doc, len, &start, &end);
+            cr_expect(rc == 1 && start == 0 && end == (size_t)n, "whole: rc %d end %zu want %d: %s",
+                      rc, end, n, rbgw_test_show(doc, len));
+            rbgw_frame_scanner_init(&s);
+            size_t m;
+            for (m = 0, rc = 0; rc == 0 && m <= len; m++) {
+                rc = scan_prefix(&s, doc, m, &start, &end);
+            }
+            cr_expect(rc == 1 && m == (size_t)n + 1 && end == (size_t)n,
+                      "byte by byte: rc %d after %zu bytes, end %zu want %d: %s", rc, m, end, n,
+                      rbgw_test_show(doc, len));
+        }
+    }
+}
+
 Test(frame, every_two_piece_split)
 {
     for (size_t i = 0; i < RBGW_NELEM(cases); i++) {
