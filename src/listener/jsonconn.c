@@ -2,6 +2,15 @@
  * listener/jsonconn.c: the JSON stream connection shared by the pipe and unix listeners.
  * See jsonconn.h for the model.
  *
+ * Input: reads land in the listener's slab.  When the connection has nothing kept from earlier
+ * reads (the usual case: pdns sends one call and waits), on_read serves the frames straight
+ * from the slab and copies only what is left unserved into rbuf; when rbuf already holds a
+ * partial frame, the new bytes are appended to it and served from there.  "Unserved input"
+ * below is whichever of the two is current (unserved(), drop()); the frame scanner's offsets
+ * are relative to its first byte.  rbgw_request_new copies the call's bytes, so nothing points
+ * into the slab or rbuf once a frame is dispatched.  Whitespace after a frame is dropped with
+ * it, so that the '\n' ending a call is never what keeps an rbuf alive.
+ *
  * Oversized input: once the buffered part of one request exceeds max-request-size, that request
  * is answered false at once and the rest of it is discarded up to the end of its frame, so the
  * replies stay one per request and in order.
@@ -13,9 +22,64 @@
 #include "rbgw/log.h"
 #include "listener/jsonconn.h"
 
-#define READ_CHUNK 65536
+#define READ_SLAB 65536
 
 static void process(struct rbgw_jsonconn *jc);
+
+static bool
+is_ws(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+/* Number of whitespace bytes at the front of p[0..len). */
+static size_t
+leading_ws(const char *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len && is_ws(p[i])) {
+        i++;
+    }
+    return i;
+}
+
+/* The input not yet served: the slab's rest while on_read serves this conn from it, else rbuf. */
+static const char *
+unserved(const struct rbgw_jsonconn *jc, size_t *len)
+{
+    const struct rbgw_jsonconn_slab *s = jc->slab;
+    if (s->owner == jc) {
+        *len = s->len - s->pos;
+        return s->data + s->pos;
+    }
+    *len = jc->rbuf.len;
+    return jc->rbuf.data;
+}
+
+/* Drop n bytes from the front of the unserved input; an rbuf emptied gives its memory back. */
+static void
+drop(struct rbgw_jsonconn *jc, size_t n)
+{
+    struct rbgw_jsonconn_slab *s = jc->slab;
+    if (s->owner == jc) {
+        RBGW_ASSERT(n <= s->len - s->pos);
+        s->pos += n;
+    } else if (n == jc->rbuf.len) {
+        rbgw_buf_free(&jc->rbuf);
+    } else {
+        rbgw_buf_consume(&jc->rbuf, n);
+    }
+}
+
+/* A frame ends at end: drop it and the whitespace after it, and scan afresh. */
+static void
+next_frame(struct rbgw_jsonconn *jc, size_t end)
+{
+    size_t len;
+    const char *p = unserved(jc, &len);
+    drop(jc, end + leading_ws(p + end, len - end));
+    rbgw_frame_scanner_init(&jc->sc);
+}
 
 static void
 finish_if_idle(struct rbgw_jsonconn *jc)
@@ -37,6 +101,7 @@ static void
 on_write(uv_write_t *w, int status)
 {
     struct rbgw_jsonconn *jc = w->data;
+    free(w);
     struct rbgw_request *req = jc->cur;
     jc->cur = NULL;
     rbgw_request_unref(req);
@@ -51,18 +116,6 @@ on_write(uv_write_t *w, int status)
     process(jc);
 }
 
-/* Nothing but the newline after the last call (or nothing at all) is buffered. */
-static bool
-only_whitespace(const struct rbgw_buf *b)
-{
-    for (size_t i = 0; i < b->len; i++) {
-        if (!strchr(" \t\r\n", b->data[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static void
 on_reply(struct rbgw_request *req, struct rbgw_str reply)
 {
@@ -70,11 +123,14 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
     RBGW_ASSERT(jc->cur == req);
     static char nl = '\n';
     size_t done = 0;
-    if (!jc->eof && only_whitespace(&jc->rbuf)) {
+    size_t left;
+    const char *rest = unserved(jc, &left);
+    if (!jc->eof && leading_ws(rest, left) == left) {
         /* Nothing else buffered (the usual case: pdns waits for this reply): write now,
          * straight from the answerer's bytes.  A complete uv_try_write needs no write request
          * and no copy, and spares libuv's epoll_ctl after every uv_write; the next call then
-         * arrives through on_read as usual. */
+         * arrives through on_read as usual.  (With calls buffered, the write completes in
+         * on_write, which serves the next one.) */
         uv_buf_t parts[2] = {uv_buf_init((char *)reply.p, (unsigned)reply.len),
                              uv_buf_init(&nl, 1)};
         int n = uv_try_write(jc->out, parts, 2);
@@ -86,19 +142,22 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
         }
         done = n > 0 ? (size_t)n : 0;
     }
-    /* The rest must outlive this call: copy it into the request, which lives until on_write. */
+    /* The rest must outlive this call: copy it into the request, which lives until on_write.
+     * The write request is allocated here, not kept per connection: idle ones need none. */
     rbgw_buf_reset(&req->reply);
     if (done < reply.len) {
         rbgw_buf_append(&req->reply, reply.p + done, reply.len - done);
     }
     rbgw_buf_putc(&req->reply, '\n');
     uv_buf_t b = uv_buf_init(req->reply.data, (unsigned)req->reply.len);
-    jc->wreq.data = jc;
-    int rc = uv_write(&jc->wreq, jc->out, &b, 1, on_write);
+    uv_write_t *w = rbgw_xmalloc(sizeof(*w));
+    w->data = jc;
+    int rc = uv_write(w, jc->out, &b, 1, on_write);
     if (rc < 0) {
         /* No callback will come.  The answering code still holds its own reference, so
          * dropping ours here cannot free the request under its feet. */
         rbgw_log_warn("%s: cannot write a reply: %s", jc->what, uv_strerror(rc));
+        free(w);
         jc->cur = NULL;
         jc->eof = 1;
         rbgw_request_orphan(req);
@@ -115,64 +174,64 @@ answer_oversized(struct rbgw_jsonconn *jc)
                       jc->max_request);
 }
 
-/* Dispatch buffered frames while nothing is in flight. */
+/* Dispatch unserved frames while nothing is in flight.  A reply given synchronously (by
+ * dispatch or answer_oversized) clears jc->cur and the loop goes on with the next frame. */
 static void
 process(struct rbgw_jsonconn *jc)
 {
     while (!jc->cur && !jc->done) {
-        size_t start, end;
-        int complete = rbgw_frame_scan(&jc->sc, jc->rbuf.data, jc->rbuf.len, &start, &end);
+        size_t len, start, end;
+        const char *p = unserved(jc, &len);
+        int complete = rbgw_frame_scan(&jc->sc, p, len, &start, &end);
         if (jc->discarding) {
             if (!complete) {
-                rbgw_buf_reset(&jc->rbuf);
+                /* The scanner keeps its state to find the frame's end in later input. */
+                drop(jc, len);
                 jc->sc.pos = 0;
                 jc->sc.start = 0;
                 break;
             }
-            rbgw_buf_consume(&jc->rbuf, end);
-            rbgw_frame_scanner_init(&jc->sc);
             jc->discarding = 0;
+            next_frame(jc, end);
             continue;
         }
         if (!complete) {
-            if (jc->sc.start > 0 && jc->sc.start == jc->sc.pos) {
-                /* Only whitespace so far (the '\n' after the previous call): drop it. */
-                rbgw_buf_consume(&jc->rbuf, jc->sc.start);
+            if (jc->sc.start == jc->sc.pos) {
+                /* Only whitespace so far (no document started): drop it. */
+                drop(jc, len);
                 rbgw_frame_scanner_init(&jc->sc);
-            }
-            if (jc->rbuf.len - jc->sc.start > jc->max_request) {
+            } else if (len - jc->sc.start > jc->max_request) {
                 /* Answer now; the scanner keeps its state to find the frame's end later. */
                 jc->discarding = 1;
-                rbgw_buf_reset(&jc->rbuf);
+                drop(jc, len);
                 jc->sc.pos = 0;
                 jc->sc.start = 0;
                 answer_oversized(jc);
+                continue;
             }
             break;
         }
         if (end - start > jc->max_request) {
-            rbgw_buf_consume(&jc->rbuf, end);
-            rbgw_frame_scanner_init(&jc->sc);
+            next_frame(jc, end);
             answer_oversized(jc);
-            break;
+            continue;
         }
+        /* The request copies the call's bytes: the input can be dropped before dispatching. */
         struct rbgw_request *req =
-            rbgw_request_new(jc->l->gw, jc->rbuf.data + start, end - start, jc, on_reply);
-        rbgw_buf_consume(&jc->rbuf, end);
-        rbgw_frame_scanner_init(&jc->sc);
+            rbgw_request_new(jc->l->gw, p + start, end - start, jc, on_reply);
+        next_frame(jc, end);
         jc->cur = req;
         rbgw_request_dispatch(req);
     }
-    if (!jc->cur && jc->eof && jc->rbuf.len > 0) {
-        size_t i = 0;
-        while (i < jc->rbuf.len && strchr(" \t\r\n", jc->rbuf.data[i])) {
-            i++;
-        }
-        if (i < jc->rbuf.len && !jc->discarding) {
+    if (!jc->cur && jc->eof) {
+        size_t len;
+        const char *p = unserved(jc, &len);
+        size_t ws = leading_ws(p, len);
+        if (ws < len && !jc->discarding) {
             rbgw_log_warn("%s: peer closed in the middle of a request (%zu bytes dropped)",
-                          jc->what, jc->rbuf.len - i);
+                          jc->what, len - ws);
         }
-        rbgw_buf_reset(&jc->rbuf);
+        drop(jc, len);
     }
     finish_if_idle(jc);
 }
@@ -181,20 +240,36 @@ static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct rbgw_jsonconn *jc = h->data;
+    struct rbgw_jsonconn_slab *s = jc->slab;
     RBGW_UNUSED(suggested);
-    char *dst = rbgw_buf_reserve(&jc->rbuf, READ_CHUNK);
-    *buf = uv_buf_init(dst, READ_CHUNK);
+    RBGW_ASSERT(s->owner == NULL); /* one read callback at a time on a loop */
+    if (s->data == NULL) {
+        s->data = rbgw_xmalloc(READ_SLAB);
+    }
+    *buf = uv_buf_init(s->data, READ_SLAB);
 }
 
 static void
-on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
-    struct rbgw_jsonconn *jc = s->data;
-    RBGW_UNUSED(buf);
+    struct rbgw_jsonconn *jc = stream->data;
+    struct rbgw_jsonconn_slab *s = jc->slab;
     if (nread > 0) {
-        jc->rbuf.len += (size_t)nread;
-        jc->rbuf.data[jc->rbuf.len] = '\0';
+        if (jc->rbuf.len > 0) {
+            /* A partial frame (or calls queued behind the one in flight) waits in rbuf. */
+            rbgw_buf_append(&jc->rbuf, buf->base, (size_t)nread);
+            process(jc);
+            return;
+        }
+        s->owner = jc;
+        s->pos = 0;
+        s->len = (size_t)nread;
         process(jc);
+        s->owner = NULL;
+        if (!jc->done && s->pos < s->len) {
+            /* Keep what was not served: the slab is the next reader's. */
+            rbgw_buf_append(&jc->rbuf, s->data + s->pos, s->len - s->pos);
+        }
         return;
     }
     if (nread == 0) {
@@ -206,17 +281,19 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         rbgw_log_debug("%s: EOF", jc->what);
     }
     jc->eof = 1;
-    uv_read_stop(s);
+    uv_read_stop(stream);
     jc->reading = 0;
     process(jc);
 }
 
 void
-rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l, uv_stream_t *in,
-                    uv_stream_t *out, const char *what, rbgw_jsonconn_cb on_done)
+rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l,
+                    struct rbgw_jsonconn_slab *slab, uv_stream_t *in, uv_stream_t *out,
+                    const char *what, rbgw_jsonconn_cb on_done)
 {
     memset(jc, 0, sizeof(*jc));
     jc->l = l;
+    jc->slab = slab;
     jc->in = in;
     jc->out = out;
     jc->what = what;
@@ -263,5 +340,14 @@ rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc)
          * a call still upstream is orphaned and its late answer swallowed. */
         rbgw_request_orphan(jc->cur);
     }
+    /* If on_read is serving this conn from the slab right now, it keeps nothing (done). */
     rbgw_buf_free(&jc->rbuf);
+}
+
+void
+rbgw__jsonconn_slab_free(struct rbgw_jsonconn_slab *slab)
+{
+    RBGW_ASSERT(slab->owner == NULL);
+    free(slab->data);
+    memset(slab, 0, sizeof(*slab));
 }

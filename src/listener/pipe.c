@@ -14,10 +14,11 @@
 #include "listener/jsonconn.h"
 
 struct pipe_listener {
-    struct rbgw_jsonconn jc; /* the one pdns connection */
-    uv_pipe_t in;            /* stdin */
-    uv_pipe_t out;           /* stdout */
-    unsigned closed : 1;     /* handles closing */
+    struct rbgw_jsonconn jc;        /* the one pdns connection */
+    struct rbgw_jsonconn_slab slab; /* its read buffer */
+    uv_pipe_t in;                   /* stdin */
+    uv_pipe_t out;                  /* stdout */
+    unsigned closed : 1;            /* handles closing */
 };
 
 static void
@@ -63,8 +64,8 @@ pipe_start(struct rbgw_listener *l, char *err, size_t errlen)
     if (rc < 0) {
         return rc;
     }
-    rbgw__jsonconn_init(&p->jc, l, (uv_stream_t *)&p->in, (uv_stream_t *)&p->out, "pipe listener",
-                        on_done);
+    rbgw__jsonconn_init(&p->jc, l, &p->slab, (uv_stream_t *)&p->in, (uv_stream_t *)&p->out,
+                        "pipe listener", on_done);
     rc = rbgw__jsonconn_start(&p->jc);
     if (rc < 0) {
         snprintf(err, errlen, "cannot read stdin: %s", uv_strerror(rc));
@@ -103,7 +104,9 @@ pipe_close(struct rbgw_listener *l)
 static void
 pipe_destroy(struct rbgw_listener *l)
 {
-    free(l->impl);
+    struct pipe_listener *p = l->impl;
+    rbgw__jsonconn_slab_free(&p->slab);
+    free(p);
     l->impl = NULL;
 }
 

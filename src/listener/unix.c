@@ -2,6 +2,7 @@
  * listener/unix.c: pdns's unix connector talks to rbgw over a unix stream socket.
  *
  *   unix_listener ──owns──> server handle (uv_pipe_t, listening)
+ *                 ├─owns──> read slab (shared by all its conns, see jsonconn.h)
  *                 └─owns──> conns (list) ──each──> jsonconn (one call at a time)
  *
  * pdns opens one connection per backend instance and keeps it; every connection starts with
@@ -24,13 +25,14 @@
 #include "listener/jsonconn.h"
 
 struct unix_listener {
-    struct rbgw_listener *l; /* borrowed owner */
-    uv_pipe_t server;        /* listening socket */
-    char *path;              /* owned: socket path (unlinked at close) */
-    struct rbgw_list conns;  /* open unix_conns */
-    unsigned bound : 1;      /* we created the socket file */
-    unsigned stopped : 1;    /* no more accepts */
-    unsigned closed : 1;     /* handles closing */
+    struct rbgw_listener *l;        /* borrowed owner */
+    uv_pipe_t server;               /* listening socket */
+    char *path;                     /* owned: socket path (unlinked at close) */
+    struct rbgw_list conns;         /* open unix_conns */
+    struct rbgw_jsonconn_slab slab; /* the read buffer every conn reads into */
+    unsigned bound : 1;             /* we created the socket file */
+    unsigned stopped : 1;           /* no more accepts */
+    unsigned closed : 1;            /* handles closing */
 };
 
 struct unix_conn {
@@ -81,7 +83,7 @@ on_connection(uv_stream_t *server, int status)
         return;
     }
     rbgw_list_push_back(&ul->conns, &c->link);
-    rbgw__jsonconn_init(&c->jc, ul->l, (uv_stream_t *)&c->sock, (uv_stream_t *)&c->sock,
+    rbgw__jsonconn_init(&c->jc, ul->l, &ul->slab, (uv_stream_t *)&c->sock, (uv_stream_t *)&c->sock,
                         "unix connection", on_conn_done);
     int rc = rbgw__jsonconn_start(&c->jc);
     if (rc < 0) {
@@ -219,6 +221,7 @@ static void
 unix_destroy(struct rbgw_listener *l)
 {
     struct unix_listener *ul = l->impl;
+    rbgw__jsonconn_slab_free(&ul->slab);
     free(ul->path);
     free(ul);
     l->impl = NULL;

@@ -13,6 +13,12 @@
  * applied; SIGTERM ends rbgw with status 0, closes idle connections and removes the socket file,
  * and a call in flight at that moment is still answered first.
  *
+ * Framing over the listener's shared read slab (jsonconn.c): a call written one byte at a time;
+ * partial calls pending on two connections at once (each must keep its own bytes); many calls
+ * written in one go and cut into small pieces at arbitrary places, answered one per call, in
+ * order; a call larger than the read slab, with a small call behind it in the same write; an
+ * oversized call (max-request-size) spanning several reads with a valid call behind it.
+ *
  * Readiness: rbgw also gets a pipe listener; listeners start before its loop runs, so once the
  * probe on stdin is answered the unix socket accepts (fake_json_gw_ready).  Reads are bounded
  * by IO_BOUND_MS only so that a broken build fails instead of hanging; nothing waits for a
@@ -145,6 +151,21 @@ spawn_gw(const char *listen_extra)
     cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
 }
 
+/* Spawn rbgw as spawn_gw(NULL) does, plus one more option (e.g. --max-request-size=N). */
+static void
+start_gw_with(const char *option)
+{
+    const char *args[] = {fmt("--listen=unix:path=%s", sock),
+                          "--listen=pipe",
+                          fmt("--upstream=pipe:command=%s,timeout=5000,connect-timeout=5000", cmd),
+                          "--log-level=debug",
+                          option,
+                          NULL};
+    gw = rbgw_proc_spawn(NULL, args);
+    cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
+    cr_assert(fake_json_gw_ready(gw, IO_BOUND_MS), "rbgw did not start; stderr:\n%s", errtail());
+}
+
 static void
 start_gw(const char *listen_extra)
 {
@@ -220,6 +241,64 @@ records(struct fake_json_rec **out)
         }
     }
     return n;
+}
+
+/* A qname of n letters (then ".example."): for calls of a chosen size. */
+static char *
+long_name(size_t n, char letter)
+{
+    char *s = gc(malloc(n + sizeof(".example.")));
+    memset(s, letter, n);
+    memcpy(s + n, ".example.", sizeof(".example."));
+    return s;
+}
+
+static void
+client_send_raw(size_t i, const char *bytes, size_t len)
+{
+    cr_assert_eq(fake_json_send(cl[i], bytes, len), 0, "client %zu: send failed", i);
+}
+
+/* Client i reads the next reply: it must be the echo of request, and nothing may follow. */
+static void
+expect_echo(size_t i, const char *request, const char *what)
+{
+    char *line = client_read(i);
+    char *want = echo_of(request);
+    cr_assert(strcmp(line, want) == 0, "client %zu, %s: got %zu bytes <%.200s>; stderr:\n%s", i,
+              what, strlen(line), line, errtail());
+}
+
+/* Client i reads the next reply: {"result": false} with a log saying why. */
+static void
+expect_false(size_t i, const char *keyword)
+{
+    char *line = client_read(i);
+    char err[128] = "";
+    yajl_val v = yajl_tree_parse(line, err, sizeof(err));
+    cr_assert_not_null(v, "client %zu: reply is not JSON: <%s>", i, line);
+    const char *rpath[] = {"result", NULL}, *lpath[] = {"log", NULL};
+    yajl_val r = yajl_tree_get(v, rpath, yajl_t_any);
+    yajl_val log = yajl_tree_get(v, lpath, yajl_t_array);
+    bool is_false = r && YAJL_IS_FALSE(r);
+    const char *first =
+        log && log->u.array.len > 0 ? YAJL_GET_STRING(log->u.array.values[0]) : NULL;
+    bool says = first && strcasestr(first, keyword) != NULL;
+    yajl_tree_free(v);
+    cr_assert(is_false, "client %zu: expected \"result\": false, got <%s>", i, line);
+    cr_assert(says, "client %zu: the log does not mention \"%s\": <%s>", i, keyword, line);
+}
+
+/* How many of the responder's records are exactly request. */
+static size_t
+times_seen(const char *request)
+{
+    struct fake_json_rec *r;
+    size_t n = records(&r), seen = 0;
+    for (size_t k = 0; k < n; k++) {
+        seen += r[k].len == strlen(request) && memcmp(r[k].data, request, r[k].len) == 0;
+    }
+    return seen;
 }
 
 static void
@@ -455,4 +534,124 @@ Test(unix_listener, sigterm_answers_the_call_in_flight, .timeout = 30)
     assert_exit_status(true);
     struct stat st;
     cr_assert_neq(stat(sock, &st), 0, "the socket file is still there after exit");
+}
+
+/* A call written one byte per write(2): rbgw keeps the growing partial call between reads and
+ * answers it once, when its last byte has come; the '\n' after it (a write of its own) makes no
+ * second reply. */
+Test(unix_listener, call_written_byte_by_byte, .timeout = 30)
+{
+    setup_dir();
+    start_gw(NULL);
+    connect_client(0);
+    client_initialize(0);
+    char *req = lookup("byte.by.byte.example.", 9);
+    for (size_t k = 0; req[k]; k++) {
+        client_send_raw(0, req + k, 1);
+    }
+    client_send(0, "\n");
+    expect_echo(0, req, "call written byte by byte");
+    /* The connection goes on normally, and only one reply came for that call. */
+    char *next = lookup("after.bytes.example.", 10);
+    client_send(0, fmt("%s\n", next));
+    expect_echo(0, next, "the call after it");
+    cr_assert_eq(fake_json_pending(cl[0]), 0, "bytes after the last reply");
+    cr_assert_eq(times_seen(req), 1);
+}
+
+/* Two connections each leave half a call with rbgw, then finish it (in the other order): each
+ * connection's kept bytes stay its own although both read through the listener's one slab. */
+Test(unix_listener, partial_calls_on_two_connections_stay_apart, .timeout = 30)
+{
+    setup_dir();
+    start_gw(NULL);
+    connect_client(0);
+    connect_client(1);
+    client_initialize(0);
+    client_initialize(1);
+    char *a = lookup("aaaa.first.connection.example.", 1);
+    char *b = lookup("bbbb.second.connection.example.", 2);
+    size_t cut_a = strlen(a) / 2, cut_b = strlen(b) / 3;
+    client_send_raw(0, a, cut_a);
+    client_send_raw(1, b, cut_b);
+    client_send_raw(1, b + cut_b, strlen(b) - cut_b);
+    client_send(1, "\n");
+    expect_echo(1, b, "second connection");
+    client_send_raw(0, a + cut_a, strlen(a) - cut_a);
+    client_send(0, "\n");
+    expect_echo(0, a, "first connection");
+    cr_assert_eq(fake_json_pending(cl[0]), 0);
+    cr_assert_eq(fake_json_pending(cl[1]), 0);
+}
+
+/* Many calls written in one go, with blank lines and CRLF between some, cut into 7-byte writes:
+ * calls straddle reads and queue behind the one in flight; every call gets exactly one reply,
+ * in order, and the responder sees each once. */
+Test(unix_listener, pipelined_calls_in_small_pieces_answered_in_order, .timeout = 30)
+{
+    enum { N = 40, PIECE = 7 };
+    setup_dir();
+    start_gw(NULL);
+    connect_client(0);
+    client_initialize(0);
+    char *req[N];
+    size_t cap = N * 400, len = 0;
+    char *all = gc(malloc(cap));
+    for (int i = 0; i < N; i++) {
+        req[i] = lookup(fmt("p%d.pipelined.example.", i), i + 1);
+        len += (size_t)snprintf(all + len, cap - len, "%s%s", req[i],
+                                i % 4 == 0 ? "\r\n\n  \n" : "\n");
+    }
+    cr_assert_lt(len, cap);
+    for (size_t off = 0; off < len; off += PIECE) {
+        client_send_raw(0, all + off, len - off < PIECE ? len - off : PIECE);
+    }
+    for (int i = 0; i < N; i++) {
+        expect_echo(0, req[i], fmt("pipelined call %d", i));
+    }
+    cr_assert_eq(fake_json_pending(cl[0]), 0, "more replies than calls");
+    for (int i = 0; i < N; i++) {
+        cr_assert_eq(times_seen(req[i]), 1, "call %d reached the responder %zu times", i,
+                     times_seen(req[i]));
+    }
+}
+
+/* A call of ~200 KiB (several times the 64 KiB read slab) with a small call behind it in the
+ * same write: the big one is gathered across reads and passed on whole, then the small one is
+ * answered; then a call on its own still works. */
+Test(unix_listener, call_larger_than_the_read_slab, .timeout = 30)
+{
+    setup_dir();
+    start_gw(NULL);
+    connect_client(0);
+    client_initialize(0);
+    char *big = lookup(long_name(200000, 'x'), 3);
+    char *small = lookup("behind.the.big.one.example.", 4);
+    client_send(0, fmt("%s\n%s\n", big, small));
+    expect_echo(0, big, "the big call");
+    expect_echo(0, small, "the call behind it");
+    char *last = lookup("afterwards.example.", 5);
+    client_send(0, fmt("%s\n", last));
+    expect_echo(0, last, "a later call");
+    cr_assert_eq(fake_json_pending(cl[0]), 0);
+    cr_assert_eq(times_seen(big), 1);
+}
+
+/* max-request-size on the unix listener: a call of ~150 KiB (more than one read) against a
+ * 4 KiB limit is answered false without reaching the responder, its rest is skipped, and the
+ * call written right behind it (same write) is answered normally. */
+Test(unix_listener, oversized_call_over_several_reads_then_next_call, .timeout = 30)
+{
+    setup_dir();
+    start_gw_with("--max-request-size=4096");
+    connect_client(0);
+    client_initialize(0);
+    char *big = lookup(long_name(150000, 'y'), 6);
+    char *next = lookup("after.oversized.example.", 7);
+    client_send(0, fmt("%s\n%s\n", big, next));
+    expect_false(0, "max-request-size");
+    expect_echo(0, next, "the call behind the oversized one");
+    cr_assert_eq(fake_json_pending(cl[0]), 0, "more replies than calls");
+    cr_assert_eq(times_seen(big), 0, "the oversized call reached the responder");
+    cr_assert_eq(times_seen(next), 1);
 }
