@@ -44,6 +44,8 @@
 #include <yajl/yajl_tree.h>
 
 #include "fake_json.h"
+#include "itest.h"
+#include "netio.h"
 #include "rbgw_proc.h"
 
 #define IO_BOUND_MS 10000 /* safety bound for one read/wait, not a timing assertion */
@@ -89,19 +91,6 @@ static struct rbgw_proc *gw; /* rbgw, or NULL */
 static int conn_fd = -1;     /* the test's HTTP connection, or -1 */
 static char *inbuf;          /* bytes read from conn_fd, not yet consumed */
 static size_t inlen;         /* bytes in inbuf */
-static void **garbage;       /* test-lifetime allocations (see gc) */
-static size_t ngarbage;      /* entries in garbage */
-
-static void *
-gc(void *p)
-{
-    cr_assert_not_null(p, "out of memory");
-    void **g = realloc(garbage, (ngarbage + 1) * sizeof(*g));
-    cr_assert_not_null(g, "out of memory");
-    garbage = g;
-    garbage[ngarbage++] = p;
-    return p;
-}
 
 static void
 teardown(void)
@@ -120,59 +109,28 @@ teardown(void)
     dir = NULL;
     free(cmd);
     cmd = NULL;
-    for (size_t i = 0; i < ngarbage; i++) {
-        free(garbage[i]);
-    }
-    free(garbage);
-    garbage = NULL;
-    ngarbage = 0;
+    rbgw_test_release();
 }
 
 TestSuite(http_listener, .fini = teardown, .timeout = 30);
 
 /* ---- helpers ---- */
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    int n = vasprintf(&s, f, ap);
-    va_end(ap);
-    cr_assert_geq(n, 0);
-    return gc(s);
-}
-
 static const char *
 errtail(void)
 {
-    return gw ? gc(rbgw_proc_stderr(gw, 4000)) : "(no rbgw)";
-}
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+    return rbgw_test_stderr(gw);
 }
 
 /* A port on 127.0.0.1 that was free a moment ago. */
 static int
 free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    uint16_t p = 0;
+    int fd = rbgw_test_tcp_bind(&p);
+    cr_assert_geq(fd, 0, "cannot bind a port on 127.0.0.1: %s", strerror(errno));
     close(fd);
-    return ntohs(sa.sin_port);
+    return p;
 }
 
 /* rbgw: HTTP listener (prefix /dns, suffix .php), pipe listener, echo pipe upstream. */
@@ -186,9 +144,9 @@ start_gw(void)
     for (int attempt = 0; attempt < PORT_TRIES; attempt++) {
         port = free_port();
         const char *args[] = {
-            fmt("--listen=http:address=127.0.0.1:%d,path=/dns,url-suffix=.php", port),
+            rbgw_test_fmt("--listen=http:address=127.0.0.1:%d,path=/dns,url-suffix=.php", port),
             "--listen=pipe",
-            fmt("--upstream=pipe:command=%s,timeout=5000,connect-timeout=5000", cmd),
+            rbgw_test_fmt("--upstream=pipe:command=%s,timeout=5000,connect-timeout=5000", cmd),
             "--log-level=debug", NULL};
         gw = rbgw_proc_spawn(NULL, args);
         cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
@@ -242,7 +200,7 @@ http_send_str(const char *s)
 static bool
 fill(long deadline)
 {
-    long left = deadline - now_ms();
+    long left = deadline - rbgw_test_now_ms();
     struct pollfd pfd = {.fd = conn_fd, .events = POLLIN};
     int rc;
     do {
@@ -286,7 +244,7 @@ header(const char *head, const char *name)
             while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) {
                 vlen--;
             }
-            return fmt("%.*s", (int)vlen, v);
+            return rbgw_test_fmt("%.*s", (int)vlen, v);
         }
     }
     return NULL;
@@ -296,7 +254,7 @@ header(const char *head, const char *name)
 static struct resp *
 read_response(void)
 {
-    long deadline = now_ms() + IO_BOUND_MS;
+    long deadline = rbgw_test_now_ms() + IO_BOUND_MS;
     char *end;
     while (!inbuf || (end = strstr(inbuf, "\r\n\r\n")) == NULL) {
         cr_assert(fill(deadline),
@@ -304,9 +262,9 @@ read_response(void)
                   "stderr:\n%s",
                   (int)inlen, inbuf ? inbuf : "", errtail());
     }
-    struct resp *r = gc(calloc(1, sizeof(*r)));
+    struct resp *r = rbgw_test_keep(calloc(1, sizeof(*r)));
     size_t head_len = (size_t)(end - inbuf) + 2;
-    r->head = fmt("%.*s", (int)head_len, inbuf);
+    r->head = rbgw_test_fmt("%.*s", (int)head_len, inbuf);
     cr_assert_eq(sscanf(r->head, "HTTP/1.%*d %d ", &r->status), 1, "bad status line: <%s>",
                  r->head);
     r->ctype = header(r->head, "Content-Type");
@@ -322,7 +280,7 @@ read_response(void)
         cr_assert(fill(deadline), "connection closed in the body (%zu of %ld bytes)",
                   inlen - head_len - 2, clen);
     }
-    r->body = gc(malloc((size_t)clen + 1));
+    r->body = rbgw_test_keep(malloc((size_t)clen + 1));
     memcpy(r->body, inbuf + head_len + 2, (size_t)clen);
     r->body[clen] = '\0';
     r->body_len = (size_t)clen;
@@ -373,7 +331,7 @@ assert_false_200(const struct resp *r, int status)
 static void
 assert_closed(void)
 {
-    long deadline = now_ms() + IO_BOUND_MS;
+    long deadline = rbgw_test_now_ms() + IO_BOUND_MS;
     while (fill(deadline)) {
     }
     cr_assert_eq(inlen, 0, "bytes after the last answer: <%s>", inbuf);
@@ -385,9 +343,9 @@ calls_seen(struct fake_json_rec **out)
 {
     size_t n = fake_json_pipe_records(dir, out);
     if (*out) {
-        gc(*out);
+        rbgw_test_keep(*out);
         for (size_t i = 0; i < n; i++) {
-            gc((*out)[i].data);
+            rbgw_test_keep((*out)[i].data);
         }
     }
     size_t k = 0;
@@ -402,18 +360,19 @@ calls_seen(struct fake_json_rec **out)
 static char *
 post_json(const char *body)
 {
-    return fmt("POST /dns HTTP/1.1\r\nAccept: application/json\r\nConnection: Keep-Alive\r\n"
-               "Content-Length: %zu\r\nContent-Type: text/javascript; charset=utf-8\r\n"
-               "Host: 127.0.0.1\r\nUser-Agent: YaHTTP v1.0\r\n\r\n%s",
-               strlen(body), body);
+    return rbgw_test_fmt(
+        "POST /dns HTTP/1.1\r\nAccept: application/json\r\nConnection: Keep-Alive\r\n"
+        "Content-Length: %zu\r\nContent-Type: text/javascript; charset=utf-8\r\n"
+        "Host: 127.0.0.1\r\nUser-Agent: YaHTTP v1.0\r\n\r\n%s",
+        strlen(body), body);
 }
 
 static char *
 rest_get(const char *target)
 {
-    return fmt("GET %s HTTP/1.1\r\nAccept: application/json\r\nConnection: Keep-Alive\r\n"
-               "Host: 127.0.0.1\r\nUser-Agent: YaHTTP v1.0\r\n\r\n",
-               target);
+    return rbgw_test_fmt("GET %s HTTP/1.1\r\nAccept: application/json\r\nConnection: Keep-Alive\r\n"
+                         "Host: 127.0.0.1\r\nUser-Agent: YaHTTP v1.0\r\n\r\n",
+                         target);
 }
 
 /* ---- tests ---- */
@@ -438,7 +397,8 @@ Test(http_listener, post_mode, .timeout = 30)
 {
     start_gw();
     http_connect();
-    http_send_str(fmt("POST /dns/setDomainMetadata.php HTTP/1.1\r\nAccept: application/json\r\n"
+    http_send_str(
+        rbgw_test_fmt("POST /dns/setDomainMetadata.php HTTP/1.1\r\nAccept: application/json\r\n"
                       "Connection: Keep-Alive\r\nContent-Length: %zu\r\n"
                       "Content-Type: application/x-www-form-urlencoded; charset=utf-8\r\n"
                       "Host: 127.0.0.1\r\nUser-Agent: YaHTTP v1.0\r\n\r\n%s",
@@ -473,12 +433,13 @@ Test(http_listener, pipelined_requests_answered_in_order, .timeout = 30)
     const char *c2 = "{\"method\": \"getDomainInfo\", \"parameters\": {\"name\": \"b.example.\"}}";
     const char *c3 = "{\"method\": \"getDomainMetadata\", \"parameters\": {\"kind\": \"SOA-EDIT\", "
                      "\"name\": \"c.example.\"}}";
-    char *r1 = fmt("GET /dns/lookup/a%%2eexample%%2e/ANY.php HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   "X-RemoteBackend-zone-id: -1\r\nX-RemoteBackend-remote: 0.0.0.0\r\n"
-                   "X-RemoteBackend-local: 0.0.0.0\r\nX-RemoteBackend-real-remote: 0.0.0.0/0\r\n"
-                   "\r\n");
-    char *all = fmt("%s%s%s", r1, post_json(c2),
-                    rest_get("/dns/getDomainMetadata/c%2eexample%2e/SOA%2dEDIT.php"));
+    char *r1 =
+        rbgw_test_fmt("GET /dns/lookup/a%%2eexample%%2e/ANY.php HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "X-RemoteBackend-zone-id: -1\r\nX-RemoteBackend-remote: 0.0.0.0\r\n"
+                      "X-RemoteBackend-local: 0.0.0.0\r\nX-RemoteBackend-real-remote: 0.0.0.0/0\r\n"
+                      "\r\n");
+    char *all = rbgw_test_fmt("%s%s%s", r1, post_json(c2),
+                              rest_get("/dns/getDomainMetadata/c%2eexample%2e/SOA%2dEDIT.php"));
     http_send_str(all);
     struct resp *a = read_response();
     struct resp *b = read_response();

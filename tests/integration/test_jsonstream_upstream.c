@@ -39,6 +39,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "fake_json.h"
+#include "itest.h"
 #include "rbgw_proc.h"
 
 #define IO_BOUND_MS 10000     /* safety bound for one read/wait, not a timing assertion */
@@ -63,20 +64,6 @@ static char *up_path;                  /* unix: the responder's socket */
 static struct fake_json *srv;          /* unix: the responder, or NULL */
 static struct rbgw_proc *gw;           /* rbgw, or NULL */
 static struct fake_json_client *cl[3]; /* unix listener clients */
-static void **garbage;                 /* test-lifetime allocations (see gc) */
-static size_t ngarbage;                /* entries in garbage */
-
-/* Keep p until the end of the test: an assertion may end the test at any point. */
-static void *
-gc(void *p)
-{
-    cr_assert_not_null(p, "out of memory");
-    void **g = realloc(garbage, (ngarbage + 1) * sizeof(*g));
-    cr_assert_not_null(g, "out of memory");
-    garbage = g;
-    garbage[ngarbage++] = p;
-    return p;
-}
 
 static void
 teardown(void)
@@ -94,36 +81,17 @@ teardown(void)
     dir = NULL;
     free(cmd);
     cmd = NULL;
-    for (size_t i = 0; i < ngarbage; i++) {
-        free(garbage[i]);
-    }
-    free(garbage);
-    garbage = NULL;
-    ngarbage = 0;
+    rbgw_test_release();
 }
 
 TestSuite(jsonstream, .fini = teardown, .timeout = 30);
 
 /* ---- helpers ---- */
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    int n = vasprintf(&s, f, ap);
-    va_end(ap);
-    cr_assert_geq(n, 0);
-    return gc(s);
-}
-
 static const char *
 errtail(void)
 {
-    return gw ? gc(rbgw_proc_stderr(gw, 4000)) : "(no rbgw)";
+    return rbgw_test_stderr(gw);
 }
 
 static const char *
@@ -141,18 +109,18 @@ setup_dir(enum kind k)
     cr_assert_not_null(dir, "mkdtemp: %s", strerror(errno));
     cmd = fake_json_pipe_script(dir);
     cr_assert_not_null(cmd, "cannot write the pipe responder: %s", strerror(errno));
-    up_path = fmt("%s/up.sock", dir);
+    up_path = rbgw_test_fmt("%s/up.sock", dir);
 }
 
 static const char *
 upstream_arg(int timeout_ms, const char *extra)
 {
     if (kind == UNIX) {
-        return fmt("--upstream=unix:path=%s,timeout=%d,connect-timeout=%d%s", up_path, timeout_ms,
-                   timeout_ms, extra);
+        return rbgw_test_fmt("--upstream=unix:path=%s,timeout=%d,connect-timeout=%d%s", up_path,
+                             timeout_ms, timeout_ms, extra);
     }
-    return fmt("--upstream=pipe:command=%s,timeout=%d,connect-timeout=%d%s", cmd, timeout_ms,
-               timeout_ms, extra);
+    return rbgw_test_fmt("--upstream=pipe:command=%s,timeout=%d,connect-timeout=%d%s", cmd,
+                         timeout_ms, timeout_ms, extra);
 }
 
 /* rbgw with a pipe listener (the test's stdin/stdout) and one upstream of the test's kind.
@@ -177,57 +145,29 @@ start(enum kind k, int timeout_ms, const char *extra)
     start_with(k, timeout_ms, extra, false);
 }
 
-static void
-send_line(const char *s)
-{
-    int rc = rbgw_proc_write_str(gw, s);
-    if (rc == 0) {
-        rc = rbgw_proc_write_str(gw, "\n");
-    }
-    cr_assert_eq(rc, 0, "writing to rbgw's stdin: %s; stderr:\n%s", strerror(-rc), errtail());
-}
-
-/* One reply line (bounded); it must not hold a NUL. */
-static char *
-read_reply(void)
-{
-    size_t len = 0;
-    char *line = rbgw_proc_read_line(gw, IO_BOUND_MS, &len);
-    int why = errno;
-    if (line) {
-        gc(line);
-    }
-    cr_assert_not_null(line, "no reply line from rbgw (%s); stderr:\n%s",
-                       why == ETIMEDOUT ? "nothing within the safety bound" : "stdout EOF",
-                       errtail());
-    cr_assert_eq(strlen(line), len, "reply line holds a NUL byte: <%s>", line);
-    return line;
-}
-
 static char *
 call(const char *request)
 {
-    send_line(request);
-    return read_reply();
+    return rbgw_test_call(gw, request);
 }
 
 /* What the echo responder answers to request. */
 static char *
 echo_of(const char *request)
 {
-    return fmt("{\"result\": %s}", request);
+    return rbgw_test_fmt("{\"result\": %s}", request);
 }
 
 static char *
 lookup(const char *qname)
 {
-    return fmt(LOOKUP_FMT, qname);
+    return rbgw_test_fmt(LOOKUP_FMT, qname);
 }
 
 static char *
 method_call(const char *method)
 {
-    return fmt("{\"method\": \"%s\", \"parameters\": {}}", method);
+    return rbgw_test_fmt("{\"method\": \"%s\", \"parameters\": {}}", method);
 }
 
 /* Call request; the reply must be the responder's echo of it, byte for byte. */
@@ -240,39 +180,10 @@ expect_echo(const char *request)
                      errtail());
 }
 
-/* A failure reply: result false, log[0] "rbgw: ..." mentioning keyword (case-insensitive). */
-static void
-assert_false_reply(const char *line, const char *keyword)
-{
-    char err[256] = "";
-    yajl_val v = yajl_tree_parse(line, err, sizeof(err));
-    cr_assert_not_null(v, "[%s] reply is not JSON (%s): <%s>", kind_name(), err, line);
-    const char *rpath[] = {"result", NULL};
-    const char *lpath[] = {"log", NULL};
-    yajl_val r = yajl_tree_get(v, rpath, yajl_t_any);
-    bool is_false = r && YAJL_IS_FALSE(r);
-    yajl_val log = yajl_tree_get(v, lpath, yajl_t_array);
-    char *first = NULL;
-    if (log && log->u.array.len > 0 && YAJL_IS_STRING(log->u.array.values[0])) {
-        const char *s0 = YAJL_GET_STRING(log->u.array.values[0]);
-        first = s0 ? gc(strdup(s0)) : NULL;
-    }
-    yajl_tree_free(v);
-    cr_assert(is_false, "[%s] expected \"result\": false, got <%s>; stderr:\n%s", kind_name(), line,
-              errtail());
-    cr_assert_not_null(first, "[%s] false reply without a log string: <%s>", kind_name(), line);
-    cr_assert(strncmp(first, "rbgw: ", 6) == 0, "log[0] does not start with \"rbgw: \": <%s>",
-              line);
-    if (keyword) {
-        cr_assert_not_null(strcasestr(first, keyword), "[%s] log[0] does not mention \"%s\": <%s>",
-                           kind_name(), keyword, line);
-    }
-}
-
 static void
 expect_false(const char *request, const char *keyword)
 {
-    assert_false_reply(call(request), keyword);
+    rbgw_test_assert_false_reply(call(request), keyword);
 }
 
 /* The responder's records so far (kept until the end of the test). */
@@ -281,9 +192,9 @@ records(struct fake_json_rec **out)
 {
     size_t n = kind == UNIX ? fake_json_records(srv, out) : fake_json_pipe_records(dir, out);
     if (*out) {
-        gc(*out);
+        rbgw_test_keep(*out);
         for (size_t i = 0; i < n; i++) {
-            gc((*out)[i].data);
+            rbgw_test_keep((*out)[i].data);
         }
     }
     return n;
@@ -325,21 +236,9 @@ assert_initializes(size_t want)
 static void
 finish(void)
 {
-    rbgw_proc_close_stdin(gw);
-    char *rest = NULL;
-    size_t rest_len = 0;
-    int rc = rbgw_proc_read_to_eof(gw, IO_BOUND_MS, &rest, &rest_len);
-    cr_assert_eq(rc, 0, "stdout not closed after stdin EOF; stderr:\n%s", errtail());
-    gc(rest);
-    cr_assert_eq(rest_len, 0, "stray bytes on stdout after the last reply: <%s>", rest);
-    int status = 0;
-    rc = rbgw_proc_wait(gw, IO_BOUND_MS, &status);
-    cr_assert_eq(rc, 0, "rbgw did not exit after stdin EOF; stderr:\n%s", errtail());
-    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-              "rbgw ended with status 0x%x; stderr:\n%s", status, errtail());
-    const char *err = gc(rbgw_proc_stderr(gw, 0));
-    cr_assert(!strstr(err, "Sanitizer") && !strstr(err, "runtime error:"),
-              "sanitizer report in rbgw's stderr:\n%s", err);
+    rbgw_test_assert_stdout_ends(gw);
+    rbgw_test_assert_exit_0(gw);
+    rbgw_test_assert_clean_stderr(gw);
 }
 
 /* One test per upstream kind for scenario fn(enum kind). */
@@ -363,11 +262,13 @@ initialize_exact_bytes(enum kind k)
     start(k, UP_TIMEOUT_MS, ",foo=bar=baz,flag, sp ace=1,esc=a\"b\\c");
     const char *expected =
         k == UNIX
-            ? fmt("{\"method\": \"initialize\", \"parameters\": {\" sp ace\": \"1\", "
+            ? rbgw_test_fmt(
+                  "{\"method\": \"initialize\", \"parameters\": {\" sp ace\": \"1\", "
                   "\"connect-timeout\": \"%d\", \"esc\": \"a\\\"b\\\\c\", \"flag\": \"yes\", "
                   "\"foo\": \"bar=baz\", \"path\": \"%s\", \"timeout\": \"%d\"}}",
                   UP_TIMEOUT_MS, up_path, UP_TIMEOUT_MS)
-            : fmt("{\"method\": \"initialize\", \"parameters\": {\" sp ace\": \"1\", "
+            : rbgw_test_fmt(
+                  "{\"method\": \"initialize\", \"parameters\": {\" sp ace\": \"1\", "
                   "\"command\": \"%s\", \"connect-timeout\": \"%d\", \"esc\": \"a\\\"b\\\\c\", "
                   "\"flag\": \"yes\", \"foo\": \"bar=baz\", \"timeout\": \"%d\"}}",
                   cmd, UP_TIMEOUT_MS, UP_TIMEOUT_MS);
@@ -438,7 +339,7 @@ static void
 reply_pretty_printed(enum kind k)
 {
     start(k, UP_TIMEOUT_MS, NULL);
-    char *flat = fmt("%s", FAKE_JSON_REPLY_PRETTY);
+    char *flat = rbgw_test_fmt("%s", FAKE_JSON_REPLY_PRETTY);
     for (char *p = flat; *p; p++) {
         if (*p == '\n') {
             *p = ' ';
@@ -551,7 +452,7 @@ dies_before_replying(enum kind k)
 {
     start(k, UP_TIMEOUT_MS, NULL);
     expect_echo(lookup("before.crash."));
-    assert_false_reply(call(method_call("crash")), NULL);
+    rbgw_test_assert_false_reply(call(method_call("crash")), NULL);
     expect_echo(lookup("after.crash."));
     assert_initializes(2);
     finish();
@@ -563,7 +464,7 @@ static void
 dies_mid_reply(enum kind k)
 {
     start(k, UP_TIMEOUT_MS, NULL);
-    assert_false_reply(call(method_call("crash-mid")), NULL);
+    rbgw_test_assert_false_reply(call(method_call("crash-mid")), NULL);
     expect_echo(lookup("after.crash-mid."));
     assert_initializes(2);
     finish();
@@ -585,7 +486,7 @@ bad_replies_are_false(enum kind k)
     start(k, UP_TIMEOUT_MS, NULL);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         expect_false(method_call(cases[i].method), cases[i].keyword);
-        expect_echo(lookup(fmt("after.%s.", cases[i].method)));
+        expect_echo(lookup(rbgw_test_fmt("after.%s.", cases[i].method)));
     }
     finish();
 }
@@ -661,7 +562,7 @@ Test(jsonstream, unix_responder_down, .timeout = 30)
 {
     start_with(UNIX, 60000, ",retry-after=0", true);
     char *line = call(lookup("down.example."));
-    assert_false_reply(line, "connect");
+    rbgw_test_assert_false_reply(line, "connect");
     cr_assert_null(strstr(line, "timed out"), "a refused connect waited for the timeout: <%s>",
                    line);
     srv = fake_json_unix_start(up_path);
@@ -683,8 +584,8 @@ start_three_callers(enum kind k)
         srv = fake_json_unix_start(up_path);
         cr_assert_not_null(srv, "cannot start the unix responder: %s", strerror(errno));
     }
-    const char *lpath = fmt("%s/rbgw.sock", dir);
-    const char *args[] = {fmt("--listen=unix:path=%s", lpath), "--listen=pipe",
+    const char *lpath = rbgw_test_fmt("%s/rbgw.sock", dir);
+    const char *args[] = {rbgw_test_fmt("--listen=unix:path=%s", lpath), "--listen=pipe",
                           upstream_arg(10000, ",max-conns=2"), "--log-level=debug", NULL};
     gw = rbgw_proc_spawn(NULL, args);
     cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
@@ -699,22 +600,13 @@ start_three_callers(enum kind k)
 static void
 client_send(size_t i, const char *line)
 {
-    char *b = fmt("%s\n", line);
-    cr_assert_eq(fake_json_send(cl[i], b, strlen(b)), 0, "client %zu: send failed", i);
+    rbgw_test_client_send(cl[i], line);
 }
 
 static char *
 client_read(size_t i)
 {
-    size_t len;
-    char *line = fake_json_read_line(cl[i], IO_BOUND_MS, &len);
-    int why = errno;
-    if (line) {
-        gc(line);
-    }
-    cr_assert_not_null(line, "client %zu: no reply (%s); stderr:\n%s", i,
-                       why == ETIMEDOUT ? "nothing within the safety bound" : "EOF", errtail());
-    return line;
+    return rbgw_test_client_read(cl[i], gw);
 }
 
 /* Three callers at once, at most two upstream connections: the responder holds the first two
@@ -728,7 +620,7 @@ Test(jsonstream, unix_max_conns_two_three_callers, .timeout = 30)
         cr_assert_str_eq(client_read(i), "{\"result\":true}");
     }
     for (size_t i = 0; i < 3; i++) {
-        req[i] = fmt("{\"method\": \"hold\", \"parameters\": {\"caller\": %zu}}", i);
+        req[i] = rbgw_test_fmt("{\"method\": \"hold\", \"parameters\": {\"caller\": %zu}}", i);
         client_send(i, req[i]);
     }
     cr_assert(fake_json_wait_held(srv, 2, IO_BOUND_MS),
@@ -754,7 +646,7 @@ Test(jsonstream, pipe_max_conns_two_three_callers, .timeout = 30)
     start_three_callers(PIPE);
     char *req[3];
     for (size_t i = 0; i < 3; i++) {
-        req[i] = lookup(fmt("caller%zu.example.", i));
+        req[i] = lookup(rbgw_test_fmt("caller%zu.example.", i));
         client_send(i, req[i]);
     }
     for (size_t i = 0; i < 3; i++) {

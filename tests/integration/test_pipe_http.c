@@ -36,6 +36,8 @@
 #include <yajl/yajl_tree.h>
 
 #include "fake_http.h"
+#include "itest.h"
+#include "netio.h"
 #include "rbgw_proc.h"
 
 #define IO_BOUND_MS 10000  /* safety bound for one read/wait, not a timing assertion */
@@ -61,21 +63,6 @@
 static struct fake_http *srv; /* the responder of the current test, or NULL */
 static struct rbgw_proc *gw;  /* the rbgw child of the current test, or NULL */
 static int held_fd = -1;      /* a bound, non-listening socket (refused port), or -1 */
-static void **garbage;        /* test-lifetime allocations, freed by teardown (see gc) */
-static size_t ngarbage;       /* entries in garbage */
-
-/* Keep p until the end of the test: an assertion may end the test at any point, so helpers
- * hand out memory that teardown frees rather than asking callers to free it. */
-static void *
-gc(void *p)
-{
-    cr_assert_not_null(p, "out of memory");
-    void **g = realloc(garbage, (ngarbage + 1) * sizeof(*g));
-    cr_assert_not_null(g, "out of memory");
-    garbage = g;
-    garbage[ngarbage++] = p;
-    return p;
-}
 
 static void
 teardown(void)
@@ -88,37 +75,18 @@ teardown(void)
         close(held_fd);
         held_fd = -1;
     }
-    for (size_t i = 0; i < ngarbage; i++) {
-        free(garbage[i]);
-    }
-    free(garbage);
-    garbage = NULL;
-    ngarbage = 0;
+    rbgw_test_release();
 }
 
 TestSuite(pipe_http, .fini = teardown, .timeout = 30);
 
 /* ---- helpers ---- */
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    int n = vasprintf(&s, f, ap);
-    va_end(ap);
-    cr_assert_geq(n, 0);
-    return gc(s);
-}
-
 /* The tail of rbgw's stderr, for failure messages. */
 static const char *
 errtail(void)
 {
-    return gw ? gc(rbgw_proc_stderr(gw, 4000)) : "(no rbgw)";
+    return rbgw_test_stderr(gw);
 }
 
 /* Spawn rbgw: pipe listener, http upstream to port with timeout_ms and extra connstr options,
@@ -126,8 +94,8 @@ errtail(void)
 static void
 start_gw_port(int port, int timeout_ms, const char *opts, const char *arg1, const char *arg2)
 {
-    char *up = fmt("--upstream=http:url=http://127.0.0.1:%d/dns,timeout=%d%s", port, timeout_ms,
-                   opts ? opts : "");
+    char *up = rbgw_test_fmt("--upstream=http:url=http://127.0.0.1:%d/dns,timeout=%d%s", port,
+                             timeout_ms, opts ? opts : "");
     const char *args[] = {"--listen=pipe", up, "--log-level=debug", arg1, arg2, NULL};
     if (!arg1) {
         args[3] = arg2;
@@ -151,14 +119,10 @@ start(const char *opts, int timeout_ms, const char *arg)
 static int
 refused_port(void)
 {
-    held_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(held_fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    cr_assert_eq(bind(held_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    cr_assert_eq(getsockname(held_fd, (struct sockaddr *)&sa, &len), 0);
-    return ntohs(sa.sin_port);
+    uint16_t port = 0;
+    held_fd = rbgw_test_tcp_bind(&port);
+    cr_assert_geq(held_fd, 0, "cannot bind a port on 127.0.0.1: %s", strerror(errno));
+    return port;
 }
 
 static void
@@ -195,16 +159,7 @@ parse_reply(const char *line)
 static char *
 read_reply(void)
 {
-    size_t len = 0;
-    char *line = rbgw_proc_read_line(gw, IO_BOUND_MS, &len);
-    int why = errno;
-    if (line) {
-        gc(line);
-    }
-    cr_assert_not_null(line, "no reply line from rbgw (%s); rbgw stderr:\n%s",
-                       why == ETIMEDOUT ? "nothing within the safety bound" : "stdout EOF",
-                       errtail());
-    cr_assert_eq(strlen(line), len, "reply line contains a NUL byte: <%s>", line);
+    char *line = rbgw_test_read_line(gw);
     yajl_tree_free(parse_reply(line));
     return line;
 }
@@ -221,7 +176,7 @@ call(const char *request)
 static char *
 lookup_req(const char *qname, const char *qtype, int zone_id)
 {
-    return fmt(LOOKUP_FMT, qname, qtype, zone_id);
+    return rbgw_test_fmt(LOOKUP_FMT, qname, qtype, zone_id);
 }
 
 static void
@@ -251,19 +206,8 @@ log_entry(yajl_val v, size_t i)
 static yajl_val
 assert_false_reply(const char *line, const char *keyword)
 {
-    yajl_val v = parse_reply(line);
-    const char *path[] = {"result", NULL};
-    yajl_val r = yajl_tree_get(v, path, yajl_t_any);
-    cr_assert(YAJL_IS_FALSE(r), "expected \"result\": false, got <%s>", line);
-    const char *first = log_entry(v, 0);
-    cr_assert_not_null(first, "failure reply without a log string: <%s>", line);
-    cr_assert(strncmp(first, "rbgw: ", 6) == 0, "log[0] does not start with \"rbgw: \": <%s>",
-              line);
-    if (keyword) {
-        cr_assert_not_null(strcasestr(first, keyword), "log[0] does not mention \"%s\": <%s>",
-                           keyword, line);
-    }
-    return v;
+    rbgw_test_assert_false_reply(line, keyword);
+    return parse_reply(line);
 }
 
 /* The responder answers `body` to the next request; rbgw must pass it through unchanged. */
@@ -287,20 +231,8 @@ expect_recovery(void)
 static void
 finish(void)
 {
-    rbgw_proc_close_stdin(gw);
-    char *rest = NULL;
-    size_t rest_len = 0;
-    int rc = rbgw_proc_read_to_eof(gw, IO_BOUND_MS, &rest, &rest_len);
-    cr_assert_eq(rc, 0, "stdout not closed after stdin EOF; rbgw stderr:\n%s", errtail());
-    gc(rest);
-    cr_assert_eq(rest_len, 0, "stray bytes on stdout after the last reply: <%s>", rest);
-    int status = 0;
-    rc = rbgw_proc_wait(gw, IO_BOUND_MS, &status);
-    cr_assert_eq(rc, 0, "rbgw did not exit after stdin EOF; stderr:\n%s", errtail());
-    cr_assert(WIFEXITED(status), "rbgw died by signal %d; stderr:\n%s",
-              WIFSIGNALED(status) ? WTERMSIG(status) : -1, errtail());
-    cr_assert_eq(WEXITSTATUS(status), 0, "rbgw exit status %d; stderr:\n%s", WEXITSTATUS(status),
-                 errtail());
+    rbgw_test_assert_stdout_ends(gw);
+    rbgw_test_assert_exit_0(gw);
 }
 
 static const struct fake_http_request *
@@ -330,7 +262,7 @@ hexval(int c)
 static char *
 pct_decode_strict(const char *s)
 {
-    char *out = gc(malloc(strlen(s) + 1));
+    char *out = rbgw_test_keep(malloc(strlen(s) + 1));
     size_t n = 0;
     for (const char *p = s; *p; p++) {
         if (*p == '%') {
@@ -420,7 +352,7 @@ Test(pipe_http, pretty_printed_reply_body_becomes_one_line, .timeout = 30)
                          "      \"qname\": \"www.example.com.\",\n"
                          "      \"content\": \"192.0.2.10\",\n      \"ttl\": 300\n    }\n  ],\n"
                          "  \"log\": [\n    \"pretty\"\n  ]\n}";
-    char *expected = gc(strdup(pretty));
+    char *expected = rbgw_test_keep(strdup(pretty));
     for (char *p = expected; *p; p++) {
         if (*p == '\n') {
             *p = ' ';
@@ -436,7 +368,7 @@ Test(pipe_http, large_reply_body_passes_through, .timeout = 30)
 {
     start(NULL, UP_TIMEOUT_MS, NULL);
     size_t cap = 400000, len = 0;
-    char *body = gc(malloc(cap));
+    char *body = rbgw_test_keep(malloc(cap));
     len += (size_t)snprintf(body + len, cap - len, "{\"result\":[");
     for (int i = 0; i < 3000; i++) {
         len += (size_t)snprintf(body + len, cap - len,
@@ -595,7 +527,7 @@ Test(pipe_http, keep_alive_reuses_one_connection, .timeout = 30)
 {
     start(NULL, UP_TIMEOUT_MS, NULL);
     for (int i = 0; i < 6; i++) {
-        char *body = fmt("{\"result\":[],\"log\":[\"call %d\"]}", i);
+        char *body = rbgw_test_fmt("{\"result\":[],\"log\":[\"call %d\"]}", i);
         expect_passthrough(LOOKUP_WWW, body);
     }
     cr_assert_eq(fake_http_nrequests(srv), 6);
@@ -613,7 +545,7 @@ run_closing_server(const char *headers)
     start(NULL, UP_TIMEOUT_MS, NULL);
     struct fake_http_action a = {.headers = headers, .close_after = true};
     for (int i = 0; i < 5; i++) {
-        char *body = fmt("{\"result\":[],\"log\":[\"call %d\"]}", i);
+        char *body = rbgw_test_fmt("{\"result\":[],\"log\":[\"call %d\"]}", i);
         a.body = body;
         fake_http_push(srv, &a);
         char *line = call(LOOKUP_WWW);
@@ -894,7 +826,7 @@ Test(pipe_http, two_requests_in_one_write, .timeout = 30)
     start(NULL, UP_TIMEOUT_MS, NULL);
     fake_http_push_json(srv, "{\"result\":[],\"log\":[\"one\"]}");
     fake_http_push_json(srv, "{\"result\":[],\"log\":[\"two\"]}");
-    char *both = fmt("%s\n%s\n", LOOKUP_WWW, lookup_req("mail.example.com.", "MX", 5));
+    char *both = rbgw_test_fmt("%s\n%s\n", LOOKUP_WWW, lookup_req("mail.example.com.", "MX", 5));
     send_str(both);
     char *l1 = read_reply();
     char *l2 = read_reply();
@@ -910,10 +842,10 @@ Test(pipe_http, many_requests_in_one_write_are_answered_in_order, .timeout = 30)
     enum { N = 50 };
     start(NULL, UP_TIMEOUT_MS, NULL);
     size_t cap = N * 300, len = 0;
-    char *all = gc(malloc(cap));
+    char *all = rbgw_test_keep(malloc(cap));
     for (int i = 0; i < N; i++) {
-        char *qname = fmt("h%d.example.com.", i);
-        char *body = fmt("{\"result\":[],\"log\":[\"reply %d\"]}", i);
+        char *qname = rbgw_test_fmt("h%d.example.com.", i);
+        char *body = rbgw_test_fmt("{\"result\":[],\"log\":[\"reply %d\"]}", i);
         fake_http_push_json(srv, body);
         /* blank lines and CRLF between requests must not produce replies */
         len += (size_t)snprintf(all + len, cap - len, "%s%s", lookup_req(qname, "A", 5),
@@ -923,9 +855,9 @@ Test(pipe_http, many_requests_in_one_write_are_answered_in_order, .timeout = 30)
     send_raw(all, len);
     for (int i = 0; i < N; i++) {
         char *line = read_reply();
-        char *expected = fmt("{\"result\":[],\"log\":[\"reply %d\"]}", i);
+        char *expected = rbgw_test_fmt("{\"result\":[],\"log\":[\"reply %d\"]}", i);
         cr_assert_str_eq(line, expected, "reply %d out of order", i);
-        char *target = fmt("/dns/lookup/h%d%%2eexample%%2ecom%%2e/A", i);
+        char *target = rbgw_test_fmt("/dns/lookup/h%d%%2eexample%%2ecom%%2e/A", i);
         cr_assert_str_eq(req_at((size_t)i)->target, target);
     }
     finish();
@@ -974,13 +906,13 @@ ParameterizedTest(int *i, pipe_http, json_that_is_not_a_request, .timeout = 30)
 Test(pipe_http, oversized_request_answers_false_then_recovers, .timeout = 30)
 {
     start(NULL, UP_TIMEOUT_MS, "--max-request-size=512");
-    char *big_name = gc(malloc(2001));
+    char *big_name = rbgw_test_keep(malloc(2001));
     memset(big_name, 'a', 2000);
     big_name[2000] = '\0';
     char *big = lookup_req(big_name, "A", 5);
     /* the oversized request and a valid one in a single write */
     fake_http_push_json(srv, BODY_WWW);
-    send_str(fmt("%s\n%s\n", big, LOOKUP_WWW));
+    send_str(rbgw_test_fmt("%s\n%s\n", big, LOOKUP_WWW));
     yajl_tree_free(assert_false_reply(read_reply(), NULL));
     char *line = read_reply();
     cr_assert_str_eq(line, BODY_WWW);
@@ -993,7 +925,7 @@ Test(pipe_http, oversized_request_streamed_in_pieces, .timeout = 30)
 {
     start(NULL, UP_TIMEOUT_MS, "--max-request-size=1024");
     size_t n = 300000;
-    char *big_name = gc(malloc(n + 1));
+    char *big_name = rbgw_test_keep(malloc(n + 1));
     memset(big_name, 'b', n);
     big_name[n] = '\0';
     char *big = lookup_req(big_name, "A", 5);
@@ -1021,9 +953,9 @@ Test(pipe_http, eof_after_requests_answers_all_then_exits_0, .timeout = 30)
 {
     start(NULL, UP_TIMEOUT_MS, NULL);
     for (int i = 0; i < 3; i++) {
-        fake_http_push_json(srv, fmt("{\"result\":[],\"log\":[\"eof %d\"]}", i));
+        fake_http_push_json(srv, rbgw_test_fmt("{\"result\":[],\"log\":[\"eof %d\"]}", i));
     }
-    send_str(fmt("%s\n%s\n%s\n", LOOKUP_WWW, INITIALIZE, LOOKUP_WWW));
+    send_str(rbgw_test_fmt("%s\n%s\n%s\n", LOOKUP_WWW, INITIALIZE, LOOKUP_WWW));
     send_str(LOOKUP_WWW); /* the last one without its newline, right before EOF */
     rbgw_proc_close_stdin(gw);
     cr_assert_str_eq(read_reply(), "{\"result\":[],\"log\":[\"eof 0\"]}");

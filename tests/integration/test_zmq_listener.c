@@ -37,6 +37,8 @@
 #include <zmq.h>
 
 #include "fake_http.h"
+#include "itest.h"
+#include "netio.h"
 #include "rbgw_proc.h"
 #include "zmq_echo_http.h"
 
@@ -109,31 +111,18 @@ teardown(void)
     snprintf(path, sizeof(path), "%s/gw2.zmq", tmpdir);
     unlink(path);
     rmdir(tmpdir);
+    rbgw_test_release();
 }
 
 TestSuite(zmq_listener, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---- helpers ---- */
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    int n = vasprintf(&s, f, ap);
-    va_end(ap);
-    cr_assert_geq(n, 0);
-    return s;
-}
-
 /* The tail of rbgw's stderr, for failure messages. */
 static const char *
 errtail(void)
 {
-    return gw ? rbgw_proc_stderr(gw, 4000) : "(no rbgw)";
+    return rbgw_test_stderr(gw);
 }
 
 /* Spawn rbgw: the listener `listen` (NULL: zeromq on `endpoint`), an http upstream to port,
@@ -141,14 +130,13 @@ errtail(void)
 static void
 spawn_gw(const char *listen, int port, int timeout_ms, const char *extra)
 {
-    char *l = listen ? fmt("--listen=%s", listen) : fmt("--listen=zeromq:endpoint=%s", endpoint);
-    char *up =
-        fmt("--upstream=http:url=http://127.0.0.1:%d/dns,timeout=%d,max-conns=8", port, timeout_ms);
+    char *l = listen ? rbgw_test_fmt("--listen=%s", listen)
+                     : rbgw_test_fmt("--listen=zeromq:endpoint=%s", endpoint);
+    char *up = rbgw_test_fmt("--upstream=http:url=http://127.0.0.1:%d/dns,timeout=%d,max-conns=8",
+                             port, timeout_ms);
     const char *args[] = {l, up, "--log-level=debug", extra, NULL};
     gw = rbgw_proc_spawn(NULL, args);
     cr_assert_not_null(gw, "cannot spawn %s: %s", RBGW_BINARY, strerror(errno));
-    free(l);
-    free(up);
 }
 
 /* fake_http responder and rbgw in front of it. */
@@ -226,56 +214,17 @@ call(void *s, const char *request, bool nul)
     return recv_reply(s);
 }
 
-/* A failure reply: result false, log[0] starts with "rbgw: " and mentions keyword (if set). */
-static void
-assert_false_reply(const char *reply, const char *keyword)
-{
-    char err[256] = "";
-    yajl_val v = yajl_tree_parse(reply, err, sizeof(err));
-    cr_assert_not_null(v, "reply is not JSON (%s): <%s>", err, reply);
-    const char *rpath[] = {"result", NULL};
-    const char *lpath[] = {"log", NULL};
-    cr_assert(YAJL_IS_FALSE(yajl_tree_get(v, rpath, yajl_t_any)),
-              "expected \"result\": false, got <%s>", reply);
-    yajl_val log = yajl_tree_get(v, lpath, yajl_t_array);
-    cr_assert(log && log->u.array.len > 0 && YAJL_IS_STRING(log->u.array.values[0]),
-              "failure reply without a log string: <%s>", reply);
-    const char *first = YAJL_GET_STRING(log->u.array.values[0]);
-    cr_assert(strncmp(first, "rbgw: ", 6) == 0, "log[0] does not start with \"rbgw: \": <%s>",
-              reply);
-    if (keyword) {
-        cr_assert_not_null(strcasestr(first, keyword), "log[0] does not mention \"%s\": <%s>",
-                           keyword, reply);
-    }
-    yajl_tree_free(v);
-}
-
-static bool
-stderr_has(const char *needle)
-{
-    char *e = rbgw_proc_stderr(gw, 0);
-    bool found = e && strstr(e, needle) != NULL;
-    free(e);
-    return found;
-}
-
 /* SIGTERM rbgw: it must exit 0, remove its ipc socket, and leave no sanitizer report. */
 static void
 finish(void)
 {
     cr_assert_eq(kill(rbgw_proc_pid(gw), SIGTERM), 0);
-    int st = 0;
-    cr_assert_eq(rbgw_proc_wait(gw, IO_BOUND_MS, &st), 0, "rbgw did not exit after SIGTERM:\n%s",
-                 errtail());
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "rbgw exit status %#x; stderr:\n%s", st,
-              errtail());
+    rbgw_test_assert_exit_0(gw);
     if (strncmp(endpoint, "ipc://", 6) == 0) {
         struct stat sb;
         cr_assert_neq(lstat(ipc_path, &sb), 0, "rbgw left its ipc socket %s behind", ipc_path);
     }
-    cr_assert(!stderr_has("AddressSanitizer") && !stderr_has("LeakSanitizer") &&
-                  !stderr_has("runtime error") && !stderr_has("handles still open"),
-              "rbgw stderr reports a problem:\n%s", errtail());
+    rbgw_test_assert_clean_stderr(gw);
 }
 
 /* ---- tests ---- */
@@ -307,11 +256,10 @@ Test(zmq_listener, lookups_with_and_without_trailing_nul_reach_upstream)
     char *r = call(s, LOOKUP_WWW, false); /* pdns 5.x framing */
     cr_assert_str_eq(r, BODY_WWW, "stderr:\n%s", errtail());
     free(r);
-    char *mail = fmt(LOOKUP_FMT, "mail.example.com.");
+    char *mail = rbgw_test_fmt(LOOKUP_FMT, "mail.example.com.");
     r = call(s, mail, true); /* pdns 4.x framing: JSON text plus its NUL */
     cr_assert_str_eq(r, other, "stderr:\n%s", errtail());
     free(r);
-    free(mail);
 
     cr_assert_eq(fake_http_nrequests(srv), 2);
     cr_assert_str_eq(fake_http_request(srv, 0)->target, WWW_TARGET);
@@ -330,17 +278,15 @@ Test(zmq_listener, concurrent_peers_each_get_their_own_reply)
         s[i] = new_socket(ZMQ_REQ, NULL);
         char qname[64];
         snprintf(qname, sizeof(qname), "host%d.example.com.", i);
-        char *req = fmt(LOOKUP_FMT, qname);
+        char *req = rbgw_test_fmt(LOOKUP_FMT, qname);
         send_part(s[i], req, strlen(req) + (i % 2), 0); /* mixed 4.x and 5.x framing */
-        free(req);
     }
     for (int i = 0; i < NPEERS; i++) {
         char *r = recv_reply(s[i]);
-        char *want = fmt("\"content\":\"/dns/lookup/host%d%%2eexample%%2ecom%%2e/A\"", i);
+        char *want = rbgw_test_fmt("\"content\":\"/dns/lookup/host%d%%2eexample%%2ecom%%2e/A\"", i);
         cr_assert_not_null(strstr(r, want), "peer %d got <%s>, expected its own echo %s", i, r,
                            want);
         cr_assert(strncmp(r, "{\"result\":[", 11) == 0, "peer %d got <%s>", i, r);
-        free(want);
         free(r);
     }
     cr_assert_eq(zmq_echo_http_max_waiting(echo), NPEERS,
@@ -354,10 +300,10 @@ Test(zmq_listener, malformed_json_gets_a_false_reply)
     start(NULL);
     void *s = new_socket(ZMQ_REQ, NULL);
     char *r = call(s, "{\"method\": \"lookup\", \"parameters\": {", false);
-    assert_false_reply(r, NULL);
+    rbgw_test_assert_false_reply(r, NULL);
     free(r);
     r = call(s, "", false); /* an empty message */
-    assert_false_reply(r, NULL);
+    rbgw_test_assert_false_reply(r, NULL);
     free(r);
     cr_assert_eq(fake_http_nrequests(srv), 0);
     /* The peer (and the listener) carry on. */
@@ -375,7 +321,7 @@ Test(zmq_listener, upstream_failure_gets_a_false_reply)
     fake_http_push(
         srv, &(struct fake_http_action){.kind = FAKE_HTTP_RESPOND, .status = 500, .body = "oops"});
     char *r = call(s, LOOKUP_WWW, true);
-    assert_false_reply(r, NULL);
+    rbgw_test_assert_false_reply(r, NULL);
     free(r);
     cr_assert_eq(fake_http_nrequests(srv), 1);
     finish();
@@ -388,11 +334,11 @@ Test(zmq_listener, oversized_request_gets_a_false_reply)
     char label[200];
     memset(label, 'a', sizeof(label) - 1);
     label[sizeof(label) - 1] = '\0';
-    char *qname = fmt("%s.example.com.", label);
-    char *big = fmt(LOOKUP_FMT, qname);
+    char *qname = rbgw_test_fmt("%s.example.com.", label);
+    char *big = rbgw_test_fmt(LOOKUP_FMT, qname);
     cr_assert_gt(strlen(big), 300);
     char *r = call(s, big, true);
-    assert_false_reply(r, "max-request-size");
+    rbgw_test_assert_false_reply(r, "max-request-size");
     free(r);
     cr_assert_eq(fake_http_nrequests(srv), 0);
     /* A request right at the limit is fine, NUL not counted. */
@@ -402,8 +348,6 @@ Test(zmq_listener, oversized_request_gets_a_false_reply)
     r = call(s, pad, true);
     cr_assert_str_eq(r, "{\"result\":true}", "stderr:\n%s", errtail());
     free(r);
-    free(big);
-    free(qname);
     finish();
 }
 
@@ -435,29 +379,26 @@ Test(zmq_listener, malformed_envelopes_are_dropped)
     zmq_pollitem_t it = {.socket = d, .events = ZMQ_POLLIN};
     cr_assert_eq(zmq_poll(&it, 1, 0), 0, "a malformed message was answered");
 
-    cr_assert(stderr_has("malformed message: 2 part(s)"), "stderr:\n%s", errtail());
-    cr_assert(stderr_has("malformed message: 3 part(s) with a non-empty delimiter"), "stderr:\n%s",
-              errtail());
-    cr_assert(stderr_has("malformed message: 4 part(s)"), "stderr:\n%s", errtail());
+    cr_assert(rbgw_test_stderr_has(gw, "malformed message: 2 part(s)"), "stderr:\n%s", errtail());
+    cr_assert(rbgw_test_stderr_has(gw, "malformed message: 3 part(s) with a non-empty delimiter"),
+              "stderr:\n%s", errtail());
+    cr_assert(rbgw_test_stderr_has(gw, "malformed message: 4 part(s)"), "stderr:\n%s", errtail());
     finish();
 }
 
 Test(zmq_listener, tcp_endpoint_and_zmq_spelling)
 {
     /* A free port: bind 0, read it, release it just before rbgw binds it. */
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t salen = sizeof(sa);
-    cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &salen), 0);
+    uint16_t port = 0;
+    int fd = rbgw_test_tcp_bind(&port);
+    cr_assert_geq(fd, 0, "cannot bind a port on 127.0.0.1: %s", strerror(errno));
     close(fd);
-    snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
+    snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", port);
 
     srv = fake_http_start();
     cr_assert_not_null(srv);
-    char *listen = fmt("zmq:endpoint=%s", endpoint);
+    char *listen = rbgw_test_fmt("zmq:endpoint=%s", endpoint);
     spawn_gw(listen, fake_http_port(srv), UP_TIMEOUT_MS, NULL);
-    free(listen);
     void *s = new_socket(ZMQ_REQ, NULL);
     char *r = call(s, INITIALIZE, true);
     cr_assert_str_eq(r, "{\"result\":true}", "stderr:\n%s", errtail());
@@ -466,7 +407,8 @@ Test(zmq_listener, tcp_endpoint_and_zmq_spelling)
     r = call(s, LOOKUP_WWW, false);
     cr_assert_str_eq(r, BODY_WWW);
     free(r);
-    cr_assert(stderr_has("listening on zeromq:tcp://127.0.0.1:"), "stderr:\n%s", errtail());
+    cr_assert(rbgw_test_stderr_has(gw, "listening on zeromq:tcp://127.0.0.1:"), "stderr:\n%s",
+              errtail());
     finish();
 }
 
@@ -482,11 +424,9 @@ Test(zmq_listener, reply_in_flight_at_sigterm_is_delivered)
     cr_assert_eq(kill(rbgw_proc_pid(gw), SIGTERM), 0);
     /* rbgw stops reading but finishes the call: the upstream times out, false goes out. */
     char *r = recv_reply(s);
-    assert_false_reply(r, NULL);
+    rbgw_test_assert_false_reply(r, NULL);
     free(r);
-    int st = 0;
-    cr_assert_eq(rbgw_proc_wait(gw, IO_BOUND_MS, &st), 0, "rbgw did not exit:\n%s", errtail());
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %#x:\n%s", st, errtail());
+    rbgw_test_assert_exit_0(gw);
     struct stat sb;
     cr_assert_neq(lstat(ipc_path, &sb), 0, "rbgw left its ipc socket behind");
 }
@@ -501,7 +441,7 @@ Test(zmq_listener, live_ipc_path_is_refused_stale_one_replaced)
     int st = 0;
     cr_assert_eq(rbgw_proc_wait(gw, IO_BOUND_MS, &st), 0, "rbgw kept running:\n%s", errtail());
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "exit status %#x", st);
-    cr_assert(stderr_has("in use by a running server"), "stderr:\n%s", errtail());
+    cr_assert(rbgw_test_stderr_has(gw, "in use by a running server"), "stderr:\n%s", errtail());
     rbgw_proc_free(gw);
     gw = NULL;
     zmq_close(other);

@@ -35,6 +35,8 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "fake_json.h"
+#include "itest.h"
 #include "rbgw_proc.h"
 #include "zmq_responder.h"
 
@@ -49,12 +51,12 @@
     "{\"result\": [{\"qtype\": \"A\", \"qname\": \"%s\", \"content\": \"192.0.2.10\", "            \
     "\"ttl\": 300, \"domain_id\": 5, \"auth\": 1}], \"log\": [\"from the responder\"]}"
 
-static char tmpdir[64];            /* mkdtemp directory of the current test */
-static char resp_ep[160];          /* "ipc://<tmpdir>/r.sock" */
-static char gw_sock[100];          /* <tmpdir>/gw.sock, for the unix listener test */
-static struct zmq_responder *resp; /* the responder, or NULL */
-static struct rbgw_proc *gw;       /* the rbgw child, or NULL */
-static int client_fd = -1;         /* unix listener client, or -1 */
+static char tmpdir[64];                 /* mkdtemp directory of the current test */
+static char resp_ep[160];               /* "ipc://<tmpdir>/r.sock" */
+static char gw_sock[100];               /* <tmpdir>/gw.sock, for the unix listener test */
+static struct zmq_responder *resp;      /* the responder, or NULL */
+static struct rbgw_proc *gw;            /* the rbgw child, or NULL */
+static struct fake_json_client *client; /* unix listener client, or NULL */
 
 static void
 setup(void)
@@ -68,10 +70,8 @@ setup(void)
 static void
 teardown(void)
 {
-    if (client_fd >= 0) {
-        close(client_fd);
-        client_fd = -1;
-    }
+    fake_json_client_free(client);
+    client = NULL;
     rbgw_proc_free(gw);
     gw = NULL;
     zmq_responder_stop(resp);
@@ -81,31 +81,18 @@ teardown(void)
     snprintf(path, sizeof(path), "%s/r.sock", tmpdir);
     unlink(path);
     rmdir(tmpdir);
+    rbgw_test_release();
 }
 
 TestSuite(zmq_upstream, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ---- helpers ---- */
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    int n = vasprintf(&s, f, ap);
-    va_end(ap);
-    cr_assert_geq(n, 0);
-    return s;
-}
-
-/* The tail of rbgw's stderr, for failure messages (leaked: only used when failing). */
+/* The tail of rbgw's stderr, for failure messages. */
 static const char *
 errtail(void)
 {
-    return gw ? rbgw_proc_stderr(gw, 4000) : "(no rbgw)";
+    return rbgw_test_stderr(gw);
 }
 
 static void
@@ -119,28 +106,20 @@ start_responder(const char *ep)
 static void
 spawn_gw(const char *up, const char *extra1, const char *extra2)
 {
-    char *u = fmt("--upstream=%s", up);
+    char *u = rbgw_test_fmt("--upstream=%s", up);
     const char *args[] = {"--listen=pipe", u, "--log-level=debug", extra1, extra2, NULL};
     if (extra1 == NULL) {
         args[3] = NULL;
     }
     gw = rbgw_proc_spawn(NULL, args);
     cr_assert_not_null(gw, "cannot spawn %s: %s", RBGW_BINARY, strerror(errno));
-    free(u);
 }
 
-/* Write one request line to rbgw and return its reply line (malloc'd). */
+/* Write one request line to rbgw and return its reply line. */
 static char *
 call(const char *request)
 {
-    char *line = fmt("%s\n", request);
-    cr_assert_eq(rbgw_proc_write_str(gw, line), 0, "writing to rbgw failed; stderr:\n%s",
-                 errtail());
-    free(line);
-    char *reply = rbgw_proc_read_line(gw, IO_BOUND_MS, NULL);
-    cr_assert_not_null(reply, "no reply from rbgw within the safety bound (%s); stderr:\n%s",
-                       errno == ETIMEDOUT ? "timed out" : "EOF", errtail());
-    return reply;
+    return rbgw_test_call(gw, request);
 }
 
 /* The next message the responder received (bounded wait). */
@@ -185,39 +164,6 @@ expect_call(const char *want)
     return m;
 }
 
-/* A failure reply: result false, log[0] starts with "rbgw: " and mentions keyword (if set). */
-static void
-assert_false_reply(const char *reply, const char *keyword)
-{
-    char err[256] = "";
-    yajl_val v = yajl_tree_parse(reply, err, sizeof(err));
-    cr_assert_not_null(v, "reply is not JSON (%s): <%s>", err, reply);
-    const char *rpath[] = {"result", NULL};
-    const char *lpath[] = {"log", NULL};
-    cr_assert(YAJL_IS_FALSE(yajl_tree_get(v, rpath, yajl_t_any)),
-              "expected \"result\": false, got <%s>", reply);
-    yajl_val log = yajl_tree_get(v, lpath, yajl_t_array);
-    cr_assert(log && log->u.array.len > 0 && YAJL_IS_STRING(log->u.array.values[0]),
-              "failure reply without a log string: <%s>", reply);
-    const char *first = YAJL_GET_STRING(log->u.array.values[0]);
-    cr_assert(strncmp(first, "rbgw: ", 6) == 0, "log[0] does not start with \"rbgw: \": <%s>",
-              reply);
-    if (keyword) {
-        cr_assert_not_null(strcasestr(first, keyword), "log[0] does not mention \"%s\": <%s>",
-                           keyword, reply);
-    }
-    yajl_tree_free(v);
-}
-
-static bool
-stderr_has(const char *needle)
-{
-    char *e = rbgw_proc_stderr(gw, 0);
-    bool found = e && strstr(e, needle) != NULL;
-    free(e);
-    return found;
-}
-
 /* pdns goes away (stdin EOF; or SIGTERM when another listener keeps rbgw running): rbgw must
  * exit 0 with no sanitizer report. */
 static void
@@ -228,14 +174,8 @@ finish_by(bool sigterm)
     } else {
         rbgw_proc_close_stdin(gw);
     }
-    int st = 0;
-    cr_assert_eq(rbgw_proc_wait(gw, IO_BOUND_MS, &st), 0, "rbgw did not exit at EOF:\n%s",
-                 errtail());
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "rbgw exit status %#x; stderr:\n%s", st,
-              errtail());
-    cr_assert(!stderr_has("AddressSanitizer") && !stderr_has("LeakSanitizer") &&
-                  !stderr_has("runtime error") && !stderr_has("handles still open"),
-              "rbgw stderr reports a problem:\n%s", errtail());
+    rbgw_test_assert_exit_0(gw);
+    rbgw_test_assert_clean_stderr(gw);
 }
 
 static void
@@ -248,15 +188,12 @@ finish(void)
 static struct zr_msg
 round_trip(const char *qname)
 {
-    char *req = fmt(LOOKUP_FMT, qname);
-    char *rep = fmt(REPLY_FMT, qname);
+    char *req = rbgw_test_fmt(LOOKUP_FMT, qname);
+    char *rep = rbgw_test_fmt(REPLY_FMT, qname);
     zmq_responder_push(resp, ZR_REPLY, rep);
     char *got = call(req);
     cr_assert_str_eq(got, rep, "the reply did not come back unchanged");
     struct zr_msg m = expect_call(req);
-    free(req);
-    free(rep);
-    free(got);
     return m;
 }
 
@@ -264,17 +201,14 @@ round_trip(const char *qname)
 static void
 new_socket_round_trip(const char *qname, struct zr_msg *init, struct zr_msg *lk)
 {
-    char *req = fmt(LOOKUP_FMT, qname);
-    char *rep = fmt(REPLY_FMT, qname);
+    char *req = rbgw_test_fmt(LOOKUP_FMT, qname);
+    char *rep = rbgw_test_fmt(REPLY_FMT, qname);
     zmq_responder_push(resp, ZR_REPLY, rep);
     char *got = call(req);
     cr_assert_str_eq(got, rep, "the reply did not come back unchanged");
     *init = expect_init(NULL);
     *lk = expect_call(req);
     cr_assert(same_peer(init, lk), "initialize and the call came from different sockets");
-    free(req);
-    free(rep);
-    free(got);
 }
 
 /* ---- tests ---- */
@@ -282,19 +216,20 @@ new_socket_round_trip(const char *qname, struct zr_msg *init, struct zr_msg *lk)
 Test(zmq_upstream, initialize_carries_the_options_as_sorted_strings)
 {
     start_responder(NULL);
-    char *up = fmt("zeromq:endpoint=%s,timeout=5000,name=zq, sp ace=1,foo=bar=baz,flag", resp_ep);
+    char *up = rbgw_test_fmt("zeromq:endpoint=%s,timeout=5000,name=zq, sp ace=1,foo=bar=baz,flag",
+                             resp_ep);
     spawn_gw(up, NULL, NULL);
-    char *want = fmt("{\"method\": \"initialize\", \"parameters\": {\" sp ace\": \"1\", "
-                     "\"endpoint\": \"%s\", \"flag\": \"yes\", \"foo\": \"bar=baz\", \"name\": "
-                     "\"zq\", \"timeout\": \"5000\"}}",
-                     resp_ep);
+    char *want =
+        rbgw_test_fmt("{\"method\": \"initialize\", \"parameters\": {\" sp ace\": \"1\", "
+                      "\"endpoint\": \"%s\", \"flag\": \"yes\", \"foo\": \"bar=baz\", \"name\": "
+                      "\"zq\", \"timeout\": \"5000\"}}",
+                      resp_ep);
 
     /* rbgw answers pdns's own initialize itself; the upstream's comes with the first call. */
     char *r = call("{\"method\": \"initialize\", \"parameters\": {\"command\": \"/x/rbgw\"}}");
     cr_assert_str_eq(r, "{\"result\":true}");
-    free(r);
-    char *req = fmt(LOOKUP_FMT, "www.example.com.");
-    char *rep = fmt(REPLY_FMT, "www.example.com.");
+    char *req = rbgw_test_fmt(LOOKUP_FMT, "www.example.com.");
+    char *rep = rbgw_test_fmt(REPLY_FMT, "www.example.com.");
     zmq_responder_push(resp, ZR_REPLY, rep);
     r = call(req);
     cr_assert_str_eq(r, rep);
@@ -317,18 +252,13 @@ Test(zmq_upstream, initialize_carries_the_options_as_sorted_strings)
     cr_assert(same_peer(&init, &lk), "initialize and the call came from different sockets");
     zr_msg_free(&init);
     zr_msg_free(&lk);
-    free(req);
-    free(rep);
-    free(r);
-    free(want);
-    free(up);
     finish();
 }
 
 Test(zmq_upstream, calls_and_replies_pass_through_unchanged_on_one_socket)
 {
     start_responder(NULL);
-    char *up = fmt("zeromq:endpoint=%s,timeout=5000,max-conns=1", resp_ep);
+    char *up = rbgw_test_fmt("zeromq:endpoint=%s,timeout=5000,max-conns=1", resp_ep);
     spawn_gw(up, NULL, NULL);
 
     /* Odd spacing, escapes and non-ASCII on the way out; odd spacing back. */
@@ -350,21 +280,19 @@ Test(zmq_upstream, calls_and_replies_pass_through_unchanged_on_one_socket)
     zr_msg_free(&init);
     zr_msg_free(&first);
     zr_msg_free(&second);
-    free(r);
-    free(up);
     finish();
 }
 
 Test(zmq_upstream, stalled_responder_times_out_and_the_next_call_uses_a_new_socket)
 {
     start_responder(NULL);
-    char *up = fmt("zeromq:endpoint=%s,timeout=%d,max-conns=1", resp_ep, SHORT_MS);
+    char *up = rbgw_test_fmt("zeromq:endpoint=%s,timeout=%d,max-conns=1", resp_ep, SHORT_MS);
     spawn_gw(up, NULL, NULL);
 
-    char *req = fmt(LOOKUP_FMT, "stall.example.");
+    char *req = rbgw_test_fmt(LOOKUP_FMT, "stall.example.");
     zmq_responder_push(resp, ZR_STALL, NULL);
     char *r = call(req);
-    assert_false_reply(r, "timed out");
+    rbgw_test_assert_false_reply(r, "timed out");
     struct zr_msg init1 = expect_init(NULL);
     struct zr_msg stalled = expect_call(req);
     cr_assert(same_peer(&init1, &stalled));
@@ -381,20 +309,17 @@ Test(zmq_upstream, stalled_responder_times_out_and_the_next_call_uses_a_new_sock
     zr_msg_free(&init2);
     zr_msg_free(&next);
     zr_msg_free(&third);
-    free(req);
-    free(r);
-    free(up);
     finish();
 }
 
 Test(zmq_upstream, absent_responder_gives_false_then_a_late_responder_is_used)
 {
     /* retry-after=0: no back-off window, so the call after the failure opens at once. */
-    char *up = fmt("zeromq:endpoint=%s,timeout=%d,retry-after=0", resp_ep, SHORT_MS);
+    char *up = rbgw_test_fmt("zeromq:endpoint=%s,timeout=%d,retry-after=0", resp_ep, SHORT_MS);
     spawn_gw(up, NULL, NULL);
-    char *req = fmt(LOOKUP_FMT, "nobody.example.");
+    char *req = rbgw_test_fmt(LOOKUP_FMT, "nobody.example.");
     char *r = call(req);
-    assert_false_reply(r, "timed out");
+    rbgw_test_assert_false_reply(r, "timed out");
     cr_assert_not_null(strstr(r, resp_ep), "the failure does not name the endpoint: <%s>", r);
 
     start_responder(NULL);
@@ -404,43 +329,37 @@ Test(zmq_upstream, absent_responder_gives_false_then_a_late_responder_is_used)
     cr_assert_eq(zmq_responder_pending(resp), 0, "unexpected extra messages at the responder");
     zr_msg_free(&init);
     zr_msg_free(&lk);
-    free(req);
-    free(r);
-    free(up);
     finish();
 }
 
 Test(zmq_upstream, garbage_and_multipart_replies_give_false_and_a_fresh_socket)
 {
     start_responder(NULL);
-    char *up = fmt("zeromq:endpoint=%s,timeout=5000,retry-after=0", resp_ep);
+    char *up = rbgw_test_fmt("zeromq:endpoint=%s,timeout=5000,retry-after=0", resp_ep);
     spawn_gw(up, NULL, NULL);
-    char *req = fmt(LOOKUP_FMT, "garbage.example.");
+    char *req = rbgw_test_fmt(LOOKUP_FMT, "garbage.example.");
 
     zmq_responder_push(resp, ZR_REPLY, "this is not json");
     char *r = call(req);
-    assert_false_reply(r, "JSON");
+    rbgw_test_assert_false_reply(r, "JSON");
     struct zr_msg init1 = expect_init(NULL);
     struct zr_msg c1 = expect_call(req);
-    free(r);
 
     /* pdns reads exactly one part; a second one is refused, not ignored. */
     zmq_responder_push(resp, ZR_PARTS, "{\"result\":true}");
     r = call(req);
-    assert_false_reply(r, "parts");
+    rbgw_test_assert_false_reply(r, "parts");
     struct zr_msg init2 = expect_init(NULL);
     struct zr_msg c2 = expect_call(req);
     cr_assert(!same_peer(&init1, &init2), "the socket was reused after a bad reply");
-    free(r);
 
     /* A reply without "result" is refused too (pdns would rebuild its connector). */
     zmq_responder_push(resp, ZR_REPLY, "{\"log\":[\"no result\"]}");
     r = call(req);
-    assert_false_reply(r, "result");
+    rbgw_test_assert_false_reply(r, "result");
     struct zr_msg init3 = expect_init(NULL);
     struct zr_msg c3 = expect_call(req);
     cr_assert(!same_peer(&init2, &init3));
-    free(r);
 
     struct zr_msg init4, c4;
     new_socket_round_trip("fine.example.", &init4, &c4);
@@ -449,8 +368,6 @@ Test(zmq_upstream, garbage_and_multipart_replies_give_false_and_a_fresh_socket)
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         zr_msg_free(all[i]);
     }
-    free(req);
-    free(up);
     finish();
 }
 
@@ -458,11 +375,11 @@ Test(zmq_upstream, false_initialize_fails_the_call_and_is_retried_on_the_next)
 {
     start_responder(NULL);
     zmq_responder_set_init_reply(resp, "{\"result\":false,\"log\":[\"not today\"]}");
-    char *up = fmt("zmq:endpoint=%s,timeout=5000,retry-after=0", resp_ep);
+    char *up = rbgw_test_fmt("zmq:endpoint=%s,timeout=5000,retry-after=0", resp_ep);
     spawn_gw(up, NULL, NULL);
-    char *req = fmt(LOOKUP_FMT, "refused.example.");
+    char *req = rbgw_test_fmt(LOOKUP_FMT, "refused.example.");
     char *r = call(req);
-    assert_false_reply(r, "initialize");
+    rbgw_test_assert_false_reply(r, "initialize");
     struct zr_msg init1 = expect_init(NULL);
 
     /* The call never went out on the refused socket: the next message is a new initialize. */
@@ -473,80 +390,34 @@ Test(zmq_upstream, false_initialize_fails_the_call_and_is_retried_on_the_next)
     zr_msg_free(&init1);
     zr_msg_free(&init2);
     zr_msg_free(&lk);
-    free(req);
-    free(r);
-    free(up);
     finish();
-}
-
-/* Connect a client to rbgw's unix listener (bounded by rbgw having started: it is up once the
- * pipe listener answered). */
-static int
-unix_client(void)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    cr_assert_geq(fd, 0);
-    struct sockaddr_un sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", gw_sock);
-    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect %s: %s", gw_sock,
-                 strerror(errno));
-    return fd;
-}
-
-/* Read one line from fd (bounded).  malloc'd, without the newline. */
-static char *
-read_line_fd(int fd)
-{
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        cr_assert_eq(poll(&p, 1, IO_BOUND_MS), 1, "no reply on the unix socket; stderr:\n%s",
-                     errtail());
-        ssize_t n = read(fd, buf + len, cap - len - 1);
-        cr_assert_gt(n, 0, "unix listener closed the connection");
-        len += (size_t)n;
-        char *nl = memchr(buf, '\n', len);
-        if (nl) {
-            *nl = '\0';
-            return buf;
-        }
-        cr_assert_lt(len, cap - 1, "reply line too long");
-    }
 }
 
 Test(zmq_upstream, two_calls_in_flight_on_two_sockets_complete_out_of_order)
 {
     start_responder(NULL);
-    char *up = fmt("zeromq:endpoint=%s,timeout=5000,max-conns=2", resp_ep);
-    char *l2 = fmt("--listen+=unix:path=%s", gw_sock);
+    char *up = rbgw_test_fmt("zeromq:endpoint=%s,timeout=5000,max-conns=2", resp_ep);
+    char *l2 = rbgw_test_fmt("--listen+=unix:path=%s", gw_sock);
     spawn_gw(up, l2, NULL);
     /* The pipe listener answering initialize shows rbgw is up, unix listener included. */
     char *r = call("{\"method\": \"initialize\", \"parameters\": {}}");
     cr_assert_str_eq(r, "{\"result\":true}");
-    free(r);
-    client_fd = unix_client();
+    client = fake_json_connect(gw_sock);
+    cr_assert_not_null(client, "connect %s: %s", gw_sock, strerror(errno));
 
     /* The responder holds the first call until the second arrives, then answers the second
      * first: only two sockets in flight at once can get both calls there. */
-    char *rep_a = fmt(REPLY_FMT, "held.example.");
-    char *rep_b = fmt(REPLY_FMT, "released.example.");
+    char *rep_a = rbgw_test_fmt(REPLY_FMT, "held.example.");
+    char *rep_b = rbgw_test_fmt(REPLY_FMT, "released.example.");
     zmq_responder_push(resp, ZR_HOLD, rep_a);
     zmq_responder_push(resp, ZR_RELEASE, rep_b);
-    char *req_p = fmt(LOOKUP_FMT, "pipe.example.");
-    char *req_u = fmt(LOOKUP_FMT, "unix.example.");
-    char *line = fmt("%s\n", req_p);
-    cr_assert_eq(rbgw_proc_write_str(gw, line), 0);
-    free(line);
-    line = fmt("%s\n", req_u);
-    cr_assert_eq(write(client_fd, line, strlen(line)), (ssize_t)strlen(line));
-    free(line);
+    char *req_p = rbgw_test_fmt(LOOKUP_FMT, "pipe.example.");
+    char *req_u = rbgw_test_fmt(LOOKUP_FMT, "unix.example.");
+    cr_assert_eq(rbgw_proc_write_str(gw, rbgw_test_fmt("%s\n", req_p)), 0);
+    rbgw_test_client_send(client, req_u);
 
-    char *got_p = rbgw_proc_read_line(gw, IO_BOUND_MS, NULL);
-    cr_assert_not_null(got_p, "no reply on the pipe; stderr:\n%s", errtail());
-    char *got_u = read_line_fd(client_fd);
+    char *got_p = rbgw_test_read_line(gw);
+    char *got_u = rbgw_test_client_read(client, gw);
 
     /* Four messages: two initializes, two calls, from two peers; each client got the reply
      * the responder chose for its own call. */
@@ -577,23 +448,15 @@ Test(zmq_upstream, two_calls_in_flight_on_two_sockets_complete_out_of_order)
     for (int i = 0; i < 4; i++) {
         zr_msg_free(&m[i]);
     }
-    close(client_fd);
-    client_fd = -1;
-    free(got_p);
-    free(got_u);
-    free(req_p);
-    free(req_u);
-    free(rep_a);
-    free(rep_b);
-    free(l2);
-    free(up);
+    fake_json_client_free(client);
+    client = NULL;
     finish_by(true); /* the unix listener would keep rbgw running after stdin's EOF */
 }
 
 Test(zmq_upstream, tcp_endpoint)
 {
     start_responder("tcp://127.0.0.1:*");
-    char *up = fmt("zeromq:endpoint=%s,timeout=5000", zmq_responder_endpoint(resp));
+    char *up = rbgw_test_fmt("zeromq:endpoint=%s,timeout=5000", zmq_responder_endpoint(resp));
     cr_assert(strncmp(zmq_responder_endpoint(resp), "tcp://127.0.0.1:", 16) == 0);
     spawn_gw(up, NULL, NULL);
     struct zr_msg init, lk;
@@ -601,7 +464,6 @@ Test(zmq_upstream, tcp_endpoint)
     cr_assert_not_null(strstr(init.data, zmq_responder_endpoint(resp)));
     zr_msg_free(&init);
     zr_msg_free(&lk);
-    free(up);
     finish();
 }
 
@@ -612,6 +474,7 @@ Test(zmq_upstream, malformed_endpoint_is_a_start_up_error)
     int st = 0;
     cr_assert_eq(rbgw_proc_wait(gw, IO_BOUND_MS, &st), 0, "rbgw did not exit");
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "rbgw accepted endpoint=localhost:5555");
-    cr_assert(stderr_has("endpoint=localhost:5555: expected tcp://HOST:PORT or ipc://PATH"),
-              "no endpoint error on stderr:\n%s", errtail());
+    cr_assert(
+        rbgw_test_stderr_has(gw, "endpoint=localhost:5555: expected tcp://HOST:PORT or ipc://PATH"),
+        "no endpoint error on stderr:\n%s", errtail());
 }

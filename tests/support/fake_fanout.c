@@ -21,6 +21,8 @@
  * Sockets are CLOEXEC so the rbgw child never inherits them.
  */
 #include "fake_fanout.h"
+#include "itest.h"
+#include "netio.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -106,18 +108,6 @@ xrealloc(void *p, size_t n)
 }
 
 static void
-deadline_after(struct timespec *ts, int timeout_ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += timeout_ms / 1000;
-    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
-static void
 copy_str(char *dst, size_t cap, const char *src, size_t len)
 {
     if (len >= cap) {
@@ -155,22 +145,6 @@ pct_decode(char *dst, size_t cap, const char *src, size_t len)
     dst[o] = '\0';
 }
 
-static void
-send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return; /* peer gone: what rbgw does about it is the test's subject */
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
 /* ---- answers ---- */
 
 static bool
@@ -205,21 +179,10 @@ respond(struct fake_fanout *s, int fd, enum fake_fanout_act act, const char *met
                      "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                      "Content-Length: %zu\r\n\r\n%s",
                      strlen(body), body);
-    send_all(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
+    rbgw_test_send_all(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
 }
 
 /* ---- parsing ---- */
-
-static const char *
-find_crlf2(const char *p, size_t len)
-{
-    for (size_t i = 0; i + 3 < len; i++) {
-        if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n') {
-            return p + i;
-        }
-    }
-    return NULL;
-}
 
 /* Value of header `name` in head[0..len), or NULL; *vlen gets its length. */
 static const char *
@@ -300,7 +263,7 @@ form_field(const char *body, size_t blen, const char *key, char *out, size_t cap
 static size_t
 parse_request(struct conn *c, struct fake_fanout_req *r)
 {
-    const char *end = find_crlf2(c->buf, c->len);
+    const char *end = rbgw_test_head_end(c->buf, c->len);
     if (!end) {
         return 0;
     }
@@ -428,11 +391,7 @@ serve_buffered(struct fake_fanout *s, struct conn *c)
 static void
 on_readable(struct fake_fanout *s, struct conn *c)
 {
-    if (c->cap - c->len < 4096) {
-        c->cap = c->cap ? c->cap * 2 : 8192;
-        c->buf = xrealloc(c->buf, c->cap + 1);
-    }
-    ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+    ssize_t n = rbgw_test_recv_more(c->fd, &c->buf, &c->len, &c->cap);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
         return;
     }
@@ -440,7 +399,6 @@ on_readable(struct fake_fanout *s, struct conn *c)
     if (n <= 0) {
         conn_close(s, c);
     } else {
-        c->len += (size_t)n;
         serve_buffered(s, c);
     }
     pthread_mutex_unlock(&s->mu);
@@ -630,11 +588,7 @@ fake_fanout_start(const char *name, int id)
     }
     s->listening = true;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    rbgw_test_cond_init(&s->cv);
     if (pthread_create(&s->thread, NULL, server_main, s) != 0) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
@@ -769,28 +723,19 @@ fake_fanout_conn_open(struct fake_fanout *s, unsigned conn)
 unsigned
 fake_fanout_accepts(struct fake_fanout *s)
 {
-    pthread_mutex_lock(&s->mu);
-    unsigned n = s->accepts;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    return rbgw_test_locked_get(&s->mu, &s->accepts);
 }
 
 unsigned
 fake_fanout_closes(struct fake_fanout *s)
 {
-    pthread_mutex_lock(&s->mu);
-    unsigned n = s->closes;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    return rbgw_test_locked_get(&s->mu, &s->closes);
 }
 
 unsigned
 fake_fanout_pending(struct fake_fanout *s)
 {
-    pthread_mutex_lock(&s->mu);
-    unsigned n = s->pending;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    return rbgw_test_locked_get(&s->mu, &s->pending);
 }
 
 enum what {
@@ -804,7 +749,7 @@ static bool
 wait_for(struct fake_fanout *s, enum what w, size_t n, int timeout_ms)
 {
     struct timespec dl;
-    deadline_after(&dl, timeout_ms);
+    rbgw_test_deadline(&dl, timeout_ms);
     pthread_mutex_lock(&s->mu);
     for (;;) {
         size_t have = w == W_REQS      ? s->nreqs
@@ -857,37 +802,22 @@ static char *dir;                                /* the test's directory, or NUL
 static struct rbgw_proc *gw;                     /* rbgw, or NULL */
 static struct fake_json_client *cl[MAX_CLIENTS]; /* unix clients */
 static size_t ncl;                               /* entries in cl */
-static void **garbage;                           /* test-lifetime allocations (see gc) */
-static size_t ngarbage;                          /* entries in garbage */
-
 static const char *const up_names[FANOUT_MAX_UP] = {"alpha", "bravo", "charlie"};
-
-/* Keep p until teardown: an assertion may end the test at any point. */
-static void *
-gc(void *p)
-{
-    cr_assert_not_null(p, "out of memory");
-    garbage = xrealloc(garbage, (ngarbage + 1) * sizeof(*garbage));
-    garbage[ngarbage++] = p;
-    return p;
-}
 
 const char *
 fanout_test_fmt(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    int n = vasprintf(&s, fmt, ap);
+    const char *s = rbgw_test_vfmt(fmt, ap);
     va_end(ap);
-    cr_assert_geq(n, 0, "out of memory");
-    return gc(s);
+    return s;
 }
 
 const char *
 fanout_test_stderr(void)
 {
-    return gw ? gc(rbgw_proc_stderr(gw, 6000)) : "(rbgw not started)";
+    return gw ? rbgw_test_keep(rbgw_proc_stderr(gw, 6000)) : "(rbgw not started)";
 }
 
 void
@@ -913,7 +843,7 @@ static char *
 expand(const char *conf)
 {
     size_t cap = strlen(conf) * 12 + 256; /* a 3-byte {X} becomes a URL of at most 33 */
-    char *out = gc(calloc(1, cap));
+    char *out = rbgw_test_keep(calloc(1, cap));
     size_t o = 0;
     for (const char *p = conf; *p;) {
         if (p[0] == '{' && p[1] >= 'A' && p[1] <= 'C' && p[2] == '}') {
@@ -958,14 +888,7 @@ const char *
 fanout_test_call(const char *json)
 {
     cr_assert_not_null(gw);
-    int rc = rbgw_proc_write_str(gw, fanout_test_fmt("%s\n", json));
-    cr_assert_eq(rc, 0, "writing to rbgw failed: %s; rbgw stderr:\n%s", strerror(-rc),
-                 fanout_test_stderr());
-    char *line = rbgw_proc_read_line(gw, FANOUT_IO_MS, NULL);
-    int why = errno;
-    cr_assert_not_null(line, "no reply to %s (%s); rbgw stderr:\n%s", json,
-                       why ? strerror(why) : "EOF", fanout_test_stderr());
-    return gc(line);
+    return rbgw_test_call(gw, json);
 }
 
 struct fake_json_client *
@@ -988,19 +911,13 @@ fanout_test_client(void)
 void
 fanout_test_send(struct fake_json_client *c, const char *json)
 {
-    const char *line = fanout_test_fmt("%s\n", json);
-    int rc = fake_json_send(c, line, strlen(line));
-    cr_assert_eq(rc, 0, "writing to rbgw's unix socket failed: %s", strerror(-rc));
+    rbgw_test_client_send(c, json);
 }
 
 const char *
 fanout_test_read(struct fake_json_client *c)
 {
-    char *line = fake_json_read_line(c, FANOUT_IO_MS, NULL);
-    int why = errno;
-    cr_assert_not_null(line, "no reply on a unix connection (%s); rbgw stderr:\n%s",
-                       why ? strerror(why) : "EOF", fanout_test_stderr());
-    return gc(line);
+    return rbgw_test_client_read(c, gw);
 }
 
 void
@@ -1124,7 +1041,8 @@ fanout_reply_contents(const char *line, const char **out, size_t max)
     if (YAJL_IS_ARRAY(r)) {
         for (size_t i = 0; i < r->u.array.len && n < max; i++) {
             yajl_val c = member(r->u.array.values[i], "content");
-            out[n++] = gc(strdup(YAJL_IS_STRING(c) ? YAJL_GET_STRING(c) : "(no content)"));
+            out[n++] =
+                rbgw_test_keep(strdup(YAJL_IS_STRING(c) ? YAJL_GET_STRING(c) : "(no content)"));
         }
     }
     yajl_tree_free(root);
@@ -1140,7 +1058,8 @@ fanout_reply_logs(const char *line, const char **out, size_t max)
     if (YAJL_IS_ARRAY(l)) {
         for (size_t i = 0; i < l->u.array.len && n < max; i++) {
             yajl_val s = l->u.array.values[i];
-            out[n++] = gc(strdup(YAJL_IS_STRING(s) ? YAJL_GET_STRING(s) : "(not a string)"));
+            out[n++] =
+                rbgw_test_keep(strdup(YAJL_IS_STRING(s) ? YAJL_GET_STRING(s) : "(not a string)"));
         }
     }
     yajl_tree_free(root);
@@ -1180,10 +1099,5 @@ fanout_test_teardown(void)
     fake_json_rmtree(dir);
     free(dir);
     dir = NULL;
-    for (size_t i = 0; i < ngarbage; i++) {
-        free(garbage[i]);
-    }
-    free(garbage);
-    garbage = NULL;
-    ngarbage = 0;
+    rbgw_test_release();
 }

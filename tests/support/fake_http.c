@@ -19,6 +19,7 @@
  * reads; nothing depends on that pause for correctness.
  */
 #include "fake_http.h"
+#include "netio.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -104,35 +105,7 @@ request_free(struct fake_http_request *r)
     free(r);
 }
 
-static void
-deadline_after(struct timespec *ts, int timeout_ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += timeout_ms / 1000;
-    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 /* ---- writing responses ---- */
-
-static void
-send_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return; /* peer gone: what it does about that is the test's subject */
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-}
 
 struct sbuf {
     char *p;    /* owned */
@@ -244,7 +217,7 @@ respond(int fd, const struct fake_http_action *a)
         pieces = b.len;
     }
     if (pieces <= 1) {
-        send_all(fd, b.p, b.len);
+        rbgw_test_send_all(fd, b.p, b.len);
     } else {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -252,7 +225,7 @@ respond(int fd, const struct fake_http_action *a)
         size_t off = 0;
         for (size_t i = 0; i < pieces; i++) {
             size_t n = i + 1 == pieces ? b.len - off : per;
-            send_all(fd, b.p + off, n);
+            rbgw_test_send_all(fd, b.p + off, n);
             off += n;
             if (i + 1 < pieces) {
                 struct timespec pause = {0, 1000000L};
@@ -275,17 +248,6 @@ xstrndup(const char *s, size_t n)
     memcpy(r, s, n);
     r[n] = '\0';
     return r;
-}
-
-static const char *
-find_crlf2(const char *p, size_t len)
-{
-    for (size_t i = 0; i + 3 < len; i++) {
-        if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n') {
-            return p + i;
-        }
-    }
-    return NULL;
 }
 
 /*
@@ -336,7 +298,7 @@ dechunk(const char *p, size_t len, struct sbuf *out)
 static struct fake_http_request *
 parse_request(struct conn *c, size_t *used)
 {
-    const char *end = find_crlf2(c->buf, c->len);
+    const char *end = rbgw_test_head_end(c->buf, c->len);
     if (!end) {
         return NULL;
     }
@@ -506,14 +468,7 @@ serve_buffered(struct fake_http *s, struct conn *c)
 static void
 on_readable(struct fake_http *s, struct conn *c)
 {
-    if (c->cap - c->len < 4096) {
-        c->cap = c->cap ? c->cap * 2 : 8192;
-        c->buf = realloc(c->buf, c->cap + 1);
-        if (!c->buf) {
-            abort();
-        }
-    }
-    ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+    ssize_t n = rbgw_test_recv_more(c->fd, &c->buf, &c->len, &c->cap);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
         return;
     }
@@ -521,8 +476,6 @@ on_readable(struct fake_http *s, struct conn *c)
         conn_close(s, c);
         return;
     }
-    c->len += (size_t)n;
-    c->buf[c->len] = '\0';
     serve_buffered(s, c); /* on a stalled connection too: later requests are still recorded */
 }
 
@@ -603,26 +556,17 @@ fake_http_start(void)
     if (!s) {
         return NULL;
     }
-    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    s->lfd = rbgw_test_tcp_bind(&s->port);
     if (s->lfd < 0) {
         free(s);
         return NULL;
     }
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t salen = sizeof(sa);
-    if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s->lfd, 64) < 0 ||
-        getsockname(s->lfd, (struct sockaddr *)&sa, &salen) < 0 || pipe2(s->wake, O_CLOEXEC) < 0) {
+    if (listen(s->lfd, 64) < 0 || pipe2(s->wake, O_CLOEXEC) < 0) {
         close(s->lfd);
         free(s);
         return NULL;
     }
-    s->port = ntohs(sa.sin_port);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    rbgw_test_cond_init(&s->cv);
     pthread_mutex_init(&s->mu, NULL);
     struct fake_http_action dflt = {.kind = FAKE_HTTP_RESPOND, .body = "{\"result\":true}"};
     action_copy(&s->dflt, &dflt);
@@ -727,26 +671,20 @@ fake_http_request(struct fake_http *s, size_t i)
 unsigned
 fake_http_accepts(struct fake_http *s)
 {
-    pthread_mutex_lock(&s->mu);
-    unsigned n = s->accepts;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    return rbgw_test_locked_get(&s->mu, &s->accepts);
 }
 
 unsigned
 fake_http_closes(struct fake_http *s)
 {
-    pthread_mutex_lock(&s->mu);
-    unsigned n = s->closes;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    return rbgw_test_locked_get(&s->mu, &s->closes);
 }
 
 bool
 fake_http_wait_requests(struct fake_http *s, size_t n, int timeout_ms)
 {
     struct timespec dl;
-    deadline_after(&dl, timeout_ms);
+    rbgw_test_deadline(&dl, timeout_ms);
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     while (s->nreqs < n && rc != ETIMEDOUT) {
@@ -761,7 +699,7 @@ bool
 fake_http_wait_closes(struct fake_http *s, unsigned n, int timeout_ms)
 {
     struct timespec dl;
-    deadline_after(&dl, timeout_ms);
+    rbgw_test_deadline(&dl, timeout_ms);
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     while (s->closes < n && rc != ETIMEDOUT) {

@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #endif
 #include "fake_json.h"
+#include "netio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -122,14 +123,6 @@ static bool
 method_is(const char *m, size_t mlen, const char *name)
 {
     return strlen(name) == mlen && memcmp(m, name, mlen) == 0;
-}
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
 /* ---- records ---- */
@@ -438,22 +431,6 @@ unlock(struct fake_json *s)
 }
 
 static void
-write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return; /* the peer is gone: nothing to do for a fake */
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-}
-
-static void
 write_echo(int fd, const char *line, size_t len)
 {
     size_t n = len + 13;
@@ -464,7 +441,7 @@ write_echo(int fd, const char *line, size_t len)
     memcpy(b, "{\"result\": ", 11);
     memcpy(b + 11, line, len);
     memcpy(b + 11 + len, "}\n", 2);
-    write_all(fd, b, n);
+    rbgw_test_send_all(fd, b, n);
     free(b);
 }
 
@@ -510,9 +487,9 @@ handle_line(struct fake_json *s, size_t ci, const char *line, size_t len)
         if (init == FAKE_JSON_INIT_CLOSE) {
             conn_close(s, ci);
         } else if (init == FAKE_JSON_INIT_FALSE) {
-            write_all(fd, "{\"result\": false}\n", 18);
+            rbgw_test_send_all(fd, "{\"result\": false}\n", 18);
         } else {
-            write_all(fd, "{\"result\": true}\n", 17);
+            rbgw_test_send_all(fd, "{\"result\": true}\n", 17);
         }
         return;
     }
@@ -524,7 +501,7 @@ handle_line(struct fake_json *s, size_t ci, const char *line, size_t len)
         return;
     }
     if (method_is(m, mlen, "crash-mid")) {
-        write_all(fd, FAKE_JSON_CRASH_MID, strlen(FAKE_JSON_CRASH_MID));
+        rbgw_test_send_all(fd, FAKE_JSON_CRASH_MID, strlen(FAKE_JSON_CRASH_MID));
         conn_close(s, ci);
         return;
     }
@@ -547,7 +524,7 @@ handle_line(struct fake_json *s, size_t ci, const char *line, size_t len)
                 if (j) {
                     gap();
                 }
-                write_all(fd, canned[i].pieces[j], strlen(canned[i].pieces[j]));
+                rbgw_test_send_all(fd, canned[i].pieces[j], strlen(canned[i].pieces[j]));
             }
             return;
         }
@@ -559,22 +536,14 @@ static void
 conn_read(struct fake_json *s, size_t ci)
 {
     struct fj_conn *c = &s->conns[ci];
-    if (c->cap - c->len < 4096) {
-        c->cap = c->cap ? c->cap * 2 : 8192;
-        c->buf = realloc(c->buf, c->cap);
-        if (!c->buf) {
-            abort();
-        }
-    }
     ssize_t n;
     do {
-        n = read(c->fd, c->buf + c->len, c->cap - c->len);
+        n = rbgw_test_recv_more(c->fd, &c->buf, &c->len, &c->cap);
     } while (n < 0 && errno == EINTR);
     if (n <= 0) {
         conn_close(s, ci);
         return;
     }
-    c->len += (size_t)n;
     size_t pos = 0;
     while (s->conns[ci].fd >= 0) {
         c = &s->conns[ci];
@@ -710,11 +679,7 @@ fake_json_unix_start(const char *path)
     s->wake[0] = s->wake[1] = -1;
     s->path = strdup(path);
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    rbgw_test_cond_init(&s->cv);
     strcpy(sa.sun_path, path);
     unlink(path);
     s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -812,31 +777,22 @@ fake_json_records(struct fake_json *s, struct fake_json_rec **out)
     return n;
 }
 
-static unsigned
-read_counter(struct fake_json *s, const unsigned *field)
-{
-    lock(s);
-    unsigned v = *field;
-    unlock(s);
-    return v;
-}
-
 unsigned
 fake_json_accepts(struct fake_json *s)
 {
-    return read_counter(s, &s->accepts);
+    return rbgw_test_locked_get(&s->mu, &s->accepts);
 }
 
 unsigned
 fake_json_closes(struct fake_json *s)
 {
-    return read_counter(s, &s->closes);
+    return rbgw_test_locked_get(&s->mu, &s->closes);
 }
 
 unsigned
 fake_json_max_open(struct fake_json *s)
 {
-    return read_counter(s, &s->max_open);
+    return rbgw_test_locked_get(&s->mu, &s->max_open);
 }
 
 /* Wait (bounded) until *field >= n; field is read under the lock. */
@@ -845,13 +801,7 @@ wait_for(struct fake_json *s, const size_t *zfield, const unsigned *ufield, size
          int timeout_ms)
 {
     struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    rbgw_test_deadline(&dl, timeout_ms);
     pthread_mutex_lock(&s->mu);
     bool ok;
     for (;;) {
@@ -941,7 +891,7 @@ fake_json_send(struct fake_json_client *c, const void *data, size_t len)
 char *
 fake_json_read_line(struct fake_json_client *c, int timeout_ms, size_t *len)
 {
-    long deadline = now_ms() + timeout_ms;
+    long deadline = rbgw_test_now_ms() + timeout_ms;
     for (;;) {
         char *nl = c->len ? memchr(c->buf, '\n', c->len) : NULL;
         if (nl) {
@@ -958,7 +908,7 @@ fake_json_read_line(struct fake_json_client *c, int timeout_ms, size_t *len)
             errno = 0;
             return NULL;
         }
-        long left = deadline - now_ms();
+        long left = deadline - rbgw_test_now_ms();
         struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
         int rc;
         do {
@@ -968,21 +918,12 @@ fake_json_read_line(struct fake_json_client *c, int timeout_ms, size_t *len)
             errno = ETIMEDOUT;
             return NULL;
         }
-        if (c->cap - c->len < 4096) {
-            c->cap = c->cap ? c->cap * 2 : 8192;
-            c->buf = realloc(c->buf, c->cap);
-            if (!c->buf) {
-                abort();
-            }
-        }
         ssize_t n;
         do {
-            n = read(c->fd, c->buf + c->len, c->cap - c->len);
+            n = rbgw_test_recv_more(c->fd, &c->buf, &c->len, &c->cap);
         } while (n < 0 && errno == EINTR);
         if (n <= 0) {
             c->eof = true;
-        } else {
-            c->len += (size_t)n;
         }
     }
 }

@@ -11,6 +11,7 @@
  * several lines may arrive in one read.
  */
 #include "rbgw_proc.h"
+#include "netio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,14 +45,6 @@ struct rbgw_proc {
     bool reaped;      /* waitpid done */
     int wstatus;      /* its status once reaped */
 };
-
-static long
-now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 struct rbgw_proc *
 rbgw_proc_spawn(const char *binary, const char *const *args)
@@ -203,7 +196,7 @@ fill(struct rbgw_proc *p, int timeout_ms)
 char *
 rbgw_proc_read_line(struct rbgw_proc *p, int timeout_ms, size_t *len)
 {
-    long deadline = now_ms() + timeout_ms;
+    long deadline = rbgw_test_now_ms() + timeout_ms;
     for (;;) {
         char *nl = p->buf ? memchr(p->buf, '\n', p->len) : NULL;
         if (nl) {
@@ -221,7 +214,7 @@ rbgw_proc_read_line(struct rbgw_proc *p, int timeout_ms, size_t *len)
             }
             return line;
         }
-        long left = deadline - now_ms();
+        long left = deadline - rbgw_test_now_ms();
         int rc = fill(p, left > 0 ? (int)left : 0);
         if (rc == 0) {
             errno = 0;
@@ -257,9 +250,9 @@ rbgw_proc_pending(const struct rbgw_proc *p)
 int
 rbgw_proc_read_to_eof(struct rbgw_proc *p, int timeout_ms, char **rest, size_t *rest_len)
 {
-    long deadline = now_ms() + timeout_ms;
+    long deadline = rbgw_test_now_ms() + timeout_ms;
     while (!p->eof) {
-        long left = deadline - now_ms();
+        long left = deadline - rbgw_test_now_ms();
         if (fill(p, left > 0 ? (int)left : 0) < 0) {
             return -ETIMEDOUT;
         }
@@ -306,13 +299,13 @@ rbgw_proc_wait(struct rbgw_proc *p, int timeout_ms, int *wstatus)
             }
         } else {
             /* No pidfd (old kernel): bounded polling of waitpid is the only portable way. */
-            long deadline = now_ms() + timeout_ms;
+            long deadline = rbgw_test_now_ms() + timeout_ms;
             for (;;) {
                 pid_t r = waitpid(p->pid, &p->wstatus, WNOHANG);
                 if (r == p->pid) {
                     break;
                 }
-                if (now_ms() >= deadline) {
+                if (rbgw_test_now_ms() >= deadline) {
                     return -ETIMEDOUT;
                 }
                 struct timespec ts = {0, 5000000L};

@@ -10,6 +10,7 @@
  * them.
  */
 #include "zmq_echo_http.h"
+#include "netio.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -61,23 +62,6 @@ conn_drop(struct echo_conn *c)
     c->fd = -1;
 }
 
-static bool
-write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            return false;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 static void
 answer(struct echo_conn *c)
 {
@@ -93,7 +77,8 @@ answer(struct echo_conn *c)
                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                         "Content-Length: %d\r\n\r\n",
                         blen);
-    if (!write_all(c->fd, head, (size_t)hlen) || !write_all(c->fd, body, (size_t)blen)) {
+    if (!rbgw_test_send_all(c->fd, head, (size_t)hlen) ||
+        !rbgw_test_send_all(c->fd, body, (size_t)blen)) {
         conn_drop(c);
         return;
     }
@@ -173,11 +158,7 @@ parse_request(struct zmq_echo_http *s, struct echo_conn *c)
 static void
 on_readable(struct zmq_echo_http *s, struct echo_conn *c)
 {
-    if (c->cap - c->len < 4096) {
-        c->cap = c->cap ? c->cap * 2 : 8192;
-        c->buf = realloc(c->buf, c->cap);
-    }
-    ssize_t n = recv(c->fd, c->buf + c->len, c->cap - c->len - 1, 0);
+    ssize_t n = rbgw_test_recv_more(c->fd, &c->buf, &c->len, &c->cap);
     if (n <= 0) {
         if (c->target) {
             pthread_mutex_lock(&s->mu);
@@ -187,8 +168,6 @@ on_readable(struct zmq_echo_http *s, struct echo_conn *c)
         conn_drop(c);
         return;
     }
-    c->len += (size_t)n;
-    c->buf[c->len] = '\0';
     while (c->fd >= 0 && c->target == NULL) {
         int rc = parse_request(s, c);
         if (rc < 0) {
@@ -259,24 +238,20 @@ zmq_echo_http_start(unsigned hold)
         s->conns[i].fd = -1;
     }
     pthread_mutex_init(&s->mu, NULL);
-    s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (pipe2(s->wake, O_CLOEXEC) != 0 || s->lfd < 0) {
+    if (pipe2(s->wake, O_CLOEXEC) != 0) {
         free(s);
         return NULL;
     }
-    int one = 1;
-    setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t salen = sizeof(sa);
-    if (bind(s->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(s->lfd, 64) != 0 ||
-        getsockname(s->lfd, (struct sockaddr *)&sa, &salen) != 0) {
-        close(s->lfd);
+    s->lfd = rbgw_test_tcp_bind(&s->port);
+    if (s->lfd < 0 || listen(s->lfd, 64) != 0) {
+        if (s->lfd >= 0) {
+            close(s->lfd);
+        }
         close(s->wake[0]);
         close(s->wake[1]);
         free(s);
         return NULL;
     }
-    s->port = ntohs(sa.sin_port);
     if (pthread_create(&s->thread, NULL, run, s) != 0) {
         close(s->lfd);
         close(s->wake[0]);
@@ -317,17 +292,11 @@ zmq_echo_http_port(const struct zmq_echo_http *s)
 unsigned
 zmq_echo_http_requests(struct zmq_echo_http *s)
 {
-    pthread_mutex_lock(&s->mu);
-    unsigned n = s->requests;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    return rbgw_test_locked_get(&s->mu, &s->requests);
 }
 
 unsigned
 zmq_echo_http_max_waiting(struct zmq_echo_http *s)
 {
-    pthread_mutex_lock(&s->mu);
-    unsigned n = s->max_waiting;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    return rbgw_test_locked_get(&s->mu, &s->max_waiting);
 }
