@@ -10,30 +10,35 @@
 #   http-unix     loadgen http -> rbgw --listen=http --upstream=unix  -> responder --unix
 #   pipe-unix     loadgen pipe -> rbgw --listen=pipe --upstream=unix  -> responder --unix
 #                 (one rbgw co-process per loadgen connection, as pdns spawns them)
+#   floor-unix    loadgen unix -> rbgw_floor_relay --listen=P --upstream=Q -> responder --unix
+#                 (bench/floor_relay.c: one thread, raw level-triggered epoll, read + write
+#                 per message, nothing else: the kernel floor of ANY relay process)
 #   socat-unix    loadgen unix -> socat UNIX-LISTEN:P,fork UNIX-CONNECT:Q -> responder --unix
 #                 (a blind relay: the reference for unix-unix.  socat has no equivalent for
 #                 the pipe or HTTP paths: it cannot translate between the line protocol and
 #                 pdns's REST requests, so those paths have no socat row.)
 # "added p50" = path p50 - the no-gateway p50 over the SAME connector the client (loadgen)
-# speaks: unix-* and socat-unix against direct-unix, http-unix against direct-http, pipe-unix
-# against direct-pipe.
+# speaks: unix-*, floor-unix and socat-unix against direct-unix, http-unix against
+# direct-http, pipe-unix against direct-pipe.
 #
 # Sections (SECTIONS, default "latency cpu syscalls"):
 #   latency   ROUNDS rounds x DURATION s per run, for each of CONNS_LIST (default "1 16"), the
 #             path order flipping every round; medians over rounds of calls/s, p50, p99, and
 #             of the gateway's CPU per call (from /proc/<pid>/stat around the run).
-#   cpu       CPU_CALLS calls (default 100000, plus the 2000-call warm-up) through unix-unix,
-#             unix-http, http-unix and socat-unix, CPU_ROUNDS times each: the gateway's
-#             utime+stime (socat: plus cutime+cstime of its per-connection children, reaped
-#             before reading) from /proc/<pid>/stat, in us per call; perf stat's task-clock
-#             and context switches per call beside it when perf works.
-#   syscalls  strace -c -f on the gateway for SYSCALL_CALLS calls (20000): system calls per
-#             call, by name (strace slows everything down: these are counts, not times).
+#   cpu       CPU_CALLS calls (default 100000, plus the 2000-call warm-up) through each
+#             gateway daemon path in PATHS (unix-unix, unix-http, http-unix, floor-unix,
+#             socat-unix), CPU_ROUNDS times each: the gateway's utime+stime (socat: plus
+#             cutime+cstime of its per-connection children, reaped before reading) from
+#             /proc/<pid>/stat, in us per call; perf stat's task-clock and context switches
+#             per call beside it when perf works.
+#   syscalls  strace -c -f on the gateway for SYSCALL_CALLS calls (20000), -c 1, through the
+#             same gateway paths: system calls per call, by name (strace slows everything
+#             down: these are counts, not times).
 #
 # CPU layouts (LAYOUTS, default "one"), on the 2-vCPU machine:
-#   one:   loadgen, gateway (rbgw or socat, and the pipe co-processes) and responder all on
-#          cpu 1: no cross-CPU wake-ups, the steady layout; at -c 16 calls/s is then the
-#          inverse of the total CPU per call of all three processes.
+#   one:   loadgen, gateway (rbgw, the floor relay or socat, and the pipe co-processes) and
+#          responder all on cpu 1: no cross-CPU wake-ups, the steady layout; at -c 16
+#          calls/s is then the inverse of the total CPU per call of all three processes.
 #   split: loadgen on cpu 0; gateway and responder on cpu 1 (every call crosses CPUs twice;
 #          a wake-up of an idle vCPU costs tens of us on this KVM guest, so it is noisy).
 #
@@ -54,7 +59,7 @@ BUILD=${BUILD_DIR:-$SRC/build}
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-3}
 CONNS_LIST=${CONNS_LIST:-1 16}
-PATHS=${PATHS:-direct-unix direct-http direct-pipe unix-unix unix-http http-unix pipe-unix socat-unix}
+PATHS=${PATHS:-direct-unix direct-http direct-pipe unix-unix unix-http http-unix pipe-unix floor-unix socat-unix}
 LAYOUTS=${LAYOUTS:-one}
 SECTIONS=${SECTIONS:-latency cpu syscalls}
 CPU_CALLS=${CPU_CALLS:-100000}
@@ -73,6 +78,7 @@ BUILD=$(cd "$BUILD" && pwd)
 RBGW=${RBGW:-$BUILD/rbgw}
 LOADGEN=$BUILD/bench/rbgw_loadgen
 RESPONDER=$BUILD/bench/rbgw_fast_responder
+FLOOR=$BUILD/bench/rbgw_floor_relay
 for tool in taskset socat; do
     command -v "$tool" >/dev/null || {
         echo "$tool not found" >&2
@@ -170,6 +176,11 @@ start_gw() {
         GW_PID=$!
         wait_tcp "$GW_HTTP_PORT"
         ;;
+    floor-unix)
+        taskset -c "$cpu" "$FLOOR" --listen="$GSOCK" --upstream="$RSOCK" 2>>"$TMP/gw.err" &
+        GW_PID=$!
+        wait_sock "$GSOCK"
+        ;;
     socat-unix)
         taskset -c "$cpu" socat "UNIX-LISTEN:$GSOCK,fork" "UNIX-CONNECT:$RSOCK" \
             2>>"$TMP/gw.err" &
@@ -190,7 +201,7 @@ loadgen_args() { # $1 path, $2 server cpu
     direct-unix) LG=(--mode=unix --path="$RSOCK") ;;
     direct-http) LG=(--mode=http --url="http://127.0.0.1:$HTTP_PORT/dns") ;;
     direct-pipe) LG=(--mode=pipe -- taskset -c "$2" "$RESPONDER" --pipe) ;;
-    unix-unix | unix-http | socat-unix) LG=(--mode=unix --path="$GSOCK") ;;
+    unix-unix | unix-http | floor-unix | socat-unix) LG=(--mode=unix --path="$GSOCK") ;;
     http-unix) LG=(--mode=http --url="http://127.0.0.1:$GW_HTTP_PORT/dns") ;;
     pipe-unix)
         LG=(--mode=pipe -- taskset -c "$2" "$RBGW" --listen=pipe --upstream="$UP_UNIX"
@@ -261,11 +272,21 @@ paired_median() { # file labelA labelB field: median over rounds of (B - A)
 
 baseline_of() {
     case "$1" in
-    unix-unix | unix-http | socat-unix) echo direct-unix ;;
+    unix-unix | unix-http | floor-unix | socat-unix) echo direct-unix ;;
     http-unix) echo direct-http ;;
     pipe-unix) echo direct-pipe ;;
     *) echo "" ;;
     esac
+}
+
+# The paths of PATHS that run a gateway daemon, in a fixed order: what the cpu and syscalls
+# sections measure.
+daemon_paths() {
+    local p
+    for p in unix-unix unix-http http-unix floor-unix socat-unix; do
+        [[ " $PATHS " == *" $p "* ]] && echo "$p"
+    done
+    return 0
 }
 
 target_of() {
@@ -358,7 +379,7 @@ section_cpu() {
         "(load average $(loadavg))"
     for r in $(seq "$CPU_ROUNDS"); do
         for c in $CONNS_LIST; do
-            for p in unix-unix unix-http http-unix socat-unix; do
+            for p in $(daemon_paths); do
                 start_gw "$p" "$SRV_CPU"
                 loadgen_args "$p" "$SRV_CPU"
                 local u0 s0 u1 s1 line perf_out=$TMP/perf.out
@@ -406,7 +427,7 @@ section_cpu() {
     echo "| conns | path | CPU/call (utime+stime) | user | sys | perf task-clock/call | context switches/call | target |"
     echo "|---:|---|---:|---:|---:|---:|---:|---|"
     for c in $CONNS_LIST; do
-        for p in unix-unix unix-http http-unix socat-unix; do
+        for p in $(daemon_paths); do
             local l="c$c/$p" v status=""
             v=$(median "$res" "$l" cpu_us)
             case "$p" in
@@ -431,7 +452,7 @@ section_syscalls() {
         return 0
     }
     echo "== system calls per call (strace -c -f, $SYSCALL_CALLS calls, -c 1, layout $layout)"
-    for p in unix-unix unix-http http-unix socat-unix; do
+    for p in $(daemon_paths); do
         start_gw "$p" "$SRV_CPU"
         loadgen_args "$p" "$SRV_CPU"
         strace -c -f -o "$TMP/strace.out" -p "$GW_PID" 2>/dev/null &

@@ -1,0 +1,330 @@
+/*
+ * floor_relay.c: the cheapest unix-socket relay we know how to write, as a benchmark floor.
+ *
+ * What: one process, one thread, one level-triggered epoll set, no libraries.  It listens on
+ * a unix socket (--listen=PATH); for every accepted client it opens one connection to the
+ * upstream unix socket (--upstream=PATH) and then copies bytes both ways: read() into a stack
+ * buffer, write() the same bytes straight out.  No parsing, no framing, no timers, no logs on
+ * stdout (errors go to stderr).  When either side closes or fails, both are closed.
+ *
+ * Why: issue 3 sets a per-call budget for rbgw on the unix->unix path.  On a small VM most of
+ * a relayed call is kernel work (two extra context switches, socket wake-ups) that ANY relay
+ * process pays, however little it does.  This program measures that floor: its added p50 and
+ * CPU per call are what a gateway costs before it does any work of its own.
+ *
+ * Steady state per relayed message, one call in flight: epoll_wait + read + write, i.e. six
+ * system calls per request/reply round trip, and no epoll_ctl.  Level-triggered epoll is what
+ * makes one read per wake-up enough (edge-triggered would need a second read to see EAGAIN);
+ * a read that fills the buffer simply leaves the rest for the next epoll_wait.  Only when a
+ * write is short (the receiver's socket buffer is full) does the relay copy the remainder
+ * into a heap buffer, stop reading from the sending side and wait for EPOLLOUT: epoll_ctl is
+ * called only then, and again when the backlog has drained.
+ *
+ * Ownership: a struct pair (both fds, both backlogs) is malloc'ed on accept.  Closing a pair
+ * closes its fds at once but frees it only after the current epoll_wait batch, since later
+ * events of the same batch may still point at it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define BUF_SIZE 65536
+#define MAX_EVENTS 64
+
+struct pair;
+
+/* One socket of a pair; `out` holds bytes read from the OTHER side that this fd has not
+ * accepted yet (empty except under backpressure). */
+struct side {
+    int fd;
+    unsigned events; /* the mask currently registered with epoll */
+    char *out;       /* malloc'ed backlog (BUF_SIZE), or NULL */
+    size_t out_off;  /* first unwritten byte in out */
+    size_t out_len;  /* bytes in out */
+    struct pair *pair;
+};
+
+struct pair {
+    struct side s[2]; /* 0: the client, 1: the upstream */
+    bool closed;
+    struct pair *next_dead;
+};
+
+static int epfd = -1;
+static struct pair *dead; /* closed pairs, freed after the current batch */
+
+static void
+usage(void)
+{
+    fprintf(stderr, "usage: rbgw_floor_relay --listen=PATH --upstream=PATH\n");
+    exit(2);
+}
+
+static int
+unix_addr(const char *path, struct sockaddr_un *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa->sun_path)) {
+        fprintf(stderr, "floor_relay: socket path too long: %s\n", path);
+        return -1;
+    }
+    memcpy(sa->sun_path, path, strlen(path) + 1);
+    return 0;
+}
+
+static void
+pair_close(struct pair *p)
+{
+    if (p->closed) {
+        return;
+    }
+    p->closed = true;
+    for (int i = 0; i < 2; i++) {
+        close(p->s[i].fd); /* also removes it from the epoll set */
+        free(p->s[i].out);
+    }
+    p->next_dead = dead;
+    dead = p;
+}
+
+/* Register the mask a side needs now: EPOLLIN unless the other side has a backlog (stop
+ * reading what it cannot take), EPOLLOUT while this side has a backlog. */
+static int
+side_update(struct side *sd)
+{
+    struct side *other = &sd->pair->s[sd == &sd->pair->s[0] ? 1 : 0];
+    unsigned want =
+        (other->out_len > 0 ? 0u : (unsigned)EPOLLIN) | (sd->out_len > 0 ? (unsigned)EPOLLOUT : 0u);
+    if (want == sd->events) {
+        return 0;
+    }
+    struct epoll_event ev = {.events = want, .data.ptr = sd};
+    if (epoll_ctl(epfd, EPOLL_CTL_MOD, sd->fd, &ev) < 0) {
+        perror("floor_relay: epoll_ctl");
+        return -1;
+    }
+    sd->events = want;
+    return 0;
+}
+
+/* Write n bytes to dst; keep what it does not take in dst's backlog.  -1: close the pair. */
+static int
+relay_out(struct side *dst, const char *data, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(dst->fd, data + done, n - done);
+        if (w > 0) {
+            done += (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            break;
+        } else {
+            return -1;
+        }
+    }
+    if (done == n) {
+        return 0;
+    }
+    if (dst->out == NULL && (dst->out = malloc(BUF_SIZE)) == NULL) {
+        perror("floor_relay: malloc");
+        return -1;
+    }
+    memcpy(dst->out, data + done, n - done); /* n <= BUF_SIZE and the backlog was empty */
+    dst->out_off = 0;
+    dst->out_len = n - done;
+    struct side *src = &dst->pair->s[dst == &dst->pair->s[0] ? 1 : 0];
+    if (side_update(dst) < 0 || side_update(src) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* EPOLLOUT on a side with a backlog: drain it; once empty, resume reading the other side. */
+static int
+drain(struct side *sd)
+{
+    while (sd->out_len > 0) {
+        ssize_t w = write(sd->fd, sd->out + sd->out_off, sd->out_len);
+        if (w > 0) {
+            sd->out_off += (size_t)w;
+            sd->out_len -= (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 0;
+        } else {
+            return -1;
+        }
+    }
+    struct side *other = &sd->pair->s[sd == &sd->pair->s[0] ? 1 : 0];
+    if (side_update(sd) < 0 || side_update(other) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static void
+on_event(struct side *sd, unsigned events)
+{
+    struct pair *p = sd->pair;
+    if (p->closed) {
+        return;
+    }
+    struct side *other = &p->s[sd == &p->s[0] ? 1 : 0];
+    if ((events & EPOLLOUT) && drain(sd) < 0) {
+        pair_close(p);
+        return;
+    }
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (sd->events & EPOLLIN)) {
+        char buf[BUF_SIZE];
+        ssize_t n = read(sd->fd, buf, sizeof(buf));
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+            return;
+        }
+        if (n <= 0 || relay_out(other, buf, (size_t)n) < 0) {
+            pair_close(p);
+        }
+        return;
+    }
+    if (events & (EPOLLHUP | EPOLLERR)) {
+        pair_close(p); /* not reading this side now, but it is gone */
+    }
+}
+
+static int
+add_side(struct pair *p, int i, int fd)
+{
+    p->s[i].fd = fd;
+    p->s[i].events = EPOLLIN;
+    p->s[i].pair = p;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &p->s[i]};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+        perror("floor_relay: epoll_ctl");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+on_accept(int lfd, const struct sockaddr_un *up)
+{
+    for (;;) {
+        int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                errno != ECONNABORTED) {
+                perror("floor_relay: accept4");
+            }
+            return;
+        }
+        /* A blocking connect: a unix connect completes at once unless the upstream's backlog
+         * is full, and connection set-up is not what this program measures. */
+        int ufd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (ufd < 0 || connect(ufd, (const struct sockaddr *)up, sizeof(*up)) < 0) {
+            perror("floor_relay: upstream connect");
+            if (ufd >= 0) {
+                close(ufd);
+            }
+            close(cfd);
+            continue;
+        }
+        int fl = fcntl(ufd, F_GETFL);
+        if (fl < 0 || fcntl(ufd, F_SETFL, fl | O_NONBLOCK) < 0) {
+            perror("floor_relay: fcntl");
+            close(ufd);
+            close(cfd);
+            continue;
+        }
+        struct pair *p = calloc(1, sizeof(*p));
+        if (p == NULL) {
+            perror("floor_relay: calloc");
+            close(ufd);
+            close(cfd);
+            continue;
+        }
+        p->s[0].fd = cfd;
+        p->s[1].fd = ufd;
+        if (add_side(p, 0, cfd) < 0 || add_side(p, 1, ufd) < 0) {
+            pair_close(p);
+        }
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *listen_path = NULL;
+    const char *up_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--listen=", 9) == 0) {
+            listen_path = argv[i] + 9;
+        } else if (strncmp(argv[i], "--upstream=", 11) == 0) {
+            up_path = argv[i] + 11;
+        } else {
+            usage();
+        }
+    }
+    if (listen_path == NULL || up_path == NULL || *listen_path == '\0' || *up_path == '\0') {
+        usage();
+    }
+    struct sockaddr_un la, ua;
+    if (unix_addr(listen_path, &la) < 0 || unix_addr(up_path, &ua) < 0) {
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN); /* a write to a closed peer fails with EPIPE instead */
+
+    struct stat st;
+    if (lstat(listen_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        unlink(listen_path); /* a stale socket from an earlier run */
+    }
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (const struct sockaddr *)&la, sizeof(la)) < 0 ||
+        listen(lfd, 128) < 0) {
+        perror("floor_relay: listen socket");
+        return 1;
+    }
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+    if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev) < 0) {
+        perror("floor_relay: epoll");
+        return 1;
+    }
+
+    struct epoll_event evs[MAX_EVENTS];
+    for (;;) {
+        int n = epoll_wait(epfd, evs, MAX_EVENTS, -1);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            perror("floor_relay: epoll_wait");
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr == NULL) {
+                on_accept(lfd, &ua);
+            } else {
+                on_event(evs[i].data.ptr, evs[i].events);
+            }
+        }
+        while (dead != NULL) {
+            struct pair *p = dead;
+            dead = p->next_dead;
+            free(p);
+        }
+    }
+}
