@@ -13,6 +13,14 @@
  * Every answer is 200 with a JSON object body and a Content-Length (§8.2): never an empty body,
  * never HTML, also for requests that are not remote-backend calls (false + reason).  A request
  * that is not even HTTP gets a 400 with a JSON body, then the connection is closed.
+ *
+ * A body that takes the request past max-request-size is not an HTTP error: the parser still
+ * knows where it ends, so its bytes are counted and dropped as they arrive (memory stays bounded
+ * by the limit), and once the message is complete it is answered 200 false like any other call
+ * that cannot be made.  The connection stays usable, so pdns does not have to throw and rebuild
+ * its connector.  Only a request line or header block past the limit is refused with the 400
+ * (the call cannot even be decoded).
+ *
  * Spans (url, header names and values, body) are copied as llhttp hands them out, appending,
  * because a span can arrive in several pieces.
  */
@@ -60,9 +68,12 @@ struct http_conn {
     struct rbgw_request *cur;          /* call in flight (our reference) */
     uv_write_t wreq;                   /* reply write */
     size_t max_request;                /* max-request-size */
+    size_t size;                       /* url, header and body bytes of this message, dropped
+                                          ones included */
     unsigned in_value : 1;             /* last header span was a value */
     unsigned complete : 1;             /* a message is complete */
     unsigned too_big : 1;              /* message exceeded max-request-size */
+    unsigned body_dropped : 1;         /* its body is being dropped (too_big in the body) */
     unsigned too_many_headers : 1;     /* more than MAX_HEADERS */
     unsigned keepalive : 1;            /* the message allows keep-alive */
     unsigned close_after : 1;          /* close once the reply is written */
@@ -110,10 +121,12 @@ conn_of(llhttp_t *p)
     return p->data;
 }
 
+/* Count add more bytes of the message; true (and too_big set) once it is past the limit. */
 static int
 over_limit(struct http_conn *c, size_t add)
 {
-    if (c->url.len + c->hbuf.len + c->body.len + add > c->max_request) {
+    c->size += add;
+    if (c->size > c->max_request) {
         c->too_big = 1;
         return 1;
     }
@@ -127,9 +140,12 @@ on_message_begin(llhttp_t *p)
     rbgw_buf_reset(&c->url);
     rbgw_buf_reset(&c->hbuf);
     rbgw_buf_reset(&c->body);
+    c->size = 0;
     c->nhdrs = 0;
     c->in_value = 0;
     c->complete = 0;
+    c->too_big = 0;
+    c->body_dropped = 0;
     return 0;
 }
 
@@ -148,6 +164,9 @@ static int
 on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct http_conn *c = conn_of(p);
+    if (c->body_dropped) {
+        return 0; /* trailers of a dropped body */
+    }
     if (over_limit(c, len)) {
         return HPE_USER;
     }
@@ -172,6 +191,9 @@ static int
 on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct http_conn *c = conn_of(p);
+    if (c->body_dropped) {
+        return 0; /* trailers of a dropped body */
+    }
     if (over_limit(c, len)) {
         return HPE_USER;
     }
@@ -186,12 +208,20 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* Past the limit the body is counted and dropped, not buffered: the message is answered false
+ * once complete (dispatch_message) and the connection goes on. */
 static int
 on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct http_conn *c = conn_of(p);
+    if (c->body_dropped) {
+        c->size += len;
+        return 0;
+    }
     if (over_limit(c, len)) {
-        return HPE_USER;
+        c->body_dropped = 1;
+        rbgw_buf_free(&c->body); /* what was kept of it is no use either */
+        return 0;
     }
     rbgw_buf_append(&c->body, at, len);
     return 0;
@@ -316,6 +346,14 @@ dispatch_message(struct http_conn *c)
         .body = rbgw_buf_str(&c->body),
     };
     c->close_after = !c->keepalive;
+    if (c->body_dropped) {
+        answer_error(c, 200,
+                     "%s %.*s: request of %zu bytes is larger than max-request-size (%zu bytes); "
+                     "its body was discarded",
+                     verb, (int)(c->url.len > 200 ? 200 : c->url.len),
+                     c->url.data ? c->url.data : "", c->size, c->max_request);
+        return;
+    }
     struct rbgw_arena a = RBGW_ARENA_INIT;
     struct rbgw_buf json = RBGW_BUF_INIT;
     char err[300];
@@ -363,7 +401,7 @@ conn_process(struct http_conn *c)
         if (e != HPE_OK) {
             rbgw_buf_reset(&c->in);
             if (c->too_big) {
-                answer_error(c, 400, "request larger than max-request-size (%zu bytes)",
+                answer_error(c, 400, "request head larger than max-request-size (%zu bytes)",
                              c->max_request);
             } else if (c->too_many_headers) {
                 answer_error(c, 400, "more than %d header lines", MAX_HEADERS);

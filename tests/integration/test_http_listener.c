@@ -15,8 +15,11 @@
  * HTTP 200 with Content-Type application/json, a Content-Length that matches and a JSON object
  * with a non-null result; keep-alive; pipelined requests answered in order; a wrong prefix or a
  * missing url-suffix gets 200 {"result":false,...} and the connection stays usable; a responder
- * failure is 200 {"result":false,...}; bytes that are not HTTP get a 400 with a JSON body and
- * the connection is closed.
+ * failure is 200 {"result":false,...}; a body past max-request-size (Content-Length or chunked,
+ * in one write or several) gets 200 false naming the limit, a warning on stderr, nothing reaches
+ * the responder, and the same connection serves the next call (or closes if the request said
+ * Connection: close); bytes that are not HTTP get a 400 with a JSON body and the connection is
+ * closed.
  *
  * The port: a free one is picked by binding port 0 and closing it; if another process takes it
  * before rbgw binds (rbgw then exits with "address already in use"), another one is tried.
@@ -133,9 +136,10 @@ free_port(void)
     return p;
 }
 
-/* rbgw: HTTP listener (prefix /dns, suffix .php), pipe listener, echo pipe upstream. */
+/* rbgw: HTTP listener (prefix /dns, suffix .php), pipe listener, echo pipe upstream, and one
+ * more argument (NULL: none). */
 static void
-start_gw(void)
+start_gw_with(const char *extra)
 {
     dir = fake_json_mkdtemp();
     cr_assert_not_null(dir, "mkdtemp: %s", strerror(errno));
@@ -147,7 +151,9 @@ start_gw(void)
             rbgw_test_fmt("--listen=http:address=127.0.0.1:%d,path=/dns,url-suffix=.php", port),
             "--listen=pipe",
             rbgw_test_fmt("--upstream=pipe:command=%s,timeout=5000,connect-timeout=5000", cmd),
-            "--log-level=debug", NULL};
+            "--log-level=debug",
+            extra,
+            NULL};
         gw = rbgw_proc_spawn(NULL, args);
         cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
         if (fake_json_gw_ready(gw, IO_BOUND_MS)) {
@@ -160,6 +166,12 @@ start_gw(void)
         gw = NULL;
     }
     cr_assert_fail("no free port after %d tries", PORT_TRIES);
+}
+
+static void
+start_gw(void)
+{
+    start_gw_with(NULL);
 }
 
 static void
@@ -327,6 +339,18 @@ assert_false_200(const struct resp *r, int status)
     cr_assert(has_log, "false answer without a log string: <%s>", r->body);
 }
 
+/* A 200 false answer whose log[0] is "rbgw: ..." mentioning every one of the keywords
+ * (NULL-terminated). */
+static void
+assert_false_because(const struct resp *r, const char *const *keywords)
+{
+    assert_false_200(r, 200);
+    rbgw_test_assert_false_reply(r->body, NULL);
+    for (const char *const *k = keywords; *k; k++) {
+        rbgw_test_assert_false_reply(r->body, *k);
+    }
+}
+
 /* The connection must be closed by rbgw with nothing more on it. */
 static void
 assert_closed(void)
@@ -491,4 +515,113 @@ Test(http_listener, upstream_failure_is_200_json_false, .timeout = 30)
     assert_false_200(read_response(), 200);
     http_send_str(REST_LOOKUP);
     assert_echo(read_response(), REST_LOOKUP_CALL);
+}
+
+/* ---- a body past max-request-size (§8.2, §8.18) ---- */
+
+#define SMALL_LIMIT 1024
+#define SMALL_LIMIT_ARG "--max-request-size=1024"
+
+/* A post_json call of about n bytes of body: valid JSON, so only its size can be refused. */
+static const char *
+big_call(size_t n)
+{
+    char *pad = rbgw_test_keep(malloc(n + 1));
+    memset(pad, 'a', n);
+    pad[n] = '\0';
+    return rbgw_test_fmt("{\"method\": \"tooBig\", \"parameters\": {\"pad\": \"%s\"}}", pad);
+}
+
+static const char *const too_big_words[] = {"max-request-size", "1024", "discarded", NULL};
+
+/* rbgw logged a warning naming the limit. */
+static void
+assert_too_big_warning(void)
+{
+    const char *err = rbgw_test_keep(rbgw_proc_stderr(gw, 0));
+    bool found = false;
+    for (const char *p = strstr(err, "max-request-size (1024 bytes)"); p && !found;
+         p = strstr(p + 1, "max-request-size (1024 bytes)")) {
+        const char *bol = p;
+        while (bol > err && bol[-1] != '\n') {
+            bol--;
+        }
+        found = strstr(bol, ": warning: ") != NULL && strstr(bol, ": warning: ") < p;
+    }
+    cr_assert(found, "no warning about max-request-size on stderr:\n%s", err);
+}
+
+/* 200 + false with the reason, keep-alive, nothing forwarded; the same connection then serves a
+ * normal call. */
+Test(http_listener, oversized_body_answers_false_and_keeps_the_connection, .timeout = 30)
+{
+    start_gw_with(SMALL_LIMIT_ARG);
+    http_connect();
+    http_send_str(post_json(big_call(4 * SMALL_LIMIT)));
+    struct resp *r = read_response();
+    assert_false_because(r, too_big_words);
+    cr_assert(r->connection && strcasecmp(r->connection, "keep-alive") == 0,
+              "Connection <%s>, expected keep-alive", r->connection ? r->connection : "(none)");
+    assert_too_big_warning();
+
+    http_send_str(REST_LOOKUP);
+    assert_echo(read_response(), REST_LOOKUP_CALL);
+    http_send_str(post_json(POST_JSON_BODY));
+    assert_echo(read_response(), POST_JSON_BODY);
+    struct fake_json_rec *calls;
+    cr_assert_eq(calls_seen(&calls), 2, "the oversized call reached the responder");
+    cr_assert_str_eq(calls[0].data, REST_LOOKUP_CALL);
+}
+
+/* The body comes chunked (Transfer-Encoding) and in several writes, crossing the limit midway;
+ * the next request follows its last chunk in the same write.  Both are answered, in order. */
+Test(http_listener, oversized_chunked_body_in_pieces_answers_false, .timeout = 30)
+{
+    start_gw_with(SMALL_LIMIT_ARG);
+    http_connect();
+    const char *body = big_call(6 * SMALL_LIMIT);
+    size_t len = strlen(body);
+    http_send_str("POST /dns HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/javascript\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n");
+    const size_t piece = 700;
+    for (size_t off = 0; off < len; off += piece) {
+        size_t n = len - off < piece ? len - off : piece;
+        http_send_str(rbgw_test_fmt("%zx\r\n%.*s\r\n", n, (int)n, body + off));
+    }
+    http_send_str(rbgw_test_fmt("0\r\n\r\n%s", REST_LOOKUP));
+    struct resp *r = read_response();
+    assert_false_because(r, too_big_words);
+    cr_assert(r->connection && strcasecmp(r->connection, "keep-alive") == 0,
+              "Connection <%s>, expected keep-alive", r->connection ? r->connection : "(none)");
+    assert_echo(read_response(), REST_LOOKUP_CALL);
+
+    /* Content-Length framing, the body in several writes: the same. */
+    http_send_str(rbgw_test_fmt("POST /dns HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n"
+                                "Content-Type: text/javascript\r\n\r\n",
+                                len));
+    for (size_t off = 0; off < len; off += piece) {
+        http_send(body + off, len - off < piece ? len - off : piece);
+    }
+    assert_false_because(read_response(), too_big_words);
+    http_send_str(REST_LOOKUP);
+    assert_echo(read_response(), REST_LOOKUP_CALL);
+    struct fake_json_rec *calls;
+    cr_assert_eq(calls_seen(&calls), 2, "an oversized call reached the responder");
+}
+
+/* Connection: close on the oversized request: the same false answer, then the close it asked
+ * for (as for any other answer). */
+Test(http_listener, oversized_body_with_connection_close, .timeout = 30)
+{
+    start_gw_with(SMALL_LIMIT_ARG);
+    http_connect();
+    const char *body = big_call(2 * SMALL_LIMIT);
+    http_send_str(rbgw_test_fmt("POST /dns HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                "Content-Length: %zu\r\n\r\n%s",
+                                strlen(body), body));
+    struct resp *r = read_response();
+    assert_false_because(r, too_big_words);
+    cr_assert(r->connection && strcasecmp(r->connection, "close") == 0,
+              "Connection <%s>, expected close", r->connection ? r->connection : "(none)");
+    assert_closed();
 }
