@@ -6,9 +6,14 @@
  *              reply hook ──> "HTTP/1.1 200 OK ... Content-Length ... <json>"
  *
  * pdns sends one request per connection at a time and waits for the answer (protocol.md §1.6),
- * so a conn reads nothing while a call is in flight: bytes that arrived after a complete
- * message stay in the parser's input until the reply is written.  That bounds memory per conn
- * by max-request-size and keeps replies in order.
+ * so a conn serves one call at a time: bytes that arrive while a call is in flight stay in the
+ * conn's input until the reply is written, which keeps replies in order.  The conn keeps
+ * reading meanwhile (stopping and restarting would cost two epoll_ctl per call); only input
+ * piling up past max-request-size stops it until the conn is idle again.
+ *
+ * A reply is written with uv_try_write; when it goes out whole (the usual case) the conn moves
+ * on at once and is queued for a speculative read of pdns's next request (spec.h).
+ * conn_process is a loop, so a reply given synchronously never recurses into the next message.
  *
  * Every answer is 200 with a JSON object body and a Content-Length (§8.2): never an empty body,
  * never HTML, also for requests that are not remote-backend calls (false + reason).  A request
@@ -24,8 +29,10 @@
  * Spans (url, header names and values, body) are copied as llhttp hands them out, appending,
  * because a span can arrive in several pieces.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <llhttp.h>
 
@@ -78,7 +85,9 @@ struct http_conn {
     unsigned keepalive : 1;            /* the message allows keep-alive */
     unsigned close_after : 1;          /* close once the reply is written */
     unsigned reading : 1;              /* uv_read_start active */
+    unsigned processing : 1;           /* conn_process is on the stack */
     unsigned closing : 1;              /* uv_close called */
+    struct rbgw_spec_item spec;        /* speculative read of the next request (spec.h) */
 };
 
 static void conn_process(struct http_conn *c);
@@ -103,6 +112,7 @@ conn_close(struct http_conn *c)
         return;
     }
     c->closing = 1;
+    rbgw_spec_cancel(&c->spec);
     rbgw_list_remove(&c->link);
     rbgw_fanout_origin_gone(c->hl->l->gw->fanout, c);
     if (c->cur) {
@@ -247,10 +257,10 @@ static const llhttp_settings_t parser_settings = {
 
 /* ---- replies ---- */
 
+/* The reply of c->cur is written (or failed): drop the call and go on. */
 static void
-on_write(uv_write_t *w, int status)
+write_done(struct http_conn *c, int status)
 {
-    struct http_conn *c = w->data;
     struct rbgw_request *req = c->cur;
     c->cur = NULL;
     rbgw_request_unref(req);
@@ -270,6 +280,12 @@ on_write(uv_write_t *w, int status)
 }
 
 static void
+on_write(uv_write_t *w, int status)
+{
+    write_done(w->data, status);
+}
+
+static void
 write_response(struct http_conn *c, struct rbgw_request *req, int status, const char *reason,
                struct rbgw_str json)
 {
@@ -281,8 +297,22 @@ write_response(struct http_conn *c, struct rbgw_request *req, int status, const 
                     status, reason, json.len, c->close_after ? "close" : "keep-alive");
     rbgw_buf_append_str(b, json);
     uv_buf_t ub = uv_buf_init(b->data, (unsigned)b->len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
+    if (n == (int)ub.len) {
+        write_done(c, 0);
+        if (!c->closing && c->reading) {
+            rbgw_spec_after_write(&c->hl->l->gw->spec, &c->spec);
+        }
+        return;
+    }
+    if (n > 0) {
+        ub.base += n;
+        ub.len -= (size_t)n;
+    }
+    /* The rest lives in req->reply until write_done drops the request. */
     c->wreq.data = c;
-    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &ub, 1, on_write);
+    int rc =
+        n < 0 && n != UV_EAGAIN ? n : uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &ub, 1, on_write);
     if (rc < 0) {
         rbgw_log_debug("http listener: cannot write a reply: %s", uv_strerror(rc));
         c->cur = NULL;
@@ -372,14 +402,15 @@ dispatch_message(struct http_conn *c)
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-/* Parse what is buffered; dispatch a complete message; read more when idle. */
+/* Parse what is buffered and dispatch complete messages, one call at a time; keep reading. */
 static void
 conn_process(struct http_conn *c)
 {
-    if (c->closing || c->cur) {
-        return;
+    if (c->processing) {
+        return; /* a synchronous reply inside the loop below: the loop goes on */
     }
-    if (c->in.len > 0) {
+    c->processing = 1;
+    while (!c->closing && !c->cur && c->in.len > 0) {
         if (llhttp_get_errno(&c->parser) == HPE_PAUSED) {
             llhttp_resume(&c->parser);
         }
@@ -391,15 +422,11 @@ conn_process(struct http_conn *c)
         if (e == HPE_PAUSED && c->complete) {
             rbgw_buf_consume(&c->in, used);
             c->complete = 0;
-            if (c->reading) {
-                uv_read_stop((uv_stream_t *)&c->tcp);
-                c->reading = 0;
-            }
             dispatch_message(c);
-            return;
+            continue;
         }
+        rbgw_buf_reset(&c->in);
         if (e != HPE_OK) {
-            rbgw_buf_reset(&c->in);
             if (c->too_big) {
                 answer_error(c, 400, "request head larger than max-request-size (%zu bytes)",
                              c->max_request);
@@ -409,12 +436,22 @@ conn_process(struct http_conn *c)
                 answer_error(c, 400, "malformed HTTP request: %s",
                              llhttp_get_error_reason(&c->parser));
             }
-            return;
         }
-        rbgw_buf_reset(&c->in);
     }
-    if (c->hl->stopped) {
+    c->processing = 0;
+    if (c->closing) {
+        return;
+    }
+    if (c->cur == NULL && c->hl->stopped) {
         conn_close(c);
+        return;
+    }
+    if (c->cur && c->in.len > c->max_request) {
+        /* pdns does not pipeline: whoever does waits, with bounded memory, until we are idle */
+        if (c->reading) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            c->reading = 0;
+        }
         return;
     }
     if (!c->reading) {
@@ -435,7 +472,7 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void
-on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+read_input(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = s->data;
     RBGW_UNUSED(buf);
@@ -456,6 +493,43 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 
 static void
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct rbgw_spec *sp = &((struct http_conn *)s->data)->hl->l->gw->spec;
+    rbgw_spec_enter(sp);
+    read_input(s, nread, buf);
+    rbgw_spec_leave(sp); /* the conn may be closing */
+}
+
+/* The speculative read: one read(2) on the socket libuv polls, handled as libuv's would be. */
+static void
+spec_read(struct rbgw_spec_item *it)
+{
+    struct http_conn *c = rbgw_container_of(it, struct http_conn, spec);
+    struct rbgw_spec *sp = &c->hl->l->gw->spec;
+    uv_os_fd_t fd;
+    if (c->closing || !c->reading || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
+        return;
+    }
+    uv_buf_t buf;
+    on_alloc((uv_handle_t *)&c->tcp, READ_CHUNK, &buf);
+    ssize_t n;
+    do {
+        n = read(fd, buf.base, buf.len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        rbgw_spec_miss(sp, it);
+        return;
+    }
+    rbgw_spec_hit(sp, it);
+    on_read((uv_stream_t *)&c->tcp,
+            n > 0    ? n
+            : n == 0 ? UV_EOF
+                     : uv_translate_sys_error(errno),
+            &buf);
+}
+
+static void
 on_connection(uv_stream_t *server, int status)
 {
     struct http_listener *hl = server->data;
@@ -468,6 +542,7 @@ on_connection(uv_stream_t *server, int status)
     c->hl = hl;
     c->max_request = hl->l->gw->cfg->max_request_size;
     rbgw_list_init(&c->link);
+    rbgw_spec_item_init(&c->spec, spec_read);
     uv_tcp_init(hl->l->gw->loop, &c->tcp);
     c->tcp.data = c;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
