@@ -72,8 +72,6 @@ static const struct opt opts[] = {
      "ms to answer any call, retries included (< pdns's timeout)"},
     {"retry-budget", OPT_UINT, CFG(retry_budget), 0, "20", 0, 100, 0,
      "retries allowed, in percent of calls (at least 3/s)"},
-    {"speculative-reads", OPT_BOOL, CFG(speculative_reads), 0, "yes", 0, 0, 0,
-     "try reading the answer right after each write (backs off on misses)"},
     {"log-level", OPT_LEVEL, CFG(log_level), 0, "info", 0, 0, 0,
      "error, warning, info or debug (logs go to stderr)"},
     {"max-request-size", OPT_SIZE, CFG(max_request_size), 0, "1048576", 256, 1073741824, 0,

@@ -79,7 +79,6 @@ rbgw_gateway_init(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rbgw_co
     memset(gw, 0, sizeof(*gw));
     gw->loop = loop;
     gw->cfg = cfg;
-    rbgw_spec_init(&gw->spec, cfg->speculative_reads);
     gw->listeners = rbgw_xcalloc(cfg->nlisteners, sizeof(*gw->listeners));
     gw->upstreams = rbgw_xcalloc(cfg->nupstreams, sizeof(*gw->upstreams));
 
@@ -231,10 +230,6 @@ rbgw_gateway_listener_done(struct rbgw_listener *l)
 void
 rbgw_gateway_deinit(struct rbgw_gateway *gw)
 {
-    if (gw->spec.hits + gw->spec.misses > 0) {
-        rbgw_log_debug("speculative reads: %llu found data, %llu found none",
-                       (unsigned long long)gw->spec.hits, (unsigned long long)gw->spec.misses);
-    }
     for (size_t i = 0; i < gw->nlisteners; i++) {
         if (gw->listeners[i].ops && gw->listeners[i].impl) {
             gw->listeners[i].ops->destroy(&gw->listeners[i]);

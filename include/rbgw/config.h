@@ -65,7 +65,6 @@ struct rbgw_config {
     size_t nroutes;
     uint32_t deadline_ms;          /* deadline=: a call is answered within this, retries included */
     uint32_t retry_budget;         /* retry-budget=: retries as a percentage of calls */
-    bool speculative_reads;        /* speculative-reads=: read right after a write (spec.h) */
     char *config_file;             /* owned or NULL: the --config path */
     enum rbgw_log_level log_level; /* log-level=error|warning|info|debug, default info */
     size_t max_request_size;       /* bytes; a larger request from pdns gets a false reply */

@@ -27,7 +27,6 @@
 #include "rbgw/buf.h"
 #include "rbgw/config.h"
 #include "rbgw/rpc.h"
-#include "rbgw/spec.h"
 
 struct rbgw_request;
 struct rbgw_call;
@@ -114,7 +113,6 @@ struct rbgw_gateway {
     struct rbgw_upstream *upstreams; /* owned array */
     size_t nupstreams;
     struct rbgw_fanout *fanout; /* owned: routing, health, transactions (fanout.c) */
-    struct rbgw_spec spec;      /* speculative reads (spec.h) */
     uint64_t next_id;           /* request ids */
     uint64_t inflight;          /* requests created and not yet freed */
     bool stopping;              /* stop requested: no new requests, close when idle */

@@ -12,7 +12,7 @@
  * piling up past max-request-size stops it until the conn is idle again.
  *
  * A reply is written with uv_try_write; when it goes out whole (the usual case) the conn moves
- * on at once and is queued for a speculative read of pdns's next request (spec.h).
+ * on at once, with no write request and no epoll_ctl.
  * conn_process is a loop, so a reply given synchronously never recurses into the next message.
  *
  * Every answer is 200 with a JSON object body and a Content-Length (§8.2): never an empty body,
@@ -29,10 +29,8 @@
  * Spans (url, header names and values, body) are copied as llhttp hands them out, appending,
  * because a span can arrive in several pieces.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <llhttp.h>
 
@@ -87,7 +85,6 @@ struct http_conn {
     unsigned reading : 1;              /* uv_read_start active */
     unsigned processing : 1;           /* conn_process is on the stack */
     unsigned closing : 1;              /* uv_close called */
-    struct rbgw_spec_item spec;        /* speculative read of the next request (spec.h) */
 };
 
 static void conn_process(struct http_conn *c);
@@ -112,7 +109,6 @@ conn_close(struct http_conn *c)
         return;
     }
     c->closing = 1;
-    rbgw_spec_cancel(&c->spec);
     rbgw_list_remove(&c->link);
     rbgw_fanout_origin_gone(c->hl->l->gw->fanout, c);
     if (c->cur) {
@@ -300,9 +296,6 @@ write_response(struct http_conn *c, struct rbgw_request *req, int status, const 
     int n = uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
     if (n == (int)ub.len) {
         write_done(c, 0);
-        if (!c->closing && c->reading) {
-            rbgw_spec_after_write(&c->hl->l->gw->spec, &c->spec);
-        }
         return;
     }
     if (n > 0) {
@@ -472,7 +465,7 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void
-read_input(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = s->data;
     RBGW_UNUSED(buf);
@@ -493,43 +486,6 @@ read_input(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 
 static void
-on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    struct rbgw_spec *sp = &((struct http_conn *)s->data)->hl->l->gw->spec;
-    rbgw_spec_enter(sp);
-    read_input(s, nread, buf);
-    rbgw_spec_leave(sp); /* the conn may be closing */
-}
-
-/* The speculative read: one read(2) on the socket libuv polls, handled as libuv's would be. */
-static void
-spec_read(struct rbgw_spec_item *it)
-{
-    struct http_conn *c = rbgw_container_of(it, struct http_conn, spec);
-    struct rbgw_spec *sp = &c->hl->l->gw->spec;
-    uv_os_fd_t fd;
-    if (c->closing || !c->reading || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
-        return;
-    }
-    uv_buf_t buf;
-    on_alloc((uv_handle_t *)&c->tcp, READ_CHUNK, &buf);
-    ssize_t n;
-    do {
-        n = read(fd, buf.base, buf.len);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        rbgw_spec_miss(sp, it);
-        return;
-    }
-    rbgw_spec_hit(sp, it);
-    on_read((uv_stream_t *)&c->tcp,
-            n > 0    ? n
-            : n == 0 ? UV_EOF
-                     : uv_translate_sys_error(errno),
-            &buf);
-}
-
-static void
 on_connection(uv_stream_t *server, int status)
 {
     struct http_listener *hl = server->data;
@@ -542,7 +498,6 @@ on_connection(uv_stream_t *server, int status)
     c->hl = hl;
     c->max_request = hl->l->gw->cfg->max_request_size;
     rbgw_list_init(&c->link);
-    rbgw_spec_item_init(&c->spec, spec_read);
     uv_tcp_init(hl->l->gw->loop, &c->tcp);
     c->tcp.data = c;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {

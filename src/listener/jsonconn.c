@@ -11,17 +11,12 @@
  * into the slab or rbuf once a frame is dispatched.  Whitespace after a frame is dropped with
  * it, so that the '\n' ending a call is never what keeps an rbuf alive.
  *
- * Speculative reads (spec.h): after a reply is written whole, pdns's next call usually follows
- * at once; the connection is queued so that it is read before the loop polls again.
- *
  * Oversized input: once the buffered part of one request exceeds max-request-size, that request
  * is answered false at once and the rest of it is discarded up to the end of its frame, so the
  * replies stay one per request and in order.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "rbgw/fanout.h"
 #include "rbgw/log.h"
@@ -141,9 +136,6 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
         int n = uv_try_write(jc->out, parts, 2);
         if (n == (int)(reply.len + 1)) {
             jc->cur = NULL;
-            if (jc->reading) {
-                rbgw_spec_after_write(&jc->l->gw->spec, &jc->spec);
-            }
             /* May free req: every answer path delivers last and touches it no more. */
             rbgw_request_unref(req);
             return;
@@ -258,7 +250,7 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void
-read_input(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct rbgw_jsonconn *jc = stream->data;
     struct rbgw_jsonconn_slab *s = jc->slab;
@@ -291,41 +283,7 @@ read_input(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
     jc->eof = 1;
     uv_read_stop(stream);
     jc->reading = 0;
-    rbgw_spec_cancel(&jc->spec);
     process(jc);
-}
-
-static void
-on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-    struct rbgw_spec *sp = &((struct rbgw_jsonconn *)stream->data)->l->gw->spec;
-    rbgw_spec_enter(sp);
-    read_input(stream, nread, buf);
-    rbgw_spec_leave(sp); /* jc may be gone */
-}
-
-/* The speculative read: one read(2) on the stream libuv polls, handled as libuv's would be. */
-static void
-spec_read(struct rbgw_spec_item *it)
-{
-    struct rbgw_jsonconn *jc = rbgw_container_of(it, struct rbgw_jsonconn, spec);
-    struct rbgw_spec *sp = &jc->l->gw->spec;
-    uv_os_fd_t fd;
-    if (!jc->reading || jc->done || uv_fileno((uv_handle_t *)jc->in, &fd) != 0) {
-        return;
-    }
-    uv_buf_t buf;
-    on_alloc((uv_handle_t *)jc->in, READ_SLAB, &buf);
-    ssize_t n;
-    do {
-        n = read(fd, buf.base, buf.len);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        rbgw_spec_miss(sp, it);
-        return;
-    }
-    rbgw_spec_hit(sp, it);
-    on_read(jc->in, n > 0 ? n : n == 0 ? UV_EOF : uv_translate_sys_error(errno), &buf);
 }
 
 void
@@ -343,7 +301,6 @@ rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l,
     jc->max_request = l->gw->cfg->max_request_size;
     rbgw_buf_init(&jc->rbuf);
     rbgw_frame_scanner_init(&jc->sc);
-    rbgw_spec_item_init(&jc->spec, spec_read);
     in->data = jc;
     out->data = jc;
 }
@@ -369,7 +326,6 @@ rbgw__jsonconn_stop(struct rbgw_jsonconn *jc)
         uv_read_stop(jc->in);
         jc->reading = 0;
     }
-    rbgw_spec_cancel(&jc->spec);
     finish_if_idle(jc);
 }
 
@@ -377,7 +333,6 @@ void
 rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc)
 {
     jc->done = 1;
-    rbgw_spec_cancel(&jc->spec);
     /* Its open transactions can never be committed now (their conns are closed). */
     rbgw_fanout_origin_gone(jc->l->gw->fanout, jc);
     if (jc->cur) {

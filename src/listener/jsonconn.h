@@ -50,7 +50,6 @@ struct rbgw_jsonconn {
     struct rbgw_buf rbuf;            /* unserved input kept across reads; no memory when empty */
     struct rbgw_frame_scanner sc;    /* scan state over the unserved input */
     struct rbgw_request *cur;        /* the call being served (our reference), or NULL */
-    struct rbgw_spec_item spec;      /* speculative read of the next call (spec.h) */
     size_t max_request;              /* max-request-size */
     const char *what;                /* "pipe listener", "unix connection": for logs */
     unsigned reading : 1;            /* uv_read_start active */

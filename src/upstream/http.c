@@ -11,12 +11,9 @@
  * reply to one line.  A conn stays open after an HTTP-level error (e.g. a 500 with keep-alive):
  * the connection itself is sound.  A malformed or oversized response closes it.
  * An idle conn keeps reading so a server close is seen at once, not by the next request.
- * A request written whole queues the conn for a speculative read of the response (spec.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <llhttp.h>
 
@@ -48,7 +45,6 @@ struct http_conn {
     struct rbgw_buf body;         /* response body */
     struct rbgw_buf out;          /* the one-line reply handed to the request */
     struct rbgw_xlate_scratch xs; /* translation scratch, reused call after call */
-    struct rbgw_spec_item spec;   /* speculative read of the response (spec.h) */
     int pending;                  /* handles/requests to wait for after close */
     unsigned tcp_open : 1;        /* tcp handle initialised and not closing */
     unsigned gai_active : 1;      /* getaddrinfo in flight */
@@ -91,7 +87,6 @@ http_conn_close(struct rbgw_upconn *uc)
 {
     struct http_conn *c = (struct http_conn *)uc;
     c->closing = 1;
-    rbgw_spec_cancel(&c->spec);
     c->pending++; /* held across this function so a synchronous unpend cannot free early */
     if (c->tcp_open) {
         c->tcp_open = 0;
@@ -148,7 +143,7 @@ response_done(struct http_conn *c, bool clean_end)
 }
 
 static void
-read_response(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = s->data;
     if (nread == 0 || c->closing) {
@@ -212,43 +207,6 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init(slab, sizeof(slab));
 }
 
-static void
-on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    struct rbgw_spec *sp = &((struct http_conn *)s->data)->base.pool->u->gw->spec;
-    rbgw_spec_enter(sp);
-    read_response(s, nread, buf);
-    rbgw_spec_leave(sp); /* the conn may be gone */
-}
-
-/* The speculative read: one read(2) on the socket libuv polls, handled as libuv's would be. */
-static void
-spec_read(struct rbgw_spec_item *it)
-{
-    struct http_conn *c = rbgw_container_of(it, struct http_conn, spec);
-    struct rbgw_spec *sp = &c->base.pool->u->gw->spec;
-    uv_os_fd_t fd;
-    if (c->closing || !c->tcp_open || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) {
-        return;
-    }
-    uv_buf_t buf;
-    on_alloc((uv_handle_t *)&c->tcp, 65536, &buf);
-    ssize_t n;
-    do {
-        n = read(fd, buf.base, buf.len);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        rbgw_spec_miss(sp, it);
-        return;
-    }
-    rbgw_spec_hit(sp, it);
-    on_read((uv_stream_t *)&c->tcp,
-            n > 0    ? n
-            : n == 0 ? UV_EOF
-                     : uv_translate_sys_error(errno),
-            &buf);
-}
-
 /* ---- sending ---- */
 
 static void
@@ -288,7 +246,6 @@ http_conn_send(struct rbgw_upconn *uc)
     /* Try first: a complete write needs no request and no epoll_ctl afterwards. */
     int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n == (int)b.len) {
-        rbgw_spec_after_write(&up->pool.u->gw->spec, &c->spec);
         return;
     }
     if (n < 0 && n != UV_EAGAIN) {
@@ -403,7 +360,6 @@ http_conn_open(struct rbgw_upconn *uc)
     rbgw_buf_init(&c->wbuf);
     rbgw_buf_init(&c->body);
     rbgw_buf_init(&c->out);
-    rbgw_spec_item_init(&c->spec, spec_read);
     if (up->literal) {
         try_connect(c);
         return;

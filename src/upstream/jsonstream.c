@@ -13,9 +13,6 @@
  * Calls are forwarded as the bytes the listener received, replies as the bytes the responder
  * sent (flattened to one line): no re-serialisation.
  *
- * After a call is written whole, the connection is queued for a speculative read (spec.h):
- * a quick responder's reply is read before the loop polls again.
- *
  * A child or socket that misses its deadline is closed by the pool (a child is killed with
  * SIGKILL and reaped before its handles close); a new one is opened on demand, with the pool's
  * back-off after failed opens, so a crash-looping responder is not respawned in a tight loop.
@@ -58,7 +55,6 @@ struct js_conn {
     struct rbgw_buf ebuf;         /* partial stderr line */
     struct rbgw_buf out_line;     /* the one-line reply handed to the request */
     struct rbgw_arena scratch;    /* for vetting the initialize reply */
-    struct rbgw_spec_item spec;   /* speculative read of the reply (spec.h) */
     int pending;                  /* handles to wait for after close */
     int pid;                      /* pipe: child pid, for logs */
     unsigned initializing : 1;    /* waiting for the initialize reply */
@@ -127,7 +123,6 @@ js_conn_close(struct rbgw_upconn *uc)
 {
     struct js_conn *c = (struct js_conn *)uc;
     c->closing = 1;
-    rbgw_spec_cancel(&c->spec);
     c->pending++; /* held across this function */
     if (c->proc_alive) {
         /* Reap before closing the process handle, or the child stays a zombie.  Its pipes
@@ -207,7 +202,7 @@ on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void
-read_reply(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct js_conn *c = s->data;
     struct js_upstream *up;
@@ -271,40 +266,6 @@ read_reply(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
-static void
-on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    struct rbgw_spec *sp = &((struct js_conn *)s->data)->base.pool->u->gw->spec;
-    rbgw_spec_enter(sp);
-    read_reply(s, nread, buf);
-    rbgw_spec_leave(sp); /* the conn may be gone */
-}
-
-/* The speculative read: one read(2) on the stream libuv polls, handled as libuv's would be. */
-static void
-spec_read(struct rbgw_spec_item *it)
-{
-    struct js_conn *c = rbgw_container_of(it, struct js_conn, spec);
-    struct rbgw_spec *sp = &c->base.pool->u->gw->spec;
-    uv_stream_t *s = read_stream(c);
-    uv_os_fd_t fd;
-    if (c->closing || uv_fileno((uv_handle_t *)s, &fd) != 0) {
-        return;
-    }
-    uv_buf_t buf;
-    on_alloc((uv_handle_t *)s, READ_CHUNK, &buf);
-    ssize_t n;
-    do {
-        n = read(fd, buf.base, buf.len);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        rbgw_spec_miss(sp, it);
-        return;
-    }
-    rbgw_spec_hit(sp, it);
-    on_read(s, n > 0 ? n : n == 0 ? UV_EOF : uv_translate_sys_error(errno), &buf);
-}
-
 /* Forward the child's stderr to our log, one line at a time. */
 static void
 on_err_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -351,7 +312,6 @@ on_write(uv_write_t *w, int status)
     }
 }
 
-/* Write p and '\n': 1 when written whole at once, 0 when a write request finishes it. */
 static int
 write_line(struct js_conn *c, const char *p, size_t len)
 {
@@ -361,7 +321,7 @@ write_line(struct js_conn *c, const char *p, size_t len)
      * live in the request arena (or the upstream's initialize text) until the call ends. */
     int n = uv_try_write((uv_stream_t *)&c->sock, b, 2);
     if (n == (int)(len + 1)) {
-        return 1;
+        return 0;
     }
     if (n < 0 && n != UV_EAGAIN) {
         return n;
@@ -394,8 +354,6 @@ js_conn_send(struct rbgw_upconn *uc)
     if (rc < 0) {
         rbgw_upconn_error(uc, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
                           "sending the call failed (%s)", uv_err_name(rc));
-    } else if (rc == 1) {
-        rbgw_spec_after_write(&upstream_of(c)->pool.u->gw->spec, &c->spec);
     }
 }
 
@@ -460,7 +418,6 @@ js_conn_open(struct rbgw_upconn *uc)
     rbgw_buf_init(&c->out_line);
     rbgw_arena_init(&c->scratch);
     rbgw_frame_scanner_init(&c->sc);
-    rbgw_spec_item_init(&c->spec, spec_read);
     uv_pipe_init(loop, &c->sock, 0);
     c->sock.data = c;
     if (up->kind == JS_UNIX) {
