@@ -1,10 +1,11 @@
 /*
  * skip_int.h: find the next byte that matters to a JSON scanner, 16 bytes at a time.
  *
- * The frame scanner and the validating scanner spend most of their time on bytes that cannot
- * change their state (the letters of a qname, the digits of an address).  With SSE2 (every
+ * Inside strings the frame scanner and the validating scanner spend most of their time on bytes
+ * that cannot change their state (the letters of a qname, an address).  With SSE2 (every
  * x86-64) these helpers test 16 bytes with a few compares and one movemask; elsewhere they
- * fall back to a byte loop.  Loads never cross `end`: the last <16 bytes take the byte loop.
+ * fall back to a byte loop.  (Between tokens structural bytes come every few bytes, and a
+ * table loop is cheaper: see frame.c.)  Loads never cross `end`: the last <16 bytes take the byte loop.
  * Private to src/.
  */
 #ifndef RBGW_SKIP_INT_H
@@ -36,33 +37,6 @@ rbgw__skip_string_body(const unsigned char *p, const unsigned char *end)
     }
 #endif
     while (p < end && *p != '"' && *p != '\\' && *p >= 0x20) {
-        p++;
-    }
-    return p;
-}
-
-/* The first byte at or after p that is one of " \ { } [ ], or end. */
-static inline const unsigned char *
-rbgw__skip_to_structural(const unsigned char *p, const unsigned char *end)
-{
-#ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-    const __m128i lbrace = _mm_set1_epi8('{'), rbrace = _mm_set1_epi8('}');
-    const __m128i lbracket = _mm_set1_epi8('['), rbracket = _mm_set1_epi8(']');
-    while (end - p >= 16) {
-        __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
-        __m128i m = _mm_or_si128(
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
-                         _mm_or_si128(_mm_cmpeq_epi8(x, lbrace), _mm_cmpeq_epi8(x, rbrace))),
-            _mm_or_si128(_mm_cmpeq_epi8(x, lbracket), _mm_cmpeq_epi8(x, rbracket)));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
-        if (bits) {
-            return p + __builtin_ctz(bits);
-        }
-        p += 16;
-    }
-#endif
-    while (p < end && *p != '"' && *p != '\\' && *p != '{' && *p != '}' && *p != '[' && *p != ']') {
         p++;
     }
     return p;
