@@ -153,6 +153,28 @@ rbgw_arena_free(struct rbgw_arena *a)
     rbgw_arena_init(a);
 }
 
+void
+rbgw_arena_reset(struct rbgw_arena *a)
+{
+    struct rbgw_arena_chunk *keep = NULL, *c = a->head;
+    while (c) {
+        struct rbgw_arena_chunk *next = c->next;
+        if (keep == NULL && c->size == ARENA_CHUNK) {
+            keep = c;
+        } else {
+            free(c);
+        }
+        c = next;
+    }
+    rbgw_arena_init(a);
+    if (keep) {
+        keep->next = NULL;
+        a->head = keep;
+        a->pos = keep->mem;
+        a->end = keep->mem + keep->size;
+    }
+}
+
 void *
 rbgw_arena_alloc(struct rbgw_arena *a, size_t n)
 {

@@ -230,6 +230,13 @@ rbgw_gateway_listener_done(struct rbgw_listener *l)
 void
 rbgw_gateway_deinit(struct rbgw_gateway *gw)
 {
+    while (gw->spare) {
+        struct rbgw_request *req = gw->spare;
+        gw->spare = req->next_spare;
+        rbgw_arena_free(&req->arena);
+        free(req);
+    }
+    gw->nspare = 0;
     for (size_t i = 0; i < gw->nlisteners; i++) {
         if (gw->listeners[i].ops && gw->listeners[i].impl) {
             gw->listeners[i].ops->destroy(&gw->listeners[i]);

@@ -102,6 +102,8 @@ struct rbgw_arena {
 void rbgw_arena_init(struct rbgw_arena *a);
 /** Free everything the arena handed out; the arena can be used again afterwards. */
 void rbgw_arena_free(struct rbgw_arena *a);
+/** Like rbgw_arena_free, but keep one standard chunk for the next user (a recycled request). */
+void rbgw_arena_reset(struct rbgw_arena *a);
 /** Aligned to 16 bytes; never NULL (aborts on OOM). */
 void *rbgw_arena_alloc(struct rbgw_arena *a, size_t n);
 void *rbgw_arena_calloc(struct rbgw_arena *a, size_t n);

@@ -43,20 +43,21 @@ typedef void (*rbgw_call_done_cb)(struct rbgw_call *call, int status, struct rbg
 typedef void (*rbgw_reply_cb)(struct rbgw_request *req, struct rbgw_str reply);
 
 struct rbgw_request {
-    uint64_t id;                    /* per-process sequence number, for logs */
-    uint32_t refs;                  /* listener + in-flight upstream */
-    bool answered;                  /* reply or fail happened */
-    struct rbgw_gateway *gw;        /* borrowed, gateway lifetime */
-    struct rbgw_arena arena;        /* owned: tree, copies, encoded upstream bytes */
-    struct rbgw_str raw;            /* the call's JSON text (in arena), trimmed */
-    struct rbgw_rpc_call call;      /* the call: method always; root/params once parsed */
-    struct rbgw_str trxid;          /* text of parameters.trxid when a number, else empty */
-    bool parsed;                    /* call.root/params are built (rbgw_request_parse) */
-    void *origin;                   /* borrowed listener connection; NULL once it is gone */
-    rbgw_reply_cb on_reply;         /* the origin's reply hook */
-    struct rbgw_buf reply;          /* owned: reply bytes while the listener writes them */
-    uint64_t start_ns;              /* when the call was read, for latency logs */
-    struct rbgw_upstream *upstream; /* borrowed: where it was sent, for logs; NULL before */
+    uint64_t id;                     /* per-process sequence number, for logs */
+    uint32_t refs;                   /* listener + in-flight upstream */
+    bool answered;                   /* reply or fail happened */
+    struct rbgw_gateway *gw;         /* borrowed, gateway lifetime */
+    struct rbgw_arena arena;         /* owned: tree, copies, encoded upstream bytes */
+    struct rbgw_str raw;             /* the call's JSON text (in arena), trimmed */
+    struct rbgw_rpc_call call;       /* the call: method always; root/params once parsed */
+    struct rbgw_str trxid;           /* text of parameters.trxid when a number, else empty */
+    bool parsed;                     /* call.root/params are built (rbgw_request_parse) */
+    void *origin;                    /* borrowed listener connection; NULL once it is gone */
+    rbgw_reply_cb on_reply;          /* the origin's reply hook */
+    struct rbgw_buf reply;           /* owned: reply bytes while the listener writes them */
+    uint64_t start_ns;               /* when the call was read, for latency logs */
+    struct rbgw_upstream *upstream;  /* borrowed: where it was sent, for logs; NULL before */
+    struct rbgw_request *next_spare; /* in gw->spare while unused */
 };
 
 struct rbgw_upstream_ops {
@@ -115,6 +116,8 @@ struct rbgw_gateway {
     struct rbgw_fanout *fanout; /* owned: routing, health, transactions (fanout.c) */
     uint64_t next_id;           /* request ids */
     uint64_t inflight;          /* requests created and not yet freed */
+    struct rbgw_request *spare; /* freed requests kept for reuse (request.c), a stack */
+    unsigned nspare;            /* how many */
     bool stopping;              /* stop requested: no new requests, close when idle */
     bool stopped;               /* handles closing */
     uv_signal_t sig[2];         /* SIGINT, SIGTERM */

@@ -471,3 +471,35 @@ Test(buf, arena_reuse_after_free)
         cr_expect_null(a.pos, "round %d: pos after free", round);
     }
 }
+
+/* reset (recycled requests): one standard chunk survives, empty and reused from its start;
+ * big blocks and further chunks are freed (ASan/valgrind would see a leak otherwise). */
+Test(buf, arena_reset_keeps_one_chunk)
+{
+    struct rbgw_arena a = RBGW_ARENA_INIT;
+    rbgw_arena_reset(&a); /* an empty arena stays empty */
+    cr_expect_null(a.head);
+
+    char *big = rbgw_arena_alloc(&a, 50000); /* a big first block: its own chunk, the head */
+    memset(big, 'B', 50000);
+    char *first = rbgw_arena_alloc(&a, 100);
+    for (int i = 0; i < 200; i++) {
+        memset(rbgw_arena_alloc(&a, 100), 'x', 100); /* several standard chunks */
+    }
+    rbgw_arena_reset(&a);
+    cr_assert_not_null(a.head, "no chunk kept");
+    cr_expect_eq(a.end - a.pos, 4096, "the kept chunk is not a whole standard one");
+    char *again = rbgw_arena_alloc(&a, 100);
+    cr_expect_eq(again, a.end - 4096, "allocation does not restart at the chunk's start");
+    memset(again, 'y', 100);
+    (void)first;
+    rbgw_arena_reset(&a);
+    cr_expect_eq(rbgw_arena_alloc(&a, 16), again, "a second reset does not reuse the same chunk");
+
+    /* only big blocks: nothing worth keeping */
+    struct rbgw_arena b = RBGW_ARENA_INIT;
+    memset(rbgw_arena_alloc(&b, 9000), 'z', 9000);
+    rbgw_arena_reset(&b);
+    cr_expect_null(b.head, "a big block was kept");
+    rbgw_arena_free(&a);
+}
