@@ -28,6 +28,17 @@
  *
  * Spans (url, header names and values, body) are copied as llhttp hands them out, appending,
  * because a span can arrive in several pieces.
+ *
+ * Memory (issue 3: an idle pdns connection must cost little): every connection of a listener
+ * reads into the listener's one read slab (libuv runs one read callback at a time on a loop,
+ * and the parser copies what it keeps, so the slab is free again when on_read returns), and
+ * llhttp parses straight from it.  Only bytes the parser has not taken when on_read returns
+ * (a request pipelined behind the call in flight: the parser pauses after each message) are
+ * copied into the conn's `in`, and bytes that arrive while a call is in flight are appended
+ * there; `in` is freed whenever it is empty.  The message's copies (url and headers in `head`,
+ * the header offsets, the body) are freed once it is dispatched (the call copies what it
+ * needs), and a write request is allocated only for a reply uv_try_write could not write at
+ * once.  An idle connection thus holds its struct (with its uv handle and parser) only.
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,7 +53,9 @@
 #include "rbgw/xlate_in.h"
 
 #define MAX_HEADERS 64
-#define READ_CHUNK 65536
+#define READ_SLAB 65536
+#define HEAD_INITIAL 512 /* pdns's REST request line and headers fit (one allocation) */
+#define HDRS_INITIAL 16  /* pdns sends 8-10 headers */
 
 struct http_listener {
     struct rbgw_listener *l;       /* borrowed owner */
@@ -50,55 +63,70 @@ struct http_listener {
     struct rbgw_url addr;          /* owned: address= */
     struct rbgw_http_in_conf conf; /* prefix (path=) and suffix (url-suffix=) */
     struct rbgw_list conns;        /* open http_conns */
+    char *slab;                    /* owned: the read buffer of every conn, from the first read */
+    struct http_conn *slab_owner;  /* the conn on_read is parsing from the slab, or NULL */
+    size_t slab_pos;               /* slab_owner's first byte not yet parsed */
+    size_t slab_len;               /* bytes read into the slab */
     unsigned stopped : 1;          /* no more accepts */
     unsigned closed : 1;           /* handles closing */
 };
 
 struct hdr_span {
-    size_t name_off, name_len;   /* in hbuf */
-    size_t value_off, value_len; /* in hbuf */
+    size_t name_off, name_len;   /* in head */
+    size_t value_off, value_len; /* in head */
 };
 
 struct http_conn {
-    uv_tcp_t tcp;                      /* the connection */
-    struct http_listener *hl;          /* borrowed owner */
-    struct rbgw_list link;             /* on hl->conns */
-    llhttp_t parser;                   /* request parser (strict) */
-    struct rbgw_buf in;                /* received, not yet parsed bytes */
-    struct rbgw_buf url;               /* request target */
-    struct rbgw_buf hbuf;              /* header names and values */
-    struct hdr_span hdrs[MAX_HEADERS]; /* offsets into hbuf */
-    size_t nhdrs;                      /* headers seen */
-    struct rbgw_buf body;              /* message body */
-    struct rbgw_request *cur;          /* call in flight (our reference) */
-    uv_write_t wreq;                   /* reply write */
-    size_t max_request;                /* max-request-size */
-    size_t size;                       /* url, header and body bytes of this message, dropped
-                                          ones included */
-    unsigned in_value : 1;             /* last header span was a value */
-    unsigned complete : 1;             /* a message is complete */
-    unsigned too_big : 1;              /* message exceeded max-request-size */
-    unsigned body_dropped : 1;         /* its body is being dropped (too_big in the body) */
-    unsigned too_many_headers : 1;     /* more than MAX_HEADERS */
-    unsigned keepalive : 1;            /* the message allows keep-alive */
-    unsigned close_after : 1;          /* close once the reply is written */
-    unsigned reading : 1;              /* uv_read_start active */
-    unsigned processing : 1;           /* conn_process is on the stack */
-    unsigned closing : 1;              /* uv_close called */
+    uv_tcp_t tcp;                  /* the connection */
+    struct http_listener *hl;      /* borrowed owner */
+    struct rbgw_list link;         /* on hl->conns */
+    llhttp_t parser;               /* request parser (strict) */
+    struct rbgw_buf in;            /* received, not yet parsed bytes; no memory when empty */
+    struct rbgw_buf head;          /* request target, then header names and values */
+    size_t url_len;                /* the target: head[0..url_len) */
+    struct hdr_span *hdrs;         /* owned: offsets into head, hdrs_cap entries */
+    size_t nhdrs;                  /* headers seen */
+    size_t hdrs_cap;               /* entries allocated (up to MAX_HEADERS) */
+    struct rbgw_buf body;          /* message body */
+    struct rbgw_request *cur;      /* call in flight (our reference) */
+    size_t max_request;            /* max-request-size */
+    size_t size;                   /* url, header and body bytes of this message, dropped
+                                      ones included */
+    unsigned in_value : 1;         /* last header span was a value */
+    unsigned complete : 1;         /* a message is complete */
+    unsigned too_big : 1;          /* message exceeded max-request-size */
+    unsigned body_dropped : 1;     /* its body is being dropped (too_big in the body) */
+    unsigned too_many_headers : 1; /* more than MAX_HEADERS */
+    unsigned keepalive : 1;        /* the message allows keep-alive */
+    unsigned close_after : 1;      /* close once the reply is written */
+    unsigned reading : 1;          /* uv_read_start active */
+    unsigned processing : 1;       /* conn_process is on the stack */
+    unsigned closing : 1;          /* uv_close called */
 };
 
 static void conn_process(struct http_conn *c);
 
 /* ---- connection lifecycle ---- */
 
+/* Free the copies of the current message (a dispatched one needs them no more). */
+static void
+message_free(struct http_conn *c)
+{
+    rbgw_buf_free(&c->head);
+    rbgw_buf_free(&c->body);
+    free(c->hdrs);
+    c->hdrs = NULL;
+    c->hdrs_cap = 0;
+    c->nhdrs = 0;
+    c->url_len = 0;
+}
+
 static void
 on_conn_closed(uv_handle_t *h)
 {
     struct http_conn *c = h->data;
     rbgw_buf_free(&c->in);
-    rbgw_buf_free(&c->url);
-    rbgw_buf_free(&c->hbuf);
-    rbgw_buf_free(&c->body);
+    message_free(c);
     free(c);
 }
 
@@ -143,9 +171,9 @@ static int
 on_message_begin(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
-    rbgw_buf_reset(&c->url);
-    rbgw_buf_reset(&c->hbuf);
+    rbgw_buf_reset(&c->head);
     rbgw_buf_reset(&c->body);
+    c->url_len = 0;
     c->size = 0;
     c->nhdrs = 0;
     c->in_value = 0;
@@ -162,7 +190,11 @@ on_url(llhttp_t *p, const char *at, size_t len)
     if (over_limit(c, len)) {
         return HPE_USER;
     }
-    rbgw_buf_append(&c->url, at, len);
+    if (c->head.data == NULL) {
+        rbgw_buf_reserve(&c->head, HEAD_INITIAL - 1);
+    }
+    rbgw_buf_append(&c->head, at, len); /* the target comes before any header */
+    c->url_len += len;
     return 0;
 }
 
@@ -181,14 +213,18 @@ on_header_field(llhttp_t *p, const char *at, size_t len)
             c->too_many_headers = 1;
             return HPE_USER;
         }
+        if (c->nhdrs == c->hdrs_cap) {
+            c->hdrs_cap = c->hdrs_cap ? 2 * c->hdrs_cap : HDRS_INITIAL;
+            c->hdrs = rbgw_xrealloc(c->hdrs, c->hdrs_cap * sizeof(*c->hdrs));
+        }
         struct hdr_span *h = &c->hdrs[c->nhdrs++];
-        h->name_off = c->hbuf.len;
+        h->name_off = c->head.len;
         h->name_len = 0;
-        h->value_off = c->hbuf.len;
+        h->value_off = c->head.len;
         h->value_len = 0;
         c->in_value = 0;
     }
-    rbgw_buf_append(&c->hbuf, at, len);
+    rbgw_buf_append(&c->head, at, len);
     c->hdrs[c->nhdrs - 1].name_len += len;
     return 0;
 }
@@ -205,11 +241,11 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
     }
     struct hdr_span *h = &c->hdrs[c->nhdrs - 1];
     if (!c->in_value) {
-        h->value_off = c->hbuf.len;
+        h->value_off = c->head.len;
         h->value_len = 0;
         c->in_value = 1;
     }
-    rbgw_buf_append(&c->hbuf, at, len);
+    rbgw_buf_append(&c->head, at, len);
     h->value_len += len;
     return 0;
 }
@@ -278,7 +314,9 @@ write_done(struct http_conn *c, int status)
 static void
 on_write(uv_write_t *w, int status)
 {
-    write_done(w->data, status);
+    struct http_conn *c = w->data;
+    free(w);
+    write_done(c, status);
 }
 
 static void
@@ -302,10 +340,17 @@ write_response(struct http_conn *c, struct rbgw_request *req, int status, const 
         ub.base += n;
         ub.len -= (size_t)n;
     }
-    /* The rest lives in req->reply until write_done drops the request. */
-    c->wreq.data = c;
-    int rc =
-        n < 0 && n != UV_EAGAIN ? n : uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &ub, 1, on_write);
+    /* The rest lives in req->reply until write_done drops the request.  The write request is
+     * allocated here, not kept per connection: idle ones need none. */
+    int rc = n;
+    if (n >= 0 || n == UV_EAGAIN) {
+        uv_write_t *w = rbgw_xmalloc(sizeof(*w));
+        w->data = c;
+        rc = uv_write(w, (uv_stream_t *)&c->tcp, &ub, 1, on_write);
+        if (rc < 0) {
+            free(w);
+        }
+    }
     if (rc < 0) {
         rbgw_log_debug("http listener: cannot write a reply: %s", uv_strerror(rc));
         c->cur = NULL;
@@ -352,18 +397,21 @@ answer_error(struct http_conn *c, int status, const char *fmt, ...)
 
 /* ---- request handling ---- */
 
+/* Turn the complete message into a call (or an answer); its copies are freed afterwards. */
 static void
 dispatch_message(struct http_conn *c)
 {
     struct rbgw_http_header hdrs[MAX_HEADERS];
     for (size_t i = 0; i < c->nhdrs; i++) {
-        hdrs[i].name = rbgw_str_make(c->hbuf.data + c->hdrs[i].name_off, c->hdrs[i].name_len);
-        hdrs[i].value = rbgw_str_make(c->hbuf.data + c->hdrs[i].value_off, c->hdrs[i].value_len);
+        hdrs[i].name = rbgw_str_make(c->head.data + c->hdrs[i].name_off, c->hdrs[i].name_len);
+        hdrs[i].value = rbgw_str_make(c->head.data + c->hdrs[i].value_off, c->hdrs[i].value_len);
     }
     const char *verb = llhttp_method_name((llhttp_method_t)c->parser.method);
+    struct rbgw_str target = rbgw_str_make(c->head.data ? c->head.data : "", c->url_len);
+    int tlen = (int)(target.len > 200 ? 200 : target.len); /* as much as reasons show */
     struct rbgw_http_in in = {
         .verb = rbgw_str_cstr(verb),
-        .target = rbgw_buf_str(&c->url),
+        .target = target,
         .headers = hdrs,
         .nheaders = c->nhdrs,
         .body = rbgw_buf_str(&c->body),
@@ -373,29 +421,58 @@ dispatch_message(struct http_conn *c)
         answer_error(c, 200,
                      "%s %.*s: request of %zu bytes is larger than max-request-size (%zu bytes); "
                      "its body was discarded",
-                     verb, (int)(c->url.len > 200 ? 200 : c->url.len),
-                     c->url.data ? c->url.data : "", c->size, c->max_request);
+                     verb, tlen, target.p, c->size, c->max_request);
+        message_free(c);
         return;
     }
     struct rbgw_arena a = RBGW_ARENA_INIT;
     struct rbgw_buf json = RBGW_BUF_INIT;
     char err[300];
     if (rbgw_xlate_http_to_rpc(&c->hl->conf, &in, &a, &json, err, sizeof(err)) != 0) {
-        answer_error(c, 200, "%s %.*s: %s", verb, (int)(c->url.len > 200 ? 200 : c->url.len),
-                     c->url.data ? c->url.data : "", err);
+        answer_error(c, 200, "%s %.*s: %s", verb, tlen, target.p, err);
     } else {
+        /* The request copies the JSON text: nothing points into the message afterwards. */
         struct rbgw_request *req = rbgw_request_new(c->hl->l->gw, json.data, json.len, c, on_reply);
         c->cur = req;
         rbgw_request_dispatch(req);
     }
     rbgw_buf_free(&json);
     rbgw_arena_free(&a);
+    message_free(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-/* Parse what is buffered and dispatch complete messages, one call at a time; keep reading. */
+/* The input not yet parsed: the slab's rest while on_read parses this conn from it, else in. */
+static const char *
+unparsed(const struct http_conn *c, size_t *len)
+{
+    const struct http_listener *hl = c->hl;
+    if (hl->slab_owner == c) {
+        *len = hl->slab_len - hl->slab_pos;
+        return hl->slab + hl->slab_pos;
+    }
+    *len = c->in.len;
+    return c->in.data;
+}
+
+/* Drop n parsed bytes from the front of the input; an emptied `in` gives its memory back. */
+static void
+consume(struct http_conn *c, size_t n)
+{
+    struct http_listener *hl = c->hl;
+    if (hl->slab_owner == c) {
+        RBGW_ASSERT(n <= hl->slab_len - hl->slab_pos);
+        hl->slab_pos += n;
+    } else if (n == c->in.len) {
+        rbgw_buf_free(&c->in);
+    } else {
+        rbgw_buf_consume(&c->in, n);
+    }
+}
+
+/* Parse the unparsed input and dispatch complete messages, one call at a time; keep reading. */
 static void
 conn_process(struct http_conn *c)
 {
@@ -403,22 +480,24 @@ conn_process(struct http_conn *c)
         return; /* a synchronous reply inside the loop below: the loop goes on */
     }
     c->processing = 1;
-    while (!c->closing && !c->cur && c->in.len > 0) {
+    while (!c->closing && !c->cur) {
+        size_t len;
+        const char *p = unparsed(c, &len);
+        if (len == 0) {
+            break;
+        }
         if (llhttp_get_errno(&c->parser) == HPE_PAUSED) {
             llhttp_resume(&c->parser);
         }
-        llhttp_errno_t e = llhttp_execute(&c->parser, c->in.data, c->in.len);
-        size_t used = c->in.len;
-        if (e == HPE_PAUSED) {
-            used = (size_t)(llhttp_get_error_pos(&c->parser) - c->in.data);
-        }
+        llhttp_errno_t e = llhttp_execute(&c->parser, p, len);
         if (e == HPE_PAUSED && c->complete) {
-            rbgw_buf_consume(&c->in, used);
+            /* Spans were copied as they came: only the bytes after the message remain. */
+            consume(c, (size_t)(llhttp_get_error_pos(&c->parser) - p));
             c->complete = 0;
             dispatch_message(c);
             continue;
         }
-        rbgw_buf_reset(&c->in);
+        consume(c, len);
         if (e != HPE_OK) {
             if (c->too_big) {
                 answer_error(c, 400, "request head larger than max-request-size (%zu bytes)",
@@ -460,15 +539,39 @@ static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct http_conn *c = h->data;
+    struct http_listener *hl = c->hl;
     RBGW_UNUSED(suggested);
-    *buf = uv_buf_init(rbgw_buf_reserve(&c->in, READ_CHUNK), READ_CHUNK);
+    RBGW_ASSERT(hl->slab_owner == NULL); /* one read callback at a time on a loop */
+    if (hl->slab == NULL) {
+        hl->slab = rbgw_xmalloc(READ_SLAB);
+    }
+    *buf = uv_buf_init(hl->slab, READ_SLAB);
 }
 
 static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = s->data;
-    RBGW_UNUSED(buf);
+    struct http_listener *hl = c->hl;
+    if (nread > 0) {
+        if (c->cur || c->in.len > 0) {
+            /* Behind the call in flight: kept, in order, until its reply is written. */
+            rbgw_buf_append(&c->in, buf->base, (size_t)nread);
+            conn_process(c);
+            return;
+        }
+        hl->slab_owner = c;
+        hl->slab_pos = 0;
+        hl->slab_len = (size_t)nread;
+        conn_process(c);
+        hl->slab_owner = NULL;
+        if (!c->closing && hl->slab_pos < hl->slab_len) {
+            /* Pipelined input behind a call in flight: the slab is the next reader's. */
+            rbgw_buf_append(&c->in, hl->slab + hl->slab_pos, hl->slab_len - hl->slab_pos);
+            conn_process(c); /* stops reading if that is already past max-request-size */
+        }
+        return;
+    }
     if (nread == 0) {
         return;
     }
@@ -480,9 +583,6 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         conn_close(c);
         return;
     }
-    c->in.len += (size_t)nread;
-    c->in.data[c->in.len] = '\0';
-    conn_process(c);
 }
 
 static void
@@ -598,7 +698,9 @@ static void
 http_destroy(struct rbgw_listener *l)
 {
     struct http_listener *hl = l->impl;
+    RBGW_ASSERT(hl->slab_owner == NULL);
     rbgw_url_free(&hl->addr);
+    free(hl->slab);
     free(hl);
     l->impl = NULL;
 }

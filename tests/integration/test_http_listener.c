@@ -19,7 +19,11 @@
  * in one write or several) gets 200 false naming the limit, a warning on stderr, nothing reaches
  * the responder, and the same connection serves the next call (or closes if the request said
  * Connection: close); bytes that are not HTTP get a 400 with a JSON body and the connection is
- * closed.
+ * closed.  Requests in pieces (rbgw parses each read from one buffer shared by its connections
+ * and keeps per connection only what the parser has not taken): a request sent one byte at a
+ * time, two connections whose half-sent requests interleave, pipelined requests cut into small
+ * pieces, and a reply too big to be written at once followed by the next call, all answered
+ * right.
  *
  * The port: a free one is picked by binding port 0 and closing it; if another process takes it
  * before rbgw binds (rbgw then exits with "address already in use"), another one is tried.
@@ -94,6 +98,9 @@ static struct rbgw_proc *gw; /* rbgw, or NULL */
 static int conn_fd = -1;     /* the test's HTTP connection, or -1 */
 static char *inbuf;          /* bytes read from conn_fd, not yet consumed */
 static size_t inlen;         /* bytes in inbuf */
+static int other_fd = -1;    /* a second connection (swap_conn), or -1 */
+static char *other_buf;      /* its inbuf */
+static size_t other_len;     /* its inlen */
 
 static void
 teardown(void)
@@ -105,6 +112,13 @@ teardown(void)
     free(inbuf);
     inbuf = NULL;
     inlen = 0;
+    if (other_fd >= 0) {
+        close(other_fd);
+        other_fd = -1;
+    }
+    free(other_buf);
+    other_buf = NULL;
+    other_len = 0;
     rbgw_proc_free(gw);
     gw = NULL;
     fake_json_rmtree(dir);
@@ -174,8 +188,10 @@ start_gw(void)
     start_gw_with(NULL);
 }
 
+/* A new current connection; rcvbuf > 0: its SO_RCVBUF (set before connecting, so that the
+ * window it advertises fits). */
 static void
-http_connect(void)
+http_connect_rcvbuf(int rcvbuf)
 {
     if (conn_fd >= 0) {
         close(conn_fd);
@@ -183,12 +199,37 @@ http_connect(void)
     inlen = 0;
     conn_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     cr_assert_geq(conn_fd, 0);
+    if (rcvbuf > 0) {
+        cr_assert_eq(setsockopt(conn_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)), 0);
+    }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     cr_assert_eq(connect(conn_fd, (struct sockaddr *)&sa, sizeof(sa)), 0,
                  "connect 127.0.0.1:%d: %s; stderr:\n%s", port, strerror(errno), errtail());
     int one = 1;
     setsockopt(conn_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void
+http_connect(void)
+{
+    http_connect_rcvbuf(0);
+}
+
+/* Make the second connection the current one (conn_fd, inbuf, inlen) and the current one the
+ * second; http_connect() after the first swap opens it. */
+static void
+swap_conn(void)
+{
+    int fd = conn_fd;
+    conn_fd = other_fd;
+    other_fd = fd;
+    char *b = inbuf;
+    inbuf = other_buf;
+    other_buf = b;
+    size_t n = inlen;
+    inlen = other_len;
+    other_len = n;
 }
 
 static void
@@ -649,4 +690,131 @@ Test(http_listener, oversized_body_with_connection_close, .timeout = 30)
     cr_assert(r->connection && strcasecmp(r->connection, "close") == 0,
               "Connection <%s>, expected close", r->connection ? r->connection : "(none)");
     assert_closed();
+}
+
+/* ---- requests in pieces ---- */
+
+/* Every byte in its own write (TCP_NODELAY: mostly its own segment and read): the target, the
+ * header names and values and the body all arrive in pieces. */
+Test(http_listener, request_sent_one_byte_at_a_time, .timeout = 30)
+{
+    start_gw();
+    http_connect();
+    const char *reqs[] = {REST_LOOKUP, post_json(POST_JSON_BODY)};
+    const char *calls[] = {REST_LOOKUP_CALL, POST_JSON_BODY};
+    for (size_t k = 0; k < 2; k++) {
+        for (const char *b = reqs[k]; *b; b++) {
+            http_send(b, 1);
+        }
+        assert_echo(read_response(), calls[k]);
+    }
+    cr_assert_eq(inlen, 0, "bytes after the last answer: <%s>", inbuf);
+}
+
+/* Two connections with half-sent requests at the same time: each one's parts stay its own,
+ * also while the other one completes a whole call meanwhile, and when the two send byte by
+ * byte in turn. */
+Test(http_listener, half_sent_requests_on_two_connections_stay_apart, .timeout = 30)
+{
+    start_gw();
+    const char *x = post_json(POST_JSON_BODY);
+    const char *y = REST_LOOKUP;
+    size_t xcut = (size_t)(strstr(x, "Keep-Alive") + 4 - x); /* in a header value */
+    size_t ycut = (size_t)(strstr(y, "%2ecom") + 2 - y);     /* in the target */
+    /* x on the current connection, y on the second one */
+    http_connect();
+    swap_conn();
+    http_connect();
+    swap_conn();
+
+    http_send(x, xcut);
+    swap_conn();
+    http_send(y, ycut);
+    swap_conn();
+    http_send_str(x + xcut);
+    assert_echo(read_response(), POST_JSON_BODY);
+    swap_conn();
+    http_send_str(y + ycut);
+    assert_echo(read_response(), REST_LOOKUP_CALL);
+
+    /* y completes a whole call while x is half-sent (cut in its body) */
+    swap_conn();
+    xcut = strlen(x) - 10;
+    http_send(x, xcut);
+    swap_conn();
+    http_send_str(y);
+    assert_echo(read_response(), REST_LOOKUP_CALL);
+    swap_conn();
+    http_send_str(x + xcut);
+    assert_echo(read_response(), POST_JSON_BODY);
+
+    /* byte by byte, in turn */
+    size_t xl = strlen(x), yl = strlen(y);
+    for (size_t i = 0; i < xl || i < yl; i++) {
+        if (i < xl) {
+            http_send(x + i, 1);
+        }
+        swap_conn();
+        if (i < yl) {
+            http_send(y + i, 1);
+        }
+        swap_conn();
+    }
+    assert_echo(read_response(), POST_JSON_BODY);
+    cr_assert_eq(inlen, 0, "bytes after the answer on x: <%s>", inbuf);
+    swap_conn();
+    assert_echo(read_response(), REST_LOOKUP_CALL);
+    cr_assert_eq(inlen, 0, "bytes after the answer on y: <%s>", inbuf);
+    struct fake_json_rec *seen;
+    cr_assert_eq(calls_seen(&seen), 6);
+}
+
+/* Three pipelined requests cut into pieces of 1, 7 and 61 bytes: pieces end inside a request
+ * and pieces hold the end of one request and the start of the next (which waits, in order,
+ * behind the call in flight).  Every request is answered once, in order. */
+Test(http_listener, pipelined_requests_in_small_pieces, .timeout = 30)
+{
+    start_gw();
+    http_connect();
+    const char *c2 = "{\"method\": \"getDomainInfo\", \"parameters\": {\"name\": \"b.example.\"}}";
+    const char *c3 = "{\"method\": \"getDomainMetadata\", \"parameters\": {\"kind\": \"SOA-EDIT\", "
+                     "\"name\": \"c.example.\"}}";
+    const char *all =
+        rbgw_test_fmt("%s%s%s", REST_LOOKUP, post_json(c2),
+                      rest_get("/dns/getDomainMetadata/c%2eexample%2e/SOA%2dEDIT.php"));
+    size_t len = strlen(all);
+    const size_t pieces[] = {1, 7, 61};
+    for (size_t k = 0; k < 3; k++) {
+        for (size_t off = 0; off < len; off += pieces[k]) {
+            http_send(all + off, len - off < pieces[k] ? len - off : pieces[k]);
+        }
+        assert_echo(read_response(), REST_LOOKUP_CALL);
+        assert_echo(read_response(), c2);
+        assert_echo(read_response(), c3);
+        cr_assert_eq(inlen, 0, "bytes after the third answer (pieces of %zu): <%s>", pieces[k],
+                     inbuf);
+    }
+    struct fake_json_rec *seen;
+    cr_assert_eq(calls_seen(&seen), 9);
+}
+
+/* A reply of ~5 MB cannot go out in one write (rbgw's send buffer is at most 4 MiB here and
+ * the client's receive buffer is small): the rest is written later, and the connection then
+ * serves the next call. */
+Test(http_listener, big_reply_then_the_next_call, .timeout = 30)
+{
+    start_gw_with("--max-request-size=8388608");
+    http_connect_rcvbuf(16384);
+    const char *call = big_call(5 * 1000 * 1000);
+    http_send_str(post_json(call));
+    struct resp *r = read_response();
+    /* not assert_echo: its messages would carry 5 MB (criterion --full-stats formats them) */
+    size_t clen = strlen(call);
+    cr_assert_eq(r->status, 200);
+    cr_assert(r->body_len == clen + 12 && memcmp(r->body, "{\"result\": ", 11) == 0 &&
+                  memcmp(r->body + 11, call, clen) == 0 && r->body[r->body_len - 1] == '}',
+              "a %zu-byte body is not the echo of the %zu-byte call", r->body_len, clen);
+    http_send_str(REST_LOOKUP);
+    assert_echo(read_response(), REST_LOOKUP_CALL);
+    cr_assert_eq(inlen, 0, "bytes after the last answer: <%s>", inbuf);
 }
