@@ -19,9 +19,10 @@
  * that takes longer than --timeout-ms ends the run with an error.
  *
  * For memory measurements (bench/rss_idle.sh), --idle makes every pipe/unix connection send
- * only its `initialize` and no lookup, and --hold=S keeps the connections open for S seconds
- * (or until SIGTERM/SIGINT) after the summary line has been printed and flushed, so that a
- * script can read the server's memory while they are idle.  It prints one summary line
+ * only its `initialize` (no lookup) and every http connection exactly one untimed lookup (as
+ * pdns's after its first query); --hold=S keeps the connections open for S seconds (or until
+ * SIGTERM/SIGINT) after the summary line has been printed and flushed, so that a script can
+ * read the server's memory while they are idle.  It prints one summary line
  * of key=value pairs on stdout (calls/s and p50/p90/p99/p99.9/max latency in µs) for scripts,
  * and exits 0 only if every call, warm-up included, got a successful reply (`result` present
  * and neither false nor null); errors= counts the failed timed calls.
@@ -185,7 +186,7 @@ static struct {
     const char *qtype; /* --qtype */
     int timeout_ms;    /* --timeout-ms, per call */
     const char *label; /* --label, echoed in the summary */
-    bool idle;         /* --idle: initialize only, no lookups (pipe, unix) */
+    bool idle;         /* --idle: initialize only (pipe, unix) or one lookup (http) */
     double hold;       /* --hold, seconds to keep the connections open after the summary */
     char **cmd;        /* argv after "--" (pipe) */
 } opt = {
@@ -214,7 +215,8 @@ usage(FILE *f)
                "  --qtype=TYPE        lookup qtype (A)\n"
                "  --timeout-ms=MS     a call slower than this aborts the run (2000)\n"
                "  --label=TEXT        echoed as label= in the summary line\n"
-               "  --idle              pipe/unix: send initialize only, no lookups\n"
+               "  --idle              pipe/unix: send initialize only, no lookups;\n"
+               "                      http: one untimed lookup per connection\n"
                "  --hold=S            keep the connections open S seconds after the summary\n"
                "                      (SIGTERM/SIGINT end the hold early)\n"
                "output: one line on stdout, latencies in microseconds:\n"
@@ -300,10 +302,6 @@ parse_args(int argc, char **argv)
     if (opt.count == 0 && opt.duration <= 0) {
         opt.duration = 5;
     }
-    if (opt.idle && opt.mode == MODE_HTTP) {
-        fprintf(stderr, "loadgen: --idle needs --mode=pipe or --mode=unix\n");
-        return -1;
-    }
     if (opt.hold < 0 || opt.hold > 3600) {
         fprintf(stderr, "loadgen: need 0 <= hold <= 3600\n");
         return -1;
@@ -323,7 +321,7 @@ parse_args(int argc, char **argv)
 /* ---- connections ------------------------------------------------------------------------- */
 
 enum phase {
-    PHASE_INIT, /* pipe: waiting for the initialize reply */
+    PHASE_INIT, /* pipe/unix: waiting for the initialize reply; http --idle: the one lookup's */
     PHASE_CALL, /* a lookup is in flight */
     PHASE_IDLE, /* nothing in flight; the run is ending */
 };
@@ -340,7 +338,7 @@ struct lconn {
 
 static struct lconn *conns;
 static struct buf request;  /* the lookup bytes, identical for every call */
-static struct buf init_req; /* pipe: the initialize line */
+static struct buf init_req; /* pipe/unix: the initialize line; http --idle: the lookup */
 static int epfd;
 
 static uint32_t *samples; /* latency in ns per timed call */
@@ -435,6 +433,9 @@ build_requests(struct sockaddr_in *sa)
                            "X-Remotebackend-Remote: 0.0.0.0\r\n"
                            "X-Remotebackend-Zone-Id: -1\r\n\r\n");
         free(path.p);
+        if (opt.idle) {
+            buf_add(&init_req, request.p, request.len); /* the one call, sent like initialize */
+        }
         return;
     }
     buf_adds(&request, "{\"method\": \"lookup\", \"parameters\": {\"local\": \"0.0.0.0\", "
@@ -480,7 +481,7 @@ open_conn(struct lconn *c, const struct sockaddr_in *sa)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         set_nonblock(fd);
         c->rfd = c->wfd = fd;
-        c->phase = PHASE_IDLE;
+        c->phase = opt.idle ? PHASE_INIT : PHASE_IDLE;
     } else if (opt.mode == MODE_UNIX) {
         struct sockaddr_un su = {.sun_family = AF_UNIX};
         strcpy(su.sun_path, opt.path);
@@ -715,7 +716,8 @@ on_readable(struct lconn *c)
     uint64_t t_done = now_ns();
     if (c->phase == PHASE_INIT) {
         if (!ok) {
-            fprintf(stderr, "loadgen: initialize was not answered true: %.*s\n",
+            fprintf(stderr, "loadgen: %s was not answered true: %.*s\n",
+                    opt.mode == MODE_HTTP ? "the lookup" : "initialize",
                     (int)(used > 200 ? 200 : used), c->in.p);
         }
         buf_consume(&c->in, used);

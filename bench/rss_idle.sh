@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
-# rss_idle.sh: resident memory rbgw spends per idle pdns connection on its unix listener.
+# rss_idle.sh: resident memory rbgw spends per idle pdns connection on its unix or HTTP
+# listener.
 #
-# What: rbgw --listen=unix:path=... --upstream=unix:path=<responder> is started fresh for each
-# round and warmed up with 1000 lookups on one connection (so that the upstream connection
-# and the allocator exist, as after pdns's first queries).  Then:
-#   1. one client connection sends `initialize` and stays open, idle    -> VmRSS "1 conn"
-#   2. CONNS-1 more connections each send `initialize` and stay idle     -> VmRSS "CONNS conns"
+# What: rbgw --listen=unix:path=... (LISTENER=unix, the default) or
+# --listen=http:address=127.0.0.1:PORT,path=/dns (LISTENER=http), with
+# --upstream=unix:path=<responder>,max-queue=CONNS (the http connections' first lookups all
+# arrive at once), is started fresh for each round and warmed up with 1000 lookups on one
+# connection (so that the upstream connection and the allocator exist, as after pdns's first
+# queries).  Then, with a pdns-like first exchange per connection (unix: `initialize`; http:
+# one REST lookup over keep-alive TCP, as pdns's HTTP connector after its first query):
+#   1. one client connection does its first exchange and stays open, idle  -> VmRSS "1 conn"
+#   2. CONNS-1 more connections each do theirs and stay open, idle          -> VmRSS "CONNS conns"
 #   per connection = (RSS with CONNS - RSS with 1) / (CONNS - 1)
-# (rbgw_loadgen --idle --hold: every connection gets its initialize reply before the summary
-# line is printed, then they are held open until the script stops the loadgen by pid.)
+# (rbgw_loadgen --idle --hold: every connection gets its reply before the summary line is
+# printed, then they are held open until the script stops the loadgen by pid.)  On http the
+# CONNS-1 lookups arrive at once, so the heap's high-water mark of that burst (queued calls,
+# freed but not returned to the system) counts too and the rounds vary more.
 # VmRSS comes from /proc/<pid>/status; beside it the growth of the [heap] and anonymous
 # mappings' Rss (/proc/<pid>/smaps), of VmData (address space reserved, not resident) and of
 # VmPTE (page tables, not part of VmRSS) show where the memory goes.  Finally the
 # connections are closed and VmRSS read again.  Kernel socket buffers are not part of any of
 # these numbers.  Target (issue 3): at most 4 KiB per idle connection.
 #
-# Environment: BUILD_DIR (default <repo>/build), RBGW, CONNS (1000), ROUNDS (3),
-# NO_BUILD=1 to skip the cmake build.  Everything is local (unix sockets in a temporary
-# directory); every process started here is stopped by pid in the EXIT trap.
+# Environment: BUILD_DIR (default <repo>/build), RBGW, LISTENER (unix), PORT (18222, the HTTP
+# listener's), CONNS (1000), ROUNDS (3), NO_BUILD=1 to skip the cmake build.  Everything is
+# local (unix sockets in a temporary directory, TCP on 127.0.0.1); every process started here
+# is stopped by pid in the EXIT trap.
 # Exit status: 0, or 1 if a setup step failed.
 set -euo pipefail
 
@@ -25,7 +33,16 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$SRC/build}
 CONNS=${CONNS:-1000}
 ROUNDS=${ROUNDS:-3}
+LISTENER=${LISTENER:-unix}
+PORT=${PORT:-18222}
 TARGET_KIB=4
+case $LISTENER in
+unix | http) ;;
+*)
+    echo "LISTENER must be unix or http" >&2
+    exit 1
+    ;;
+esac
 
 if [ "${NO_BUILD:-0}" != 1 ]; then
     cmake -S "$SRC" -B "$BUILD" >/dev/null
@@ -76,6 +93,17 @@ wait_sock() {
     exit 1
 }
 
+wait_tcp() { # $1 port
+    for _ in $(seq 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.05
+    done
+    echo "nothing listens on 127.0.0.1:$1" >&2
+    exit 1
+}
+
 wait_line() { # $1 file: the loadgen's summary line
     for _ in $(seq 600); do
         [ -s "$1" ] && return 0
@@ -101,31 +129,41 @@ mem() {
 PIDS+=($!)
 wait_sock "$TMP/responder.sock"
 
-echo "rss_idle: $CONNS idle connections on rbgw's unix listener, $ROUNDS rounds," \
+echo "rss_idle: $CONNS idle connections on rbgw's $LISTENER listener, $ROUNDS rounds," \
     "ulimit -n $(ulimit -n), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 : >"$TMP/results"
 for r in $(seq "$ROUNDS"); do
     sock=$TMP/rbgw-$r.sock
-    "$RBGW" --listen="unix:path=$sock" --upstream="unix:path=$TMP/responder.sock" \
+    if [ "$LISTENER" = http ]; then
+        listen="http:address=127.0.0.1:$PORT,path=/dns"
+        LG=(--mode=http --url="http://127.0.0.1:$PORT/dns")
+    else
+        listen="unix:path=$sock"
+        LG=(--mode=unix --path="$sock")
+    fi
+    "$RBGW" --listen="$listen" --upstream="unix:path=$TMP/responder.sock,max-queue=$CONNS" \
         --log-level=warning 2>>"$TMP/rbgw.err" &
     gw=$!
     PIDS+=("$gw")
-    wait_sock "$sock"
-    "$LOADGEN" --mode=unix --path="$sock" -c 1 -n 1000 --warmup=0 >/dev/null 2>>"$TMP/lg.err" || {
+    if [ "$LISTENER" = http ]; then
+        wait_tcp "$PORT"
+    else
+        wait_sock "$sock"
+    fi
+    "$LOADGEN" "${LG[@]}" -c 1 -n 1000 --warmup=0 >/dev/null 2>>"$TMP/lg.err" || {
         echo "warm-up lookups failed: $(tail -3 "$TMP/lg.err")" >&2
         exit 1
     }
     m0=$(mem "$gw")
 
-    "$LOADGEN" --mode=unix --path="$sock" -c 1 --idle --hold=600 >"$TMP/one-$r" 2>>"$TMP/lg.err" &
+    "$LOADGEN" "${LG[@]}" -c 1 --idle --hold=600 >"$TMP/one-$r" 2>>"$TMP/lg.err" &
     one=$!
     PIDS+=("$one")
     wait_line "$TMP/one-$r"
     sleep 0.2
     m1=$(mem "$gw")
 
-    "$LOADGEN" --mode=unix --path="$sock" -c $((CONNS - 1)) --idle --hold=600 \
-        >"$TMP/many-$r" 2>>"$TMP/lg.err" &
+    "$LOADGEN" "${LG[@]}" -c $((CONNS - 1)) --idle --hold=600 >"$TMP/many-$r" 2>>"$TMP/lg.err" &
     many=$!
     PIDS+=("$many")
     wait_line "$TMP/many-$r"
@@ -172,4 +210,8 @@ awk -v x="$(median per_conn_kib)" -v t="$TARGET_KIB" \
 if [ -s "$TMP/rbgw.err" ]; then
     echo "rbgw stderr (last lines):"
     tail -5 "$TMP/rbgw.err"
+fi
+if [ -s "$TMP/lg.err" ]; then
+    echo "rbgw_loadgen stderr (last lines):"
+    tail -5 "$TMP/lg.err"
 fi
