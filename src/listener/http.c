@@ -51,9 +51,9 @@
 #include "rbgw/log.h"
 #include "rbgw/url.h"
 #include "rbgw/xlate_in.h"
+#include "listener/slab.h"
 
 #define MAX_HEADERS 64
-#define READ_SLAB 65536
 #define HEAD_INITIAL 512 /* pdns's REST request line and headers fit (one allocation) */
 #define HDRS_INITIAL 16  /* pdns sends 8-10 headers */
 
@@ -63,10 +63,7 @@ struct http_listener {
     struct rbgw_url addr;          /* owned: address= */
     struct rbgw_http_in_conf conf; /* prefix (path=) and suffix (url-suffix=) */
     struct rbgw_list conns;        /* open http_conns */
-    char *slab;                    /* owned: the read buffer of every conn, from the first read */
-    struct http_conn *slab_owner;  /* the conn on_read is parsing from the slab, or NULL */
-    size_t slab_pos;               /* slab_owner's first byte not yet parsed */
-    size_t slab_len;               /* bytes read into the slab */
+    struct rbgw_read_slab slab;    /* the read buffer of every conn (listener/slab.h) */
     unsigned stopped : 1;          /* no more accepts */
     unsigned closed : 1;           /* handles closing */
 };
@@ -448,28 +445,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static const char *
 unparsed(const struct http_conn *c, size_t *len)
 {
-    const struct http_listener *hl = c->hl;
-    if (hl->slab_owner == c) {
-        *len = hl->slab_len - hl->slab_pos;
-        return hl->slab + hl->slab_pos;
-    }
-    *len = c->in.len;
-    return c->in.data;
+    return rbgw_slab_unserved(&c->hl->slab, c, &c->in, len);
 }
 
 /* Drop n parsed bytes from the front of the input; an emptied `in` gives its memory back. */
 static void
 consume(struct http_conn *c, size_t n)
 {
-    struct http_listener *hl = c->hl;
-    if (hl->slab_owner == c) {
-        RBGW_ASSERT(n <= hl->slab_len - hl->slab_pos);
-        hl->slab_pos += n;
-    } else if (n == c->in.len) {
-        rbgw_buf_free(&c->in);
-    } else {
-        rbgw_buf_consume(&c->in, n);
-    }
+    rbgw_slab_drop(&c->hl->slab, c, &c->in, n);
 }
 
 /* Parse the unparsed input and dispatch complete messages, one call at a time; keep reading. */
@@ -539,20 +522,14 @@ static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct http_conn *c = h->data;
-    struct http_listener *hl = c->hl;
     RBGW_UNUSED(suggested);
-    RBGW_ASSERT(hl->slab_owner == NULL); /* one read callback at a time on a loop */
-    if (hl->slab == NULL) {
-        hl->slab = rbgw_xmalloc(READ_SLAB);
-    }
-    *buf = uv_buf_init(hl->slab, READ_SLAB);
+    *buf = rbgw_slab_alloc(&c->hl->slab);
 }
 
 static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = s->data;
-    struct http_listener *hl = c->hl;
     if (nread > 0) {
         if (c->cur || c->in.len > 0) {
             /* Behind the call in flight: kept, in order, until its reply is written. */
@@ -560,14 +537,13 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             conn_process(c);
             return;
         }
-        hl->slab_owner = c;
-        hl->slab_pos = 0;
-        hl->slab_len = (size_t)nread;
+        struct rbgw_read_slab *slab = &c->hl->slab;
+        rbgw_slab_serve(slab, c, (size_t)nread);
         conn_process(c);
-        hl->slab_owner = NULL;
-        if (!c->closing && hl->slab_pos < hl->slab_len) {
-            /* Pipelined input behind a call in flight: the slab is the next reader's. */
-            rbgw_buf_append(&c->in, hl->slab + hl->slab_pos, hl->slab_len - hl->slab_pos);
+        bool rest = !c->closing && slab->pos < slab->len;
+        /* Pipelined input behind a call in flight: the slab is the next reader's. */
+        rbgw_slab_release(slab, &c->in, c->closing);
+        if (rest) {
             conn_process(c); /* stops reading if that is already past max-request-size */
         }
         return;
@@ -698,9 +674,8 @@ static void
 http_destroy(struct rbgw_listener *l)
 {
     struct http_listener *hl = l->impl;
-    RBGW_ASSERT(hl->slab_owner == NULL);
     rbgw_url_free(&hl->addr);
-    free(hl->slab);
+    rbgw_slab_free(&hl->slab);
     free(hl);
     l->impl = NULL;
 }

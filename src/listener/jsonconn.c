@@ -22,8 +22,6 @@
 #include "rbgw/log.h"
 #include "listener/jsonconn.h"
 
-#define READ_SLAB 65536
-
 static void process(struct rbgw_jsonconn *jc);
 
 static bool
@@ -47,28 +45,14 @@ leading_ws(const char *p, size_t len)
 static const char *
 unserved(const struct rbgw_jsonconn *jc, size_t *len)
 {
-    const struct rbgw_jsonconn_slab *s = jc->slab;
-    if (s->owner == jc) {
-        *len = s->len - s->pos;
-        return s->data + s->pos;
-    }
-    *len = jc->rbuf.len;
-    return jc->rbuf.data;
+    return rbgw_slab_unserved(jc->slab, jc, &jc->rbuf, len);
 }
 
 /* Drop n bytes from the front of the unserved input; an rbuf emptied gives its memory back. */
 static void
 drop(struct rbgw_jsonconn *jc, size_t n)
 {
-    struct rbgw_jsonconn_slab *s = jc->slab;
-    if (s->owner == jc) {
-        RBGW_ASSERT(n <= s->len - s->pos);
-        s->pos += n;
-    } else if (n == jc->rbuf.len) {
-        rbgw_buf_free(&jc->rbuf);
-    } else {
-        rbgw_buf_consume(&jc->rbuf, n);
-    }
+    rbgw_slab_drop(jc->slab, jc, &jc->rbuf, n);
 }
 
 /* A frame ends at end: drop it and the whitespace after it, and scan afresh. */
@@ -240,20 +224,14 @@ static void
 on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     struct rbgw_jsonconn *jc = h->data;
-    struct rbgw_jsonconn_slab *s = jc->slab;
     RBGW_UNUSED(suggested);
-    RBGW_ASSERT(s->owner == NULL); /* one read callback at a time on a loop */
-    if (s->data == NULL) {
-        s->data = rbgw_xmalloc(READ_SLAB);
-    }
-    *buf = uv_buf_init(s->data, READ_SLAB);
+    *buf = rbgw_slab_alloc(jc->slab);
 }
 
 static void
 on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct rbgw_jsonconn *jc = stream->data;
-    struct rbgw_jsonconn_slab *s = jc->slab;
     if (nread > 0) {
         if (jc->rbuf.len > 0) {
             /* A partial frame (or calls queued behind the one in flight) waits in rbuf. */
@@ -261,15 +239,10 @@ on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
             process(jc);
             return;
         }
-        s->owner = jc;
-        s->pos = 0;
-        s->len = (size_t)nread;
+        rbgw_slab_serve(jc->slab, jc, (size_t)nread);
         process(jc);
-        s->owner = NULL;
-        if (!jc->done && s->pos < s->len) {
-            /* Keep what was not served: the slab is the next reader's. */
-            rbgw_buf_append(&jc->rbuf, s->data + s->pos, s->len - s->pos);
-        }
+        /* Keep what was not served: the slab is the next reader's. */
+        rbgw_slab_release(jc->slab, &jc->rbuf, jc->done);
         return;
     }
     if (nread == 0) {
@@ -287,9 +260,8 @@ on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 }
 
 void
-rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l,
-                    struct rbgw_jsonconn_slab *slab, uv_stream_t *in, uv_stream_t *out,
-                    const char *what, rbgw_jsonconn_cb on_done)
+rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l, struct rbgw_read_slab *slab,
+                    uv_stream_t *in, uv_stream_t *out, const char *what, rbgw_jsonconn_cb on_done)
 {
     memset(jc, 0, sizeof(*jc));
     jc->l = l;
@@ -342,12 +314,4 @@ rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc)
     }
     /* If on_read is serving this conn from the slab right now, it keeps nothing (done). */
     rbgw_buf_free(&jc->rbuf);
-}
-
-void
-rbgw__jsonconn_slab_free(struct rbgw_jsonconn_slab *slab)
-{
-    RBGW_ASSERT(slab->owner == NULL);
-    free(slab->data);
-    memset(slab, 0, sizeof(*slab));
 }

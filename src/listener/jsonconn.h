@@ -22,45 +22,39 @@
  * for a socket and stdin/stdout for the pipe listener.  When the peer has gone (EOF, read or
  * write error) or intake was stopped, and nothing is in flight, on_done runs once: the owner
  * then closes its handles.  Requests still in flight when the owner closes are orphaned.  The
- * slab must outlive every connection reading into it (free it in the listener's destroy).
+ * slab (listener/slab.h) must outlive every connection reading into it (rbgw_slab_free in the
+ * listener's destroy).
  */
 #ifndef RBGW_LISTENER_JSONCONN_H
 #define RBGW_LISTENER_JSONCONN_H
 
 #include "rbgw/frame.h"
 #include "rbgw/gateway.h"
+#include "listener/slab.h"
 
 struct rbgw_jsonconn;
 typedef void (*rbgw_jsonconn_cb)(struct rbgw_jsonconn *jc);
 
-/* A listener's read slab, shared by its connections.  Zero-initialised = empty. */
-struct rbgw_jsonconn_slab {
-    char *data;                  /* owned: the read buffer, allocated at the first read */
-    struct rbgw_jsonconn *owner; /* the connection on_read is serving from it, or NULL */
-    size_t pos;                  /* owner's first byte not yet served */
-    size_t len;                  /* bytes read into it */
-};
-
 struct rbgw_jsonconn {
-    struct rbgw_listener *l;         /* borrowed: the listener (gateway, limits) */
-    struct rbgw_jsonconn_slab *slab; /* borrowed: the listener's read slab */
-    uv_stream_t *in;                 /* borrowed: read side, owned by the embedding struct */
-    uv_stream_t *out;                /* borrowed: write side (may equal in) */
-    rbgw_jsonconn_cb on_done;        /* owner hook: peer gone or stopped, nothing in flight */
-    struct rbgw_buf rbuf;            /* unserved input kept across reads; no memory when empty */
-    struct rbgw_frame_scanner sc;    /* scan state over the unserved input */
-    struct rbgw_request *cur;        /* the call being served (our reference), or NULL */
-    size_t max_request;              /* max-request-size */
-    const char *what;                /* "pipe listener", "unix connection": for logs */
-    unsigned reading : 1;            /* uv_read_start active */
-    unsigned eof : 1;                /* peer gone */
-    unsigned stopped : 1;            /* intake stopped */
-    unsigned discarding : 1;         /* dropping the rest of an oversized request */
-    unsigned done : 1;               /* on_done ran */
+    struct rbgw_listener *l;      /* borrowed: the listener (gateway, limits) */
+    struct rbgw_read_slab *slab;  /* borrowed: the listener's read slab */
+    uv_stream_t *in;              /* borrowed: read side, owned by the embedding struct */
+    uv_stream_t *out;             /* borrowed: write side (may equal in) */
+    rbgw_jsonconn_cb on_done;     /* owner hook: peer gone or stopped, nothing in flight */
+    struct rbgw_buf rbuf;         /* unserved input kept across reads; no memory when empty */
+    struct rbgw_frame_scanner sc; /* scan state over the unserved input */
+    struct rbgw_request *cur;     /* the call being served (our reference), or NULL */
+    size_t max_request;           /* max-request-size */
+    const char *what;             /* "pipe listener", "unix connection": for logs */
+    unsigned reading : 1;         /* uv_read_start active */
+    unsigned eof : 1;             /* peer gone */
+    unsigned stopped : 1;         /* intake stopped */
+    unsigned discarding : 1;      /* dropping the rest of an oversized request */
+    unsigned done : 1;            /* on_done ran */
 };
 
 void rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l,
-                         struct rbgw_jsonconn_slab *slab, uv_stream_t *in, uv_stream_t *out,
+                         struct rbgw_read_slab *slab, uv_stream_t *in, uv_stream_t *out,
                          const char *what, rbgw_jsonconn_cb on_done);
 /** Start reading.  <0 (libuv error) if reading cannot start. */
 int rbgw__jsonconn_start(struct rbgw_jsonconn *jc) RBGW_MUSTCHECK;
@@ -68,7 +62,5 @@ int rbgw__jsonconn_start(struct rbgw_jsonconn *jc) RBGW_MUSTCHECK;
 void rbgw__jsonconn_stop(struct rbgw_jsonconn *jc);
 /** The owner is closing its handles now: orphan the in-flight call, free buffers. */
 void rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc);
-/** Free a slab's memory (no connection may read into it any more). */
-void rbgw__jsonconn_slab_free(struct rbgw_jsonconn_slab *slab);
 
 #endif

@@ -14,11 +14,11 @@
 #include "listener/jsonconn.h"
 
 struct pipe_listener {
-    struct rbgw_jsonconn jc;        /* the one pdns connection */
-    struct rbgw_jsonconn_slab slab; /* its read buffer */
-    uv_pipe_t in;                   /* stdin */
-    uv_pipe_t out;                  /* stdout */
-    unsigned closed : 1;            /* handles closing */
+    struct rbgw_jsonconn jc;    /* the one pdns connection */
+    struct rbgw_read_slab slab; /* its read buffer */
+    uv_pipe_t in;               /* stdin */
+    uv_pipe_t out;              /* stdout */
+    unsigned closed : 1;        /* handles closing */
 };
 
 static void
@@ -105,7 +105,7 @@ static void
 pipe_destroy(struct rbgw_listener *l)
 {
     struct pipe_listener *p = l->impl;
-    rbgw__jsonconn_slab_free(&p->slab);
+    rbgw_slab_free(&p->slab);
     free(p);
     l->impl = NULL;
 }

@@ -25,14 +25,14 @@
 #include "listener/jsonconn.h"
 
 struct unix_listener {
-    struct rbgw_listener *l;        /* borrowed owner */
-    uv_pipe_t server;               /* listening socket */
-    char *path;                     /* owned: socket path (unlinked at close) */
-    struct rbgw_list conns;         /* open unix_conns */
-    struct rbgw_jsonconn_slab slab; /* the read buffer every conn reads into */
-    unsigned bound : 1;             /* we created the socket file */
-    unsigned stopped : 1;           /* no more accepts */
-    unsigned closed : 1;            /* handles closing */
+    struct rbgw_listener *l;    /* borrowed owner */
+    uv_pipe_t server;           /* listening socket */
+    char *path;                 /* owned: socket path (unlinked at close) */
+    struct rbgw_list conns;     /* open unix_conns */
+    struct rbgw_read_slab slab; /* the read buffer every conn reads into */
+    unsigned bound : 1;         /* we created the socket file */
+    unsigned stopped : 1;       /* no more accepts */
+    unsigned closed : 1;        /* handles closing */
 };
 
 struct unix_conn {
@@ -221,7 +221,7 @@ static void
 unix_destroy(struct rbgw_listener *l)
 {
     struct unix_listener *ul = l->impl;
-    rbgw__jsonconn_slab_free(&ul->slab);
+    rbgw_slab_free(&ul->slab);
     free(ul->path);
     free(ul);
     l->impl = NULL;
