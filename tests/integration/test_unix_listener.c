@@ -29,7 +29,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +41,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "fake_json.h"
+#include "itest.h"
 #include "rbgw_proc.h"
 
 #define IO_BOUND_MS 10000 /* safety bound for one read/wait, not a timing assertion */
@@ -63,19 +63,6 @@ static struct rbgw_proc *gw;                  /* rbgw, or NULL */
 static struct fake_json_client *cl[NCLIENTS]; /* clients, or NULL */
 static struct fake_json *up;                  /* a unix responder, or NULL */
 static int held_fd = -1;                      /* a socket the test holds on the path, or -1 */
-static void **garbage;                        /* test-lifetime allocations (see gc) */
-static size_t ngarbage;                       /* entries in garbage */
-
-static void *
-gc(void *p)
-{
-    cr_assert_not_null(p, "out of memory");
-    void **g = realloc(garbage, (ngarbage + 1) * sizeof(*g));
-    cr_assert_not_null(g, "out of memory");
-    garbage = g;
-    garbage[ngarbage++] = p;
-    return p;
-}
 
 static void
 teardown(void)
@@ -97,37 +84,12 @@ teardown(void)
     dir = NULL;
     free(cmd);
     cmd = NULL;
-    for (size_t i = 0; i < ngarbage; i++) {
-        free(garbage[i]);
-    }
-    free(garbage);
-    garbage = NULL;
-    ngarbage = 0;
+    rbgw_test_release();
 }
 
 TestSuite(unix_listener, .fini = teardown, .timeout = 30);
 
 /* ---- helpers ---- */
-
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-fmt(const char *f, ...)
-{
-    va_list ap;
-    va_start(ap, f);
-    char *s = NULL;
-    int n = vasprintf(&s, f, ap);
-    va_end(ap);
-    cr_assert_geq(n, 0);
-    return gc(s);
-}
-
-static const char *
-errtail(void)
-{
-    return gw ? gc(rbgw_proc_stderr(gw, 4000)) : "(no rbgw)";
-}
 
 static void
 setup_dir(void)
@@ -136,17 +98,18 @@ setup_dir(void)
     cr_assert_not_null(dir, "mkdtemp: %s", strerror(errno));
     cmd = fake_json_pipe_script(dir);
     cr_assert_not_null(cmd, "cannot write the pipe responder: %s", strerror(errno));
-    sock = fmt("%s/rbgw.sock", dir);
+    sock = rbgw_test_fmt("%s/rbgw.sock", dir);
 }
 
 /* Spawn rbgw: unix listener on sock (extra options appended), pipe listener, echo upstream. */
 static void
 spawn_gw(const char *listen_extra)
 {
-    const char *args[] = {fmt("--listen=unix:path=%s%s", sock, listen_extra ? listen_extra : ""),
-                          "--listen=pipe",
-                          fmt("--upstream=pipe:command=%s,timeout=5000,connect-timeout=5000", cmd),
-                          "--log-level=debug", NULL};
+    const char *args[] = {
+        rbgw_test_fmt("--listen=unix:path=%s%s", sock, listen_extra ? listen_extra : ""),
+        "--listen=pipe",
+        rbgw_test_fmt("--upstream=pipe:command=%s,timeout=5000,connect-timeout=5000", cmd),
+        "--log-level=debug", NULL};
     gw = rbgw_proc_spawn(NULL, args);
     cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
 }
@@ -155,29 +118,33 @@ spawn_gw(const char *listen_extra)
 static void
 start_gw_with(const char *option)
 {
-    const char *args[] = {fmt("--listen=unix:path=%s", sock),
-                          "--listen=pipe",
-                          fmt("--upstream=pipe:command=%s,timeout=5000,connect-timeout=5000", cmd),
-                          "--log-level=debug",
-                          option,
-                          NULL};
+    const char *args[] = {
+        rbgw_test_fmt("--listen=unix:path=%s", sock),
+        "--listen=pipe",
+        rbgw_test_fmt("--upstream=pipe:command=%s,timeout=5000,connect-timeout=5000", cmd),
+        "--log-level=debug",
+        option,
+        NULL};
     gw = rbgw_proc_spawn(NULL, args);
     cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
-    cr_assert(fake_json_gw_ready(gw, IO_BOUND_MS), "rbgw did not start; stderr:\n%s", errtail());
+    cr_assert(fake_json_gw_ready(gw, IO_BOUND_MS), "rbgw did not start; stderr:\n%s",
+              rbgw_test_stderr(gw));
 }
 
 static void
 start_gw(const char *listen_extra)
 {
     spawn_gw(listen_extra);
-    cr_assert(fake_json_gw_ready(gw, IO_BOUND_MS), "rbgw did not start; stderr:\n%s", errtail());
+    cr_assert(fake_json_gw_ready(gw, IO_BOUND_MS), "rbgw did not start; stderr:\n%s",
+              rbgw_test_stderr(gw));
 }
 
 static void
 connect_client(size_t i)
 {
     cl[i] = fake_json_connect(sock);
-    cr_assert_not_null(cl[i], "connect %s: %s; stderr:\n%s", sock, strerror(errno), errtail());
+    cr_assert_not_null(cl[i], "connect %s: %s; stderr:\n%s", sock, strerror(errno),
+                       rbgw_test_stderr(gw));
 }
 
 static void
@@ -193,10 +160,11 @@ client_read(size_t i)
     char *line = fake_json_read_line(cl[i], IO_BOUND_MS, &len);
     int why = errno;
     if (line) {
-        gc(line);
+        rbgw_test_keep(line);
     }
     cr_assert_not_null(line, "client %zu: no reply line (%s); stderr:\n%s", i,
-                       why == ETIMEDOUT ? "nothing within the safety bound" : "EOF", errtail());
+                       why == ETIMEDOUT ? "nothing within the safety bound" : "EOF",
+                       rbgw_test_stderr(gw));
     cr_assert_eq(strlen(line), len, "client %zu: reply holds a NUL byte", i);
     return line;
 }
@@ -205,7 +173,7 @@ client_read(size_t i)
 static void
 client_initialize(size_t i)
 {
-    client_send(i, fmt(PDNS_INITIALIZE_FMT "\n", sock));
+    client_send(i, rbgw_test_fmt(PDNS_INITIALIZE_FMT "\n", sock));
     char *line = client_read(i);
     char err[128] = "";
     yajl_val v = yajl_tree_parse(line, err, sizeof(err));
@@ -220,13 +188,13 @@ client_initialize(size_t i)
 static char *
 lookup(const char *qname, int zone_id)
 {
-    return fmt(LOOKUP_FMT, qname, zone_id);
+    return rbgw_test_fmt(LOOKUP_FMT, qname, zone_id);
 }
 
 static char *
 echo_of(const char *request)
 {
-    return fmt("{\"result\": %s}", request);
+    return rbgw_test_fmt("{\"result\": %s}", request);
 }
 
 /* The responder's records (kept until the end of the test). */
@@ -235,9 +203,9 @@ records(struct fake_json_rec **out)
 {
     size_t n = fake_json_pipe_records(dir, out);
     if (*out) {
-        gc(*out);
+        rbgw_test_keep(*out);
         for (size_t i = 0; i < n; i++) {
-            gc((*out)[i].data);
+            rbgw_test_keep((*out)[i].data);
         }
     }
     return n;
@@ -247,7 +215,7 @@ records(struct fake_json_rec **out)
 static char *
 long_name(size_t n, char letter)
 {
-    char *s = gc(malloc(n + sizeof(".example.")));
+    char *s = rbgw_test_keep(malloc(n + sizeof(".example.")));
     memset(s, letter, n);
     memcpy(s + n, ".example.", sizeof(".example."));
     return s;
@@ -266,7 +234,7 @@ expect_echo(size_t i, const char *request, const char *what)
     char *line = client_read(i);
     char *want = echo_of(request);
     cr_assert(strcmp(line, want) == 0, "client %zu, %s: got %zu bytes <%.200s>; stderr:\n%s", i,
-              what, strlen(line), line, errtail());
+              what, strlen(line), line, rbgw_test_stderr(gw));
 }
 
 /* Client i reads the next reply: {"result": false} with a log saying why. */
@@ -306,14 +274,14 @@ assert_exit_status(bool want_zero)
 {
     int status = 0;
     int rc = rbgw_proc_wait(gw, IO_BOUND_MS, &status);
-    cr_assert_eq(rc, 0, "rbgw did not exit; stderr:\n%s", errtail());
+    cr_assert_eq(rc, 0, "rbgw did not exit; stderr:\n%s", rbgw_test_stderr(gw));
     cr_assert(WIFEXITED(status), "rbgw died by signal %d; stderr:\n%s",
-              WIFSIGNALED(status) ? WTERMSIG(status) : -1, errtail());
+              WIFSIGNALED(status) ? WTERMSIG(status) : -1, rbgw_test_stderr(gw));
     if (want_zero) {
         cr_assert_eq(WEXITSTATUS(status), 0, "rbgw exit status %d; stderr:\n%s",
-                     WEXITSTATUS(status), errtail());
+                     WEXITSTATUS(status), rbgw_test_stderr(gw));
     } else {
-        cr_assert_neq(WEXITSTATUS(status), 0, "rbgw exited 0; stderr:\n%s", errtail());
+        cr_assert_neq(WEXITSTATUS(status), 0, "rbgw exited 0; stderr:\n%s", rbgw_test_stderr(gw));
     }
 }
 
@@ -353,14 +321,14 @@ Test(unix_listener, concurrent_connections_routed, .timeout = 30)
     for (int round = 0; round < ROUNDS; round++) {
         char *req[NCLIENTS];
         for (size_t i = 0; i < NCLIENTS; i++) {
-            req[i] = lookup(fmt("c%zu-r%d.example.com.", i, round), (int)i + 1);
-            client_send(i, fmt("%s\n", req[i]));
+            req[i] = lookup(rbgw_test_fmt("c%zu-r%d.example.com.", i, round), (int)i + 1);
+            client_send(i, rbgw_test_fmt("%s\n", req[i]));
         }
         for (size_t i = NCLIENTS; i-- > 0;) { /* read in the opposite order, for good measure */
             char *line = client_read(i);
             cr_assert_str_eq(line, echo_of(req[i]),
                              "client %zu round %d got another reply; stderr:\n%s", i, round,
-                             errtail());
+                             rbgw_test_stderr(gw));
             cr_assert_eq(fake_json_pending(cl[i]), 0, "client %zu: bytes after the reply", i);
         }
     }
@@ -379,7 +347,7 @@ Test(unix_listener, concurrent_connections_routed, .timeout = 30)
     cr_assert_eq(lookups, NCLIENTS * ROUNDS, "the responder saw %zu calls", lookups);
     for (int round = 0; round < ROUNDS; round++) {
         for (size_t i = 0; i < NCLIENTS; i++) {
-            char *want = lookup(fmt("c%zu-r%d.example.com.", i, round), (int)i + 1);
+            char *want = lookup(rbgw_test_fmt("c%zu-r%d.example.com.", i, round), (int)i + 1);
             size_t seen = 0;
             for (size_t k = 0; k < n; k++) {
                 seen += r[k].len == strlen(want) && memcmp(r[k].data, want, r[k].len) == 0;
@@ -397,7 +365,7 @@ Test(unix_listener, back_to_back_requests_answered_in_order, .timeout = 30)
     connect_client(0);
     char *a = lookup("first.example.", 1), *b = lookup("second.example.", 2),
          *c = lookup("third.example.", 3);
-    client_send(0, fmt(PDNS_INITIALIZE_FMT "\n%s\n%s\n%s\n", sock, a, b, c));
+    client_send(0, rbgw_test_fmt(PDNS_INITIALIZE_FMT "\n%s\n%s\n%s\n", sock, a, b, c));
     cr_assert_str_eq(client_read(0), "{\"result\":true}");
     cr_assert_str_eq(client_read(0), echo_of(a));
     cr_assert_str_eq(client_read(0), echo_of(b));
@@ -416,7 +384,7 @@ Test(unix_listener, stale_socket_file_replaced, .timeout = 30)
     connect_client(0);
     client_initialize(0);
     char *req = lookup("after.stale.example.", 7);
-    client_send(0, fmt("%s\n", req));
+    client_send(0, rbgw_test_fmt("%s\n", req));
     cr_assert_str_eq(client_read(0), echo_of(req));
 }
 
@@ -427,7 +395,7 @@ Test(unix_listener, live_path_refused, .timeout = 30)
     make_socket_file(sock, true);
     spawn_gw(NULL);
     assert_exit_status(false);
-    const char *err = errtail();
+    const char *err = rbgw_test_stderr(gw);
     cr_assert_not_null(strstr(err, sock), "stderr does not name the path:\n%s", err);
     cr_assert_not_null(strcasestr(err, "in use"), "stderr does not say the path is in use:\n%s",
                        err);
@@ -446,7 +414,7 @@ Test(unix_listener, regular_file_path_refused, .timeout = 30)
     close(fd);
     spawn_gw(NULL);
     assert_exit_status(false);
-    const char *err = errtail();
+    const char *err = rbgw_test_stderr(gw);
     cr_assert_not_null(strstr(err, sock), "stderr does not name the path:\n%s", err);
     struct stat st;
     cr_assert_eq(stat(sock, &st), 0, "rbgw removed a regular file");
@@ -473,7 +441,7 @@ Test(unix_listener, sigterm_exits_zero_and_removes_socket, .timeout = 30)
     connect_client(0);
     client_initialize(0);
     char *req = lookup("before.sigterm.example.", 1);
-    client_send(0, fmt("%s\n", req));
+    client_send(0, rbgw_test_fmt("%s\n", req));
     cr_assert_str_eq(client_read(0), echo_of(req));
     struct stat st;
     cr_assert_eq(stat(sock, &st), 0);
@@ -488,7 +456,7 @@ Test(unix_listener, sigterm_exits_zero_and_removes_socket, .timeout = 30)
               line ? "got a line" : "no EOF within the safety bound");
     cr_assert_neq(stat(sock, &st), 0, "the socket file is still there after exit");
     cr_assert_eq(errno, ENOENT);
-    const char *err = gc(rbgw_proc_stderr(gw, 0));
+    const char *err = rbgw_test_keep(rbgw_proc_stderr(gw, 0));
     cr_assert(!strstr(err, "Sanitizer") && !strstr(err, "runtime error:"),
               "sanitizer report in rbgw's stderr:\n%s", err);
 }
@@ -499,23 +467,24 @@ Test(unix_listener, sigterm_exits_zero_and_removes_socket, .timeout = 30)
 Test(unix_listener, sigterm_answers_the_call_in_flight, .timeout = 30)
 {
     setup_dir();
-    char *up_path = fmt("%s/up.sock", dir);
+    char *up_path = rbgw_test_fmt("%s/up.sock", dir);
     up = fake_json_unix_start(up_path);
     cr_assert_not_null(up, "cannot start the unix responder: %s", strerror(errno));
-    const char *args[] = {fmt("--listen=unix:path=%s", sock), "--listen=pipe",
-                          fmt("--upstream=unix:path=%s,timeout=10000", up_path),
+    const char *args[] = {rbgw_test_fmt("--listen=unix:path=%s", sock), "--listen=pipe",
+                          rbgw_test_fmt("--upstream=unix:path=%s,timeout=10000", up_path),
                           "--log-level=debug", NULL};
     gw = rbgw_proc_spawn(NULL, args);
     cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
-    cr_assert(fake_json_gw_ready(gw, IO_BOUND_MS), "rbgw did not start; stderr:\n%s", errtail());
+    cr_assert(fake_json_gw_ready(gw, IO_BOUND_MS), "rbgw did not start; stderr:\n%s",
+              rbgw_test_stderr(gw));
     connect_client(0);
     client_initialize(0);
     const char *req = "{\"method\": \"hold\", \"parameters\": {\"in-flight\": true}}";
-    client_send(0, fmt("%s\n", req));
+    client_send(0, rbgw_test_fmt("%s\n", req));
     cr_assert(fake_json_wait_held(up, 1, IO_BOUND_MS),
               "the call never reached the responder; "
               "stderr:\n%s",
-              errtail());
+              rbgw_test_stderr(gw));
     cr_assert_eq(kill(rbgw_proc_pid(gw), SIGTERM), 0);
     /* A connection made now is closed unserved once rbgw has acted on the signal (an idle pdns
      * connection is only ever closed at shutdown): its EOF says the stop is under way. */
@@ -553,7 +522,7 @@ Test(unix_listener, call_written_byte_by_byte, .timeout = 30)
     expect_echo(0, req, "call written byte by byte");
     /* The connection goes on normally, and only one reply came for that call. */
     char *next = lookup("after.bytes.example.", 10);
-    client_send(0, fmt("%s\n", next));
+    client_send(0, rbgw_test_fmt("%s\n", next));
     expect_echo(0, next, "the call after it");
     cr_assert_eq(fake_json_pending(cl[0]), 0, "bytes after the last reply");
     cr_assert_eq(times_seen(req), 1);
@@ -596,9 +565,9 @@ Test(unix_listener, pipelined_calls_in_small_pieces_answered_in_order, .timeout 
     client_initialize(0);
     char *req[N];
     size_t cap = N * 400, len = 0;
-    char *all = gc(malloc(cap));
+    char *all = rbgw_test_keep(malloc(cap));
     for (int i = 0; i < N; i++) {
-        req[i] = lookup(fmt("p%d.pipelined.example.", i), i + 1);
+        req[i] = lookup(rbgw_test_fmt("p%d.pipelined.example.", i), i + 1);
         len += (size_t)snprintf(all + len, cap - len, "%s%s", req[i],
                                 i % 4 == 0 ? "\r\n\n  \n" : "\n");
     }
@@ -607,7 +576,7 @@ Test(unix_listener, pipelined_calls_in_small_pieces_answered_in_order, .timeout 
         client_send_raw(0, all + off, len - off < PIECE ? len - off : PIECE);
     }
     for (int i = 0; i < N; i++) {
-        expect_echo(0, req[i], fmt("pipelined call %d", i));
+        expect_echo(0, req[i], rbgw_test_fmt("pipelined call %d", i));
     }
     cr_assert_eq(fake_json_pending(cl[0]), 0, "more replies than calls");
     for (int i = 0; i < N; i++) {
@@ -627,11 +596,11 @@ Test(unix_listener, call_larger_than_the_read_slab, .timeout = 30)
     client_initialize(0);
     char *big = lookup(long_name(200000, 'x'), 3);
     char *small = lookup("behind.the.big.one.example.", 4);
-    client_send(0, fmt("%s\n%s\n", big, small));
+    client_send(0, rbgw_test_fmt("%s\n%s\n", big, small));
     expect_echo(0, big, "the big call");
     expect_echo(0, small, "the call behind it");
     char *last = lookup("afterwards.example.", 5);
-    client_send(0, fmt("%s\n", last));
+    client_send(0, rbgw_test_fmt("%s\n", last));
     expect_echo(0, last, "a later call");
     cr_assert_eq(fake_json_pending(cl[0]), 0);
     cr_assert_eq(times_seen(big), 1);
@@ -648,7 +617,7 @@ Test(unix_listener, oversized_call_over_several_reads_then_next_call, .timeout =
     client_initialize(0);
     char *big = lookup(long_name(150000, 'y'), 6);
     char *next = lookup("after.oversized.example.", 7);
-    client_send(0, fmt("%s\n%s\n", big, next));
+    client_send(0, rbgw_test_fmt("%s\n%s\n", big, next));
     expect_false(0, "max-request-size");
     expect_echo(0, next, "the call behind the oversized one");
     cr_assert_eq(fake_json_pending(cl[0]), 0, "more replies than calls");
