@@ -92,12 +92,8 @@ RESP_PID=
 GW_PID=
 PERF_PID=
 STRACE_PID=
-stop_pid() { # $1: pid (may be empty)
-    if [ -n "$1" ]; then
-        kill "$1" 2>/dev/null || true
-        wait "$1" 2>/dev/null || true
-    fi
-}
+# shellcheck source=bench/lib.sh
+. "$SRC/bench/lib.sh"
 cleanup() {
     stop_pid "$STRACE_PID"
     stop_pid "$PERF_PID"
@@ -129,26 +125,6 @@ RSOCK=$TMP/responder.sock
 GSOCK=$TMP/gw.sock
 UP_UNIX="unix:path=$RSOCK,max-conns=16"
 UP_HTTP="http:url=http://127.0.0.1:$HTTP_PORT/dns,max-conns=16"
-
-wait_tcp() { # $1 port
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    echo "nothing listens on 127.0.0.1:$1" >&2
-    exit 1
-}
-
-wait_sock() { # $1 path
-    for _ in $(seq 100); do
-        [ -S "$1" ] && return 0
-        sleep 0.05
-    done
-    echo "no socket at $1" >&2
-    exit 1
-}
 
 start_responder() { # $1 cpu
     taskset -c "$1" "$RESPONDER" --port="$HTTP_PORT" --unix="$RSOCK" --quiet 2>>"$TMP/responder.err" &

@@ -79,30 +79,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-stop() { # $1 pid
-    kill "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
-
-wait_sock() {
-    for _ in $(seq 100); do
-        [ -S "$1" ] && return 0
-        sleep 0.05
-    done
-    echo "no socket at $1" >&2
-    exit 1
-}
-
-wait_tcp() { # $1 port
-    for _ in $(seq 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    echo "nothing listens on 127.0.0.1:$1" >&2
-    exit 1
-}
+# shellcheck source=bench/lib.sh
+. "$SRC/bench/lib.sh"
 
 wait_line() { # $1 file: the loadgen's summary line
     for _ in $(seq 600); do
@@ -170,11 +148,11 @@ for r in $(seq "$ROUNDS"); do
     sleep 0.2
     mn=$(mem "$gw")
 
-    stop "$many"
-    stop "$one"
+    stop_pid "$many"
+    stop_pid "$one"
     sleep 0.3
     mc=$(mem "$gw")
-    stop "$gw"
+    stop_pid "$gw"
     rm -f "$sock"
 
     read -r rss0 _ _ _ _ <<<"$m0"
