@@ -1,7 +1,7 @@
 /*
- * netio.h: the socket, clock and lock chores every scripted responder thread in tests/support/
- * does the same way (fake_http, fake_fanout, fake_json, zmq_echo_http), and the clock the
- * bounded reads of rbgw_proc and fake_json use.
+ * netio.h: the socket, clock and lock chores the scripted responder threads in tests/support/
+ * do the same way (fake_httpd, the HTTP server behind fake_http, fake_fanout and zmq_echo_http;
+ * fake_json), and the clock the bounded reads of rbgw_proc and fake_json use.
  *
  * None of these assert: they run on responder threads, where a Criterion assertion cannot end
  * the test; they report failure by their return value instead.
@@ -42,8 +42,5 @@ bool rbgw_test_send_all(int fd, const void *p, size_t n);
  * recv() returned: > 0 bytes added, 0 at EOF, -1 with errno (EINTR and EAGAIN included).
  */
 ssize_t rbgw_test_recv_more(int fd, char **buf, size_t *len, size_t *cap);
-
-/** The "\r\n\r\n" that ends an HTTP head in p[0..len), or NULL. */
-const char *rbgw_test_head_end(const char *p, size_t len);
 
 #endif
