@@ -10,7 +10,7 @@
 set -euo pipefail
 
 PACKAGES=(
-    build-essential cmake pkg-config               # toolchain
+    build-essential cmake pkg-config clang         # toolchain (clang: a tree of scripts/test.sh)
     libuv1-dev libyajl-dev libzmq3-dev node-llhttp # rbgw's libraries (llhttp as C sources)
     libcriterion-dev                               # unit and integration tests
     pdns-server pdns-backend-remote                # end-to-end tests and the demo
@@ -69,7 +69,7 @@ else
 fi
 
 missing=()
-for tool in cc cmake pkg-config pdns_server dig python3 socat; do
+for tool in cc clang cmake pkg-config pdns_server dig python3 socat; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 if [ ! -f /usr/share/llhttp/llhttp.c ]; then
