@@ -48,6 +48,10 @@ for arg in "$@"; do
         ;;
     esac
 done
+if [ ${#TREES[@]} -eq 0 ]; then
+    echo "test.sh: --trees= names no tree (trees: ${ALL_TREES[*]})" >&2
+    exit 2
+fi
 for t in "${TREES[@]}"; do
     case " ${ALL_TREES[*]} " in
     *" $t "*) ;;

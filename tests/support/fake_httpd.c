@@ -834,8 +834,9 @@ server_main(void *arg)
         }
         pthread_mutex_unlock(&s->mu);
         int rc = poll(pfds, n, (int)timeout);
+        int poll_errno = errno;
         pthread_mutex_lock(&s->mu);
-        if (rc < 0 && errno != EINTR) {
+        if (rc < 0 && poll_errno != EINTR) {
             break;
         }
         if (rc > 0 && pfds[0].revents) {
