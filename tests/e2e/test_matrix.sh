@@ -368,6 +368,21 @@ zmq_call() {
     fi
 }
 
+# zmq_ready ENDPOINT: poll (bounded: 50 tries, 0.1 s apart) until a lookup through rbgw's
+# zeromq listener is answered.  The first call of a fresh rbgw may get false while its pipe
+# co-process starts (python under load can need more than the 1 s connect-timeout); the pdns
+# rows get the same grace from e2e_start_pdns, which waits for pdns's first SOA answer.
+zmq_ready() {
+    local got
+    for _ in $(seq 1 50); do
+        got=$(zmq_call "${ZMQ_DRIVERS[0]}" "$1" lookup qname=example.com. qtype=SOA zone-id:=-1 \
+            remote=127.0.0.1 local=127.0.0.1 real-remote=127.0.0.1/32 | reply_field contents)
+        [ "$got" = "$SOA_CONTENT" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # check_zmq_row T ENDPOINT: lookups and list through rbgw's zeromq listener.
 check_zmq_row() {
     local t=$1 ep=$2 d pkt=(zone-id:=-1 remote=127.0.0.1 local=127.0.0.1 real-remote=127.0.0.1/32)
@@ -455,6 +470,13 @@ run_cell() {
     if [ "$row" = zeromq ]; then
         ZMQ_CALL_LOG=$dir/client.log
         E2E_LOGS+=("$ZMQ_CALL_LOG")
+        if [ -n "$SABOTAGE" ]; then
+            : # nothing will answer: the checks below must fail, not a readiness wait
+        elif zmq_ready "tcp://127.0.0.1:$lport"; then
+            e2e_ok "$t: rbgw answers through its zeromq listener"
+        else
+            e2e_fail "$t: rbgw answers through its zeromq listener"
+        fi
         check_zmq_row "$t" "tcp://127.0.0.1:$lport"
     else
         take_port dns dns
