@@ -170,7 +170,10 @@ e2e_wait_tcp() {
 }
 
 # e2e_start_responder NAME PORT [responder args...]: start examples/responder.py (verbose, so
-# its log names the mode and method of every request) and wait until it accepts connections.
+# its log names the mode and method of every request) and wait until it listens: until its log
+# has the "serving" line it writes once its socket is bound (~10 s at most).  A connect to the
+# port would not do: when another test run on the machine holds the port, the connect succeeds
+# while this responder died of "Address already in use", and the test then talks to a stranger.
 e2e_start_responder() {
     local name=$1 port=$2 log pid
     shift 2
@@ -179,7 +182,18 @@ e2e_start_responder() {
     python3 "$RESPONDER" --listen "127.0.0.1:$port" --prefix /dns --verbose "$@" >"$log" 2>&1 &
     pid=$!
     E2E_PIDS+=("$pid")
-    e2e_wait_tcp "$port" "$pid"
+    for _ in $(seq 1 200); do
+        if grep -q '^responder: serving ' "$log" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "e2e: responder $name died before listening on $port: $(tail -n 1 "$log")" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+    echo "e2e: responder $name never listened on 127.0.0.1:$port" >&2
+    return 1
 }
 
 # e2e_rbgw_connstr NAME UPSTREAM: write NAME/rbgw.conf (listen=pipe, upstream=UPSTREAM) and print
@@ -270,12 +284,18 @@ e2e_start_pdns() {
     pid=$!
     E2E_PIDS+=("$pid")
     E2E_PDNS_PID[$name]=$pid
+    # Ask only once this pdns has bound both sockets (its log says so): another test run on the
+    # machine may hold the port, and its pdns would answer while this one died of "Address
+    # already in use".
     for _ in $(seq 1 100); do
         if ! kill -0 "$pid" 2>/dev/null; then
-            echo "e2e: pdns_server ($name) exited during start-up" >&2
+            echo "e2e: pdns_server ($name) exited during start-up: $(grep -m1 -i 'unable to bind' \
+                "$dir/pdns.log")" >&2
             return 1
         fi
-        if dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" example.com SOA 2>/dev/null |
+        if grep -q "UDP server bound to 127.0.0.1:$port\$" "$dir/pdns.log" &&
+            grep -q "TCP server bound to 127.0.0.1:$port\$" "$dir/pdns.log" &&
+            dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" example.com SOA 2>/dev/null |
             grep -qv '^;'; then
             return 0
         fi
