@@ -182,17 +182,24 @@ e2e_start_responder() {
     python3 "$RESPONDER" --listen "127.0.0.1:$port" --prefix /dns --verbose "$@" >"$log" 2>&1 &
     pid=$!
     E2E_PIDS+=("$pid")
+    e2e_wait_log "$log" '^responder: serving ' "$pid"
+}
+
+# e2e_wait_log LOG REGEX PID: poll until a line of LOG matches REGEX (grep -E), ~10 s at most;
+# fails at once, quoting the log's last line, when PID exits first.
+e2e_wait_log() {
+    local log=$1 re=$2 pid=$3
     for _ in $(seq 1 200); do
-        if grep -q '^responder: serving ' "$log" 2>/dev/null; then
+        if grep -qE "$re" "$log" 2>/dev/null; then
             return 0
         fi
         if ! kill -0 "$pid" 2>/dev/null; then
-            echo "e2e: responder $name died before listening on $port: $(tail -n 1 "$log")" >&2
+            echo "e2e: process $pid exited before its log said /$re/: $(tail -n 1 "$log")" >&2
             return 1
         fi
         sleep 0.05
     done
-    echo "e2e: responder $name never listened on 127.0.0.1:$port" >&2
+    echo "e2e: $log never said /$re/" >&2
     return 1
 }
 

@@ -316,7 +316,10 @@ start_rbgw() {
     e2e_start_rbgw "$id" "listen=$listen" "upstream=$upstream" "log-level=info"
     RBGW_PID[$id]=$E2E_LAST_PID
     if [ "$kind" = tcp ]; then
-        e2e_wait_tcp "$arg" "$E2E_LAST_PID"
+        # rbgw's own "listening on" line first: a connect alone could reach another test run's
+        # process holding the same port (see e2e_start_responder)
+        e2e_wait_log "$E2E_TMP/$id/rbgw.log" "listening on .*127\.0\.0\.1:$arg" "$E2E_LAST_PID" &&
+            e2e_wait_tcp "$arg" "$E2E_LAST_PID"
     else
         e2e_wait_unix "$arg" "$E2E_LAST_PID"
     fi
