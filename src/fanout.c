@@ -13,11 +13,12 @@
  * the policy's order; merge and write=all run one leg per member at once; writes one runs one
  * leg and moves on only if nothing reached the responder (call->sent == 0).
  *
- * Health is passive: failure-limit consecutive transport failures (not "result": false, which
- * is an answer) eject an upstream; while ejected it is checked every health-interval ms by
- * opening a fresh connection (rbgw_pool_probe: TCP connect, spawn + initialize, ...), and a
- * good check brings it back.  Ejected members go last in every order, so when all of a pool is
- * ejected the calls still go somewhere (panic mode).
+ * Health is passive: failure-limit consecutive failures of the classes that say something
+ * about the upstream (outcome.h: timeout, connect, closed, protocol, backoff; not "result":
+ * false, which is an answer, nor a full queue or rbgw's own EMFILE) eject an upstream; while
+ * ejected it is checked every health-interval ms by opening a fresh connection (rbgw_pool_probe:
+ * TCP connect, spawn + initialize, ...), and a good check brings it back.  Ejected members go last
+ * in every order, so when all of a pool is ejected the calls still go somewhere (panic mode).
  *
  * Transactions: startTransaction pins the conn that carried it (pool.h pin_after); every later
  * call of the same origin with that trxid goes to the same conns; commit/abort release them.
@@ -29,6 +30,7 @@
 
 #include "rbgw/fanout.h"
 #include "rbgw/log.h"
+#include "rbgw/outcome.h"
 #include "rbgw/pool.h"
 #include "rbgw/router.h"
 
@@ -116,7 +118,7 @@ struct fan {
     bool commit_aborted;           /* a commit was turned into an abort (write=all failure) */
 };
 
-static void member_failed(struct member *m, const char *reason);
+static void member_failed(struct member *m, int status, const char *reason);
 
 /* ---- small helpers ---- */
 
@@ -288,7 +290,8 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
         }
         /* A write moves on only if it never reached the responder (nothing to amplify, so
          * no retry token either). */
-        if (!leg->call.sent && fan->trx_role == TRX_NONE && try_next(fan)) {
+        if (!leg->call.sent && fan->trx_role == TRX_NONE && rbgw_outcome_may_try_next(status) &&
+            try_next(fan)) {
             return;
         }
         fan_fail(fan, "%s", fan->reasons.data ? fan->reasons.data : "failed");
@@ -302,8 +305,10 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
             return;
         }
         /* The budget limits extra load on responders: a leg that never reached one (refused,
-         * backing off, queue full) costs no token. */
-        if (fan->retries_left > 0 && (!leg->call.sent || budget_take(f))) {
+         * backing off, queue full) costs no token.  Some failures would only repeat elsewhere
+         * (too big, shutting down, rbgw's own EMFILE). */
+        if (fan->retries_left > 0 && rbgw_outcome_may_try_next(status) &&
+            (!leg->call.sent || budget_take(f))) {
             fan->retries_left--;
             if (try_next(fan)) {
                 return;
@@ -333,7 +338,7 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
                 return;
             }
         }
-        if (try_next(fan)) {
+        if ((status == 0 || rbgw_outcome_may_try_next(status)) && try_next(fan)) {
             return;
         }
         if (fan->fallback.p) {
@@ -429,15 +434,17 @@ leg_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct
     struct rbgw_fanout *f = fan->f;
     struct member *m = &f->members[leg->member];
     m->outstanding--;
+    m->u->outcomes.n[rbgw_outcome_of(status)]++;
     leg->status = status;
     if (status == 0) {
         m->failures = 0;
     } else {
         fan->extra = extra;
         note_reason(fan, leg->member, reason);
-        /* A full queue, a queue timeout or shutting down say nothing about its health. */
-        if (call->tried) {
-            member_failed(m, reason);
+        /* A full queue, a queue timeout, shutting down or rbgw's own EMFILE say nothing about
+         * the upstream's health. */
+        if (rbgw_outcome_counts_against(status)) {
+            member_failed(m, status, reason);
         }
     }
     if (fan->parallel) {
@@ -514,15 +521,17 @@ check_now(uv_timer_t *t)
 }
 
 static void
-member_failed(struct member *m, const char *reason)
+member_failed(struct member *m, int status, const char *reason)
 {
     m->failures++;
     if (!m->healthy || m->failures < m->failure_limit) {
         return;
     }
     m->healthy = false;
-    rbgw_log_warn("u=%s: ejected after %u consecutive failures (last: %s); checking every %u ms",
-                  m->u->name, m->failures, reason, m->health_interval);
+    rbgw_log_warn("u=%s: ejected after %u consecutive failures (last: %s: %s); checking every "
+                  "%u ms",
+                  m->u->name, m->failures, rbgw_outcome_name(rbgw_outcome_of(status)), reason,
+                  m->health_interval);
     if (!m->f->stopped) {
         uv_timer_start(&m->check, check_now, m->health_interval, 0);
     }

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "rbgw/log.h"
+#include "rbgw/outcome.h"
 #include "rbgw/pool.h"
 
 #define BACKOFF_MAX_FACTOR 8
@@ -29,10 +30,28 @@ call_reply(struct rbgw_call *call, struct rbgw_str reply)
     call->done(call, 0, reply, NULL, NULL);
 }
 
+/* Fail call with status (an RBGW_E* call-failure code, outcome.h) and its reason. */
 static void
-call_fail(struct rbgw_call *call, const struct rbgw_json *extra, const char *reason)
+call_fail(struct rbgw_pool *p, struct rbgw_call *call, int status, const struct rbgw_json *extra,
+          const char *detail)
 {
-    call->done(call, RBGW_EPROTO, RBGW_STR_NULL, extra, reason);
+    char reason[480];
+    rbgw_outcome_reason(reason, sizeof(reason), status, p->target, detail);
+    call->done(call, status, RBGW_STR_NULL, extra, reason);
+}
+
+static void call_failf(struct rbgw_pool *p, struct rbgw_call *call, int status, const char *fmt,
+                       ...) RBGW_PRINTF(4, 5);
+
+static void
+call_failf(struct rbgw_pool *p, struct rbgw_call *call, int status, const char *fmt, ...)
+{
+    char detail[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    call_fail(p, call, status, NULL, detail);
 }
 
 static uint64_t
@@ -144,10 +163,8 @@ on_open_timeout(uv_timer_t *t)
     note_open_failure(p);
     close_conn(c);
     if (call) {
-        char reason[256];
-        snprintf(reason, sizeof(reason), "%s: could not connect within %u ms (timed out)",
-                 p->target, p->u->connect_timeout_ms);
-        call_fail(call, NULL, reason);
+        call_failf(p, call, RBGW_ECONNECT, "connect timed out after %u ms",
+                   p->u->connect_timeout_ms);
     }
     dispatch_waiters(p);
 }
@@ -164,10 +181,21 @@ on_call_timeout(uv_timer_t *t)
     }
     close_conn(c); /* its stream may still deliver the late reply: never reuse it */
     if (call) {
-        char reason[256];
-        snprintf(reason, sizeof(reason), "%s: %s within %u ms (timed out)", p->target,
-                 opening ? "could not connect" : "no reply", p->u->timeout_ms);
-        call_fail(call, NULL, reason);
+        /* The time the call had: timeout= (connect-timeout= while opening), or less when the
+         * caller's deadline came first (deadline=, or what a retry had left of it).  Say which,
+         * or a timeout above the deadline would pass unnoticed. */
+        unsigned long long had = (unsigned long long)(call->deadline - call->submitted);
+        uint32_t limit = opening ? p->u->connect_timeout_ms : p->u->timeout_ms;
+        char why[96] = "";
+        if (had < limit) {
+            snprintf(why, sizeof(why), ": the call's deadline came before %s=%u",
+                     opening ? "connect-timeout" : "timeout", limit);
+        }
+        if (opening) {
+            call_failf(p, call, RBGW_ECONNECT, "connect timed out after %llu ms%s", had, why);
+        } else {
+            call_failf(p, call, RBGW_ETIMEDOUT, "no reply within %llu ms%s", had, why);
+        }
     }
     dispatch_waiters(p);
 }
@@ -224,12 +252,8 @@ on_wait_timer(uv_timer_t *t)
             continue;
         }
         waiter_remove(p, call);
-        char reason[256];
-        snprintf(reason, sizeof(reason),
-                 "%s: no connection became free within %llu ms (max-conns=%u; timed out)",
-                 p->target, (unsigned long long)(now - (call->wait_deadline - p->queue_timeout_ms)),
-                 p->max_conns);
-        call_fail(call, NULL, reason);
+        call_failf(p, call, RBGW_EQTIMEDOUT, "max-conns=%u connections stayed busy for %llu ms",
+                   p->max_conns, (unsigned long long)(now - call->submitted));
     }
     dispatch_waiters(p);
 }
@@ -246,7 +270,6 @@ conn_new(struct rbgw_pool *p, struct rbgw_call *call)
     uv_timer_init(p->u->gw->loop, &c->timer);
     c->timer.data = c;
     c->call = call;
-    call->tried = 1;
     p->nconns++;
     set_state(c, RBGW_UPCONN_OPENING);
     uint64_t left = rbgw_upconn_time_left(c);
@@ -264,7 +287,6 @@ start_call(struct rbgw_upconn *c, struct rbgw_call *call)
     c->call = call;
     c->got_bytes = 0;
     call->sent = 1;
-    call->tried = 1;
     call->conn_id = c->id;
     set_state(c, RBGW_UPCONN_BUSY);
     uv_timer_start(&c->timer, on_call_timeout, rbgw_upconn_time_left(c), 0);
@@ -280,12 +302,9 @@ in_backoff(const struct rbgw_pool *p)
 static void
 fail_backoff(struct rbgw_pool *p, struct rbgw_call *call)
 {
-    call->tried = 1; /* the upstream is failing: this counts toward its ejection */
-    char reason[256];
-    snprintf(reason, sizeof(reason), "%s is unavailable (%u failed attempt%s; next in %llu ms)",
-             p->target, p->open_failures, p->open_failures == 1 ? "" : "s",
-             (unsigned long long)(p->next_open - now_ms(p)));
-    call_fail(call, NULL, reason);
+    call_failf(p, call, RBGW_EBACKOFF, "unavailable after %u failed attempt%s, next in %llu ms",
+               p->open_failures, p->open_failures == 1 ? "" : "s",
+               (unsigned long long)(p->next_open - now_ms(p)));
 }
 
 static struct rbgw_upconn *
@@ -307,10 +326,7 @@ place_pinned(struct rbgw_pool *p, struct rbgw_call *call)
     if (c == NULL) {
         /* Closed (peer, timeout, idle-timeout) or busy with another call of the same caller,
          * which pdns never does: the transaction cannot go on there. */
-        char reason[256];
-        snprintf(reason, sizeof(reason),
-                 "%s: the connection holding this transaction is gone or busy", p->target);
-        call_fail(call, NULL, reason);
+        call_failf(p, call, RBGW_ECLOSED, "the connection holding this transaction is gone");
         return;
     }
     start_call(c, call);
@@ -359,24 +375,22 @@ rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_call *call)
     uint64_t now = now_ms(p);
     rbgw_list_init(&call->link);
     call->sent = 0;
-    call->tried = 0;
     call->conn_id = 0;
+    call->submitted = now;
     if (call->deadline == 0 || call->deadline > now + p->u->timeout_ms) {
         call->deadline = now + p->u->timeout_ms;
     }
     if (p->stopping) {
-        call_fail(call, NULL, "shutting down");
+        call_failf(p, call, RBGW_ESHUTDOWN, "rbgw is stopping");
         return;
     }
     if (place(p, call)) {
         return;
     }
     if (p->nwaiters >= p->max_queue) {
-        char reason[256];
-        snprintf(reason, sizeof(reason),
-                 "%s is saturated: %u calls in flight and %u waiting (max-conns=%u, max-queue=%u)",
-                 p->target, p->max_conns, p->nwaiters, p->max_conns, p->max_queue);
-        call_fail(call, NULL, reason);
+        call_failf(p, call, RBGW_EQUEUE,
+                   "saturated: %u calls in flight and %u waiting (max-conns=%u, max-queue=%u)",
+                   p->max_conns, p->nwaiters, p->max_conns, p->max_queue);
         return;
     }
     call->wait_deadline = now + p->queue_timeout_ms;
@@ -410,9 +424,10 @@ rbgw_pool_probe(struct rbgw_pool *p, rbgw_call_done_cb done, void *data)
     call->done = probe_done;
     call->data = owner;
     rbgw_list_init(&call->link);
-    call->deadline = now_ms(p) + p->u->connect_timeout_ms;
+    call->submitted = now_ms(p);
+    call->deadline = call->submitted + p->u->connect_timeout_ms;
     if (p->stopping) {
-        call_fail(call, NULL, "shutting down");
+        call_failf(p, call, RBGW_ESHUTDOWN, "rbgw is stopping");
         return;
     }
     if (p->nconns >= p->max_conns) {
@@ -504,21 +519,21 @@ rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep)
 }
 
 void
-rbgw_upconn_error(struct rbgw_upconn *c, int flags, const struct rbgw_json *extra, const char *fmt,
-                  ...)
+rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbgw_json *extra,
+                  const char *fmt, ...)
 {
     struct rbgw_pool *p = c->pool;
-    char reason[400];
-    int n = snprintf(reason, sizeof(reason), "%s: ", p->target);
+    char detail[400];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(reason + n, sizeof(reason) - (size_t)n, fmt, ap);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
     va_end(ap);
 
     bool opening = c->state == RBGW_UPCONN_OPENING;
     bool was_reused = c->reused;
     struct rbgw_call *call = take_call(c);
-    if (opening) {
+    if (opening && status != RBGW_ELOCAL) {
+        /* rbgw's own shortage (EMFILE, ENOMEM) is no reason to hold the upstream back. */
         note_open_failure(p);
     }
     bool keep = (flags & RBGW_UPCONN_KEEP) && !opening;
@@ -534,8 +549,8 @@ rbgw_upconn_error(struct rbgw_upconn *c, int flags, const struct rbgw_json *extr
                      call->deadline > now_ms(p);
         if (retry) {
             call->retried = 1;
-            rbgw_log_debug("req=%llu u=%s: %s; retrying on a fresh connection",
-                           (unsigned long long)call->req->id, p->u->name, reason);
+            rbgw_log_debug("req=%llu u=%s: %s: %s; retrying on a fresh connection",
+                           (unsigned long long)call->req->id, p->u->name, p->target, detail);
             if (p->nconns < p->max_conns && !in_backoff(p)) {
                 conn_new(p, call);
             } else {
@@ -544,10 +559,12 @@ rbgw_upconn_error(struct rbgw_upconn *c, int flags, const struct rbgw_json *extr
                 p->nwaiters++;
             }
         } else {
-            call_fail(call, extra, reason);
+            call_fail(p, call, status, extra, detail);
         }
     } else if (!opening) {
-        rbgw_log_info("u=%s: %s", p->u->name, reason);
+        char reason[480];
+        rbgw_log_info("u=%s: %s", p->u->name,
+                      rbgw_outcome_reason(reason, sizeof(reason), status, p->target, detail));
     }
     if (keep) {
         release(c, true);
@@ -610,14 +627,14 @@ rbgw_pool_stop(struct rbgw_pool *p)
     while (!rbgw_list_empty(&p->waiters)) {
         struct rbgw_call *call = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
         waiter_remove(p, call);
-        call_fail(call, NULL, "shutting down");
+        call_failf(p, call, RBGW_ESHUTDOWN, "rbgw is stopping");
     }
     while (!rbgw_list_empty(&p->busy)) {
         struct rbgw_upconn *c = rbgw_list_entry(p->busy.next, struct rbgw_upconn, link);
         struct rbgw_call *call = take_call(c);
         close_conn(c);
         if (call) {
-            call_fail(call, NULL, "shutting down");
+            call_failf(p, call, RBGW_ESHUTDOWN, "rbgw is stopping");
         }
     }
     while (!rbgw_list_empty(&p->idle)) {

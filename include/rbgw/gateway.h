@@ -26,6 +26,7 @@
 
 #include "rbgw/buf.h"
 #include "rbgw/config.h"
+#include "rbgw/outcome.h"
 #include "rbgw/rpc.h"
 
 struct rbgw_request;
@@ -33,8 +34,9 @@ struct rbgw_call;
 
 /**
  * Completion of an upstream call (pool.h): status 0 with the reply (one-line vetted JSON, valid
- * only during the callback), or <0 with a one-line reason (and extra: responder log lines to
- * pass on, or NULL).  Runs exactly once per submitted call; the call may be freed inside it.
+ * only during the callback), or a call-failure code (outcome.h: why it failed) with a one-line
+ * reason (and extra: responder log lines to pass on, or NULL).  Runs exactly once per
+ * submitted call; the call may be freed inside it.
  */
 typedef void (*rbgw_call_done_cb)(struct rbgw_call *call, int status, struct rbgw_str reply,
                                   const struct rbgw_json *extra, const char *reason);
@@ -83,6 +85,7 @@ struct rbgw_upstream {
     char *name;                            /* owned: name= option, or "<type>#<index>" */
     uint32_t timeout_ms;                   /* request timeout (timeout=, default 1500) */
     uint32_t connect_timeout_ms;           /* connect-timeout=, default min(1000, timeout) */
+    struct rbgw_outcome_counts outcomes;   /* legs sent here, by how they ended (fanout.c) */
     void *impl;                            /* owned by the transport */
 };
 

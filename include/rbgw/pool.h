@@ -22,11 +22,18 @@
  *
  * Open failures back off: after a failed open (refused, spawn failure, initialize rejected),
  * further opens wait retry-after ms (doubling up to 8x on consecutive failures); calls that
- * need a new conn meanwhile wait in the queue within their deadline.
+ * need a new conn meanwhile fail at once as backoff (fan-out may try another member).  rbgw's
+ * own shortage (a local failure: EMFILE, ENOMEM) does not back off: the upstream is not at
+ * fault.
  *
  * Transport contract: a conn struct embeds `struct rbgw_upconn` as its first member.  Each of
  * ops->open and ops->send must end, now or later, in exactly one of the rbgw_upconn_* outcome
  * calls below; ops->close must (eventually) call rbgw_upconn_free().
+ *
+ * Failure classes (outcome.h): a failed call reaches call->done with the status that says why.
+ * The pool picks it for what it sees itself (timeouts, queue limits, back-off, shutting down);
+ * a transport names it in rbgw_upconn_error, since only it knows whether a connect was refused
+ * or rbgw ran out of file descriptors (rbgw_outcome_from_uv / _from_errno).
  */
 #ifndef RBGW_POOL_H
 #define RBGW_POOL_H
@@ -45,6 +52,7 @@ struct rbgw_call {
     struct rbgw_list link;    /* on pool->waiters while queued */
     uint64_t deadline;        /* loop time (ms) by which the call must be answered; 0: now +
                                  the upstream's timeout (set by submit) */
+    uint64_t submitted;       /* set by the pool: loop time (ms) of submit */
     uint64_t wait_deadline;   /* set by the pool: end of the wait in the queue */
     uint64_t pin;             /* id of the pinned conn to use (transaction affinity), 0 = any */
     uint64_t conn_id;         /* set by the pool: the conn that carried the call */
@@ -56,8 +64,6 @@ struct rbgw_call {
     unsigned unpin_after : 1; /* after this call the conn returns to the pool (commit/abort) */
     unsigned probe : 1;       /* internal: an active health check (open a conn, nothing sent) */
     unsigned idempotent : 1;  /* a read outside a transaction: safe to send twice */
-    unsigned tried : 1;       /* set by the pool: a conn was opened or used for it, so a
-                                 failure says something about the upstream's health */
 };
 
 enum rbgw_upconn_state {
@@ -151,12 +157,15 @@ enum {
     RBGW_UPCONN_UNSENT = 4, /* the request could not be written: any call may go again */
 };
 /**
- * The open or the call failed.  Without KEEP the conn is closed.  The call (if any) is failed
- * with "<target>: <reason>" (extra: responder log lines to pass through) unless RETRY lets it
- * go again on a fresh conn.
+ * The open or the call failed.  status is the class (outcome.h): RBGW_ECONNECT for any open
+ * failure that is the upstream's (refused, spawn failed, initialize rejected), RBGW_ELOCAL for
+ * rbgw's own shortage (no back-off then), RBGW_ECLOSED, RBGW_ETOOBIG, RBGW_EPROTO,
+ * RBGW_ENOTSUP for calls.  Without KEEP the conn is closed.  The call (if any) is failed with
+ * status and "<target>: <detail> (<class>)" (extra: responder log lines to pass through)
+ * unless RETRY lets it go again on a fresh conn.
  */
-void rbgw_upconn_error(struct rbgw_upconn *c, int flags, const struct rbgw_json *extra,
-                       const char *fmt, ...) RBGW_PRINTF(4, 5);
+void rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbgw_json *extra,
+                       const char *fmt, ...) RBGW_PRINTF(5, 6);
 /** An idle conn was closed by the peer or became unusable: drop it. */
 void rbgw_upconn_lost(struct rbgw_upconn *c, const char *why);
 /** The transport has closed all its handles (after ops->close). */

@@ -26,6 +26,7 @@
 
 #include "rbgw/frame.h"
 #include "rbgw/log.h"
+#include "rbgw/outcome.h"
 #include "rbgw/pool.h"
 
 #define READ_CHUNK 65536
@@ -150,7 +151,7 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
         rbgw_buf_reset(&c->out_line);
         if (rbgw_rpc_check_reply(&c->scratch, rbgw_str_make(doc, len), &c->out_line, err,
                                  sizeof(err)) != 0) {
-            rbgw_upconn_error(&c->base, 0, NULL, "bad initialize reply: %s", err);
+            rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "bad initialize reply: %s", err);
             return;
         }
         struct rbgw_json *root;
@@ -159,7 +160,8 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
             if (r && r->type == RBGW_JSON_FALSE) {
                 if (up->kind == JS_UNIX) {
                     /* pdns closes a unix connection whose initialize failed. */
-                    rbgw_upconn_error(&c->base, 0, NULL, "initialize answered false");
+                    rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL,
+                                      "initialize answered false");
                     return;
                 }
                 /* pdns keeps using a pipe child whose initialize failed; so do we. */
@@ -168,7 +170,8 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
             }
         }
         if (stray) {
-            rbgw_upconn_error(&c->base, 0, NULL, "extra data after the initialize reply");
+            rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL,
+                              "extra data after the initialize reply");
             return;
         }
         rbgw_upconn_ready(&c->base);
@@ -182,7 +185,7 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
     rbgw_buf_reset(&c->out_line);
     if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(doc, len), &c->out_line, err,
                              sizeof(err)) != 0) {
-        rbgw_upconn_error(&c->base, 0, NULL, "%s", err);
+        rbgw_upconn_error(&c->base, RBGW_EPROTO, 0, NULL, "%s", err);
         return;
     }
     /* Bytes after the reply would be read as the next call's reply: do not reuse the conn. */
@@ -217,12 +220,12 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (c->base.state == RBGW_UPCONN_IDLE) {
             rbgw_upconn_lost(&c->base, what);
         } else if (c->initializing) {
-            rbgw_upconn_error(&c->base, 0, NULL, "%s during initialize (%s)", what,
+            rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "%s during initialize, %s", what,
                               uv_err_name((int)nread));
         } else {
             /* No retry: the call was delivered, and a responder that dies handling it may have
              * acted on it (an idle peer's close is noticed while idle, before any call). */
-            rbgw_upconn_error(&c->base, 0, NULL, "%s %s (%s)", what,
+            rbgw_upconn_error(&c->base, RBGW_ECLOSED, 0, NULL, "%s %s, %s", what,
                               c->base.got_bytes ? "in the middle of a reply" : "before replying",
                               uv_err_name((int)nread));
         }
@@ -246,8 +249,8 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     c->base.got_bytes = 1;
     if (!complete) {
         if (c->rbuf.len > up->max_reply) {
-            rbgw_upconn_error(&c->base, 0, NULL, "reply larger than max-reply-size (%zu bytes)",
-                              up->max_reply);
+            rbgw_upconn_error(&c->base, RBGW_ETOOBIG, 0, NULL,
+                              "reply larger than max-reply-size=%zu bytes", up->max_reply);
         }
         return;
     }
@@ -303,11 +306,12 @@ on_write(uv_write_t *w, int status)
     struct js_conn *c = w->data;
     if (status < 0 && !c->closing && !c->base.got_bytes) {
         if (c->initializing) {
-            rbgw_upconn_error(&c->base, 0, NULL, "sending initialize failed (%s)",
-                              uv_err_name(status));
+            rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(status, RBGW_ECONNECT), 0, NULL,
+                              "sending initialize failed: %s", uv_err_name(status));
         } else if (c->base.state == RBGW_UPCONN_BUSY) {
-            rbgw_upconn_error(&c->base, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
-                              "sending the call failed (%s)", uv_err_name(status));
+            rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(status, RBGW_ECLOSED),
+                              RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                              "sending the call failed: %s", uv_err_name(status));
         }
     }
 }
@@ -352,8 +356,9 @@ js_conn_send(struct rbgw_upconn *uc)
     /* The request arena holds req->raw until the request is freed, after this write. */
     int rc = write_line(c, req->raw.p, req->raw.len);
     if (rc < 0) {
-        rbgw_upconn_error(uc, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
-                          "sending the call failed (%s)", uv_err_name(rc));
+        rbgw_upconn_error(uc, rbgw_outcome_from_uv(rc, RBGW_ECLOSED),
+                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the call failed: %s", uv_err_name(rc));
     }
 }
 
@@ -370,7 +375,8 @@ start_initialize(struct js_conn *c)
     }
     if (rc < 0) {
         c->initializing = 0;
-        rbgw_upconn_error(&c->base, 0, NULL, "cannot start: %s", uv_strerror(rc));
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(rc, RBGW_ECONNECT), 0, NULL,
+                          "cannot start: %s", uv_strerror(rc));
     }
 }
 
@@ -382,7 +388,9 @@ on_unix_connect(uv_connect_t *cr, int status)
         return;
     }
     if (status < 0) {
-        rbgw_upconn_error(&c->base, 0, NULL, "cannot connect: %s", uv_strerror(status));
+        /* uv_pipe_connect reports a socket it could not create (EMFILE) here too. */
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(status, RBGW_ECONNECT), 0, NULL, "%s",
+                          uv_strerror(status));
         return;
     }
     start_initialize(c);
@@ -446,7 +454,9 @@ js_conn_open(struct rbgw_upconn *uc)
     c->proc.data = c;
     int rc = uv_spawn(loop, &c->proc, &opt);
     if (rc < 0) {
-        rbgw_upconn_error(uc, 0, NULL, "cannot start %s: %s", up->argv[0], uv_strerror(rc));
+        /* Pipes rbgw cannot create are its own failure; a command that will not run is not. */
+        rbgw_upconn_error(uc, rbgw_outcome_from_uv(rc, RBGW_ECONNECT), 0, NULL,
+                          "cannot start %s: %s", up->argv[0], uv_strerror(rc));
         return;
     }
     c->proc_alive = 1;
