@@ -247,11 +247,14 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->base.got_bytes = 1;
+    /* A reply that arrived whole in one read is held to the limit as well. */
+    if ((complete ? end - start : c->rbuf.len) > up->max_reply) {
+        rbgw_upconn_error(&c->base, c->initializing ? RBGW_ECONNECT : RBGW_ETOOBIG, 0, NULL,
+                          "%s larger than max-reply-size=%zu bytes",
+                          c->initializing ? "initialize reply" : "reply", up->max_reply);
+        return;
+    }
     if (!complete) {
-        if (c->rbuf.len > up->max_reply) {
-            rbgw_upconn_error(&c->base, RBGW_ETOOBIG, 0, NULL,
-                              "reply larger than max-reply-size=%zu bytes", up->max_reply);
-        }
         return;
     }
     bool stray = false;
