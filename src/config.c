@@ -836,6 +836,46 @@ rbgw_config_usage(FILE *f)
             "--config=/etc/rbgw/rbgw.conf\n");
 }
 
+/* An upstream's numeric option as the upstream will read it (default from the one table). */
+static long
+upstream_int(const struct rbgw_endpoint_conf *ec, const char *name)
+{
+    long n = 0;
+#define RBGW_X(oname, def, min, max, help)                                                         \
+    if (strcmp(name, oname) == 0 &&                                                                \
+        rbgw_connstr_get_int(&ec->cs, oname, def, min, max, &n, NULL, 0) != 0) {                   \
+        n = def;                                                                                   \
+    }
+    RBGW_UPSTREAM_INT_OPTS(RBGW_X)
+#undef RBGW_X
+    return n;
+}
+
+size_t
+rbgw_config_warnings(const struct rbgw_config *cfg, void (*emit)(void *ctx, const char *text),
+                     void *ctx)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->nupstreams; i++) {
+        const struct rbgw_endpoint_conf *ec = &cfg->upstreams[i];
+        long timeout = upstream_int(ec, "timeout");
+        if (timeout <= (long)cfg->deadline_ms) {
+            continue;
+        }
+        char *name = rbgw_config_upstream_name(cfg, i);
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "upstream %s (%s): timeout=%ld ms is above deadline=%u ms, so its calls are "
+                 "answered false after at most %u ms; keep timeout below deadline, and deadline "
+                 "below pdns's own timeout (2000 ms by default)",
+                 name, ec->origin, timeout, cfg->deadline_ms, cfg->deadline_ms);
+        free(name);
+        emit(ctx, text);
+        n++;
+    }
+    return n;
+}
+
 char *
 rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i)
 {

@@ -14,6 +14,22 @@
 #include "rbgw/log.h"
 #include "rbgw/router.h"
 
+/* --check-config: warnings go after the summary, as plain stderr lines. */
+static void
+print_warning(void *ctx, const char *text)
+{
+    RBGW_UNUSED(ctx);
+    fprintf(stderr, "rbgw: warning: %s\n", text);
+}
+
+/* Start-up: warnings go to the log like every other start-up message. */
+static void
+log_warning(void *ctx, const char *text)
+{
+    RBGW_UNUSED(ctx);
+    rbgw_log_warn("%s", text);
+}
+
 static int
 run(const struct rbgw_config *cfg)
 {
@@ -114,9 +130,11 @@ main(int argc, char **argv)
                     r->origin);
         }
         rbgw_router_conf_free(&rc);
+        rbgw_config_warnings(&cfg, print_warning, NULL);
         rbgw_config_free(&cfg);
         return 0;
     }
+    rbgw_config_warnings(&cfg, log_warning, NULL);
     int rc = run(&cfg);
     rbgw_config_free(&cfg);
     return rc;

@@ -84,6 +84,16 @@ int rbgw_config_load(struct rbgw_config *cfg, int argc, char **argv, char *err,
                      size_t errlen) RBGW_MUSTCHECK;
 void rbgw_config_free(struct rbgw_config *cfg);
 
+/**
+ * Settings that load but cannot work as written (pure; call after a successful load).  Today:
+ * an upstream whose timeout= is above deadline=: its calls are cut off at the deadline, so the
+ * timeout never applies.  emit(ctx, text) is called once per finding with a one-line text
+ * naming the upstream, its origin, the timeout and the deadline; returns how many there were.
+ * rbgw prints them at start-up and with --check-config, and starts anyway.
+ */
+size_t rbgw_config_warnings(const struct rbgw_config *cfg,
+                            void (*emit)(void *ctx, const char *text), void *ctx);
+
 /** Write --help text (every key, its default and meaning, from the schema table) to f. */
 void rbgw_config_usage(FILE *f);
 

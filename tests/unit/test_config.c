@@ -758,3 +758,58 @@ Test(config, pdns_snippet_launches_rbgw_as_pipe_coprocess)
     cr_expect(launch, "pdns-pipe.conf has launch=remote");
     cr_expect(conn, "pdns-pipe.conf runs rbgw with --config=");
 }
+
+/* Collects rbgw_config_warnings' texts. */
+struct warnings {
+    char text[4][600]; /* the first four */
+    size_t n;          /* how many were emitted */
+};
+
+static void
+collect_warning(void *ctx, const char *text)
+{
+    struct warnings *w = ctx;
+    if (w->n < 4) {
+        snprintf(w->text[w->n], sizeof(w->text[0]), "%s", text);
+    }
+    w->n++;
+}
+
+Test(config, timeout_above_deadline_is_a_warning_naming_upstream_timeout_and_deadline)
+{
+    static const struct {
+        const char *args[4]; /* after "rbgw" */
+        size_t warnings;     /* expected count */
+        const char *text;    /* the first one, exactly, or NULL */
+    } rows[] = {
+        /* the defaults: timeout 1500 < deadline 1800 */
+        {{U, NULL}, 0, NULL},
+        /* equal: the timeout still applies as written */
+        {{U ",timeout=1800", NULL}, 0, NULL},
+        {{U ",timeout=8000,name=slow", NULL},
+         1,
+         "upstream slow (--upstream): timeout=8000 ms is above deadline=1800 ms, so its calls "
+         "are answered false after at most 1800 ms; keep timeout below deadline, and deadline "
+         "below pdns's own timeout (2000 ms by default)"},
+        /* the default timeout against a short deadline; unnamed upstreams by position */
+        {{"--deadline=1000", U, "--upstream+=pipe:command=/bin/cat,timeout=900", NULL},
+         1,
+         "upstream pipe#1 (--upstream): timeout=1500 ms is above deadline=1000 ms, so its calls "
+         "are answered false after at most 1000 ms; keep timeout below deadline, and deadline "
+         "below pdns's own timeout (2000 ms by default)"},
+        {{"--deadline=100", U, "--upstream+=pipe:command=/bin/cat", NULL}, 2, NULL},
+    };
+    for (size_t i = 0; i < RBGW_NELEM(rows); i++) {
+        struct rbgw_config cfg;
+        char err[512];
+        cr_assert_eq(load(&cfg, err, sizeof(err), rows[i].args), 0, "row %zu: %s", i, err);
+        struct warnings w = {.n = 0};
+        size_t n = rbgw_config_warnings(&cfg, collect_warning, &w);
+        cr_expect_eq(n, rows[i].warnings, "row %zu: %zu warnings", i, n);
+        cr_expect_eq(w.n, n, "row %zu: returned %zu, emitted %zu", i, n, w.n);
+        if (rows[i].text) {
+            cr_expect_str_eq(w.text[0], rows[i].text, "row %zu", i);
+        }
+        rbgw_config_free(&cfg);
+    }
+}
