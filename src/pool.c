@@ -326,7 +326,8 @@ place_pinned(struct rbgw_pool *p, struct rbgw_call *call)
     if (c == NULL) {
         /* Closed (peer, timeout, idle-timeout) or busy with another call of the same caller,
          * which pdns never does: the transaction cannot go on there. */
-        call_failf(p, call, RBGW_ECLOSED, "the connection holding this transaction is gone");
+        call_failf(p, call, RBGW_ECLOSED,
+                   "the connection holding this transaction is gone or busy");
         return;
     }
     start_call(c, call);
@@ -389,7 +390,7 @@ rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_call *call)
     }
     if (p->nwaiters >= p->max_queue) {
         call_failf(p, call, RBGW_EQUEUE,
-                   "saturated: %u calls in flight and %u waiting (max-conns=%u, max-queue=%u)",
+                   "saturated: %u calls in flight and %u waiting, max-conns=%u, max-queue=%u",
                    p->max_conns, p->nwaiters, p->max_conns, p->max_queue);
         return;
     }
