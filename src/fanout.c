@@ -28,10 +28,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/dname.h"
 #include "rbgw/fanout.h"
 #include "rbgw/log.h"
+#include "rbgw/merge.h"
 #include "rbgw/outcome.h"
 #include "rbgw/pool.h"
+#include "rbgw/result.h"
 #include "rbgw/router.h"
 
 #define BUDGET_MIN_PER_SEC 3.0
@@ -319,7 +322,7 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
     case RBGW_READ_FIRST_NONEMPTY: {
         enum rbgw_result_kind k = RBGW_RESULT_FAILED;
         if (status == 0) {
-            k = rbgw_result_kind(&fan->req->arena, fan->req->call.method, reply);
+            k = rbgw_result_kind(&fan->req->arena, fan->req->call.mid, reply);
         }
         if (k == RBGW_RESULT_DATA ||
             (k == RBGW_RESULT_EMPTY && pc->read == RBGW_READ_FIRST_SUCCESS)) {
@@ -363,7 +366,7 @@ par_complete(struct fan *fan)
             replies[i] = fan->legs[i].status == 0 ? fan->legs[i].reply : RBGW_STR_NULL;
         }
         struct rbgw_buf out = RBGW_BUF_INIT;
-        if (rbgw_merge_replies(&req->arena, req->call.method, replies, n, &out) == 0) {
+        if (rbgw_merge_replies(&req->arena, req->call.mid, replies, n, &out) == 0) {
             answer(fan, rbgw_buf_str(&out));
         } else {
             fan_fail(fan, "%s", fan->reasons.data ? fan->reasons.data : "no upstream answered");
@@ -377,8 +380,7 @@ par_complete(struct fan *fan)
         struct leg *leg = &fan->legs[i];
         if (leg->status != 0) {
             all_ok = false;
-        } else if (rbgw_result_kind(&req->arena, req->call.method, leg->reply) ==
-                   RBGW_RESULT_FAILED) {
+        } else if (rbgw_result_kind(&req->arena, req->call.mid, leg->reply) == RBGW_RESULT_FAILED) {
             all_ok = false;
             note_reason(fan, leg->member, "result false");
         }
@@ -460,7 +462,7 @@ leg_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct
     /* Sequential single-member transaction bookkeeping. */
     if (fan->trx_role == TRX_START) {
         struct rbgw_upstream *u = m->u;
-        bool opened = status == 0 && rbgw_result_kind(&fan->req->arena, fan->req->call.method,
+        bool opened = status == 0 && rbgw_result_kind(&fan->req->arena, fan->req->call.mid,
                                                       reply) != RBGW_RESULT_FAILED;
         if (opened) {
             struct trx *t = rbgw_xcalloc(1, sizeof(*t));
@@ -579,7 +581,7 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
     fan->deadline = now_ms(f) + f->gw->cfg->deadline_ms;
     f->budget += (double)f->gw->cfg->retry_budget / 100.0;
 
-    struct rbgw_str method = req->call.method;
+    enum rbgw_method method = req->call.mid;
     fan->cls = rbgw_method_class(method);
     struct rbgw_str name = RBGW_STR_NULL;
     if (f->needs_names) {
@@ -595,7 +597,7 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
     /* Transactions first: their calls go where the transaction lives. */
     int64_t trxid = 0;
     bool has_trxid = get_trxid(req, &trxid);
-    if (rbgw_str_eq_cstr(method, "startTransaction") && has_trxid) {
+    if (rbgw_method_trx(method) == RBGW_TRX_START && has_trxid) {
         struct trx *old = trx_find(f, req->origin, trxid);
         if (old) {
             trx_drop(f, old); /* restarted without commit/abort: the old one is dead */
@@ -603,10 +605,7 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
         fan->trx_role = TRX_START;
         fan->trxid = trxid;
     } else if (has_trxid && (fan->trx = trx_find(f, req->origin, trxid)) != NULL) {
-        fan->trx_role = (rbgw_str_eq_cstr(method, "commitTransaction") ||
-                         rbgw_str_eq_cstr(method, "abortTransaction"))
-                            ? TRX_END
-                            : TRX_IN;
+        fan->trx_role = rbgw_method_trx(method) == RBGW_TRX_END ? TRX_END : TRX_IN;
     }
 
     if (fan->trx) {
@@ -615,8 +614,7 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
         fan->norder = fan->trx->n;
         fan->order = rbgw_arena_alloc(&req->arena, fan->norder * sizeof(*fan->order));
         memcpy(fan->order, fan->trx->member, fan->norder * sizeof(*fan->order));
-        if (fan->trx_role == TRX_END && fan->trx->failed &&
-            rbgw_str_eq_cstr(method, "commitTransaction")) {
+        if (fan->trx_role == TRX_END && fan->trx->failed && method == RBGW_M_COMMIT_TRANSACTION) {
             /* write=all: some responder failed a call of this transaction; committing the
              * others would leave them disagreeing.  Abort everywhere instead. */
             static const char abort_fmt[] =

@@ -170,12 +170,13 @@ rbgw_request_dispatch(struct rbgw_request *req)
     if (rbgw_rpc_peek(req->raw.p, req->raw.len, &pk) == 0) {
         /* The common case: method and trxid found without a tree; the bytes go on as sent. */
         req->call.method = pk.method;
+        req->call.mid = pk.mid;
         req->trxid = pk.trxid;
     } else if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
         rbgw_request_fail(req, NULL, "%s", err);
         return;
     }
-    if (rbgw_str_eq_cstr(req->call.method, "initialize")) {
+    if (req->call.mid == RBGW_M_INITIALIZE) {
         /* pdns opens every JSON connector with initialize; it is ours to answer, not the
          * responder's (each upstream connection sends its own, with its own options). */
         rbgw_request_reply(req, RBGW_STR("{\"result\":true}"));

@@ -237,8 +237,8 @@ http_conn_send(struct rbgw_upconn *uc)
                           err);
         return;
     }
-    if (rbgw_xlate_rpc_to_http_with(&c->xs, &up->target, req->call.method, req->call.params,
-                                    req->raw, &c->wbuf, err, sizeof(err)) != 0) {
+    if (rbgw_xlate_rpc_to_http_with(&c->xs, &up->target, req->call.mid, req->call.method,
+                                    req->call.params, req->raw, &c->wbuf, err, sizeof(err)) != 0) {
         rbgw_upconn_error(uc, RBGW_ENOTSUP, RBGW_UPCONN_KEEP, NULL,
                           "cannot translate %.*s to HTTP: %s", (int)req->call.method.len,
                           req->call.method.p, err);
