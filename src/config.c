@@ -254,12 +254,13 @@ check_listener(struct loader *ld, const struct place *pl, const char *key,
     const char *v;
     switch (cs->transport) {
     case RBGW_TRANSPORT_PIPE:
-        return 0;
+        break;
     case RBGW_TRANSPORT_UNIX:
-        if ((v = need(ld, pl, key, cs, "listener", "path", "unix:path=/run/rbgw.sock")) == NULL) {
+        if ((v = need(ld, pl, key, cs, "listener", "path", "unix:path=/run/rbgw.sock")) == NULL ||
+            check_unix_path(ld, pl, key, v) != 0) {
             return RBGW_ECONFIG;
         }
-        return check_unix_path(ld, pl, key, v);
+        break;
     case RBGW_TRANSPORT_HTTP: {
         if ((v = need(ld, pl, key, cs, "listener", "address", "http:address=127.0.0.1:8053")) ==
             NULL) {
@@ -270,18 +271,27 @@ check_listener(struct loader *ld, const struct place *pl, const char *key,
             return fail(ld, pl, key, "address=%s: %s", v, why);
         }
         rbgw_url_free(&u);
-        return 0;
+        break;
     }
     case RBGW_TRANSPORT_ZEROMQ:
         if (need(ld, pl, key, cs, "listener", "endpoint", "zeromq:endpoint=ipc:///run/rbgw.zmq") ==
             NULL) {
             return RBGW_ECONFIG;
         }
-        return 0;
-    case RBGW_TRANSPORT_NONE:
         break;
+    case RBGW_TRANSPORT_NONE:
+        return fail(ld, pl, key, "unknown transport");
     }
-    return fail(ld, pl, key, "unknown transport");
+
+    long n;
+#define CHECK_INT(tr, name, def, min, max, help)                                                   \
+    if (cs->transport == (tr) &&                                                                   \
+        rbgw_connstr_get_int(cs, name, def, min, max, &n, why, sizeof(why)) != 0) {                \
+        return fail(ld, pl, key, "%s", why);                                                       \
+    }
+    RBGW_LISTENER_INT_OPTS(CHECK_INT)
+#undef CHECK_INT
+    return 0;
 }
 
 /* Per-transport checks of an upstream's connection string, then its numeric options. */
@@ -821,6 +831,16 @@ rbgw_config_usage(FILE *f)
         fprintf(f, "    %-24s %s (%ld..%ld)\n", left, help, (long)(min), (long)(max));             \
     }
     RBGW_UPSTREAM_INT_OPTS(USAGE_INT)
+#undef USAGE_INT
+    fprintf(f, "  Listener options rbgw reads (times in milliseconds):\n");
+#define USAGE_INT(tr, name, def, min, max, help)                                                   \
+    {                                                                                              \
+        char left[64];                                                                             \
+        snprintf(left, sizeof(left), "%s=%ld", name, (long)(def));                                 \
+        fprintf(f, "    %-24s %s: %s (%ld..%ld)\n", left, rbgw_transport_name(tr), help,           \
+                (long)(min), (long)(max));                                                         \
+    }
+    RBGW_LISTENER_INT_OPTS(USAGE_INT)
 #undef USAGE_INT
     fprintf(f,
             "  Every option of a pipe, unix or zeromq upstream, known or not, is sent to it in\n"

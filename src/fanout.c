@@ -3,11 +3,14 @@
  * once; health, retries within the deadline and the retry budget; transaction affinity.
  *
  *   rbgw_fanout ──owns──> member[] (one per upstream: health, calls in flight, check timer)
- *               ├─owns──> pool_rt[] (one per pool: round-robin counter, weighted-RR state)
- *               └─owns──> trx list  (open transactions: origin + trxid -> pinned conns)
+ *               └─owns──> pool_rt[] (one per pool: round-robin counter, weighted-RR state)
  *
- *   fan (per request, in its arena) ──ref──> request
+ *   fan (per request, in its arena) ──ref──> request ──ref──> session
+ *       ├──ref──> trx (a call of an open transaction: from dispatch to fan_finish)
  *       └── leg[] { rbgw_call } ──submitted to──> upstream pool
+ *
+ *   session (session.h) ──owns (1 ref)──> trx (on session->trxs while open)
+ *                                            └── pinned conn id per member ──> upstream pool
  *
  * Modes (router.h): reads one / first-success / first-nonempty run legs one after another in
  * the policy's order; merge and write=all run one leg per member at once; writes one runs one
@@ -21,9 +24,22 @@
  * in every order, so when all of a pool is ejected the calls still go somewhere (panic mode).
  *
  * Transactions: startTransaction pins the conn that carried it (pool.h pin_after); every later
- * call of the same origin with that trxid goes to the same conns; commit/abort release them.
- * With write=all a transaction is opened on every member and committed only if every call in
- * it succeeded everywhere, otherwise it is aborted on all.
+ * call of the same session (the pdns connection, session.h) with that trxid goes to the same
+ * conns; commit/abort release them.  With write=all a transaction is opened on every member and
+ * committed only if every call in it succeeded everywhere, otherwise it is aborted on all.
+ *
+ * A transaction belongs to its session and is reference counted: the session's list holds one
+ * reference while it is open, and each fan working on it holds one.  It is closed exactly
+ * once, by whichever comes first: its commit/abort completing (trx_end), a startTransaction
+ * reusing its trxid, or its session ending (rbgw_fanout_session_end, once pdns is gone and
+ * the session's last request is freed).  Closing releases the conns it still pins through the
+ * pool (rbgw_pool_unpin: closed at once if idle, after the call it carries if busy, so the
+ * responder sees an abort); a conn released is forgotten (its id zeroed), so no conn is
+ * released twice or after it went back to the pool.  The struct is freed with its last
+ * reference, so a late answer, pdns going away, a deadline or shutdown, in any order, only
+ * touch memory somebody still holds.  Calls of one transaction in flight at the same time (a
+ * pipelining ZeroMQ DEALER; pdns never does it) are safe the same way: the pool refuses a
+ * second call on a busy pinned conn, and every fan keeps the transaction alive.
  */
 #include <stdio.h>
 #include <string.h>
@@ -59,14 +75,15 @@ struct pool_rt {
 };
 
 struct trx {
-    struct rbgw_list link; /* on f->trxs */
-    const void *origin;    /* the listener connection that opened it */
-    int64_t trxid;         /* pdns's trxid */
-    size_t pool;           /* pool index */
-    size_t n;              /* members holding it */
-    size_t *member;        /* owned: upstream indexes */
-    uint64_t *conn;        /* owned: pinned conn id per member */
-    bool failed;           /* write=all: a call in it failed somewhere */
+    struct rbgw_list link;        /* on session->trxs while open */
+    struct rbgw_session *session; /* borrowed: its session while open; NULL once closed */
+    uint32_t refs;                /* the session's while open + one per fan using it */
+    int64_t trxid;                /* pdns's trxid */
+    size_t pool;                  /* pool index */
+    size_t n;                     /* members holding it */
+    size_t *member;               /* owned: upstream indexes */
+    uint64_t *conn;               /* owned: pinned conn id per member; 0 once released */
+    bool failed;                  /* write=all: a call in it failed somewhere */
 };
 
 struct rbgw_fanout {
@@ -74,7 +91,6 @@ struct rbgw_fanout {
     struct rbgw_router_conf conf; /* owned */
     struct member *members;       /* owned: one per upstream */
     struct pool_rt *pools;        /* owned: one per pool */
-    struct rbgw_list trxs;        /* open transactions */
     double budget;                /* retry tokens */
     uint64_t budget_ts;           /* loop time of the last refill */
     bool stopped;                 /* stop() called */
@@ -105,7 +121,7 @@ struct fan {
     const struct rbgw_pool_conf *pc;
     enum rbgw_method_class cls; /* read or write */
     enum trx_role trx_role;     /* transaction handling */
-    struct trx *trx;            /* TRX_IN / TRX_END: the transaction */
+    struct trx *trx;            /* TRX_IN / TRX_END: the transaction (our reference) */
     int64_t trxid;              /* for TRX_START */
     bool parallel;              /* all legs at once */
     size_t *order;              /* upstream indexes in try order */
@@ -156,10 +172,16 @@ note_reason(struct fan *fan, size_t member, const char *reason)
     rbgw_buf_printf(&fan->reasons, "%s: %s", fan->f->members[member].u->name, reason);
 }
 
+static void trx_unref(struct trx *t);
+
 static void
 fan_finish(struct fan *fan)
 {
     rbgw_buf_free(&fan->reasons);
+    if (fan->trx) {
+        trx_unref(fan->trx);
+        fan->trx = NULL;
+    }
     rbgw_request_unref(fan->req);
 }
 
@@ -180,11 +202,11 @@ fan_fail(struct fan *fan, const char *fmt, ...)
 /* ---- transactions ---- */
 
 static struct trx *
-trx_find(struct rbgw_fanout *f, const void *origin, int64_t trxid)
+trx_find(struct rbgw_session *s, int64_t trxid)
 {
-    for (struct rbgw_list *n = f->trxs.next; n != &f->trxs; n = n->next) {
+    for (struct rbgw_list *n = s->trxs.next; n != &s->trxs; n = n->next) {
         struct trx *t = rbgw_list_entry(n, struct trx, link);
-        if (t->origin == origin && t->trxid == trxid) {
+        if (t->trxid == trxid) {
             return t;
         }
     }
@@ -192,39 +214,116 @@ trx_find(struct rbgw_fanout *f, const void *origin, int64_t trxid)
 }
 
 static void
-trx_free(struct trx *t)
+trx_ref(struct trx *t)
 {
-    rbgw_list_remove(&t->link);
+    t->refs++;
+}
+
+static void
+trx_unref(struct trx *t)
+{
+    RBGW_ASSERT(t->refs > 0);
+    if (--t->refs > 0) {
+        return;
+    }
+    RBGW_ASSERT(t->session == NULL);
     free(t->member);
     free(t->conn);
     free(t);
 }
 
-/* Release the pinned conns of t (closing them) and forget it. */
+/* Release the conn member slot i still pins (the pool closes it), and forget it. */
 static void
-trx_drop(struct rbgw_fanout *f, struct trx *t)
+trx_unpin(struct rbgw_fanout *f, struct trx *t, size_t i)
 {
+    struct rbgw_upstream *u = f->members[t->member[i]].u;
+    uint64_t id = t->conn[i];
+    t->conn[i] = 0;
+    if (id && u->ops->unpin) {
+        u->ops->unpin(u, id);
+    }
+}
+
+/* No longer open: off its session's list, the session's reference dropped.  Idempotent. */
+static void
+trx_close(struct trx *t)
+{
+    if (t->session == NULL) {
+        return;
+    }
+    rbgw_list_remove(&t->link);
+    t->session = NULL;
+    trx_unref(t);
+}
+
+/* Drop an open transaction: its pinned conns are closed (the responders see an abort). */
+static void
+trx_drop(struct rbgw_fanout *f, struct trx *t, const char *why)
+{
+    rbgw_log_info("session %llu: transaction %lld dropped: %s", (unsigned long long)t->session->id,
+                  (long long)t->trxid, why);
+    trx_ref(t); /* releasing a conn may complete other calls: keep t until we are done */
     for (size_t i = 0; i < t->n; i++) {
-        struct rbgw_upstream *u = f->members[t->member[i]].u;
-        if (t->conn[i] && u->ops->unpin) {
-            u->ops->unpin(u, t->conn[i]);
+        trx_unpin(f, t, i);
+    }
+    trx_close(t);
+    trx_unref(t);
+}
+
+/* A startTransaction of fan succeeded on n members: the transaction is open in its session. */
+static struct trx *
+trx_open(struct fan *fan, size_t n)
+{
+    struct rbgw_session *s = fan->req->session;
+    struct trx *old = trx_find(s, fan->trxid);
+    if (old) {
+        /* Two starts with one trxid were in flight at once: the later answer wins. */
+        trx_drop(fan->f, old, "another startTransaction with its trxid succeeded");
+    }
+    struct trx *t = rbgw_xcalloc(1, sizeof(*t));
+    t->session = s;
+    t->refs = 1;
+    t->trxid = fan->trxid;
+    t->pool = fan->pool;
+    t->n = n;
+    t->member = rbgw_xcalloc(n, sizeof(*t->member));
+    t->conn = rbgw_xcalloc(n, sizeof(*t->conn));
+    rbgw_list_push_back(&s->trxs, &t->link);
+    return t;
+}
+
+/*
+ * The commit or abort of fan->trx completed (well or not): the transaction is over.  A conn
+ * whose end call succeeded went back to the pool (pool.h unpin_after); one whose call failed
+ * may still be pinned (an HTTP 500 on a kept conn, a call refused because the conn was busy):
+ * it is closed, since the responder's state on it is unknown.
+ */
+static void
+trx_end(struct fan *fan)
+{
+    struct trx *t = fan->trx;
+    for (size_t l = 0; l < fan->norder; l++) {
+        const struct leg *leg = &fan->legs[l];
+        for (size_t i = 0; i < t->n; i++) {
+            if (t->member[i] != leg->member) {
+                continue;
+            }
+            if (leg->status == 0) {
+                t->conn[i] = 0;
+            } else {
+                trx_unpin(fan->f, t, i);
+            }
         }
     }
-    trx_free(t);
+    trx_close(t);
 }
 
 void
-rbgw_fanout_origin_gone(struct rbgw_fanout *f, const void *origin)
+rbgw_fanout_session_end(struct rbgw_fanout *f, struct rbgw_session *s)
 {
-    struct rbgw_list *n = f->trxs.next;
-    while (n != &f->trxs) {
-        struct trx *t = rbgw_list_entry(n, struct trx, link);
-        n = n->next;
-        if (t->origin == origin) {
-            rbgw_log_info("transaction %lld dropped: its pdns connection closed",
-                          (long long)t->trxid);
-            trx_drop(f, t);
-        }
+    while (!rbgw_list_empty(&s->trxs)) {
+        struct trx *t = rbgw_list_entry(s->trxs.next, struct trx, link);
+        trx_drop(f, t, s->why ? s->why : "its session ended");
     }
 }
 
@@ -387,18 +486,11 @@ par_complete(struct fan *fan)
     }
     if (fan->trx_role == TRX_START) {
         if (all_ok) {
-            struct trx *t = rbgw_xcalloc(1, sizeof(*t));
-            t->origin = req->origin;
-            t->trxid = fan->trxid;
-            t->pool = fan->pool;
-            t->n = n;
-            t->member = rbgw_xcalloc(n, sizeof(*t->member));
-            t->conn = rbgw_xcalloc(n, sizeof(*t->conn));
+            struct trx *t = trx_open(fan, n);
             for (size_t i = 0; i < n; i++) {
                 t->member[i] = fan->legs[i].member;
                 t->conn[i] = fan->legs[i].call.conn_id;
             }
-            rbgw_list_push_back(&fan->f->trxs, &t->link);
         } else {
             /* Opened on some members only: close those conns (the responders see the
              * connection drop, an abort), and report false so pdns sends nothing more. */
@@ -414,8 +506,7 @@ par_complete(struct fan *fan)
         fan->trx->failed = true;
     }
     if (fan->trx_role == TRX_END && fan->trx) {
-        trx_free(fan->trx);
-        fan->trx = NULL;
+        trx_end(fan);
     }
     if (fan->commit_aborted) {
         fan_fail(fan, "%s", fan->reasons.data);
@@ -465,23 +556,15 @@ leg_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct
         bool opened = status == 0 && rbgw_result_kind(&fan->req->arena, fan->req->call.mid,
                                                       reply) != RBGW_RESULT_FAILED;
         if (opened) {
-            struct trx *t = rbgw_xcalloc(1, sizeof(*t));
-            t->origin = fan->req->origin;
-            t->trxid = fan->trxid;
-            t->pool = fan->pool;
-            t->n = 1;
-            t->member = rbgw_xcalloc(1, sizeof(*t->member));
-            t->conn = rbgw_xcalloc(1, sizeof(*t->conn));
+            struct trx *t = trx_open(fan, 1);
             t->member[0] = leg->member;
             t->conn[0] = call->conn_id;
-            rbgw_list_push_back(&f->trxs, &t->link);
         } else if (status == 0 && call->conn_id && u->ops->unpin) {
             /* pdns sends neither commit nor abort after a false start: free the conn. */
             u->ops->unpin(u, call->conn_id);
         }
     } else if (fan->trx_role == TRX_END && fan->trx) {
-        trx_free(fan->trx);
-        fan->trx = NULL;
+        trx_end(fan);
     }
     seq_done(fan, leg, status, reply);
 }
@@ -598,13 +681,15 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
     int64_t trxid = 0;
     bool has_trxid = get_trxid(req, &trxid);
     if (rbgw_method_trx(method) == RBGW_TRX_START && has_trxid) {
-        struct trx *old = trx_find(f, req->origin, trxid);
+        struct trx *old = trx_find(req->session, trxid);
         if (old) {
-            trx_drop(f, old); /* restarted without commit/abort: the old one is dead */
+            /* restarted without commit/abort: the old one is dead */
+            trx_drop(f, old, "a new startTransaction reused its trxid");
         }
         fan->trx_role = TRX_START;
         fan->trxid = trxid;
-    } else if (has_trxid && (fan->trx = trx_find(f, req->origin, trxid)) != NULL) {
+    } else if (has_trxid && (fan->trx = trx_find(req->session, trxid)) != NULL) {
+        trx_ref(fan->trx);
         fan->trx_role = rbgw_method_trx(method) == RBGW_TRX_END ? TRX_END : TRX_IN;
     }
 
@@ -685,7 +770,6 @@ rbgw_fanout_new(struct rbgw_gateway *gw, struct rbgw_fanout **out, char *err, si
 {
     struct rbgw_fanout *f = rbgw_xcalloc(1, sizeof(*f));
     f->gw = gw;
-    rbgw_list_init(&f->trxs);
     int rc = rbgw_router_conf_build(gw->cfg, &f->conf, err, errlen);
     if (rc != 0) {
         free(f);
@@ -735,9 +819,6 @@ rbgw_fanout_stop(struct rbgw_fanout *f)
         return;
     }
     f->stopped = true;
-    while (!rbgw_list_empty(&f->trxs)) {
-        trx_free(rbgw_list_entry(f->trxs.next, struct trx, link));
-    }
     for (size_t i = 0; i < f->gw->nupstreams; i++) {
         uv_close((uv_handle_t *)&f->members[i].check, NULL);
     }

@@ -73,6 +73,20 @@ rbgw_upstream_int_opt(const struct rbgw_upstream *u, const char *name, long *out
 }
 
 int
+rbgw_listener_int_opt(const struct rbgw_listener *l, const char *name, long *out, char *err,
+                      size_t errlen)
+{
+#define RBGW_X(tr, oname, def, min, max, help)                                                     \
+    if (l->conf->cs.transport == (tr) && strcmp(name, oname) == 0) {                               \
+        return rbgw_connstr_get_int(&l->conf->cs, oname, def, min, max, out, err, errlen);         \
+    }
+    RBGW_LISTENER_INT_OPTS(RBGW_X)
+#undef RBGW_X
+    RBGW_ASSERT(!"unknown listener option");
+    return RBGW_ECONFIG;
+}
+
+int
 rbgw_gateway_init(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rbgw_config *cfg,
                   char *err, size_t errlen)
 {
@@ -249,6 +263,10 @@ rbgw_gateway_deinit(struct rbgw_gateway *gw)
     /* An upstream whose create() failed was not counted but may own its name. */
     if (gw->upstreams && gw->nupstreams < (gw->cfg ? gw->cfg->nupstreams : 0)) {
         free(gw->upstreams[gw->nupstreams].name);
+    }
+    if (gw->nsessions > 0) {
+        /* A session ending now would drop its transactions through freed fan-out state. */
+        rbgw_log_err("bug: %llu session(s) still open at exit", (unsigned long long)gw->nsessions);
     }
     rbgw_fanout_free(gw->fanout);
     gw->fanout = NULL;

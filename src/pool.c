@@ -307,10 +307,11 @@ fail_backoff(struct rbgw_pool *p, struct rbgw_call *call)
                (unsigned long long)(p->next_open - now_ms(p)));
 }
 
+/* The conn with this id on list (pool->pinned or pool->busy), or NULL. */
 static struct rbgw_upconn *
-find_pinned(struct rbgw_pool *p, uint64_t id)
+find_conn(struct rbgw_list *list, uint64_t id)
 {
-    for (struct rbgw_list *n = p->pinned.next; n != &p->pinned; n = n->next) {
+    for (struct rbgw_list *n = list->next; n != list; n = n->next) {
         struct rbgw_upconn *c = rbgw_list_entry(n, struct rbgw_upconn, link);
         if (c->id == id) {
             return c;
@@ -322,7 +323,7 @@ find_pinned(struct rbgw_pool *p, uint64_t id)
 static void
 place_pinned(struct rbgw_pool *p, struct rbgw_call *call)
 {
-    struct rbgw_upconn *c = find_pinned(p, call->pin);
+    struct rbgw_upconn *c = find_conn(&p->pinned, call->pin);
     if (c == NULL) {
         /* Closed (peer, timeout, idle-timeout) or busy with another call of the same caller,
          * which pdns never does: the transaction cannot go on there. */
@@ -442,12 +443,22 @@ rbgw_pool_probe(struct rbgw_pool *p, rbgw_call_done_cb done, void *data)
 void
 rbgw_pool_unpin(struct rbgw_pool *p, uint64_t conn_id)
 {
-    struct rbgw_upconn *c = find_pinned(p, conn_id);
+    struct rbgw_upconn *c = find_conn(&p->pinned, conn_id);
     if (c) {
-        rbgw_log_debug("u=%s: closing conn %llu: its transaction's caller went away", p->u->name,
+        rbgw_log_debug("u=%s: closing conn %llu: its transaction is over", p->u->name,
                        (unsigned long long)conn_id);
         close_conn(c);
         dispatch_waiters(p);
+        return;
+    }
+    /* Busy with a call of the transaction, or inside the done callback of the call that
+     * pinned it or of its last one: the conn closes once that call ends (release).  A busy conn
+     * that is not pinned went back to the pool: not ours to close. */
+    c = find_conn(&p->busy, conn_id);
+    if (c && c->state == RBGW_UPCONN_BUSY && c->pinned) {
+        rbgw_log_debug("u=%s: conn %llu closes after its current call: its transaction is over",
+                       p->u->name, (unsigned long long)conn_id);
+        c->drop_after = 1;
     }
 }
 
@@ -462,7 +473,7 @@ release(struct rbgw_upconn *c, bool keep)
         return;
     }
     c->reused = 1;
-    if (!keep || p->stopping) {
+    if (!keep || p->stopping || c->drop_after) {
         close_conn(c);
         dispatch_waiters(p);
         return;
@@ -506,13 +517,15 @@ rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep)
     uv_timer_stop(&c->timer);
     struct rbgw_call *call = take_call(c);
     if (call) {
-        /* Read the flags first: the call may be freed by its callback. */
-        bool pin = call->pin_after && keep;
+        /* Pinned before the callback: a transaction that is over by the time it returns (its
+         * session ended inside it, or the start was answered false) can then release the conn
+         * with rbgw_pool_unpin.  Read the flag first: the call may be freed by its callback. */
         bool unpin = call->unpin_after;
-        call_reply(call, reply);
-        if (pin) {
+        if (call->pin_after && keep) {
             c->pinned = 1;
-        } else if (unpin) {
+        }
+        call_reply(call, reply);
+        if (unpin) {
             c->pinned = 0;
         }
     }

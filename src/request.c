@@ -3,11 +3,15 @@
  *
  *   listener conn ──ref──> request <──ref── upstream (while in flight)
  *                              │
+ *                              ├──ref──> session (session.h): its pdns connection
  *                              └── arena: JSON text copy, decoded tree, upstream encodings
  *
  * The request is freed by whoever drops the last reference, never from inside a function that
  * still uses it afterwards: reply/fail only call the listener hook; the listener unrefs after
- * its write completed (or when it goes away).  The "answered" flag enforces one answer.
+ * its write completed (or when it goes away).  The "answered" flag enforces one answer.  An
+ * answer for a session that is gone is swallowed: the listener's connection may be freed.
+ * Freeing the request drops its session reference first, so that a session ending there drops
+ * its open transactions while the upstream pools still run (the gateway may stop right after).
  *
  * A freed request goes on the gateway's spare stack (up to SPARE_MAX) with one arena chunk
  * kept, so a steady stream of calls allocates nothing per call for the request itself.  Under
@@ -33,9 +37,10 @@
 #endif
 
 struct rbgw_request *
-rbgw_request_new(struct rbgw_gateway *gw, const char *raw, size_t len, void *origin,
+rbgw_request_new(struct rbgw_session *s, const char *raw, size_t len, void *origin,
                  rbgw_reply_cb on_reply)
 {
+    struct rbgw_gateway *gw = s->gw;
     struct rbgw_request *req = gw->spare;
     if (req) {
         gw->spare = req->next_spare;
@@ -51,6 +56,8 @@ rbgw_request_new(struct rbgw_gateway *gw, const char *raw, size_t len, void *ori
     req->refs = 1;
     req->gw = gw;
     req->raw = rbgw_str_make(rbgw_arena_memdup(&req->arena, raw, len), len);
+    req->session = s;
+    rbgw_session_ref(s);
     req->origin = origin;
     req->on_reply = on_reply;
     rbgw_buf_init(&req->reply);
@@ -73,6 +80,8 @@ rbgw_request_unref(struct rbgw_request *req)
         return;
     }
     struct rbgw_gateway *gw = req->gw;
+    rbgw_session_unref(req->session);
+    req->session = NULL;
     rbgw_buf_free(&req->reply);
     if (SPARE_MAX > 0 && gw->nspare + 1 <= (unsigned)SPARE_MAX) {
         rbgw_arena_reset(&req->arena);
@@ -92,7 +101,7 @@ rbgw_request_unref(struct rbgw_request *req)
 static void
 deliver(struct rbgw_request *req, struct rbgw_str reply)
 {
-    if (req->origin && req->on_reply) {
+    if (!req->session->gone && req->on_reply) {
         req->on_reply(req, reply);
     }
 }
@@ -134,13 +143,6 @@ rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const
     req->answered = true;
     deliver(req, rbgw_buf_str(&b));
     rbgw_buf_free(&b);
-}
-
-void
-rbgw_request_orphan(struct rbgw_request *req)
-{
-    req->origin = NULL;
-    req->on_reply = NULL;
 }
 
 int

@@ -47,6 +47,16 @@ enum rbgw_log_level {
     X("failure-limit", 3, 1, 1000, "consecutive failures that eject the upstream from its pool")   \
     X("health-interval", 1000, 10, 600000, "ms between checks of an ejected upstream")
 
+/*
+ * Numeric listener connection-string options, per transport (times in ms), with the same rule
+ * as above: rbgw_config_load checks them, the listener reads them through the same row
+ * (rbgw_listener_int_opt), --help and docs/configuration.md print it.
+ *   X(transport, name, default, min, max, help)
+ */
+#define RBGW_LISTENER_INT_OPTS(X)                                                                  \
+    X(RBGW_TRANSPORT_ZEROMQ, "session-timeout", 60000, 10, 86400000,                               \
+      "ms a peer may idle before its session ends")
+
 /** One listen= or upstream= entry. */
 struct rbgw_endpoint_conf {
     struct rbgw_connstr cs; /* parsed connection string (owned) */

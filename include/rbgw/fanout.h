@@ -14,8 +14,12 @@ int rbgw_fanout_new(struct rbgw_gateway *gw, struct rbgw_fanout **out, char *err
                     size_t errlen) RBGW_MUSTCHECK;
 /** Route and send a decoded request; always ends in exactly one answer. */
 void rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req);
-/** A listener connection went away: drop its open transactions (their conns are closed). */
-void rbgw_fanout_origin_gone(struct rbgw_fanout *f, const void *origin);
+/**
+ * Session s has ended (session.c, at its last unref): drop its open transactions; their
+ * pinned upstream conns are closed (after their current call if busy).  Not for listeners:
+ * they report a peer gone with rbgw_session_gone.
+ */
+void rbgw_fanout_session_end(struct rbgw_fanout *f, struct rbgw_session *s);
 /** Close timers (health checks).  Idempotent. */
 void rbgw_fanout_stop(struct rbgw_fanout *f);
 /** Free after the loop has closed every handle. */

@@ -3,17 +3,20 @@
  *
  * Ownership (STYLE.md §3.4):
  *
- *   gateway ──owns──> listeners[]  ──own──> their connections ──own (ref)──> requests
+ *   gateway ──owns──> listeners[]  ──own──> their connections ──ref──> sessions (session.h)
+ *           │                                      └──ref──> requests ──ref──> their session
  *           └─owns──> upstreams[]  ──own──> their pools/conns  ──borrow (ref)──> requests
  *
  * A request is reference counted: the listener connection holds one reference from creation
  * until its reply is written (or the connection goes away), and an upstream holds one while the
- * request is in flight there.  The last unref frees the request and its arena in one step.
+ * request is in flight there.  The last unref frees the request and its arena in one step, and
+ * drops the request's reference to its session.
  *
  * Exactly-one-answer rule: every request ends in exactly one rbgw_request_reply() or
  * rbgw_request_fail(); both are no-ops after the first (and log a bug at debug level).  The
- * reply goes to the listener through req->on_reply unless the origin is gone (req->origin NULL),
- * in which case it is swallowed.
+ * reply goes to the listener through req->on_reply unless the request's session is gone
+ * (rbgw_session_gone), in which case it is swallowed: the listener's connection (req->origin)
+ * may be freed by then.
  *
  * Transports are behind two const vtables; core code never switches on a transport type.
  */
@@ -28,6 +31,7 @@
 #include "rbgw/config.h"
 #include "rbgw/outcome.h"
 #include "rbgw/rpc.h"
+#include "rbgw/session.h"
 
 struct rbgw_request;
 struct rbgw_call;
@@ -54,7 +58,10 @@ struct rbgw_request {
     struct rbgw_rpc_call call;       /* the call: method always; root/params once parsed */
     struct rbgw_str trxid;           /* text of parameters.trxid when a number, else empty */
     bool parsed;                     /* call.root/params are built (rbgw_request_parse) */
-    void *origin;                    /* borrowed listener connection; NULL once it is gone */
+    struct rbgw_session *session;    /* counted reference: the pdns connection it came on */
+    void *origin;                    /* borrowed: the listener's per-request data (its conn, or
+                                        a ZeroMQ envelope); used only while the session is not
+                                        gone */
     rbgw_reply_cb on_reply;          /* the origin's reply hook */
     struct rbgw_buf reply;           /* owned: reply bytes while the listener writes them */
     uint64_t start_ns;               /* when the call was read, for latency logs */
@@ -70,7 +77,7 @@ struct rbgw_upstream_ops {
     void (*submit)(struct rbgw_upstream *u, struct rbgw_call *call);
     /** Active health check (see rbgw_pool_probe). */
     void (*probe)(struct rbgw_upstream *u, rbgw_call_done_cb done, void *data);
-    /** The caller of a transaction went away: release its pinned conn. */
+    /** A transaction is over: release the conn pinned to it (pool.h rbgw_pool_unpin). */
     void (*unpin)(struct rbgw_upstream *u, uint64_t conn_id);
     /** Fail queued work, close every handle (asynchronously).  Idempotent. */
     void (*stop)(struct rbgw_upstream *u);
@@ -119,6 +126,8 @@ struct rbgw_gateway {
     struct rbgw_fanout *fanout; /* owned: routing, health, transactions (fanout.c) */
     uint64_t next_id;           /* request ids */
     uint64_t inflight;          /* requests created and not yet freed */
+    uint64_t next_session_id;   /* session ids (session.c) */
+    uint64_t nsessions;         /* sessions not yet ended (all end before deinit) */
     struct rbgw_request *spare; /* freed requests kept for reuse (request.c), a stack */
     unsigned nspare;            /* how many */
     bool stopping;              /* stop requested: no new requests, close when idle */
@@ -151,14 +160,19 @@ const struct rbgw_upstream_ops *rbgw_upstream_ops_for(enum rbgw_transport t);
  */
 int rbgw_upstream_int_opt(const struct rbgw_upstream *u, const char *name, long *out, char *err,
                           size_t errlen) RBGW_MUSTCHECK;
+/** The same for a listener option (RBGW_LISTENER_INT_OPTS in config.h). */
+int rbgw_listener_int_opt(const struct rbgw_listener *l, const char *name, long *out, char *err,
+                          size_t errlen) RBGW_MUSTCHECK;
 
 /* ---- requests ---- */
 
 /**
- * New request for the JSON text raw[0..len) (copied).  refs = 1 (the caller's, i.e. the
- * listener's).  Nothing is parsed yet.
+ * New request of session s for the JSON text raw[0..len) (copied).  refs = 1 (the caller's,
+ * i.e. the listener's); the request holds a reference to s until it is freed.  origin and
+ * on_reply are the listener's: on_reply(req, reply) runs at most once, and never once s is
+ * gone.  Nothing is parsed yet.
  */
-struct rbgw_request *rbgw_request_new(struct rbgw_gateway *gw, const char *raw, size_t len,
+struct rbgw_request *rbgw_request_new(struct rbgw_session *s, const char *raw, size_t len,
                                       void *origin, rbgw_reply_cb on_reply);
 void rbgw_request_ref(struct rbgw_request *req);
 void rbgw_request_unref(struct rbgw_request *req);
@@ -184,7 +198,5 @@ void rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply);
  */
 void rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const char *fmt,
                        ...) RBGW_PRINTF(3, 4);
-/** The listener's connection is gone: the answer, when it comes, is dropped. */
-void rbgw_request_orphan(struct rbgw_request *req);
 
 #endif

@@ -61,7 +61,8 @@ struct rbgw_call {
                                  responder: a write must not be repeated) */
     unsigned pin_after : 1;   /* on success keep the conn pinned to this caller (start of a
                                  transaction) instead of returning it to the pool */
-    unsigned unpin_after : 1; /* after this call the conn returns to the pool (commit/abort) */
+    unsigned unpin_after : 1; /* after this call's reply the conn returns to the pool
+                                 (commit/abort) */
     unsigned probe : 1;       /* internal: an active health check (open a conn, nothing sent) */
     unsigned idempotent : 1;  /* a read outside a transaction: safe to send twice */
 };
@@ -82,7 +83,8 @@ struct rbgw_upconn {
     uint64_t id;                  /* per-pool sequence number, for logs */
     unsigned reused : 1;          /* has carried a call before (a peer close is expected) */
     unsigned got_bytes : 1;       /* transport: some reply byte arrived for the current call */
-    unsigned pinned : 1;          /* reserved for one caller's transaction (pool->pinned) */
+    unsigned pinned : 1;          /* reserved for one session's transaction (pool->pinned) */
+    unsigned drop_after : 1;      /* unpinned while busy: closed when its current call ends */
     unsigned timer_closed : 1;    /* the timer's close callback ran */
     unsigned transport_freed : 1; /* the transport called rbgw_upconn_free */
 };
@@ -108,7 +110,7 @@ struct rbgw_pool {
     uint32_t max_queue;                /* max-queue= */
     uint32_t queue_timeout_ms;         /* queue-timeout= */
     struct rbgw_list idle;             /* idle conns, most recently used first */
-    struct rbgw_list pinned;           /* idle conns reserved for a caller's transaction */
+    struct rbgw_list pinned;           /* idle conns reserved for a session's transaction */
     struct rbgw_list busy;             /* opening or busy conns */
     struct rbgw_list waiters;          /* queued calls */
     uint32_t nwaiters;                 /* calls on waiters */
@@ -130,7 +132,12 @@ void rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_call *call);
  * called once with status 0 (the conn then joins the idle list) or <0 and a reason.
  */
 void rbgw_pool_probe(struct rbgw_pool *p, rbgw_call_done_cb done, void *data);
-/** Close the pinned conn with this id (its transaction's caller went away).  No-op if gone. */
+/**
+ * Release the conn pinned to a transaction that is over (its session ended, or its end call
+ * failed): closed at once if idle, once its current call ends if busy (that call still gets its
+ * reply; the responder then sees the connection drop, an abort).  No-op if the conn is gone or
+ * no longer pinned.  Safe inside a call's done callback, the conn's own included.
+ */
 void rbgw_pool_unpin(struct rbgw_pool *p, uint64_t conn_id);
 /** Fail queued calls, close every conn.  Idempotent. */
 void rbgw_pool_stop(struct rbgw_pool *p);

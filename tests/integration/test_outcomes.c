@@ -63,6 +63,7 @@ static struct rbgw_config cfg;
 static bool cfg_up;
 static struct rbgw_gateway gw;
 static bool gw_up;
+static struct rbgw_session *session; /* the one pdns connection the test's calls come on */
 static char *dir;
 static struct fake_http *http[2];
 static struct fake_json *js;
@@ -88,7 +89,10 @@ send_call(const char *json)
     struct pending *p = rbgw_test_keep(calloc(1, sizeof(*p)));
     cr_assert_lt(npendings, RBGW_NELEM(pendings));
     pendings[npendings++] = p;
-    p->req = rbgw_request_new(&gw, json, strlen(json), p, on_reply);
+    if (session == NULL) {
+        session = rbgw_session_new(&gw);
+    }
+    p->req = rbgw_request_new(session, json, strlen(json), p, on_reply);
     rbgw_request_dispatch(p->req);
     return p;
 }
@@ -188,6 +192,10 @@ teardown(void)
         }
         for (size_t i = 0; i < npendings; i++) {
             wait_reply(pendings[i]);
+        }
+        if (session) {
+            rbgw_session_gone(session, "the test ended");
+            session = NULL;
         }
         rbgw_gateway_stop(&gw);
         uv_run(&loop, UV_RUN_DEFAULT);
