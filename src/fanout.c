@@ -19,11 +19,12 @@
  * Health is passive: failure-limit consecutive failures of the classes that say something
  * about the upstream (outcome.h: timeout, connect, closed, protocol, backoff; not "result":
  * false, which is an answer, nor a full queue or rbgw's own EMFILE) eject an upstream; while
- * ejected it is checked every health-interval ms by opening a fresh connection (rbgw_pool_probe:
- * TCP connect, spawn + initialize, ...), and a good check brings it back.  Ejected members go last
- * in every order, so when all of a pool is ejected the calls still go somewhere (panic mode).
+ * ejected it is checked every health-interval ms by opening a fresh connection
+ * (rbgw_connpool_probe: TCP connect, spawn + initialize, ...), and a good check brings it back.
+ * Ejected members go last in every order, so when all of a pool is ejected the calls still go
+ * somewhere (panic mode).
  *
- * Transactions: startTransaction pins the conn that carried it (pool.h pin_after); every later
+ * Transactions: startTransaction pins the conn that carried it (connpool.h pin_after); every later
  * call of the same session (the pdns connection, session.h) with that trxid goes to the same
  * conns; commit/abort release them.  With write=all a transaction is opened on every member and
  * committed only if every call in it succeeded everywhere, otherwise it is aborted on all.
@@ -33,7 +34,7 @@
  * once, by whichever comes first: its commit/abort completing (trx_end), a startTransaction
  * reusing its trxid, or its session ending (rbgw_fanout_session_end, once pdns is gone and
  * the session's last request is freed).  Closing releases the conns it still pins through the
- * pool (rbgw_pool_unpin: closed at once if idle, after the call it carries if busy, so the
+ * pool (rbgw_connpool_unpin: closed at once if idle, after the call it carries if busy, so the
  * responder sees an abort); a conn released is forgotten (its id zeroed), so no conn is
  * released twice or after it went back to the pool.  The struct is freed with its last
  * reference, so a late answer, pdns going away, a deadline or shutdown, in any order, only
@@ -49,7 +50,7 @@
 #include "rbgw/log.h"
 #include "rbgw/merge.h"
 #include "rbgw/outcome.h"
-#include "rbgw/pool.h"
+#include "rbgw/connpool.h"
 #include "rbgw/result.h"
 #include "rbgw/router.h"
 
@@ -239,8 +240,8 @@ trx_unpin(struct rbgw_fanout *f, struct trx *t, size_t i)
     struct rbgw_upstream *u = f->members[t->member[i]].u;
     uint64_t id = t->conn[i];
     t->conn[i] = 0;
-    if (id && u->ops->unpin) {
-        u->ops->unpin(u, id);
+    if (id) {
+        rbgw_connpool_unpin(u->cp, id);
     }
 }
 
@@ -294,7 +295,7 @@ trx_open(struct fan *fan, size_t n)
 
 /*
  * The commit or abort of fan->trx completed (well or not): the transaction is over.  A conn
- * whose end call succeeded went back to the pool (pool.h unpin_after); one whose call failed
+ * whose end call succeeded went back to the pool (connpool.h unpin_after); one whose call failed
  * may still be pinned (an HTTP 500 on a kept conn, a call refused because the conn was busy):
  * it is closed, since the responder's state on it is unknown.
  */
@@ -355,7 +356,7 @@ leg_submit(struct fan *fan, struct leg *leg)
     }
     m->outstanding++;
     fan->req->upstream = m->u;
-    m->u->ops->submit(m->u, &leg->call);
+    rbgw_connpool_submit(m->u->cp, &leg->call);
 }
 
 /* Sequential modes: send to the next member in order; false when none is left. */
@@ -497,8 +498,8 @@ par_complete(struct fan *fan)
             for (size_t i = 0; i < n; i++) {
                 struct leg *leg = &fan->legs[i];
                 struct rbgw_upstream *u = fan->f->members[leg->member].u;
-                if (leg->status == 0 && leg->call.conn_id && u->ops->unpin) {
-                    u->ops->unpin(u, leg->call.conn_id);
+                if (leg->status == 0 && leg->call.conn_id) {
+                    rbgw_connpool_unpin(u->cp, leg->call.conn_id);
                 }
             }
         }
@@ -559,9 +560,9 @@ leg_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct
             struct trx *t = trx_open(fan, 1);
             t->member[0] = leg->member;
             t->conn[0] = call->conn_id;
-        } else if (status == 0 && call->conn_id && u->ops->unpin) {
+        } else if (status == 0 && call->conn_id) {
             /* pdns sends neither commit nor abort after a false start: free the conn. */
-            u->ops->unpin(u, call->conn_id);
+            rbgw_connpool_unpin(u->cp, call->conn_id);
         }
     } else if (fan->trx_role == TRX_END && fan->trx) {
         trx_end(fan);
@@ -598,11 +599,11 @@ static void
 check_now(uv_timer_t *t)
 {
     struct member *m = t->data;
-    if (m->healthy || m->checking || m->f->stopped || m->u->ops->probe == NULL) {
+    if (m->healthy || m->checking || m->f->stopped) {
         return;
     }
     m->checking = true;
-    m->u->ops->probe(m->u, probe_done, m);
+    rbgw_connpool_probe(m->u->cp, probe_done, m);
 }
 
 static void

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/connpool.h"
 #include "rbgw/fanout.h"
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
@@ -201,7 +202,7 @@ close_all(struct rbgw_gateway *gw)
         rbgw_fanout_stop(gw->fanout);
     }
     for (size_t i = 0; i < gw->nupstreams; i++) {
-        gw->upstreams[i].ops->stop(&gw->upstreams[i]);
+        rbgw_connpool_stop(gw->upstreams[i].cp);
     }
     for (int i = 0; i < 2; i++) {
         if (gw->sig[i].data && !uv_is_closing((uv_handle_t *)&gw->sig[i])) {

@@ -35,9 +35,10 @@
 
 struct rbgw_request;
 struct rbgw_call;
+struct rbgw_connpool;
 
 /**
- * Completion of an upstream call (pool.h): status 0 with the reply (one-line vetted JSON, valid
+ * Completion of an upstream call (connpool.h): status 0 with the reply (one-line vetted JSON, valid
  * only during the callback), or a call-failure code (outcome.h: why it failed) with a one-line
  * reason (and extra: responder log lines to pass on, or NULL).  Runs exactly once per
  * submitted call; the call may be freed inside it.
@@ -71,16 +72,12 @@ struct rbgw_request {
 
 struct rbgw_upstream_ops {
     const char *name; /* "http", "unix", "pipe", "zeromq" */
-    /** Validate options and allocate u->impl; no I/O yet.  <0 with err on failure. */
+    /**
+     * Validate options, allocate u->impl and set up its connection pool (rbgw_connpool_init,
+     * which sets u->cp); no I/O yet.  <0 with err on failure.  Calls, health checks,
+     * transaction unpinning and stopping then go through u->cp (connpool.h).
+     */
     int (*create)(struct rbgw_upstream *u, char *err, size_t errlen);
-    /** Send a call upstream.  Ends in exactly one call->done (maybe inside submit). */
-    void (*submit)(struct rbgw_upstream *u, struct rbgw_call *call);
-    /** Active health check (see rbgw_pool_probe). */
-    void (*probe)(struct rbgw_upstream *u, rbgw_call_done_cb done, void *data);
-    /** A transaction is over: release the conn pinned to it (pool.h rbgw_pool_unpin). */
-    void (*unpin)(struct rbgw_upstream *u, uint64_t conn_id);
-    /** Fail queued work, close every handle (asynchronously).  Idempotent. */
-    void (*stop)(struct rbgw_upstream *u);
     /** Free u->impl once the loop has closed every handle. */
     void (*destroy)(struct rbgw_upstream *u);
 };
@@ -94,6 +91,8 @@ struct rbgw_upstream {
     uint32_t connect_timeout_ms;           /* connect-timeout=, default min(1000, timeout) */
     struct rbgw_outcome_counts outcomes;   /* legs sent here, by how they ended (fanout.c) */
     void *impl;                            /* owned by the transport */
+    struct rbgw_connpool *cp;              /* borrowed: the connection pool inside impl, set by
+                                              rbgw_connpool_init (connpool.h) */
 };
 
 struct rbgw_listener_ops {

@@ -1,7 +1,7 @@
 /*
  * upstream/http.c: the HTTP responder transport: translation, connect, llhttp responses.
  *
- * The pool (pool.c) does keep-alive bookkeeping, timeouts, queueing and the retry rule; this
+ * The pool (connpool.c) does keep-alive bookkeeping, timeouts, queueing and the retry rule; this
  * file only opens TCP connections, writes the translated request and parses the response:
  *
  *   http_upstream { pool, url, target } ──pool──> http_conn { upconn, tcp, parser, buffers }
@@ -19,12 +19,12 @@
 
 #include "rbgw/log.h"
 #include "rbgw/outcome.h"
-#include "rbgw/pool.h"
+#include "rbgw/connpool.h"
 #include "rbgw/url.h"
 #include "rbgw/xlate.h"
 
 struct http_upstream {
-    struct rbgw_pool pool;          /* connection pool */
+    struct rbgw_connpool cp;        /* connection pool */
     struct rbgw_url url;            /* owned: parsed url= */
     struct rbgw_http_target target; /* translation settings (views into url / conf) */
     struct sockaddr_storage addr;   /* literal address, when the url host is an IP */
@@ -57,7 +57,7 @@ struct http_conn {
 static struct http_upstream *
 upstream_of(struct http_conn *c)
 {
-    return c->base.pool->transport;
+    return c->base.cp->transport;
 }
 
 /* ---- closing ---- */
@@ -327,7 +327,7 @@ try_connect(struct http_conn *c)
         sa = c->ai_next->ai_addr;
         c->ai_next = c->ai_next->ai_next;
     }
-    uv_tcp_init(up->pool.u->gw->loop, &c->tcp);
+    uv_tcp_init(up->cp.u->gw->loop, &c->tcp);
     c->tcp.data = c;
     c->tcp_open = 1;
     c->creq.data = c;
@@ -382,7 +382,7 @@ http_conn_open(struct rbgw_upconn *uc)
     c->gai.data = c;
     c->gai_active = 1;
     c->pending++;
-    int rc = uv_getaddrinfo(up->pool.u->gw->loop, &c->gai, on_resolved, up->url.host, up->port_str,
+    int rc = uv_getaddrinfo(up->cp.u->gw->loop, &c->gai, on_resolved, up->url.host, up->port_str,
                             &hints);
     if (rc < 0) {
         c->gai_active = 0;
@@ -416,7 +416,7 @@ http_create(struct rbgw_upstream *u, char *err, size_t errlen)
     }
     if ((rc = rbgw_url_parse(url, &up->url, err, errlen)) != 0 ||
         (rc = rbgw_upstream_int_opt(u, "rest-dialect", &dialect, err, errlen)) != 0 ||
-        (rc = rbgw_pool_init(&up->pool, u, &http_conn_ops, up, up->url.hostport, err, errlen)) !=
+        (rc = rbgw_connpool_init(&up->cp, u, &http_conn_ops, up, up->url.hostport, err, errlen)) !=
             0) {
         rbgw_url_free(&up->url);
         free(up);
@@ -455,9 +455,5 @@ http_destroy(struct rbgw_upstream *u)
 const struct rbgw_upstream_ops rbgw_http_upstream_ops = {
     .name = "http",
     .create = http_create,
-    .submit = rbgw_pool_op_submit,
-    .probe = rbgw_pool_op_probe,
-    .unpin = rbgw_pool_op_unpin,
-    .stop = rbgw_pool_op_stop,
     .destroy = http_destroy,
 };

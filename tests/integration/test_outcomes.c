@@ -39,6 +39,7 @@
 #include "itest.h"
 #include "zmq_responder.h"
 
+#include "rbgw/connpool.h"
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
 #include "rbgw/outcome.h"
@@ -188,7 +189,7 @@ teardown(void)
     if (gw_up) {
         /* Fail whatever is still in flight (as close_all does), then stop as main does. */
         for (size_t i = 0; i < gw.nupstreams; i++) {
-            gw.upstreams[i].ops->stop(&gw.upstreams[i]);
+            rbgw_connpool_stop(gw.upstreams[i].cp);
         }
         for (size_t i = 0; i < npendings; i++) {
             wait_reply(pendings[i]);
@@ -569,7 +570,7 @@ Test(outcomes, shutdown_fails_queued_and_running_calls)
     while (!fake_http_wait_requests(http[0], 1, 1)) {
         uv_run(&loop, UV_RUN_NOWAIT);
     }
-    upstream("subject")->ops->stop(upstream("subject"));
+    rbgw_connpool_stop(upstream("subject")->cp);
     expect_outcome("subject", RBGW_OUTCOME_SHUTDOWN, 2, wait_reply(running));
     expect_outcome("subject", RBGW_OUTCOME_SHUTDOWN, 2, wait_reply(queued));
 }

@@ -2,10 +2,10 @@
  * test_pool_pins.c: the pool's conns pinned to a transaction, in-process, driven step by step
  * through a fake transport (fake_upstream.h); docs/architecture.md, Sessions.
  *
- *   test ──rbgw_pool_submit (its own calls) / rbgw_pool_unpin──> pool.c ──> fake transport
+ *   test ──rbgw_connpool_submit (its own calls) / rbgw_connpool_unpin──> pool.c ──> fake transport
  *
  * A start call (pin_after) pins the conn that answers it; calls with pin = that conn's id go
- * to it and nowhere else; a commit (unpin_after) gives it back.  rbgw_pool_unpin is how fan-out
+ * to it and nowhere else; a commit (unpin_after) gives it back.  rbgw_connpool_unpin is how fan-out
  * releases it when the transaction is over otherwise (its session ended, its end call
  * failed): at once if the conn is idle, after the call it carries if busy, also from inside
  * that call's own done callback.  Each case is a list of steps; at the end the conn is where
@@ -34,9 +34,9 @@ enum pstep {
     P_FAIL_KEEP,   /* the call in flight fails, the conn stays sound (an HTTP 500) */
     P_FAIL,        /* the call in flight fails with the conn (reset) */
     P_DEADLINE,    /* the call in flight reaches its deadline */
-    P_UNPIN,       /* rbgw_pool_unpin(the start's conn) */
+    P_UNPIN,       /* rbgw_connpool_unpin(the start's conn) */
     P_LOST,        /* the idle pinned conn's peer closes it */
-    P_STOP,        /* rbgw_pool_stop */
+    P_STOP,        /* rbgw_connpool_stop */
 };
 
 enum where { W_PINNED, W_POOL, W_CLOSED };
@@ -127,7 +127,7 @@ on_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct 
     }
     if (unpin_in_done) {
         unpin_in_done = false;
-        rbgw_pool_unpin(fake_gw_pool(0), pinned_id);
+        rbgw_connpool_unpin(fake_gw_connpool(0), pinned_id);
     }
 }
 
@@ -142,7 +142,7 @@ submit(bool pin_after, bool pin, bool unpin_after)
     t->call.pin_after = pin_after;
     t->call.pin = pin ? pinned_id : 0;
     t->call.unpin_after = unpin_after;
-    rbgw_pool_submit(fake_gw_pool(0), &t->call);
+    rbgw_connpool_submit(fake_gw_connpool(0), &t->call);
 }
 
 /* The one conn with a call in flight. */
@@ -215,13 +215,13 @@ ParameterizedTest(struct pcase *pc, pool_pins, steps)
             fake_gw_run_until(nothing_in_flight, NULL);
             break;
         case P_UNPIN:
-            rbgw_pool_unpin(fake_gw_pool(0), pinned_id);
+            rbgw_connpool_unpin(fake_gw_connpool(0), pinned_id);
             break;
         case P_LOST:
             fake_conn_lost(pinned_conn(pc->name));
             break;
         case P_STOP:
-            rbgw_pool_stop(fake_gw_pool(0));
+            rbgw_connpool_stop(fake_gw_connpool(0));
             break;
         case P_END:
             break;

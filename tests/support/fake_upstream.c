@@ -22,12 +22,12 @@
 #define RUN_BOUND_MS 10000 /* safety bound of fake_gw_run_until, not a timing assertion */
 #define MAX_SESSIONS 16
 
-/* u->impl: rbgw_pool_op_* take it for the pool, so the pool comes first. */
+/* u->impl: the transport state, holding the upstream's connection pool. */
 struct fake_impl {
-    struct rbgw_pool pool; /* the upstream's pool */
+    struct rbgw_connpool cp; /* the upstream's pool */
 };
 
-/* The transport's conn: the pool's part first (pool.h contract), then its record. */
+/* The transport's conn: the pool's part first (connpool.h contract), then its record. */
 struct fconn {
     struct rbgw_upconn base; /* the pool's */
     size_t rec;              /* index in conns */
@@ -61,7 +61,7 @@ f_open(struct rbgw_upconn *c)
     ((struct fconn *)c)->rec = nconns;
     struct fake_conn *fc = &conns[nconns++];
     memset(fc, 0, sizeof(*fc));
-    fc->upstream = (size_t)(c->pool->u - gw.upstreams);
+    fc->upstream = (size_t)(c->cp->u - gw.upstreams);
     fc->id = c->id;
     fc->c = c;
     fc->opening = true;
@@ -105,7 +105,7 @@ static int
 f_create(struct rbgw_upstream *u, char *err, size_t errlen)
 {
     struct fake_impl *impl = rbgw_xcalloc(1, sizeof(*impl));
-    int rc = rbgw_pool_init(&impl->pool, u, &fake_conn_ops, impl, u->name, err, errlen);
+    int rc = rbgw_connpool_init(&impl->cp, u, &fake_conn_ops, impl, u->name, err, errlen);
     if (rc != 0) {
         free(impl);
         return rc;
@@ -124,10 +124,6 @@ f_destroy(struct rbgw_upstream *u)
 static const struct rbgw_upstream_ops fake_upstream_ops = {
     .name = "fake",
     .create = f_create,
-    .submit = rbgw_pool_op_submit,
-    .probe = rbgw_pool_op_probe,
-    .unpin = rbgw_pool_op_unpin,
-    .stop = rbgw_pool_op_stop,
     .destroy = f_destroy,
 };
 
@@ -182,8 +178,8 @@ fake_gw(void)
     return &gw;
 }
 
-struct rbgw_pool *
-fake_gw_pool(size_t i)
+struct rbgw_connpool *
+fake_gw_connpool(size_t i)
 {
     cr_assert_lt(i, gw.nupstreams);
     return gw.upstreams[i].impl;
@@ -339,19 +335,19 @@ list_len(const struct rbgw_list *h)
 size_t
 fake_gw_npinned(size_t i)
 {
-    return list_len(&fake_gw_pool(i)->pinned);
+    return list_len(&fake_gw_connpool(i)->pinned);
 }
 
 size_t
 fake_gw_nidle(size_t i)
 {
-    return list_len(&fake_gw_pool(i)->idle);
+    return list_len(&fake_gw_connpool(i)->idle);
 }
 
 size_t
 fake_gw_nbusy(size_t i)
 {
-    return list_len(&fake_gw_pool(i)->busy);
+    return list_len(&fake_gw_connpool(i)->busy);
 }
 
 /* ---- the end ---- */

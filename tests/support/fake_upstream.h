@@ -1,6 +1,6 @@
 /*
  * fake_upstream.h: an in-process gateway whose upstreams use a transport implemented here, for
- * tests of pool.c, fanout.c and session.c without sockets, threads or child processes.
+ * tests of connpool.c, fanout.c and session.c without sockets, threads or child processes.
  *
  *   test ──rbgw_request_new / dispatch──> gateway (fan-out, pools: the real code)
  *                                             └── struct rbgw_upconn_ops fake_conn_ops
@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #include "rbgw/gateway.h"
-#include "rbgw/pool.h"
+#include "rbgw/connpool.h"
 
 #define FAKE_GW_MAX_CONNS 64
 #define FAKE_GW_MAX_REQS 64
@@ -62,7 +62,7 @@ struct fake_req {
 void fake_gw_start(const char *const *args);
 struct rbgw_gateway *fake_gw(void);
 /** The pool of upstream i. */
-struct rbgw_pool *fake_gw_pool(size_t i);
+struct rbgw_connpool *fake_gw_connpool(size_t i);
 /** From now on opens wait for fake_conn_ready / fake_conn_error (default: ready at once). */
 void fake_gw_manual_open(bool on);
 

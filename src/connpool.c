@@ -15,11 +15,11 @@
 
 #include "rbgw/log.h"
 #include "rbgw/outcome.h"
-#include "rbgw/pool.h"
+#include "rbgw/connpool.h"
 
 #define BACKOFF_MAX_FACTOR 8
 
-static void dispatch_waiters(struct rbgw_pool *p);
+static void dispatch_waiters(struct rbgw_connpool *p);
 static void start_call(struct rbgw_upconn *c, struct rbgw_call *call);
 
 /* ---- calls ---- */
@@ -32,19 +32,19 @@ call_reply(struct rbgw_call *call, struct rbgw_str reply)
 
 /* Fail call with status (an RBGW_E* call-failure code, outcome.h) and its reason. */
 static void
-call_fail(struct rbgw_pool *p, struct rbgw_call *call, int status, const struct rbgw_json *extra,
-          const char *detail)
+call_fail(struct rbgw_connpool *p, struct rbgw_call *call, int status,
+          const struct rbgw_json *extra, const char *detail)
 {
     char reason[480];
     rbgw_outcome_reason(reason, sizeof(reason), status, p->target, detail);
     call->done(call, status, RBGW_STR_NULL, extra, reason);
 }
 
-static void call_failf(struct rbgw_pool *p, struct rbgw_call *call, int status, const char *fmt,
+static void call_failf(struct rbgw_connpool *p, struct rbgw_call *call, int status, const char *fmt,
                        ...) RBGW_PRINTF(4, 5);
 
 static void
-call_failf(struct rbgw_pool *p, struct rbgw_call *call, int status, const char *fmt, ...)
+call_failf(struct rbgw_connpool *p, struct rbgw_call *call, int status, const char *fmt, ...)
 {
     char detail[400];
     va_list ap;
@@ -55,7 +55,7 @@ call_failf(struct rbgw_pool *p, struct rbgw_call *call, int status, const char *
 }
 
 static uint64_t
-now_ms(const struct rbgw_pool *p)
+now_ms(const struct rbgw_connpool *p)
 {
     return uv_now(p->u->gw->loop);
 }
@@ -65,7 +65,7 @@ now_ms(const struct rbgw_pool *p)
 static void
 set_state(struct rbgw_upconn *c, enum rbgw_upconn_state st)
 {
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     if (rbgw_list_linked(&c->link)) {
         rbgw_list_remove(&c->link);
     }
@@ -115,7 +115,7 @@ close_conn(struct rbgw_upconn *c)
         return;
     }
     RBGW_ASSERT(c->call == NULL);
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     set_state(c, RBGW_UPCONN_CLOSING);
     p->nconns--;
     uv_timer_stop(&c->timer);
@@ -137,14 +137,14 @@ rbgw_upconn_time_left(const struct rbgw_upconn *c)
     if (c->call == NULL) {
         return 0;
     }
-    uint64_t now = now_ms(c->pool);
+    uint64_t now = now_ms(c->cp);
     return c->call->deadline > now ? c->call->deadline - now : 0;
 }
 
 /* ---- timers ---- */
 
 static void
-note_open_failure(struct rbgw_pool *p)
+note_open_failure(struct rbgw_connpool *p)
 {
     uint32_t factor = 1u << (p->open_failures < 3 ? p->open_failures : 3);
     if (factor > BACKOFF_MAX_FACTOR) {
@@ -158,7 +158,7 @@ static void
 on_open_timeout(uv_timer_t *t)
 {
     struct rbgw_upconn *c = t->data;
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     struct rbgw_call *call = take_call(c);
     note_open_failure(p);
     close_conn(c);
@@ -173,7 +173,7 @@ static void
 on_call_timeout(uv_timer_t *t)
 {
     struct rbgw_upconn *c = t->data;
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     struct rbgw_call *call = take_call(c);
     bool opening = c->state == RBGW_UPCONN_OPENING;
     if (opening) {
@@ -204,15 +204,15 @@ static void
 on_idle_timeout(uv_timer_t *t)
 {
     struct rbgw_upconn *c = t->data;
-    rbgw_log_debug("u=%s: closing conn %llu, idle for %u ms", c->pool->u->name,
-                   (unsigned long long)c->id, c->pool->idle_timeout_ms);
+    rbgw_log_debug("u=%s: closing conn %llu, idle for %u ms", c->cp->u->name,
+                   (unsigned long long)c->id, c->cp->idle_timeout_ms);
     close_conn(c);
 }
 
 static void on_wait_timer(uv_timer_t *t);
 
 static void
-rearm_wait_timer(struct rbgw_pool *p)
+rearm_wait_timer(struct rbgw_connpool *p)
 {
     if (p->stopping || rbgw_list_empty(&p->waiters)) {
         uv_timer_stop(&p->wait_timer);
@@ -233,7 +233,7 @@ rearm_wait_timer(struct rbgw_pool *p)
 }
 
 static void
-waiter_remove(struct rbgw_pool *p, struct rbgw_call *call)
+waiter_remove(struct rbgw_connpool *p, struct rbgw_call *call)
 {
     rbgw_list_remove(&call->link);
     p->nwaiters--;
@@ -242,7 +242,7 @@ waiter_remove(struct rbgw_pool *p, struct rbgw_call *call)
 static void
 on_wait_timer(uv_timer_t *t)
 {
-    struct rbgw_pool *p = t->data;
+    struct rbgw_connpool *p = t->data;
     uint64_t now = now_ms(p);
     struct rbgw_list *n = p->waiters.next;
     while (n != &p->waiters) {
@@ -261,10 +261,10 @@ on_wait_timer(uv_timer_t *t)
 /* ---- placing calls ---- */
 
 static void
-conn_new(struct rbgw_pool *p, struct rbgw_call *call)
+conn_new(struct rbgw_connpool *p, struct rbgw_call *call)
 {
     struct rbgw_upconn *c = rbgw_xcalloc(1, p->ops->conn_size);
-    c->pool = p;
+    c->cp = p;
     c->id = ++p->next_id;
     rbgw_list_init(&c->link);
     uv_timer_init(p->u->gw->loop, &c->timer);
@@ -290,17 +290,17 @@ start_call(struct rbgw_upconn *c, struct rbgw_call *call)
     call->conn_id = c->id;
     set_state(c, RBGW_UPCONN_BUSY);
     uv_timer_start(&c->timer, on_call_timeout, rbgw_upconn_time_left(c), 0);
-    c->pool->ops->send(c); /* may end synchronously in reply or error */
+    c->cp->ops->send(c); /* may end synchronously in reply or error */
 }
 
 static bool
-in_backoff(const struct rbgw_pool *p)
+in_backoff(const struct rbgw_connpool *p)
 {
     return p->open_failures > 0 && now_ms(p) < p->next_open;
 }
 
 static void
-fail_backoff(struct rbgw_pool *p, struct rbgw_call *call)
+fail_backoff(struct rbgw_connpool *p, struct rbgw_call *call)
 {
     call_failf(p, call, RBGW_EBACKOFF, "unavailable after %u failed attempt%s, next in %llu ms",
                p->open_failures, p->open_failures == 1 ? "" : "s",
@@ -321,7 +321,7 @@ find_conn(struct rbgw_list *list, uint64_t id)
 }
 
 static void
-place_pinned(struct rbgw_pool *p, struct rbgw_call *call)
+place_pinned(struct rbgw_connpool *p, struct rbgw_call *call)
 {
     struct rbgw_upconn *c = find_conn(&p->pinned, call->pin);
     if (c == NULL) {
@@ -336,7 +336,7 @@ place_pinned(struct rbgw_pool *p, struct rbgw_call *call)
 
 /* Run call now if a conn can be had; returns false if it must wait. */
 static bool
-place(struct rbgw_pool *p, struct rbgw_call *call)
+place(struct rbgw_connpool *p, struct rbgw_call *call)
 {
     if (call->pin) {
         place_pinned(p, call);
@@ -358,7 +358,7 @@ place(struct rbgw_pool *p, struct rbgw_call *call)
 }
 
 static void
-dispatch_waiters(struct rbgw_pool *p)
+dispatch_waiters(struct rbgw_connpool *p)
 {
     while (!p->stopping && !rbgw_list_empty(&p->waiters)) {
         struct rbgw_call *call = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
@@ -372,7 +372,7 @@ dispatch_waiters(struct rbgw_pool *p)
 }
 
 void
-rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_call *call)
+rbgw_connpool_submit(struct rbgw_connpool *p, struct rbgw_call *call)
 {
     uint64_t now = now_ms(p);
     rbgw_list_init(&call->link);
@@ -415,7 +415,7 @@ probe_done(struct rbgw_call *call, int status, struct rbgw_str reply, const stru
 }
 
 void
-rbgw_pool_probe(struct rbgw_pool *p, rbgw_call_done_cb done, void *data)
+rbgw_connpool_probe(struct rbgw_connpool *p, rbgw_call_done_cb done, void *data)
 {
     /* The user's (done, data) ride in a small owner record so probe_done can free both. */
     struct rbgw_call *owner = rbgw_xcalloc(1, sizeof(*owner));
@@ -441,7 +441,7 @@ rbgw_pool_probe(struct rbgw_pool *p, rbgw_call_done_cb done, void *data)
 }
 
 void
-rbgw_pool_unpin(struct rbgw_pool *p, uint64_t conn_id)
+rbgw_connpool_unpin(struct rbgw_connpool *p, uint64_t conn_id)
 {
     struct rbgw_upconn *c = find_conn(&p->pinned, conn_id);
     if (c) {
@@ -468,7 +468,7 @@ rbgw_pool_unpin(struct rbgw_pool *p, uint64_t conn_id)
 static void
 release(struct rbgw_upconn *c, bool keep)
 {
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     if (c->state == RBGW_UPCONN_CLOSING) {
         return;
     }
@@ -495,7 +495,7 @@ release(struct rbgw_upconn *c, bool keep)
 void
 rbgw_upconn_ready(struct rbgw_upconn *c)
 {
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     RBGW_ASSERT(c->state == RBGW_UPCONN_OPENING);
     p->open_failures = 0;
     struct rbgw_call *call = take_call(c);
@@ -519,7 +519,7 @@ rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep)
     if (call) {
         /* Pinned before the callback: a transaction that is over by the time it returns (its
          * session ended inside it, or the start was answered false) can then release the conn
-         * with rbgw_pool_unpin.  Read the flag first: the call may be freed by its callback. */
+         * with rbgw_connpool_unpin.  Read the flag first: the call may be freed by its callback. */
         bool unpin = call->unpin_after;
         if (call->pin_after && keep) {
             c->pinned = 1;
@@ -536,7 +536,7 @@ void
 rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbgw_json *extra,
                   const char *fmt, ...)
 {
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     char detail[400];
     va_list ap;
     va_start(ap, fmt);
@@ -590,7 +590,7 @@ rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbg
 void
 rbgw_upconn_lost(struct rbgw_upconn *c, const char *why)
 {
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     RBGW_ASSERT(c->call == NULL);
     rbgw_log_debug("u=%s: conn %llu dropped: %s", p->u->name, (unsigned long long)c->id, why);
     close_conn(c);
@@ -600,8 +600,9 @@ rbgw_upconn_lost(struct rbgw_upconn *c, const char *why)
 /* ---- lifecycle ---- */
 
 int
-rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_upconn_ops *ops,
-               void *transport, const char *target, char *err, size_t errlen)
+rbgw_connpool_init(struct rbgw_connpool *p, struct rbgw_upstream *u,
+                   const struct rbgw_upconn_ops *ops, void *transport, const char *target,
+                   char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
     long max_conns, idle, retry_after, max_queue, queue_timeout;
@@ -614,6 +615,7 @@ rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_u
         return rc;
     }
     p->u = u;
+    u->cp = p;
     p->ops = ops;
     p->transport = transport;
     p->target = target;
@@ -632,7 +634,7 @@ rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_u
 }
 
 void
-rbgw_pool_stop(struct rbgw_pool *p)
+rbgw_connpool_stop(struct rbgw_connpool *p)
 {
     if (p->stopping) {
         return;
@@ -658,28 +660,4 @@ rbgw_pool_stop(struct rbgw_pool *p)
         close_conn(rbgw_list_entry(p->pinned.next, struct rbgw_upconn, link));
     }
     uv_close((uv_handle_t *)&p->wait_timer, NULL);
-}
-
-void
-rbgw_pool_op_submit(struct rbgw_upstream *u, struct rbgw_call *call)
-{
-    rbgw_pool_submit(u->impl, call);
-}
-
-void
-rbgw_pool_op_stop(struct rbgw_upstream *u)
-{
-    rbgw_pool_stop(u->impl);
-}
-
-void
-rbgw_pool_op_probe(struct rbgw_upstream *u, rbgw_call_done_cb done, void *data)
-{
-    rbgw_pool_probe(u->impl, done, data);
-}
-
-void
-rbgw_pool_op_unpin(struct rbgw_upstream *u, uint64_t conn_id)
-{
-    rbgw_pool_unpin(u->impl, conn_id);
 }

@@ -1,9 +1,13 @@
 /*
- * pool.h: the per-upstream connection pool every upstream transport plugs into.
+ * connpool.h: the per-upstream connection pool every upstream transport plugs into.
  *
  * The pool does the bookkeeping that is the same for HTTP connections, unix sockets, pipe
  * co-processes and ZeroMQ sockets; a transport only opens, sends, reads and closes
- * (nginx's upstream hooks, h2o's socketpool lease API).
+ * (nginx's upstream hooks, h2o's socketpool lease API).  Every upstream has exactly one, embedded
+ * in its transport's state and set up by rbgw_connpool_init, which also points u->cp at it:
+ * fan-out and the gateway submit, probe, unpin and stop through u->cp, never through the
+ * transport.  (In the configuration and in fan-out a "pool" is a group of upstreams,
+ * pool=NAME:...; this module is always the connection pool, "connpool", to keep the two apart.)
  *
  *   pool ─┬─ idle    : conns with no call, LIFO (hot conns reused, cold ones reach idle-timeout)
  *         ├─ busy    : conns opening or carrying one call
@@ -35,13 +39,13 @@
  * a transport names it in rbgw_upconn_error, since only it knows whether a connect was refused
  * or rbgw ran out of file descriptors (rbgw_outcome_from_uv / _from_errno).
  */
-#ifndef RBGW_POOL_H
-#define RBGW_POOL_H
+#ifndef RBGW_CONNPOOL_H
+#define RBGW_CONNPOOL_H
 
 #include "rbgw/gateway.h"
 #include "rbgw/list.h"
 
-struct rbgw_pool;
+struct rbgw_connpool;
 struct rbgw_upconn;
 
 /** One upstream leg of a request (owned by whoever submits it, usually in the request arena). */
@@ -75,7 +79,7 @@ enum rbgw_upconn_state {
 };
 
 struct rbgw_upconn {
-    struct rbgw_pool *pool;       /* borrowed owner */
+    struct rbgw_connpool *cp;     /* borrowed owner */
     struct rbgw_list link;        /* on pool->idle or pool->busy */
     enum rbgw_upconn_state state; /* changed only by the pool (set_state) */
     struct rbgw_call *call;       /* borrowed: current call, or NULL */
@@ -99,7 +103,7 @@ struct rbgw_upconn_ops {
     void (*close)(struct rbgw_upconn *c);
 };
 
-struct rbgw_pool {
+struct rbgw_connpool {
     struct rbgw_upstream *u;           /* borrowed owner */
     const struct rbgw_upconn_ops *ops; /* transport */
     void *transport;                   /* borrowed: the transport's per-upstream state */
@@ -122,34 +126,29 @@ struct rbgw_pool {
     bool stopping;                     /* stop() called */
 };
 
-/** Set up the pool for u (reads max-conns, idle-timeout; retry-after from the options). */
-int rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_upconn_ops *ops,
-                   void *transport, const char *target, char *err, size_t errlen) RBGW_MUSTCHECK;
-/** Submit a call (upstream_ops.submit): always ends in exactly one call->done. */
-void rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_call *call);
+/**
+ * Set up the pool for u (reads max-conns, idle-timeout; retry-after from the options) and point
+ * u->cp at it.
+ */
+int rbgw_connpool_init(struct rbgw_connpool *p, struct rbgw_upstream *u,
+                       const struct rbgw_upconn_ops *ops, void *transport, const char *target,
+                       char *err, size_t errlen) RBGW_MUSTCHECK;
+/** Submit a call: always ends in exactly one call->done. */
+void rbgw_connpool_submit(struct rbgw_connpool *p, struct rbgw_call *call);
 /**
  * Active health check: open a fresh conn (connect / spawn + initialize), nothing else.  done is
  * called once with status 0 (the conn then joins the idle list) or <0 and a reason.
  */
-void rbgw_pool_probe(struct rbgw_pool *p, rbgw_call_done_cb done, void *data);
+void rbgw_connpool_probe(struct rbgw_connpool *p, rbgw_call_done_cb done, void *data);
 /**
  * Release the conn pinned to a transaction that is over (its session ended, or its end call
  * failed): closed at once if idle, once its current call ends if busy (that call still gets its
  * reply; the responder then sees the connection drop, an abort).  No-op if the conn is gone or
  * no longer pinned.  Safe inside a call's done callback, the conn's own included.
  */
-void rbgw_pool_unpin(struct rbgw_pool *p, uint64_t conn_id);
+void rbgw_connpool_unpin(struct rbgw_connpool *p, uint64_t conn_id);
 /** Fail queued calls, close every conn.  Idempotent. */
-void rbgw_pool_stop(struct rbgw_pool *p);
-
-/*
- * upstream_ops entries for transports whose u->impl struct starts with its struct rbgw_pool
- * (all of them): the glue every pooled transport would otherwise repeat.
- */
-void rbgw_pool_op_submit(struct rbgw_upstream *u, struct rbgw_call *call);
-void rbgw_pool_op_stop(struct rbgw_upstream *u);
-void rbgw_pool_op_probe(struct rbgw_upstream *u, rbgw_call_done_cb done, void *data);
-void rbgw_pool_op_unpin(struct rbgw_upstream *u, uint64_t conn_id);
+void rbgw_connpool_stop(struct rbgw_connpool *p);
 
 /* ---- outcomes, called by transports ---- */
 
