@@ -1073,3 +1073,78 @@ rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i)
              i + 1);
     return rbgw_xstrdup(tmp);
 }
+
+/* troff text: '-' as \-, '\' as \e, and a line may not start with '.' or '\''. */
+static void
+troff_text(FILE *f, const char *s)
+{
+    if (*s == '.' || *s == '\'') {
+        fputs("\\&", f);
+    }
+    for (; *s; s++) {
+        if (*s == '-') {
+            fputs("\\-", f);
+        } else if (*s == '\\') {
+            fputs("\\e", f);
+        } else {
+            fputc(*s, f);
+        }
+    }
+}
+
+void
+rbgw_config_man_keys(FILE *f, bool file_form)
+{
+    char env[64];
+    for (size_t i = 0; i < RBGW_NELEM(opts); i++) {
+        const struct opt *o = &opts[i];
+        if (file_form && (o->flags & F_CLI_ONLY)) {
+            continue;
+        }
+        fputs(".TP\n\\fB", f);
+        troff_text(f, file_form ? "" : "--");
+        troff_text(f, o->name);
+        fputs("\\fR", f);
+        const char *mv = metavar(o);
+        if (*mv != '\0') {
+            fputs("=\\fI", f);
+            troff_text(f, mv + 1);
+            fputs("\\fR", f);
+        }
+        fputc('\n', f);
+        troff_text(f, o->help);
+        fputs(".\n", f);
+        if (o->def != NULL && o->type != OPT_BOOL) {
+            fputs("Default: ", f);
+            troff_text(f, o->def);
+            fputs(".\n", f);
+        }
+        if (o->flags & F_LIST) {
+            fputs("A list: ", f);
+            troff_text(f, o->name);
+            fputs("+= adds an entry.\n", f);
+        }
+        if ((o->flags & F_CLI_ONLY) && !file_form) {
+            fputs("Command line only.\n", f);
+        }
+        if (!(o->flags & F_CLI_ONLY) || (o->flags & F_ENV)) {
+            env_name(o->name, env, sizeof(env));
+            fputs("Environment: \\fB", f);
+            troff_text(f, env);
+            fputs("\\fR.\n", f);
+        }
+    }
+}
+
+void
+rbgw_config_man_upstream_opts(FILE *f)
+{
+#define MAN_INT(name, def, min, max, help)                                                         \
+    fprintf(f, ".TP\n\\fB");                                                                       \
+    troff_text(f, name);                                                                           \
+    fprintf(f, "\\fR=\\fIN\\fR\n");                                                                \
+    troff_text(f, help);                                                                           \
+    fprintf(f, ".\nDefault: %ld, range %ld to %ld.\n", (long)(def), (long)(min), (long)(max));
+    RBGW_UPSTREAM_INT_OPTS(MAN_INT)
+#undef MAN_INT
+}

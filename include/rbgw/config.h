@@ -97,6 +97,16 @@ void rbgw_config_free(struct rbgw_config *cfg);
 /** Write --help text (every key, its default and meaning, from the schema table) to f. */
 void rbgw_config_usage(FILE *f);
 
+/**
+ * Write the keys as troff paragraphs (.TP) for the man pages, from the same table as --help:
+ * `--key=VALUE` for rbgw(8), or with file_form `key=VALUE` and without the command-line-only
+ * keys for rbgw.conf(5); each with its default, list note and RBGW_ variable.
+ */
+void rbgw_config_man_keys(FILE *f, bool file_form);
+
+/** Write the upstream options rbgw reads (RBGW_UPSTREAM_INT_OPTS) as troff paragraphs. */
+void rbgw_config_man_upstream_opts(FILE *f);
+
 /** Name of upstream i: its name= option, or "<transport>#<i+1>" ("http#1").  Caller frees. */
 char *rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i);
 
