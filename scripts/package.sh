@@ -21,6 +21,7 @@ fi
 OUT=${1:-build-deb}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
+export DEB_BUILD_MAINT_OPTIONS=${DEB_BUILD_MAINT_OPTIONS:-hardening=+all}
 # -Werror is for the test builds: a released package must not break on a new compiler warning.
 CFLAGS="$(dpkg-buildflags --get CFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
     LDFLAGS="$(dpkg-buildflags --get LDFLAGS)" \

@@ -19,6 +19,11 @@ PACKAGES=(
     socat                                          # scripted unix-socket peers in tests
     clang-format                                   # code formatting (.clang-format)
     dnsperf wrk hyperfine                          # bench/ (not needed by the tests)
+    dpkg-dev lintian                               # the Debian package: cpack's shlibdeps, lint
+    systemd                                        # systemd-analyze security of the unit
+    podman podman-compose runc catatonit           # tests/container: images, compose, kube play
+    golang-github-containernetworking-plugin-dnsname # compose service names between containers
+    debootstrap iproute2                           # local base images (no registry); ss
 )
 
 if [ "$(id -u)" != 0 ]; then
@@ -69,7 +74,8 @@ else
 fi
 
 missing=()
-for tool in cc cmake pkg-config pdns_server dig python3 socat; do
+for tool in cc cmake pkg-config pdns_server dig python3 socat dpkg-shlibdeps lintian \
+    systemd-analyze podman podman-compose debootstrap; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 if [ ! -f /usr/share/llhttp/llhttp.c ]; then

@@ -1170,3 +1170,57 @@ Test(config, load_reads_the_process_environment)
     cr_expect_str_eq(err, "RBGW_LOG_LEVEL: unknown level 'loud' (expected error, warning, info or "
                           "debug)");
 }
+
+/* The text rbgw_config_man_keys / _upstream_opts write, NUL-terminated (caller frees). */
+static char *
+man_text(int which)
+{
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    if (which == 2) {
+        rbgw_config_man_upstream_opts(f);
+    } else {
+        rbgw_config_man_keys(f, which == 1);
+    }
+    long len = ftell(f);
+    char *text = calloc(1, (size_t)len + 1);
+    rewind(f);
+    cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    return text;
+}
+
+Test(config, man_pages_list_what_help_lists)
+{
+    char *cli = man_text(0), *file = man_text(1), *ups = man_text(2);
+    static const char *const in_cli[] = {
+        ".TP\n\\fB\\-\\-upstream\\fR=\\fICONNSTR\\fR\nwhere rbgw sends the calls",
+        "A list: upstream+= adds an entry.\nEnvironment: \\fBRBGW_UPSTREAM\\fR.\n",
+        "\\fB\\-\\-log\\-level\\fR=\\fILEVEL\\fR\n",
+        "Default: info.\nEnvironment: \\fBRBGW_LOG_LEVEL\\fR.\n",
+        "\\fB\\-\\-max\\-request\\-size\\fR=\\fIBYTES\\fR\n",
+        "\\fB\\-\\-config\\fR=\\fIFILE\\fR\nconfiguration file of key=value lines.\nCommand line "
+        "only.\nEnvironment: \\fBRBGW_CONFIG\\fR.\n",
+        "\\fB\\-\\-check\\-config\\fR\nvalidate the configuration, print a summary and exit.\n"
+        "Command line only.\n.TP",
+    };
+    for (size_t i = 0; i < RBGW_NELEM(in_cli); i++) {
+        cr_expect_not_null(strstr(cli, in_cli[i]), "rbgw(8) lacks \"%s\" in:\n%s", in_cli[i], cli);
+    }
+    cr_expect_not_null(strstr(file, ".TP\n\\fBupstream\\fR=\\fICONNSTR\\fR\n"));
+    cr_expect_not_null(strstr(file, ".TP\n\\fBretry\\-budget\\fR=\\fIN\\fR\n"));
+    cr_expect_null(strstr(file, "check\\-config"), "rbgw.conf(5) lists command-line-only keys");
+    cr_expect_null(strstr(file, "RBGW_CONFIG"), "rbgw.conf(5) lists config=");
+    for (const char *p = cli; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (*p == '.' || *p == '\'') {
+            cr_expect_eq(strncmp(p, ".TP\n", 4), 0, "a line that troff takes as a request: %.30s",
+                         p);
+        }
+    }
+    cr_expect_not_null(strstr(ups, ".TP\n\\fBtimeout\\fR=\\fIN\\fR\nms for a whole call"));
+    cr_expect_not_null(strstr(ups, "Default: 1500, range 1 to 600000.\n"));
+    cr_expect_not_null(strstr(ups, "\\fBhealth\\-interval\\fR"));
+    free(cli);
+    free(file);
+    free(ups);
+}
