@@ -20,7 +20,6 @@ PACKAGES=(
     clang-format                                   # code formatting (.clang-format)
     dnsperf wrk hyperfine                          # bench/ (not needed by the tests)
     dpkg-dev lintian                               # the Debian package: cpack's shlibdeps, lint
-    systemd                                        # systemd-analyze security of the unit
     podman podman-compose runc catatonit           # tests/container: images, compose, kube play
     golang-github-containernetworking-plugin-dnsname # compose service names between containers
     debootstrap iproute2                           # local base images (no registry); ss
@@ -56,6 +55,11 @@ trap cleanup EXIT
 
 echo "setup.sh: apt-get update"
 apt-get update -q
+# systemd-analyze (the unit's security score) comes with systemd, which Debian machines
+# usually have: name it only when missing, so that the install does not upgrade it.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    PACKAGES+=(systemd)
+fi
 echo "setup.sh: installing ${PACKAGES[*]}"
 apt-get install "${APT_OPTS[@]}" --no-install-recommends "${PACKAGES[@]}"
 
