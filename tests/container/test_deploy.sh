@@ -11,8 +11,8 @@
 #     package promises, then installed into a fresh Debian 12 container: `rbgw --version`,
 #     `rbgw --check-config --config=/etc/rbgw/rbgw.conf`, the rbgw user, and a purge that
 #     leaves no file behind; and the systemd unit's `systemd-analyze security` exposure;
-#  4. the image's own behaviour: a broken RBGW_* variable makes it exit 2 with the variable
-#     and the reason on stderr; --check-config shows the environment;
+#  4. the image's own behaviour: a broken RBGW_* variable or mounted rbgw.conf makes it exit 2
+#     with the key and the reason on stderr; --check-config shows the environment;
 #  5. docker/compose.yaml with podman-compose: dig through pdns -> rbgw -> responder, the
 #     healthcheck command, and the fanout profile reaching its second responder;
 #  6. docker/k8s/pdns-with-rbgw.yaml with `podman kube play`: the same dig, the probe command.
@@ -238,6 +238,12 @@ st=$?
 check "broken RBGW_LOG_LEVEL: exit status 2 (got $st)" test "$st" = 2
 check "broken RBGW_LOG_LEVEL: the variable and the reason on stderr" \
     grep -qF "rbgw: RBGW_LOG_LEVEL: unknown level 'loud'" <<<"$out"
+printf 'upstream=http:url=http://127.0.0.1:1/dns\nlog-level=chatty\n' >"$WORK/broken.conf"
+out=$(podman run --rm -v "$WORK/broken.conf:/etc/rbgw/rbgw.conf:ro" localhost/rbgw 2>&1 >/dev/null)
+st=$?
+check "broken mounted rbgw.conf: exit status 2 (got $st)" test "$st" = 2
+check "broken mounted rbgw.conf: file, line, key and reason on stderr" \
+    grep -qF "rbgw: /etc/rbgw/rbgw.conf:2: log-level: unknown level 'chatty'" <<<"$out"
 out=$(podman run --rm localhost/rbgw 2>&1)
 st=$?
 check "no upstream configured: exit status 2 and the reason (got $st)" \
