@@ -78,14 +78,18 @@ PROFILE=
 if podman-compose --help 2>&1 | grep -q -- '--profile'; then
     PROFILE="--profile fanout"
 fi
+# logs_if_failed SINCE: the last lines of every test container's log when checks failed
+# since the FAIL count SINCE (called before a section takes its containers down).
+logs_if_failed() {
+    local c
+    [ "$FAIL" -gt "$1" ] || return 0
+    for c in $(podman ps -a --format '{{.Names}}' | grep -E "^${PROJECT}_|^pdns-with-rbgw-pod"); do
+        echo "# --- logs of $c"
+        podman logs "$c" 2>&1 | tail -n 20 | sed 's/^/#   /'
+    done
+}
 cleanup() {
     set +e
-    if [ "$FAIL" -gt 0 ]; then
-        for c in $(podman ps -a --format '{{.Names}}' | grep -E "^${PROJECT}_|^pdns-with-rbgw-pod"); do
-            echo "# --- logs of $c"
-            podman logs "$c" 2>&1 | tail -n 20 | sed 's/^/#   /'
-        done
-    fi
     (cd "$SRC/docker" && podman-compose -p "$PROJECT" $PROFILE down -v >/dev/null 2>&1)
     podman network rm -f "${PROJECT}_default" >/dev/null 2>&1
     [ -f "$KUBE" ] && podman kube down "$KUBE" >/dev/null 2>&1
@@ -259,6 +263,7 @@ check "the image runs as the rbgw user" \
 
 # --- 5. compose
 step "compose"
+failed_before=$FAIL
 P1=$(free_port) && P2=$(free_port "$P1") || {
     bad "two free ports in 15380-15399"
     exit 1
@@ -285,11 +290,13 @@ if podman ps --format '{{.Names}}' | grep -q "${PROJECT}_rbgw-fanout_1"; then
 else
     bad "compose fanout: the fanout profile started"
 fi
+logs_if_failed "$failed_before"
 (cd "$SRC/docker" && podman-compose -p "$PROJECT" $PROFILE down -v >/dev/null 2>&1)
 podman network rm -f "${PROJECT}_default" >/dev/null 2>&1
 
 # --- 6. kube play
 step "kube play"
+failed_before=$FAIL
 P3=$(free_port) || {
     bad "a free port in 15380-15399"
     exit 1
@@ -308,6 +315,7 @@ check "kube: rbgw's liveness probe command" podman healthcheck run pdns-with-rbg
 out=$(podman exec pdns-with-rbgw-pod-0-rbgw rbgw --check-config 2>&1)
 check "kube: rbgw's configuration comes from the ConfigMap" \
     grep -qE 'upstream +http:url=http://127.0.0.1:8053/dns.*\(/etc/rbgw/rbgw.conf:[0-9]+\)' <<<"$out"
+logs_if_failed "$failed_before"
 podman kube down "$KUBE" >/dev/null 2>&1
 
 step "done"
