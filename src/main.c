@@ -108,6 +108,9 @@ main(int argc, char **argv)
                 "rbgw: configuration OK: %zu listener(s), %zu upstream(s), %zu pool(s), "
                 "%zu route(s)\n",
                 cfg.nlisteners, cfg.nupstreams, rc.npools, rc.nroutes);
+        for (size_t i = 0; i < cfg.nenv; i++) {
+            fprintf(stderr, "  env      %s\n", cfg.env[i]);
+        }
         for (size_t i = 0; i < cfg.nlisteners; i++) {
             fprintf(stderr, "  listen   %s  (%s)\n", cfg.listeners[i].text,
                     cfg.listeners[i].origin);

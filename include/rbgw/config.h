@@ -3,14 +3,16 @@
  *
  * Sources, applied in this order (later wins, as in pdns):
  *   1. built-in defaults (the schema table in config.c);
- *   2. the file named by --config=FILE: `key=value` lines, '#' comments, blank lines, spaces
- *      around key and value trimmed, `key+=value` appends to a list key;
- *   3. the command line: every key also as `--key=value` (`--key` alone means `--key=yes`).
- * For a list key (listen, upstream) the command line replaces the file's list unless it uses
- * `--key+=value`.
+ *   2. the environment: RBGW_<KEY> for every key the file takes (upper case, '-' -> '_'), and
+ *      RBGW_CONFIG; a list variable holds one entry per line; an empty variable is unset;
+ *   3. the file named by --config=FILE (else by RBGW_CONFIG): `key=value` lines, '#' comments,
+ *      blank lines, spaces around key and value trimmed, `key+=value` appends to a list key;
+ *   4. the command line: every key also as `--key=value` (`--key` alone means `--key=yes`).
+ * For a list key (listen, upstream) each layer replaces the list of the layers below unless it
+ * uses `key+=value`.
  *
  * Loading is pure (no logging, no I/O but reading the file); every error names its place:
- * "rbgw.conf:12: upstream: unknown connector type 'tcp'", "--timeout: ...".
+ * "rbgw.conf:12: upstream: unknown connector type 'tcp'", "RBGW_LOG_LEVEL: ...", "--timeout: ...".
  */
 #ifndef RBGW_CONFIG_H
 #define RBGW_CONFIG_H
@@ -79,6 +81,9 @@ struct rbgw_config {
     enum rbgw_log_level log_level; /* log-level=error|warning|info|debug, default info */
     size_t max_request_size;       /* bytes; a larger request from pdns gets a false reply */
     size_t max_reply_size;         /* bytes; a larger upstream reply becomes a false reply */
+    char **env;                    /* owned: "RBGW_KEY=value" per variable applied, with
+                                      " (overridden by PLACE)" when the file or argv won */
+    size_t nenv;                   /* entries in env */
     bool check_config;             /* --check-config: validate, print a summary, exit */
     bool help;                     /* --help */
     bool version;                  /* --version */
@@ -92,6 +97,11 @@ struct rbgw_config {
  */
 int rbgw_config_load(struct rbgw_config *cfg, int argc, char **argv, char *err,
                      size_t errlen) RBGW_MUSTCHECK;
+
+/** rbgw_config_load with the environment given as a NULL-terminated "NAME=value" array
+ *  (NULL: none) instead of the process's own. */
+int rbgw_config_load_env(struct rbgw_config *cfg, int argc, char **argv, char **envp, char *err,
+                         size_t errlen) RBGW_MUSTCHECK;
 void rbgw_config_free(struct rbgw_config *cfg);
 
 /**
@@ -106,6 +116,16 @@ size_t rbgw_config_warnings(const struct rbgw_config *cfg,
 
 /** Write --help text (every key, its default and meaning, from the schema table) to f. */
 void rbgw_config_usage(FILE *f);
+
+/**
+ * Write the keys as troff paragraphs (.TP) for the man pages, from the same table as --help:
+ * `--key=VALUE` for rbgw(8), or with file_form `key=VALUE` and without the command-line-only
+ * keys for rbgw.conf(5); each with its default, list note and RBGW_ variable.
+ */
+void rbgw_config_man_keys(FILE *f, bool file_form);
+
+/** Write the upstream options rbgw reads (RBGW_UPSTREAM_INT_OPTS) as troff paragraphs. */
+void rbgw_config_man_upstream_opts(FILE *f);
 
 /** Name of upstream i: its name= option, or "<transport>#<i+1>" ("http#1").  Caller frees. */
 char *rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i);
