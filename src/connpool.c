@@ -84,11 +84,23 @@ set_state(struct rbgw_upconn *c, enum rbgw_upconn_state st)
     }
 }
 
+/* A stopped pool whose handles are all closed tells its upstream (which may free the pool). */
+static void
+check_closed(struct rbgw_connpool *p)
+{
+    if (p->stopping && p->wait_timer_closed && p->nalive == 0) {
+        rbgw__upstream_part_closed(p->u);
+    }
+}
+
 static void
 maybe_free(struct rbgw_upconn *c)
 {
     if (c->timer_closed && c->transport_freed) {
+        struct rbgw_connpool *p = c->cp;
         free(c);
+        p->nalive--;
+        check_closed(p);
     }
 }
 
@@ -266,6 +278,7 @@ conn_new(struct rbgw_connpool *p, struct rbgw_call *call)
     struct rbgw_upconn *c = rbgw_xcalloc(1, p->ops->conn_size);
     c->cp = p;
     c->id = ++p->next_id;
+    p->nalive++;
     rbgw_list_init(&c->link);
     uv_timer_init(p->u->gw->loop, &c->timer);
     c->timer.data = c;
@@ -633,6 +646,14 @@ rbgw_connpool_init(struct rbgw_connpool *p, struct rbgw_upstream *u,
     return 0;
 }
 
+static void
+on_wait_timer_closed(uv_handle_t *h)
+{
+    struct rbgw_connpool *p = h->data;
+    p->wait_timer_closed = true;
+    check_closed(p);
+}
+
 void
 rbgw_connpool_stop(struct rbgw_connpool *p)
 {
@@ -659,5 +680,5 @@ rbgw_connpool_stop(struct rbgw_connpool *p)
     while (!rbgw_list_empty(&p->pinned)) {
         close_conn(rbgw_list_entry(p->pinned.next, struct rbgw_upconn, link));
     }
-    uv_close((uv_handle_t *)&p->wait_timer, NULL);
+    uv_close((uv_handle_t *)&p->wait_timer, on_wait_timer_closed);
 }
