@@ -911,9 +911,9 @@ static void
 on_drain_timeout(uv_timer_t *t)
 {
     struct rbgw_gateway *gw = t->data;
-    rbgw_log_warn("drain: %llu call(s) still unanswered after %llu ms: failing them as shutting "
+    rbgw_log_warn("drain: %llu call(s) still unanswered after %u ms: failing them as shutting "
                   "down and closing",
-                  (unsigned long long)gw->inflight, (unsigned long long)t->timeout);
+                  (unsigned long long)gw->inflight, gw->cfg->deadline_ms + DRAIN_GRACE_MS);
     /* A call still upstream is answered false now; an answer pdns is not reading is dropped
      * when its connection closes. */
     for (struct rbgw_list *n = gw->all_upstreams.next; n != &gw->all_upstreams; n = n->next) {
