@@ -843,8 +843,8 @@ on_signal(uv_signal_t *h, int signum)
         break;
     }
     if (gw->stop_signals++ > 0) {
-        rbgw_log_warn("received %s again while draining: exiting at once with status %d, "
-                      "%llu call(s) unanswered",
+        rbgw_log_warn("received %s while draining: exiting at once with status %d, %llu "
+                      "call(s) unanswered",
                       name, EXIT_AT_ONCE, (unsigned long long)gw->inflight);
         _exit(EXIT_AT_ONCE);
     }

@@ -25,11 +25,12 @@
  *
  * Then, one case each: a refused reload (a bad line, a routing error, a port that cannot be
  * bound, a command that is not executable) says file:line on stderr and the old configuration
- * keeps serving; a removed upstream answers the call it holds, then closes its connection; a
- * transaction opened before a reload that removes its upstream commits there; SIGTERM answers
- * every call in flight and exits 0; a second SIGTERM exits at once with status 1; a drain whose
- * last answer cannot be written (pdns not reading) ends at deadline= and exits 0; SIGUSR1 logs
- * a status line, SIGUSR2 toggles debug logging, SIGPIPE is ignored, SIGQUIT drains.
+ * keeps serving, and the fixed file then goes in with its log level; a removed upstream, and a
+ * removed listener, answer the call they hold, then close; a transaction opened before a
+ * reload that removes its upstream commits there; SIGTERM answers every call in flight and
+ * exits 0; SIGINT drains too and a second stop signal exits at once with status 1; a drain whose
+ * last answer cannot be written (pdns not reading) ends at deadline= and exits 0; SIGUSR1 logs a
+ * status line, SIGUSR2 toggles debug logging, SIGPIPE is ignored, SIGQUIT drains.
  *
  * Readiness and waits: fake_json_gw_ready (listeners start before the loop runs), reads
  * bounded by IO_MS, log lines and responder states waited for by bounded polls.  Nothing waits
@@ -651,11 +652,15 @@ Test(reload, refused_reload_keeps_the_old_configuration)
     signal_gw(SIGUSR1);
     wait_log("status: generation 1 (0 reload(s) done, 4 refused, last: ");
 
-    /* The same file, fixed, goes in. */
-    write_conf(simple_conf(web[1], NULL));
+    /* The same file, fixed, goes in, and its log level with it. */
+    cr_assert_eq(log_count("debug: "), 0);
+    write_conf(simple_conf(web[1], "log-level=debug\n"));
     reload_to(2);
     cr_assert(strstr(client_call(c, lookup("www.example.com.")), ADDR_B));
     cr_assert(strstr(rbgw_test_call(gw, lookup("www.example.com.")), ADDR_B));
+    cr_assert_geq(log_count("debug: req="), 2, "log-level=debug did not apply");
+    signal_gw(SIGUSR1);
+    wait_log("status: generation 2 (1 reload(s) done, 4 refused, last: ");
     finish();
 }
 
@@ -807,7 +812,7 @@ Test(reload, drain_answers_calls_in_flight)
     rbgw_test_assert_clean_stderr(gw);
 }
 
-/* A second SIGTERM while draining exits at once, with status 1. */
+/* SIGINT drains like SIGTERM; a second stop signal while draining exits at once, status 1. */
 Test(reload, second_signal_exits_at_once)
 {
     make_dir();
@@ -815,11 +820,12 @@ Test(reload, second_signal_exits_at_once)
     start(json_conf(0, NULL));
     rbgw_test_client_send(client(0), rbgw_test_fmt(HOLD_FMT, 1));
     cr_assert(fake_json_wait_held(js[0], 1, IO_MS));
-    signal_gw(SIGTERM);
-    wait_log("received SIGTERM: draining");
+    signal_gw(SIGINT);
+    wait_log("received SIGINT: draining: 1 call(s) in flight");
     signal_gw(SIGTERM);
     cr_assert_eq(exit_status(), 1);
-    cr_assert(rbgw_test_stderr_has(gw, "received SIGTERM again while draining: exiting at once"),
+    cr_assert(rbgw_test_stderr_has(gw, "received SIGTERM while draining: exiting at once with "
+                                       "status 1, 1 call(s) unanswered"),
               "stderr:\n%s", rbgw_test_stderr(gw));
 }
 
