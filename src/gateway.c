@@ -175,12 +175,12 @@ upstream_free(struct rbgw_upstream *u)
 }
 
 /* Stop u: fail what is queued or in flight (nothing is, once released), close its conns and
- * timers.  Idempotent. */
+ * timers.  Idempotent.  The member first: a health check the pool fails now is not retried. */
 static void
 upstream_stop(struct rbgw_upstream *u)
 {
-    rbgw_connpool_stop(u->cp);
     rbgw_fanout_member_stop(u);
+    rbgw_connpool_stop(u->cp);
 }
 
 static void
