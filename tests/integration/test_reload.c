@@ -313,6 +313,8 @@ struct load {
 
 static struct load ld;
 static uint16_t http_port;
+static char sock_path[108]; /* rbgw's unix socket, for the threads (which keep no test memory:
+                               rbgw_test_keep is not thread-safe) */
 
 static void note_failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -406,7 +408,7 @@ unix_client(void *arg)
     long id = (long)arg;
     char who[32];
     snprintf(who, sizeof(who), "unix client %ld", id);
-    struct fake_json_client *c = fake_json_connect(rbgw_test_fmt("%s/gw.sock", dir));
+    struct fake_json_client *c = fake_json_connect(sock_path);
     if (c == NULL) {
         note_failure("%s: cannot connect: %s", who, strerror(errno));
         return NULL;
@@ -467,7 +469,7 @@ connector(void *arg)
 {
     RBGW_UNUSED(arg);
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/gw.sock", dir);
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock_path);
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(http_port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     while (!atomic_load(&ld.stop)) {
@@ -548,6 +550,7 @@ Test(reload, reload_under_load)
     }
     cr_assert(up, "no free port after %d tries", PORT_TRIES);
 
+    snprintf(sock_path, sizeof(sock_path), "%s/gw.sock", dir);
     memset(&ld, 0, sizeof(ld));
     pthread_mutex_init(&ld.mu, NULL);
     atomic_store(&ld.confirmed, 1);
