@@ -167,6 +167,7 @@ now_ms(struct rbgw_fanout *f)
 static struct rbgw_member *
 mem(const struct rbgw_fanout *f, size_t i)
 {
+    RBGW_ASSERT(i < f->nups);
     return f->ups[i]->member;
 }
 

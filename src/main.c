@@ -5,8 +5,8 @@
  * start the gateway, print there.  Everything else, errors included, goes to stderr.
  *
  * The configuration is read in one place, load_config, at start and again at every reload
- * (the gateway calls it back): the same command line, so the same --config file and the same
- * precedence.
+ * (the gateway calls it back): the same sources with the same precedence (the environment and
+ * command line of the start, the --config file read again).
  */
 #include <signal.h>
 #include <stdio.h>
