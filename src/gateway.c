@@ -591,6 +591,11 @@ apply_settings(struct rbgw_gateway *gw, const struct rbgw_config *old)
                       "%zu",
                       cfg->max_request_size, old->max_request_size);
     }
+    if (cfg->max_reply_size != old->max_reply_size) {
+        rbgw_log_warn("reload: max-reply-size=%zu (was %zu): every upstream is a new one, with "
+                      "new connections and fresh health",
+                      cfg->max_reply_size, old->max_reply_size);
+    }
     rbgw_config_warnings(cfg, log_warning, NULL);
 }
 

@@ -11,7 +11,8 @@
  *
  *  - an upstream whose name, connection string and max-reply-size are unchanged is the same
  *    object after the reload: its health (ejected stays ejected), its counters and its idle
- *    connection carry over; a changed one is a new object, healthy, and the old one is freed;
+ *    connection carry over; a changed one (its options, or max-reply-size) is a new object,
+ *    healthy, and the old one is freed;
  *  - an upstream the reload removes finishes the call it carries (answered with its reply),
  *    then its connection closes and it is freed; new calls go to the new configuration;
  *  - a transaction opened before a reload that removes its upstream goes on there: its calls
@@ -169,6 +170,22 @@ Test(reload_fanout, unchanged_upstreams_carry_over)
     cr_assert_eq(upstream("bravo"), bravo);
     run_until_alive(2);
     cr_assert_eq(fake_gw()->generation, 3);
+    fake_gw_finish();
+}
+
+/* max-reply-size is read when an upstream is made: changing it replaces every upstream. */
+Test(reload_fanout, max_reply_size_replaces_upstreams)
+{
+    fake_gw_start(alpha_only);
+    struct rbgw_upstream *alpha = upstream("alpha");
+    const char *const same[] = {ALPHA, "--max-reply-size=16777216", NULL};
+    reload_ok(same);
+    cr_assert_eq(upstream("alpha"), alpha, "the default written out changed nothing");
+    const char *const smaller[] = {ALPHA, "--max-reply-size=1m", NULL};
+    reload_ok(smaller);
+    cr_assert_neq(upstream("alpha"), alpha);
+    cr_assert_eq(upstream("alpha")->max_reply_size, 1048576);
+    run_until_alive(1);
     fake_gw_finish();
 }
 
