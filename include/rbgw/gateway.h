@@ -189,9 +189,9 @@ struct rbgw_generation {
 };
 
 /**
- * Where a reload reads its configuration: the same sources as at start (rbgw_config_load with
- * the process's command line).  Fills *out (then owned by the caller) or returns <0 with the
- * reason ("file:line: key: problem").
+ * Where a reload reads its configuration: the same sources as at start (main.c: rbgw_config_load
+ * with the process's command line and environment).  Fills *out (then owned by the caller) or
+ * returns <0 with the reason ("file:line: key: problem").
  */
 typedef int (*rbgw_config_loader)(void *ctx, struct rbgw_config *out, char *err, size_t errlen);
 
@@ -222,21 +222,21 @@ struct rbgw_gateway {
     uint64_t next_id;                          /* request ids */
     uint64_t inflight;                         /* requests created and not yet freed */
     uint64_t next_session_id;                  /* session ids (session.c) */
-    uint64_t nsessions;                        /* sessions not yet ended (all end before deinit) */
+    uint64_t nsessions;                        /* sessions not yet ended (none at deinit) */
     struct rbgw_request *spare;                /* freed requests kept for reuse (request.c) */
     unsigned nspare;                           /* how many */
     bool started;                              /* rbgw_gateway_start ran: listeners run */
-    bool stopping;         /* stop requested: no new requests, close when idle */
-    bool stopped;          /* handles closing */
-    bool debug_toggled;    /* SIGUSR2 turned debug logging on */
-    unsigned stop_signals; /* SIGINT/SIGTERM/SIGQUIT received */
-    int exit_code;         /* what main returns */
-    uv_signal_t sig[6];    /* HUP, INT, TERM, QUIT, USR1, USR2 */
-    bool sig_inited;       /* sig[] initialised */
-    uv_timer_t drain;      /* bounds a stop by the deadline */
-    bool drain_inited;     /* drain initialised */
-    uv_timer_t reaper;     /* runs deferred frees on the next iteration */
-    bool reaper_inited;    /* reaper initialised (closed with the rest) */
+    bool stopping;                             /* stop requested: no new calls, close when idle */
+    bool stopped;                              /* handles closing */
+    bool debug_toggled;                        /* SIGUSR2 turned debug logging on */
+    unsigned stop_signals;                     /* SIGINT/SIGTERM/SIGQUIT received */
+    int exit_code;                             /* what main returns */
+    uv_signal_t sig[6];                        /* HUP, INT, TERM, QUIT, USR1, USR2 */
+    bool sig_inited;                           /* sig[] initialised */
+    uv_timer_t drain;                          /* bounds a stop by the deadline */
+    bool drain_inited;                         /* drain initialised */
+    uv_timer_t reaper;                         /* runs deferred frees on the next iteration */
+    bool reaper_inited;                        /* reaper initialised (closed with the rest) */
 };
 
 /* ---- gateway ---- */
@@ -252,7 +252,7 @@ int rbgw_gateway_init(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rbg
 int rbgw_gateway_init_with(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rbgw_config *cfg,
                            const struct rbgw_upstream_ops *ops, char *err,
                            size_t errlen) RBGW_MUSTCHECK;
-/** Where reloads read the configuration (main: the command line and its --config file). */
+/** Where reloads read the configuration (main.c: load_config, the same sources as at start). */
 void rbgw_gateway_set_loader(struct rbgw_gateway *gw, rbgw_config_loader load, void *ctx);
 /** Start listeners, install the signal handlers (docs/operations.md, "Signals"). */
 int rbgw_gateway_start(struct rbgw_gateway *gw, char *err, size_t errlen) RBGW_MUSTCHECK;
