@@ -1,5 +1,6 @@
 /*
- * connpool.c: per-upstream connection pool (see connpool.h for the model and the transport contract).
+ * connpool.c: per-upstream connection pool (see connpool.h for the model and the transport
+ * contract).
  *
  * State changes go through set_state(), the only place that moves a conn between lists
  * (pgbouncer's change_server_state).  A conn is freed when both its timer (ours) and its
