@@ -5,8 +5,9 @@
 # warnings, see docs/testing.md).
 #
 #   tree     directory       compiler, build type            tests run
-#   default  build/          cc (gcc), RelWithDebInfo -O2    all: unit, integration, e2e
-#   asan     build-asan/     cc (gcc), ASan + UBSan          all: unit, integration, e2e
+#   default  build/          cc (gcc), RelWithDebInfo -O2    all: unit, integration, e2e, and
+#                                                            tests/container (podman)
+#   asan     build-asan/     cc (gcc), ASan + UBSan          unit, integration, e2e
 #   release  build-release/  gcc, Release -O3 -DNDEBUG       all but e2e/test_matrix
 #   clang    build-clang/    clang, RelWithDebInfo -O2       unit, integration
 #
@@ -94,6 +95,12 @@ check_tools() {
         for tool in dig python3; do
             command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
         done
+        if want_tree default; then
+            # tests/container (default tree); it also needs root, which it checks itself
+            for tool in podman podman-compose debootstrap lintian systemd-analyze; do
+                command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+            done
+        fi
     fi
     if [ ${#missing[@]} -gt 0 ]; then
         local list
@@ -168,17 +175,24 @@ run_tree() {
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# The container test (label container) builds its own rbgw: it runs in the default tree only.
 for tree in "${TREES[@]}"; do
     case $tree in
-    default) run_tree default "${BUILD_DIR:-build}" "" -DRBGW_SANITIZE=OFF ;;
-    asan) run_tree asan "${ASAN_BUILD_DIR:-build-asan}" "" -DRBGW_SANITIZE=ON ;;
+    default)
+        run_tree default "${BUILD_DIR:-build}" "" -DRBGW_SANITIZE=OFF -DRBGW_CONTAINER_TESTS=ON
+        ;;
+    asan)
+        run_tree asan "${ASAN_BUILD_DIR:-build-asan}" "" -DRBGW_SANITIZE=ON \
+            -DRBGW_CONTAINER_TESTS=OFF
+        ;;
     release)
         run_tree release "${RELEASE_BUILD_DIR:-build-release}" "-E ^e2e/test_matrix$" \
-            -DRBGW_SANITIZE=OFF -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc
+            -DRBGW_SANITIZE=OFF -DRBGW_CONTAINER_TESTS=OFF -DCMAKE_BUILD_TYPE=Release \
+            -DCMAKE_C_COMPILER=gcc
         ;;
     clang)
         run_tree clang "${CLANG_BUILD_DIR:-build-clang}" "-L unit|integration" -DRBGW_SANITIZE=OFF \
-            -DCMAKE_C_COMPILER=clang
+            -DRBGW_CONTAINER_TESTS=OFF -DCMAKE_C_COMPILER=clang
         ;;
     esac
 done

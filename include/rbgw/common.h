@@ -28,18 +28,25 @@
         }                                                                                          \
     } while (0)
 
-/* RBGW_E*: distinct from UV_E* (which are small negative errno values). */
+/*
+ * RBGW_E*: distinct from UV_E* (which are small negative errno values).  The second group are
+ * the ways an upstream call can fail: the pool hands one of them to call->done as the status,
+ * and outcome.h names and classifies them.
+ */
 #define RBGW_ERRNO_MAP(X)                                                                          \
     X(EPARSE, -30001, "malformed input")                                                           \
-    X(ETOOBIG, -30002, "message too large")                                                        \
-    X(ETIMEDOUT, -30003, "timed out")                                                              \
-    X(ECLOSED, -30004, "connection closed")                                                        \
-    X(EPROTO, -30005, "protocol error")                                                            \
     X(ECONFIG, -30006, "configuration error")                                                      \
     X(ENOTSUP, -30007, "not supported")                                                            \
-    X(EAGAIN, -30008, "need more input")                                                           \
+    X(ETIMEDOUT, -30003, "timed out")                                                              \
+    X(ECONNECT, -30011, "could not connect")                                                       \
+    X(ECLOSED, -30004, "connection closed")                                                        \
+    X(ETOOBIG, -30002, "reply too large")                                                          \
     X(EQUEUE, -30009, "queue full")                                                                \
-    X(ESHUTDOWN, -30010, "shutting down")
+    X(EQTIMEDOUT, -30012, "no connection became free")                                             \
+    X(ESHUTDOWN, -30010, "shutting down")                                                          \
+    X(EPROTO, -30005, "protocol error")                                                            \
+    X(ELOCAL, -30013, "rbgw out of resources")                                                     \
+    X(EBACKOFF, -30014, "backing off")
 
 enum rbgw_errno {
 #define RBGW_X(name, val, text) RBGW_##name = val,

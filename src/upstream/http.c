@@ -1,7 +1,7 @@
 /*
  * upstream/http.c: the HTTP responder transport: translation, connect, llhttp responses.
  *
- * The pool (pool.c) does keep-alive bookkeeping, timeouts, queueing and the retry rule; this
+ * The pool (connpool.c) does keep-alive bookkeeping, timeouts, queueing and the retry rule; this
  * file only opens TCP connections, writes the translated request and parses the response:
  *
  *   http_upstream { pool, url, target } ──pool──> http_conn { upconn, tcp, parser, buffers }
@@ -18,12 +18,13 @@
 #include <llhttp.h>
 
 #include "rbgw/log.h"
-#include "rbgw/pool.h"
+#include "rbgw/outcome.h"
+#include "rbgw/connpool.h"
 #include "rbgw/url.h"
 #include "rbgw/xlate.h"
 
 struct http_upstream {
-    struct rbgw_pool pool;          /* connection pool */
+    struct rbgw_connpool cp;        /* connection pool */
     struct rbgw_url url;            /* owned: parsed url= */
     struct rbgw_http_target target; /* translation settings (views into url / conf) */
     struct sockaddr_storage addr;   /* literal address, when the url host is an IP */
@@ -56,7 +57,7 @@ struct http_conn {
 static struct http_upstream *
 upstream_of(struct http_conn *c)
 {
-    return c->base.pool->transport;
+    return c->base.cp->transport;
 }
 
 /* ---- closing ---- */
@@ -138,7 +139,7 @@ response_done(struct http_conn *c, bool clean_end)
                            &log, err, sizeof(err)) == 0) {
         rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out), keep);
     } else {
-        rbgw_upconn_error(&c->base, keep ? RBGW_UPCONN_KEEP : 0, log, "%s", err);
+        rbgw_upconn_error(&c->base, RBGW_EPROTO, keep ? RBGW_UPCONN_KEEP : 0, log, "%s", err);
     }
 }
 
@@ -167,12 +168,12 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             }
         }
         if (c->base.got_bytes) {
-            rbgw_upconn_error(&c->base, 0, NULL,
-                              "connection closed in the middle of the response (%s)",
+            rbgw_upconn_error(&c->base, RBGW_ECLOSED, 0, NULL,
+                              "the server closed it in the middle of the response, %s",
                               uv_err_name((int)nread));
         } else {
-            rbgw_upconn_error(&c->base, RBGW_UPCONN_RETRY, NULL,
-                              "connection closed before any response (%s)",
+            rbgw_upconn_error(&c->base, RBGW_ECLOSED, RBGW_UPCONN_RETRY, NULL,
+                              "the server closed it before any response, %s",
                               uv_err_name((int)nread));
         }
         return;
@@ -186,11 +187,11 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (e != HPE_OK) {
         if (c->too_big) {
-            rbgw_upconn_error(&c->base, 0, NULL,
-                              "response body larger than max-reply-size (%zu bytes)",
+            rbgw_upconn_error(&c->base, RBGW_ETOOBIG, 0, NULL,
+                              "response body larger than max-reply-size=%zu bytes",
                               upstream_of(c)->max_reply);
         } else {
-            rbgw_upconn_error(&c->base, 0, NULL, "malformed HTTP response: %s",
+            rbgw_upconn_error(&c->base, RBGW_EPROTO, 0, NULL, "malformed HTTP response: %s",
                               llhttp_get_error_reason(&c->parser));
         }
     }
@@ -214,8 +215,9 @@ on_write(uv_write_t *w, int status)
 {
     struct http_conn *c = w->data;
     if (status < 0 && !c->closing && c->base.state == RBGW_UPCONN_BUSY && !c->base.got_bytes) {
-        rbgw_upconn_error(&c->base, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
-                          "sending the request failed (%s)", uv_err_name(status));
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(status, RBGW_ECLOSED),
+                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the request failed: %s", uv_err_name(status));
     }
 }
 
@@ -231,13 +233,15 @@ http_conn_send(struct rbgw_upconn *uc)
     rbgw_buf_reset(&c->wbuf);
     char err[200];
     if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
-        rbgw_upconn_error(uc, RBGW_UPCONN_KEEP, NULL, "cannot translate to HTTP: %s", err);
+        rbgw_upconn_error(uc, RBGW_ENOTSUP, RBGW_UPCONN_KEEP, NULL, "cannot translate to HTTP: %s",
+                          err);
         return;
     }
-    if (rbgw_xlate_rpc_to_http_with(&c->xs, &up->target, req->call.method, req->call.params,
-                                    req->raw, &c->wbuf, err, sizeof(err)) != 0) {
-        rbgw_upconn_error(uc, RBGW_UPCONN_KEEP, NULL, "cannot translate %.*s to HTTP: %s",
-                          (int)req->call.method.len, req->call.method.p, err);
+    if (rbgw_xlate_rpc_to_http_with(&c->xs, &up->target, req->call.mid, req->call.method,
+                                    req->call.params, req->raw, &c->wbuf, err, sizeof(err)) != 0) {
+        rbgw_upconn_error(uc, RBGW_ENOTSUP, RBGW_UPCONN_KEEP, NULL,
+                          "cannot translate %.*s to HTTP: %s", (int)req->call.method.len,
+                          req->call.method.p, err);
         return;
     }
     llhttp_init(&c->parser, HTTP_RESPONSE, &parser_settings);
@@ -249,8 +253,9 @@ http_conn_send(struct rbgw_upconn *uc)
         return;
     }
     if (n < 0 && n != UV_EAGAIN) {
-        rbgw_upconn_error(uc, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
-                          "sending the request failed (%s)", uv_err_name(n));
+        rbgw_upconn_error(uc, rbgw_outcome_from_uv(n, RBGW_ECLOSED),
+                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the request failed: %s", uv_err_name(n));
         return;
     }
     if (n > 0) {
@@ -260,8 +265,9 @@ http_conn_send(struct rbgw_upconn *uc)
     c->wreq.data = c;
     int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
     if (rc < 0) {
-        rbgw_upconn_error(uc, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
-                          "sending the request failed (%s)", uv_err_name(rc));
+        rbgw_upconn_error(uc, rbgw_outcome_from_uv(rc, RBGW_ECLOSED),
+                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the request failed: %s", uv_err_name(rc));
     }
 }
 
@@ -296,13 +302,15 @@ on_connect(uv_connect_t *cr, int status)
             uv_close((uv_handle_t *)&c->tcp, on_tcp_closed_retry);
             return;
         }
-        rbgw_upconn_error(&c->base, 0, NULL, "cannot connect: %s", uv_strerror(status));
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(status, RBGW_ECONNECT), 0, NULL, "%s",
+                          uv_strerror(status));
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
     int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
     if (rc < 0) {
-        rbgw_upconn_error(&c->base, 0, NULL, "cannot read: %s", uv_strerror(rc));
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(rc, RBGW_ECONNECT), 0, NULL,
+                          "cannot read: %s", uv_strerror(rc));
         return;
     }
     rbgw_upconn_ready(&c->base);
@@ -319,13 +327,15 @@ try_connect(struct http_conn *c)
         sa = c->ai_next->ai_addr;
         c->ai_next = c->ai_next->ai_next;
     }
-    uv_tcp_init(up->pool.u->gw->loop, &c->tcp);
+    uv_tcp_init(up->cp.u->gw->loop, &c->tcp);
     c->tcp.data = c;
     c->tcp_open = 1;
     c->creq.data = c;
     int rc = uv_tcp_connect(&c->creq, &c->tcp, sa, on_connect);
     if (rc < 0) {
-        rbgw_upconn_error(&c->base, 0, NULL, "cannot connect: %s", uv_strerror(rc));
+        /* A socket rbgw cannot create (EMFILE) is rbgw's failure, not the upstream's. */
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(rc, RBGW_ECONNECT), 0, NULL, "%s",
+                          uv_strerror(rc));
     }
 }
 
@@ -343,8 +353,8 @@ on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
     }
     c->pending--;
     if (status < 0 || res == NULL) {
-        rbgw_upconn_error(&c->base, 0, NULL, "cannot resolve %s: %s", upstream_of(c)->url.host,
-                          uv_strerror(status));
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(status, RBGW_ECONNECT), 0, NULL,
+                          "cannot resolve %s: %s", upstream_of(c)->url.host, uv_strerror(status));
         return;
     }
     c->ai_list = res;
@@ -372,12 +382,13 @@ http_conn_open(struct rbgw_upconn *uc)
     c->gai.data = c;
     c->gai_active = 1;
     c->pending++;
-    int rc = uv_getaddrinfo(up->pool.u->gw->loop, &c->gai, on_resolved, up->url.host, up->port_str,
+    int rc = uv_getaddrinfo(up->cp.u->gw->loop, &c->gai, on_resolved, up->url.host, up->port_str,
                             &hints);
     if (rc < 0) {
         c->gai_active = 0;
         c->pending--;
-        rbgw_upconn_error(uc, 0, NULL, "cannot resolve %s: %s", up->url.host, uv_strerror(rc));
+        rbgw_upconn_error(uc, rbgw_outcome_from_uv(rc, RBGW_ECONNECT), 0, NULL,
+                          "cannot resolve %s: %s", up->url.host, uv_strerror(rc));
     }
 }
 
@@ -405,7 +416,7 @@ http_create(struct rbgw_upstream *u, char *err, size_t errlen)
     }
     if ((rc = rbgw_url_parse(url, &up->url, err, errlen)) != 0 ||
         (rc = rbgw_upstream_int_opt(u, "rest-dialect", &dialect, err, errlen)) != 0 ||
-        (rc = rbgw_pool_init(&up->pool, u, &http_conn_ops, up, up->url.hostport, err, errlen)) !=
+        (rc = rbgw_connpool_init(&up->cp, u, &http_conn_ops, up, up->url.hostport, err, errlen)) !=
             0) {
         rbgw_url_free(&up->url);
         free(up);
@@ -444,9 +455,5 @@ http_destroy(struct rbgw_upstream *u)
 const struct rbgw_upstream_ops rbgw_http_upstream_ops = {
     .name = "http",
     .create = http_create,
-    .submit = rbgw_pool_op_submit,
-    .probe = rbgw_pool_op_probe,
-    .unpin = rbgw_pool_op_unpin,
-    .stop = rbgw_pool_op_stop,
     .destroy = http_destroy,
 };

@@ -26,14 +26,15 @@
 
 #include "rbgw/frame.h"
 #include "rbgw/log.h"
-#include "rbgw/pool.h"
+#include "rbgw/outcome.h"
+#include "rbgw/connpool.h"
 
 #define READ_CHUNK 65536
 
 enum js_kind { JS_UNIX, JS_PIPE };
 
 struct js_upstream {
-    struct rbgw_pool pool;     /* connection / child pool */
+    struct rbgw_connpool cp;   /* connection / child pool */
     enum js_kind kind;         /* unix or pipe */
     char *target;              /* owned: "unix:/path" or "pipe:/bin/resp", for messages */
     char *path;                /* owned: unix socket path */
@@ -66,7 +67,7 @@ struct js_conn {
 static struct js_upstream *
 upstream_of(struct js_conn *c)
 {
-    return c->base.pool->transport;
+    return c->base.cp->transport;
 }
 
 static uv_stream_t *
@@ -150,7 +151,7 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
         rbgw_buf_reset(&c->out_line);
         if (rbgw_rpc_check_reply(&c->scratch, rbgw_str_make(doc, len), &c->out_line, err,
                                  sizeof(err)) != 0) {
-            rbgw_upconn_error(&c->base, 0, NULL, "bad initialize reply: %s", err);
+            rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "bad initialize reply: %s", err);
             return;
         }
         struct rbgw_json *root;
@@ -159,16 +160,18 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
             if (r && r->type == RBGW_JSON_FALSE) {
                 if (up->kind == JS_UNIX) {
                     /* pdns closes a unix connection whose initialize failed. */
-                    rbgw_upconn_error(&c->base, 0, NULL, "initialize answered false");
+                    rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL,
+                                      "initialize answered false");
                     return;
                 }
                 /* pdns keeps using a pipe child whose initialize failed; so do we. */
                 rbgw_log_warn("u=%s: %s: initialize answered false; using the child anyway",
-                              up->pool.u->name, up->target);
+                              up->cp.u->name, up->target);
             }
         }
         if (stray) {
-            rbgw_upconn_error(&c->base, 0, NULL, "extra data after the initialize reply");
+            rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL,
+                              "extra data after the initialize reply");
             return;
         }
         rbgw_upconn_ready(&c->base);
@@ -182,7 +185,7 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
     rbgw_buf_reset(&c->out_line);
     if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(doc, len), &c->out_line, err,
                              sizeof(err)) != 0) {
-        rbgw_upconn_error(&c->base, 0, NULL, "%s", err);
+        rbgw_upconn_error(&c->base, RBGW_EPROTO, 0, NULL, "%s", err);
         return;
     }
     /* Bytes after the reply would be read as the next call's reply: do not reuse the conn. */
@@ -217,12 +220,12 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (c->base.state == RBGW_UPCONN_IDLE) {
             rbgw_upconn_lost(&c->base, what);
         } else if (c->initializing) {
-            rbgw_upconn_error(&c->base, 0, NULL, "%s during initialize (%s)", what,
+            rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "%s during initialize, %s", what,
                               uv_err_name((int)nread));
         } else {
             /* No retry: the call was delivered, and a responder that dies handling it may have
              * acted on it (an idle peer's close is noticed while idle, before any call). */
-            rbgw_upconn_error(&c->base, 0, NULL, "%s %s (%s)", what,
+            rbgw_upconn_error(&c->base, RBGW_ECLOSED, 0, NULL, "%s %s, %s", what,
                               c->base.got_bytes ? "in the middle of a reply" : "before replying",
                               uv_err_name((int)nread));
         }
@@ -244,11 +247,14 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->base.got_bytes = 1;
+    /* A reply that arrived whole in one read is held to the limit as well. */
+    if ((complete ? end - start : c->rbuf.len) > up->max_reply) {
+        rbgw_upconn_error(&c->base, c->initializing ? RBGW_ECONNECT : RBGW_ETOOBIG, 0, NULL,
+                          "%s larger than max-reply-size=%zu bytes",
+                          c->initializing ? "initialize reply" : "reply", up->max_reply);
+        return;
+    }
     if (!complete) {
-        if (c->rbuf.len > up->max_reply) {
-            rbgw_upconn_error(&c->base, 0, NULL, "reply larger than max-reply-size (%zu bytes)",
-                              up->max_reply);
-        }
         return;
     }
     bool stray = false;
@@ -274,7 +280,7 @@ on_err_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     RBGW_UNUSED(buf);
     if (nread < 0) {
         if (c->ebuf.len) {
-            rbgw_log_info("u=%s child[%d]: %.*s", c->base.pool->u->name, c->pid, (int)c->ebuf.len,
+            rbgw_log_info("u=%s child[%d]: %.*s", c->base.cp->u->name, c->pid, (int)c->ebuf.len,
                           c->ebuf.data);
             rbgw_buf_reset(&c->ebuf);
         }
@@ -285,11 +291,11 @@ on_err_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     char *nl;
     while ((nl = memchr(c->ebuf.data, '\n', c->ebuf.len)) != NULL) {
         size_t n = (size_t)(nl - c->ebuf.data);
-        rbgw_log_info("u=%s child[%d]: %.*s", c->base.pool->u->name, c->pid, (int)n, c->ebuf.data);
+        rbgw_log_info("u=%s child[%d]: %.*s", c->base.cp->u->name, c->pid, (int)n, c->ebuf.data);
         rbgw_buf_consume(&c->ebuf, n + 1);
     }
     if (c->ebuf.len > 4000) {
-        rbgw_log_info("u=%s child[%d]: %.*s", c->base.pool->u->name, c->pid, (int)c->ebuf.len,
+        rbgw_log_info("u=%s child[%d]: %.*s", c->base.cp->u->name, c->pid, (int)c->ebuf.len,
                       c->ebuf.data);
         rbgw_buf_reset(&c->ebuf);
     }
@@ -303,11 +309,12 @@ on_write(uv_write_t *w, int status)
     struct js_conn *c = w->data;
     if (status < 0 && !c->closing && !c->base.got_bytes) {
         if (c->initializing) {
-            rbgw_upconn_error(&c->base, 0, NULL, "sending initialize failed (%s)",
-                              uv_err_name(status));
+            rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(status, RBGW_ECONNECT), 0, NULL,
+                              "sending initialize failed: %s", uv_err_name(status));
         } else if (c->base.state == RBGW_UPCONN_BUSY) {
-            rbgw_upconn_error(&c->base, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
-                              "sending the call failed (%s)", uv_err_name(status));
+            rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(status, RBGW_ECLOSED),
+                              RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                              "sending the call failed: %s", uv_err_name(status));
         }
     }
 }
@@ -352,8 +359,9 @@ js_conn_send(struct rbgw_upconn *uc)
     /* The request arena holds req->raw until the request is freed, after this write. */
     int rc = write_line(c, req->raw.p, req->raw.len);
     if (rc < 0) {
-        rbgw_upconn_error(uc, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
-                          "sending the call failed (%s)", uv_err_name(rc));
+        rbgw_upconn_error(uc, rbgw_outcome_from_uv(rc, RBGW_ECLOSED),
+                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the call failed: %s", uv_err_name(rc));
     }
 }
 
@@ -370,7 +378,8 @@ start_initialize(struct js_conn *c)
     }
     if (rc < 0) {
         c->initializing = 0;
-        rbgw_upconn_error(&c->base, 0, NULL, "cannot start: %s", uv_strerror(rc));
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(rc, RBGW_ECONNECT), 0, NULL,
+                          "cannot start: %s", uv_strerror(rc));
     }
 }
 
@@ -382,7 +391,9 @@ on_unix_connect(uv_connect_t *cr, int status)
         return;
     }
     if (status < 0) {
-        rbgw_upconn_error(&c->base, 0, NULL, "cannot connect: %s", uv_strerror(status));
+        /* uv_pipe_connect reports a socket it could not create (EMFILE) here too. */
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(status, RBGW_ECONNECT), 0, NULL, "%s",
+                          uv_strerror(status));
         return;
     }
     start_initialize(c);
@@ -399,9 +410,9 @@ on_child_exit(uv_process_t *p, int64_t status, int signo)
         return;
     }
     if (signo) {
-        rbgw_log_warn("u=%s: child[%d] killed by signal %d", c->base.pool->u->name, c->pid, signo);
+        rbgw_log_warn("u=%s: child[%d] killed by signal %d", c->base.cp->u->name, c->pid, signo);
     } else {
-        rbgw_log_warn("u=%s: child[%d] exited with status %lld", c->base.pool->u->name, c->pid,
+        rbgw_log_warn("u=%s: child[%d] exited with status %lld", c->base.cp->u->name, c->pid,
                       (long long)status);
     }
     /* Its stdout EOF (on_read) settles the conn; if that came first, the conn is closing. */
@@ -412,7 +423,7 @@ js_conn_open(struct rbgw_upconn *uc)
 {
     struct js_conn *c = (struct js_conn *)uc;
     struct js_upstream *up = upstream_of(c);
-    uv_loop_t *loop = up->pool.u->gw->loop;
+    uv_loop_t *loop = up->cp.u->gw->loop;
     rbgw_buf_init(&c->rbuf);
     rbgw_buf_init(&c->ebuf);
     rbgw_buf_init(&c->out_line);
@@ -446,12 +457,14 @@ js_conn_open(struct rbgw_upconn *uc)
     c->proc.data = c;
     int rc = uv_spawn(loop, &c->proc, &opt);
     if (rc < 0) {
-        rbgw_upconn_error(uc, 0, NULL, "cannot start %s: %s", up->argv[0], uv_strerror(rc));
+        /* Pipes rbgw cannot create are its own failure; a command that will not run is not. */
+        rbgw_upconn_error(uc, rbgw_outcome_from_uv(rc, RBGW_ECONNECT), 0, NULL,
+                          "cannot start %s: %s", up->argv[0], uv_strerror(rc));
         return;
     }
     c->proc_alive = 1;
     c->pid = c->proc.pid;
-    rbgw_log_debug("u=%s: started child[%d]", up->pool.u->name, c->pid);
+    rbgw_log_debug("u=%s: started child[%d]", up->cp.u->name, c->pid);
     uv_read_start((uv_stream_t *)&c->err, on_alloc, on_err_read);
     start_initialize(c);
 }
@@ -544,7 +557,7 @@ js_create(struct rbgw_upstream *u, enum js_kind kind, char *err, size_t errlen)
     }
     up->target = rbgw_xstrdup(tmp);
     rbgw_rpc_initialize_call(&up->init_call, cs);
-    int rc = rbgw_pool_init(&up->pool, u, &js_conn_ops, up, up->target, err, errlen);
+    int rc = rbgw_connpool_init(&up->cp, u, &js_conn_ops, up, up->target, err, errlen);
     if (rc != 0) {
         free_upstream(up);
         return rc;
@@ -577,19 +590,11 @@ js_destroy(struct rbgw_upstream *u)
 const struct rbgw_upstream_ops rbgw_unix_upstream_ops = {
     .name = "unix",
     .create = unix_create,
-    .submit = rbgw_pool_op_submit,
-    .probe = rbgw_pool_op_probe,
-    .unpin = rbgw_pool_op_unpin,
-    .stop = rbgw_pool_op_stop,
     .destroy = js_destroy,
 };
 
 const struct rbgw_upstream_ops rbgw_pipe_upstream_ops = {
     .name = "pipe",
     .create = pipe_create,
-    .submit = rbgw_pool_op_submit,
-    .probe = rbgw_pool_op_probe,
-    .unpin = rbgw_pool_op_unpin,
-    .stop = rbgw_pool_op_stop,
     .destroy = js_destroy,
 };

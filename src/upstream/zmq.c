@@ -1,6 +1,6 @@
 /*
  * upstream/zmq.c: responders behind pdns's zeromq connector (protocol.md §4.3), as a transport
- * of the generic pool (pool.h).
+ * of the generic pool (connpool.h).
  *
  *   zmq_upstream { pool, zmq context (1 I/O thread), initialize text }
  *        └──pool──> zmq_conn { upconn, REQ socket (ZMQ_LINGER 0), uv_poll_t on its ZMQ_FD }
@@ -45,10 +45,11 @@
 #include <zmq.h>
 
 #include "rbgw/log.h"
-#include "rbgw/pool.h"
+#include "rbgw/outcome.h"
+#include "rbgw/connpool.h"
 
 struct zmq_upstream {
-    struct rbgw_pool pool;     /* socket pool */
+    struct rbgw_connpool cp;   /* socket pool */
     void *ctx;                 /* owned zmq context, NULL once terminated */
     char *endpoint;            /* owned: endpoint= */
     char *target;              /* owned: "zeromq:<endpoint>", for messages */
@@ -75,7 +76,7 @@ struct zmq_conn {
 static struct zmq_upstream *
 upstream_of(struct zmq_conn *c)
 {
-    return c->base.pool->transport;
+    return c->base.cp->transport;
 }
 
 /* ---- closing ---- */
@@ -120,18 +121,23 @@ zmq_conn_close(struct rbgw_upconn *uc)
 
 /* ---- failures ---- */
 
-/* The socket itself failed (not the responder's answer): settle the conn. */
+/*
+ * The socket itself failed (not the responder's answer): settle the conn.  e is the errno
+ * value: rbgw's own shortage is local; otherwise the open failed, or the conn is lost.
+ */
 static void
-socket_failed(struct zmq_conn *c, const char *what, const char *why)
+socket_failed(struct zmq_conn *c, const char *what, int e, const char *why)
 {
     if (c->base.state == RBGW_UPCONN_IDLE) {
         char msg[256];
         snprintf(msg, sizeof(msg), "%s: %s", what, why);
         rbgw_upconn_lost(&c->base, msg);
     } else if (c->initializing) {
-        rbgw_upconn_error(&c->base, 0, NULL, "%s during initialize: %s", what, why);
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_errno(e, RBGW_ECONNECT), 0, NULL,
+                          "%s during initialize: %s", what, why);
     } else {
-        rbgw_upconn_error(&c->base, 0, NULL, "%s: %s", what, why);
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_errno(e, RBGW_ECLOSED), 0, NULL, "%s: %s",
+                          what, why);
     }
 }
 
@@ -147,7 +153,7 @@ handle_reply(struct zmq_conn *c, const char *data, size_t len)
         rbgw_buf_reset(&c->out_line);
         if (rbgw_rpc_check_reply(&c->scratch, rbgw_str_make(data, len), &c->out_line, err,
                                  sizeof(err)) != 0) {
-            rbgw_upconn_error(&c->base, 0, NULL, "bad initialize reply: %s", err);
+            rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "bad initialize reply: %s", err);
             return;
         }
         struct rbgw_json *root;
@@ -155,7 +161,7 @@ handle_reply(struct zmq_conn *c, const char *data, size_t len)
             const struct rbgw_json *r = rbgw_json_get(root, "result");
             if (r && r->type == RBGW_JSON_FALSE) {
                 /* pdns's zeromq connector throws "Failed to initialize zeromq" here. */
-                rbgw_upconn_error(&c->base, 0, NULL, "initialize answered false");
+                rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "initialize answered false");
                 return;
             }
         }
@@ -170,7 +176,7 @@ handle_reply(struct zmq_conn *c, const char *data, size_t len)
     rbgw_buf_reset(&c->out_line);
     if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(data, len), &c->out_line, err,
                              sizeof(err)) != 0) {
-        rbgw_upconn_error(&c->base, 0, NULL, "%s", err);
+        rbgw_upconn_error(&c->base, RBGW_EPROTO, 0, NULL, "%s", err);
         return;
     }
     rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out_line), true);
@@ -197,7 +203,7 @@ recv_reply(struct zmq_conn *c)
             if (nparts == 0 && e == EAGAIN) {
                 rc = 0;
             } else {
-                socket_failed(c, "receiving the reply failed", zmq_strerror(e));
+                socket_failed(c, "receiving the reply failed", e, zmq_strerror(e));
             }
             goto out;
         }
@@ -208,13 +214,13 @@ recv_reply(struct zmq_conn *c)
     c->base.got_bytes = 1;
     if (nparts != 1) {
         /* pdns reads one part only; the rest would break its REQ socket's state machine. */
-        rbgw_upconn_error(&c->base, 0, NULL, "reply has %zu message parts (expected exactly one)",
-                          nparts);
+        rbgw_upconn_error(&c->base, RBGW_EPROTO, 0, NULL,
+                          "reply has %zu message parts, expected exactly one", nparts);
         goto out;
     }
     if (zmq_msg_size(&first) > up->max_reply) {
-        rbgw_upconn_error(&c->base, 0, NULL, "reply larger than max-reply-size (%zu bytes)",
-                          up->max_reply);
+        rbgw_upconn_error(&c->base, RBGW_ETOOBIG, 0, NULL,
+                          "reply larger than max-reply-size=%zu bytes", up->max_reply);
         goto out;
     }
     handle_reply(c, zmq_msg_data(&first), zmq_msg_size(&first));
@@ -243,10 +249,12 @@ static void
 send_failed(struct zmq_conn *c, int e)
 {
     if (c->initializing) {
-        rbgw_upconn_error(&c->base, 0, NULL, "sending initialize failed: %s", zmq_strerror(e));
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_errno(e, RBGW_ECONNECT), 0, NULL,
+                          "sending initialize failed: %s", zmq_strerror(e));
     } else {
         /* Nothing left this process: the call may go again on a fresh socket. */
-        rbgw_upconn_error(&c->base, RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_errno(e, RBGW_ECLOSED),
+                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
                           "sending the call failed: %s", zmq_strerror(e));
     }
 }
@@ -267,7 +275,8 @@ process(struct zmq_conn *c)
         int ev = 0;
         size_t evlen = sizeof(ev);
         if (zmq_getsockopt(c->sock, ZMQ_EVENTS, &ev, &evlen) != 0) {
-            socket_failed(c, "cannot read ZMQ_EVENTS", zmq_strerror(zmq_errno()));
+            int e = zmq_errno();
+            socket_failed(c, "cannot read ZMQ_EVENTS", e, zmq_strerror(e));
             break;
         }
         if (c->sending && (ev & ZMQ_POLLOUT)) {
@@ -297,7 +306,7 @@ on_poll(uv_poll_t *h, int status, int events)
     }
     if (status < 0) {
         /* libuv has stopped watching ZMQ_FD: the conn would be deaf from now on. */
-        socket_failed(c, "polling ZMQ_FD failed", uv_strerror(status));
+        socket_failed(c, "polling ZMQ_FD failed", -status, uv_strerror(status));
         return;
     }
     process(c);
@@ -338,7 +347,7 @@ zmq_conn_open(struct rbgw_upconn *uc)
     rbgw_buf_init(&c->out_line);
     rbgw_arena_init(&c->scratch);
     const char *what;
-    int linger = 0, fd;
+    int linger = 0, fd, e;
     int64_t maxmsg = (int64_t)up->max_reply * 2;
     size_t fdlen = sizeof(fd);
 
@@ -359,21 +368,25 @@ zmq_conn_open(struct rbgw_upconn *uc)
     if (zmq_getsockopt(c->sock, ZMQ_FD, &fd, &fdlen) != 0) {
         goto fail;
     }
-    int rc = uv_poll_init(up->pool.u->gw->loop, &c->poll, fd);
+    int rc = uv_poll_init(up->cp.u->gw->loop, &c->poll, fd);
     if (rc == 0) {
         c->poll_inited = 1;
         c->poll.data = c;
         rc = uv_poll_start(&c->poll, UV_READABLE, on_poll);
     }
     if (rc < 0) {
-        rbgw_upconn_error(uc, 0, NULL, "cannot watch ZMQ_FD: %s", uv_strerror(rc));
+        rbgw_upconn_error(uc, rbgw_outcome_from_uv(rc, RBGW_ECONNECT), 0, NULL,
+                          "cannot watch ZMQ_FD: %s", uv_strerror(rc));
         return;
     }
     c->initializing = 1;
     start_send(c, up->init_call.data, up->init_call.len);
     return;
 fail:
-    rbgw_upconn_error(uc, 0, NULL, "%s: %s", what, zmq_strerror(zmq_errno()));
+    /* zmq_socket fails with EMFILE when rbgw is out of descriptors: not the responder's fault. */
+    e = zmq_errno();
+    rbgw_upconn_error(uc, rbgw_outcome_from_errno(e, RBGW_ECONNECT), 0, NULL, "%s: %s", what,
+                      zmq_strerror(e));
 }
 
 static const struct rbgw_upconn_ops zmq_conn_ops = {
@@ -455,7 +468,7 @@ zmq_create(struct rbgw_upstream *u, char *err, size_t errlen)
         return RBGW_ECONFIG;
     }
     zmq_ctx_set(up->ctx, ZMQ_IO_THREADS, 1);
-    int rc = rbgw_pool_init(&up->pool, u, &zmq_conn_ops, up, up->target, err, errlen);
+    int rc = rbgw_connpool_init(&up->cp, u, &zmq_conn_ops, up, up->target, err, errlen);
     if (rc != 0) {
         free_upstream(up);
         return rc;
@@ -476,9 +489,5 @@ zmq_destroy(struct rbgw_upstream *u)
 const struct rbgw_upstream_ops rbgw_zmq_upstream_ops = {
     .name = "zeromq",
     .create = zmq_create,
-    .submit = rbgw_pool_op_submit,
-    .probe = rbgw_pool_op_probe,
-    .unpin = rbgw_pool_op_unpin,
-    .stop = rbgw_pool_op_stop,
     .destroy = zmq_destroy,
 };

@@ -134,3 +134,36 @@ Test(fanout_config, check_config_reports_pool_and_route_errors)
         teardown();
     }
 }
+
+Test(fanout_config, timeout_above_deadline_is_reported_by_check_config_and_at_start)
+{
+    const char *path = write_conf("upstream+=http:url=http://127.0.0.1:9/dns,name=slow,"
+                                  "timeout=8000\n");
+    char arg[300];
+    snprintf(arg, sizeof(arg), "--config=%s", path);
+    char want[400];
+    snprintf(want, sizeof(want),
+             "rbgw: warning: upstream slow (%s:4): timeout=8000 ms is above deadline=1800 ms, "
+             "so its calls are answered false after at most 1800 ms",
+             path);
+
+    const char *check_args[] = {"--check-config", arg, NULL};
+    cr_assert_eq(run_to_exit(check_args), 0, "--check-config failed:\n%s", errtext);
+    cr_assert(strstr(errtext, "configuration OK"), "%s", errtext);
+    cr_assert(strstr(errtext, want), "--check-config: expected \"%s\" in:\n%s", want, errtext);
+    rbgw_proc_free(gw);
+    gw = NULL;
+    free(errtext);
+    errtext = NULL;
+
+    /* Start-up says the same (and starts: the setting is valid, only cut short). */
+    const char *run_args[] = {arg, NULL};
+    gw = rbgw_proc_spawn(NULL, run_args);
+    cr_assert_not_null(gw);
+    cr_assert(fake_json_gw_ready(gw, IO_BOUND_MS), "rbgw did not start");
+    errtext = rbgw_proc_stderr(gw, 0);
+    cr_assert(strstr(errtext, "warning: upstream slow") &&
+                  strstr(errtext, "timeout=8000 ms is "
+                                  "above deadline=1800 ms"),
+              "start-up: expected the warning in:\n%s", errtext);
+}

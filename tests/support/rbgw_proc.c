@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,8 +47,9 @@ struct rbgw_proc {
     int wstatus;      /* its status once reaped */
 };
 
-struct rbgw_proc *
-rbgw_proc_spawn(const char *binary, const char *const *args)
+/* nofile: RLIMIT_NOFILE for the child, 0 to leave it as it is. */
+static struct rbgw_proc *
+spawn(const char *binary, const char *const *args, unsigned nofile)
 {
     if (!binary) {
         binary = getenv("RBGW_ITEST_BINARY");
@@ -100,6 +102,12 @@ rbgw_proc_spawn(const char *binary, const char *const *args)
                 close(fd);
             }
         }
+        if (nofile > 0) {
+            struct rlimit rl = {.rlim_cur = nofile, .rlim_max = nofile};
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+                _exit(125);
+            }
+        }
         execv(binary, argv);
         _exit(127);
     }
@@ -128,6 +136,18 @@ fail:
     }
     free(p);
     return NULL;
+}
+
+struct rbgw_proc *
+rbgw_proc_spawn(const char *binary, const char *const *args)
+{
+    return spawn(binary, args, 0);
+}
+
+struct rbgw_proc *
+rbgw_proc_spawn_nofile(const char *binary, const char *const *args, unsigned nofile)
+{
+    return spawn(binary, args, nofile);
 }
 
 int

@@ -22,6 +22,13 @@ struct rbgw_proc;
  */
 struct rbgw_proc *rbgw_proc_spawn(const char *binary, const char *const *args);
 
+/**
+ * rbgw_proc_spawn with the child's RLIMIT_NOFILE (soft and hard) set to nofile before exec, so
+ * that rbgw itself runs out of descriptors (EMFILE) after a few connections.
+ */
+struct rbgw_proc *rbgw_proc_spawn_nofile(const char *binary, const char *const *args,
+                                         unsigned nofile);
+
 /** Write all of data to the child's stdin.  0, or -errno (EPIPE once it is gone). */
 int rbgw_proc_write(struct rbgw_proc *p, const void *data, size_t len);
 /** rbgw_proc_write of a C string. */
