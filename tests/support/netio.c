@@ -107,3 +107,14 @@ rbgw_test_recv_more(int fd, char **buf, size_t *len, size_t *cap)
     (*buf)[*len] = '\0';
     return n;
 }
+
+const char *
+rbgw_test_head_end(const char *p, size_t len)
+{
+    for (size_t i = 0; i + 3 < len; i++) {
+        if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n') {
+            return p + i;
+        }
+    }
+    return NULL;
+}

@@ -43,4 +43,7 @@ bool rbgw_test_send_all(int fd, const void *p, size_t n);
  */
 ssize_t rbgw_test_recv_more(int fd, char **buf, size_t *len, size_t *cap);
 
+/** The "\r\n\r\n" that ends an HTTP head in p[0..len), or NULL. */
+const char *rbgw_test_head_end(const char *p, size_t len);
+
 #endif
