@@ -148,6 +148,7 @@ rbgw_call_main(int argc, char **argv)
     /* The gateway only borrows the config: a copy with no listeners. */
     struct rbgw_config view = cfg;
     view.nlisteners = 0;
+    view.admin.text = NULL; /* nor an admin endpoint */
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct rbgw_gateway gw;
@@ -159,7 +160,7 @@ rbgw_call_main(int argc, char **argv)
         if (rbgw_gateway_start(&gw, err, sizeof(err)) != 0) {
             fprintf(stderr, "rbgw call: %s\n", err);
         } else {
-            ctx.session = rbgw_session_new(&gw);
+            ctx.session = rbgw_session_new(&gw, NULL);
             struct rbgw_request *req =
                 rbgw_request_new(ctx.session, text.data, text.len, &ctx, on_reply);
             rbgw_request_dispatch(req);

@@ -6,11 +6,15 @@
  *   2. in-flight requests finish normally (their upstream timeouts bound the wait).
  *   3. when the last request is freed (inflight == 0) listeners and upstreams close their
  *      handles; uv_run() then returns because nothing is left active.
+ * The admin endpoint (admin.h) answers until step 3 (/readyz says 503 while stopping) and
+ * closes with the rest.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "rbgw/admin.h"
 #include "rbgw/connpool.h"
 #include "rbgw/fanout.h"
 #include "rbgw/gateway.h"
@@ -94,6 +98,8 @@ rbgw_gateway_init(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rbgw_co
     memset(gw, 0, sizeof(*gw));
     gw->loop = loop;
     gw->cfg = cfg;
+    gw->start_time = (uint64_t)time(NULL);
+    gw->generation = 1;
     gw->listeners = rbgw_xcalloc(cfg->nlisteners, sizeof(*gw->listeners));
     gw->upstreams = rbgw_xcalloc(cfg->nupstreams, sizeof(*gw->upstreams));
 
@@ -149,6 +155,7 @@ rbgw_gateway_init(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rbgw_co
         l->ops = ops;
         l->gw = gw;
         l->conf = ec;
+        l->name = rbgw_config_listener_name(cfg, i);
         gw->nlisteners++;
     }
     return 0;
@@ -183,6 +190,17 @@ rbgw_gateway_start(struct rbgw_gateway *gw, char *err, size_t errlen)
             return rc;
         }
     }
+    if (gw->cfg->admin.text) {
+        char e[256];
+        int rc = rbgw_admin_start(gw, &gw->cfg->admin, &gw->admin, e, sizeof(e));
+        if (rc != 0) {
+            snprintf(err, errlen, "%s: admin %s: %s", gw->cfg->admin.origin, gw->cfg->admin.text,
+                     e);
+            gw->exit_code = 1;
+            rbgw_gateway_stop(gw);
+            return rc;
+        }
+    }
     return 0;
 }
 
@@ -193,6 +211,7 @@ close_all(struct rbgw_gateway *gw)
         return;
     }
     gw->stopped = true;
+    rbgw_admin_close(gw->admin);
     for (size_t i = 0; i < gw->nlisteners; i++) {
         if (gw->listeners[i].impl) {
             gw->listeners[i].ops->close(&gw->listeners[i]);
@@ -242,6 +261,45 @@ rbgw_gateway_listener_done(struct rbgw_listener *l)
     rbgw_gateway_stop(gw);
 }
 
+int
+rbgw_gateway_reload(struct rbgw_gateway *gw, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "reload not supported by this build");
+    snprintf(gw->reload_error, sizeof(gw->reload_error), "%s", err);
+    gw->reloads_failed++;
+    return RBGW_ENOTSUP;
+}
+
+size_t
+rbgw_gateway_nlisteners(const struct rbgw_gateway *gw)
+{
+    return gw->nlisteners;
+}
+
+struct rbgw_listener *
+rbgw_gateway_listener(struct rbgw_gateway *gw, size_t i)
+{
+    return &gw->listeners[i];
+}
+
+size_t
+rbgw_gateway_nupstreams(const struct rbgw_gateway *gw)
+{
+    return gw->nupstreams;
+}
+
+struct rbgw_upstream *
+rbgw_gateway_upstream(struct rbgw_gateway *gw, size_t i)
+{
+    return &gw->upstreams[i];
+}
+
+bool
+rbgw_listener_is_open(const struct rbgw_listener *l)
+{
+    return l->impl != NULL && !l->done && !l->gw->stopping;
+}
+
 void
 rbgw_gateway_deinit(struct rbgw_gateway *gw)
 {
@@ -252,10 +310,13 @@ rbgw_gateway_deinit(struct rbgw_gateway *gw)
         free(req);
     }
     gw->nspare = 0;
+    rbgw_admin_free(gw->admin);
+    gw->admin = NULL;
     for (size_t i = 0; i < gw->nlisteners; i++) {
         if (gw->listeners[i].ops && gw->listeners[i].impl) {
             gw->listeners[i].ops->destroy(&gw->listeners[i]);
         }
+        free(gw->listeners[i].name);
     }
     for (size_t i = 0; i < gw->nupstreams; i++) {
         gw->upstreams[i].ops->destroy(&gw->upstreams[i]);

@@ -1,8 +1,9 @@
 /*
  * main.c: command line, configuration, the loop.
  *
- * stdout belongs to the pipe listener (pdns reads it): only --help and --version, which never
- * start the gateway, print there.  Everything else, errors included, goes to stderr.
+ * stdout belongs to the pipe listener (pdns reads it): only --help and --version, and the
+ * `call` and `status` commands, none of which starts a listener, print there.  Everything
+ * else, errors included, goes to stderr.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
 #include "rbgw/router.h"
+#include "rbgw/status.h"
 
 /* --check-config: warnings go after the summary, as plain stderr lines. */
 static void
@@ -78,6 +80,9 @@ main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "call") == 0) {
         return rbgw_call_main(argc - 1, argv + 1);
+    }
+    if (argc > 1 && strcmp(argv[1], "status") == 0) {
+        return rbgw_status_main(argc - 1, argv + 1);
     }
 
     if (rbgw_config_load(&cfg, argc, argv, err, sizeof(err)) != 0) {

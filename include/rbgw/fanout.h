@@ -6,6 +6,7 @@
 #define RBGW_FANOUT_H
 
 #include "rbgw/gateway.h"
+#include "rbgw/router.h"
 
 struct rbgw_fanout;
 
@@ -20,6 +21,22 @@ void rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req);
  * they report a peer gone with rbgw_session_gone.
  */
 void rbgw_fanout_session_end(struct rbgw_fanout *f, struct rbgw_session *s);
+/** An upstream's routing state, for metrics and /status. */
+struct rbgw_member_view {
+    bool healthy;           /* in service (not ejected) */
+    bool checking;          /* a health check is in flight */
+    uint32_t outstanding;   /* legs in flight */
+    uint32_t failures;      /* consecutive failures */
+    uint32_t failure_limit; /* failure-limit= */
+};
+
+/** The state of upstream i (as rbgw_gateway_upstream numbers them). */
+void rbgw_fanout_member_state(const struct rbgw_fanout *f, size_t i, struct rbgw_member_view *out);
+/** The pools and routes in force. */
+const struct rbgw_router_conf *rbgw_fanout_router(const struct rbgw_fanout *f);
+/** Retry tokens available now (the budget as the next retry would find it). */
+double rbgw_fanout_budget(const struct rbgw_fanout *f);
+
 /** Close timers (health checks).  Idempotent. */
 void rbgw_fanout_stop(struct rbgw_fanout *f);
 /** Free after the loop has closed every handle. */

@@ -29,6 +29,7 @@
 
 #include "rbgw/buf.h"
 #include "rbgw/config.h"
+#include "rbgw/metrics.h"
 #include "rbgw/outcome.h"
 #include "rbgw/rpc.h"
 #include "rbgw/session.h"
@@ -36,6 +37,7 @@
 struct rbgw_request;
 struct rbgw_call;
 struct rbgw_connpool;
+struct rbgw_admin;
 
 /**
  * Completion of an upstream call (connpool.h): status 0 with the reply (one-line vetted JSON, valid
@@ -66,6 +68,8 @@ struct rbgw_request {
     rbgw_reply_cb on_reply;          /* the origin's reply hook */
     struct rbgw_buf reply;           /* owned: reply bytes while the listener writes them */
     uint64_t start_ns;               /* when the call was read, for latency logs */
+    uint64_t leg_end_ns;             /* when its last upstream leg ended (fanout.c), 0 before:
+                                        the answer that follows at once is timed with it */
     struct rbgw_upstream *upstream;  /* borrowed: where it was sent, for logs; NULL before */
     struct rbgw_request *next_spare; /* in gw->spare while unused */
 };
@@ -90,6 +94,7 @@ struct rbgw_upstream {
     uint32_t timeout_ms;                   /* request timeout (timeout=, default 1500) */
     uint32_t connect_timeout_ms;           /* connect-timeout=, default min(1000, timeout) */
     struct rbgw_outcome_counts outcomes;   /* legs sent here, by how they ended (fanout.c) */
+    struct rbgw_upstream_stats stats;      /* the rest of its counters (metrics.h) */
     void *impl;                            /* owned by the transport */
     struct rbgw_connpool *cp;              /* borrowed: the connection pool inside impl, set by
                                               rbgw_connpool_init (connpool.h) */
@@ -111,8 +116,10 @@ struct rbgw_listener {
     const struct rbgw_listener_ops *ops;   /* transport */
     struct rbgw_gateway *gw;               /* borrowed */
     const struct rbgw_endpoint_conf *conf; /* borrowed from the config */
+    char *name;                            /* owned: name= option, or "<type>#<index>" */
     void *impl;                            /* owned by the transport */
     bool done;                             /* listener has finished (pipe: EOF handled) */
+    struct rbgw_listener_stats stats;      /* its calls' answers, sessions (metrics.h) */
 };
 
 struct rbgw_gateway {
@@ -133,6 +140,12 @@ struct rbgw_gateway {
     bool stopped;               /* handles closing */
     uv_signal_t sig[2];         /* SIGINT, SIGTERM */
     int exit_code;              /* what main returns */
+    struct rbgw_admin *admin;   /* owned: the admin endpoint (admin.h), or NULL when off */
+    uint64_t start_time;        /* wall-clock seconds at init, for metrics */
+    uint64_t generation;        /* configuration in force: 1 at start, +1 per reload */
+    uint64_t reloads_ok;        /* successful rbgw_gateway_reload calls */
+    uint64_t reloads_failed;    /* refused ones (the running configuration stayed) */
+    char reload_error[256];     /* the last refusal's reason, "" if none */
 };
 
 /* ---- gateway ---- */
@@ -148,6 +161,26 @@ void rbgw_gateway_stop(struct rbgw_gateway *gw);
 void rbgw_gateway_listener_done(struct rbgw_listener *l);
 /** Free what init allocated; call after uv_run returned. */
 void rbgw_gateway_deinit(struct rbgw_gateway *gw);
+
+/**
+ * Re-read the configuration from its sources and put it in force.  0 if the new configuration
+ * is in force (generation + 1, reloads_ok + 1), <0 with the reason in err
+ * ("file:line: key: problem") if it was refused; the running one then stays (reloads_failed
+ * + 1, reload_error holds the reason).
+ */
+int rbgw_gateway_reload(struct rbgw_gateway *gw, char *err, size_t errlen);
+
+/*
+ * The listeners and upstreams of the configuration in force, by index.  Code outside the
+ * gateway (metrics, admin) iterates through these only, so that a reload changes what they
+ * return and nothing else.
+ */
+size_t rbgw_gateway_nlisteners(const struct rbgw_gateway *gw);
+struct rbgw_listener *rbgw_gateway_listener(struct rbgw_gateway *gw, size_t i);
+size_t rbgw_gateway_nupstreams(const struct rbgw_gateway *gw);
+struct rbgw_upstream *rbgw_gateway_upstream(struct rbgw_gateway *gw, size_t i);
+/** True while l accepts calls: started, not finished, the gateway not stopping. */
+bool rbgw_listener_is_open(const struct rbgw_listener *l);
 
 /** Transport tables: rbgw_<t>_listener_ops / rbgw_<t>_upstream_ops, NULL if not built. */
 const struct rbgw_listener_ops *rbgw_listener_ops_for(enum rbgw_transport t);
@@ -189,13 +222,25 @@ void rbgw_request_dispatch(struct rbgw_request *req);
  */
 int rbgw_request_parse(struct rbgw_request *req, char *err, size_t errlen) RBGW_MUSTCHECK;
 
-/** Answer with the upstream's reply (one-line JSON object, already vetted). */
-void rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply);
+/**
+ * Answer with the upstream's reply (one-line JSON object, already vetted).  said_false: its
+ * result is false (the responder said no), which the metrics count apart from ok.
+ */
+void rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply, bool said_false);
 /**
  * Answer {"result":false,"log":["rbgw: <reason>", extra...]} and log the reason at warning
- * level with the request's identity.  extra: a JSON array to append to log, or NULL.
+ * level with the request's identity.  extra: a JSON array to append to log, or NULL.  status
+ * says why, for the metrics (outcome.h, rbgw_answer_of): the call-failure code of the leg that
+ * failed, RBGW_ENOUPSTREAM (no upstream could be tried), RBGW_EPARSE (pdns's call could not
+ * be read), or 0 (a responder's false made the answer false).
  */
-void rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const char *fmt,
-                       ...) RBGW_PRINTF(3, 4);
+void rbgw_request_fail(struct rbgw_request *req, int status, const struct rbgw_json *extra,
+                       const char *fmt, ...) RBGW_PRINTF(4, 5);
+/**
+ * Count req's answer without sending one through rbgw_request_reply/fail: for a listener that
+ * writes an answer of its own (the HTTP listener's 400 to a request that is not HTTP).  Marks
+ * req answered.
+ */
+void rbgw_request_answered(struct rbgw_request *req, enum rbgw_answer a);
 
 #endif

@@ -35,16 +35,21 @@
 #include "rbgw/list.h"
 
 struct rbgw_session {
-    struct rbgw_gateway *gw; /* borrowed, gateway lifetime */
-    uint64_t id;             /* per-process sequence number, for logs */
-    uint32_t refs;           /* the listener's until gone + one per live request */
-    bool gone;               /* the pdns side has gone: answers are swallowed */
-    const char *why;         /* static text: why it went ("its pdns connection closed") */
-    struct rbgw_list trxs;   /* open transactions, owned (fanout.c's, on their link) */
+    struct rbgw_gateway *gw;        /* borrowed, gateway lifetime */
+    struct rbgw_listener *listener; /* borrowed: the listener it came on (its counters);
+                                       NULL for `rbgw call` and tests */
+    uint64_t id;                    /* per-process sequence number, for logs */
+    uint32_t refs;                  /* the listener's until gone + one per live request */
+    bool gone;                      /* the pdns side has gone: answers are swallowed */
+    const char *why;                /* static text: why it went ("its pdns connection closed") */
+    struct rbgw_list trxs;          /* open transactions, owned (fanout.c's, on their link) */
 };
 
-/** A new session for a pdns connection; refs = 1, the caller's (the listener's). */
-struct rbgw_session *rbgw_session_new(struct rbgw_gateway *gw);
+/**
+ * A new session for a pdns connection on listener l (NULL: a call not from pdns, uncounted);
+ * refs = 1, the caller's (the listener's).
+ */
+struct rbgw_session *rbgw_session_new(struct rbgw_gateway *gw, struct rbgw_listener *l);
 void rbgw_session_ref(struct rbgw_session *s);
 /** Drop a reference; the last one ends the session (open transactions dropped) and frees it. */
 void rbgw_session_unref(struct rbgw_session *s);

@@ -152,7 +152,7 @@ answer_oversized(struct rbgw_jsonconn *jc)
 {
     struct rbgw_request *req = rbgw_request_new(jc->session, "", 0, jc, on_reply);
     jc->cur = req;
-    rbgw_request_fail(req, NULL, "request larger than max-request-size (%zu bytes)",
+    rbgw_request_fail(req, RBGW_EPARSE, NULL, "request larger than max-request-size (%zu bytes)",
                       jc->max_request);
 }
 
@@ -271,7 +271,7 @@ rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l, struct rb
     jc->max_request = l->gw->cfg->max_request_size;
     rbgw_buf_init(&jc->rbuf);
     rbgw_frame_scanner_init(&jc->sc);
-    jc->session = rbgw_session_new(l->gw);
+    jc->session = rbgw_session_new(l->gw, l);
     in->data = jc;
     out->data = jc;
 }

@@ -186,7 +186,7 @@ peer_get(struct zmq_listener *zl, const unsigned char *id, size_t idlen)
     p->idlen = idlen;
     memcpy(p->id, id, idlen);
     rbgw_list_init(&p->idle_link);
-    p->session = rbgw_session_new(zl->l->gw);
+    p->session = rbgw_session_new(zl->l->gw, zl->l);
     p->next = zl->peers[h & (zl->nbuckets - 1)];
     zl->peers[h & (zl->nbuckets - 1)] = p;
     zl->npeers++;
@@ -370,8 +370,8 @@ dispatch_message(struct zmq_listener *zl, zmq_msg_t *idm, zmq_msg_t *payload)
     rbgw_list_push_back(&zl->inflight, &zc->link);
     req->origin = zc;
     if (oversized) {
-        rbgw_request_fail(req, NULL, "request larger than max-request-size (%zu bytes)",
-                          zl->max_request);
+        rbgw_request_fail(req, RBGW_EPARSE, NULL,
+                          "request larger than max-request-size (%zu bytes)", zl->max_request);
         return;
     }
     rbgw_request_dispatch(req);

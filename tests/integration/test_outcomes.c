@@ -91,7 +91,7 @@ send_call(const char *json)
     cr_assert_lt(npendings, RBGW_NELEM(pendings));
     pendings[npendings++] = p;
     if (session == NULL) {
-        session = rbgw_session_new(&gw);
+        session = rbgw_session_new(&gw, NULL);
     }
     p->req = rbgw_request_new(session, json, strlen(json), p, on_reply);
     rbgw_request_dispatch(p->req);
