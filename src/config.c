@@ -336,7 +336,6 @@ origin_of(const struct place *pl, const char *key)
     return rbgw_xstrdup(buf);
 }
 
-
 /* The admin endpoint: http:address=HOST:PORT or unix:path=SOCKET, then its numeric options. */
 static int
 check_admin(struct loader *ld, const struct place *pl, const char *key,
@@ -1343,6 +1342,19 @@ rbgw_config_man_upstream_opts(FILE *f)
     troff_text(f, help);                                                                           \
     fprintf(f, ".\nDefault: %ld, range %ld to %ld.\n", (long)(def), (long)(min), (long)(max));
     RBGW_UPSTREAM_INT_OPTS(MAN_INT)
+#undef MAN_INT
+}
+
+void
+rbgw_config_man_admin_opts(FILE *f)
+{
+#define MAN_INT(name, def, min, max, help)                                                         \
+    fprintf(f, ".TP\n\\fB");                                                                       \
+    troff_text(f, name);                                                                           \
+    fprintf(f, "\\fR=\\fIN\\fR\n");                                                                \
+    troff_text(f, help);                                                                           \
+    fprintf(f, ".\nDefault: %ld, range %ld to %ld.\n", (long)(def), (long)(min), (long)(max));
+    RBGW_ADMIN_INT_OPTS(MAN_INT)
 #undef MAN_INT
 }
 

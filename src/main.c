@@ -120,6 +120,9 @@ main(int argc, char **argv)
             fprintf(stderr, "  listen   %s  (%s)\n", cfg.listeners[i].text,
                     cfg.listeners[i].origin);
         }
+        if (cfg.admin.text) {
+            fprintf(stderr, "  admin    %s  (%s)\n", cfg.admin.text, cfg.admin.origin);
+        }
         for (size_t i = 0; i < cfg.nupstreams; i++) {
             fprintf(stderr, "  upstream %s  (%s)\n", cfg.upstreams[i].text,
                     cfg.upstreams[i].origin);

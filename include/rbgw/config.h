@@ -137,6 +137,8 @@ void rbgw_config_man_keys(FILE *f, bool file_form);
 
 /** Write the upstream options rbgw reads (RBGW_UPSTREAM_INT_OPTS) as troff paragraphs. */
 void rbgw_config_man_upstream_opts(FILE *f);
+/** The same for the admin endpoint's options (RBGW_ADMIN_INT_OPTS). */
+void rbgw_config_man_admin_opts(FILE *f);
 
 /** Name of upstream i: its name= option, or "<transport>#<i+1>" ("http#1").  Caller frees. */
 char *rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i);

@@ -1298,7 +1298,8 @@ Test(config, load_reads_the_process_environment)
                           "debug)");
 }
 
-/* The text rbgw_config_man_keys / _upstream_opts write, NUL-terminated (caller frees). */
+/* The text rbgw_config_man_keys / _upstream_opts / _admin_opts write, NUL-terminated (caller
+ * frees). */
 static char *
 man_text(int which)
 {
@@ -1306,6 +1307,8 @@ man_text(int which)
     cr_assert_not_null(f);
     if (which == 2) {
         rbgw_config_man_upstream_opts(f);
+    } else if (which == 3) {
+        rbgw_config_man_admin_opts(f);
     } else {
         rbgw_config_man_keys(f, which == 1);
     }
@@ -1347,6 +1350,13 @@ Test(config, man_pages_list_what_help_lists)
     cr_expect_not_null(strstr(ups, ".TP\n\\fBtimeout\\fR=\\fIN\\fR\nms for a whole call"));
     cr_expect_not_null(strstr(ups, "Default: 1500, range 1 to 600000.\n"));
     cr_expect_not_null(strstr(ups, "\\fBhealth\\-interval\\fR"));
+    char *adm = man_text(3);
+    cr_expect_not_null(
+        strstr(adm, ".TP\n\\fBmax\\-conns\\fR=\\fIN\\fR\nadmin connections at once"));
+    cr_expect_not_null(strstr(adm, "Default: 5000, range 10 to 600000.\n"));
+    cr_expect_not_null(strstr(adm, "\\fBmax\\-request\\-size\\fR"));
+    cr_expect_not_null(strstr(file, ".TP\n\\fBadmin\\fR=\\fICONNSTR\\fR\n"));
+    free(adm);
     free(cli);
     free(file);
     free(ups);
