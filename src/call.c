@@ -148,6 +148,7 @@ rbgw_call_main(int argc, char **argv)
     /* The gateway only borrows the config: a copy with no listeners. */
     struct rbgw_config view = cfg;
     view.nlisteners = 0;
+    view.admin.text = NULL; /* nor an admin endpoint */
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct rbgw_gateway gw;

@@ -156,9 +156,11 @@ rbgw_upconn_time_left(const struct rbgw_upconn *c)
 
 /* ---- timers ---- */
 
+/* An open failed for the upstream's reasons: counted, and the next one backs off. */
 static void
 note_open_failure(struct rbgw_connpool *p)
 {
+    p->u->stats.opens_failed++;
     uint32_t factor = 1u << (p->open_failures < 3 ? p->open_failures : 3);
     if (factor > BACKOFF_MAX_FACTOR) {
         factor = BACKOFF_MAX_FACTOR;
@@ -512,6 +514,7 @@ rbgw_upconn_ready(struct rbgw_upconn *c)
     struct rbgw_connpool *p = c->cp;
     RBGW_ASSERT(c->state == RBGW_UPCONN_OPENING);
     p->open_failures = 0;
+    p->u->stats.opens_ok++;
     struct rbgw_call *call = take_call(c);
     if (call && call->probe) {
         uv_timer_stop(&c->timer);
@@ -525,12 +528,14 @@ rbgw_upconn_ready(struct rbgw_upconn *c)
 }
 
 void
-rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep)
+rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, int flags)
 {
     RBGW_ASSERT(c->state == RBGW_UPCONN_BUSY);
+    bool keep = (flags & RBGW_UPCONN_KEEP) != 0;
     uv_timer_stop(&c->timer);
     struct rbgw_call *call = take_call(c);
     if (call) {
+        call->said_false = (flags & RBGW_UPCONN_FALSE) != 0;
         /* Pinned before the callback: a transaction that is over by the time it returns (its
          * session ended inside it, or the start was answered false) can then release the conn
          * with rbgw_connpool_unpin.  Read the flag first: the call may be freed by its callback. */
@@ -561,8 +566,10 @@ rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbg
     bool was_reused = c->reused;
     struct rbgw_call *call = take_call(c);
     if (opening && status != RBGW_ELOCAL) {
-        /* rbgw's own shortage (EMFILE, ENOMEM) is no reason to hold the upstream back. */
         note_open_failure(p);
+    } else if (opening) {
+        /* rbgw's own shortage (EMFILE, ENOMEM) is no reason to hold the upstream back. */
+        p->u->stats.opens_failed++;
     }
     bool keep = (flags & RBGW_UPCONN_KEEP) && !opening;
     if (!keep) {
@@ -577,6 +584,7 @@ rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbg
                      call->deadline > now_ms(p);
         if (retry) {
             call->retried = 1;
+            p->u->stats.retries_conn++;
             rbgw_log_debug("req=%llu u=%s: %s: %s; retrying on a fresh connection",
                            (unsigned long long)call->req->id, p->u->name, p->target, detail);
             if (p->nconns < p->max_conns && !in_backoff(p)) {

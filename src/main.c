@@ -1,8 +1,9 @@
 /*
  * main.c: command line, configuration, the loop.
  *
- * stdout belongs to the pipe listener (pdns reads it): only --help and --version, which never
- * start the gateway, print there.  Everything else, errors included, goes to stderr.
+ * stdout belongs to the pipe listener (pdns reads it): only --help and --version, and the
+ * `call` and `status` commands, none of which starts a listener, print there.  Everything
+ * else, errors included, goes to stderr.
  *
  * The configuration is read in one place, load_config, at start and again at every reload
  * (the gateway calls it back): the same sources with the same precedence (the environment and
@@ -17,6 +18,7 @@
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
 #include "rbgw/router.h"
+#include "rbgw/status.h"
 
 /* --check-config: warnings go after the summary, as plain stderr lines. */
 static void
@@ -99,6 +101,9 @@ main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "call") == 0) {
         return rbgw_call_main(argc - 1, argv + 1);
     }
+    if (argc > 1 && strcmp(argv[1], "status") == 0) {
+        return rbgw_status_main(argc - 1, argv + 1);
+    }
 
     if (load_config(&cl, &cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "rbgw: %s\n", err);
@@ -134,6 +139,9 @@ main(int argc, char **argv)
         for (size_t i = 0; i < cfg.nlisteners; i++) {
             fprintf(stderr, "  listen   %s  (%s)\n", cfg.listeners[i].text,
                     cfg.listeners[i].origin);
+        }
+        if (cfg.admin.text) {
+            fprintf(stderr, "  admin    %s  (%s)\n", cfg.admin.text, cfg.admin.origin);
         }
         for (size_t i = 0; i < cfg.nupstreams; i++) {
             fprintf(stderr, "  upstream %s  (%s)\n", cfg.upstreams[i].text,

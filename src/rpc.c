@@ -78,12 +78,13 @@ rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
  * that matters is that pdns will parse it and find a non-null "result" at the top level.
  */
 struct vet {
-    int depth;        /* current nesting */
-    bool at_result;   /* the next value is the top-level "result" */
-    bool has_result;  /* a top-level "result" was seen */
-    bool result_null; /* ... and it is null */
-    bool top_object;  /* the document is an object */
-    bool too_deep;    /* nesting over 200 */
+    int depth;         /* current nesting */
+    bool at_result;    /* the next value is the top-level "result" */
+    bool has_result;   /* a top-level "result" was seen */
+    bool result_null;  /* ... and it is null */
+    bool result_false; /* ... and it is false */
+    bool top_object;   /* the document is an object */
+    bool too_deep;     /* nesting over 200 */
 };
 
 static void
@@ -92,6 +93,7 @@ vet_value(struct vet *v, bool is_null)
     if (v->at_result) {
         v->has_result = true;
         v->result_null = is_null;
+        v->result_false = false;
         v->at_result = false;
     }
 }
@@ -106,8 +108,12 @@ vet_null(void *ctx)
 static int
 vet_bool(void *ctx, int b)
 {
-    RBGW_UNUSED(b);
-    vet_value(ctx, false);
+    struct vet *v = ctx;
+    bool at_result = v->at_result;
+    vet_value(v, false);
+    if (at_result && !b) {
+        v->result_false = true;
+    }
     return 1;
 }
 
@@ -184,16 +190,19 @@ static const yajl_callbacks vet_callbacks = {
     .yajl_end_array = vet_end,
 };
 
+/* Vet body as pdns will read it; *said_false: its result is false (valid only on 0). */
 static int
-vet_reply(struct rbgw_arena *a, struct rbgw_str body, char *err, size_t errlen)
+vet_reply(struct rbgw_arena *a, struct rbgw_str body, bool *said_false, char *err, size_t errlen)
 {
     /* The usual case, a good reply, is settled by the scanner; yajl runs only to explain a
-     * refusal (or to read a key written with escapes). */
+     * refusal (or to read a key written with escapes).  The scan hands out the result's text,
+     * which is all "did the responder say false" needs. */
     static const struct rbgw_jscan_watch watch[] = {{"result", NULL}};
     struct rbgw_str result;
     char top;
     if (rbgw_json_scan(body.p, body.len, watch, 1, &result, &top) == RBGW_JSCAN_OK && top == '{' &&
         result.p != NULL && !rbgw_str_eq_cstr(result, "null")) {
+        *said_false = result.len == 5 && memcmp(result.p, "false", 5) == 0;
         return 0;
     }
     struct vet v = {0};
@@ -239,6 +248,7 @@ vet_reply(struct rbgw_arena *a, struct rbgw_str body, char *err, size_t errlen)
         }
     }
     yajl_free(h);
+    *said_false = rc == 0 && v.result_false;
     return rc;
 }
 
@@ -274,13 +284,17 @@ append_one_line(struct rbgw_buf *out, struct rbgw_str s)
 }
 
 int
-rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw_buf *out, char *err,
-                     size_t errlen)
+rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw_buf *out,
+                     bool *said_false, char *err, size_t errlen)
 {
     body = trim(body);
-    int rc = vet_reply(a, body, err, errlen);
+    bool is_false;
+    int rc = vet_reply(a, body, &is_false, err, errlen);
     if (rc != 0) {
         return rc;
+    }
+    if (said_false) {
+        *said_false = is_false;
     }
     append_one_line(out, body);
     return 0;
@@ -288,9 +302,13 @@ rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw_buf
 
 int
 rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struct rbgw_buf *out,
-                   const struct rbgw_json **log, char *err, size_t errlen)
+                   bool *said_false, const struct rbgw_json **log, char *err, size_t errlen)
 {
     *log = NULL;
+    bool is_false = false;
+    if (said_false) {
+        *said_false = false;
+    }
     body = trim(body);
     bool accepted = (status >= 200 && status <= 399) || status == 404;
     if (!accepted) {
@@ -309,12 +327,15 @@ rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struc
         return RBGW_EPROTO;
     }
     char verr[200];
-    if (vet_reply(a, body, verr, sizeof(verr)) != 0) {
+    if (vet_reply(a, body, &is_false, verr, sizeof(verr)) != 0) {
         snprintf(err, errlen, "HTTP status %d, %s", status, verr);
         *log = body_log(a, body);
         return RBGW_EPROTO;
     }
     append_one_line(out, body);
+    if (said_false) {
+        *said_false = is_false;
+    }
     return 0;
 }
 

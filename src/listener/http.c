@@ -406,14 +406,14 @@ answer_error(struct http_conn *c, int status, const char *fmt, ...)
     struct rbgw_request *req = rbgw_request_new(c->session, "", 0, c, on_reply);
     c->cur = req;
     if (status == 200) {
-        rbgw_request_fail(req, NULL, "%s", reason);
+        rbgw_request_fail(req, RBGW_EPARSE, NULL, "%s", reason);
         return;
     }
     /* Not HTTP at all: the parser cannot go on, so the connection closes after the answer. */
     rbgw_log_warn("http listener: %s", reason);
     struct rbgw_buf body = RBGW_BUF_INIT;
     rbgw_rpc_error_reply(&body, reason, NULL);
-    req->answered = true;
+    rbgw_request_answered(req, RBGW_ANSWER_BAD_REQUEST);
     c->close_after = 1;
     write_response(c, req, status, "Bad Request", rbgw_buf_str(&body));
     rbgw_buf_free(&body);

@@ -152,7 +152,7 @@ answer_oversized(struct rbgw_jsonconn *jc)
 {
     struct rbgw_request *req = rbgw_request_new(jc->session, "", 0, jc, on_reply);
     jc->cur = req;
-    rbgw_request_fail(req, NULL, "request larger than max-request-size (%zu bytes)",
+    rbgw_request_fail(req, RBGW_EPARSE, NULL, "request larger than max-request-size (%zu bytes)",
                       jc->max_request);
 }
 

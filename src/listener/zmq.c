@@ -370,8 +370,8 @@ dispatch_message(struct zmq_listener *zl, zmq_msg_t *idm, zmq_msg_t *payload)
     rbgw_list_push_back(&zl->inflight, &zc->link);
     req->origin = zc;
     if (oversized) {
-        rbgw_request_fail(req, NULL, "request larger than max-request-size (%zu bytes)",
-                          zl->max_request);
+        rbgw_request_fail(req, RBGW_EPARSE, NULL,
+                          "request larger than max-request-size (%zu bytes)", zl->max_request);
         return;
     }
     rbgw_request_dispatch(req);

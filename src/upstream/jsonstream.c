@@ -149,25 +149,21 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
         c->initializing = 0;
         rbgw_arena_free(&c->scratch);
         rbgw_buf_reset(&c->out_line);
-        if (rbgw_rpc_check_reply(&c->scratch, rbgw_str_make(doc, len), &c->out_line, err,
-                                 sizeof(err)) != 0) {
+        bool init_false;
+        if (rbgw_rpc_check_reply(&c->scratch, rbgw_str_make(doc, len), &c->out_line, &init_false,
+                                 err, sizeof(err)) != 0) {
             rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "bad initialize reply: %s", err);
             return;
         }
-        struct rbgw_json *root;
-        if (rbgw_json_parse(&c->scratch, doc, len, &root, err, sizeof(err)) == 0) {
-            const struct rbgw_json *r = rbgw_json_get(root, "result");
-            if (r && r->type == RBGW_JSON_FALSE) {
-                if (up->kind == JS_UNIX) {
-                    /* pdns closes a unix connection whose initialize failed. */
-                    rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL,
-                                      "initialize answered false");
-                    return;
-                }
-                /* pdns keeps using a pipe child whose initialize failed; so do we. */
-                rbgw_log_warn("u=%s: %s: initialize answered false; using the child anyway",
-                              up->cp.u->name, up->target);
+        if (init_false) {
+            if (up->kind == JS_UNIX) {
+                /* pdns closes a unix connection whose initialize failed. */
+                rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "initialize answered false");
+                return;
             }
+            /* pdns keeps using a pipe child whose initialize failed; so do we. */
+            rbgw_log_warn("u=%s: %s: initialize answered false; using the child anyway",
+                          up->cp.u->name, up->target);
         }
         if (stray) {
             rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL,
@@ -183,13 +179,15 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
     }
     struct rbgw_request *req = c->base.call->req;
     rbgw_buf_reset(&c->out_line);
-    if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(doc, len), &c->out_line, err,
+    bool said_false;
+    if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(doc, len), &c->out_line, &said_false, err,
                              sizeof(err)) != 0) {
         rbgw_upconn_error(&c->base, RBGW_EPROTO, 0, NULL, "%s", err);
         return;
     }
     /* Bytes after the reply would be read as the next call's reply: do not reuse the conn. */
-    rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out_line), !stray);
+    rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out_line),
+                      (stray ? 0 : RBGW_UPCONN_KEEP) | (said_false ? RBGW_UPCONN_FALSE : 0));
 }
 
 static void

@@ -301,7 +301,18 @@ fake_conn_reply(struct fake_conn *fc, const char *json, bool keep)
 {
     cr_assert(fc->c && fc->sending, "conn %llu has no call in flight", (unsigned long long)fc->id);
     fc->sending = false; /* before: the pool may send the next call on it right away */
-    rbgw_upconn_reply(fc->c, rbgw_str_cstr(json), keep);
+    /* A real transport knows from vetting the reply whether its result is false: so do we. */
+    struct rbgw_arena a = RBGW_ARENA_INIT;
+    struct rbgw_buf line = RBGW_BUF_INIT;
+    bool said_false = false;
+    char err[128];
+    cr_assert_eq(
+        rbgw_rpc_check_reply(&a, rbgw_str_cstr(json), &line, &said_false, err, sizeof(err)), 0,
+        "scripted reply %s: %s", json, err);
+    rbgw_buf_free(&line);
+    rbgw_arena_free(&a);
+    rbgw_upconn_reply(fc->c, rbgw_str_cstr(json),
+                      (keep ? RBGW_UPCONN_KEEP : 0) | (said_false ? RBGW_UPCONN_FALSE : 0));
 }
 
 void

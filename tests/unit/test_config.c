@@ -510,6 +510,28 @@ static const struct cli_err_row cli_err_rows[] = {
      "--listen: unknown connector type 'udp' (expected pipe, unix, http or zeromq)"},
     {{"--max-reply-size=1g", U, NULL},
      "--max-reply-size: '1g' is not a size (bytes, or a number with a k or m suffix)"},
+    {{U, "--admin=pipe", NULL},
+     "--admin: the admin endpoint is http:address=HOST:PORT or unix:path=SOCKET, not pipe"},
+    {{U, "--admin=zeromq:endpoint=tcp://127.0.0.1:1", NULL},
+     "--admin: the admin endpoint is http:address=HOST:PORT or unix:path=SOCKET, not zeromq"},
+    {{U, "--admin=http:port=8054", NULL},
+     "--admin: http admin endpoint needs address=... (e.g. http:address=127.0.0.1:8054)"},
+    {{U, "--admin=unix:mode=0600", NULL},
+     "--admin: unix admin endpoint needs path=... (e.g. unix:path=/run/rbgw/admin.sock)"},
+    {{U, "--admin=http:address=127.0.0.1", NULL},
+     "--admin: address=127.0.0.1: missing port (expected host:port, e.g. 127.0.0.1:8080)"},
+    {{U, "--admin=http:address=127.0.0.1:8054,max-conns=0", NULL},
+     "--admin: max-conns=0 not in 1..1024"},
+    {{U, "--admin=http:address=127.0.0.1:8054,timeout=5", NULL},
+     "--admin: timeout=5 not in 10..600000"},
+    {{U, "--admin=unix:path=/x,max-request-size=100", NULL},
+     "--admin: max-request-size=100 not in 256..1048576"},
+    {{U, "--listen=http:address=127.0.0.1:8053", "--admin=http:address=127.0.0.1:8053", NULL},
+     "--admin: admin: address=127.0.0.1:8053 is also where listener http:address=127.0.0.1:8053 "
+     "(--listen) takes pdns's calls; the admin endpoint must be apart from them"},
+    {{U, "--listen=unix:path=/run/a.sock", "--admin=unix:path=/run/a.sock", NULL},
+     "--admin: admin: path=/run/a.sock is also where listener unix:path=/run/a.sock (--listen) "
+     "takes pdns's calls; the admin endpoint must be apart from them"},
 };
 
 Test(config, cli_errors)
@@ -651,6 +673,50 @@ Test(config, log_level_names)
     }
 }
 
+/* admin= is off by default, takes the two forms, and the last one (or an empty one) wins. */
+Test(config, admin_endpoint)
+{
+    struct rbgw_config cfg;
+    char err[512] = "";
+    const char *off[] = {U, NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), off), 0, "%s", err);
+    cr_expect_null(cfg.admin.text, "admin= must be off unless set");
+    rbgw_config_free(&cfg);
+
+    char path[256];
+    write_file("admin.conf", "upstream=pipe:command=/bin/cat\nadmin=unix:path=/run/rbgw/a.sock\n",
+               path, sizeof(path));
+    char cfgarg[300];
+    snprintf(cfgarg, sizeof(cfgarg), "--config=%s", path);
+    const char *file_only[] = {cfgarg, NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), file_only), 0, "%s", err);
+    cr_expect_str_eq(cfg.admin.text, "unix:path=/run/rbgw/a.sock");
+    cr_expect_eq(cfg.admin.cs.transport, RBGW_TRANSPORT_UNIX);
+    rbgw_config_free(&cfg);
+
+    const char *cli_wins[] = {cfgarg, "--admin=http:address=127.0.0.1:8054,max-conns=2", NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), cli_wins), 0, "%s", err);
+    cr_expect_str_eq(cfg.admin.text, "http:address=127.0.0.1:8054,max-conns=2");
+    cr_expect_str_eq(cfg.admin.origin, "--admin");
+    cr_expect_str_eq(rbgw_connstr_get(&cfg.admin.cs, "max-conns"), "2");
+    rbgw_config_free(&cfg);
+
+    const char *cli_off[] = {cfgarg, "--admin=", NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), cli_off), 0, "%s", err);
+    cr_expect_null(cfg.admin.text, "an empty --admin= must turn the file's one off");
+    rbgw_config_free(&cfg);
+
+    /* Apart from the listeners: another port, or the same port on another address, is fine. */
+    const char *apart[] = {U, "--listen=http:address=127.0.0.1:8053",
+                           "--admin=http:address=127.0.0.1:8054", NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), apart), 0, "%s", err);
+    rbgw_config_free(&cfg);
+    const char *other_host[] = {U, "--listen=http:address=127.0.0.1:8053",
+                                "--admin=http:address=127.0.0.2:8053", NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), other_host), 0, "%s", err);
+    rbgw_config_free(&cfg);
+}
+
 Test(config, usage_lists_every_key)
 {
     FILE *f = tmpfile();
@@ -671,6 +737,8 @@ Test(config, usage_lists_every_key)
         "--max-request-size=BYTES",
         "--max-reply-size=BYTES",
         "--check-config",
+        "--admin=CONNSTR",
+        "max-request-size=8192",
         "--help",
         "--version",
         "default: pipe",
@@ -1230,7 +1298,8 @@ Test(config, load_reads_the_process_environment)
                           "debug)");
 }
 
-/* The text rbgw_config_man_keys / _upstream_opts write, NUL-terminated (caller frees). */
+/* The text rbgw_config_man_keys / _upstream_opts / _admin_opts write, NUL-terminated (caller
+ * frees). */
 static char *
 man_text(int which)
 {
@@ -1238,6 +1307,8 @@ man_text(int which)
     cr_assert_not_null(f);
     if (which == 2) {
         rbgw_config_man_upstream_opts(f);
+    } else if (which == 3) {
+        rbgw_config_man_admin_opts(f);
     } else {
         rbgw_config_man_keys(f, which == 1);
     }
@@ -1279,6 +1350,13 @@ Test(config, man_pages_list_what_help_lists)
     cr_expect_not_null(strstr(ups, ".TP\n\\fBtimeout\\fR=\\fIN\\fR\nms for a whole call"));
     cr_expect_not_null(strstr(ups, "Default: 1500, range 1 to 600000.\n"));
     cr_expect_not_null(strstr(ups, "\\fBhealth\\-interval\\fR"));
+    char *adm = man_text(3);
+    cr_expect_not_null(
+        strstr(adm, ".TP\n\\fBmax\\-conns\\fR=\\fIN\\fR\nadmin connections at once"));
+    cr_expect_not_null(strstr(adm, "Default: 5000, range 10 to 600000.\n"));
+    cr_expect_not_null(strstr(adm, "\\fBmax\\-request\\-size\\fR"));
+    cr_expect_not_null(strstr(file, ".TP\n\\fBadmin\\fR=\\fICONNSTR\\fR\n"));
+    free(adm);
     free(cli);
     free(file);
     free(ups);

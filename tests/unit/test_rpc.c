@@ -169,6 +169,17 @@ static const struct reply_case replies[] = {
      OK("{\"result\":false,\"log\":[\"a\",1]}")},
     {"duplicate result, last non-null", B("{\"result\":null,\"result\":1}"),
      OK("{\"result\":null,\"result\":1}")},
+    {"false after log", B("{\"log\":[\"result\",false],\"result\":false}"),
+     OK("{\"log\":[\"result\",false],\"result\":false}")},
+    {"false only nested", B("{\"result\":{\"result\":false},\"x\":false}"),
+     OK("{\"result\":{\"result\":false},\"x\":false}")},
+    {"false as a string", B("{\"result\":\"false\"}"), OK("{\"result\":\"false\"}")},
+    {"false then true", B("{\"result\":false,\"result\":true}"),
+     OK("{\"result\":false,\"result\":true}")},
+    {"true then false", B("{\"result\":true,\"result\":false}"),
+     OK("{\"result\":true,\"result\":false}")},
+    {"false, key escaped", B("{\"r\\u0065sult\":false}"), OK("{\"r\\u0065sult\":false}")},
+    {"true, key escaped", B("{\"r\\u0065sult\":true}"), OK("{\"r\\u0065sult\":true}")},
 
     {"missing result", B("{\"log\":[\"x\"]}"), FAIL("no 'result'")},
     {"result wrong case", B("{\"Result\":true}"), FAIL("no 'result'")},
@@ -186,6 +197,20 @@ static const struct reply_case replies[] = {
     {"comment", B("{\"result\":true} // ok"), FAIL("not valid JSON")},
 };
 
+/* What the tree parser reads as the reply's result: is it false?  The reference for the
+ * said_false that vetting reports without a tree. */
+static bool
+tree_says_false(const char *in, size_t len)
+{
+    struct rbgw_json *root;
+    char err[64];
+    if (rbgw_json_parse(&arena, in, len, &root, err, sizeof(err)) != 0) {
+        return false;
+    }
+    const struct rbgw_json *r = rbgw_json_get(root, "result");
+    return r != NULL && r->type == RBGW_JSON_FALSE;
+}
+
 Test(rpc, check_reply_table)
 {
     for (size_t i = 0; i < RBGW_NELEM(replies); i++) {
@@ -193,8 +218,9 @@ Test(rpc, check_reply_table)
         struct rbgw_buf out = RBGW_BUF_INIT;
         rbgw_buf_append_cstr(&out, "PREFIX");
         char err[256] = "";
-        int rc =
-            rbgw_rpc_check_reply(&arena, rbgw_str_make(r->in, r->inlen), &out, err, sizeof(err));
+        bool said_false = !tree_says_false(r->in, r->inlen); /* poison: the wrong answer */
+        int rc = rbgw_rpc_check_reply(&arena, rbgw_str_make(r->in, r->inlen), &out, &said_false,
+                                      err, sizeof(err));
         if (r->out == NULL) {
             cr_expect_eq(rc, RBGW_EPARSE, "%s: accepted %s", r->name,
                          rbgw_test_show(r->in, r->inlen));
@@ -210,6 +236,9 @@ Test(rpc, check_reply_table)
                       rbgw_test_show(r->out, r->outlen));
             cr_expect_null(memchr(out.data, '\n', out.len), "%s: newline in output", r->name);
             cr_expect_eq(out.data[out.len], '\0', "%s: not NUL-terminated", r->name);
+            cr_expect_eq(said_false, tree_says_false(r->in, r->inlen),
+                         "%s: said_false %d, but the tree's result %s false", r->name, said_false,
+                         said_false ? "is not" : "is");
         }
         rbgw_buf_free(&out);
     }
@@ -232,7 +261,8 @@ Test(rpc, check_reply_never_forwards_ff_vt)
     for (size_t i = 0; i < RBGW_NELEM(odd_ws); i++) {
         struct rbgw_buf out = RBGW_BUF_INIT;
         char err[256] = "";
-        int rc = rbgw_rpc_check_reply(&arena, rbgw_str_cstr(odd_ws[i].in), &out, err, sizeof(err));
+        int rc =
+            rbgw_rpc_check_reply(&arena, rbgw_str_cstr(odd_ws[i].in), &out, NULL, err, sizeof(err));
         if (rc == 0) {
             cr_expect(out.len > 0 && memchr(out.data, '\f', out.len) == NULL &&
                           memchr(out.data, '\v', out.len) == NULL,
@@ -320,10 +350,14 @@ Test(rpc, from_http_table)
         rbgw_buf_append_cstr(&out, "PREFIX");
         const struct rbgw_json *log = (const struct rbgw_json *)&out; /* poison */
         char err[256] = "";
+        bool said_false = true;
         int rc = rbgw_rpc_from_http(&arena, h->status, rbgw_str_make(h->body, h->bodylen), &out,
-                                    &log, err, sizeof(err));
+                                    &said_false, &log, err, sizeof(err));
         if (h->out != NULL) {
             cr_expect_eq(rc, 0, "%s: rejected: %s", h->name, err);
+            /* an empty body reads as true; otherwise the tree parser is the reference */
+            cr_expect_eq(said_false, tree_says_false(h->body, h->bodylen),
+                         "%s: said_false %d is wrong", h->name, said_false);
             cr_expect(out.len == 6 + h->outlen && memcmp(out.data + 6, h->out, h->outlen) == 0,
                       "%s: out %s, want PREFIX%s", h->name, rbgw_test_show(out.data, out.len),
                       rbgw_test_show(h->out, h->outlen));
@@ -401,9 +435,11 @@ Test(rpc, error_reply_exact_bytes)
         cr_expect_null(memchr(out.data, '\n', out.len), "%s: raw newline", e->name);
         struct rbgw_buf vetted = RBGW_BUF_INIT;
         char err[256] = "";
+        bool said_false = false;
         int rc = rbgw_rpc_check_reply(&arena, rbgw_str_make(out.data + 1, out.len - 1), &vetted,
-                                      err, sizeof(err));
+                                      &said_false, err, sizeof(err));
         cr_expect_eq(rc, 0, "%s: own error reply fails vetting: %s", e->name, err);
+        cr_expect(said_false, "%s: own error reply not seen as false", e->name);
         struct rbgw_json *root = NULL;
         if (rbgw_json_parse(&arena, out.data + 1, out.len - 1, &root, err, sizeof(err)) == 0) {
             const struct rbgw_json *r = rbgw_json_get(root, "result");
