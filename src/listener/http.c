@@ -79,7 +79,7 @@ struct http_conn {
     struct http_listener *hl;      /* borrowed owner */
     struct rbgw_list link;         /* on hl->conns */
     llhttp_t parser;               /* request parser (strict) */
-    struct rbgw_buf in;            /* received, not yet parsed bytes; no memory when empty */
+    struct rbgw_inbuf in;          /* received, not yet parsed bytes; no memory when empty */
     struct rbgw_buf head;          /* request target, then header names and values */
     size_t url_len;                /* the target: head[0..url_len) */
     struct hdr_span *hdrs;         /* owned: offsets into head, hdrs_cap entries */
@@ -134,7 +134,7 @@ on_conn_closed(uv_handle_t *h)
 {
     struct http_conn *c = h->data;
     struct http_listener *hl = c->hl;
-    rbgw_buf_free(&c->in);
+    rbgw_inbuf_free(&c->in);
     message_free(c);
     free(c);
     hl->nconns--;
@@ -528,7 +528,7 @@ conn_process(struct http_conn *c)
         conn_close(c);
         return;
     }
-    if (c->cur && c->in.len > c->max_request) {
+    if (c->cur && rbgw_inbuf_len(&c->in) > c->max_request) {
         /* pdns does not pipeline: whoever does waits, with bounded memory, until we are idle */
         if (c->reading) {
             uv_read_stop((uv_stream_t *)&c->tcp);
@@ -558,9 +558,9 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = s->data;
     if (nread > 0) {
-        if (c->cur || c->in.len > 0) {
+        if (c->cur || rbgw_inbuf_len(&c->in) > 0) {
             /* Behind the call in flight: kept, in order, until its reply is written. */
-            rbgw_buf_append(&c->in, buf->base, (size_t)nread);
+            rbgw_inbuf_append(&c->in, buf->base, (size_t)nread);
             conn_process(c);
             return;
         }

@@ -231,9 +231,9 @@ on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct rbgw_jsonconn *jc = stream->data;
     if (nread > 0) {
-        if (jc->rbuf.len > 0) {
+        if (rbgw_inbuf_len(&jc->rbuf) > 0) {
             /* A partial frame (or calls queued behind the one in flight) waits in rbuf. */
-            rbgw_buf_append(&jc->rbuf, buf->base, (size_t)nread);
+            rbgw_inbuf_append(&jc->rbuf, buf->base, (size_t)nread);
             process(jc);
             return;
         }
@@ -269,7 +269,6 @@ rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l, struct rb
     jc->what = what;
     jc->on_done = on_done;
     jc->max_request = l->gw->cfg->max_request_size;
-    rbgw_buf_init(&jc->rbuf);
     rbgw_frame_scanner_init(&jc->sc);
     jc->session = rbgw_session_new(l->gw, l);
     in->data = jc;
@@ -319,5 +318,5 @@ rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc)
         jc->session = NULL;
     }
     /* If on_read is serving this conn from the slab right now, it keeps nothing (done). */
-    rbgw_buf_free(&jc->rbuf);
+    rbgw_inbuf_free(&jc->rbuf);
 }

@@ -45,7 +45,7 @@ struct rbgw_jsonconn {
     uv_stream_t *in;              /* borrowed: read side, owned by the embedding struct */
     uv_stream_t *out;             /* borrowed: write side (may equal in) */
     rbgw_jsonconn_cb on_done;     /* owner hook: peer gone or stopped, nothing in flight */
-    struct rbgw_buf rbuf;         /* unserved input kept across reads; no memory when empty */
+    struct rbgw_inbuf rbuf;       /* unserved input kept across reads; no memory when empty */
     struct rbgw_frame_scanner sc; /* scan state over the unserved input */
     struct rbgw_session *session; /* our reference until deinit: this pdns connection */
     struct rbgw_request *cur;     /* the call being served (our reference), or NULL */
