@@ -8,7 +8,9 @@
 void
 rbgw_inbuf_append(struct rbgw_inbuf *b, const char *p, size_t n)
 {
-    if (b->pos > 0 && b->pos >= b->buf.len - b->pos) {
+    size_t kept = b->buf.len - b->pos;
+    bool grows = b->buf.len + n + 1 > b->buf.cap;
+    if (b->pos > 0 && (b->pos >= kept || (grows && 2 * b->pos >= kept))) {
         rbgw_buf_consume(&b->buf, b->pos);
         b->pos = 0;
     }

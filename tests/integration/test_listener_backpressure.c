@@ -385,13 +385,13 @@ read_ahead_limit(enum kind k, size_t call)
     return CONN_BUFFER + READ_SLAB + 3 * call + toward + from;
 }
 
-/* rbgw's own memory for one such client, in kB: its input buffer (grown by doubling, so up to
- * twice what it holds), the call in flight and its reply (each copied a few times on the way),
- * and the allocator's slack. */
+/* rbgw's own memory for one such client, in kB: its input buffer (listener/slab.h: at most
+ * three times what it keeps plus two reads, as it grows by doubling), the call in flight and
+ * its reply (each copied a few times on the way), and the allocator's slack. */
 static long
 rss_limit_kb(size_t call)
 {
-    return (long)((2 * (CONN_BUFFER + READ_SLAB) + 8 * call) / 1024) + ALLOC_SLACK_KB;
+    return (long)((3 * (CONN_BUFFER + 2 * READ_SLAB) + 8 * call) / 1024) + ALLOC_SLACK_KB;
 }
 
 /* SIGTERM: rbgw must exit 0 with a clean stderr.  A request whose reference was lost (a
