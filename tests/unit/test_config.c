@@ -1103,13 +1103,17 @@ struct env_scalar_row {
     const char *var;
     size_t request, reply;
     uint32_t deadline, budget;
+    size_t conn_buffer;
+    uint32_t write_timeout;
 };
 
 static const struct env_scalar_row env_scalar_rows[] = {
-    {"RBGW_MAX_REQUEST_SIZE=64k", 65536, 16777216, 1800, 20},
-    {"RBGW_MAX_REPLY_SIZE=2m", 1048576, 2097152, 1800, 20},
-    {"RBGW_DEADLINE=900", 1048576, 16777216, 900, 20},
-    {"RBGW_RETRY_BUDGET=0", 1048576, 16777216, 1800, 0},
+    {"RBGW_MAX_REQUEST_SIZE=64k", 65536, 16777216, 1800, 20, 1048576, 10000},
+    {"RBGW_MAX_REPLY_SIZE=2m", 1048576, 2097152, 1800, 20, 1048576, 10000},
+    {"RBGW_DEADLINE=900", 1048576, 16777216, 900, 20, 1048576, 10000},
+    {"RBGW_RETRY_BUDGET=0", 1048576, 16777216, 1800, 0, 1048576, 10000},
+    {"RBGW_MAX_CONN_BUFFER=64k", 1048576, 16777216, 1800, 20, 65536, 10000},
+    {"RBGW_WRITE_TIMEOUT=0", 1048576, 16777216, 1800, 20, 1048576, 0},
 };
 
 Test(config, environment_scalars)
@@ -1126,6 +1130,8 @@ Test(config, environment_scalars)
         cr_expect_eq(cfg.max_reply_size, r->reply, "%s", r->var);
         cr_expect_eq(cfg.deadline_ms, r->deadline, "%s", r->var);
         cr_expect_eq(cfg.retry_budget, r->budget, "%s", r->var);
+        cr_expect_eq(cfg.max_conn_buffer, r->conn_buffer, "%s", r->var);
+        cr_expect_eq(cfg.write_timeout_ms, r->write_timeout, "%s", r->var);
         rbgw_config_free(&cfg);
     }
 }
