@@ -92,6 +92,9 @@ struct rbgw_config {
     enum rbgw_log_level log_level; /* log-level=error|warning|info|debug, default info */
     size_t max_request_size;       /* bytes; a larger request from pdns gets a false reply */
     size_t max_reply_size;         /* bytes; a larger upstream reply becomes a false reply */
+    size_t max_conn_buffer;        /* bytes per pdns connection: unserved input + unsent reply
+                                      past which the listener stops reading it */
+    uint32_t write_timeout_ms;     /* ms a reply may wait for a socket client to read it; 0 never */
     char **env;                    /* owned: "RBGW_KEY=value" per variable applied, with
                                       " (overridden by PLACE)" when the file or argv won */
     size_t nenv;                   /* entries in env */

@@ -121,6 +121,8 @@ Test(config, defaults)
     cr_expect_eq(cfg.log_level, RBGW_LOG_INFO);
     cr_expect_eq(cfg.max_request_size, 1048576);
     cr_expect_eq(cfg.max_reply_size, 16777216);
+    cr_expect_eq(cfg.max_conn_buffer, 1048576);
+    cr_expect_eq(cfg.write_timeout_ms, 10000);
     cr_expect_not(cfg.check_config);
     cr_expect_not(cfg.help);
     cr_expect_not(cfg.version);
@@ -169,6 +171,8 @@ Test(config, file_comments_trim_and_append)
                "\tlisten=unix:path=/tmp/x.sock\r\n"
                "listen+=pipe\n"
                "max-request-size=64k\n"
+               "max-conn-buffer=4k\n"
+               "write-timeout=0\n"
                "max-reply-size\t=\t2M",
                path, sizeof(path));
     char cfgarg[300];
@@ -181,6 +185,8 @@ Test(config, file_comments_trim_and_append)
     cr_expect_eq(cfg.log_level, RBGW_LOG_DEBUG);
     cr_expect_eq(cfg.max_request_size, 64 * 1024);
     cr_expect_eq(cfg.max_reply_size, 2 * 1024 * 1024, "last line without a newline is read");
+    cr_expect_eq(cfg.max_conn_buffer, 4096);
+    cr_expect_eq(cfg.write_timeout_ms, 0, "write-timeout=0: never");
 
     cr_assert_eq(cfg.nupstreams, 2);
     cr_expect_str_eq(cfg.upstreams[0].text, "http:url=http://127.0.0.1:8080/dns#frag,timeout=1500",
@@ -442,6 +448,10 @@ static const struct cli_err_row cli_err_rows[] = {
      "--log-level: += only works for list keys (listen, upstream)"},
     {{U, "--log-level=verbose", NULL},
      "--log-level: unknown level 'verbose' (expected error, warning, info or debug)"},
+    {{U, "--max-conn-buffer=4095", NULL}, "--max-conn-buffer: 4095 not in 4096..1073741824 bytes"},
+    {{U, "--write-timeout=3600001", NULL},
+     "--write-timeout: '3600001' is not a whole number in 0..3600000"},
+    {{U, "--write-timeout=-1", NULL}, "--write-timeout: '-1' is not a whole number in 0..3600000"},
     {{U, "--log-level=INFO", NULL},
      "--log-level: unknown level 'INFO' (expected error, warning, info or debug)"},
     {{"--help=maybe", NULL}, "--help: 'maybe' is not yes or no"},
@@ -736,6 +746,8 @@ Test(config, usage_lists_every_key)
         "--log-level=LEVEL",
         "--max-request-size=BYTES",
         "--max-reply-size=BYTES",
+        "--max-conn-buffer=BYTES",
+        "--write-timeout=N",
         "--check-config",
         "--admin=CONNSTR",
         "max-request-size=8192",
@@ -1159,13 +1171,17 @@ struct env_scalar_row {
     const char *var;
     size_t request, reply;
     uint32_t deadline, budget;
+    size_t conn_buffer;
+    uint32_t write_timeout;
 };
 
 static const struct env_scalar_row env_scalar_rows[] = {
-    {"RBGW_MAX_REQUEST_SIZE=64k", 65536, 16777216, 1800, 20},
-    {"RBGW_MAX_REPLY_SIZE=2m", 1048576, 2097152, 1800, 20},
-    {"RBGW_DEADLINE=900", 1048576, 16777216, 900, 20},
-    {"RBGW_RETRY_BUDGET=0", 1048576, 16777216, 1800, 0},
+    {"RBGW_MAX_REQUEST_SIZE=64k", 65536, 16777216, 1800, 20, 1048576, 10000},
+    {"RBGW_MAX_REPLY_SIZE=2m", 1048576, 2097152, 1800, 20, 1048576, 10000},
+    {"RBGW_DEADLINE=900", 1048576, 16777216, 900, 20, 1048576, 10000},
+    {"RBGW_RETRY_BUDGET=0", 1048576, 16777216, 1800, 0, 1048576, 10000},
+    {"RBGW_MAX_CONN_BUFFER=64k", 1048576, 16777216, 1800, 20, 65536, 10000},
+    {"RBGW_WRITE_TIMEOUT=0", 1048576, 16777216, 1800, 20, 1048576, 0},
 };
 
 Test(config, environment_scalars)
@@ -1182,6 +1198,8 @@ Test(config, environment_scalars)
         cr_expect_eq(cfg.max_reply_size, r->reply, "%s", r->var);
         cr_expect_eq(cfg.deadline_ms, r->deadline, "%s", r->var);
         cr_expect_eq(cfg.retry_budget, r->budget, "%s", r->var);
+        cr_expect_eq(cfg.max_conn_buffer, r->conn_buffer, "%s", r->var);
+        cr_expect_eq(cfg.write_timeout_ms, r->write_timeout, "%s", r->var);
         rbgw_config_free(&cfg);
     }
 }
