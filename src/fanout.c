@@ -134,6 +134,8 @@ struct fan {
     struct rbgw_str fallback;      /* first-nonempty: first empty success */
     struct rbgw_buf reasons;       /* failures so far, "; "-joined */
     const struct rbgw_json *extra; /* responder log lines of the last failure */
+    int last_status;               /* status of the last leg that failed, 0 if none */
+    bool said_false;               /* a responder answered false */
     uint64_t deadline;             /* loop time by which we answer */
     bool commit_aborted;           /* a commit was turned into an abort (write=all failure) */
 };
@@ -196,6 +198,12 @@ fan_fail(struct fan *fan, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
+    /* For the access log: how the last leg failed, else a false answer, else no leg ran. */
+    if (fan->req->outcome == NULL) {
+        fan->req->outcome = fan->last_status  ? rbgw_outcome_name(rbgw_outcome_of(fan->last_status))
+                            : fan->said_false ? "false"
+                                              : "no_upstream";
+    }
     rbgw_request_fail(fan->req, fan->extra, "%s", reason);
     fan_finish(fan);
 }
@@ -434,6 +442,7 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
                 rbgw_str_make(rbgw_arena_memdup(&fan->req->arena, reply.p, reply.len), reply.len);
         }
         if (k == RBGW_RESULT_FAILED && status == 0) {
+            fan->said_false = true;
             note_reason(fan, leg->member, "result false");
             if (fan->fallback.p == NULL && fan->next >= fan->norder) {
                 /* Every member said false: that is the answer. */
@@ -482,6 +491,7 @@ par_complete(struct fan *fan)
             all_ok = false;
         } else if (rbgw_result_kind(&req->arena, req->call.mid, leg->reply) == RBGW_RESULT_FAILED) {
             all_ok = false;
+            fan->said_false = true;
             note_reason(fan, leg->member, "result false");
         }
     }
@@ -534,6 +544,7 @@ leg_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct
         m->failures = 0;
     } else {
         fan->extra = extra;
+        fan->last_status = status;
         note_reason(fan, leg->member, reason);
         /* A full queue, a queue timeout, shutting down or rbgw's own EMFILE say nothing about
          * the upstream's health. */
@@ -588,10 +599,10 @@ probe_done(struct rbgw_call *call, int status, struct rbgw_str reply, const stru
     if (status == 0) {
         m->healthy = true;
         m->failures = 0;
-        rbgw_log_warn("u=%s: check passed, back in service", m->u->name);
+        rbgw_ulog_warn(m->u, "check passed, back in service");
         return;
     }
-    rbgw_log_info("u=%s: check failed: %s", m->u->name, reason);
+    rbgw_rlog_limited(RBGW_LOG_INFO, "failed checks", NULL, m->u, "check failed: %s", reason);
     uv_timer_start(&m->check, check_now, m->health_interval, 0);
 }
 
@@ -614,10 +625,9 @@ member_failed(struct member *m, int status, const char *reason)
         return;
     }
     m->healthy = false;
-    rbgw_log_warn("u=%s: ejected after %u consecutive failures (last: %s: %s); checking every "
-                  "%u ms",
-                  m->u->name, m->failures, rbgw_outcome_name(rbgw_outcome_of(status)), reason,
-                  m->health_interval);
+    rbgw_ulog_warn(
+        m->u, "ejected after %u consecutive failures (last: %s: %s); checking every %u ms",
+        m->failures, rbgw_outcome_name(rbgw_outcome_of(status)), reason, m->health_interval);
     if (!m->f->stopped) {
         uv_timer_start(&m->check, check_now, m->health_interval, 0);
     }
@@ -672,6 +682,7 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
         /* Zone routes and consistent hashing read the call's name: that needs the tree. */
         char err[200];
         if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
+            req->outcome = "bad_request";
             fan_fail(fan, "%s", err);
             return;
         }
@@ -703,6 +714,8 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
         if (fan->trx_role == TRX_END && fan->trx->failed && method == RBGW_M_COMMIT_TRANSACTION) {
             /* write=all: some responder failed a call of this transaction; committing the
              * others would leave them disagreeing.  Abort everywhere instead. */
+            rbgw_rlog_warn(req, "transaction %lld failed on a responder: aborting it on all",
+                           (long long)trxid);
             static const char abort_fmt[] =
                 "{\"method\": \"abortTransaction\", \"parameters\": {\"trxid\": %lld}}";
             char text[128];
@@ -712,11 +725,10 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
             char err[64];
             if (rbgw_rpc_decode(&req->arena, req->raw.p, req->raw.len, &req->call, err,
                                 sizeof(err)) != 0) {
+                req->outcome = "local";
                 fan_fail(fan, "internal error building abortTransaction");
                 return;
             }
-            rbgw_log_warn("req=%llu: transaction %lld failed on a responder: aborting it on all",
-                          (unsigned long long)req->id, (long long)trxid);
             fan->commit_aborted = true;
             fan->reasons.len = 0;
             rbgw_buf_printf(&fan->reasons,

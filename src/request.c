@@ -98,9 +98,17 @@ rbgw_request_unref(struct rbgw_request *req)
     }
 }
 
+/*
+ * The one place every answer passes, reply or failure: the access line is written here (and
+ * the answer counted), then the answer goes to the listener.  outcome: the failure's token, or
+ * NULL for the upstream's reply ("ok" or "false" by its result).
+ */
 static void
-deliver(struct rbgw_request *req, struct rbgw_str reply)
+deliver(struct rbgw_request *req, struct rbgw_str reply, const char *outcome)
 {
+    if (rbgw_log_access_enabled()) {
+        rbgw_access_log(req, outcome, reply);
+    }
     if (!req->session->gone && req->on_reply) {
         req->on_reply(req, reply);
     }
@@ -110,23 +118,20 @@ void
 rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply)
 {
     if (req->answered) {
-        rbgw_log_debug("req=%llu: second answer dropped", (unsigned long long)req->id);
+        rbgw_rlog_debug(req, "second answer dropped");
         return;
     }
     req->answered = true;
-    if (rbgw_log_enabled(RBGW_LOG_DEBUG)) {
-        rbgw_log_debug("req=%llu %.*s answered in %llu us", (unsigned long long)req->id,
-                       (int)req->call.method.len, req->call.method.p ? req->call.method.p : "",
-                       (unsigned long long)((rbgw_now_ns() - req->start_ns) / 1000));
-    }
-    deliver(req, reply);
+    rbgw_rlog_debug(req, "answered in %llu us",
+                    (unsigned long long)((rbgw_now_ns() - req->start_ns) / 1000));
+    deliver(req, reply, NULL);
 }
 
 void
 rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const char *fmt, ...)
 {
     if (req->answered) {
-        rbgw_log_debug("req=%llu: second answer dropped", (unsigned long long)req->id);
+        rbgw_rlog_debug(req, "second answer dropped");
         return;
     }
     char reason[512];
@@ -134,14 +139,15 @@ rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    rbgw_log_warn("req=%llu%s%.*s%s%s: %s", (unsigned long long)req->id,
-                  req->call.method.len ? " " : "", (int)req->call.method.len,
-                  req->call.method.len ? req->call.method.p : "", req->upstream ? " u=" : "",
-                  req->upstream ? req->upstream->name : "", reason);
+    rbgw_rlog_limited(RBGW_LOG_WARN, "calls answered false", req, NULL, "%s", reason);
     struct rbgw_buf b = RBGW_BUF_INIT;
     rbgw_rpc_error_reply(&b, reason, extra);
     req->answered = true;
-    deliver(req, rbgw_buf_str(&b));
+    /* A call that was never read as a call (too large, not JSON) is a bad request. */
+    const char *outcome = req->outcome                 ? req->outcome
+                          : req->call.method.p == NULL ? "bad_request"
+                                                       : "local";
+    deliver(req, rbgw_buf_str(&b), outcome);
     rbgw_buf_free(&b);
 }
 
@@ -175,6 +181,7 @@ rbgw_request_dispatch(struct rbgw_request *req)
         req->call.mid = pk.mid;
         req->trxid = pk.trxid;
     } else if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
+        req->outcome = "bad_request";
         rbgw_request_fail(req, NULL, "%s", err);
         return;
     }
@@ -185,10 +192,12 @@ rbgw_request_dispatch(struct rbgw_request *req)
         return;
     }
     if (gw->stopping) {
+        req->outcome = "shutdown";
         rbgw_request_fail(req, NULL, "shutting down");
         return;
     }
     if (gw->nupstreams == 0) {
+        req->outcome = "no_upstream";
         rbgw_request_fail(req, NULL, "no upstream configured");
         return;
     }

@@ -154,8 +154,13 @@ void rbgw_connpool_stop(struct rbgw_connpool *p);
 
 /** open finished: the conn is connected (and initialized). */
 void rbgw_upconn_ready(struct rbgw_upconn *c);
-/** The call got its reply (one-line vetted JSON).  keep: the conn may carry another call. */
-void rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep);
+/**
+ * The call got its reply (one-line vetted JSON).  log_text: the reply's non-empty "log" array
+ * (rbgw_rpc_check_reply notes it), logged with the call's identity, or empty.  keep: the conn
+ * may carry another call.
+ */
+void rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, struct rbgw_str log_text,
+                       bool keep);
 
 enum {
     RBGW_UPCONN_KEEP = 1,   /* the conn is still sound (e.g. HTTP 500 on a keep-alive conn) */

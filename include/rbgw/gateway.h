@@ -67,6 +67,9 @@ struct rbgw_request {
     struct rbgw_buf reply;           /* owned: reply bytes while the listener writes them */
     uint64_t start_ns;               /* when the call was read, for latency logs */
     struct rbgw_upstream *upstream;  /* borrowed: where it was sent, for logs; NULL before */
+    const char *outcome;             /* static token of why it is failed, for the access log
+                                        (outcome.h's, "false", "no_upstream", "bad_request"),
+                                        set before rbgw_request_fail; NULL: worked out there */
     struct rbgw_request *next_spare; /* in gw->spare while unused */
 };
 
@@ -193,7 +196,8 @@ int rbgw_request_parse(struct rbgw_request *req, char *err, size_t errlen) RBGW_
 void rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply);
 /**
  * Answer {"result":false,"log":["rbgw: <reason>", extra...]} and log the reason at warning
- * level with the request's identity.  extra: a JSON array to append to log, or NULL.
+ * level with the request's identity (rate-limited per upstream: log.h).  extra: a JSON array
+ * to append to log, or NULL.
  */
 void rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const char *fmt,
                        ...) RBGW_PRINTF(3, 4);

@@ -35,12 +35,14 @@
 #include "rbgw/list.h"
 
 struct rbgw_session {
-    struct rbgw_gateway *gw; /* borrowed, gateway lifetime */
-    uint64_t id;             /* per-process sequence number, for logs */
-    uint32_t refs;           /* the listener's until gone + one per live request */
-    bool gone;               /* the pdns side has gone: answers are swallowed */
-    const char *why;         /* static text: why it went ("its pdns connection closed") */
-    struct rbgw_list trxs;   /* open transactions, owned (fanout.c's, on their link) */
+    struct rbgw_gateway *gw;        /* borrowed, gateway lifetime */
+    struct rbgw_listener *listener; /* borrowed: the listener it came on, for logs; NULL when
+                                       none (rbgw call); set by the listener after new */
+    uint64_t id;                    /* per-process sequence number, for logs */
+    uint32_t refs;                  /* the listener's until gone + one per live request */
+    bool gone;                      /* the pdns side has gone: answers are swallowed */
+    const char *why;                /* static text: why it went ("its pdns connection closed") */
+    struct rbgw_list trxs;          /* open transactions, owned (fanout.c's, on their link) */
 };
 
 /** A new session for a pdns connection; refs = 1, the caller's (the listener's). */

@@ -587,6 +587,7 @@ on_connection(uv_stream_t *server, int status)
         return;
     }
     c->session = rbgw_session_new(hl->l->gw);
+    c->session->listener = hl->l;
     rbgw_list_push_back(&hl->conns, &c->link);
     uv_tcp_nodelay(&c->tcp, 1);
     llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);

@@ -272,6 +272,7 @@ rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l, struct rb
     rbgw_buf_init(&jc->rbuf);
     rbgw_frame_scanner_init(&jc->sc);
     jc->session = rbgw_session_new(l->gw);
+    jc->session->listener = l;
     in->data = jc;
     out->data = jc;
 }
