@@ -361,30 +361,86 @@ jfield_str(struct lb *b, const char *key, struct rbgw_str value, size_t maxout)
     put_jstr(b, value, maxout);
 }
 
+/* The decimal text of v at out (room for 21 bytes); returns its length.  printf costs more
+ * than the rest of a line together. */
+static size_t
+put_dec(char *out, long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t len = 0;
+    if (v < 0) {
+        out[len++] = '-';
+    }
+    while (n) {
+        out[len++] = tmp[--n];
+    }
+    return len;
+}
+
+static void
+put_num(struct lb *b, long long v)
+{
+    char tmp[24];
+    put(b, tmp, put_dec(tmp, v));
+}
+
 /* ,"key":N, written whole or not at all. */
 static void
 jfield_num(struct lb *b, const char *key, long long v)
 {
     char tmp[64];
-    int n = snprintf(tmp, sizeof(tmp), ",\"%s\":%lld", key, v);
-    put(b, tmp, (size_t)n);
+    size_t klen = strlen(key), n = 0;
+    if (klen > sizeof(tmp) - 28) {
+        return;
+    }
+    tmp[n++] = ',';
+    tmp[n++] = '"';
+    memcpy(tmp + n, key, klen);
+    n += klen;
+    tmp[n++] = '"';
+    tmp[n++] = ':';
+    n += put_dec(tmp + n, v);
+    put(b, tmp, n);
 }
 
+/* "2024-05-01T12:00:00.123456Z" into out (32 bytes); the part up to the seconds is kept from
+ * the last call, since lines come many per second. */
 static void
-format_ts(char *out, size_t cap, uint64_t ns)
+format_ts(char *out, uint64_t ns)
 {
+    static time_t last = -1;
+    static char secs_text[64];
     time_t secs = (time_t)(ns / 1000000000u);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (unsigned)(ns % 1000000000u / 1000u));
+    if (secs != last) {
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        snprintf(secs_text, sizeof(secs_text), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        last = secs;
+    }
+    size_t n = strlen(secs_text);
+    memcpy(out, secs_text, n);
+    unsigned us = (unsigned)(ns % 1000000000u / 1000u);
+    out[n++] = '.';
+    for (int i = 5; i >= 0; i--, us /= 10) {
+        out[n + (size_t)i] = (char)('0' + us % 10);
+    }
+    n += 6;
+    out[n++] = 'Z';
+    out[n] = '\0';
 }
 
 static void
 format_json(struct lb *b, const struct rbgw__log_style *st_, const struct rbgw__log_line *l)
 {
     char ts[48];
-    format_ts(ts, sizeof(ts), st_->real_ns);
+    format_ts(ts, st_->real_ns);
     put(b, "{\"ts\":\"", 7);
     put_cstr(b, ts);
     put(b, "\",\"level\":\"", 11);
@@ -436,23 +492,20 @@ format_text(struct lb *b, const struct rbgw__log_line *l)
     char num[32];
     if (l->outcome) {
         put(b, "access", 6);
-        snprintf(num, sizeof(num), "%llu", (unsigned long long)l->request_id);
-        text_kv(b, "req", rbgw_str_cstr(num));
+        text_kv(b, "req", rbgw_str_make(num, put_dec(num, (long long)l->request_id)));
         text_kv(b, "listener", l->listener);
         text_kv(b, "method", l->method);
         text_kv(b, "qname", l->qname);
         text_kv(b, "upstream", l->upstream);
         text_kv(b, "outcome", rbgw_str_cstr(l->outcome));
-        snprintf(num, sizeof(num), "%lld", (long long)l->elapsed_us);
-        text_kv(b, "elapsed_us", rbgw_str_cstr(num));
-        snprintf(num, sizeof(num), "%lld", (long long)l->bytes);
-        text_kv(b, "bytes", rbgw_str_cstr(num));
+        text_kv(b, "elapsed_us", rbgw_str_make(num, put_dec(num, l->elapsed_us)));
+        text_kv(b, "bytes", rbgw_str_make(num, put_dec(num, l->bytes)));
         return;
     }
     /* Today's prefix: "req=17 lookup u=http#1: " or "u=http#1: ". */
     if (l->request_id) {
-        snprintf(num, sizeof(num), "req=%llu", (unsigned long long)l->request_id);
-        put_cstr(b, num);
+        put(b, "req=", 4);
+        put_num(b, (long long)l->request_id);
         if (l->method.len) {
             put(b, " ", 1);
             put_text(b, l->method);
@@ -485,9 +538,11 @@ rbgw__log_format(char *out, size_t cap, const struct rbgw__log_style *style,
     if (style->format == RBGW_LOG_JSON) {
         format_json(&b, style, l);
     } else {
-        char head[48];
-        snprintf(head, sizeof(head), "rbgw[%d]: %s: ", style->pid, level_words[l->level]);
-        put_cstr(&b, head);
+        put(&b, "rbgw[", 5);
+        put_num(&b, style->pid);
+        put(&b, "]: ", 3);
+        put_cstr(&b, level_words[l->level]);
+        put(&b, ": ", 2);
         format_text(&b, l);
     }
     out[b.len++] = '\n';

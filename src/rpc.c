@@ -232,7 +232,7 @@ vet_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw_str *log, char
     char top;
     if (rbgw_json_scan(body.p, body.len, watch, 2, found, &top) == RBGW_JSCAN_OK && top == '{' &&
         found[0].p != NULL && !rbgw_str_eq_cstr(found[0], "null")) {
-        if (log) {
+        if (log && found[1].p != NULL) {
             *log = nonempty_array(found[1]);
         }
         return 0;
