@@ -119,6 +119,8 @@ Test(config, defaults)
 
     cr_expect_null(cfg.config_file);
     cr_expect_eq(cfg.log_level, RBGW_LOG_INFO);
+    cr_expect_eq(cfg.log_format, RBGW_LOG_TEXT);
+    cr_expect_not(cfg.access_log);
     cr_expect_eq(cfg.max_request_size, 1048576);
     cr_expect_eq(cfg.max_reply_size, 16777216);
     cr_expect_not(cfg.check_config);
@@ -444,6 +446,11 @@ static const struct cli_err_row cli_err_rows[] = {
      "--log-level: unknown level 'verbose' (expected error, warning, info or debug)"},
     {{U, "--log-level=INFO", NULL},
      "--log-level: unknown level 'INFO' (expected error, warning, info or debug)"},
+    {{U, "--log-format=yaml", NULL}, "--log-format: unknown format 'yaml' (expected text or json)"},
+    {{U, "--log-format=JSON", NULL}, "--log-format: unknown format 'JSON' (expected text or json)"},
+    {{U, "--log-format", NULL},
+     "--log-format: needs a value: write --log-format=VALUE (--log-format VALUE is not supported)"},
+    {{U, "--access-log=sometimes", NULL}, "--access-log: 'sometimes' is not yes or no"},
     {{"--help=maybe", NULL}, "--help: 'maybe' is not yes or no"},
     {{"--config=", NULL}, "--config: needs a file name"},
     {{"--config=/nonexistent/rbgw.conf", NULL},
@@ -649,6 +656,40 @@ Test(config, log_level_names)
         cr_expect_str_eq(rbgw_log_level_name(cfg.log_level), names[i]);
         rbgw_config_free(&cfg);
     }
+}
+
+Test(config, log_format_and_access_log)
+{
+    static const struct {
+        const char *args[3];
+        const char *env;
+        enum rbgw_log_format format;
+        bool access;
+    } rows[] = {
+        {{"--log-format=json", NULL}, NULL, RBGW_LOG_JSON, false},
+        {{"--log-format=text", "--access-log", NULL}, NULL, RBGW_LOG_TEXT, true},
+        {{"--access-log=no", NULL}, "RBGW_ACCESS_LOG=yes", RBGW_LOG_TEXT, false},
+        {{NULL}, "RBGW_LOG_FORMAT=json", RBGW_LOG_JSON, false},
+        {{NULL}, "RBGW_ACCESS_LOG=on", RBGW_LOG_TEXT, true},
+        {{"--log-format=text", NULL}, "RBGW_LOG_FORMAT=json", RBGW_LOG_TEXT, false},
+    };
+    for (size_t i = 0; i < RBGW_NELEM(rows); i++) {
+        char *argv[4] = {"rbgw", "--upstream=pipe:command=/bin/cat"};
+        int argc = 2;
+        for (size_t k = 0; rows[i].args[k]; k++) {
+            argv[argc++] = (char *)rows[i].args[k];
+        }
+        char *envp[] = {(char *)rows[i].env, NULL};
+        struct rbgw_config cfg;
+        char err[512] = "";
+        cr_assert_eq(rbgw_config_load_env(&cfg, argc, argv, envp, err, sizeof(err)), 0,
+                     "row %zu: %s", i, err);
+        cr_expect_eq(cfg.log_format, rows[i].format, "row %zu", i);
+        cr_expect_eq(cfg.access_log, rows[i].access, "row %zu", i);
+        rbgw_config_free(&cfg);
+    }
+    cr_expect_str_eq(rbgw_log_format_name(RBGW_LOG_TEXT), "text");
+    cr_expect_str_eq(rbgw_log_format_name(RBGW_LOG_JSON), "json");
 }
 
 Test(config, usage_lists_every_key)
