@@ -99,9 +99,10 @@ rbgw_request_unref(struct rbgw_request *req)
 }
 
 /*
- * The one place every answer passes, reply or failure: the access line is written here (and
- * the answer counted), then the answer goes to the listener.  outcome: the failure's token, or
- * NULL for the upstream's reply ("ok" or "false" by its result).
+ * The one place every answer passes, reply or failure, exactly once: the access line is
+ * written here (whatever else must see every answer belongs here too), then the answer goes to
+ * the listener.  outcome: the failure's token, or NULL for the upstream's reply ("ok" or
+ * "false" by its result).
  */
 static void
 deliver(struct rbgw_request *req, struct rbgw_str reply, const char *outcome)
