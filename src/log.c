@@ -962,9 +962,6 @@ rbgw_access_log(const struct rbgw_request *req, const char *outcome, struct rbgw
 static void
 responder_line(const struct rbgw_request *req, const struct rbgw_upstream *u, struct rbgw_str text)
 {
-    if (!admit(RBGW_LOG_INFO, responder_what, u)) {
-        return;
-    }
     char qbuf[QNAME_MAX];
     struct rbgw__log_line l;
     fill(&l, RBGW_LOG_INFO, req, u, st.format == RBGW_LOG_JSON, qbuf);
@@ -978,7 +975,9 @@ responder_more(const struct rbgw_request *req, const struct rbgw_upstream *u, si
 {
     char msg[96];
     snprintf(msg, sizeof(msg), "(%zu more log line%s not shown)", more, more == 1 ? "" : "s");
-    responder_line(req, u, rbgw_str_cstr(msg));
+    if (admit(RBGW_LOG_INFO, responder_what, u)) {
+        responder_line(req, u, rbgw_str_cstr(msg));
+    }
 }
 
 void
@@ -995,6 +994,9 @@ rbgw_log_responder(const struct rbgw_request *req, const struct rbgw_upstream *u
         return;
     }
     for (size_t i = 0; i < n && i < RESPONDER_LINES; i++) {
+        if (!admit(RBGW_LOG_INFO, responder_what, u)) {
+            continue; /* counted; not decoded */
+        }
         char buf[MSG_MAX];
         struct rbgw_str text = items[i];
         if (text.p[0] == '"') {
@@ -1024,6 +1026,9 @@ rbgw_log_responder_tree(const struct rbgw_request *req, const struct rbgw_upstre
             }
             responder_more(req, u, more);
             return;
+        }
+        if (!admit(RBGW_LOG_INFO, responder_what, u)) {
+            continue;
         }
         if (c->type == RBGW_JSON_STRING) {
             responder_line(req, u, c->str);
