@@ -159,7 +159,7 @@ rbgw_call_main(int argc, char **argv)
         if (rbgw_gateway_start(&gw, err, sizeof(err)) != 0) {
             fprintf(stderr, "rbgw call: %s\n", err);
         } else {
-            ctx.session = rbgw_session_new(&gw);
+            ctx.session = rbgw_session_new(&gw, NULL);
             struct rbgw_request *req =
                 rbgw_request_new(ctx.session, text.data, text.len, &ctx, on_reply);
             rbgw_request_dispatch(req);

@@ -239,13 +239,45 @@ list_of(struct rbgw_config *cfg, const struct opt *o, size_t **n)
     return (struct rbgw_endpoint_conf **)((char *)cfg + o->off);
 }
 
+void
+rbgw_endpoint_conf_copy(struct rbgw_endpoint_conf *dst, const struct rbgw_endpoint_conf *src)
+{
+    rbgw_connstr_copy(&dst->cs, &src->cs);
+    dst->text = rbgw_xstrdup(src->text);
+    dst->origin = rbgw_xstrdup(src->origin);
+}
+
+void
+rbgw_endpoint_conf_free(struct rbgw_endpoint_conf *ec)
+{
+    rbgw_connstr_free(&ec->cs);
+    free(ec->text);
+    free(ec->origin);
+    memset(ec, 0, sizeof(*ec));
+}
+
+const char *
+rbgw_listener_address(const struct rbgw_endpoint_conf *ec)
+{
+    switch (ec->cs.transport) {
+    case RBGW_TRANSPORT_UNIX:
+        return rbgw_connstr_get(&ec->cs, "path");
+    case RBGW_TRANSPORT_HTTP:
+        return rbgw_connstr_get(&ec->cs, "address");
+    case RBGW_TRANSPORT_ZEROMQ:
+        return rbgw_connstr_get(&ec->cs, "endpoint");
+    case RBGW_TRANSPORT_PIPE:
+    case RBGW_TRANSPORT_NONE:
+        break;
+    }
+    return NULL;
+}
+
 static void
 free_list(struct rbgw_endpoint_conf *eps, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        rbgw_connstr_free(&eps[i].cs);
-        free(eps[i].text);
-        free(eps[i].origin);
+        rbgw_endpoint_conf_free(&eps[i]);
     }
     free(eps);
 }

@@ -1,5 +1,6 @@
 /*
- * pool.c: per-upstream connection pool (see pool.h for the model and the transport contract).
+ * connpool.c: per-upstream connection pool (see connpool.h for the model and the transport
+ * contract).
  *
  * State changes go through set_state(), the only place that moves a conn between lists
  * (pgbouncer's change_server_state).  A conn is freed when both its timer (ours) and its
@@ -87,11 +88,23 @@ set_state(struct rbgw_upconn *c, enum rbgw_upconn_state st)
     }
 }
 
+/* A stopped pool whose handles are all closed tells its upstream (which may free the pool). */
+static void
+check_closed(struct rbgw_connpool *p)
+{
+    if (p->stopping && p->wait_timer_closed && p->nalive == 0) {
+        rbgw__upstream_part_closed(p->u);
+    }
+}
+
 static void
 maybe_free(struct rbgw_upconn *c)
 {
     if (c->timer_closed && c->transport_freed) {
+        struct rbgw_connpool *p = c->cp;
         free(c);
+        p->nalive--;
+        check_closed(p);
     }
 }
 
@@ -269,6 +282,7 @@ conn_new(struct rbgw_connpool *p, struct rbgw_call *call)
     struct rbgw_upconn *c = rbgw_xcalloc(1, p->ops->conn_size);
     c->cp = p;
     c->id = ++p->next_id;
+    p->nalive++;
     rbgw_list_init(&c->link);
     uv_timer_init(p->u->gw->loop, &c->timer);
     c->timer.data = c;
@@ -641,6 +655,14 @@ rbgw_connpool_init(struct rbgw_connpool *p, struct rbgw_upstream *u,
     return 0;
 }
 
+static void
+on_wait_timer_closed(uv_handle_t *h)
+{
+    struct rbgw_connpool *p = h->data;
+    p->wait_timer_closed = true;
+    check_closed(p);
+}
+
 void
 rbgw_connpool_stop(struct rbgw_connpool *p)
 {
@@ -667,5 +689,5 @@ rbgw_connpool_stop(struct rbgw_connpool *p)
     while (!rbgw_list_empty(&p->pinned)) {
         close_conn(rbgw_list_entry(p->pinned.next, struct rbgw_upconn, link));
     }
-    uv_close((uv_handle_t *)&p->wait_timer, NULL);
+    uv_close((uv_handle_t *)&p->wait_timer, on_wait_timer_closed);
 }

@@ -181,6 +181,19 @@ rbgw_connstr_free(struct rbgw_connstr *cs)
     memset(cs, 0, sizeof(*cs));
 }
 
+void
+rbgw_connstr_copy(struct rbgw_connstr *dst, const struct rbgw_connstr *src)
+{
+    dst->transport = src->transport;
+    dst->type = src->type ? rbgw_xstrdup(src->type) : NULL;
+    dst->nopts = src->nopts;
+    dst->opts = src->nopts ? rbgw_xcalloc(src->nopts, sizeof(*dst->opts)) : NULL;
+    for (size_t i = 0; i < src->nopts; i++) {
+        dst->opts[i].key = rbgw_xstrdup(src->opts[i].key);
+        dst->opts[i].value = rbgw_xstrdup(src->opts[i].value);
+    }
+}
+
 const char *
 rbgw_connstr_get(const struct rbgw_connstr *cs, const char *key)
 {

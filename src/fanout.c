@@ -2,15 +2,26 @@
  * fanout.c: routes a call to a pool and runs its legs: one upstream, several in turn, or all at
  * once; health, retries within the deadline and the retry budget; transaction affinity.
  *
- *   rbgw_fanout ──owns──> member[] (one per upstream: health, calls in flight, check timer)
- *               └─owns──> pool_rt[] (one per pool: round-robin counter, weighted-RR state)
+ *   generation ──owns──> rbgw_fanout ──owns──> pool_rt[] (one per pool: round-robin counter,
+ *                                   │                  weighted-RR state)
+ *                                   └──borrows──> ups[] (the generation's upstreams, by index)
+ *   upstream ──owns──> rbgw_member (health, legs in flight, check timer)
  *
  *   fan (per request, in its arena) ──ref──> request ──ref──> session
+ *       ├──ref──> generation it routes in (from dispatch to fan_finish)
  *       ├──ref──> trx (a call of an open transaction: from dispatch to fan_finish)
  *       └── leg[] { rbgw_call } ──submitted to──> upstream pool
  *
  *   session (session.h) ──owns (1 ref)──> trx (on session->trxs while open)
+ *                                            ├──ref──> generation that started it
  *                                            └── pinned conn id per member ──> upstream pool
+ *
+ * Reloads (gateway.h): routing (pools, routes, their balancing state, deadline, retry budget
+ * share) belongs to one generation; what describes an upstream (health, ejection, legs in
+ * flight) belongs to the upstream, so an upstream a reload keeps keeps it, and the retry
+ * budget is the gateway's.  A fan routes in the generation current at dispatch, or, for a
+ * call of an open transaction, in the transaction's, and holds it until it answers; member
+ * indexes (fan->order, leg->member, trx->member) are indexes into that generation's upstreams.
  *
  * Modes (router.h): reads one / first-success / first-nonempty run legs one after another in
  * the policy's order; merge and write=all run one leg per member at once; writes one runs one
@@ -57,9 +68,8 @@
 #define BUDGET_MIN_PER_SEC 3.0
 #define BUDGET_CAP 100.0
 
-struct member {
-    struct rbgw_fanout *f;    /* borrowed owner */
-    struct rbgw_upstream *u;  /* borrowed */
+struct rbgw_member {
+    struct rbgw_upstream *u;  /* borrowed owner */
     uint32_t failures;        /* consecutive transport failures */
     uint32_t failure_limit;   /* failure-limit= */
     uint32_t health_interval; /* health-interval= (ms) */
@@ -67,6 +77,7 @@ struct member {
     uint32_t outstanding;     /* legs in flight */
     bool healthy;             /* not ejected */
     bool checking;            /* a probe is in flight */
+    bool stopped;             /* member_stop called: no more checks */
     uv_timer_t check;         /* next active check while ejected */
 };
 
@@ -78,6 +89,8 @@ struct pool_rt {
 struct trx {
     struct rbgw_list link;        /* on session->trxs while open */
     struct rbgw_session *session; /* borrowed: its session while open; NULL once closed */
+    struct rbgw_fanout *f;        /* borrowed: routing of the generation that started it (held
+                                     through our generation reference) */
     uint32_t refs;                /* the session's while open + one per fan using it */
     int64_t trxid;                /* pdns's trxid */
     size_t pool;                  /* pool index */
@@ -88,14 +101,15 @@ struct trx {
 };
 
 struct rbgw_fanout {
-    struct rbgw_gateway *gw;      /* borrowed */
-    struct rbgw_router_conf conf; /* owned */
-    struct member *members;       /* owned: one per upstream */
-    struct pool_rt *pools;        /* owned: one per pool */
-    double budget;                /* retry tokens */
-    uint64_t budget_ts;           /* loop time of the last refill */
-    bool stopped;                 /* stop() called */
-    bool needs_names;             /* a zone route or consistent-hash pool exists */
+    struct rbgw_gateway *gw;          /* borrowed */
+    struct rbgw_generation *gen;      /* borrowed owner */
+    struct rbgw_router_conf conf;     /* owned */
+    struct rbgw_upstream *const *ups; /* borrowed: gen->upstreams (index = config index) */
+    size_t nups;                      /* entries in ups */
+    struct pool_rt *pools;            /* owned: one per pool */
+    uint32_t deadline_ms;             /* deadline= of the generation */
+    uint32_t retry_budget;            /* retry-budget= of the generation (percent) */
+    bool needs_names;                 /* a zone route or consistent-hash pool exists */
 };
 
 enum trx_role {
@@ -116,9 +130,10 @@ struct leg {
 };
 
 struct fan {
-    struct rbgw_fanout *f;    /* borrowed */
-    struct rbgw_request *req; /* our reference */
-    size_t pool;              /* pool index */
+    struct rbgw_fanout *f;       /* borrowed: routing used (held through gen) */
+    struct rbgw_generation *gen; /* our reference: f's generation */
+    struct rbgw_request *req;    /* our reference */
+    size_t pool;                 /* pool index */
     const struct rbgw_pool_conf *pc;
     enum rbgw_method_class cls; /* read or write */
     enum trx_role trx_role;     /* transaction handling */
@@ -140,7 +155,7 @@ struct fan {
     bool commit_aborted;           /* a commit was turned into an abort (write=all failure) */
 };
 
-static void member_failed(struct member *m, int status, const char *reason);
+static void member_failed(struct rbgw_member *m, int status, const char *reason);
 
 /* ---- small helpers ---- */
 
@@ -150,19 +165,28 @@ now_ms(struct rbgw_fanout *f)
     return uv_now(f->gw->loop);
 }
 
+/* The member state of upstream index i of f's generation. */
+static struct rbgw_member *
+mem(const struct rbgw_fanout *f, size_t i)
+{
+    RBGW_ASSERT(i < f->nups);
+    return f->ups[i]->member;
+}
+
 static bool
 budget_take(struct rbgw_fanout *f)
 {
+    struct rbgw_gateway *gw = f->gw;
     uint64_t now = now_ms(f);
-    f->budget += (double)(now - f->budget_ts) * BUDGET_MIN_PER_SEC / 1000.0;
-    f->budget_ts = now;
-    if (f->budget > BUDGET_CAP) {
-        f->budget = BUDGET_CAP;
+    gw->retry_tokens += (double)(now - gw->retry_tokens_ts) * BUDGET_MIN_PER_SEC / 1000.0;
+    gw->retry_tokens_ts = now;
+    if (gw->retry_tokens > BUDGET_CAP) {
+        gw->retry_tokens = BUDGET_CAP;
     }
-    if (f->budget < 1.0) {
+    if (gw->retry_tokens < 1.0) {
         return false;
     }
-    f->budget -= 1.0;
+    gw->retry_tokens -= 1.0;
     return true;
 }
 
@@ -172,7 +196,7 @@ note_reason(struct fan *fan, size_t member, const char *reason)
     if (fan->reasons.len) {
         rbgw_buf_append(&fan->reasons, "; ", 2);
     }
-    rbgw_buf_printf(&fan->reasons, "%s: %s", fan->f->members[member].u->name, reason);
+    rbgw_buf_printf(&fan->reasons, "%s: %s", fan->f->ups[member]->name, reason);
 }
 
 static void trx_unref(struct trx *t);
@@ -185,6 +209,9 @@ fan_finish(struct fan *fan)
         trx_unref(fan->trx);
         fan->trx = NULL;
     }
+    /* The generation is freed later (the gateway's reaper), never under our caller. */
+    rbgw__generation_unref(fan->gen);
+    fan->gen = NULL;
     rbgw_request_unref(fan->req);
 }
 
@@ -236,6 +263,7 @@ trx_unref(struct trx *t)
         return;
     }
     RBGW_ASSERT(t->session == NULL);
+    rbgw__generation_unref(t->f->gen);
     free(t->member);
     free(t->conn);
     free(t);
@@ -243,9 +271,9 @@ trx_unref(struct trx *t)
 
 /* Release the conn member slot i still pins (the pool closes it), and forget it. */
 static void
-trx_unpin(struct rbgw_fanout *f, struct trx *t, size_t i)
+trx_unpin(struct trx *t, size_t i)
 {
-    struct rbgw_upstream *u = f->members[t->member[i]].u;
+    struct rbgw_upstream *u = t->f->ups[t->member[i]];
     uint64_t id = t->conn[i];
     t->conn[i] = 0;
     if (id) {
@@ -267,13 +295,13 @@ trx_close(struct trx *t)
 
 /* Drop an open transaction: its pinned conns are closed (the responders see an abort). */
 static void
-trx_drop(struct rbgw_fanout *f, struct trx *t, const char *why)
+trx_drop(struct trx *t, const char *why)
 {
     rbgw_log_info("session %llu: transaction %lld dropped: %s", (unsigned long long)t->session->id,
                   (long long)t->trxid, why);
     trx_ref(t); /* releasing a conn may complete other calls: keep t until we are done */
     for (size_t i = 0; i < t->n; i++) {
-        trx_unpin(f, t, i);
+        trx_unpin(t, i);
     }
     trx_close(t);
     trx_unref(t);
@@ -287,10 +315,12 @@ trx_open(struct fan *fan, size_t n)
     struct trx *old = trx_find(s, fan->trxid);
     if (old) {
         /* Two starts with one trxid were in flight at once: the later answer wins. */
-        trx_drop(fan->f, old, "another startTransaction with its trxid succeeded");
+        trx_drop(old, "another startTransaction with its trxid succeeded");
     }
     struct trx *t = rbgw_xcalloc(1, sizeof(*t));
     t->session = s;
+    t->f = fan->f;
+    rbgw__generation_ref(fan->f->gen);
     t->refs = 1;
     t->trxid = fan->trxid;
     t->pool = fan->pool;
@@ -320,7 +350,7 @@ trx_end(struct fan *fan)
             if (leg->status == 0) {
                 t->conn[i] = 0;
             } else {
-                trx_unpin(fan->f, t, i);
+                trx_unpin(t, i);
             }
         }
     }
@@ -328,11 +358,11 @@ trx_end(struct fan *fan)
 }
 
 void
-rbgw_fanout_session_end(struct rbgw_fanout *f, struct rbgw_session *s)
+rbgw_fanout_session_end(struct rbgw_session *s)
 {
     while (!rbgw_list_empty(&s->trxs)) {
         struct trx *t = rbgw_list_entry(s->trxs.next, struct trx, link);
-        trx_drop(f, t, s->why ? s->why : "its session ended");
+        trx_drop(t, s->why ? s->why : "its session ended");
     }
 }
 
@@ -345,7 +375,7 @@ static void
 leg_submit(struct fan *fan, struct leg *leg)
 {
     struct rbgw_fanout *f = fan->f;
-    struct member *m = &f->members[leg->member];
+    struct rbgw_member *m = mem(f, leg->member);
     memset(&leg->call, 0, sizeof(leg->call));
     leg->call.req = fan->req;
     leg->call.done = leg_done;
@@ -507,7 +537,7 @@ par_complete(struct fan *fan)
              * connection drop, an abort), and report false so pdns sends nothing more. */
             for (size_t i = 0; i < n; i++) {
                 struct leg *leg = &fan->legs[i];
-                struct rbgw_upstream *u = fan->f->members[leg->member].u;
+                struct rbgw_upstream *u = fan->f->ups[leg->member];
                 if (leg->status == 0 && leg->call.conn_id) {
                     rbgw_connpool_unpin(u->cp, leg->call.conn_id);
                 }
@@ -536,7 +566,7 @@ leg_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct
     struct leg *leg = call->data;
     struct fan *fan = leg->fan;
     struct rbgw_fanout *f = fan->f;
-    struct member *m = &f->members[leg->member];
+    struct rbgw_member *m = mem(f, leg->member);
     m->outstanding--;
     m->u->outcomes.n[rbgw_outcome_of(status)]++;
     leg->status = status;
@@ -589,11 +619,11 @@ static void
 probe_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct rbgw_json *extra,
            const char *reason)
 {
-    struct member *m = call->data;
+    struct rbgw_member *m = call->data;
     RBGW_UNUSED(reply);
     RBGW_UNUSED(extra);
     m->checking = false;
-    if (m->f->stopped) {
+    if (m->stopped) {
         return;
     }
     if (status == 0) {
@@ -609,8 +639,8 @@ probe_done(struct rbgw_call *call, int status, struct rbgw_str reply, const stru
 static void
 check_now(uv_timer_t *t)
 {
-    struct member *m = t->data;
-    if (m->healthy || m->checking || m->f->stopped) {
+    struct rbgw_member *m = t->data;
+    if (m->healthy || m->checking || m->stopped) {
         return;
     }
     m->checking = true;
@@ -618,7 +648,7 @@ check_now(uv_timer_t *t)
 }
 
 static void
-member_failed(struct member *m, int status, const char *reason)
+member_failed(struct rbgw_member *m, int status, const char *reason)
 {
     m->failures++;
     if (!m->healthy || m->failures < m->failure_limit) {
@@ -628,7 +658,7 @@ member_failed(struct member *m, int status, const char *reason)
     rbgw_ulog_warn(
         m->u, "ejected after %u consecutive failures (last: %s: %s); checking every %u ms",
         m->failures, rbgw_outcome_name(rbgw_outcome_of(status)), reason, m->health_interval);
-    if (!m->f->stopped) {
+    if (!m->stopped) {
         uv_timer_start(&m->check, check_now, m->health_interval, 0);
     }
 }
@@ -643,7 +673,7 @@ order_pool(struct fan *fan, struct rbgw_str name)
     struct pool_rt *prt = &f->pools[fan->pool];
     size_t n = pc->nmembers;
     for (size_t i = 0; i < n; i++) {
-        struct member *m = &f->members[pc->members[i]];
+        struct rbgw_member *m = mem(f, pc->members[i]);
         prt->ms[i].healthy = m->healthy;
         prt->ms[i].outstanding = m->outstanding;
         prt->ms[i].weight = m->weight;
@@ -670,10 +700,11 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
     struct fan *fan = rbgw_arena_calloc(&req->arena, sizeof(*fan));
     rbgw_request_ref(req);
     fan->f = f;
+    fan->gen = f->gen;
+    rbgw__generation_ref(fan->gen);
     fan->req = req;
     rbgw_buf_init(&fan->reasons);
-    fan->deadline = now_ms(f) + f->gw->cfg->deadline_ms;
-    f->budget += (double)f->gw->cfg->retry_budget / 100.0;
+    f->gw->retry_tokens += (double)f->retry_budget / 100.0;
 
     enum rbgw_method method = req->call.mid;
     fan->cls = rbgw_method_class(method);
@@ -696,14 +727,22 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
         struct trx *old = trx_find(req->session, trxid);
         if (old) {
             /* restarted without commit/abort: the old one is dead */
-            trx_drop(f, old, "a new startTransaction reused its trxid");
+            trx_drop(old, "a new startTransaction reused its trxid");
         }
         fan->trx_role = TRX_START;
         fan->trxid = trxid;
     } else if (has_trxid && (fan->trx = trx_find(req->session, trxid)) != NULL) {
         trx_ref(fan->trx);
         fan->trx_role = rbgw_method_trx(method) == RBGW_TRX_END ? TRX_END : TRX_IN;
+        if (fan->trx->f != f) {
+            /* Started before a reload: it goes on in the generation that started it. */
+            f = fan->f = fan->trx->f;
+            rbgw__generation_ref(f->gen);
+            rbgw__generation_unref(fan->gen);
+            fan->gen = f->gen;
+        }
     }
+    fan->deadline = now_ms(f) + f->deadline_ms;
 
     if (fan->trx) {
         fan->pool = fan->trx->pool;
@@ -779,36 +818,20 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
 /* ---- lifecycle ---- */
 
 int
-rbgw_fanout_new(struct rbgw_gateway *gw, struct rbgw_fanout **out, char *err, size_t errlen)
+rbgw_fanout_new(struct rbgw_generation *gen, struct rbgw_fanout **out, char *err, size_t errlen)
 {
     struct rbgw_fanout *f = rbgw_xcalloc(1, sizeof(*f));
-    f->gw = gw;
-    int rc = rbgw_router_conf_build(gw->cfg, &f->conf, err, errlen);
+    f->gw = gen->gw;
+    f->gen = gen;
+    int rc = rbgw_router_conf_build(gen->cfg, &f->conf, err, errlen);
     if (rc != 0) {
         free(f);
         return rc;
     }
-    f->members = rbgw_xcalloc(gw->nupstreams, sizeof(*f->members));
-    for (size_t i = 0; i < gw->nupstreams; i++) {
-        struct member *m = &f->members[i];
-        long limit, interval, weight;
-        m->f = f;
-        m->u = &gw->upstreams[i];
-        m->healthy = true;
-        if ((rc = rbgw_upstream_int_opt(m->u, "failure-limit", &limit, err, errlen)) ||
-            (rc = rbgw_upstream_int_opt(m->u, "health-interval", &interval, err, errlen)) ||
-            (rc = rbgw_upstream_int_opt(m->u, "weight", &weight, err, errlen))) {
-            rbgw_router_conf_free(&f->conf);
-            free(f->members);
-            free(f);
-            return rc;
-        }
-        m->failure_limit = (uint32_t)limit;
-        m->health_interval = (uint32_t)interval;
-        m->weight = (uint32_t)weight;
-        uv_timer_init(gw->loop, &m->check);
-        m->check.data = m;
-    }
+    f->ups = gen->upstreams;
+    f->nups = gen->nupstreams;
+    f->deadline_ms = gen->cfg->deadline_ms;
+    f->retry_budget = gen->cfg->retry_budget;
     f->pools = rbgw_xcalloc(f->conf.npools, sizeof(*f->pools));
     for (size_t i = 0; i < f->conf.npools; i++) {
         f->pools[i].ms = rbgw_xcalloc(f->conf.pools[i].nmembers, sizeof(*f->pools[i].ms));
@@ -819,22 +842,8 @@ rbgw_fanout_new(struct rbgw_gateway *gw, struct rbgw_fanout **out, char *err, si
     for (size_t i = 0; i < f->conf.npools; i++) {
         f->needs_names |= f->conf.pools[i].policy == RBGW_LB_CONSISTENT_HASH;
     }
-    f->budget = BUDGET_MIN_PER_SEC;
-    f->budget_ts = now_ms(f);
     *out = f;
     return 0;
-}
-
-void
-rbgw_fanout_stop(struct rbgw_fanout *f)
-{
-    if (f->stopped) {
-        return;
-    }
-    f->stopped = true;
-    for (size_t i = 0; i < f->gw->nupstreams; i++) {
-        uv_close((uv_handle_t *)&f->members[i].check, NULL);
-    }
 }
 
 void
@@ -847,7 +856,67 @@ rbgw_fanout_free(struct rbgw_fanout *f)
         free(f->pools[i].ms);
     }
     free(f->pools);
-    free(f->members);
     rbgw_router_conf_free(&f->conf);
     free(f);
+}
+
+void
+rbgw_fanout_budget_init(struct rbgw_gateway *gw)
+{
+    gw->retry_tokens = BUDGET_MIN_PER_SEC;
+    gw->retry_tokens_ts = uv_now(gw->loop);
+}
+
+int
+rbgw_fanout_member_new(struct rbgw_upstream *u, char *err, size_t errlen)
+{
+    long limit, interval, weight;
+    int rc;
+    if ((rc = rbgw_upstream_int_opt(u, "failure-limit", &limit, err, errlen)) ||
+        (rc = rbgw_upstream_int_opt(u, "health-interval", &interval, err, errlen)) ||
+        (rc = rbgw_upstream_int_opt(u, "weight", &weight, err, errlen))) {
+        return rc;
+    }
+    struct rbgw_member *m = rbgw_xcalloc(1, sizeof(*m));
+    m->u = u;
+    m->healthy = true;
+    m->failure_limit = (uint32_t)limit;
+    m->health_interval = (uint32_t)interval;
+    m->weight = (uint32_t)weight;
+    uv_timer_init(u->gw->loop, &m->check);
+    m->check.data = m;
+    u->member = m;
+    u->open_parts++;
+    return 0;
+}
+
+static void
+on_check_closed(uv_handle_t *h)
+{
+    struct rbgw_member *m = h->data;
+    rbgw__upstream_part_closed(m->u); /* may free the upstream: last */
+}
+
+void
+rbgw_fanout_member_stop(struct rbgw_upstream *u)
+{
+    struct rbgw_member *m = u->member;
+    if (m == NULL || m->stopped) {
+        return;
+    }
+    m->stopped = true;
+    uv_close((uv_handle_t *)&m->check, on_check_closed);
+}
+
+void
+rbgw_fanout_member_free(struct rbgw_upstream *u)
+{
+    free(u->member);
+    u->member = NULL;
+}
+
+bool
+rbgw_fanout_member_healthy(const struct rbgw_upstream *u)
+{
+    return u->member == NULL || u->member->healthy;
 }

@@ -702,7 +702,7 @@ fill(struct rbgw__log_line *l, enum rbgw_log_level level, const struct rbgw_requ
         return;
     }
     l->request_id = req->id;
-    const struct rbgw_listener *lis = req->session ? req->session->listener : NULL;
+    const struct rbgw_listener *lis = req->session ? req->session->l : NULL;
     if (lis != NULL && lis->conf != NULL && lis->conf->text != NULL) {
         l->listener = rbgw_str_cstr(lis->conf->text);
     }

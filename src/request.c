@@ -4,6 +4,7 @@
  *   listener conn ──ref──> request <──ref── upstream (while in flight)
  *                              │
  *                              ├──ref──> session (session.h): its pdns connection
+ *                              ├── counted by its listener (l->inflight) until freed
  *                              └── arena: JSON text copy, decoded tree, upstream encodings
  *
  * The request is freed by whoever drops the last reference, never from inside a function that
@@ -63,6 +64,9 @@ rbgw_request_new(struct rbgw_session *s, const char *raw, size_t len, void *orig
     rbgw_buf_init(&req->reply);
     req->start_ns = rbgw_now_ns();
     gw->inflight++;
+    if (s->l) {
+        s->l->inflight++;
+    }
     return req;
 }
 
@@ -80,6 +84,7 @@ rbgw_request_unref(struct rbgw_request *req)
         return;
     }
     struct rbgw_gateway *gw = req->gw;
+    struct rbgw_listener *l = req->session->l;
     rbgw_session_unref(req->session);
     req->session = NULL;
     rbgw_buf_free(&req->reply);
@@ -93,6 +98,9 @@ rbgw_request_unref(struct rbgw_request *req)
         free(req);
     }
     gw->inflight--;
+    if (l) {
+        rbgw__listener_request_freed(l);
+    }
     if (gw->stopping && gw->inflight == 0) {
         rbgw_gateway_stop(gw);
     }
@@ -197,10 +205,11 @@ rbgw_request_dispatch(struct rbgw_request *req)
         rbgw_request_fail(req, NULL, "shutting down");
         return;
     }
-    if (gw->nupstreams == 0) {
+    if (rbgw_gateway_nupstreams(gw) == 0) {
         req->outcome = "no_upstream";
         rbgw_request_fail(req, NULL, "no upstream configured");
         return;
     }
-    rbgw_fanout_dispatch(gw->fanout, req);
+    /* The current generation: the fan-out holds it until it answers (gateway.h). */
+    rbgw_fanout_dispatch(gw->gen->fanout, req);
 }

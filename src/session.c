@@ -24,10 +24,11 @@
 #include "rbgw/session.h"
 
 struct rbgw_session *
-rbgw_session_new(struct rbgw_gateway *gw)
+rbgw_session_new(struct rbgw_gateway *gw, struct rbgw_listener *l)
 {
     struct rbgw_session *s = rbgw_xcalloc(1, sizeof(*s));
     s->gw = gw;
+    s->l = l;
     s->id = ++gw->next_session_id;
     s->refs = 1;
     rbgw_list_init(&s->trxs);
@@ -53,7 +54,7 @@ rbgw_session_unref(struct rbgw_session *s)
     RBGW_ASSERT(s->gone);
     struct rbgw_gateway *gw = s->gw;
     if (!rbgw_list_empty(&s->trxs)) {
-        rbgw_fanout_session_end(gw->fanout, s);
+        rbgw_fanout_session_end(s);
     }
     RBGW_ASSERT(rbgw_list_empty(&s->trxs));
     gw->nsessions--;

@@ -121,6 +121,17 @@ void rbgw_config_free(struct rbgw_config *cfg);
 size_t rbgw_config_warnings(const struct rbgw_config *cfg,
                             void (*emit)(void *ctx, const char *text), void *ctx);
 
+/** Deep copy of src into dst (overwritten, not freed); rbgw_endpoint_conf_free releases it. */
+void rbgw_endpoint_conf_copy(struct rbgw_endpoint_conf *dst, const struct rbgw_endpoint_conf *src);
+void rbgw_endpoint_conf_free(struct rbgw_endpoint_conf *ec);
+
+/**
+ * The address a listener binds (unix path=, http address=, zeromq endpoint=), as written, or
+ * NULL for one that binds nothing (pipe).  Two listeners with the same address cannot run at
+ * the same time.
+ */
+const char *rbgw_listener_address(const struct rbgw_endpoint_conf *ec);
+
 /** Write --help text (every key, its default and meaning, from the schema table) to f. */
 void rbgw_config_usage(FILE *f);
 

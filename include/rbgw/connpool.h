@@ -123,7 +123,9 @@ struct rbgw_connpool {
     uint64_t next_open;                /* loop time before which no open starts */
     uint64_t next_id;                  /* conn ids */
     uv_timer_t wait_timer;             /* earliest waiter deadline, or the back-off end */
+    uint32_t nalive;                   /* conns allocated and not yet freed (closing ones too) */
     bool stopping;                     /* stop() called */
+    bool wait_timer_closed;            /* its close callback ran (after stop) */
 };
 
 /**
@@ -147,7 +149,11 @@ void rbgw_connpool_probe(struct rbgw_connpool *p, rbgw_call_done_cb done, void *
  * no longer pinned.  Safe inside a call's done callback, the conn's own included.
  */
 void rbgw_connpool_unpin(struct rbgw_connpool *p, uint64_t conn_id);
-/** Fail queued calls, close every conn.  Idempotent. */
+/**
+ * Fail queued calls, close every conn.  Idempotent.  Once every handle of the pool is closed
+ * (its timer, every conn's) it calls rbgw__upstream_part_closed(p->u), once, as the last thing
+ * it does: the upstream may be freed then.
+ */
 void rbgw_connpool_stop(struct rbgw_connpool *p);
 
 /* ---- outcomes, called by transports ---- */

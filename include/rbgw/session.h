@@ -24,7 +24,8 @@
  * as long as its session lists it or a request's fan-out holds it.
  *
  * Sessions must all have ended before rbgw_gateway_deinit (fan-out is freed there); the
- * gateway counts them (gw->nsessions).
+ * gateway counts them (gw->nsessions).  Each listener counts the requests of its sessions
+ * (l->inflight): a listener a reload removed is closed once that count is 0.
  */
 #ifndef RBGW_SESSION_H
 #define RBGW_SESSION_H
@@ -35,18 +36,18 @@
 #include "rbgw/list.h"
 
 struct rbgw_session {
-    struct rbgw_gateway *gw;        /* borrowed, gateway lifetime */
-    struct rbgw_listener *listener; /* borrowed: the listener it came on, for logs; NULL when
-                                       none (rbgw call); set by the listener after new */
-    uint64_t id;                    /* per-process sequence number, for logs */
-    uint32_t refs;                  /* the listener's until gone + one per live request */
-    bool gone;                      /* the pdns side has gone: answers are swallowed */
-    const char *why;                /* static text: why it went ("its pdns connection closed") */
-    struct rbgw_list trxs;          /* open transactions, owned (fanout.c's, on their link) */
+    struct rbgw_gateway *gw; /* borrowed, gateway lifetime */
+    struct rbgw_listener *l; /* borrowed: the listener it came on (NULL for rbgw call); it
+                                outlives the session's requests (gateway.h) */
+    uint64_t id;             /* per-process sequence number, for logs */
+    uint32_t refs;           /* the listener's until gone + one per live request */
+    bool gone;               /* the pdns side has gone: answers are swallowed */
+    const char *why;         /* static text: why it went ("its pdns connection closed") */
+    struct rbgw_list trxs;   /* open transactions, owned (fanout.c's, on their link) */
 };
 
-/** A new session for a pdns connection; refs = 1, the caller's (the listener's). */
-struct rbgw_session *rbgw_session_new(struct rbgw_gateway *gw);
+/** A new session for a pdns connection on l (NULL: none); refs = 1, the caller's (l's). */
+struct rbgw_session *rbgw_session_new(struct rbgw_gateway *gw, struct rbgw_listener *l);
 void rbgw_session_ref(struct rbgw_session *s);
 /** Drop a reference; the last one ends the session (open transactions dropped) and frees it. */
 void rbgw_session_unref(struct rbgw_session *s);

@@ -63,8 +63,10 @@ struct http_listener {
     struct rbgw_http_in_conf conf; /* prefix (path=) and suffix (url-suffix=) */
     struct rbgw_list conns;        /* open http_conns */
     struct rbgw_read_slab slab;    /* the read buffer of every conn (listener/slab.h) */
+    uint32_t nconns;               /* conns allocated and not yet freed (closing ones too) */
     unsigned stopped : 1;          /* no more accepts */
     unsigned closed : 1;           /* handles closing */
+    unsigned server_closed : 1;    /* the listening socket's close callback ran */
 };
 
 struct hdr_span {
@@ -118,13 +120,33 @@ message_free(struct http_conn *c)
     c->url_len = 0;
 }
 
+/* Every handle closed after http_close: the gateway may free the listener. */
+static void
+check_closed(struct http_listener *hl)
+{
+    if (hl->closed && hl->server_closed && hl->nconns == 0) {
+        rbgw_gateway_listener_closed(hl->l);
+    }
+}
+
 static void
 on_conn_closed(uv_handle_t *h)
 {
     struct http_conn *c = h->data;
+    struct http_listener *hl = c->hl;
     rbgw_buf_free(&c->in);
     message_free(c);
     free(c);
+    hl->nconns--;
+    check_closed(hl);
+}
+
+static void
+on_server_closed(uv_handle_t *h)
+{
+    struct http_listener *hl = h->data;
+    hl->server_closed = 1;
+    check_closed(hl);
 }
 
 static void
@@ -577,6 +599,7 @@ on_connection(uv_stream_t *server, int status)
     }
     struct http_conn *c = rbgw_xcalloc(1, sizeof(*c));
     c->hl = hl;
+    hl->nconns++;
     c->max_request = hl->l->gw->cfg->max_request_size;
     rbgw_list_init(&c->link);
     uv_tcp_init(hl->l->gw->loop, &c->tcp);
@@ -586,8 +609,7 @@ on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }
-    c->session = rbgw_session_new(hl->l->gw);
-    c->session->listener = hl->l;
+    c->session = rbgw_session_new(hl->l->gw, hl->l);
     rbgw_list_push_back(&hl->conns, &c->link);
     uv_tcp_nodelay(&c->tcp, 1);
     llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
@@ -674,7 +696,7 @@ http_close(struct rbgw_listener *l)
     while (!rbgw_list_empty(&hl->conns)) {
         conn_close(rbgw_list_entry(hl->conns.next, struct http_conn, link));
     }
-    uv_close((uv_handle_t *)&hl->server, NULL);
+    uv_close((uv_handle_t *)&hl->server, on_server_closed);
 }
 
 static void

@@ -271,8 +271,7 @@ rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l, struct rb
     jc->max_request = l->gw->cfg->max_request_size;
     rbgw_buf_init(&jc->rbuf);
     rbgw_frame_scanner_init(&jc->sc);
-    jc->session = rbgw_session_new(l->gw);
-    jc->session->listener = l;
+    jc->session = rbgw_session_new(l->gw, l);
     in->data = jc;
     out->data = jc;
 }

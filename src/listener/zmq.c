@@ -186,8 +186,7 @@ peer_get(struct zmq_listener *zl, const unsigned char *id, size_t idlen)
     p->idlen = idlen;
     memcpy(p->id, id, idlen);
     rbgw_list_init(&p->idle_link);
-    p->session = rbgw_session_new(zl->l->gw);
-    p->session->listener = zl->l;
+    p->session = rbgw_session_new(zl->l->gw, zl->l);
     p->next = zl->peers[h & (zl->nbuckets - 1)];
     zl->peers[h & (zl->nbuckets - 1)] = p;
     zl->npeers++;
@@ -643,6 +642,7 @@ on_handle_closed(uv_handle_t *h)
     if (--zl->pending_closes == 0) {
         /* libuv no longer watches ZMQ_FD: the socket that owns it may go now. */
         release_zmq(zl);
+        rbgw_gateway_listener_closed(zl->l);
     }
 }
 

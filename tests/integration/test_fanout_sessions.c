@@ -281,11 +281,11 @@ ParameterizedTest(struct tcase *t, fanout_sessions, every_ordering)
     cr_assert_eq(fake_gw()->inflight, 0, "%s: a request outlived its outcome", name);
 
     /* Nothing pinned, nothing busy, and the call's conns closed or given back as they should. */
-    for (size_t u = 0; u < fake_gw()->nupstreams; u++) {
+    for (size_t u = 0; u < rbgw_gateway_nupstreams(fake_gw()); u++) {
         cr_assert_eq(fake_gw_npinned(u), 0, "%s: %zu conn(s) of %s still pinned", name,
-                     fake_gw_npinned(u), fake_gw()->upstreams[u].name);
+                     fake_gw_npinned(u), rbgw_gateway_upstream(fake_gw(), u)->name);
         cr_assert_eq(fake_gw_nbusy(u), 0, "%s: a conn of %s still busy", name,
-                     fake_gw()->upstreams[u].name);
+                     rbgw_gateway_upstream(fake_gw(), u)->name);
     }
     bool want_closed = expect_closed(t, outcome, stopped);
     for (size_t i = 0; i < nlegs; i++) {

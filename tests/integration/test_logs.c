@@ -475,7 +475,7 @@ Test(logs, flood_against_a_dead_upstream_is_counted)
     struct rbgw_gateway g;
     cr_assert_eq(rbgw_gateway_init(&g, &loop, &cfg, err, sizeof(err)), 0, "%s", err);
     cr_assert_eq(rbgw_gateway_start(&g, err, sizeof(err)), 0, "%s", err);
-    struct rbgw_session *s = rbgw_session_new(&g);
+    struct rbgw_session *s = rbgw_session_new(&g, NULL);
     const char *call = "{\"method\": \"lookup\", \"parameters\": {\"qname\": \"x.example.\"}}";
     enum { CALLS = 20000 };
     for (int i = 0; i < CALLS; i++) {

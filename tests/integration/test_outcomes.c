@@ -91,7 +91,7 @@ send_call(const char *json)
     cr_assert_lt(npendings, RBGW_NELEM(pendings));
     pendings[npendings++] = p;
     if (session == NULL) {
-        session = rbgw_session_new(&gw);
+        session = rbgw_session_new(&gw, NULL);
     }
     p->req = rbgw_request_new(session, json, strlen(json), p, on_reply);
     rbgw_request_dispatch(p->req);
@@ -164,9 +164,9 @@ start_gw(const char *first, ...)
 static struct rbgw_upstream *
 upstream(const char *name)
 {
-    for (size_t i = 0; i < gw.nupstreams; i++) {
-        if (strcmp(gw.upstreams[i].name, name) == 0) {
-            return &gw.upstreams[i];
+    for (size_t i = 0; i < rbgw_gateway_nupstreams(&gw); i++) {
+        if (strcmp(rbgw_gateway_upstream(&gw, i)->name, name) == 0) {
+            return rbgw_gateway_upstream(&gw, i);
         }
     }
     cr_assert_fail("no upstream %s", name);
@@ -188,8 +188,8 @@ teardown(void)
     release_fds();
     if (gw_up) {
         /* Fail whatever is still in flight (as close_all does), then stop as main does. */
-        for (size_t i = 0; i < gw.nupstreams; i++) {
-            rbgw_connpool_stop(gw.upstreams[i].cp);
+        for (size_t i = 0; i < rbgw_gateway_nupstreams(&gw); i++) {
+            rbgw_connpool_stop(rbgw_gateway_upstream(&gw, i)->cp);
         }
         for (size_t i = 0; i < npendings; i++) {
             wait_reply(pendings[i]);

@@ -1,10 +1,11 @@
 /*
  * fake_upstream.c: see fake_upstream.h.
  *
- * The gateway is put together the way rbgw_gateway_init does it, minus listeners and with the
- * fake transport for every upstream: the pool, fan-out, session and request code under test is
- * the real one.  Records live in fixed arrays (a test makes a handful of conns and calls), so a
- * record stays valid after the pool freed its conn and the test can still ask what happened.
+ * The gateway is rbgw_gateway_init_with's, with the fake transport for every upstream and never
+ * started (no listener runs): the pool, fan-out, session, request and reload code under test is
+ * the real one.  Reloads load their configuration from the options fake_gw_reload was given.
+ * Records live in fixed arrays (a test makes a handful of conns and calls), so a record stays valid
+ * after the pool freed its conn and the test can still ask what happened.
  */
 #include "fake_upstream.h"
 
@@ -35,7 +36,8 @@ struct fconn {
 };
 
 static uv_loop_t loop;                            /* the test's loop */
-static struct rbgw_config cfg;                    /* loaded options */
+static struct rbgw_config cfg;                    /* loaded options (generation 1's) */
+static const char *const *reload_args;            /* fake_gw_reload's options, while it runs */
 static struct rbgw_gateway gw;                    /* the gateway under test */
 static bool started;                              /* fake_gw_start ran */
 static bool finished;                             /* fake_gw_finish ran */
@@ -62,7 +64,7 @@ f_open(struct rbgw_upconn *c)
     ((struct fconn *)c)->rec = nconns;
     struct fake_conn *fc = &conns[nconns++];
     memset(fc, 0, sizeof(*fc));
-    fc->upstream = (size_t)(c->cp->u - gw.upstreams);
+    snprintf(fc->upstream, sizeof(fc->upstream), "%s", c->cp->u->name);
     fc->id = c->id;
     fc->c = c;
     fc->opening = true;
@@ -130,8 +132,9 @@ static const struct rbgw_upstream_ops fake_upstream_ops = {
 
 /* ---- the gateway ---- */
 
-void
-fake_gw_start(const char *const *args)
+/* Load options as rbgw would read them from its command line ("--log-level=debug" added). */
+static int
+load_args(const char *const *args, struct rbgw_config *out, char *err, size_t errlen)
 {
     const char *argv[32] = {"rbgw-test"};
     int argc = 1;
@@ -144,32 +147,42 @@ fake_gw_start(const char *const *args)
     if (!level) {
         argv[argc++] = "--log-level=debug";
     }
+    return rbgw_config_load(out, argc, (char **)argv, err, errlen);
+}
+
+/* rbgw_config_loader for reloads: fake_gw_reload's options. */
+static int
+reload_loader(void *ctx, struct rbgw_config *out, char *err, size_t errlen)
+{
+    RBGW_UNUSED(ctx);
+    cr_assert_not_null(reload_args, "a reload outside fake_gw_reload");
+    return load_args(reload_args, out, err, errlen);
+}
+
+void
+fake_gw_start(const char *const *args)
+{
     char err[512];
-    cr_assert_eq(rbgw_config_load(&cfg, argc, (char **)argv, err, sizeof(err)), 0, "config: %s",
-                 err);
+    cr_assert_eq(load_args(args, &cfg, err, sizeof(err)), 0, "config: %s", err);
     rbgw_log_set_level(cfg.log_level);
     cr_assert_eq(uv_loop_init(&loop), 0);
-    memset(&gw, 0, sizeof(gw));
-    gw.loop = &loop;
-    gw.cfg = &cfg;
-    gw.upstreams = rbgw_xcalloc(cfg.nupstreams, sizeof(*gw.upstreams));
-    for (size_t i = 0; i < cfg.nupstreams; i++) {
-        struct rbgw_upstream *u = &gw.upstreams[i];
-        long timeout, cto;
-        u->ops = &fake_upstream_ops;
-        u->gw = &gw;
-        u->conf = &cfg.upstreams[i];
-        u->name = rbgw_config_upstream_name(&cfg, i);
-        cr_assert_eq(rbgw_upstream_int_opt(u, "timeout", &timeout, err, sizeof(err)), 0, "%s", err);
-        cr_assert_eq(rbgw_upstream_int_opt(u, "connect-timeout", &cto, err, sizeof(err)), 0, "%s",
-                     err);
-        u->timeout_ms = (uint32_t)timeout;
-        u->connect_timeout_ms = (uint32_t)cto;
-        cr_assert_eq(u->ops->create(u, err, sizeof(err)), 0, "%s", err);
-        gw.nupstreams++;
-    }
-    cr_assert_eq(rbgw_fanout_new(&gw, &gw.fanout, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(rbgw_gateway_init_with(&gw, &loop, &cfg, &fake_upstream_ops, err, sizeof(err)), 0,
+                 "%s", err);
+    rbgw_gateway_set_loader(&gw, reload_loader, NULL);
     started = true;
+}
+
+int
+fake_gw_reload(const char *const *args, char *err, size_t errlen)
+{
+    char e[RBGW_RELOAD_ERR_MAX];
+    reload_args = args;
+    int rc = rbgw_gateway_reload(&gw, e, sizeof(e));
+    reload_args = NULL;
+    if (err) {
+        snprintf(err, errlen, "%s", rc == 0 ? "" : e);
+    }
+    return rc;
 }
 
 struct rbgw_gateway *
@@ -182,8 +195,8 @@ fake_gw(void)
 struct rbgw_connpool *
 fake_gw_connpool(size_t i)
 {
-    cr_assert_lt(i, gw.nupstreams);
-    return gw.upstreams[i].impl;
+    cr_assert_lt(i, rbgw_gateway_nupstreams(&gw));
+    return rbgw_gateway_upstream(&gw, i)->cp;
 }
 
 void
@@ -198,7 +211,7 @@ struct rbgw_session *
 fake_gw_session(void)
 {
     cr_assert_lt(nheld, MAX_SESSIONS);
-    struct rbgw_session *s = rbgw_session_new(&gw);
+    struct rbgw_session *s = rbgw_session_new(&gw, NULL);
     held[nheld++] = s;
     return s;
 }

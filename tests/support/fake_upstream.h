@@ -13,8 +13,8 @@
  * record says so; the step is then refused, as a real transport would drop it).  Deadlines are
  * real loop timers: fake_gw_run_until waits for a state, bounded.
  *
- * The gateway is built like rbgw_gateway_init builds it (upstreams from the config, the fan-out
- * routing state), but with no listeners: the test plays the listener.  Its sessions
+ * The gateway is rbgw_gateway_init's (rbgw_gateway_init_with the fake transport), never started:
+ * its listeners do not run, the test plays the listener.  Its sessions
  * (fake_gw_session) and requests (fake_gw_send) behave like a listener's: the test's
  * reference to a request is dropped when its answer arrives, or at once when its session is
  * reported gone before that (fake_gw_gone), exactly as jsonconn and the HTTP listener do.
@@ -37,7 +37,7 @@
 
 /* One conn the pool opened (kept after the pool freed the conn itself). */
 struct fake_conn {
-    size_t upstream;       /* index of its upstream in the gateway */
+    char upstream[64];     /* name of its upstream */
     uint64_t id;           /* the pool's conn id */
     struct rbgw_upconn *c; /* the live conn; NULL once the pool closed it */
     bool opening;          /* open called, no outcome yet */
@@ -61,7 +61,12 @@ struct fake_req {
  */
 void fake_gw_start(const char *const *args);
 struct rbgw_gateway *fake_gw(void);
-/** The pool of upstream i. */
+/**
+ * Reload the gateway with these options (as fake_gw_start takes them): rbgw_gateway_reload's
+ * result; err (may be NULL) gets the reason of a refusal.
+ */
+int fake_gw_reload(const char *const *args, char *err, size_t errlen);
+/** The pool of upstream i (of the current generation). */
 struct rbgw_connpool *fake_gw_connpool(size_t i);
 /** From now on opens wait for fake_conn_ready / fake_conn_error (default: ready at once). */
 void fake_gw_manual_open(bool on);
@@ -92,7 +97,7 @@ void fake_conn_lost(struct fake_conn *fc);
  */
 void fake_gw_run_until(bool (*cond)(void *arg), void *arg);
 
-/** Conns of upstream i on the pool's pinned list / idle list / busy list. */
+/** Conns of upstream i (current generation) on the pool's pinned / idle / busy list. */
 size_t fake_gw_npinned(size_t i);
 size_t fake_gw_nidle(size_t i);
 size_t fake_gw_nbusy(size_t i);

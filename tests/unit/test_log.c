@@ -496,7 +496,7 @@ fake_req(struct fake_req *f, const char *raw, enum rbgw_method mid, const char *
     memset(f, 0, sizeof(*f));
     f->ec.text = "unix:path=/run/rbgw.sock";
     f->l.conf = &f->ec;
-    f->s.listener = &f->l;
+    f->s.l = &f->l;
     f->u.name = "up1";
     f->r.id = 42;
     f->r.session = &f->s;
