@@ -15,6 +15,8 @@
  *     call and nothing else, in text and in json.
  *   - journald: with JOURNAL_STREAM naming rbgw's stderr every line starts with its syslog
  *     priority; naming another file, no line does.
+ *   - a reload (SIGHUP) that changes log-format and access-log: text lines before, JSON from
+ *     the reload's own line on, and access lines only for calls after it.
  *   - a flood of failures: in-process against a dead upstream with the log's clock frozen
  *     (no timing), 20000 failed calls write RBGW_LOG_BURST warnings and one summary counting
  *     the rest exactly; through the binary on the real clock, every failed call is a warning
@@ -36,6 +38,7 @@
 #include "fake_http.h"
 #include "fake_json.h"
 #include "itest.h"
+#include "netio.h"
 #include "rbgw_proc.h"
 
 #include "rbgw/config.h"
@@ -413,6 +416,60 @@ Test(logs, journal_stream_of_another_file_is_ignored)
     for (size_t i = 0; i < l.n; i++) {
         cr_expect(strncmp(l.v[i], "rbgw[", 5) == 0, "unexpected prefix: %s", l.v[i]);
     }
+}
+
+/* ---- a reload switches the format ---- */
+
+static void
+write_conf(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+Test(logs, reload_switches_format_and_access_log)
+{
+    const char *conf = rbgw_test_fmt("%s/rbgw.conf", dir);
+    const char *base =
+        rbgw_test_fmt("listen=pipe\nupstream=unix:path=%s/nobody.sock,name=dead\n", dir);
+    write_conf(conf, rbgw_test_fmt("%slog-format=text\n", base));
+    const char *args[] = {rbgw_test_fmt("--config=%s", conf), NULL};
+    gw = rbgw_proc_spawn(NULL, args);
+    cr_assert_not_null(gw);
+    rbgw_test_assert_false_reply(rbgw_test_call(gw, rbgw_test_fmt(LOOKUP_FMT, "a.example.")), NULL);
+    write_conf(conf, rbgw_test_fmt("%slog-format=json\naccess-log=yes\n", base));
+    cr_assert_eq(kill(rbgw_proc_pid(gw), SIGHUP), 0);
+    /* The reload's own line is the first one in the new format (a bounded poll). */
+    const char *in_force = "\"msg\":\"reload: generation 2 in force";
+    long deadline = rbgw_test_now_ms() + RBGW_TEST_IO_MS;
+    while (!rbgw_test_stderr_has(gw, in_force)) {
+        cr_assert_lt(rbgw_test_now_ms(), deadline, "no json reload line:\n%s",
+                     rbgw_test_stderr(gw));
+        usleep(1000);
+    }
+    rbgw_test_assert_false_reply(rbgw_test_call(gw, rbgw_test_fmt(LOOKUP_FMT, "b.example.")), NULL);
+    rbgw_proc_close_stdin(gw);
+    finish();
+    struct lines l = stderr_lines();
+    size_t i = 0, access = 0;
+    for (; i < l.n && !strstr(l.v[i], in_force); i++) {
+        cr_expect(strncmp(l.v[i], "rbgw[", 5) == 0, "before the reload, text: %s", l.v[i]);
+        cr_expect_null(strstr(l.v[i], "access"), "no access line before: %s", l.v[i]);
+    }
+    cr_assert_lt(i, l.n);
+    for (; i < l.n; i++) {
+        char err[200];
+        yajl_val v = yajl_tree_parse(l.v[i], err, sizeof(err));
+        cr_expect_not_null(v, "after the reload, json: %s", l.v[i]);
+        if (v && strcmp(jstr(v, "msg"), "access") == 0) {
+            cr_expect_eq(jnum(v, "request_id"), 2, "%s", l.v[i]);
+            access++;
+        }
+        yajl_tree_free(v);
+    }
+    cr_expect_eq(access, 1, "%s", rbgw_test_stderr(gw));
 }
 
 /* ---- floods ---- */
