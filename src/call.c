@@ -134,7 +134,7 @@ rbgw_call_main(int argc, char **argv)
         fprintf(stderr, "rbgw call: %s\n", err);
         return 2;
     }
-    rbgw_log_set_level(cfg.log_level);
+    rbgw_log_configure(&cfg);
 
     struct rbgw_arena a = RBGW_ARENA_INIT;
     struct rbgw_buf text = RBGW_BUF_INIT;
@@ -171,6 +171,7 @@ rbgw_call_main(int argc, char **argv)
             rbgw_session_gone(ctx.session, "rbgw call ended without an answer");
         }
         rbgw_gateway_deinit(&gw);
+        rbgw_log_flush();
         status = ctx.answered ? ctx.status : 1;
     }
     uv_loop_close(&loop);

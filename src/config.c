@@ -44,6 +44,7 @@ enum opt_type {
     OPT_LISTEN,   /* connection string of a listener; appended to a rbgw_endpoint_conf array */
     OPT_UPSTREAM, /* connection string of an upstream; ditto */
     OPT_LEVEL,    /* enum rbgw_log_level by name */
+    OPT_LOGFMT,   /* enum rbgw_log_format by name */
     OPT_SIZE,     /* size_t bytes, optional k/K or m/M suffix, bounded by min..max */
     OPT_BOOL,     /* bool: yes/no, true/false, on/off, 1/0 */
     OPT_NAMED,    /* NAME:key=value,... (pool=, route=); checked by the router; a list */
@@ -87,6 +88,10 @@ static const struct opt opts[] = {
      "metrics/status endpoint: http:address=HOST:PORT or unix:path=SOCKET"},
     {"log-level", OPT_LEVEL, CFG(log_level), 0, "info", 0, 0, 0,
      "error, warning, info or debug (logs go to stderr)"},
+    {"log-format", OPT_LOGFMT, CFG(log_format), 0, "text", 0, 0, 0,
+     "text, or json: one JSON object per line"},
+    {"access-log", OPT_BOOL, CFG(access_log), 0, "no", 0, 0, 0,
+     "one info line per call answered (method, upstream, outcome, time)"},
     {"max-request-size", OPT_SIZE, CFG(max_request_size), 0, "1048576", 256, 1073741824, 0,
      "bytes (k, m suffixes); a larger request from pdns gets a false reply"},
     {"max-reply-size", OPT_SIZE, CFG(max_reply_size), 0, "16777216", 256, 1073741824, 0,
@@ -133,11 +138,25 @@ struct loader {
     size_t file_at[NOPTS];   /* per list key: index of the file's first entry in it, or NONE */
 };
 
+static const char *const format_names[] = {
+    [RBGW_LOG_TEXT] = "text",
+    [RBGW_LOG_JSON] = "json",
+};
+
 const char *
 rbgw_log_level_name(enum rbgw_log_level l)
 {
     if ((unsigned)l < RBGW_NELEM(level_names)) {
         return level_names[l];
+    }
+    return "?";
+}
+
+const char *
+rbgw_log_format_name(enum rbgw_log_format f)
+{
+    if ((unsigned)f < RBGW_NELEM(format_names)) {
+        return format_names[f];
     }
     return "?";
 }
@@ -646,6 +665,14 @@ apply(struct loader *ld, const struct opt *o, const char *v, const struct place 
         }
         return fail(ld, pl, o->name, "unknown level '%s' (expected error, warning, info or debug)",
                     v);
+    case OPT_LOGFMT:
+        for (size_t i = 0; i < RBGW_NELEM(format_names); i++) {
+            if (strcmp(v, format_names[i]) == 0) {
+                *(enum rbgw_log_format *)field = (enum rbgw_log_format)i;
+                return 0;
+            }
+        }
+        return fail(ld, pl, o->name, "unknown format '%s' (expected text or json)", v);
     case OPT_SIZE:
         return parse_size(ld, o, v, pl, (size_t *)field);
     case OPT_BOOL:
@@ -1152,6 +1179,8 @@ metavar(const struct opt *o)
         return "=N";
     case OPT_LEVEL:
         return "=LEVEL";
+    case OPT_LOGFMT:
+        return "=FORMAT";
     case OPT_SIZE:
         return "=BYTES";
     case OPT_BOOL:

@@ -649,11 +649,11 @@ probe_done(struct rbgw_call *call, int status, struct rbgw_str reply, const stru
         m->u->stats.checks_ok++;
         m->healthy = true;
         m->failures = 0;
-        rbgw_log_warn("u=%s: check passed, back in service", m->u->name);
+        rbgw_ulog_warn(m->u, "check passed, back in service");
         return;
     }
     m->u->stats.checks_failed++;
-    rbgw_log_info("u=%s: check failed: %s", m->u->name, reason);
+    rbgw_rlog_limited(RBGW_LOG_INFO, "failed checks", NULL, m->u, "check failed: %s", reason);
     uv_timer_start(&m->check, check_now, m->health_interval, 0);
 }
 
@@ -677,10 +677,9 @@ member_failed(struct rbgw_member *m, int status, const char *reason)
     }
     m->healthy = false;
     m->u->stats.ejections++;
-    rbgw_log_warn("u=%s: ejected after %u consecutive failures (last: %s: %s); checking every "
-                  "%u ms",
-                  m->u->name, m->failures, rbgw_outcome_name(rbgw_outcome_of(status)), reason,
-                  m->health_interval);
+    rbgw_ulog_warn(
+        m->u, "ejected after %u consecutive failures (last: %s: %s); checking every %u ms",
+        m->failures, rbgw_outcome_name(rbgw_outcome_of(status)), reason, m->health_interval);
     if (!m->stopped) {
         uv_timer_start(&m->check, check_now, m->health_interval, 0);
     }
@@ -775,6 +774,8 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
         if (fan->trx_role == TRX_END && fan->trx->failed && method == RBGW_M_COMMIT_TRANSACTION) {
             /* write=all: some responder failed a call of this transaction; committing the
              * others would leave them disagreeing.  Abort everywhere instead. */
+            rbgw_rlog_warn(req, "transaction %lld failed on a responder: aborting it on all",
+                           (long long)trxid);
             static const char abort_fmt[] =
                 "{\"method\": \"abortTransaction\", \"parameters\": {\"trxid\": %lld}}";
             char text[128];
@@ -787,8 +788,6 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
                 fan_fail(fan, RBGW_ELOCAL, "internal error building abortTransaction");
                 return;
             }
-            rbgw_log_warn("req=%llu: transaction %lld failed on a responder: aborting it on all",
-                          (unsigned long long)req->id, (long long)trxid);
             fan->commit_aborted = true;
             fan->reasons.len = 0;
             rbgw_buf_printf(&fan->reasons,

@@ -192,7 +192,7 @@ upstream_unref(struct rbgw_upstream *u)
     if (--u->refs > 0) {
         return;
     }
-    rbgw_log_debug("u=%s: no generation uses it any more: closing it", u->name);
+    rbgw_ulog_debug(u, "no generation uses it any more: closing it");
     upstream_stop(u);
     schedule_reap(u->gw);
 }
@@ -474,7 +474,7 @@ reap(struct rbgw_gateway *gw)
         struct rbgw_upstream *u = rbgw_list_entry(n, struct rbgw_upstream, link);
         n = n->next;
         if (u->refs == 0 && u->open_parts == 0) {
-            rbgw_log_debug("u=%s: closed", u->name);
+            rbgw_ulog_debug(u, "closed");
             upstream_free(u);
         }
     }
@@ -599,6 +599,8 @@ apply_settings(struct rbgw_gateway *gw, const struct rbgw_config *old)
 {
     const struct rbgw_config *cfg = gw->cfg;
     rbgw_log_set_level(gw->debug_toggled ? RBGW_LOG_DEBUG : cfg->log_level);
+    rbgw_log_set_format(cfg->log_format);
+    rbgw_log_set_access(cfg->access_log);
     if (cfg->max_request_size != old->max_request_size) {
         rbgw_log_warn("reload: max-request-size=%zu applies to pdns connections opened from now "
                       "on; open ones (and the pipe and zeromq listeners, until a restart) keep "

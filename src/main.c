@@ -66,6 +66,7 @@ run(const struct rbgw_config *cfg, struct cmdline *cl)
         uv_loop_close(&loop);
         return 1;
     }
+    rbgw_log_attach_loop(&loop);
     rbgw_gateway_set_loader(&gw, load_config, cl);
     int exit_code = 0;
     if (rbgw_gateway_start(&gw, err, sizeof(err)) != 0) {
@@ -80,6 +81,9 @@ run(const struct rbgw_config *cfg, struct cmdline *cl)
         exit_code = gw.exit_code;
     }
     rbgw_gateway_deinit(&gw);
+    /* Pending rate-limit summaries are written now; one more turn closes the log's timer. */
+    rbgw_log_detach_loop();
+    uv_run(&loop, UV_RUN_NOWAIT);
     if (uv_loop_close(&loop) != 0) {
         /* A handle left open is a bug; say so rather than hide it. */
         rbgw_log_err("event loop closed with handles still open");
@@ -120,7 +124,7 @@ main(int argc, char **argv)
         rbgw_config_free(&cfg);
         return 0;
     }
-    rbgw_log_set_level(cfg.log_level);
+    rbgw_log_configure(&cfg);
     if (cfg.check_config) {
         /* Pools and routes are checked against the upstream names, as a real start does. */
         struct rbgw_router_conf rc;

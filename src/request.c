@@ -113,7 +113,7 @@ rbgw_request_unref(struct rbgw_request *req)
     }
 }
 
-/* The one place an answer is counted (metrics.h): by listener, class, method, latency. */
+/* Count an answer (metrics.h): by listener, class, method, latency. */
 static void
 count_answer(struct rbgw_request *req, enum rbgw_answer a)
 {
@@ -130,9 +130,18 @@ count_answer(struct rbgw_request *req, enum rbgw_answer a)
     rbgw_hist_observe(&l->stats.latency, now - req->start_ns);
 }
 
+/*
+ * The one place every answer passes, reply or failure, exactly once: it is counted, the access
+ * line is written (whatever else must see every answer belongs here too), then the answer goes
+ * to the listener.
+ */
 static void
-deliver(struct rbgw_request *req, struct rbgw_str reply)
+deliver(struct rbgw_request *req, struct rbgw_str reply, enum rbgw_answer a)
 {
+    count_answer(req, a);
+    if (rbgw_log_access_enabled()) {
+        rbgw_access_log(req, rbgw_answer_name(a), reply);
+    }
     if (!req->session->gone && req->on_reply) {
         req->on_reply(req, reply);
     }
@@ -142,28 +151,27 @@ void
 rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply, bool said_false)
 {
     if (req->answered) {
-        rbgw_log_debug("req=%llu: second answer dropped", (unsigned long long)req->id);
+        rbgw_rlog_debug(req, "second answer dropped");
         return;
     }
     req->answered = true;
-    count_answer(req, said_false ? RBGW_ANSWER_FALSE : RBGW_ANSWER_OK);
-    if (rbgw_log_enabled(RBGW_LOG_DEBUG)) {
-        rbgw_log_debug("req=%llu %.*s answered in %llu us", (unsigned long long)req->id,
-                       (int)req->call.method.len, req->call.method.p ? req->call.method.p : "",
-                       (unsigned long long)((rbgw_now_ns() - req->start_ns) / 1000));
-    }
-    deliver(req, reply);
+    rbgw_rlog_debug(req, "answered in %llu us",
+                    (unsigned long long)((rbgw_now_ns() - req->start_ns) / 1000));
+    deliver(req, reply, said_false ? RBGW_ANSWER_FALSE : RBGW_ANSWER_OK);
 }
 
 void
 rbgw_request_answered(struct rbgw_request *req, enum rbgw_answer a)
 {
     if (req->answered) {
-        rbgw_log_debug("req=%llu: second answer dropped", (unsigned long long)req->id);
+        rbgw_rlog_debug(req, "second answer dropped");
         return;
     }
     req->answered = true;
     count_answer(req, a);
+    if (rbgw_log_access_enabled()) {
+        rbgw_access_log(req, rbgw_answer_name(a), RBGW_STR_NULL);
+    }
 }
 
 void
@@ -171,7 +179,7 @@ rbgw_request_fail(struct rbgw_request *req, int status, const struct rbgw_json *
                   const char *fmt, ...)
 {
     if (req->answered) {
-        rbgw_log_debug("req=%llu: second answer dropped", (unsigned long long)req->id);
+        rbgw_rlog_debug(req, "second answer dropped");
         return;
     }
     char reason[512];
@@ -179,15 +187,11 @@ rbgw_request_fail(struct rbgw_request *req, int status, const struct rbgw_json *
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    rbgw_log_warn("req=%llu%s%.*s%s%s: %s", (unsigned long long)req->id,
-                  req->call.method.len ? " " : "", (int)req->call.method.len,
-                  req->call.method.len ? req->call.method.p : "", req->upstream ? " u=" : "",
-                  req->upstream ? req->upstream->name : "", reason);
+    rbgw_rlog_limited(RBGW_LOG_WARN, "calls answered false", req, NULL, "%s", reason);
     struct rbgw_buf b = RBGW_BUF_INIT;
     rbgw_rpc_error_reply(&b, reason, extra);
     req->answered = true;
-    count_answer(req, rbgw_answer_of(status));
-    deliver(req, rbgw_buf_str(&b));
+    deliver(req, rbgw_buf_str(&b), rbgw_answer_of(status));
     rbgw_buf_free(&b);
 }
 

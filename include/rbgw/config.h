@@ -29,6 +29,11 @@ enum rbgw_log_level {
     RBGW_LOG_DEBUG,
 };
 
+enum rbgw_log_format {
+    RBGW_LOG_TEXT, /* "rbgw[pid]: level: message", as a terminal or a log file wants it */
+    RBGW_LOG_JSON, /* one JSON object per line (log.h lists the fields) */
+};
+
 /*
  * Numeric upstream connection-string options that rbgw itself reads (all times in ms).
  * rbgw_config_load checks each one that is present against its range; the upstream code reads
@@ -90,17 +95,19 @@ struct rbgw_config {
     uint32_t retry_budget;         /* retry-budget=: retries as a percentage of calls */
     char *config_file;             /* owned or NULL: the --config path */
     enum rbgw_log_level log_level; /* log-level=error|warning|info|debug, default info */
-    size_t max_request_size;       /* bytes; a larger request from pdns gets a false reply */
-    size_t max_reply_size;         /* bytes; a larger upstream reply becomes a false reply */
-    size_t max_conn_buffer;        /* bytes per pdns connection: unserved input + unsent reply
-                                      past which the listener stops reading it */
-    uint32_t write_timeout_ms;     /* ms a reply may wait for a socket client to read it; 0 never */
-    char **env;                    /* owned: "RBGW_KEY=value" per variable applied, with
-                                      " (overridden by PLACE)" when the file or argv won */
-    size_t nenv;                   /* entries in env */
-    bool check_config;             /* --check-config: validate, print a summary, exit */
-    bool help;                     /* --help */
-    bool version;                  /* --version */
+    enum rbgw_log_format log_format; /* log-format=text|json, default text */
+    bool access_log;                 /* access-log=yes: one info line per call answered */
+    size_t max_request_size;         /* bytes; a larger request from pdns gets a false reply */
+    size_t max_reply_size;           /* bytes; a larger upstream reply becomes a false reply */
+    size_t max_conn_buffer;          /* bytes per pdns connection: unserved input + unsent reply
+                                        past which the listener stops reading it */
+    uint32_t write_timeout_ms; /* ms a reply may wait for a socket client to read it; 0 never */
+    char **env;                /* owned: "RBGW_KEY=value" per variable applied, with
+                                  " (overridden by PLACE)" when the file or argv won */
+    size_t nenv;               /* entries in env */
+    bool check_config;         /* --check-config: validate, print a summary, exit */
+    bool help;                 /* --help */
+    bool version;              /* --version */
 };
 
 /**
@@ -161,5 +168,7 @@ char *rbgw_config_listener_name(const struct rbgw_config *cfg, size_t i);
 
 /** "error", "warning", "info", "debug". */
 const char *rbgw_log_level_name(enum rbgw_log_level l);
+/** "text", "json". */
+const char *rbgw_log_format_name(enum rbgw_log_format f);
 
 #endif

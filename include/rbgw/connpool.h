@@ -169,10 +169,13 @@ enum {
 };
 
 /**
- * The call got its reply (one-line vetted JSON).  flags: RBGW_UPCONN_KEEP if the conn may carry
- * another call, RBGW_UPCONN_FALSE if the reply's result is false (the call's said_false).
+ * The call got its reply (one-line vetted JSON).  log_text: the reply's non-empty "log" array
+ * (rbgw_rpc_check_reply notes it), logged with the call's identity, or empty.  flags:
+ * RBGW_UPCONN_KEEP if the conn may carry another call, RBGW_UPCONN_FALSE if the reply's result
+ * is false (the call's said_false).
  */
-void rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, int flags);
+void rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, struct rbgw_str log_text,
+                       int flags);
 /**
  * The open or the call failed.  status is the class (outcome.h): RBGW_ECONNECT for any open
  * failure that is the upstream's (refused, spawn failed, initialize rejected), RBGW_ELOCAL for

@@ -152,11 +152,13 @@ handle_reply(struct zmq_conn *c, const char *data, size_t len)
         rbgw_arena_free(&c->scratch);
         rbgw_buf_reset(&c->out_line);
         bool init_false;
+        struct rbgw_str ilog;
         if (rbgw_rpc_check_reply(&c->scratch, rbgw_str_make(data, len), &c->out_line, &init_false,
-                                 err, sizeof(err)) != 0) {
+                                 &ilog, err, sizeof(err)) != 0) {
             rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "bad initialize reply: %s", err);
             return;
         }
+        rbgw_log_responder(NULL, c->base.cp->u, ilog);
         if (init_false) {
             /* pdns's zeromq connector throws "Failed to initialize zeromq" here. */
             rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "initialize answered false");
@@ -170,14 +172,15 @@ handle_reply(struct zmq_conn *c, const char *data, size_t len)
         return;
     }
     struct rbgw_request *req = c->base.call->req;
+    struct rbgw_str log_text;
     rbgw_buf_reset(&c->out_line);
     bool said_false;
-    if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(data, len), &c->out_line, &said_false, err,
-                             sizeof(err)) != 0) {
+    if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(data, len), &c->out_line, &said_false,
+                             &log_text, err, sizeof(err)) != 0) {
         rbgw_upconn_error(&c->base, RBGW_EPROTO, 0, NULL, "%s", err);
         return;
     }
-    rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out_line),
+    rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out_line), log_text,
                       RBGW_UPCONN_KEEP | (said_false ? RBGW_UPCONN_FALSE : 0));
 }
 

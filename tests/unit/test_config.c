@@ -119,6 +119,8 @@ Test(config, defaults)
 
     cr_expect_null(cfg.config_file);
     cr_expect_eq(cfg.log_level, RBGW_LOG_INFO);
+    cr_expect_eq(cfg.log_format, RBGW_LOG_TEXT);
+    cr_expect_not(cfg.access_log);
     cr_expect_eq(cfg.max_request_size, 1048576);
     cr_expect_eq(cfg.max_reply_size, 16777216);
     cr_expect_eq(cfg.max_conn_buffer, 1048576);
@@ -454,6 +456,11 @@ static const struct cli_err_row cli_err_rows[] = {
     {{U, "--write-timeout=-1", NULL}, "--write-timeout: '-1' is not a whole number in 0..3600000"},
     {{U, "--log-level=INFO", NULL},
      "--log-level: unknown level 'INFO' (expected error, warning, info or debug)"},
+    {{U, "--log-format=yaml", NULL}, "--log-format: unknown format 'yaml' (expected text or json)"},
+    {{U, "--log-format=JSON", NULL}, "--log-format: unknown format 'JSON' (expected text or json)"},
+    {{U, "--log-format", NULL},
+     "--log-format: needs a value: write --log-format=VALUE (--log-format VALUE is not supported)"},
+    {{U, "--access-log=sometimes", NULL}, "--access-log: 'sometimes' is not yes or no"},
     {{"--help=maybe", NULL}, "--help: 'maybe' is not yes or no"},
     {{"--config=", NULL}, "--config: needs a file name"},
     {{"--config=/nonexistent/rbgw.conf", NULL},
@@ -727,6 +734,40 @@ Test(config, admin_endpoint)
     rbgw_config_free(&cfg);
 }
 
+Test(config, log_format_and_access_log)
+{
+    static const struct {
+        const char *args[3];
+        const char *env;
+        enum rbgw_log_format format;
+        bool access;
+    } rows[] = {
+        {{"--log-format=json", NULL}, NULL, RBGW_LOG_JSON, false},
+        {{"--log-format=text", "--access-log", NULL}, NULL, RBGW_LOG_TEXT, true},
+        {{"--access-log=no", NULL}, "RBGW_ACCESS_LOG=yes", RBGW_LOG_TEXT, false},
+        {{NULL}, "RBGW_LOG_FORMAT=json", RBGW_LOG_JSON, false},
+        {{NULL}, "RBGW_ACCESS_LOG=on", RBGW_LOG_TEXT, true},
+        {{"--log-format=text", NULL}, "RBGW_LOG_FORMAT=json", RBGW_LOG_TEXT, false},
+    };
+    for (size_t i = 0; i < RBGW_NELEM(rows); i++) {
+        char *argv[4] = {"rbgw", "--upstream=pipe:command=/bin/cat"};
+        int argc = 2;
+        for (size_t k = 0; rows[i].args[k]; k++) {
+            argv[argc++] = (char *)rows[i].args[k];
+        }
+        char *envp[] = {(char *)rows[i].env, NULL};
+        struct rbgw_config cfg;
+        char err[512] = "";
+        cr_assert_eq(rbgw_config_load_env(&cfg, argc, argv, envp, err, sizeof(err)), 0,
+                     "row %zu: %s", i, err);
+        cr_expect_eq(cfg.log_format, rows[i].format, "row %zu", i);
+        cr_expect_eq(cfg.access_log, rows[i].access, "row %zu", i);
+        rbgw_config_free(&cfg);
+    }
+    cr_expect_str_eq(rbgw_log_format_name(RBGW_LOG_TEXT), "text");
+    cr_expect_str_eq(rbgw_log_format_name(RBGW_LOG_JSON), "json");
+}
+
 Test(config, usage_lists_every_key)
 {
     FILE *f = tmpfile();
@@ -881,7 +922,8 @@ Test(config, timeout_above_deadline_is_a_warning_naming_upstream_timeout_and_dea
         /* the default timeout against a short deadline; unnamed upstreams by position */
         {{"--deadline=1000", U, "--upstream+=pipe:command=/bin/cat,timeout=900", NULL},
          1,
-         "upstream pipe#1 (--upstream): timeout=1500 ms is above deadline=1000 ms, so its calls "
+         "upstream pipe#1 (--upstream): timeout=1500 ms is above deadline=1000 ms, so its "
+         "calls "
          "are answered false after at most 1000 ms; keep timeout below deadline, and deadline "
          "below pdns's own timeout (2000 ms by default)"},
         {{"--deadline=100", U, "--upstream+=pipe:command=/bin/cat", NULL}, 2, NULL},
@@ -1347,7 +1389,8 @@ Test(config, man_pages_list_what_help_lists)
         "\\fB\\-\\-log\\-level\\fR=\\fILEVEL\\fR\n",
         "Default: info.\nEnvironment: \\fBRBGW_LOG_LEVEL\\fR.\n",
         "\\fB\\-\\-max\\-request\\-size\\fR=\\fIBYTES\\fR\n",
-        "\\fB\\-\\-config\\fR=\\fIFILE\\fR\nconfiguration file of key=value lines.\nCommand line "
+        "\\fB\\-\\-config\\fR=\\fIFILE\\fR\nconfiguration file of key=value lines.\nCommand "
+        "line "
         "only.\nEnvironment: \\fBRBGW_CONFIG\\fR.\n",
         "\\fB\\-\\-check\\-config\\fR\nvalidate the configuration, print a summary and exit.\n"
         "Command line only.\n.TP",

@@ -220,7 +220,7 @@ Test(rpc, check_reply_table)
         char err[256] = "";
         bool said_false = !tree_says_false(r->in, r->inlen); /* poison: the wrong answer */
         int rc = rbgw_rpc_check_reply(&arena, rbgw_str_make(r->in, r->inlen), &out, &said_false,
-                                      err, sizeof(err));
+                                      NULL, err, sizeof(err));
         if (r->out == NULL) {
             cr_expect_eq(rc, RBGW_EPARSE, "%s: accepted %s", r->name,
                          rbgw_test_show(r->in, r->inlen));
@@ -244,6 +244,80 @@ Test(rpc, check_reply_table)
     }
 }
 
+/* The responder's log lines are noted by the vetting pass: the text of a non-empty top-level
+ * "log" array, as it stands in the flattened output, and nothing else.  Escaped top-level keys
+ * send the reply through yajl, which must find the same array. */
+static const struct {
+    const char *name;
+    const char *in;
+    const char *log; /* expected text, NULL: none */
+} reply_logs[] = {
+    {"no log", "{\"result\":true}", NULL},
+    {"empty log", "{\"result\":true,\"log\":[]}", NULL},
+    {"blank log", "{\"result\":true,\"log\":[ \n ]}", NULL},
+    {"one line", "{\"result\":true,\"log\":[\"a\"]}", "[\"a\"]"},
+    {"before result", "{\"log\":[\"a\",\"b\"],\"result\":[]}", "[\"a\",\"b\"]"},
+    {"result false", "{\"result\":false,\"log\":[\"no such zone\"]}", "[\"no such zone\"]"},
+    {"flattened", "{\"result\":1,\"log\":[\n\"a\",\r\n1]}", "[ \"a\",  1]"},
+    {"not an array", "{\"result\":true,\"log\":\"a\"}", NULL},
+    {"an object", "{\"result\":true,\"log\":{\"a\":1}}", NULL},
+    {"nested, not top-level", "{\"result\":{\"log\":[\"a\"]}}", NULL},
+    {"repeated: the last wins", "{\"result\":1,\"log\":[\"a\"],\"log\":[]}", NULL},
+    {"repeated: the last wins 2", "{\"result\":1,\"log\":[],\"log\":[\"b\"]}", "[\"b\"]"},
+    {"escaped key (yajl)", "{\"l\\u006fg\":[\"a\",[1,[2]]],\"result\":true}", "[\"a\",[1,[2]]]"},
+    {"escaped result (yajl)", "{\"res\\u0075lt\":true,\"log\":[\"x\"]}", "[\"x\"]"},
+    {"escaped, empty (yajl)", "{\"res\\u0075lt\":true,\"log\":[]}", NULL},
+    {"escaped, nested (yajl)", "{\"res\\u0075lt\":{\"log\":[1]}}", NULL},
+};
+
+Test(rpc, check_reply_notes_log_lines)
+{
+    for (size_t i = 0; i < RBGW_NELEM(reply_logs); i++) {
+        struct rbgw_buf out = RBGW_BUF_INIT;
+        rbgw_buf_append_cstr(&out, "PREFIX");
+        char err[256] = "";
+        struct rbgw_str log = RBGW_STR("junk");
+        int rc = rbgw_rpc_check_reply(&arena, rbgw_str_cstr(reply_logs[i].in), &out, NULL, &log,
+                                      err, sizeof(err));
+        cr_assert_eq(rc, 0, "%s: rejected: %s", reply_logs[i].name, err);
+        if (reply_logs[i].log == NULL) {
+            cr_expect(log.p == NULL && log.len == 0, "%s: log %s, want none", reply_logs[i].name,
+                      rbgw_test_show(log.p, log.len));
+        } else {
+            cr_expect(rbgw_str_eq_cstr(log, reply_logs[i].log), "%s: log %s, want %s",
+                      reply_logs[i].name, rbgw_test_show(log.p, log.len), reply_logs[i].log);
+            cr_expect(log.p >= out.data + 6 && log.p + log.len <= out.data + out.len,
+                      "%s: log is not a view into out", reply_logs[i].name);
+        }
+        rbgw_buf_free(&out);
+    }
+}
+
+Test(rpc, from_http_notes_log_lines)
+{
+    struct rbgw_buf out = RBGW_BUF_INIT;
+    const struct rbgw_json *tree;
+    struct rbgw_str log;
+    char err[256] = "";
+    int rc = rbgw_rpc_from_http(&arena, 200, rbgw_str_cstr("{\"result\":true,\"log\":[\"a\"]}"),
+                                &out, NULL, &log, &tree, err, sizeof(err));
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect(rbgw_str_eq_cstr(log, "[\"a\"]"), "log %s", rbgw_test_show(log.p, log.len));
+    cr_expect_null(tree);
+    rbgw_buf_reset(&out);
+    rc = rbgw_rpc_from_http(&arena, 500, rbgw_str_cstr("{\"result\":false,\"log\":[\"b\"]}"), &out,
+                            NULL, &log, &tree, err, sizeof(err));
+    cr_expect_eq(rc, RBGW_EPROTO);
+    cr_expect(log.p == NULL, "a refused reply's lines come as the tree");
+    cr_expect(tree != NULL && tree->type == RBGW_JSON_ARRAY && tree->n == 1);
+    rbgw_buf_reset(&out);
+    rc = rbgw_rpc_from_http(&arena, 204, rbgw_str_cstr(""), &out, NULL, &log, &tree, err,
+                            sizeof(err));
+    cr_expect_eq(rc, 0, "%s", err);
+    cr_expect(log.p == NULL);
+    rbgw_buf_free(&out);
+}
+
 /* pdns's json11 allows only space, \t, \r and \n around and between tokens (§1.4); yajl also
  * skips \f and \v.  Whatever check_reply lets through goes to pdns as is, so it must not
  * carry those bytes outside strings: either refuse the reply or remove them. */
@@ -261,8 +335,8 @@ Test(rpc, check_reply_never_forwards_ff_vt)
     for (size_t i = 0; i < RBGW_NELEM(odd_ws); i++) {
         struct rbgw_buf out = RBGW_BUF_INIT;
         char err[256] = "";
-        int rc =
-            rbgw_rpc_check_reply(&arena, rbgw_str_cstr(odd_ws[i].in), &out, NULL, err, sizeof(err));
+        int rc = rbgw_rpc_check_reply(&arena, rbgw_str_cstr(odd_ws[i].in), &out, NULL, NULL, err,
+                                      sizeof(err));
         if (rc == 0) {
             cr_expect(out.len > 0 && memchr(out.data, '\f', out.len) == NULL &&
                           memchr(out.data, '\v', out.len) == NULL,
@@ -352,7 +426,7 @@ Test(rpc, from_http_table)
         char err[256] = "";
         bool said_false = true;
         int rc = rbgw_rpc_from_http(&arena, h->status, rbgw_str_make(h->body, h->bodylen), &out,
-                                    &said_false, &log, err, sizeof(err));
+                                    &said_false, NULL, &log, err, sizeof(err));
         if (h->out != NULL) {
             cr_expect_eq(rc, 0, "%s: rejected: %s", h->name, err);
             /* an empty body reads as true; otherwise the tree parser is the reference */
@@ -437,7 +511,7 @@ Test(rpc, error_reply_exact_bytes)
         char err[256] = "";
         bool said_false = false;
         int rc = rbgw_rpc_check_reply(&arena, rbgw_str_make(out.data + 1, out.len - 1), &vetted,
-                                      &said_false, err, sizeof(err));
+                                      &said_false, NULL, err, sizeof(err));
         cr_expect_eq(rc, 0, "%s: own error reply fails vetting: %s", e->name, err);
         cr_expect(said_false, "%s: own error reply not seen as false", e->name);
         struct rbgw_json *root = NULL;
