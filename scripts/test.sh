@@ -72,7 +72,7 @@ want_tree() {
 # machine gets one line naming what to install instead of a cascade of build failures.
 check_tools() {
     local missing=() tool lib
-    for tool in cmake make pkg-config cc; do
+    for tool in cmake make pkg-config cc promtool; do # promtool: test_dashboard (integration)
         command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
     done
     if want_tree release; then

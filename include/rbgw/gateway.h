@@ -43,6 +43,7 @@
 #include "rbgw/buf.h"
 #include "rbgw/config.h"
 #include "rbgw/list.h"
+#include "rbgw/metrics.h"
 #include "rbgw/outcome.h"
 #include "rbgw/rpc.h"
 #include "rbgw/session.h"
@@ -50,6 +51,7 @@
 struct rbgw_request;
 struct rbgw_call;
 struct rbgw_connpool;
+struct rbgw_admin;
 
 /**
  * Completion of an upstream call (connpool.h): status 0 with the reply (one-line vetted JSON, valid
@@ -80,6 +82,8 @@ struct rbgw_request {
     rbgw_reply_cb on_reply;          /* the origin's reply hook */
     struct rbgw_buf reply;           /* owned: reply bytes while the listener writes them */
     uint64_t start_ns;               /* when the call was read, for latency logs */
+    uint64_t leg_end_ns;             /* when its last upstream leg ended (fanout.c), 0 before:
+                                        the answer that follows at once is timed with it */
     struct rbgw_upstream *upstream;  /* borrowed: where it was sent, for logs; NULL before;
                                         valid until the answer (its generation may go then) */
     struct rbgw_request *next_spare; /* in gw->spare while unused */
@@ -117,6 +121,7 @@ struct rbgw_upstream {
     uint32_t timeout_ms;                   /* request timeout (timeout=, default 1500) */
     uint32_t connect_timeout_ms;           /* connect-timeout=, default min(1000, timeout) */
     struct rbgw_outcome_counts outcomes;   /* legs sent here, by how they ended (fanout.c) */
+    struct rbgw_upstream_stats stats;      /* the rest of its counters (metrics.h) */
     void *impl;                            /* owned by the transport */
     struct rbgw_connpool *cp;              /* borrowed: the connection pool inside impl, set by
                                               rbgw_connpool_init (connpool.h) */
@@ -159,6 +164,7 @@ struct rbgw_listener {
     struct rbgw_gateway *gw;               /* borrowed */
     const struct rbgw_endpoint_conf *conf; /* points at own_conf */
     struct rbgw_endpoint_conf own_conf;    /* owned copy of its listen= entry */
+    char *name;                            /* owned: name= option, or "<type>#<index>" */
     void *impl;                            /* owned by the transport */
     bool done;                             /* listener has finished (pipe: EOF handled) */
     uint64_t inflight;                     /* requests of its sessions not yet freed */
@@ -166,6 +172,7 @@ struct rbgw_listener {
     bool closing;                          /* ops->close called */
     bool closed;                           /* every handle closed (or none was made) */
     struct rbgw_list link;                 /* on gw->all_listeners until freed */
+    struct rbgw_listener_stats stats;      /* its calls' answers, sessions (metrics.h) */
 };
 
 /*
@@ -237,6 +244,8 @@ struct rbgw_gateway {
     bool drain_inited;                         /* drain initialised */
     uv_timer_t reaper;                         /* runs deferred frees on the next iteration */
     bool reaper_inited;                        /* reaper initialised (closed with the rest) */
+    struct rbgw_admin *admin;                  /* owned: the admin endpoint (admin.h), or NULL */
+    uint64_t start_time;                       /* wall-clock seconds at init, for metrics */
 };
 
 /* ---- gateway ---- */
@@ -295,6 +304,9 @@ void rbgw__upstream_part_closed(struct rbgw_upstream *u);
 /** A request of l's sessions was freed. */
 void rbgw__listener_request_freed(struct rbgw_listener *l);
 
+/** True while l accepts calls: started, not finished, the gateway not stopping. */
+bool rbgw_listener_is_open(const struct rbgw_listener *l);
+
 /** Transport tables: rbgw_<t>_listener_ops / rbgw_<t>_upstream_ops, NULL if not built. */
 const struct rbgw_listener_ops *rbgw_listener_ops_for(enum rbgw_transport t);
 const struct rbgw_upstream_ops *rbgw_upstream_ops_for(enum rbgw_transport t);
@@ -335,13 +347,25 @@ void rbgw_request_dispatch(struct rbgw_request *req);
  */
 int rbgw_request_parse(struct rbgw_request *req, char *err, size_t errlen) RBGW_MUSTCHECK;
 
-/** Answer with the upstream's reply (one-line JSON object, already vetted). */
-void rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply);
+/**
+ * Answer with the upstream's reply (one-line JSON object, already vetted).  said_false: its
+ * result is false (the responder said no), which the metrics count apart from ok.
+ */
+void rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply, bool said_false);
 /**
  * Answer {"result":false,"log":["rbgw: <reason>", extra...]} and log the reason at warning
- * level with the request's identity.  extra: a JSON array to append to log, or NULL.
+ * level with the request's identity.  extra: a JSON array to append to log, or NULL.  status
+ * says why, for the metrics (outcome.h, rbgw_answer_of): the call-failure code of the leg that
+ * failed, RBGW_ENOUPSTREAM (no upstream could be tried), RBGW_EPARSE (pdns's call could not
+ * be read), or 0 (a responder's false made the answer false).
  */
-void rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const char *fmt,
-                       ...) RBGW_PRINTF(3, 4);
+void rbgw_request_fail(struct rbgw_request *req, int status, const struct rbgw_json *extra,
+                       const char *fmt, ...) RBGW_PRINTF(4, 5);
+/**
+ * Count req's answer without sending one through rbgw_request_reply/fail: for a listener that
+ * writes an answer of its own (the HTTP listener's 400 to a request that is not HTTP).  Marks
+ * req answered.
+ */
+void rbgw_request_answered(struct rbgw_request *req, enum rbgw_answer a);
 
 #endif
