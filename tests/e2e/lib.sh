@@ -120,15 +120,19 @@ e2e_cleanup() {
     exit "$rc"
 }
 
-# e2e_pick_port tcp|dns LO HI: print the first port in [LO, HI] that is free (TCP; for dns also
-# UDP) and not yet handed out in this run.
+# e2e_pick_port tcp|dns LO HI: print a port in [LO, HI] that is free (TCP; for dns also UDP)
+# and not yet handed out in this run.  The ports are tried in random order: two runs of the same
+# test on one machine (developers sharing it) would otherwise both take the first free port at
+# the same moment, and one of them would fail on "Address already in use".
 e2e_pick_port() {
     local kind=$1 lo=$2 hi=$3 port
     port=$(python3 - "$kind" "$lo" "$hi" "${E2E_USED_PORTS[@]}" <<'EOF'
-import socket, sys
+import random, socket, sys
 kind, lo, hi, used = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), set(sys.argv[4:])
 types = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if kind == "dns" else [])
-for port in range(lo, hi + 1):
+ports = list(range(lo, hi + 1))
+random.shuffle(ports)
+for port in ports:
     if str(port) in used:
         continue
     try:
