@@ -1,0 +1,468 @@
+/*
+ * cache.c: the read cache's keys, store and flights (cache.h has the model).
+ *
+ *   rbgw_cache ──owns──> buckets[] ──chain──> entry ──> entry ...   (hash table, power of two)
+ *             │                              ^  one malloc each: header, key, reply
+ *             ├──owns──> lru (list head) ────┘  most recently used first; the tail goes first
+ *             └──lists──> flights[] (fixed buckets) ──> rbgw_cache_flight (the caller's memory)
+ *
+ * Why this shape: a hit must cost a hash, one short chain walk, a memcmp and two list-pointer
+ * moves, with no allocation, because it replaces an upstream round trip that may be a few
+ * microseconds on a fast responder.  Inserts (the miss path, already paying for an upstream
+ * call) allocate one block per entry, so memory is bounded by bytes, not by a fixed count of
+ * slots that a large list reply would overflow.  Invalidation walks every entry (names are
+ * compared as canonical byte forms: "at or below" is a prefix test), which is O(entries) per
+ * write: writes outside transactions are rare next to reads, and a transaction invalidates
+ * once, at its end.  Flights are few (at most the calls in flight), so their table has a fixed
+ * number of buckets.
+ *
+ * Pure: the caller passes the time (the loop's, in ms) and owns the flights; nothing here logs.
+ */
+#include <string.h>
+
+#include "rbgw/cache.h"
+#include "rbgw/dname.h"
+
+#define MAX_PARAMS 32      /* members of a call's parameters a key takes; more: no key */
+#define FIRST_BUCKETS 256  /* entry buckets at the first insert (doubles with the entries) */
+#define FLIGHT_BUCKETS 256 /* flight buckets (fixed) */
+
+/* Parameters that identify the client, not the question: part of the key only per client. */
+static const char *const client_params[] = {"remote", "real-remote"};
+
+struct entry {
+    struct rbgw_list lru; /* on c->lru, most recently used first */
+    struct entry *chain;  /* next entry in its bucket */
+    uint64_t hash;        /* rbgw_cache_hash of its key */
+    uint64_t expires;     /* loop time (ms) from which it is no longer served */
+    uint32_t klen;        /* key bytes, at data */
+    uint32_t rlen;        /* reply bytes, right after the key */
+    char data[];          /* the key, then the reply */
+};
+
+struct rbgw_cache {
+    struct rbgw_cache_opts opts;              /* in force */
+    struct rbgw_cache_stats stats;            /* counters */
+    struct entry **buckets;                   /* owned: hash chains; NULL until an insert */
+    size_t nbuckets;                          /* a power of two, or 0 */
+    struct rbgw_list lru;                     /* every entry, most recently used first */
+    struct rbgw_list flights[FLIGHT_BUCKETS]; /* listed flights, by hash */
+    struct rbgw_buf scratch;                  /* owned: the caller's key buffer */
+};
+
+/* ---- keys ---- */
+
+static bool
+is_client_param(struct rbgw_str key)
+{
+    for (size_t i = 0; i < RBGW_NELEM(client_params); i++) {
+        if (rbgw_str_eq_cstr(key, client_params[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+enum rbgw_cache_use
+rbgw_cache_key(enum rbgw_method m, const struct rbgw_json *params, bool per_client,
+               struct rbgw_buf *out)
+{
+    const struct rbgw_method_info *row = rbgw_method_info(m);
+    if (row->cls != RBGW_CLASS_READ || params == NULL || params->type != RBGW_JSON_OBJECT ||
+        params->n > MAX_PARAMS) {
+        return RBGW_CACHE_USE_NONE;
+    }
+    enum rbgw_cache_use use =
+        row->cache == RBGW_CACHE_SHARE_ONLY ? RBGW_CACHE_USE_SHARE : RBGW_CACHE_USE_STORE;
+    unsigned char canon[RBGW_NAME_CANON_MAX];
+    int clen = -1;
+    struct rbgw_str name = rbgw_call_name(m, params);
+    if (name.p != NULL) {
+        clen = rbgw_name_canon(name, canon);
+    }
+    /* Only a DNS name can be matched against the names writes carry. */
+    bool named = clen >= 0;
+    if (!named) {
+        use = RBGW_CACHE_USE_SHARE;
+    }
+    /* The name is in the key in canonical form; the member itself only when it is not (a
+     * nested member, or text that is no name: then its bytes tell calls apart). */
+    const char *skip = named && row->callname_member == NULL ? row->callname : NULL;
+
+    const struct rbgw_json *mem[MAX_PARAMS];
+    size_t n = 0;
+    for (const struct rbgw_json *c = params->child; c != NULL; c = c->next) {
+        if ((skip != NULL && rbgw_str_eq_cstr(c->key, skip)) ||
+            (!per_client && is_client_param(c->key))) {
+            continue;
+        }
+        /* Stable insertion sort into json11's order: pdns sends the members sorted already. */
+        size_t j = n++;
+        while (j > 0 && rbgw_json_key_cmp(mem[j - 1], c) > 0) {
+            mem[j] = mem[j - 1];
+            j--;
+        }
+        mem[j] = c;
+    }
+
+    unsigned char head[RBGW_CACHE_KEY_NAME] = {(unsigned char)m,
+                                               named ? (unsigned char)(clen + 1) : 0};
+    rbgw_buf_append(out, head, sizeof(head));
+    if (named) {
+        rbgw_buf_append(out, canon, (size_t)clen);
+    }
+    rbgw_buf_putc(out, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0) {
+            rbgw_buf_append(out, ", ", 2);
+        }
+        rbgw_json_write_string(out, mem[i]->key.p, mem[i]->key.len);
+        rbgw_buf_append(out, ": ", 2);
+        rbgw_json_write(out, mem[i]);
+    }
+    rbgw_buf_putc(out, '}');
+    return use;
+}
+
+bool
+rbgw_cache_key_name(struct rbgw_str key, struct rbgw_str *name)
+{
+    if (key.len < RBGW_CACHE_KEY_NAME || (unsigned char)key.p[1] == 0) {
+        return false;
+    }
+    size_t len = (size_t)(unsigned char)key.p[1] - 1;
+    if (RBGW_CACHE_KEY_NAME + len > key.len) {
+        return false;
+    }
+    *name = rbgw_str_make(key.p + RBGW_CACHE_KEY_NAME, len);
+    return true;
+}
+
+#define FNV64_OFFSET UINT64_C(0xcbf29ce484222325)
+#define FNV64_PRIME UINT64_C(0x100000001b3)
+
+uint64_t
+rbgw_cache_hash(struct rbgw_str key)
+{
+    uint64_t h = FNV64_OFFSET;
+    for (size_t i = 0; i < key.len; i++) {
+        h = (h ^ (unsigned char)key.p[i]) * FNV64_PRIME;
+    }
+    return h;
+}
+
+/* ---- names ---- */
+
+/* b's canonical form is a prefix of a's: a is at or below b. */
+static bool
+canon_under(struct rbgw_str a, struct rbgw_str b)
+{
+    return b.len <= a.len && (b.len == 0 || memcmp(a.p, b.p, b.len) == 0);
+}
+
+/* One is at or below the other. */
+static bool
+canon_related(struct rbgw_str a, struct rbgw_str b)
+{
+    return canon_under(a, b) || canon_under(b, a);
+}
+
+/* A wildcard's scope is its parent: "*.x" covers names below x, siblings included. */
+static struct rbgw_str
+canon_scope(struct rbgw_str s)
+{
+    size_t last = 0;
+    for (size_t i = 0; i < s.len; i += 1 + (unsigned char)s.p[i]) {
+        last = i;
+    }
+    if (s.len >= 2 && last == s.len - 2 && s.p[last] == 1 && s.p[last + 1] == '*') {
+        s.len = last;
+    }
+    return s;
+}
+
+/* ---- entries ---- */
+
+static size_t
+entry_size(const struct entry *e)
+{
+    return sizeof(*e) + e->klen + e->rlen;
+}
+
+static struct entry **
+bucket_of(struct rbgw_cache *c, uint64_t hash)
+{
+    return &c->buckets[hash & (c->nbuckets - 1)];
+}
+
+static void
+entry_drop(struct rbgw_cache *c, struct entry *e)
+{
+    struct entry **pp = bucket_of(c, e->hash);
+    while (*pp != e) {
+        pp = &(*pp)->chain;
+    }
+    *pp = e->chain;
+    rbgw_list_remove(&e->lru);
+    c->stats.entries--;
+    c->stats.bytes -= entry_size(e);
+    free(e);
+}
+
+static struct entry *
+entry_find(struct rbgw_cache *c, struct rbgw_str key, uint64_t hash)
+{
+    if (c->nbuckets == 0) {
+        return NULL;
+    }
+    for (struct entry *e = *bucket_of(c, hash); e != NULL; e = e->chain) {
+        if (e->hash == hash && e->klen == key.len && memcmp(e->data, key.p, key.len) == 0) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void
+grow(struct rbgw_cache *c)
+{
+    size_t n = c->nbuckets ? c->nbuckets * 2 : FIRST_BUCKETS;
+    struct entry **b = rbgw_xcalloc(n, sizeof(*b));
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        struct entry *e = c->buckets[i];
+        while (e != NULL) {
+            struct entry *next = e->chain;
+            struct entry **pp = &b[e->hash & (n - 1)];
+            e->chain = *pp;
+            *pp = e;
+            e = next;
+        }
+    }
+    free(c->buckets);
+    c->buckets = b;
+    c->nbuckets = n;
+}
+
+static size_t
+drop_all(struct rbgw_cache *c)
+{
+    size_t n = 0;
+    while (!rbgw_list_empty(&c->lru)) {
+        entry_drop(c, rbgw_list_entry(c->lru.next, struct entry, lru));
+        n++;
+    }
+    return n;
+}
+
+/* ---- the cache ---- */
+
+struct rbgw_cache *
+rbgw_cache_new(const struct rbgw_cache_opts *opts)
+{
+    struct rbgw_cache *c = rbgw_xcalloc(1, sizeof(*c));
+    c->opts = *opts;
+    rbgw_list_init(&c->lru);
+    for (size_t i = 0; i < FLIGHT_BUCKETS; i++) {
+        rbgw_list_init(&c->flights[i]);
+    }
+    return c;
+}
+
+void
+rbgw_cache_free(struct rbgw_cache *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < FLIGHT_BUCKETS; i++) {
+        RBGW_ASSERT(rbgw_list_empty(&c->flights[i]));
+    }
+    drop_all(c);
+    free(c->buckets);
+    rbgw_buf_free(&c->scratch);
+    free(c);
+}
+
+void
+rbgw_cache_configure(struct rbgw_cache *c, const struct rbgw_cache_opts *opts)
+{
+    rbgw_cache_invalidate_all(c);
+    c->opts = *opts;
+}
+
+const struct rbgw_cache_opts *
+rbgw_cache_opts(const struct rbgw_cache *c)
+{
+    return &c->opts;
+}
+
+struct rbgw_cache_stats *
+rbgw_cache_stats(struct rbgw_cache *c)
+{
+    return &c->stats;
+}
+
+struct rbgw_buf *
+rbgw_cache_scratch(struct rbgw_cache *c)
+{
+    return &c->scratch;
+}
+
+bool
+rbgw_cache_get(struct rbgw_cache *c, struct rbgw_str key, uint64_t hash, uint64_t now,
+               struct rbgw_str *reply)
+{
+    struct entry *e = entry_find(c, key, hash);
+    if (e == NULL) {
+        return false;
+    }
+    if (now >= e->expires) {
+        entry_drop(c, e);
+        c->stats.expired++;
+        return false;
+    }
+    rbgw_list_remove(&e->lru);
+    rbgw_list_push_front(&c->lru, &e->lru);
+    *reply = rbgw_str_make(e->data + e->klen, e->rlen);
+    return true;
+}
+
+void
+rbgw_cache_put(struct rbgw_cache *c, struct rbgw_str key, uint64_t hash, struct rbgw_str reply,
+               uint64_t now)
+{
+    size_t size = sizeof(struct entry) + key.len + reply.len;
+    if (c->opts.ttl_ms == 0 || size > c->opts.max_bytes / 8) {
+        return;
+    }
+    struct entry *old = entry_find(c, key, hash);
+    if (old != NULL) {
+        entry_drop(c, old);
+    }
+    if (c->stats.entries >= c->nbuckets) {
+        grow(c);
+    }
+    struct entry *e = rbgw_xmalloc(size);
+    e->hash = hash;
+    e->expires = now + c->opts.ttl_ms;
+    e->klen = (uint32_t)key.len;
+    e->rlen = (uint32_t)reply.len;
+    memcpy(e->data, key.p, key.len);
+    memcpy(e->data + key.len, reply.p, reply.len);
+    struct entry **pp = bucket_of(c, hash);
+    e->chain = *pp;
+    *pp = e;
+    rbgw_list_push_front(&c->lru, &e->lru);
+    c->stats.entries++;
+    c->stats.bytes += size;
+    c->stats.inserts++;
+    while (c->stats.bytes > c->opts.max_bytes) {
+        entry_drop(c, rbgw_list_entry(c->lru.prev, struct entry, lru));
+        c->stats.evictions++;
+    }
+}
+
+/* ---- invalidation ---- */
+
+static void
+flight_end(struct rbgw_cache *c, struct rbgw_cache_flight *f)
+{
+    f->stale = true;
+    rbgw_cache_flight_remove(c, f);
+}
+
+size_t
+rbgw_cache_invalidate(struct rbgw_cache *c, struct rbgw_str name)
+{
+    unsigned char canon[RBGW_NAME_CANON_MAX];
+    int clen = rbgw_name_canon(name, canon);
+    if (clen < 0) {
+        return rbgw_cache_invalidate_all(c);
+    }
+    struct rbgw_str scope = canon_scope(rbgw_str_make((const char *)canon, (size_t)clen));
+    size_t n = 0;
+    struct rbgw_list *next;
+    for (struct rbgw_list *p = c->lru.next; p != &c->lru; p = next) {
+        next = p->next;
+        struct entry *e = rbgw_list_entry(p, struct entry, lru);
+        struct rbgw_str en;
+        if (!rbgw_cache_key_name(rbgw_str_make(e->data, e->klen), &en) ||
+            canon_related(en, scope)) {
+            entry_drop(c, e);
+            n++;
+        }
+    }
+    for (size_t i = 0; i < FLIGHT_BUCKETS; i++) {
+        for (struct rbgw_list *p = c->flights[i].next; p != &c->flights[i]; p = next) {
+            next = p->next;
+            struct rbgw_cache_flight *f = rbgw_list_entry(p, struct rbgw_cache_flight, link);
+            struct rbgw_str fn;
+            if (!rbgw_cache_key_name(f->key, &fn) || canon_related(fn, scope)) {
+                flight_end(c, f);
+            }
+        }
+    }
+    c->stats.invalidations += n;
+    return n;
+}
+
+size_t
+rbgw_cache_invalidate_all(struct rbgw_cache *c)
+{
+    size_t n = drop_all(c);
+    for (size_t i = 0; i < FLIGHT_BUCKETS; i++) {
+        while (!rbgw_list_empty(&c->flights[i])) {
+            flight_end(c, rbgw_list_entry(c->flights[i].next, struct rbgw_cache_flight, link));
+        }
+    }
+    c->stats.invalidations += n;
+    return n;
+}
+
+void
+rbgw_cache_end_shared(struct rbgw_cache *c)
+{
+    struct rbgw_list *next;
+    for (size_t i = 0; i < FLIGHT_BUCKETS; i++) {
+        for (struct rbgw_list *p = c->flights[i].next; p != &c->flights[i]; p = next) {
+            next = p->next;
+            struct rbgw_cache_flight *f = rbgw_list_entry(p, struct rbgw_cache_flight, link);
+            if (!f->store) {
+                flight_end(c, f);
+            }
+        }
+    }
+}
+
+/* ---- flights ---- */
+
+void
+rbgw_cache_flight_add(struct rbgw_cache *c, struct rbgw_cache_flight *f)
+{
+    RBGW_ASSERT(!f->listed);
+    f->listed = true;
+    rbgw_list_push_back(&c->flights[f->hash % FLIGHT_BUCKETS], &f->link);
+}
+
+struct rbgw_cache_flight *
+rbgw_cache_flight_find(struct rbgw_cache *c, struct rbgw_str key, uint64_t hash)
+{
+    struct rbgw_list *h = &c->flights[hash % FLIGHT_BUCKETS];
+    for (struct rbgw_list *p = h->next; p != h; p = p->next) {
+        struct rbgw_cache_flight *f = rbgw_list_entry(p, struct rbgw_cache_flight, link);
+        if (f->hash == hash && rbgw_str_eq(f->key, key)) {
+            return f;
+        }
+    }
+    return NULL;
+}
+
+void
+rbgw_cache_flight_remove(struct rbgw_cache *c, struct rbgw_cache_flight *f)
+{
+    RBGW_UNUSED(c);
+    if (f->listed) {
+        f->listed = false;
+        rbgw_list_remove(&f->link);
+    }
+}
