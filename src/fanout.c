@@ -52,10 +52,16 @@
  * touch memory somebody still holds.  Calls of one transaction in flight at the same time (a
  * pipelining ZeroMQ DEALER; pdns never does it) are safe the same way: the pool refuses a
  * second call on a busy pinned conn, and every fan keeps the transaction alive.
+ *
+ * Read cache and coalescing (cachegw.h) hook in at three places, one call each: dispatch asks
+ * first (a hit, or a read that waits for an identical one in flight, never gets a fan);
+ * answer and fan_fail report how a call ended (the reads waiting for it, the store, a write's
+ * invalidation); trx_close hands over the zone of a transaction that ends.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/cachegw.h"
 #include "rbgw/dname.h"
 #include "rbgw/fanout.h"
 #include "rbgw/log.h"
@@ -98,6 +104,8 @@ struct trx {
     size_t *member;               /* owned: upstream indexes */
     uint64_t *conn;               /* owned: pinned conn id per member; 0 once released */
     bool failed;                  /* write=all: a call in it failed somewhere */
+    char *zone;                   /* owned: its startTransaction's domain, dropped from the
+                                     read cache when it closes (cachegw.h), or NULL */
 };
 
 struct rbgw_fanout {
@@ -151,6 +159,8 @@ struct fan {
     const struct rbgw_json *extra; /* responder log lines of the last failure */
     uint64_t deadline;             /* loop time by which we answer */
     bool commit_aborted;           /* a commit was turned into an abort (write=all failure) */
+    struct rbgw_cache_lead *lead;  /* the read this call leads for identical ones (cachegw.h;
+                                      in the request arena), or NULL */
 };
 
 static void member_failed(struct rbgw_member *m, int status, const char *reason);
@@ -215,6 +225,14 @@ fan_finish(struct fan *fan)
 
 static void fan_fail(struct fan *fan, const char *fmt, ...) RBGW_PRINTF(2, 3);
 
+/* Read cache hook: fan's call was answered (reason NULL: with reply). */
+static void
+cache_answered(struct fan *fan, struct rbgw_str reply, const char *reason)
+{
+    rbgw__cache_answered(fan->f->gw->cache, fan->req, fan->lead, fan->trx != NULL, reply, reason,
+                         fan->extra);
+}
+
 static void
 fan_fail(struct fan *fan, const char *fmt, ...)
 {
@@ -224,6 +242,7 @@ fan_fail(struct fan *fan, const char *fmt, ...)
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
     rbgw_request_fail(fan->req, fan->extra, "%s", reason);
+    cache_answered(fan, RBGW_STR_NULL, reason);
     fan_finish(fan);
 }
 
@@ -258,6 +277,7 @@ trx_unref(struct trx *t)
     rbgw__generation_unref(t->f->gen);
     free(t->member);
     free(t->conn);
+    free(t->zone);
     free(t);
 }
 
@@ -282,6 +302,8 @@ trx_close(struct trx *t)
     }
     rbgw_list_remove(&t->link);
     t->session = NULL;
+    /* Read cache hook: whatever it changed is settled now (committed, aborted or dropped). */
+    rbgw__cache_trx_closed(t->f->gw->cache, t->zone);
     trx_unref(t);
 }
 
@@ -319,6 +341,7 @@ trx_open(struct fan *fan, size_t n)
     t->n = n;
     t->member = rbgw_xcalloc(n, sizeof(*t->member));
     t->conn = rbgw_xcalloc(n, sizeof(*t->conn));
+    t->zone = rbgw__cache_trx_zone(fan->f->gw->cache, fan->req);
     rbgw_list_push_back(&s->trxs, &t->link);
     return t;
 }
@@ -407,6 +430,7 @@ static void
 answer(struct fan *fan, struct rbgw_str reply)
 {
     rbgw_request_reply(fan->req, reply);
+    cache_answered(fan, reply, NULL);
     fan_finish(fan);
 }
 
@@ -687,7 +711,14 @@ get_trxid(const struct rbgw_request *req, int64_t *out)
 void
 rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
 {
+    /* Read cache hook: a hit, or a read now waiting for an identical one in flight, is
+     * answered there and never routed. */
+    struct rbgw_cache_lead *lead;
+    if (rbgw__cache_dispatch(f->gw->cache, req, &lead)) {
+        return;
+    }
     struct fan *fan = rbgw_arena_calloc(&req->arena, sizeof(*fan));
+    fan->lead = lead;
     rbgw_request_ref(req);
     fan->f = f;
     fan->gen = f->gen;

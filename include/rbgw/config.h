@@ -81,6 +81,10 @@ struct rbgw_config {
     enum rbgw_log_level log_level; /* log-level=error|warning|info|debug, default info */
     size_t max_request_size;       /* bytes; a larger request from pdns gets a false reply */
     size_t max_reply_size;         /* bytes; a larger upstream reply becomes a false reply */
+    uint32_t cache_ttl_ms;         /* cache-ttl=: ms a read's reply is reused; 0: no cache */
+    size_t cache_size;             /* cache-size=: bytes the read cache may hold */
+    bool cache_per_client;         /* cache-per-client=: the client's address is in the key */
+    bool coalesce;                 /* coalesce=: identical reads in flight share one call */
     char **env;                    /* owned: "RBGW_KEY=value" per variable applied, with
                                       " (overridden by PLACE)" when the file or argv won */
     size_t nenv;                   /* entries in env */

@@ -50,6 +50,7 @@
 struct rbgw_request;
 struct rbgw_call;
 struct rbgw_connpool;
+struct rbgw_cache;
 
 /**
  * Completion of an upstream call (connpool.h): status 0 with the reply (one-line vetted JSON, valid
@@ -216,6 +217,8 @@ struct rbgw_gateway {
     struct rbgw_list all_upstreams;            /* every upstream not yet freed (owned through
                                                   generation references) */
     struct rbgw_list dead_gens;                /* generations with no reference, to free */
+    struct rbgw_cache *cache;                  /* owned: read cache and coalescing
+                                                  (cachegw.h), dropped at every reload */
     double retry_tokens;                       /* fan-out's retry budget, shared by every
                                                   generation (fanout.c) */
     uint64_t retry_tokens_ts;                  /* loop time of its last refill */
