@@ -124,6 +124,216 @@ rbgw_cache_key(enum rbgw_method m, const struct rbgw_json *params, bool per_clie
     return use;
 }
 
+/* A member of a call's parameters, as text: its key (no escapes) and its value's source. */
+struct member {
+    struct rbgw_str key;   /* the key's bytes, without quotes */
+    struct rbgw_str value; /* the value's JSON text */
+};
+
+static int
+member_cmp(const struct member *a, const struct member *b)
+{
+    size_t n = a->key.len < b->key.len ? a->key.len : b->key.len;
+    int c = n ? memcmp(a->key.p, b->key.p, n) : 0;
+    return c != 0 ? c : (a->key.len > b->key.len) - (a->key.len < b->key.len);
+}
+
+static bool
+is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static const char *
+skip_ws(const char *p, const char *end)
+{
+    while (p < end && is_ws(*p)) {
+        p++;
+    }
+    return p;
+}
+
+/* Past the string starting at p (its opening quote); *escaped set if it holds a backslash. */
+static const char *
+skip_string(const char *p, const char *end, bool *escaped)
+{
+    for (p++; p < end && *p != '"'; p++) {
+        if (*p == '\\') {
+            *escaped = true;
+            p++;
+        }
+    }
+    return p < end ? p + 1 : NULL;
+}
+
+/*
+ * Past the value starting at p, in text the caller's scan found valid (the peek's): the walk
+ * only finds where things end.  Bounds are checked all the same: NULL if the text ends first.
+ */
+static const char *
+skip_value(const char *p, const char *end)
+{
+    bool escaped = false;
+    if (*p == '"') {
+        return skip_string(p, end, &escaped);
+    }
+    if (*p != '{' && *p != '[') {
+        while (p < end && *p != ',' && *p != '}' && *p != ']' && !is_ws(*p)) {
+            p++;
+        }
+        return p;
+    }
+    unsigned depth = 0;
+    while (p != NULL && p < end) {
+        char ch = *p;
+        if (ch == '"') {
+            p = skip_string(p, end, &escaped);
+            continue;
+        }
+        p++;
+        if (ch == '{' || ch == '[') {
+            depth++;
+        } else if ((ch == '}' || ch == ']') && --depth == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The members of the object text params: *n of them (up to MAX_PARAMS + 1, which says "too
+ * many").  False when a key has escapes or the text is not an object.
+ */
+static bool
+split_members(struct rbgw_str params, struct member *mem, size_t *n)
+{
+    const char *p = params.p, *end = params.p + params.len;
+    *n = 0;
+    if (p >= end || *p != '{') {
+        return false;
+    }
+    p++;
+    for (;;) {
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+        }
+        if (p >= end) {
+            return false;
+        }
+        if (*p == '}') {
+            return true;
+        }
+        if (*p != '"') {
+            return false;
+        }
+        bool escaped = false;
+        const char *k = p + 1;
+        const char *q = skip_string(p, end, &escaped);
+        if (q == NULL || escaped) {
+            return false;
+        }
+        struct rbgw_str key = rbgw_str_make(k, (size_t)(q - 1 - k));
+        p = skip_ws(q, end);
+        if (p >= end || *p != ':') {
+            return false;
+        }
+        p = skip_ws(p + 1, end);
+        const char *v = p;
+        if (p >= end || (p = skip_value(p, end)) == NULL) {
+            return false;
+        }
+        if (*n == MAX_PARAMS + 1) {
+            return true; /* too many: the caller says so */
+        }
+        mem[*n].key = key;
+        mem[*n].value = rbgw_str_make(v, (size_t)(p - v));
+        (*n)++;
+    }
+}
+
+int
+rbgw_cache_key_text(enum rbgw_method m, struct rbgw_str params, bool per_client,
+                    struct rbgw_buf *out)
+{
+    const struct rbgw_method_info *row = rbgw_method_info(m);
+    if (row->cls != RBGW_CLASS_READ) {
+        return RBGW_CACHE_USE_NONE;
+    }
+    if (params.p == NULL) {
+        params = RBGW_STR("{}"); /* no "parameters": the decoder's empty object */
+    }
+    struct member mem[MAX_PARAMS + 1];
+    size_t n;
+    if (row->callname_member != NULL || !split_members(params, mem, &n)) {
+        return -1; /* nested call names, escaped keys, null: the tree's business */
+    }
+    if (n > MAX_PARAMS) {
+        return RBGW_CACHE_USE_NONE;
+    }
+    /* The call name: the last member of that key (rbgw_json_get's), when it is a string. */
+    struct rbgw_str name = RBGW_STR_NULL;
+    for (size_t i = 0; row->callname != NULL && i < n; i++) {
+        if (rbgw_str_eq_cstr(mem[i].key, row->callname)) {
+            struct rbgw_str v = mem[i].value;
+            name = v.p[0] == '"' ? rbgw_str_make(v.p + 1, v.len - 2) : RBGW_STR_NULL;
+        }
+    }
+    if (name.p != NULL && memchr(name.p, '\\', name.len) != NULL) {
+        return -1; /* an escaped name: decoded by the tree */
+    }
+    enum rbgw_cache_use use =
+        row->cache == RBGW_CACHE_SHARE_ONLY ? RBGW_CACHE_USE_SHARE : RBGW_CACHE_USE_STORE;
+    unsigned char canon[RBGW_NAME_CANON_MAX];
+    int clen = name.p != NULL ? rbgw_name_canon(name, canon) : -1;
+    bool named = clen >= 0;
+    if (!named) {
+        use = RBGW_CACHE_USE_SHARE;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((named && rbgw_str_eq_cstr(mem[i].key, row->callname)) ||
+            (!per_client && is_client_param(mem[i].key))) {
+            continue;
+        }
+        struct member c = mem[i];
+        size_t j = kept++;
+        while (j > 0 && member_cmp(&mem[j - 1], &c) > 0) {
+            mem[j] = mem[j - 1];
+            j--;
+        }
+        mem[j] = c;
+    }
+    /* One reservation: at most the parameters' text, the name and the separators. */
+    char *w = rbgw_buf_reserve(out, RBGW_CACHE_KEY_NAME + RBGW_NAME_CANON_MAX + params.len +
+                                        8 * (kept + 1));
+    char *start = w;
+    *w++ = (char)m;
+    *w++ = named ? (char)(clen + 1) : 0;
+    if (named) {
+        memcpy(w, canon, (size_t)clen);
+        w += clen;
+    }
+    *w++ = '{';
+    for (size_t i = 0; i < kept; i++) {
+        if (i > 0) {
+            *w++ = ',';
+            *w++ = ' ';
+        }
+        *w++ = '"';
+        memcpy(w, mem[i].key.p, mem[i].key.len);
+        w += mem[i].key.len;
+        memcpy(w, "\": ", 3);
+        w += 3;
+        memcpy(w, mem[i].value.p, mem[i].value.len);
+        w += mem[i].value.len;
+    }
+    *w++ = '}';
+    out->len += (size_t)(w - start);
+    out->data[out->len] = '\0';
+    return (int)use;
+}
+
 bool
 rbgw_cache_key_name(struct rbgw_str key, struct rbgw_str *name)
 {
@@ -138,17 +348,36 @@ rbgw_cache_key_name(struct rbgw_str key, struct rbgw_str *name)
     return true;
 }
 
-#define FNV64_OFFSET UINT64_C(0xcbf29ce484222325)
-#define FNV64_PRIME UINT64_C(0x100000001b3)
-
-uint64_t
-rbgw_cache_hash(struct rbgw_str key)
+/* Murmur3's finalizer: every input bit reaches every output bit. */
+static uint64_t
+fmix64(uint64_t h)
 {
-    uint64_t h = FNV64_OFFSET;
-    for (size_t i = 0; i < key.len; i++) {
-        h = (h ^ (unsigned char)key.p[i]) * FNV64_PRIME;
-    }
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
     return h;
+}
+
+/*
+ * Eight bytes at a time, mixed with the cache's seed: keys carry names any DNS client can
+ * choose, and a seed they cannot know keeps them from filling one hash chain on purpose.
+ */
+uint64_t
+rbgw_cache_hash(const struct rbgw_cache *c, struct rbgw_str key)
+{
+    uint64_t h = c->opts.seed ^ (key.len * UINT64_C(0x9e3779b97f4a7c15));
+    size_t i = 0;
+    for (; i + 8 <= key.len; i += 8) {
+        uint64_t w;
+        memcpy(&w, key.p + i, 8);
+        h = (h ^ fmix64(w)) * UINT64_C(0x9e3779b97f4a7c15);
+    }
+    uint64_t w = 0;
+    memcpy(&w, key.p + i, key.len - i);
+    h = (h ^ fmix64(w)) * UINT64_C(0x9e3779b97f4a7c15);
+    return fmix64(h);
 }
 
 /* ---- names ---- */

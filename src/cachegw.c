@@ -78,6 +78,9 @@ struct rbgw_cache *
 rbgw__cache_new(const struct rbgw_config *cfg)
 {
     struct rbgw_cache_opts o = opts_of(cfg);
+    if (uv_random(NULL, NULL, &o.seed, sizeof(o.seed), 0, NULL) != 0) {
+        o.seed = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 32);
+    }
     return rbgw_cache_new(&o);
 }
 
@@ -85,10 +88,34 @@ void
 rbgw__cache_configure(struct rbgw_cache *c, const struct rbgw_config *cfg)
 {
     struct rbgw_cache_opts o = opts_of(cfg);
+    o.seed = rbgw_cache_opts(c)->seed;
     rbgw_cache_configure(c, &o);
 }
 
 /* ---- dispatch ---- */
+
+/*
+ * The call's key in kb, and its use; -1 if it cannot be read.  From the parameters' text the
+ * peek found when no tree was built (the pass-through case between JSON connectors: a tree
+ * costs more than the rest of a hit), else, or when the text has escapes where the key needs
+ * decoded bytes, from the tree.
+ */
+static int
+key_of(struct rbgw_request *req, bool per_client, struct rbgw_buf *kb)
+{
+    rbgw_buf_reset(kb);
+    if (!req->parsed) {
+        int use = rbgw_cache_key_text(req->call.mid, req->params, per_client, kb);
+        if (use >= 0) {
+            return use;
+        }
+    }
+    char err[128];
+    if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
+        return -1;
+    }
+    return (int)rbgw_cache_key(req->call.mid, req->call.params, per_client, kb);
+}
 
 static void
 join(struct rbgw_cache_lead *l, struct rbgw_request *req)
@@ -112,22 +139,23 @@ rbgw__cache_dispatch(struct rbgw_cache *c, struct rbgw_request *req, struct rbgw
         return false;
     }
     struct rbgw_cache_stats *st = rbgw_cache_stats(c);
-    char err[128];
-    if (req->trxid.len > 0 || !rbgw_list_empty(&req->session->trxs) ||
-        rbgw_request_parse(req, err, sizeof(err)) != 0) {
+    if (req->trxid.len > 0 || !rbgw_list_empty(&req->session->trxs)) {
         st->bypassed++;
         return false;
     }
     struct rbgw_buf *kb = rbgw_cache_scratch(c);
-    rbgw_buf_reset(kb);
-    enum rbgw_cache_use use = rbgw_cache_key(req->call.mid, req->call.params, o->per_client, kb);
+    int use = key_of(req, o->per_client, kb);
+    if (use < 0) {
+        st->bypassed++;
+        return false;
+    }
     bool store = use == RBGW_CACHE_USE_STORE && o->ttl_ms > 0;
     if (use == RBGW_CACHE_USE_NONE || (!store && !o->coalesce)) {
         st->bypassed++;
         return false;
     }
     struct rbgw_str key = rbgw_buf_str(kb);
-    uint64_t hash = rbgw_cache_hash(key);
+    uint64_t hash = rbgw_cache_hash(c, key);
     struct rbgw_str reply;
     if (store && rbgw_cache_get(c, key, hash, uv_now(req->gw->loop), &reply)) {
         st->hits++;
@@ -174,7 +202,7 @@ finish(struct rbgw_cache *c, struct rbgw_cache_lead *l, struct rbgw_str reply, c
     struct rbgw_request *req = l->req;
     bool ok = reason == NULL;
     rbgw_cache_flight_remove(c, &l->f);
-    if (ok && l->f.store && !l->f.stale && !result_false(reply)) {
+    if (ok && l->f.store && !l->f.stale && rbgw_cache_opts(c)->ttl_ms > 0 && !result_false(reply)) {
         rbgw_cache_put(c, l->f.key, l->f.hash, reply, uv_now(req->gw->loop));
     }
     struct waiter *w = l->waiters;

@@ -55,6 +55,7 @@ struct rbgw_cache_opts {
     size_t max_bytes; /* cache-size: entries, keys and replies together */
     bool per_client;  /* cache-per-client: remote and real-remote are part of the key */
     bool coalesce;    /* coalesce: identical reads in flight share one upstream call */
+    uint64_t seed;    /* the key hash's seed: random per process (cachegw.c), fixed in tests */
 };
 
 /*
@@ -94,11 +95,24 @@ enum rbgw_cache_use {
 enum rbgw_cache_use rbgw_cache_key(enum rbgw_method m, const struct rbgw_json *params,
                                    bool per_client, struct rbgw_buf *out);
 
+/**
+ * The same key from the call's text, without a tree: params is the text of its "parameters"
+ * value (NULL when it has none; the caller's scan found the call valid).  Values go into the
+ * key as written, so for a call in json11 form (pdns's connectors, the REST ingress) the key
+ * is byte for byte rbgw_cache_key's; another spelling of a value only makes another key.
+ * Returns an enum rbgw_cache_use, or -1 (out unchanged) when the tree must decide: escapes
+ * in a member's key or in the call name, parameters that are not an object.
+ */
+int rbgw_cache_key_text(enum rbgw_method m, struct rbgw_str params, bool per_client,
+                        struct rbgw_buf *out);
+
 /** The canonical name a key holds (RBGW_CACHE_KEY_NAME on); false when it holds none. */
 bool rbgw_cache_key_name(struct rbgw_str key, struct rbgw_str *name);
 
-/** Hash of a key (for the store and the flights). */
-uint64_t rbgw_cache_hash(struct rbgw_str key);
+struct rbgw_cache;
+
+/** Hash of a key, with the cache's seed (for its store and its flights). */
+uint64_t rbgw_cache_hash(const struct rbgw_cache *c, struct rbgw_str key);
 
 /* A read in flight (the caller's memory, alive until rbgw_cache_flight_remove). */
 struct rbgw_cache_flight {
@@ -109,8 +123,6 @@ struct rbgw_cache_flight {
     bool listed;           /* in the cache's flight table */
     struct rbgw_list link; /* in its bucket of the flight table while listed */
 };
-
-struct rbgw_cache;
 
 /** An empty cache with these options. */
 struct rbgw_cache *rbgw_cache_new(const struct rbgw_cache_opts *opts);

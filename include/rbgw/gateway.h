@@ -73,6 +73,8 @@ struct rbgw_request {
     struct rbgw_str raw;             /* the call's JSON text (in arena), trimmed */
     struct rbgw_rpc_call call;       /* the call: method always; root/params once parsed */
     struct rbgw_str trxid;           /* text of parameters.trxid when a number, else empty */
+    struct rbgw_str params;          /* text of the "parameters" value (in raw) when the call
+                                        was peeked (not parsed), else empty (cache.h keys) */
     bool parsed;                     /* call.root/params are built (rbgw_request_parse) */
     struct rbgw_session *session;    /* counted reference: the pdns connection it came on */
     void *origin;                    /* borrowed: the listener's per-request data (its conn, or

@@ -141,6 +141,12 @@ static const struct key_row key_rows[] = {
      "{\"name\": \"example.com\"}", true, SHARE, true},
     {"getAllDomains: no name, coalesced only", "getAllDomains", "{\"include_disabled\": false}",
      NULL, "{\"include_disabled\": true}", true, SHARE, false},
+    {"nested values, in another order", "getAllDomains",
+     "{\"include_disabled\": true, \"x\": {\"a\": [1, \"}\\\"]\"], \"b\": null}}", NULL,
+     "{\"x\": {\"a\": [1, \"}\\\"]\"], \"b\": null}, \"include_disabled\": true}", true, SHARE,
+     true},
+    {"nested values that differ", "getAllDomains", "{\"x\": {\"a\": [1, 2]}}", NULL,
+     "{\"x\": {\"a\": [1, 3]}}", true, SHARE, false},
     {"getBeforeAndAfterNamesAbsolute: no call name", "getBeforeAndAfterNamesAbsolute",
      "{\"id\": 1, \"qname\": \"www\"}", NULL, "{\"id\": 1, \"qname\": \"www\"}", true, SHARE, true},
     {"a qname that is no DNS name: coalesced only, by its bytes", "lookup",
@@ -181,6 +187,74 @@ Test(cache, keys)
     cr_assert_eq(checked, RBGW_NELEM(key_rows));
 }
 
+/*
+ * The text path (no tree) gives the tree's key byte for byte for calls in json11 form, which
+ * every row is, or hands over (-1) when escapes need decoding; and keeps its own equality
+ * classes for another spelling of the same calls.
+ */
+Test(cache, text_keys_are_the_tree_keys)
+{
+    size_t by_text = 0;
+    for (size_t i = 0; i < RBGW_NELEM(key_rows); i++) {
+        const struct key_row *r = &key_rows[i];
+        const char *methods[2] = {r->method, r->method2 ? r->method2 : r->method};
+        const char *params[2] = {r->params, r->params2};
+        for (size_t k = 0; k < 2; k++) {
+            enum rbgw_cache_use tu;
+            struct rbgw_buf tree = key_of(methods[k], params[k], r->per_client, &tu);
+            struct rbgw_buf text = RBGW_BUF_INIT;
+            enum rbgw_method m = rbgw_method_lookup(rbgw_str_cstr(methods[k]));
+            int use = rbgw_cache_key_text(m, rbgw_str_cstr(params[k]), r->per_client, &text);
+            if (use >= 0) {
+                by_text++;
+                if (use != (int)tu || !rbgw_str_eq(rbgw_buf_str(&tree), rbgw_buf_str(&text))) {
+                    cr_expect_fail("%s, call %zu: the text key differs from the tree's", r->what,
+                                   k + 1);
+                }
+            } else if (text.len != 0) {
+                cr_expect_fail("%s, call %zu: handed over with %zu bytes written", r->what, k + 1,
+                               text.len);
+            }
+            rbgw_buf_free(&tree);
+            rbgw_buf_free(&text);
+        }
+    }
+    /* all but the escaped name and the array take the text path */
+    cr_assert_eq(by_text, 2 * RBGW_NELEM(key_rows) - 3);
+
+    /* no parameters at all: the decoder's empty object */
+    struct rbgw_buf a = RBGW_BUF_INIT, b = RBGW_BUF_INIT;
+    cr_expect_eq(rbgw_cache_key_text(RBGW_M_GET_ALL_DOMAINS, RBGW_STR_NULL, true, &a), SHARE);
+    cr_expect_eq(rbgw_cache_key(RBGW_M_GET_ALL_DOMAINS, params_of("{}"), true, &b), SHARE);
+    cr_expect(rbgw_str_eq(rbgw_buf_str(&a), rbgw_buf_str(&b)));
+    rbgw_buf_free(&a);
+    rbgw_buf_free(&b);
+
+    /* compact JSON: its own keys, with the same equalities */
+    static const char *const compact[][2] = {
+        {"{\"qname\":\"www.example.com.\",\"qtype\":\"A\",\"remote\":\"192.0.2.1\"}",
+         "{\"remote\":\"192.0.2.1\",\"qtype\":\"A\",\"qname\":\"WWW.example.com\"}"},
+    };
+    a = (struct rbgw_buf)RBGW_BUF_INIT;
+    b = (struct rbgw_buf)RBGW_BUF_INIT;
+    cr_expect_eq(rbgw_cache_key_text(RBGW_M_LOOKUP, rbgw_str_cstr(compact[0][0]), true, &a), STORE);
+    cr_expect_eq(rbgw_cache_key_text(RBGW_M_LOOKUP, rbgw_str_cstr(compact[0][1]), true, &b), STORE);
+    cr_expect(rbgw_str_eq(rbgw_buf_str(&a), rbgw_buf_str(&b)));
+    rbgw_buf_reset(&b);
+    cr_expect_eq(rbgw_cache_key_text(RBGW_M_LOOKUP,
+                                     RBGW_STR("{\"qname\":\"www.example.com.\",\"qtype\":\"A\","
+                                              "\"remote\":\"192.0.2.2\"}"),
+                                     true, &b),
+                 STORE);
+    cr_expect_not(rbgw_str_eq(rbgw_buf_str(&a), rbgw_buf_str(&b)), "another client");
+    /* an escape in a key hands over to the tree */
+    rbgw_buf_reset(&b);
+    cr_expect_eq(
+        rbgw_cache_key_text(RBGW_M_LOOKUP, RBGW_STR("{\"q\\u006eame\": \"x.\"}"), true, &b), -1);
+    rbgw_buf_free(&a);
+    rbgw_buf_free(&b);
+}
+
 /* The key carries the canonical name where invalidation reads it. */
 Test(cache, key_names)
 {
@@ -193,6 +267,24 @@ Test(cache, key_names)
     k = key_of("getAllDomains", "{}", true, &use);
     cr_expect_not(rbgw_cache_key_name(rbgw_buf_str(&k), &name), "getAllDomains has no name");
     rbgw_buf_free(&k);
+}
+
+Test(cache, hash_is_seeded)
+{
+    struct rbgw_cache_opts o1 = {.ttl_ms = 1, .max_bytes = 1 << 20, .seed = 1};
+    struct rbgw_cache_opts o2 = {.ttl_ms = 1, .max_bytes = 1 << 20, .seed = 2};
+    struct rbgw_cache *c1 = rbgw_cache_new(&o1), *c2 = rbgw_cache_new(&o2);
+    static const char *const keys[] = {"", "a", "abcdefgh", "abcdefghi", "lookup www.example.com"};
+    for (size_t i = 0; i < RBGW_NELEM(keys); i++) {
+        struct rbgw_str k = rbgw_str_cstr(keys[i]);
+        cr_expect_eq(rbgw_cache_hash(c1, k), rbgw_cache_hash(c1, k));
+        cr_expect_neq(rbgw_cache_hash(c1, k), rbgw_cache_hash(c2, k), "'%s'", keys[i]);
+        for (size_t j = 0; j < i; j++) {
+            cr_expect_neq(rbgw_cache_hash(c1, k), rbgw_cache_hash(c1, rbgw_str_cstr(keys[j])));
+        }
+    }
+    rbgw_cache_free(c1);
+    rbgw_cache_free(c2);
 }
 
 /* ---- the store ---- */
@@ -224,7 +316,7 @@ static void
 put(struct rbgw_cache *c, const char *qname, const char *reply, uint64_t now)
 {
     struct rbgw_str k = name_key(qname);
-    rbgw_cache_put(c, k, rbgw_cache_hash(k), rbgw_str_cstr(reply), now);
+    rbgw_cache_put(c, k, rbgw_cache_hash(c, k), rbgw_str_cstr(reply), now);
 }
 
 /* The reply stored for qname at now, or NULL. */
@@ -233,7 +325,7 @@ get(struct rbgw_cache *c, const char *qname, uint64_t now)
 {
     struct rbgw_str k = name_key(qname);
     struct rbgw_str r;
-    if (!rbgw_cache_get(c, k, rbgw_cache_hash(k), now, &r)) {
+    if (!rbgw_cache_get(c, k, rbgw_cache_hash(c, k), now, &r)) {
         return NULL;
     }
     return rbgw_arena_memdup(&arena, r.p, r.len);
@@ -451,14 +543,15 @@ Test(cache, invalidation_by_name)
 /* ---- flights ---- */
 
 static void
-flight_init(struct rbgw_cache_flight *f, const char *method, const char *params)
+flight_init(struct rbgw_cache *c, struct rbgw_cache_flight *f, const char *method,
+            const char *params)
 {
     memset(f, 0, sizeof(*f));
     enum rbgw_cache_use use;
     struct rbgw_buf b = key_of(method, params, true, &use);
     cr_assert_neq(use, NONE);
     f->key = rbgw_str_make(rbgw_arena_memdup(&arena, b.data, b.len), b.len);
-    f->hash = rbgw_cache_hash(f->key);
+    f->hash = rbgw_cache_hash(c, f->key);
     f->store = use == STORE;
     rbgw_buf_free(&b);
 }
@@ -467,9 +560,9 @@ Test(cache, flights_are_found_by_key)
 {
     struct rbgw_cache *c = cache_new(1000, MB);
     struct rbgw_cache_flight a, b, a2;
-    flight_init(&a, "lookup", "{\"qname\": \"www.example.com.\", \"qtype\": \"A\"}");
-    flight_init(&b, "lookup", "{\"qname\": \"www.example.com.\", \"qtype\": \"AAAA\"}");
-    flight_init(&a2, "lookup", "{\"qtype\": \"A\", \"qname\": \"WWW.example.com\"}");
+    flight_init(c, &a, "lookup", "{\"qname\": \"www.example.com.\", \"qtype\": \"A\"}");
+    flight_init(c, &b, "lookup", "{\"qname\": \"www.example.com.\", \"qtype\": \"AAAA\"}");
+    flight_init(c, &a2, "lookup", "{\"qtype\": \"A\", \"qname\": \"WWW.example.com\"}");
     rbgw_cache_flight_add(c, &a);
     rbgw_cache_flight_add(c, &b);
     cr_expect_eq(rbgw_cache_flight_find(c, a2.key, a2.hash), &a);
@@ -486,11 +579,11 @@ Test(cache, writes_end_flights)
 {
     struct rbgw_cache *c = cache_new(1000, MB);
     struct rbgw_cache_flight in_zone, other_zone, above, nameless, info;
-    flight_init(&in_zone, "lookup", "{\"qname\": \"www.example.com.\", \"qtype\": \"A\"}");
-    flight_init(&other_zone, "lookup", "{\"qname\": \"www.example.org.\", \"qtype\": \"A\"}");
-    flight_init(&above, "list", "{\"zonename\": \"example.com.\", \"domain_id\": 1}");
-    flight_init(&nameless, "getAllDomains", "{\"include_disabled\": true}");
-    flight_init(&info, "getDomainInfo", "{\"name\": \"example.org.\"}");
+    flight_init(c, &in_zone, "lookup", "{\"qname\": \"www.example.com.\", \"qtype\": \"A\"}");
+    flight_init(c, &other_zone, "lookup", "{\"qname\": \"www.example.org.\", \"qtype\": \"A\"}");
+    flight_init(c, &above, "list", "{\"zonename\": \"example.com.\", \"domain_id\": 1}");
+    flight_init(c, &nameless, "getAllDomains", "{\"include_disabled\": true}");
+    flight_init(c, &info, "getDomainInfo", "{\"name\": \"example.org.\"}");
     struct rbgw_cache_flight *all[] = {&in_zone, &other_zone, &above, &nameless, &info};
     for (size_t i = 0; i < RBGW_NELEM(all); i++) {
         rbgw_cache_flight_add(c, all[i]);
@@ -518,7 +611,7 @@ Test(cache, configure_drops_everything)
     struct rbgw_cache *c = cache_new(1000, MB);
     put(c, "www.example.com.", "{\"result\": [1]}", 0);
     struct rbgw_cache_flight f;
-    flight_init(&f, "lookup", "{\"qname\": \"www.example.org.\", \"qtype\": \"A\"}");
+    flight_init(c, &f, "lookup", "{\"qname\": \"www.example.org.\", \"qtype\": \"A\"}");
     rbgw_cache_flight_add(c, &f);
     struct rbgw_cache_opts o = {.ttl_ms = 50, .max_bytes = MB, .per_client = false};
     rbgw_cache_configure(c, &o);
