@@ -16,6 +16,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rbgw/cache.h"
@@ -267,6 +268,35 @@ Test(cache, key_names)
     k = key_of("getAllDomains", "{}", true, &use);
     cr_expect_not(rbgw_cache_key_name(rbgw_buf_str(&k), &name), "getAllDomains has no name");
     rbgw_buf_free(&k);
+}
+
+/* Text the peek would refuse never reaches the text path; still, every prefix of a call and
+ * every byte flipped must end in an answer, not in a read past the text (ASan checks). */
+Test(cache, text_keys_survive_bad_text)
+{
+    static const char good[] =
+        "{\"qname\": \"www.example.com.\", \"x\": {\"a\": [1, \"}\\\"\"], \"b\": null}, "
+        "\"qtype\": \"A\", \"zone-id\": -1}";
+    static const char flips[] = "{}[]\",: \\x";
+    size_t answered = 0;
+    for (size_t len = 0; len <= sizeof(good) - 1; len++) {
+        /* a copy of exactly len bytes, so that ASan sees a read past it */
+        char *t = malloc(len ? len : 1);
+        cr_assert_not_null(t);
+        memcpy(t, good, len);
+        for (size_t f = 0; f <= sizeof(flips) - 1; f++) {
+            if (f > 0 && len > 0) {
+                t[len / 2] = flips[f - 1];
+            }
+            struct rbgw_buf b = RBGW_BUF_INIT;
+            int use = rbgw_cache_key_text(RBGW_M_LOOKUP, rbgw_str_make(t, len), true, &b);
+            cr_expect(use >= -1 && use <= STORE);
+            rbgw_buf_free(&b);
+            answered++;
+        }
+        free(t);
+    }
+    cr_assert_eq(answered, sizeof(good) * sizeof(flips));
 }
 
 Test(cache, hash_is_seeded)
