@@ -23,12 +23,12 @@
  * the deadline, and sending every waiter to a responder that just failed is the stampede that
  * coalescing exists to prevent.  A false reply is passed on as it came, and not stored.
  *
- * Re-entrancy.  Answering a request can make its listener dispatch that connection's next
- * call at once (jsonconn, after a write that completed synchronously).  Such a call must
- * neither join the flight being finished (its waiters are no longer looked at) nor miss the
- * fresh reply: the flight leaves the table and the reply is stored before the first waiter is
- * answered, and waiters are answered from a copy in the lead's arena, which nothing upstream
- * can reuse meanwhile.
+ * Re-entrancy.  Answering a waiter runs its listener's reply hook, which the listener contract
+ * allows to serve that connection's next call before returning (none does today: jsonconn and
+ * the HTTP listener write and return).  Such a call must neither join the flight being
+ * finished (its waiters are no longer looked at) nor miss the fresh reply: the flight leaves
+ * the table and the reply is stored before the first waiter is answered, and waiters are
+ * answered from a copy in the lead's arena, which nothing upstream can reuse meanwhile.
  *
  * Transactions.  Reads of a session with an open transaction (or carrying a trxid) use
  * neither the cache nor coalescing: pdns may be reading what the transaction is changing, and
