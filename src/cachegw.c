@@ -231,7 +231,6 @@ write_done(struct rbgw_cache *c, struct rbgw_request *req)
 {
     const struct rbgw_method_info *row = rbgw_method_info(req->call.mid);
     char err[128];
-    size_t n;
     if (row->cache == RBGW_CACHE_ZONE_STATE) {
         rbgw_cache_end_shared(c);
         return;
@@ -239,16 +238,15 @@ write_done(struct rbgw_cache *c, struct rbgw_request *req)
     if (row->cache != RBGW_CACHE_FLUSH && rbgw_request_parse(req, err, sizeof(err)) == 0) {
         struct rbgw_str name = rbgw_call_name(req->call.mid, req->call.params);
         if (name.p != NULL) {
-            n = rbgw_cache_invalidate(c, name);
-            rbgw_log_debug("req=%llu: %zu cache entr%s dropped at, above or below %.*s",
-                           (unsigned long long)req->id, n, n == 1 ? "y" : "ies", (int)name.len,
-                           name.p);
+            rbgw_cache_invalidate(c, name, uv_now(req->gw->loop));
+            rbgw_log_debug("req=%llu: cached answers at, above or below %.*s are stale",
+                           (unsigned long long)req->id, (int)name.len, name.p);
             return;
         }
     }
-    n = rbgw_cache_invalidate_all(c);
-    rbgw_log_debug("req=%llu: %zu cache entr%s dropped: the write names no zone",
-                   (unsigned long long)req->id, n, n == 1 ? "y" : "ies");
+    rbgw_cache_invalidate_all(c);
+    rbgw_log_debug("req=%llu: every cached answer is stale: the write names no zone",
+                   (unsigned long long)req->id);
 }
 
 void
@@ -281,15 +279,19 @@ rbgw__cache_trx_zone(struct rbgw_cache *c, struct rbgw_request *start)
 }
 
 void
-rbgw__cache_trx_closed(struct rbgw_cache *c, const char *zone)
+rbgw__cache_trx_closed(struct rbgw_gateway *gw, const char *zone)
 {
+    struct rbgw_cache *c = gw->cache;
     if (!is_on(c)) {
         return;
     }
-    size_t n =
-        zone != NULL ? rbgw_cache_invalidate(c, rbgw_str_cstr(zone)) : rbgw_cache_invalidate_all(c);
-    rbgw_log_debug("transaction of %s closed: %zu cache entr%s dropped",
-                   zone != NULL ? zone : "an unknown zone", n, n == 1 ? "y" : "ies");
+    if (zone != NULL) {
+        rbgw_cache_invalidate(c, rbgw_str_cstr(zone), uv_now(gw->loop));
+    } else {
+        rbgw_cache_invalidate_all(c);
+    }
+    rbgw_log_debug("a transaction of %s closed: its cached answers are stale",
+                   zone != NULL ? zone : "an unknown zone");
 }
 
 /* ---- status ---- */

@@ -303,7 +303,7 @@ trx_close(struct trx *t)
     rbgw_list_remove(&t->link);
     t->session = NULL;
     /* Read cache hook: whatever it changed is settled now (committed, aborted or dropped). */
-    rbgw__cache_trx_closed(t->f->gw->cache, t->zone);
+    rbgw__cache_trx_closed(t->f->gw, t->zone);
     trx_unref(t);
 }
 

@@ -29,7 +29,9 @@
  * the whole (entry headers, keys, replies) is bounded by max_bytes, least recently used out
  * first; an entry over max_bytes / 8 is not stored.  Expiry is checked against the caller's
  * clock (the loop's time) when an entry is found: no timer per entry.  A lookup allocates
- * nothing and hands out a view of the stored reply.
+ * nothing and hands out a view of the stored reply.  Invalidation is lazy (cache.c): a write
+ * leaves marks on the names it covers, and an entry found older than a mark on its name or a
+ * parent's is dropped then.
  *
  * Flights: reads in flight, in a table of their own (intrusive: the caller's memory), so that
  * identical reads can find one to wait for, and so that a write can end them: a write to a
@@ -71,8 +73,8 @@ struct rbgw_cache_stats {
     uint64_t inserts;       /* replies stored */
     uint64_t evictions;     /* entries dropped for room, least recently used first */
     uint64_t expired;       /* entries dropped when found past their TTL */
-    uint64_t invalidations; /* entries dropped by writes, transactions and reloads */
-    uint64_t entries;       /* entries held now */
+    uint64_t invalidations; /* entries dropped as stale after a write, or by a reload */
+    uint64_t entries;       /* entries held now (stale ones not found since included) */
     uint64_t bytes;         /* bytes held now (entry headers, keys, replies) */
 };
 
@@ -155,13 +157,14 @@ void rbgw_cache_put(struct rbgw_cache *c, struct rbgw_str key, uint64_t hash, st
                     uint64_t now);
 
 /**
- * A write to name (text form) completed: drop the entries, and end the flights, at, above or
- * below it (a wildcard "*.x" as x), and end the flights without a name.  Text that is no DNS
- * name drops everything.  Returns the number of entries dropped.
+ * A write to name (text form) completed at now: the entries, and the flights, at, above or
+ * below it (a wildcard "*.x" as x) are stale from now on, and so are the flights without a
+ * name.  Entries are dropped when next found (counted in invalidations then); flights are
+ * ended at once.  Text that is no DNS name makes everything stale.
  */
-size_t rbgw_cache_invalidate(struct rbgw_cache *c, struct rbgw_str name);
-/** Drop every entry and end every flight; returns the number of entries dropped. */
-size_t rbgw_cache_invalidate_all(struct rbgw_cache *c);
+void rbgw_cache_invalidate(struct rbgw_cache *c, struct rbgw_str name, uint64_t now);
+/** Every entry is stale from now on, every flight ended. */
+void rbgw_cache_invalidate_all(struct rbgw_cache *c);
 /** End the flights of coalesced-only reads (a write of zone state: setNotified, ...). */
 void rbgw_cache_end_shared(struct rbgw_cache *c);
 

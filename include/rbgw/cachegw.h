@@ -49,8 +49,8 @@ void rbgw__cache_answered(struct rbgw_cache *c, struct rbgw_request *req,
 
 /** The zone a successful startTransaction names (malloc'd), for its close; NULL if off. */
 char *rbgw__cache_trx_zone(struct rbgw_cache *c, struct rbgw_request *start);
-/** A transaction of zone (NULL: not known) closed: drop what it may have changed. */
-void rbgw__cache_trx_closed(struct rbgw_cache *c, const char *zone);
+/** A transaction of zone (NULL: not known) closed: what it may have changed is stale. */
+void rbgw__cache_trx_closed(struct rbgw_gateway *gw, const char *zone);
 
 /** Log the counters (SIGUSR1's status), when the cache or coalescing is on. */
 void rbgw__cache_log_status(struct rbgw_cache *c);

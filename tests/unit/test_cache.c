@@ -483,7 +483,12 @@ Test(cache, many_entries)
         snprintf(name, sizeof(name), "H%d.EXAMPLE.com", i);
         cr_expect_not_null(get(c, name, 1), "%s", name);
     }
-    cr_expect_eq(rbgw_cache_invalidate(c, rbgw_str_cstr("example.com.")), 5000);
+    rbgw_cache_invalidate(c, rbgw_str_cstr("example.com."), 2);
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof(name), "h%d.example.com.", i);
+        cr_expect_null(get(c, name, 3), "%s", name);
+    }
+    cr_expect_eq(rbgw_cache_stats(c)->invalidations, 5000);
     cr_expect_eq(rbgw_cache_stats(c)->entries, 0);
     cr_expect_eq(rbgw_cache_stats(c)->bytes, 0);
     rbgw_cache_free(c);
@@ -549,7 +554,7 @@ Test(cache, invalidation_by_name)
         for (size_t j = 0; j < RBGW_NELEM(stored_names); j++) {
             put(c, stored_names[j], "{\"result\": [1]}", 0);
         }
-        size_t dropped = rbgw_cache_invalidate(c, rbgw_str_cstr(r->write));
+        rbgw_cache_invalidate(c, rbgw_str_cstr(r->write), 0);
         char left[512] = "";
         size_t nleft = 0;
         for (size_t j = 0; j < RBGW_NELEM(stored_names); j++) {
@@ -561,13 +566,51 @@ Test(cache, invalidation_by_name)
         if (strcmp(left, r->survivors) != 0) {
             cr_expect_fail("write to %s left \"%s\", want \"%s\"", r->write, left, r->survivors);
         }
-        cr_expect_eq(dropped + nleft, RBGW_NELEM(stored_names), "%s: %zu dropped", r->write,
-                     dropped);
-        cr_expect_eq(rbgw_cache_stats(c)->invalidations, dropped);
+        cr_expect_eq(rbgw_cache_stats(c)->invalidations + nleft, RBGW_NELEM(stored_names),
+                     "%s: %llu dropped", r->write,
+                     (unsigned long long)rbgw_cache_stats(c)->invalidations);
         rbgw_cache_free(c);
         checked++;
     }
     cr_assert_eq(checked, RBGW_NELEM(inval_rows));
+}
+
+/* What a write makes stale stays so; what is stored after it is fresh; marks go with the TTL. */
+Test(cache, invalidation_is_ordered_by_stores)
+{
+    struct rbgw_cache *c = cache_new(100, MB);
+    put(c, "www.example.com.", "{\"result\": [1]}", 0);
+    put(c, "ftp.example.com.", "{\"result\": [2]}", 0);
+    rbgw_cache_invalidate(c, rbgw_str_cstr("example.com."), 10);
+    /* stored after the write: served */
+    put(c, "www.example.com.", "{\"result\": [3]}", 20);
+    cr_expect_str_eq(get(c, "www.example.com.", 30), "{\"result\": [3]}");
+    cr_expect_null(get(c, "ftp.example.com.", 30), "stored before the write");
+    /* another write, then the marks outlive their TTL: nothing they covered is left */
+    rbgw_cache_invalidate(c, rbgw_str_cstr("www.example.com."), 40);
+    cr_expect_null(get(c, "www.example.com.", 41));
+    put(c, "www.example.com.", "{\"result\": [4]}", 200);
+    cr_expect_not_null(get(c, "www.example.com.", 201), "a mark past its TTL covers nothing");
+    rbgw_cache_free(c);
+}
+
+/* A write that names nothing makes everything stored before it stale, and only that. */
+Test(cache, invalidate_all_is_ordered_too)
+{
+    struct rbgw_cache *c = cache_new(1000, MB);
+    put(c, "a.example.com.", "{\"result\": [1]}", 0);
+    rbgw_cache_invalidate_all(c);
+    put(c, "b.example.com.", "{\"result\": [2]}", 1);
+    cr_expect_null(get(c, "a.example.com.", 2));
+    cr_expect_not_null(get(c, "b.example.com.", 2));
+    /* too many names written within one TTL: the same, instead of more marks */
+    char name[64];
+    for (int i = 0; i < 70000; i++) {
+        snprintf(name, sizeof(name), "w%d.example.org.", i);
+        rbgw_cache_invalidate(c, rbgw_str_cstr(name), 3);
+    }
+    cr_expect_null(get(c, "b.example.com.", 4), "the safety valve made everything stale");
+    rbgw_cache_free(c);
 }
 
 /* ---- flights ---- */
@@ -619,7 +662,7 @@ Test(cache, writes_end_flights)
         rbgw_cache_flight_add(c, all[i]);
     }
 
-    rbgw_cache_invalidate(c, rbgw_str_cstr("www.example.com."));
+    rbgw_cache_invalidate(c, rbgw_str_cstr("www.example.com."), 0);
     cr_expect(in_zone.stale && !in_zone.listed, "the name written");
     cr_expect(above.stale && !above.listed, "its zone's list");
     cr_expect(nameless.stale && !nameless.listed, "a read without a name");
