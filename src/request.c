@@ -224,6 +224,7 @@ rbgw_request_dispatch(struct rbgw_request *req)
         req->call.method = pk.method;
         req->call.mid = pk.mid;
         req->trxid = pk.trxid;
+        req->params = pk.params;
     } else if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
         rbgw_request_fail(req, RBGW_EPARSE, NULL, "%s", err);
         return;

@@ -460,6 +460,7 @@ rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out)
     out->method = RBGW_STR_NULL;
     out->mid = RBGW_M_UNKNOWN;
     out->trxid = RBGW_STR_NULL;
+    out->params = RBGW_STR_NULL;
     if (rbgw_json_scan(text, len, watch, 3, f, &top) != RBGW_JSCAN_OK || top != '{') {
         return -1;
     }
@@ -472,6 +473,7 @@ rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out)
     }
     out->method = rbgw_str_make(m.p + 1, m.len - 2);
     out->mid = rbgw_method_lookup(out->method);
+    out->params = params;
     if (is_plain_number(f[2])) {
         out->trxid = f[2];
     }
