@@ -169,6 +169,9 @@ static struct answer
 parse_answer(const char *all)
 {
     struct answer a = {0, all, ""};
+    if (*all == '\0') {
+        return a; /* closed without a word: status 0 */
+    }
     cr_assert_eq(sscanf(all, "HTTP/1.1 %d", &a.status), 1, "not an HTTP answer: <%s>", all);
     const char *end = strstr(all, "\r\n\r\n");
     cr_assert_not_null(end, "answer without a header end: <%s>", all);
@@ -176,12 +179,16 @@ parse_answer(const char *all)
     return a;
 }
 
-/* One request (the bytes as given) on a fresh connection; the answer. */
+/*
+ * One request (the bytes as given) on a fresh connection; the answer.  The send may fail when
+ * rbgw refused the connection at once (max-conns: a 503 written, then closed): what it wrote is
+ * still read, so the caller sees that answer (or status 0 for nothing) and decides.
+ */
 static struct answer
 admin_raw(const char *request)
 {
     int fd = admin_connect();
-    cr_assert(rbgw_test_send_all(fd, request, strlen(request)), "send: %s", strerror(errno));
+    (void)rbgw_test_send_all(fd, request, strlen(request));
     char *all = read_to_eof(fd, NULL);
     close(fd);
     return parse_answer(all);
