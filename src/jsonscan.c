@@ -16,14 +16,18 @@
 #include "rbgw/jsonscan.h"
 #include "skip_int.h"
 
-#define MAX_DEPTH 200 /* rbgw_json_parse's (json11's) limit */
+#define MAX_DEPTH RBGW_JSON_MAX_DEPTH /* rbgw_json_parse's (json11's) limit */
 
 struct scan {
     const unsigned char *p;   /* next byte */
     const unsigned char *end; /* end of the text */
     int depth;                /* open containers */
+    int max_depth;            /* containers that may be open at once */
+    int too_deep;             /* what passing max_depth returns: INVALID, or TOO_DEEP */
+    uint32_t values_left;     /* values the document may still hold */
     const struct rbgw_jscan_watch *w;
     size_t nw;
+    unsigned unique; /* watches whose member may occur once */
     struct rbgw_str *found;
     size_t klen[RBGW_JSCAN_MAX_WATCH]; /* strlen of each watch's key */
     size_t slen[RBGW_JSCAN_MAX_WATCH]; /* strlen of each watch's subkey, 0 if none */
@@ -202,6 +206,17 @@ match_key(struct scan *s, unsigned mask, int level, const unsigned char *k, size
     }
 }
 
+/* One more value: false once the document holds more than it may. */
+static inline bool
+count_value(struct scan *s)
+{
+    if (s->values_left == 0) {
+        return false;
+    }
+    s->values_left--;
+    return true;
+}
+
 static int
 object(struct scan *s, unsigned mask, int level)
 {
@@ -242,6 +257,9 @@ object(struct scan *s, unsigned mask, int level)
         }
         for (size_t i = 0; record; i++, record >>= 1) {
             if (record & 1u) {
+                if ((s->unique >> i & 1u) && s->found[i].p != NULL) {
+                    return RBGW_JSCAN_DUPLICATE;
+                }
                 s->found[i] = rbgw_str_make((const char *)v, (size_t)(s->p - v));
             }
         }
@@ -298,39 +316,70 @@ value(struct scan *s, unsigned mask, int level)
     switch (*s->p) {
     case '{':
     case '[':
-        if (++s->depth > MAX_DEPTH) {
-            return RBGW_JSCAN_INVALID;
+        /* In the parser's order: the depth, then the count, both as the container opens. */
+        if (++s->depth > s->max_depth) {
+            return s->too_deep;
+        }
+        if (!count_value(s)) {
+            return RBGW_JSCAN_TOO_MANY;
         }
         rc = *s->p == '{' ? object(s, mask, level) : array(s);
         s->depth--;
         return rc;
     case '"': {
         bool escaped = false;
-        return string(s, &escaped);
+        rc = string(s, &escaped);
+        break;
     }
     case 't':
-        return literal(s, "true", 4);
+        rc = literal(s, "true", 4);
+        break;
     case 'f':
-        return literal(s, "false", 5);
+        rc = literal(s, "false", 5);
+        break;
     case 'n':
-        return literal(s, "null", 4);
+        rc = literal(s, "null", 4);
+        break;
     default:
-        return number(s);
+        rc = number(s);
+        break;
     }
+    /* A scalar counts once it is read, as the parser's callback sees it. */
+    if (rc == RBGW_JSCAN_OK && !count_value(s)) {
+        return RBGW_JSCAN_TOO_MANY;
+    }
+    return rc;
 }
 
 int
 rbgw_json_scan(const char *text, size_t len, const struct rbgw_jscan_watch *watch, size_t nwatch,
                struct rbgw_str *found, char *top)
 {
+    return rbgw_json_scan_limited(text, len, NULL, watch, nwatch, 0, found, top);
+}
+
+int
+rbgw_json_scan_limited(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                       const struct rbgw_jscan_watch *watch, size_t nwatch, unsigned unique,
+                       struct rbgw_str *found, char *top)
+{
     RBGW_ASSERT(nwatch <= RBGW_JSCAN_MAX_WATCH);
     struct scan s = {
         .p = (const unsigned char *)text,
         .end = (const unsigned char *)text + len,
+        .max_depth = MAX_DEPTH,
+        .too_deep = RBGW_JSCAN_INVALID,
+        .values_left = UINT32_MAX,
         .w = watch,
         .nw = nwatch,
+        .unique = unique,
         .found = found,
     };
+    if (lim != NULL) {
+        s.max_depth = lim->max_depth < MAX_DEPTH ? (int)lim->max_depth : MAX_DEPTH;
+        s.too_deep = RBGW_JSCAN_TOO_DEEP;
+        s.values_left = lim->max_elements;
+    }
     for (size_t i = 0; i < nwatch; i++) {
         s.klen[i] = strlen(watch[i].key);
         s.slen[i] = watch[i].subkey ? strlen(watch[i].subkey) : 0;
@@ -355,6 +404,9 @@ rbgw_json_scan_items(const char *text, size_t len, struct rbgw_str *items, size_
         .p = (const unsigned char *)text,
         .end = (const unsigned char *)text + len,
         .depth = 1, /* the container itself, as value() would count it */
+        .max_depth = MAX_DEPTH,
+        .too_deep = RBGW_JSCAN_INVALID,
+        .values_left = UINT32_MAX,
     };
     size_t k = 0;
     *n = 0;
