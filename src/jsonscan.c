@@ -24,7 +24,6 @@ struct scan {
     int depth;                /* open containers */
     int max_depth;            /* containers that may be open at once */
     int too_deep;             /* what passing max_depth returns: INVALID, or TOO_DEEP */
-    uint32_t values_left;     /* values the document may still hold */
     const struct rbgw_jscan_watch *w;
     size_t nw;
     unsigned unique; /* watches whose member may occur once */
@@ -206,17 +205,6 @@ match_key(struct scan *s, unsigned mask, int level, const unsigned char *k, size
     }
 }
 
-/* One more value: false once the document holds more than it may. */
-static inline bool
-count_value(struct scan *s)
-{
-    if (s->values_left == 0) {
-        return false;
-    }
-    s->values_left--;
-    return true;
-}
-
 static int
 object(struct scan *s, unsigned mask, int level)
 {
@@ -257,7 +245,7 @@ object(struct scan *s, unsigned mask, int level)
         }
         for (size_t i = 0; record; i++, record >>= 1) {
             if (record & 1u) {
-                if ((s->unique >> i & 1u) && s->found[i].p != NULL) {
+                if (s->found[i].p != NULL && (s->unique >> i & 1u)) {
                     return RBGW_JSCAN_DUPLICATE;
                 }
                 s->found[i] = rbgw_str_make((const char *)v, (size_t)(s->p - v));
@@ -316,39 +304,63 @@ value(struct scan *s, unsigned mask, int level)
     switch (*s->p) {
     case '{':
     case '[':
-        /* In the parser's order: the depth, then the count, both as the container opens. */
         if (++s->depth > s->max_depth) {
             return s->too_deep;
-        }
-        if (!count_value(s)) {
-            return RBGW_JSCAN_TOO_MANY;
         }
         rc = *s->p == '{' ? object(s, mask, level) : array(s);
         s->depth--;
         return rc;
     case '"': {
         bool escaped = false;
-        rc = string(s, &escaped);
-        break;
+        return string(s, &escaped);
     }
     case 't':
-        rc = literal(s, "true", 4);
-        break;
+        return literal(s, "true", 4);
     case 'f':
-        rc = literal(s, "false", 5);
-        break;
+        return literal(s, "false", 5);
     case 'n':
-        rc = literal(s, "null", 4);
-        break;
+        return literal(s, "null", 4);
     default:
-        rc = number(s);
-        break;
+        return number(s);
     }
-    /* A scalar counts once it is read, as the parser's callback sees it. */
-    if (rc == RBGW_JSCAN_OK && !count_value(s)) {
-        return RBGW_JSCAN_TOO_MANY;
+}
+
+/*
+ * The values of a document already found valid: the top one, one more per ',' between two
+ * items or members, and one per non-empty container (n items have n - 1 commas).  Strings are
+ * skipped as the scan skips them.  Only documents large enough to hold more values than the
+ * limit are counted (each value takes a byte, and a separator stands between two), so calls
+ * and replies of ordinary size never pay for it.
+ */
+static uint64_t
+count_values(const unsigned char *p, const unsigned char *end)
+{
+    uint64_t n = 1;
+    while (p < end) {
+        switch (*p) {
+        case '"':
+            for (p = rbgw__skip_to_quote(p + 1, end); p < end && *p == '\\';) {
+                p = rbgw__skip_to_quote(p + 2, end);
+            }
+            p++;
+            continue;
+        case ',':
+            n++;
+            break;
+        case '{':
+        case '[':
+            p++;
+            while (p < end && is_ws[*p]) {
+                p++;
+            }
+            n += p < end && *p != '}' && *p != ']';
+            continue;
+        default:
+            break;
+        }
+        p++;
     }
-    return rc;
+    return n;
 }
 
 int
@@ -369,7 +381,6 @@ rbgw_json_scan_limited(const char *text, size_t len, const struct rbgw_json_limi
         .end = (const unsigned char *)text + len,
         .max_depth = MAX_DEPTH,
         .too_deep = RBGW_JSCAN_INVALID,
-        .values_left = UINT32_MAX,
         .w = watch,
         .nw = nwatch,
         .unique = unique,
@@ -378,7 +389,6 @@ rbgw_json_scan_limited(const char *text, size_t len, const struct rbgw_json_limi
     if (lim != NULL) {
         s.max_depth = lim->max_depth < MAX_DEPTH ? (int)lim->max_depth : MAX_DEPTH;
         s.too_deep = RBGW_JSCAN_TOO_DEEP;
-        s.values_left = lim->max_elements;
     }
     for (size_t i = 0; i < nwatch; i++) {
         s.klen[i] = strlen(watch[i].key);
@@ -394,7 +404,14 @@ rbgw_json_scan_limited(const char *text, size_t len, const struct rbgw_json_limi
         return rc;
     }
     skip_ws(&s);
-    return s.p == s.end ? RBGW_JSCAN_OK : RBGW_JSCAN_INVALID;
+    if (s.p != s.end) {
+        return RBGW_JSCAN_INVALID;
+    }
+    if (lim != NULL && len / 2 >= lim->max_elements &&
+        count_values((const unsigned char *)text, s.end) > lim->max_elements) {
+        return RBGW_JSCAN_TOO_MANY;
+    }
+    return RBGW_JSCAN_OK;
 }
 
 int
@@ -406,7 +423,6 @@ rbgw_json_scan_items(const char *text, size_t len, struct rbgw_str *items, size_
         .depth = 1, /* the container itself, as value() would count it */
         .max_depth = MAX_DEPTH,
         .too_deep = RBGW_JSCAN_INVALID,
-        .values_left = UINT32_MAX,
     };
     size_t k = 0;
     *n = 0;

@@ -46,11 +46,16 @@ int rbgw_json_scan(const char *text, size_t len, const struct rbgw_jscan_watch *
                    size_t nwatch, struct rbgw_str *found, char *top) RBGW_MUSTCHECK;
 
 /**
- * rbgw_json_scan within lim (json.h; NULL: json11's 200 levels only): the scan stops where the
- * document passes one of them, with RBGW_JSCAN_TOO_DEEP or RBGW_JSCAN_TOO_MANY, at the same
- * value rbgw_json_parse_limited would stop at.  The counting costs one decrement and test per
- * value.  unique: a bit per watch (1u << i) whose member may occur once; a second occurrence
- * ends the scan with RBGW_JSCAN_DUPLICATE (a one-key watch: in the top-level object).
+ * rbgw_json_scan within lim (json.h; NULL: json11's 200 levels only): a valid document nested
+ * deeper than max_depth is RBGW_JSCAN_TOO_DEEP (the scan stops there), one holding more values
+ * than max_elements RBGW_JSCAN_TOO_MANY, as rbgw_json_parse_limited would say; an invalid one
+ * is RBGW_JSCAN_INVALID even if it is also too large (its refusal is worded by the parser,
+ * which stops at the limit).  The scan builds nothing, so its work is linear in the text
+ * whatever it holds; values are counted only in a text long enough to hold more than
+ * max_elements (2 bytes each at the least), in a second pass, so that ordinary documents pay
+ * nothing for the limit.  unique: a bit per watch (1u << i) whose member may occur once; a
+ * second occurrence ends the scan with RBGW_JSCAN_DUPLICATE (a one-key watch: in the
+ * top-level object).
  */
 int rbgw_json_scan_limited(const char *text, size_t len, const struct rbgw_json_limits *lim,
                            const struct rbgw_jscan_watch *watch, size_t nwatch, unsigned unique,
