@@ -1417,6 +1417,19 @@ rbgw_config_man_upstream_opts(FILE *f)
 }
 
 void
+rbgw_config_man_listener_opts(FILE *f)
+{
+#define MAN_INT(tr, name, def, min, max, help)                                                     \
+    fprintf(f, ".TP\n\\fB");                                                                       \
+    troff_text(f, name);                                                                           \
+    fprintf(f, "\\fR=\\fIN\\fR (%s)\n", rbgw_transport_name(tr));                                  \
+    troff_text(f, help);                                                                           \
+    fprintf(f, ".\nDefault: %ld, range %ld to %ld.\n", (long)(def), (long)(min), (long)(max));
+    RBGW_LISTENER_INT_OPTS(MAN_INT)
+#undef MAN_INT
+}
+
+void
 rbgw_config_man_admin_opts(FILE *f)
 {
 #define MAN_INT(name, def, min, max, help)                                                         \

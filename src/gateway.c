@@ -614,6 +614,9 @@ apply_settings(struct rbgw_gateway *gw, const struct rbgw_config *old)
                       "new connections and fresh health",
                       cfg->max_reply_size, old->max_reply_size);
     }
+    if (cfg->max_inflight != old->max_inflight) {
+        rbgw_log_info("reload: max-inflight=%u (was %u)", cfg->max_inflight, old->max_inflight);
+    }
     rbgw_config_warnings(cfg, log_warning, NULL);
 }
 

@@ -36,10 +36,6 @@ trim(struct rbgw_str s)
     return s;
 }
 
-/* The envelope's own members may appear once: a call that names two methods, or gives two
- * parameter objects, has no one meaning (which one a reader keeps is up to the reader). */
-static const char *const envelope_keys[] = {"method", "parameters"};
-
 int
 rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_rpc_call *out,
                 char *err, size_t errlen)
@@ -68,18 +64,25 @@ rbgw_rpc_decode_limited(struct rbgw_arena *a, const char *text, size_t len,
         snprintf(err, errlen, "request is not a JSON object");
         return RBGW_EPARSE;
     }
-    for (size_t k = 0; k < RBGW_NELEM(envelope_keys); k++) {
-        size_t seen = 0;
-        for (const struct rbgw_json *c = root->child; c != NULL; c = c->next) {
-            seen += rbgw_str_eq_cstr(c->key, envelope_keys[k]);
-        }
-        if (seen > 1) {
-            snprintf(err, errlen, "request has '%s' %zu times (it may appear once)",
-                     envelope_keys[k], seen);
-            return RBGW_EPARSE;
+    /* One pass finds both members and counts them: the envelope's own members may appear once
+     * (a call that names two methods, or gives two parameter objects, has no one meaning:
+     * which one a reader keeps is up to the reader). */
+    const struct rbgw_json *m = NULL, *p = NULL;
+    size_t nm = 0, np = 0;
+    for (const struct rbgw_json *c = root->child; c != NULL; c = c->next) {
+        if (c->key.len == 6 && memcmp(c->key.p, "method", 6) == 0) {
+            m = c;
+            nm++;
+        } else if (c->key.len == 10 && memcmp(c->key.p, "parameters", 10) == 0) {
+            p = c;
+            np++;
         }
     }
-    const struct rbgw_json *m = rbgw_json_get(root, "method");
+    if (nm > 1 || np > 1) {
+        snprintf(err, errlen, "request has '%s' %zu times (it may appear once)",
+                 nm > 1 ? "method" : "parameters", nm > 1 ? nm : np);
+        return RBGW_EPARSE;
+    }
     if (m == NULL || m->type != RBGW_JSON_STRING) {
         snprintf(err, errlen, "request has no string 'method'");
         return RBGW_EPARSE;
@@ -88,7 +91,6 @@ rbgw_rpc_decode_limited(struct rbgw_arena *a, const char *text, size_t len,
         snprintf(err, errlen, "request has an empty 'method'");
         return RBGW_EPARSE;
     }
-    const struct rbgw_json *p = rbgw_json_get(root, "parameters");
     if (p == NULL || p->type == RBGW_JSON_NULL) {
         p = rbgw_json_new(a, RBGW_JSON_OBJECT);
     } else if (p->type != RBGW_JSON_OBJECT) {

@@ -173,6 +173,8 @@ void rbgw_config_man_keys(FILE *f, bool file_form);
 
 /** Write the upstream options rbgw reads (RBGW_UPSTREAM_INT_OPTS) as troff paragraphs. */
 void rbgw_config_man_upstream_opts(FILE *f);
+/** The same for the listener options (RBGW_LISTENER_INT_OPTS), each with its transport. */
+void rbgw_config_man_listener_opts(FILE *f);
 /** The same for the admin endpoint's options (RBGW_ADMIN_INT_OPTS). */
 void rbgw_config_man_admin_opts(FILE *f);
 

@@ -31,8 +31,18 @@
  * knows where it ends, so its bytes are counted and dropped as they arrive (memory stays bounded
  * by the limit), and once the message is complete it is answered 200 false like any other call
  * that cannot be made.  The connection stays usable, so pdns does not have to throw and rebuild
- * its connector.  Only a request line or header block past the limit is refused with the 400
- * (the call cannot even be decoded).
+ * its connector.  A head the limits refuse (more than max-headers header lines, a target and
+ * headers past max-header-size, or a head past max-request-size) gets 431 with the same JSON
+ * body, and the connection closes: the parser cannot go on, and the call cannot even be
+ * decoded.  pdns's heads are a few hundred bytes in 5 to 10 lines, so it never meets these.
+ *
+ * Slow clients: a request line and headers must come in within header-timeout of the request's
+ * first byte (of the accept, for a new connection), and a body within body-timeout of its
+ * headers; else the connection is closed, unanswered.  One more watchdog per listener (rdog,
+ * like the write watchdog) keeps the deadlines, and only a connection with a request still
+ * incomplete when a read is done is on it (read_watch): pdns writes each request in one go, so
+ * its calls cost no timer operation.  Connections past max-conns are answered 503 and closed
+ * at accept (listener/admit.h).
  *
  * Spans (url, header names and values, body) are copied as llhttp hands them out, appending,
  * because a span can arrive in several pieces.
@@ -120,7 +130,7 @@ struct http_conn {
     size_t max_request;            /* max-request-size */
     size_t size;                   /* url, header and body bytes of this message, dropped
                                       ones included */
-    size_t head_size;              /* url and header bytes of this message */
+    size_t head_limit;             /* the smaller of max-request-size and max-header-size */
     enum read_phase phase;         /* what the parser is in the middle of */
     enum read_phase watched;       /* what rwait is armed for (READ_IDLE: not armed) */
     unsigned in_value : 1;         /* last header span was a value */
@@ -327,18 +337,22 @@ on_message_begin(llhttp_t *p)
     c->complete = 0;
     c->too_big = 0;
     c->body_dropped = 0;
-    c->head_size = 0;
     c->phase = READ_HEAD;
     return 0;
 }
 
-/* Count add more bytes of the target and headers: true once past max-header-size. */
+/* Count add more bytes of the target and headers (all the message has so far): true once past
+ * max-header-size (head_too_big) or max-request-size (too_big), one compare for both. */
 static bool
 head_over(struct http_conn *c, size_t add)
 {
-    c->head_size += add;
-    if (c->head_size > c->hl->max_header_size) {
-        c->head_too_big = 1;
+    c->size += add;
+    if (c->size > c->head_limit) {
+        if (c->size > c->max_request) {
+            c->too_big = 1;
+        } else {
+            c->head_too_big = 1;
+        }
         return true;
     }
     return false;
@@ -348,7 +362,7 @@ static int
 on_url(llhttp_t *p, const char *at, size_t len)
 {
     struct http_conn *c = conn_of(p);
-    if (head_over(c, len) || over_limit(c, len)) {
+    if (head_over(c, len)) {
         return HPE_USER;
     }
     if (c->head.data == NULL) {
@@ -366,7 +380,7 @@ on_header_field(llhttp_t *p, const char *at, size_t len)
     if (c->body_dropped) {
         return 0; /* trailers of a dropped body */
     }
-    if (head_over(c, len) || over_limit(c, len)) {
+    if (head_over(c, len)) {
         return HPE_USER;
     }
     if (c->nhdrs == 0 || c->in_value) {
@@ -397,7 +411,7 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
     if (c->body_dropped) {
         return 0; /* trailers of a dropped body */
     }
-    if (head_over(c, len) || over_limit(c, len)) {
+    if (head_over(c, len)) {
         return HPE_USER;
     }
     struct hdr_span *h = &c->hdrs[c->nhdrs - 1];
@@ -795,6 +809,7 @@ on_connection(uv_stream_t *server, int status)
     c->hl = hl;
     hl->nconns++;
     c->max_request = hl->l->gw->cfg->max_request_size;
+    c->head_limit = hl->max_header_size < c->max_request ? hl->max_header_size : c->max_request;
     rbgw__wdog_wait_init(&c->wait, on_write_stalled);
     rbgw__wdog_wait_init(&c->rwait, on_read_stalled);
     rbgw_list_init(&c->link);
