@@ -21,6 +21,11 @@
  * leg's end (fanout.c reads the clock there for the upstream's histogram); a request of no
  * listener (`rbgw call`) is not counted.
  *
+ * Limits (docs/configuration.md §8): the call is read within max-json-depth and
+ * max-json-elements, its envelope may name "method" and "parameters" once each, and with
+ * max-inflight requests alive (answers being written and calls of gone clients included) a new
+ * call is answered false at once, never queued.
+ *
  * A freed request goes on the gateway's spare stack (up to SPARE_MAX) with one arena chunk
  * kept, so a steady stream of calls allocates nothing per call for the request itself.  Under
  * AddressSanitizer nothing is kept: every request is really freed, so a use after free is

@@ -9,6 +9,12 @@
  * extra keys survive); the only change is flattening to one line, which the pipe connector
  * needs.  Valid JSON can hold raw CR/LF only as whitespace between tokens (yajl rejects raw
  * control bytes inside strings), so replacing them with spaces never changes a value.
+ *
+ * The _limited variants read within max-json-depth and max-json-elements (json.h): a call or a
+ * reply past them is RBGW_ETOOBIG, with a reason naming the key, and no tree is built beyond
+ * the limit.  A call's envelope may name "method" and "parameters" once each (the peek asks
+ * the scanner to refuse a second one; the decoder counts them); keys repeated inside
+ * parameters, and in replies, keep their last value, as pdns's json11 reads them.
  */
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,8 @@
  *
  * pdns opens one connection per backend instance and keeps it; every connection starts with
  * its own `initialize`, answered locally (request.c).  A conn is freed in its handle's close
- * callback, after its in-flight call was answered or orphaned.
+ * callback, after its in-flight call was answered or orphaned.  A connection past max-conns=
+ * is closed at accept, and a failed accept is shed and logged (listener/admit.h).
  *
  * Start-up: a socket file left by a dead rbgw (connect refused) is removed; a path that a live
  * server answers on, or that is not a socket, is an error: two gateways must not share a path.
