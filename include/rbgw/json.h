@@ -88,6 +88,12 @@ bool rbgw_json_int64(const struct rbgw_json *v, int64_t *out);
 /** Byte-wise order of two members' keys (json11's std::map order): <0, 0, >0. */
 int rbgw_json_key_cmp(const struct rbgw_json *x, const struct rbgw_json *y);
 
+/**
+ * Sort n members into that order, stably (of equal keys the last stays last).  Linear when they
+ * are sorted already, as pdns's are; O(n log n) otherwise.
+ */
+void rbgw_json_sort_members(const struct rbgw_json **m, size_t n);
+
 /** Write v in pdns's json11 form (objects re-sorted by key bytes, stable for equal keys). */
 void rbgw_json_write(struct rbgw_buf *b, const struct rbgw_json *v);
 /** Write a JSON string literal (with quotes) for the bytes s[0..len), json11 escaping. */
