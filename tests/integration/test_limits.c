@@ -382,7 +382,7 @@ http_served(void)
     tcp_close(fd);
 }
 
-/* Send line on a unix client and read its answer; NULL (kept) if the connection ended. */
+/* Send line on a unix client and read its answer (kept); NULL if the connection ended. */
 static char *
 unix_call(struct fake_json_client *c, const char *line)
 {
@@ -391,7 +391,8 @@ unix_call(struct fake_json_client *c, const char *line)
     }
     size_t len;
     char *r = fake_json_read_line(c, IO_MS, &len);
-    cr_assert(r != NULL || errno == 0, "no answer within %d ms\n%s", IO_MS, errtail());
+    /* EOF, or a reset when rbgw closed with the call unread: either way, ended. */
+    cr_assert(r != NULL || errno != ETIMEDOUT, "no answer within %d ms\n%s", IO_MS, errtail());
     return r ? rbgw_test_keep(r) : NULL;
 }
 
@@ -446,11 +447,11 @@ Test(limits, duplicate_envelope_keys_are_refused)
 {
     start("", "", NULL, 0);
     /* The shape that used to reach REST as "list" with lookup's parameters. */
-    char *r = rbgw_test_call(gw, "{\"method\": \"lookup\", \"parameters\": {\"qname\": \"dup1.\", "
+    char *r = rbgw_test_call(gw, "{\"method\": \"lookup\", \"parameters\": {\"qname\": \"dup_1.\", "
                                  "\"qtype\": \"A\"}, \"method\": \"list\"}");
     rbgw_test_assert_false_reply(r, "'method' 2 times");
-    r = rbgw_test_call(gw, "{\"method\": \"list\", \"parameters\": {\"zonename\": \"dup2.\"}, "
-                           "\"parameters\": {\"qname\": \"dup3.\"}}");
+    r = rbgw_test_call(gw, "{\"method\": \"list\", \"parameters\": {\"zonename\": \"dup_2.\"}, "
+                           "\"parameters\": {\"qname\": \"dup_3.\"}}");
     rbgw_test_assert_false_reply(r, "'parameters' 2 times");
     /* Inside parameters a repeated key is the reader's to settle (json11: the last one); the
      * call goes out as written. */
@@ -460,7 +461,7 @@ Test(limits, duplicate_envelope_keys_are_refused)
     /* The pipe goes on. */
     r = rbgw_test_call(gw, LOOKUP);
     cr_assert_not_null(strstr(r, "www.example.com."), "%s", r);
-    cr_expect_eq(records_with("dup"), 0, "a refused call reached the responder");
+    cr_expect_eq(records_with("dup_"), 0, "a refused call reached the responder");
     cr_expect(rbgw_test_stderr_has(gw, "'method' 2 times (it may appear once)"), "%s", errtail());
 }
 
@@ -469,23 +470,23 @@ Test(limits, json_depth_and_elements_bound_calls_and_replies)
     const char *extra[] = {"--max-json-depth=8", "--max-json-elements=1000", NULL};
     start("", "", extra, 0);
     /* Calls past the limits: false at once, nothing forwarded. */
-    char *r = rbgw_test_call(gw, call_with_depth("deep9", 9));
+    char *r = rbgw_test_call(gw, call_with_depth("deep_9", 9));
     rbgw_test_assert_false_reply(r, "nesting deeper than 8 levels (max-json-depth)");
-    r = rbgw_test_call(gw, call_with_values("many1001", 1001));
+    r = rbgw_test_call(gw, call_with_values("many_1001", 1001));
     rbgw_test_assert_false_reply(r, "more than 1000 values (max-json-elements)");
     /* Calls at the limits go out; the echo holds one more level / value: refused replies. */
-    r = rbgw_test_call(gw, call_with_depth("deep8", 8));
+    r = rbgw_test_call(gw, call_with_depth("deep_8", 8));
     rbgw_test_assert_false_reply(r, "reply refused: nesting deeper than 8 levels");
-    r = rbgw_test_call(gw, call_with_values("many1000", 1000));
+    r = rbgw_test_call(gw, call_with_values("many_1000", 1000));
     rbgw_test_assert_false_reply(r, "reply refused: more than 1000 values");
     /* And rbgw goes on: the same pipe, the same upstream connection. */
     r = rbgw_test_call(gw, LOOKUP);
     cr_assert_not_null(strstr(r, "www.example.com."), "%s", r);
 
-    cr_expect_eq(records_with("deep9"), 0);
-    cr_expect_eq(records_with("many1001"), 0);
-    cr_expect_eq(records_with("deep8"), 1);
-    cr_expect_eq(records_with("many1000"), 1);
+    cr_expect_eq(records_with("\"deep_9\""), 0);
+    cr_expect_eq(records_with("\"many_1001\""), 0);
+    cr_expect_eq(records_with("\"deep_8\""), 1);
+    cr_expect_eq(records_with("\"many_1000\""), 1);
     cr_expect_eq(fake_json_accepts(up), 1, "a refused reply cost the upstream connection");
     const char *m = scrape();
     cr_expect_eq(sample(m, "rbgw_limit_hits_total{limit=\"max_json_depth\"}"), 2);
