@@ -12,7 +12,8 @@
  *      removed listener still holds), start the new listeners.  Any failure undoes this phase
  *      (new listeners closed, the new generation released) and is reported with its place.
  *   2. commit, which cannot fail: the gateway points at the new generation and drops its
- *      reference to the old one; removed listeners stop taking calls; the log level applies.
+ *      reference to the old one; removed listeners stop taking calls; the log level applies;
+ *      the read cache is emptied and takes its new options (cachegw.h).
  *
  * Old generations stay as long as something dispatched in them does (gateway.h): a fan-out in
  * flight, an open transaction.  When the last reference goes the generation is put on
@@ -43,6 +44,7 @@
 #include <unistd.h>
 
 #include "rbgw/admin.h"
+#include "rbgw/cachegw.h"
 #include "rbgw/connpool.h"
 #include "rbgw/fanout.h"
 #include "rbgw/gateway.h"
@@ -506,6 +508,8 @@ init_undo(struct rbgw_gateway *gw)
     free(gw->listeners);
     gw->listeners = NULL;
     gw->nlisteners = 0;
+    rbgw_cache_free(gw->cache);
+    gw->cache = NULL;
 }
 
 int
@@ -529,6 +533,7 @@ rbgw_gateway_init_with(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rb
     rbgw_list_init(&gw->all_upstreams);
     rbgw_list_init(&gw->dead_gens);
     rbgw_fanout_budget_init(gw);
+    gw->cache = rbgw__cache_new(cfg);
     int rc = gen_build(gw, cfg, NULL, NULL, 1, &gw->gen, err, errlen);
     if (rc != 0) {
         init_undo(gw);
@@ -603,6 +608,8 @@ apply_settings(struct rbgw_gateway *gw, const struct rbgw_config *old)
     rbgw_log_set_level(gw->debug_toggled ? RBGW_LOG_DEBUG : cfg->log_level);
     rbgw_log_set_format(cfg->log_format);
     rbgw_log_set_access(cfg->access_log);
+    /* What is cached may come from upstreams or routes this reload changed. */
+    rbgw__cache_configure(gw->cache, cfg);
     if (cfg->max_request_size != old->max_request_size) {
         rbgw_log_warn("reload: max-request-size=%zu applies to pdns connections opened from now "
                       "on; open ones (and the pipe and zeromq listeners, until a restart) keep "
@@ -820,6 +827,7 @@ rbgw_gateway_log_status(struct rbgw_gateway *gw)
                   gw->reload_error, gw->nlisteners, rbgw_gateway_nupstreams(gw), ejected,
                   (unsigned long long)gw->inflight, (unsigned long long)gw->nsessions, lretiring,
                   nups - rbgw_gateway_nupstreams(gw), gw->stopping ? "; draining" : "");
+    rbgw__cache_log_status(gw->cache);
 }
 
 static void
@@ -1040,4 +1048,6 @@ rbgw_gateway_deinit(struct rbgw_gateway *gw)
     free(gw->listeners);
     gw->listeners = NULL;
     gw->nlisteners = 0;
+    rbgw_cache_free(gw->cache);
+    gw->cache = NULL;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "rbgw/admin.h"
+#include "rbgw/cache.h"
 #include "rbgw/connpool.h"
 #include "rbgw/fanout.h"
 #include "rbgw/gateway.h"
@@ -463,6 +464,36 @@ render_routing(struct rbgw_gateway *gw, struct rbgw_buf *b)
 }
 
 static void
+render_cache(struct rbgw_gateway *gw, struct rbgw_buf *b)
+{
+    static const struct rbgw_cache_stats none;
+    const struct rbgw_cache_stats *st = gw->cache ? rbgw_cache_stats(gw->cache) : &none;
+    const struct {
+        const char *label;
+        uint64_t n;
+    } reads[] = {{"hit", st->hits},
+                 {"coalesced", st->coalesced},
+                 {"miss", st->misses},
+                 {"bypassed", st->bypassed}},
+      drops[] = {
+          {"evicted", st->evictions}, {"expired", st->expired}, {"invalidated", st->invalidations}};
+    family(b, RBGW_MF_CACHE_READS);
+    for (size_t i = 0; i < RBGW_NELEM(reads); i++) {
+        struct lbl ls = {"result", reads[i].label};
+        sample_u64(b, RBGW_MF_CACHE_READS, &ls, 1, reads[i].n);
+    }
+    family(b, RBGW_MF_CACHE_DROPS);
+    for (size_t i = 0; i < RBGW_NELEM(drops); i++) {
+        struct lbl ls = {"reason", drops[i].label};
+        sample_u64(b, RBGW_MF_CACHE_DROPS, &ls, 1, drops[i].n);
+    }
+    family(b, RBGW_MF_CACHE_ENTRIES);
+    sample_u64(b, RBGW_MF_CACHE_ENTRIES, NULL, 0, st->entries);
+    family(b, RBGW_MF_CACHE_BYTES);
+    sample_u64(b, RBGW_MF_CACHE_BYTES, NULL, 0, st->bytes);
+}
+
+static void
 render_admin(struct rbgw_gateway *gw, struct rbgw_buf *b)
 {
     const struct rbgw_admin_stats *st = rbgw_admin_stats(gw->admin);
@@ -503,6 +534,7 @@ rbgw_metrics_render(struct rbgw_gateway *gw, struct rbgw_buf *out)
     render_listeners(gw, out);
     render_upstreams(gw, out);
     render_routing(gw, out);
+    render_cache(gw, out);
     render_admin(gw, out);
     render_limits(gw, out);
 }

@@ -232,6 +232,7 @@ rbgw_request_dispatch(struct rbgw_request *req)
         req->call.method = pk.method;
         req->call.mid = pk.mid;
         req->trxid = pk.trxid;
+        req->params = pk.params;
     } else if ((rc = rbgw_request_parse(req, err, sizeof(err))) != 0) {
         if (rc == RBGW_ETOOBIG) {
             gw->limit_hits[rbgw_limit_of_json(req->call.over)]++;

@@ -583,6 +583,7 @@ rbgw_rpc_peek_limited(const char *text, size_t len, const struct rbgw_json_limit
     out->method = RBGW_STR_NULL;
     out->mid = RBGW_M_UNKNOWN;
     out->trxid = RBGW_STR_NULL;
+    out->params = RBGW_STR_NULL;
     if (rbgw_json_scan_limited(text, len, lim, watch, 3, 0x3u, f, &top) != RBGW_JSCAN_OK ||
         top != '{') {
         return -1;
@@ -596,6 +597,7 @@ rbgw_rpc_peek_limited(const char *text, size_t len, const struct rbgw_json_limit
     }
     out->method = rbgw_str_make(m.p + 1, m.len - 2);
     out->mid = rbgw_method_lookup(out->method);
+    out->params = params;
     if (is_plain_number(f[2])) {
         out->trxid = f[2];
     }

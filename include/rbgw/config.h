@@ -111,6 +111,10 @@ struct rbgw_config {
     bool access_log;                 /* access-log=yes: one info line per call answered */
     size_t max_request_size;         /* bytes; a larger request from pdns gets a false reply */
     size_t max_reply_size;           /* bytes; a larger upstream reply becomes a false reply */
+    uint32_t cache_ttl_ms;           /* cache-ttl=: ms a read's reply is reused; 0: no cache */
+    size_t cache_size;               /* cache-size=: bytes the read cache may hold */
+    bool cache_per_client;           /* cache-per-client=: the client's address is in the key */
+    bool coalesce;                   /* coalesce=: identical reads in flight share one call */
     size_t max_conn_buffer;          /* bytes per pdns connection: unserved input + unsent reply
                                         past which the listener stops reading it */
     uint32_t write_timeout_ms; /* ms a reply may wait for a socket client to read it; 0 never */

@@ -249,6 +249,13 @@ struct rbgw_gateway;
     X(POOL_MEMBERS, "rbgw_pool_members", "gauge", "members of a pool")                             \
     X(BUDGET, "rbgw_retry_budget_tokens", "gauge",                                                 \
       "retries that may be made now (retry-budget=; one token per retry)")                         \
+    X(CACHE_READS, "rbgw_cache_reads_total", "counter",                                            \
+      "reads seen by the read cache and coalescing (cache-ttl=, coalesce=), by result: hit, "      \
+      "coalesced, miss, bypassed")                                                                 \
+    X(CACHE_DROPS, "rbgw_cache_drops_total", "counter",                                            \
+      "cached replies dropped, by reason: evicted, expired, invalidated")                          \
+    X(CACHE_ENTRIES, "rbgw_cache_entries", "gauge", "replies held by the read cache")              \
+    X(CACHE_BYTES, "rbgw_cache_bytes", "gauge", "bytes held by the read cache (cache-size=)")      \
     X(ADMIN_REQUESTS, "rbgw_admin_requests_total", "counter",                                      \
       "requests to the admin endpoint, by path and status")                                        \
     X(ADMIN_REFUSED, "rbgw_admin_refused_total", "counter",                                        \

@@ -46,6 +46,7 @@ struct rbgw_rpc_peek {
     struct rbgw_str method; /* the "method" string (it has no escapes when peek succeeds) */
     enum rbgw_method mid;   /* its row in the method table (RBGW_M_UNKNOWN: none) */
     struct rbgw_str trxid;  /* text of parameters.trxid when it is a plain number, else empty */
+    struct rbgw_str params; /* text of the "parameters" value ({...} or null), empty if none */
 };
 
 /**

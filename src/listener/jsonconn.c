@@ -215,8 +215,7 @@ on_write_stalled(struct rbgw_wdog_wait *w)
 static void
 reply_dropped(struct rbgw_jsonconn *jc, struct rbgw_request *req)
 {
-    rbgw_log_debug("req=%llu: %s: client gone, reply dropped", (unsigned long long)req->id,
-                   jc->what);
+    rbgw_rlog_debug(req, "%s: client gone, reply dropped", jc->what);
     jc->cur = NULL;
     /* May free req: every answer path delivers last and touches it no more. */
     rbgw_request_unref(req);

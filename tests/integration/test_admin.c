@@ -728,3 +728,46 @@ Test(admin, status_command)
     cr_expect_not_null(strstr(err, "cannot connect"), "%s", err);
     finish();
 }
+
+/* The read cache's counters: a miss, a hit, a stored reply; a write that drops it. */
+Test(admin, cache_metrics_count_hits_misses_and_drops)
+{
+    make_dir();
+    web = fake_http_start();
+    cr_assert_not_null(web);
+    const char *args[] = {
+        rbgw_test_fmt("--upstream=http:url=http://127.0.0.1:%u/dns,name=web", fake_http_port(web)),
+        "--cache-ttl=600000",
+        admin_unix_arg(NULL),
+        NULL,
+    };
+    start_gw(args);
+    fake_http_push_json(web, "{\"result\":[{\"qtype\":\"A\",\"qname\":\"www.example.com.\","
+                             "\"content\":\"192.0.2.1\",\"ttl\":300}]}");
+    fake_http_push_json(web, "{\"result\":true}");
+    char *r = call(LOOKUP("www.example.com."));
+    cr_assert_not_null(strstr(r, "192.0.2.1"), "%s", r);
+    r = call(LOOKUP("www.example.com."));
+    cr_assert_not_null(strstr(r, "192.0.2.1"), "%s", r);
+    cr_expect_eq(fake_http_nrequests(web), 1, "the second lookup must come from the cache");
+
+    const char *m = scrape();
+    promtool_accepts(m);
+    expect_metric(m, 1, "rbgw_cache_reads_total", "result", "hit");
+    expect_metric(m, 1, "rbgw_cache_reads_total", "result", "miss");
+    expect_metric(m, 0, "rbgw_cache_reads_total", "result", "coalesced");
+    cr_expect_eq(metric(m, "rbgw_cache_entries", NULL), 1.0, "entries held");
+    cr_expect_gt(metric(m, "rbgw_cache_bytes", NULL), 0, "bytes held");
+
+    /* A write to the zone: the entry is stale, and dropped when next looked up. */
+    r = call("{\"method\": \"setDomainMetadata\", \"parameters\": {\"name\": "
+             "\"example.com.\", \"kind\": \"X\", \"value\": [\"1\"]}}");
+    cr_assert_not_null(strstr(r, "true"), "%s", r);
+    fake_http_push_json(web, "{\"result\":[]}");
+    r = call(LOOKUP("www.example.com."));
+    cr_expect_eq(fake_http_nrequests(web), 3, "after the write the lookup goes upstream again");
+    m = scrape();
+    expect_metric(m, 1, "rbgw_cache_drops_total", "reason", "invalidated");
+    expect_metric(m, 2, "rbgw_cache_reads_total", "result", "miss");
+    finish();
+}

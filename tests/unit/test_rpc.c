@@ -614,6 +614,31 @@ Test(rpc, peek_table)
     cr_expect_eq(call.mid, RBGW_M_LOOKUP);
 }
 
+/* The parameters' text, for the read cache's keys (cache.h): the value as written, or none. */
+Test(rpc, peek_params)
+{
+    static const struct {
+        const char *in;
+        const char *params; /* NULL: none */
+    } rows[] = {
+        {"{\"method\": \"lookup\", \"parameters\": {\"qname\": \"a.\", \"zone-id\": -1}}",
+         "{\"qname\": \"a.\", \"zone-id\": -1}"},
+        {"{\"parameters\" : { } , \"method\":\"m\"}", "{ }"},
+        {"{\"method\":\"m\",\"parameters\":null}", "null"},
+        {"{\"method\":\"getTSIGKeys\"}", NULL},
+    };
+    for (size_t i = 0; i < RBGW_NELEM(rows); i++) {
+        struct rbgw_rpc_peek pk;
+        cr_assert_eq(rbgw_rpc_peek(rows[i].in, strlen(rows[i].in), &pk), 0, "%s", rows[i].in);
+        if (rows[i].params == NULL) {
+            cr_expect_null(pk.params.p, "%s", rows[i].in);
+        } else {
+            cr_expect(rbgw_str_eq_cstr(pk.params, rows[i].params), "%s: params '%.*s'", rows[i].in,
+                      (int)pk.params.len, pk.params.p ? pk.params.p : "");
+        }
+    }
+}
+
 /* Whatever peek accepts, the full decoder must agree on the method (peek never invents one). */
 Test(rpc, peek_agrees_with_decode)
 {
