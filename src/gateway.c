@@ -49,6 +49,7 @@
 #include "rbgw/fanout.h"
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
+#include "listener/admit.h"
 
 #define DRAIN_GRACE_MS 200 /* after deadline=: time for the last answers to be written */
 #define EXIT_AT_ONCE 1     /* exit status when a second stop signal cuts the drain short */
@@ -527,6 +528,7 @@ rbgw_gateway_init_with(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rb
     gw->cfg = cfg;
     gw->force_ops = ops;
     gw->start_time = (uint64_t)time(NULL);
+    gw->reserve_fd = -1;
     rbgw_list_init(&gw->all_listeners);
     rbgw_list_init(&gw->all_upstreams);
     rbgw_list_init(&gw->dead_gens);
@@ -618,6 +620,9 @@ apply_settings(struct rbgw_gateway *gw, const struct rbgw_config *old)
         rbgw_log_warn("reload: max-reply-size=%zu (was %zu): every upstream is a new one, with "
                       "new connections and fresh health",
                       cfg->max_reply_size, old->max_reply_size);
+    }
+    if (cfg->max_inflight != old->max_inflight) {
+        rbgw_log_info("reload: max-inflight=%u (was %u)", cfg->max_inflight, old->max_inflight);
     }
     rbgw_config_warnings(cfg, log_warning, NULL);
 }
@@ -894,6 +899,7 @@ rbgw_gateway_start(struct rbgw_gateway *gw, char *err, size_t errlen)
     }
     gw->sig_inited = true;
     gw->started = true;
+    rbgw__admit_reserve_open(gw);
     for (size_t i = 0; i < gw->nlisteners; i++) {
         int rc = listener_start(gw->listeners[i], err, errlen);
         if (rc != 0) {
@@ -1017,6 +1023,7 @@ rbgw_gateway_deinit(struct rbgw_gateway *gw)
     gw->nspare = 0;
     rbgw_admin_free(gw->admin);
     gw->admin = NULL;
+    rbgw__admit_reserve_close(gw);
     if (gw->nsessions > 0) {
         /* A session ending now would drop its transactions through freed fan-out state. */
         rbgw_log_err("bug: %llu session(s) still open at exit", (unsigned long long)gw->nsessions);

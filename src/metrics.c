@@ -76,6 +76,17 @@ rbgw_metric_method_name(enum rbgw_metric_method mm)
     return (unsigned)mm < RBGW_MM_COUNT ? names[mm] : "other";
 }
 
+const char *
+rbgw_limit_name(enum rbgw_limit l)
+{
+    static const char *const names[RBGW_LIMIT_COUNT] = {
+#define RBGW_X(id, label) [RBGW_LIMIT_##id] = label,
+        RBGW_LIMITS(RBGW_X)
+#undef RBGW_X
+    };
+    return (unsigned)l < RBGW_LIMIT_COUNT ? names[l] : "unknown";
+}
+
 /* ---- text format ---- */
 
 struct lbl {
@@ -506,6 +517,16 @@ render_admin(struct rbgw_gateway *gw, struct rbgw_buf *b)
     }
 }
 
+static void
+render_limits(struct rbgw_gateway *gw, struct rbgw_buf *b)
+{
+    family(b, RBGW_MF_LIMIT_HITS);
+    for (int i = 0; i < RBGW_LIMIT_COUNT; i++) {
+        struct lbl ls = {"limit", rbgw_limit_name((enum rbgw_limit)i)};
+        sample_u64(b, RBGW_MF_LIMIT_HITS, &ls, 1, gw->limit_hits[i]);
+    }
+}
+
 void
 rbgw_metrics_render(struct rbgw_gateway *gw, struct rbgw_buf *out)
 {
@@ -515,6 +536,7 @@ rbgw_metrics_render(struct rbgw_gateway *gw, struct rbgw_buf *out)
     render_routing(gw, out);
     render_cache(gw, out);
     render_admin(gw, out);
+    render_limits(gw, out);
 }
 
 /* ---- readiness ---- */

@@ -251,6 +251,10 @@ struct rbgw_gateway {
     bool reaper_inited;                        /* reaper initialised (closed with the rest) */
     struct rbgw_admin *admin;                  /* owned: the admin endpoint (admin.h), or NULL */
     uint64_t start_time;                       /* wall-clock seconds at init, for metrics */
+    uint64_t limit_hits[RBGW_LIMIT_COUNT];     /* times each limit was hit (metrics.h) */
+    int reserve_fd;                            /* a descriptor held back for shedding
+                                                  connections at EMFILE (listener/admit.h),
+                                                  or -1 */
 };
 
 /* ---- gateway ---- */
