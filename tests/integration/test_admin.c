@@ -478,7 +478,12 @@ Test(admin, metrics_count_the_calls_made)
     finish();
 }
 
-/* An upstream killed and started again: /readyz goes 503 and comes back to 200 by itself. */
+static int run_status(const char *const *args, char **out, char **err);
+
+/*
+ * An upstream killed and started again: /readyz goes 503 and comes back to 200 by itself, and
+ * `rbgw status --probe=ready` (the command a container probe runs) follows it.
+ */
 Test(admin, readiness_follows_an_upstream_killed_and_back)
 {
     make_dir();
@@ -503,6 +508,14 @@ Test(admin, readiness_follows_an_upstream_killed_and_back)
     rbgw_test_assert_false_reply(r, NULL);
     struct answer a = readyz_until(503);
     cr_expect_not_null(strstr(a.body, "pool default"), "%s", a.body);
+    char *out, *err;
+    const char *ready[] = {"--probe=ready", admin_path, NULL};
+    const char *live[] = {"--probe=live", admin_path, NULL};
+    cr_expect_eq(run_status(ready, &out, &err), 1, "not ready: exit 1; stderr: %s", err);
+    cr_expect_not_null(strstr(err, "/readyz answered HTTP 503"), "%s", err);
+    cr_expect_not_null(strstr(err, "pool default"), "the reason: %s", err);
+    cr_expect_str_eq(out, "", "a probe prints nothing on stdout");
+    cr_expect_eq(run_status(live, &out, &err), 0, "alive while not ready; stderr: %s", err);
     const char *m = scrape();
     expect_metric(m, 0, "rbgw_upstream_up", "upstream", "sock");
     expect_metric(m, 1, "rbgw_upstream_ejections_total", "upstream", "sock");
@@ -511,6 +524,7 @@ Test(admin, readiness_follows_an_upstream_killed_and_back)
     sock_up = fake_json_unix_start(up_path); /* back: the next health check finds it */
     cr_assert_not_null(sock_up);
     readyz_until(200);
+    cr_expect_eq(run_status(ready, &out, &err), 0, "ready again; stderr: %s", err);
     r = call(LOOKUP("www.example.com."));
     cr_assert_not_null(strstr(r, "www.example.com."), "%s", r);
     m = scrape();
