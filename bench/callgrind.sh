@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# callgrind.sh: instructions rbgw executes per call, on the unix->unix and unix->HTTP paths.
+# callgrind.sh: instructions rbgw executes per call, on the unix->unix and unix->HTTP paths
+# (and HTTP->unix: pdns's HTTP connector to rbgw's HTTP listener).
 #
-#   loadgen --mode=unix -> rbgw (under valgrind --tool=callgrind) -> rbgw_fast_responder
+#   loadgen --mode=unix|http -> rbgw (under valgrind --tool=callgrind) -> rbgw_fast_responder
 #
 # Instruction counts do not depend on the machine's load, so unlike the timing scripts one run
 # is enough to compare two builds.  Start-up, the warm-up and shutdown are taken out by running
@@ -11,9 +12,11 @@
 #
 #   bench/callgrind.sh                   # unix-unix and unix-http, ~2 minutes
 #   PATHS=unix-unix bench/callgrind.sh
+#   PATHS=http-unix bench/callgrind.sh   # the HTTP listener
 #
 # Environment: BUILD_DIR (default <repo>/build), RBGW, PATHS ("unix-unix unix-http"), CALLS_LO
-# (2000), CALLS_HI (22000), WARMUP (2000), HTTP_PORT (18230), NO_BUILD=1 to skip the build.
+# (2000), CALLS_HI (22000), WARMUP (2000), HTTP_PORT (18230), GW_PORT (18231: rbgw's HTTP
+# listener), NO_BUILD=1 to skip the build.
 # Prints one line per path: "path=... calls=N ir_per_call=N".  Every process started here is
 # stopped by the EXIT trap.
 set -euo pipefail
@@ -26,6 +29,7 @@ CALLS_LO=${CALLS_LO:-2000}
 CALLS_HI=${CALLS_HI:-22000}
 WARMUP=${WARMUP:-2000}
 HTTP_PORT=${HTTP_PORT:-18230}
+GW_PORT=${GW_PORT:-18231}
 
 . "$SRC/bench/lib.sh"
 
@@ -54,18 +58,25 @@ RESP_PID=$!
 wait_sock "$TMP/resp.sock"
 wait_tcp "$HTTP_PORT"
 
-# Total instructions of one rbgw run: $1 upstream connection string, $2 timed calls.
+# Total instructions of one rbgw run: $1 upstream connection string, $2 timed calls, $3 the
+# listener: unix (default) or http.
 run_ir() {
-    local out="$TMP/cg.out"
+    local out="$TMP/cg.out" listen="unix:path=$TMP/gw.sock" probe="UNIX-CONNECT:$TMP/gw.sock"
+    local gen=(--mode=unix --path="$TMP/gw.sock")
+    if [ "${3:-unix}" = http ]; then
+        listen="http:address=127.0.0.1:$GW_PORT,path=/dns"
+        probe="TCP:127.0.0.1:$GW_PORT"
+        gen=(--mode=http --url="http://127.0.0.1:$GW_PORT/dns")
+    fi
     rm -f "$out" "$TMP/gw.sock"
     valgrind --tool=callgrind --callgrind-out-file="$out" -q \
-        "$RBGW" --log-level=warning --listen="unix:path=$TMP/gw.sock" --upstream="$1" \
+        "$RBGW" --log-level=warning --listen="$listen" --upstream="$1" \
         2>"$TMP/gw.err" &
     GW_PID=$!
     # The socket file appears at bind, before listen: wait until a connect succeeds.
     local up=0
     for _ in $(seq 400); do
-        if socat -u OPEN:/dev/null "UNIX-CONNECT:$TMP/gw.sock" 2>/dev/null; then
+        if socat -u OPEN:/dev/null "$probe" 2>/dev/null; then
             up=1
             break
         fi
@@ -76,7 +87,7 @@ run_ir() {
         cat "$TMP/gw.err" >&2
         exit 1
     }
-    "$BUILD/bench/rbgw_loadgen" --mode=unix --path="$TMP/gw.sock" -n "$2" --warmup="$WARMUP" \
+    "$BUILD/bench/rbgw_loadgen" "${gen[@]}" -n "$2" --warmup="$WARMUP" \
         --timeout-ms=30000 >/dev/null
     kill -TERM "$GW_PID"
     wait "$GW_PID" || true
@@ -85,15 +96,20 @@ run_ir() {
 }
 
 for path in $PATHS; do
+    listener=unix
     case $path in
     unix-unix) up="unix:path=$TMP/resp.sock,timeout=30000" ;;
     unix-http) up="http:url=http://127.0.0.1:$HTTP_PORT/dns,timeout=30000" ;;
+    http-unix)
+        up="unix:path=$TMP/resp.sock,timeout=30000"
+        listener=http
+        ;;
     *)
         echo "callgrind.sh: unknown path $path" >&2
         exit 1
         ;;
     esac
-    lo=$(run_ir "$up" "$CALLS_LO")
-    hi=$(run_ir "$up" "$CALLS_HI")
+    lo=$(run_ir "$up" "$CALLS_LO" "$listener")
+    hi=$(run_ir "$up" "$CALLS_HI" "$listener")
     echo "path=$path calls=$((CALLS_HI - CALLS_LO)) ir_per_call=$(((hi - lo) / (CALLS_HI - CALLS_LO)))"
 done

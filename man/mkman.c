@@ -54,6 +54,8 @@ main(int argc, char **argv)
             rbgw_config_man_keys(out, true);
         } else if (strcmp(line, "@UPSTREAM_OPTIONS@\n") == 0) {
             rbgw_config_man_upstream_opts(out);
+        } else if (strcmp(line, "@LISTENER_OPTIONS@\n") == 0) {
+            rbgw_config_man_listener_opts(out);
         } else if (strcmp(line, "@ADMIN_OPTIONS@\n") == 0) {
             rbgw_config_man_admin_opts(out);
         } else {

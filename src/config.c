@@ -100,6 +100,20 @@ static const struct opt opts[] = {
      "bytes (k, m suffixes) buffered per connection before reading pauses"},
     {"write-timeout", OPT_UINT, CFG(write_timeout_ms), 0, "10000", 0, 3600000, 0,
      "ms a reply may stay unread by a socket client, then close; 0 = never"},
+    {"max-inflight", OPT_UINT, CFG(max_inflight), 0, "4096", 1, 1000000, 0,
+     "calls in flight at once; a call beyond is answered false at once"},
+    {"max-json-depth", OPT_UINT, CFG(json_limits.max_depth), 0, "200", 8, 200, 0,
+     "nesting levels of a call or reply (deeper: false); at most 200"},
+    {"max-json-elements", OPT_UINT, CFG(json_limits.max_elements), 0, "4000000", 1000, 1000000000,
+     0, "values in a call or reply (more: false)"},
+    {"cache-ttl", OPT_UINT, CFG(cache_ttl_ms), 0, "0", 0, 3600000, 0,
+     "ms a read's successful reply answers identical reads; 0 = no cache"},
+    {"cache-size", OPT_SIZE, CFG(cache_size), 0, "67108864", 65536, 68719476736ULL, 0,
+     "bytes (k, m suffixes) the read cache may hold, least recently used out"},
+    {"cache-per-client", OPT_BOOL, CFG(cache_per_client), 0, "yes", 0, 0, 0,
+     "lookup's client address is part of the cache key (default yes)"},
+    {"coalesce", OPT_BOOL, CFG(coalesce), 0, "no", 0, 0, 0,
+     "identical reads in flight share one upstream call (default no)"},
     {"check-config", OPT_BOOL, CFG(check_config), 0, "no", 0, 0, F_CLI_ONLY,
      "validate the configuration, print a summary and exit"},
     {"help", OPT_BOOL, CFG(help), 0, "no", 0, 0, F_CLI_ONLY, "print this text and exit"},
@@ -1407,6 +1421,19 @@ rbgw_config_man_upstream_opts(FILE *f)
     troff_text(f, help);                                                                           \
     fprintf(f, ".\nDefault: %ld, range %ld to %ld.\n", (long)(def), (long)(min), (long)(max));
     RBGW_UPSTREAM_INT_OPTS(MAN_INT)
+#undef MAN_INT
+}
+
+void
+rbgw_config_man_listener_opts(FILE *f)
+{
+#define MAN_INT(tr, name, def, min, max, help)                                                     \
+    fprintf(f, ".TP\n\\fB");                                                                       \
+    troff_text(f, name);                                                                           \
+    fprintf(f, "\\fR=\\fIN\\fR (%s)\n", rbgw_transport_name(tr));                                  \
+    troff_text(f, help);                                                                           \
+    fprintf(f, ".\nDefault: %ld, range %ld to %ld.\n", (long)(def), (long)(min), (long)(max));
+    RBGW_LISTENER_INT_OPTS(MAN_INT)
 #undef MAN_INT
 }
 

@@ -60,10 +60,16 @@
  * touch memory somebody still holds.  Calls of one transaction in flight at the same time (a
  * pipelining ZeroMQ DEALER; pdns never does it) are safe the same way: the pool refuses a
  * second call on a busy pinned conn, and every fan keeps the transaction alive.
+ *
+ * Read cache and coalescing (cachegw.h) hook in at three places, one call each: dispatch asks
+ * first (a hit, or a read that waits for an identical one in flight, never gets a fan);
+ * answer and fan_fail report how a call ended (the reads waiting for it, the store, a write's
+ * invalidation); trx_close hands over the zone of a transaction that ends.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/cachegw.h"
 #include "rbgw/dname.h"
 #include "rbgw/fanout.h"
 #include "rbgw/log.h"
@@ -106,6 +112,8 @@ struct trx {
     size_t *member;               /* owned: upstream indexes */
     uint64_t *conn;               /* owned: pinned conn id per member; 0 once released */
     bool failed;                  /* write=all: a call in it failed somewhere */
+    char *zone;                   /* owned: its startTransaction's domain, dropped from the
+                                     read cache when it closes (cachegw.h), or NULL */
 };
 
 struct rbgw_fanout {
@@ -161,6 +169,8 @@ struct fan {
     uint64_t deadline;             /* loop time by which we answer */
     int fail_status;               /* status of the last leg that failed (0: none failed) */
     bool commit_aborted;           /* a commit was turned into an abort (write=all failure) */
+    struct rbgw_cache_lead *lead;  /* the read this call leads for identical ones (cachegw.h;
+                                      in the request arena), or NULL */
 };
 
 static void member_failed(struct rbgw_member *m, int status, const char *reason);
@@ -225,6 +235,15 @@ fan_finish(struct fan *fan)
 
 static void fan_fail(struct fan *fan, int status, const char *fmt, ...) RBGW_PRINTF(3, 4);
 
+/* Read cache hook: fan's call was answered (with reply, or failed with status and reason). */
+static void
+cache_answered(struct fan *fan, struct rbgw_str reply, bool said_false, int status,
+               const char *reason)
+{
+    rbgw__cache_answered(fan->f->gw->cache, fan->req, fan->lead, fan->trx != NULL, reply,
+                         said_false, status, reason, fan->extra);
+}
+
 /* Answer false; status says why (gateway.h, rbgw_request_fail): usually fan->fail_status. */
 static void
 fan_fail(struct fan *fan, int status, const char *fmt, ...)
@@ -235,6 +254,7 @@ fan_fail(struct fan *fan, int status, const char *fmt, ...)
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
     rbgw_request_fail(fan->req, status, fan->extra, "%s", reason);
+    cache_answered(fan, RBGW_STR_NULL, false, status, reason);
     fan_finish(fan);
 }
 
@@ -270,6 +290,7 @@ trx_free(struct trx *t)
     rbgw__generation_unref(t->f->gen);
     free(t->member);
     free(t->conn);
+    free(t->zone);
     free(t);
 }
 
@@ -303,6 +324,8 @@ trx_close(struct trx *t)
     }
     rbgw_list_remove(&t->link);
     t->session = NULL;
+    /* Read cache hook: whatever it changed is settled now (committed, aborted or dropped). */
+    rbgw__cache_trx_closed(t->f->gw, t->zone);
     trx_unref(t);
 }
 
@@ -340,6 +363,7 @@ trx_open(struct fan *fan, size_t n)
     t->n = n;
     t->member = rbgw_xcalloc(n, sizeof(*t->member));
     t->conn = rbgw_xcalloc(n, sizeof(*t->conn));
+    t->zone = rbgw__cache_trx_zone(fan->f->gw->cache, fan->req);
     rbgw_list_push_back(&s->trxs, &t->link);
     return t;
 }
@@ -436,6 +460,7 @@ static void
 answer(struct fan *fan, struct rbgw_str reply, bool said_false)
 {
     rbgw_request_reply(fan->req, reply, said_false);
+    cache_answered(fan, reply, said_false, 0, NULL);
     fan_finish(fan);
 }
 
@@ -729,7 +754,14 @@ get_trxid(const struct rbgw_request *req, int64_t *out)
 void
 rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
 {
+    /* Read cache hook: a hit, or a read now waiting for an identical one in flight, is
+     * answered there and never routed. */
+    struct rbgw_cache_lead *lead;
+    if (rbgw__cache_dispatch(f->gw->cache, req, &lead)) {
+        return;
+    }
     struct fan *fan = rbgw_arena_calloc(&req->arena, sizeof(*fan));
+    fan->lead = lead;
     rbgw_request_ref(req);
     fan->f = f;
     fan->gen = f->gen;

@@ -12,7 +12,8 @@
  *      removed listener still holds), start the new listeners.  Any failure undoes this phase
  *      (new listeners closed, the new generation released) and is reported with its place.
  *   2. commit, which cannot fail: the gateway points at the new generation and drops its
- *      reference to the old one; removed listeners stop taking calls; the log level applies.
+ *      reference to the old one; removed listeners stop taking calls; the log level applies;
+ *      the read cache is emptied and takes its new options (cachegw.h).
  *
  * Old generations stay as long as something dispatched in them does (gateway.h): a fan-out in
  * flight, an open transaction.  When the last reference goes the generation is put on
@@ -43,10 +44,12 @@
 #include <unistd.h>
 
 #include "rbgw/admin.h"
+#include "rbgw/cachegw.h"
 #include "rbgw/connpool.h"
 #include "rbgw/fanout.h"
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
+#include "listener/admit.h"
 
 #define DRAIN_GRACE_MS 200 /* after deadline=: time for the last answers to be written */
 #define EXIT_AT_ONCE 1     /* exit status when a second stop signal cuts the drain short */
@@ -505,6 +508,8 @@ init_undo(struct rbgw_gateway *gw)
     free(gw->listeners);
     gw->listeners = NULL;
     gw->nlisteners = 0;
+    rbgw_cache_free(gw->cache);
+    gw->cache = NULL;
 }
 
 int
@@ -523,10 +528,12 @@ rbgw_gateway_init_with(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rb
     gw->cfg = cfg;
     gw->force_ops = ops;
     gw->start_time = (uint64_t)time(NULL);
+    gw->reserve_fd = -1;
     rbgw_list_init(&gw->all_listeners);
     rbgw_list_init(&gw->all_upstreams);
     rbgw_list_init(&gw->dead_gens);
     rbgw_fanout_budget_init(gw);
+    gw->cache = rbgw__cache_new(cfg);
     int rc = gen_build(gw, cfg, NULL, NULL, 1, &gw->gen, err, errlen);
     if (rc != 0) {
         init_undo(gw);
@@ -601,6 +608,8 @@ apply_settings(struct rbgw_gateway *gw, const struct rbgw_config *old)
     rbgw_log_set_level(gw->debug_toggled ? RBGW_LOG_DEBUG : cfg->log_level);
     rbgw_log_set_format(cfg->log_format);
     rbgw_log_set_access(cfg->access_log);
+    /* What is cached may come from upstreams or routes this reload changed. */
+    rbgw__cache_configure(gw->cache, cfg);
     if (cfg->max_request_size != old->max_request_size) {
         rbgw_log_warn("reload: max-request-size=%zu applies to pdns connections opened from now "
                       "on; open ones (and the pipe and zeromq listeners, until a restart) keep "
@@ -611,6 +620,9 @@ apply_settings(struct rbgw_gateway *gw, const struct rbgw_config *old)
         rbgw_log_warn("reload: max-reply-size=%zu (was %zu): every upstream is a new one, with "
                       "new connections and fresh health",
                       cfg->max_reply_size, old->max_reply_size);
+    }
+    if (cfg->max_inflight != old->max_inflight) {
+        rbgw_log_info("reload: max-inflight=%u (was %u)", cfg->max_inflight, old->max_inflight);
     }
     rbgw_config_warnings(cfg, log_warning, NULL);
 }
@@ -815,6 +827,7 @@ rbgw_gateway_log_status(struct rbgw_gateway *gw)
                   gw->reload_error, gw->nlisteners, rbgw_gateway_nupstreams(gw), ejected,
                   (unsigned long long)gw->inflight, (unsigned long long)gw->nsessions, lretiring,
                   nups - rbgw_gateway_nupstreams(gw), gw->stopping ? "; draining" : "");
+    rbgw__cache_log_status(gw->cache);
 }
 
 static void
@@ -886,6 +899,7 @@ rbgw_gateway_start(struct rbgw_gateway *gw, char *err, size_t errlen)
     }
     gw->sig_inited = true;
     gw->started = true;
+    rbgw__admit_reserve_open(gw);
     for (size_t i = 0; i < gw->nlisteners; i++) {
         int rc = listener_start(gw->listeners[i], err, errlen);
         if (rc != 0) {
@@ -1009,6 +1023,7 @@ rbgw_gateway_deinit(struct rbgw_gateway *gw)
     gw->nspare = 0;
     rbgw_admin_free(gw->admin);
     gw->admin = NULL;
+    rbgw__admit_reserve_close(gw);
     if (gw->nsessions > 0) {
         /* A session ending now would drop its transactions through freed fan-out state. */
         rbgw_log_err("bug: %llu session(s) still open at exit", (unsigned long long)gw->nsessions);
@@ -1033,4 +1048,6 @@ rbgw_gateway_deinit(struct rbgw_gateway *gw)
     free(gw->listeners);
     gw->listeners = NULL;
     gw->nlisteners = 0;
+    rbgw_cache_free(gw->cache);
+    gw->cache = NULL;
 }

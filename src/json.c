@@ -21,7 +21,7 @@
 #include "rbgw/jsonscan.h"
 #include "json_int.h"
 
-#define JSON_MAX_DEPTH 200 /* json11's limit */
+#define JSON_MAX_DEPTH RBGW_JSON_MAX_DEPTH /* json11's limit */
 
 struct builder {
     struct rbgw_arena *arena;
@@ -29,8 +29,11 @@ struct builder {
     struct rbgw_json *stack[JSON_MAX_DEPTH + 1]; /* open containers, stack[depth-1] innermost */
     struct rbgw_json *last[JSON_MAX_DEPTH + 1];  /* newest child of each open container */
     int depth;
-    struct rbgw_str key; /* pending member name (arena copy) */
-    bool too_deep;
+    struct rbgw_str key;      /* pending member name (arena copy) */
+    int max_depth;            /* containers that may be open at once */
+    uint32_t elements;        /* values attached so far */
+    uint32_t max_elements;    /* values the document may hold */
+    enum rbgw_json_over over; /* the limit that stopped the parse, if one did */
 };
 
 struct rbgw_json *
@@ -78,6 +81,18 @@ rbgw_json_append(struct rbgw_arena *a, struct rbgw_json *parent, const char *key
     parent->n++;
 }
 
+/* Count one more value: false (the parse stops) once the document holds too many. */
+static bool
+count_value(struct builder *b)
+{
+    if (b->elements == b->max_elements) {
+        b->over = RBGW_JSON_OVER_ELEMENTS;
+        return false;
+    }
+    b->elements++;
+    return true;
+}
+
 /* Attach a finished or newly opened value to the innermost open container. */
 static int
 attach(struct builder *b, struct rbgw_json *v)
@@ -105,6 +120,9 @@ static int
 on_null(void *ctx)
 {
     struct builder *b = ctx;
+    if (!count_value(b)) {
+        return 0;
+    }
     return attach(b, rbgw_json_new(b->arena, RBGW_JSON_NULL));
 }
 
@@ -112,6 +130,9 @@ static int
 on_boolean(void *ctx, int val)
 {
     struct builder *b = ctx;
+    if (!count_value(b)) {
+        return 0;
+    }
     return attach(b, rbgw_json_new(b->arena, val ? RBGW_JSON_TRUE : RBGW_JSON_FALSE));
 }
 
@@ -119,6 +140,9 @@ static int
 on_number(void *ctx, const char *s, size_t len)
 {
     struct builder *b = ctx;
+    if (!count_value(b)) {
+        return 0;
+    }
     return attach(b, rbgw_json_new_number(b->arena, s, len));
 }
 
@@ -126,14 +150,20 @@ static int
 on_string(void *ctx, const unsigned char *s, size_t len)
 {
     struct builder *b = ctx;
+    if (!count_value(b)) {
+        return 0;
+    }
     return attach(b, rbgw_json_new_string(b->arena, (const char *)s, len));
 }
 
 static int
 open_container(struct builder *b, enum rbgw_json_type type)
 {
-    if (b->depth >= JSON_MAX_DEPTH) {
-        b->too_deep = true;
+    if (b->depth >= b->max_depth) {
+        b->over = RBGW_JSON_OVER_DEPTH;
+        return 0;
+    }
+    if (!count_value(b)) {
         return 0;
     }
     struct rbgw_json *v = rbgw_json_new(b->arena, type);
@@ -321,16 +351,47 @@ rbgw__yajl_alloc(const yajl_callbacks *cb, struct rbgw_arena *a, void *ctx)
     return h;
 }
 
-int
-rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_json **out,
-                char *err, size_t errlen)
+char *
+rbgw_json_over_text(char *buf, size_t len, enum rbgw_json_over over,
+                    const struct rbgw_json_limits *lim)
 {
+    switch (over) {
+    case RBGW_JSON_OVER_DEPTH:
+        snprintf(buf, len, "nesting deeper than %u levels (max-json-depth)", lim->max_depth);
+        break;
+    case RBGW_JSON_OVER_ELEMENTS:
+        snprintf(buf, len, "more than %u values (max-json-elements)", lim->max_elements);
+        break;
+    case RBGW_JSON_OVER_NONE:
+        snprintf(buf, len, "within the limits");
+        break;
+    }
+    return buf;
+}
+
+/* The parse.  lim NULL: json11's rules only (200 levels, any number of values), and a
+ * document deeper than that is merely invalid (RBGW_EPARSE), as json11 words it. */
+static int
+parse(struct rbgw_arena *a, const char *text, size_t len, const struct rbgw_json_limits *lim,
+      struct rbgw_json **out, enum rbgw_json_over *over, char *err, size_t errlen)
+{
+    static const struct rbgw_json_limits json11 = {JSON_MAX_DEPTH, UINT32_MAX};
+    bool limited = lim != NULL;
+    if (lim == NULL) {
+        lim = &json11;
+    }
     struct builder *b = rbgw_arena_alloc(a, sizeof(*b));
     b->arena = a;
     b->root = NULL;
     b->depth = 0;
     b->key = RBGW_STR_NULL;
-    b->too_deep = false;
+    b->max_depth = lim->max_depth < JSON_MAX_DEPTH ? (int)lim->max_depth : JSON_MAX_DEPTH;
+    b->elements = 0;
+    b->max_elements = lim->max_elements;
+    b->over = RBGW_JSON_OVER_NONE;
+    if (over) {
+        *over = RBGW_JSON_OVER_NONE;
+    }
 
     yajl_handle h = rbgw__yajl_alloc(&builder_callbacks, a, b);
     if (h == NULL) {
@@ -344,8 +405,14 @@ rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
     int rc = 0;
     if (st != yajl_status_ok) {
         rc = RBGW_EPARSE;
-        if (b->too_deep) {
+        if (b->over != RBGW_JSON_OVER_NONE && !limited) {
             snprintf(err, errlen, "nesting deeper than %d levels", JSON_MAX_DEPTH);
+        } else if (b->over != RBGW_JSON_OVER_NONE) {
+            rc = RBGW_ETOOBIG;
+            rbgw_json_over_text(err, errlen, b->over, lim);
+            if (over) {
+                *over = b->over;
+            }
         } else {
             unsigned char *msg = yajl_get_error(h, 0, (const unsigned char *)text, len);
             const char *m = (const char *)msg;
@@ -372,6 +439,21 @@ rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
     }
     yajl_free(h);
     return rc;
+}
+
+int
+rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_json **out,
+                char *err, size_t errlen)
+{
+    return parse(a, text, len, NULL, out, NULL, err, errlen);
+}
+
+int
+rbgw_json_parse_limited(struct rbgw_arena *a, const char *text, size_t len,
+                        const struct rbgw_json_limits *lim, struct rbgw_json **out,
+                        enum rbgw_json_over *over, char *err, size_t errlen)
+{
+    return parse(a, text, len, lim, out, over, err, errlen);
 }
 
 const struct rbgw_json *
@@ -503,6 +585,67 @@ rbgw_json_key_cmp(const struct rbgw_json *x, const struct rbgw_json *y)
 
 static void write_value(struct rbgw_buf *b, const struct rbgw_json *v);
 
+/* Merge the sorted runs m[lo..mid) and m[mid..hi) into out[lo..hi), the left one first on a
+ * tie (stable). */
+static void
+merge_runs(const struct rbgw_json **m, const struct rbgw_json **out, size_t lo, size_t mid,
+           size_t hi)
+{
+    size_t i = lo, j = mid, k = lo;
+    while (i < mid && j < hi) {
+        out[k++] = rbgw_json_key_cmp(m[j], m[i]) < 0 ? m[j++] : m[i++];
+    }
+    while (i < mid) {
+        out[k++] = m[i++];
+    }
+    while (j < hi) {
+        out[k++] = m[j++];
+    }
+}
+
+void
+rbgw_json_sort_members(const struct rbgw_json **m, size_t n)
+{
+    /* Members nearly always arrive sorted (pdns sorts them): one pass says so. */
+    size_t i = 1;
+    while (i < n && rbgw_json_key_cmp(m[i - 1], m[i]) <= 0) {
+        i++;
+    }
+    if (i >= n) {
+        return;
+    }
+    if (n <= 16) {
+        for (; i < n; i++) {
+            const struct rbgw_json *c = m[i];
+            size_t j = i;
+            while (j > 0 && rbgw_json_key_cmp(m[j - 1], c) > 0) {
+                m[j] = m[j - 1];
+                j--;
+            }
+            m[j] = c;
+        }
+        return;
+    }
+    /* Bottom-up merge sort: an insertion sort would take quadratic time on a call of 100,000
+     * members in reverse order (seconds of the loop for one call under max-request-size). */
+    const struct rbgw_json **tmp = rbgw_xmalloc(n * sizeof(*tmp));
+    const struct rbgw_json **src = m, **dst = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n;
+            size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
+            merge_runs(src, dst, lo, mid, hi);
+        }
+        const struct rbgw_json **t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != m) {
+        memcpy(m, src, n * sizeof(*m));
+    }
+    free(tmp);
+}
+
 static void
 write_object(struct rbgw_buf *b, const struct rbgw_json *v)
 {
@@ -510,18 +653,10 @@ write_object(struct rbgw_buf *b, const struct rbgw_json *v)
     const struct rbgw_json **m =
         v->n <= RBGW_NELEM(small) ? small : rbgw_xmalloc(v->n * sizeof(*m));
     size_t n = 0;
-    bool sorted = true;
     for (const struct rbgw_json *c = v->child; c; c = c->next) {
-        /* Stable insertion sort: members almost always arrive sorted (pdns sorts them). */
-        size_t i = n++;
-        while (i > 0 && rbgw_json_key_cmp(m[i - 1], c) > 0) {
-            m[i] = m[i - 1];
-            i--;
-            sorted = false;
-        }
-        m[i] = c;
+        m[n++] = c;
     }
-    RBGW_UNUSED(sorted);
+    rbgw_json_sort_members(m, n);
     rbgw_buf_putc(b, '{');
     bool first = true;
     for (size_t i = 0; i < n; i++) {

@@ -16,14 +16,17 @@
 #include "rbgw/jsonscan.h"
 #include "skip_int.h"
 
-#define MAX_DEPTH 200 /* rbgw_json_parse's (json11's) limit */
+#define MAX_DEPTH RBGW_JSON_MAX_DEPTH /* rbgw_json_parse's (json11's) limit */
 
 struct scan {
     const unsigned char *p;   /* next byte */
     const unsigned char *end; /* end of the text */
     int depth;                /* open containers */
+    int max_depth;            /* containers that may be open at once */
+    int too_deep;             /* what passing max_depth returns: INVALID, or TOO_DEEP */
     const struct rbgw_jscan_watch *w;
     size_t nw;
+    unsigned unique; /* watches whose member may occur once */
     struct rbgw_str *found;
     size_t klen[RBGW_JSCAN_MAX_WATCH]; /* strlen of each watch's key */
     size_t slen[RBGW_JSCAN_MAX_WATCH]; /* strlen of each watch's subkey, 0 if none */
@@ -242,6 +245,9 @@ object(struct scan *s, unsigned mask, int level)
         }
         for (size_t i = 0; record; i++, record >>= 1) {
             if (record & 1u) {
+                if (s->found[i].p != NULL && (s->unique >> i & 1u)) {
+                    return RBGW_JSCAN_DUPLICATE;
+                }
                 s->found[i] = rbgw_str_make((const char *)v, (size_t)(s->p - v));
             }
         }
@@ -298,8 +304,8 @@ value(struct scan *s, unsigned mask, int level)
     switch (*s->p) {
     case '{':
     case '[':
-        if (++s->depth > MAX_DEPTH) {
-            return RBGW_JSCAN_INVALID;
+        if (++s->depth > s->max_depth) {
+            return s->too_deep;
         }
         rc = *s->p == '{' ? object(s, mask, level) : array(s);
         s->depth--;
@@ -319,18 +325,71 @@ value(struct scan *s, unsigned mask, int level)
     }
 }
 
+/*
+ * The values of a document already found valid: the top one, one more per ',' between two
+ * items or members, and one per non-empty container (n items have n - 1 commas).  Strings are
+ * skipped as the scan skips them.  Only documents large enough to hold more values than the
+ * limit are counted (each value takes a byte, and a separator stands between two), so calls
+ * and replies of ordinary size never pay for it.
+ */
+static uint64_t
+count_values(const unsigned char *p, const unsigned char *end)
+{
+    uint64_t n = 1;
+    while (p < end) {
+        switch (*p) {
+        case '"':
+            for (p = rbgw__skip_to_quote(p + 1, end); p < end && *p == '\\';) {
+                p = rbgw__skip_to_quote(p + 2, end);
+            }
+            p++;
+            continue;
+        case ',':
+            n++;
+            break;
+        case '{':
+        case '[':
+            p++;
+            while (p < end && is_ws[*p]) {
+                p++;
+            }
+            n += p < end && *p != '}' && *p != ']';
+            continue;
+        default:
+            break;
+        }
+        p++;
+    }
+    return n;
+}
+
 int
 rbgw_json_scan(const char *text, size_t len, const struct rbgw_jscan_watch *watch, size_t nwatch,
                struct rbgw_str *found, char *top)
+{
+    return rbgw_json_scan_limited(text, len, NULL, watch, nwatch, 0, found, top);
+}
+
+int
+rbgw_json_scan_limited(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                       const struct rbgw_jscan_watch *watch, size_t nwatch, unsigned unique,
+                       struct rbgw_str *found, char *top)
 {
     RBGW_ASSERT(nwatch <= RBGW_JSCAN_MAX_WATCH);
     struct scan s = {
         .p = (const unsigned char *)text,
         .end = (const unsigned char *)text + len,
+        .max_depth = MAX_DEPTH,
+        .too_deep = RBGW_JSCAN_INVALID,
         .w = watch,
         .nw = nwatch,
+        .unique = unique,
         .found = found,
     };
+    if (lim != NULL) {
+        s.max_depth = lim->max_depth < MAX_DEPTH ? (int)lim->max_depth : MAX_DEPTH;
+        s.too_deep = RBGW_JSCAN_TOO_DEEP;
+    }
     for (size_t i = 0; i < nwatch; i++) {
         s.klen[i] = strlen(watch[i].key);
         s.slen[i] = watch[i].subkey ? strlen(watch[i].subkey) : 0;
@@ -345,7 +404,14 @@ rbgw_json_scan(const char *text, size_t len, const struct rbgw_jscan_watch *watc
         return rc;
     }
     skip_ws(&s);
-    return s.p == s.end ? RBGW_JSCAN_OK : RBGW_JSCAN_INVALID;
+    if (s.p != s.end) {
+        return RBGW_JSCAN_INVALID;
+    }
+    if (lim != NULL && len / 2 >= lim->max_elements &&
+        count_values((const unsigned char *)text, s.end) > lim->max_elements) {
+        return RBGW_JSCAN_TOO_MANY;
+    }
+    return RBGW_JSCAN_OK;
 }
 
 int
@@ -355,6 +421,8 @@ rbgw_json_scan_items(const char *text, size_t len, struct rbgw_str *items, size_
         .p = (const unsigned char *)text,
         .end = (const unsigned char *)text + len,
         .depth = 1, /* the container itself, as value() would count it */
+        .max_depth = MAX_DEPTH,
+        .too_deep = RBGW_JSCAN_INVALID,
     };
     size_t k = 0;
     *n = 0;

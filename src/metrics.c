@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "rbgw/admin.h"
+#include "rbgw/cache.h"
 #include "rbgw/connpool.h"
 #include "rbgw/fanout.h"
 #include "rbgw/gateway.h"
@@ -73,6 +74,17 @@ rbgw_metric_method_name(enum rbgw_metric_method mm)
             [RBGW_MM_OTHER] = "other",
     };
     return (unsigned)mm < RBGW_MM_COUNT ? names[mm] : "other";
+}
+
+const char *
+rbgw_limit_name(enum rbgw_limit l)
+{
+    static const char *const names[RBGW_LIMIT_COUNT] = {
+#define RBGW_X(id, label) [RBGW_LIMIT_##id] = label,
+        RBGW_LIMITS(RBGW_X)
+#undef RBGW_X
+    };
+    return (unsigned)l < RBGW_LIMIT_COUNT ? names[l] : "unknown";
 }
 
 /* ---- text format ---- */
@@ -452,6 +464,36 @@ render_routing(struct rbgw_gateway *gw, struct rbgw_buf *b)
 }
 
 static void
+render_cache(struct rbgw_gateway *gw, struct rbgw_buf *b)
+{
+    static const struct rbgw_cache_stats none;
+    const struct rbgw_cache_stats *st = gw->cache ? rbgw_cache_stats(gw->cache) : &none;
+    const struct {
+        const char *label;
+        uint64_t n;
+    } reads[] = {{"hit", st->hits},
+                 {"coalesced", st->coalesced},
+                 {"miss", st->misses},
+                 {"bypassed", st->bypassed}},
+      drops[] = {
+          {"evicted", st->evictions}, {"expired", st->expired}, {"invalidated", st->invalidations}};
+    family(b, RBGW_MF_CACHE_READS);
+    for (size_t i = 0; i < RBGW_NELEM(reads); i++) {
+        struct lbl ls = {"result", reads[i].label};
+        sample_u64(b, RBGW_MF_CACHE_READS, &ls, 1, reads[i].n);
+    }
+    family(b, RBGW_MF_CACHE_DROPS);
+    for (size_t i = 0; i < RBGW_NELEM(drops); i++) {
+        struct lbl ls = {"reason", drops[i].label};
+        sample_u64(b, RBGW_MF_CACHE_DROPS, &ls, 1, drops[i].n);
+    }
+    family(b, RBGW_MF_CACHE_ENTRIES);
+    sample_u64(b, RBGW_MF_CACHE_ENTRIES, NULL, 0, st->entries);
+    family(b, RBGW_MF_CACHE_BYTES);
+    sample_u64(b, RBGW_MF_CACHE_BYTES, NULL, 0, st->bytes);
+}
+
+static void
 render_admin(struct rbgw_gateway *gw, struct rbgw_buf *b)
 {
     const struct rbgw_admin_stats *st = rbgw_admin_stats(gw->admin);
@@ -475,6 +517,16 @@ render_admin(struct rbgw_gateway *gw, struct rbgw_buf *b)
     }
 }
 
+static void
+render_limits(struct rbgw_gateway *gw, struct rbgw_buf *b)
+{
+    family(b, RBGW_MF_LIMIT_HITS);
+    for (int i = 0; i < RBGW_LIMIT_COUNT; i++) {
+        struct lbl ls = {"limit", rbgw_limit_name((enum rbgw_limit)i)};
+        sample_u64(b, RBGW_MF_LIMIT_HITS, &ls, 1, gw->limit_hits[i]);
+    }
+}
+
 void
 rbgw_metrics_render(struct rbgw_gateway *gw, struct rbgw_buf *out)
 {
@@ -482,7 +534,9 @@ rbgw_metrics_render(struct rbgw_gateway *gw, struct rbgw_buf *out)
     render_listeners(gw, out);
     render_upstreams(gw, out);
     render_routing(gw, out);
+    render_cache(gw, out);
     render_admin(gw, out);
+    render_limits(gw, out);
 }
 
 /* ---- readiness ---- */

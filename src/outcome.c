@@ -49,6 +49,8 @@ rbgw_answer_of(int status)
         return RBGW_ANSWER_NO_UPSTREAM;
     case RBGW_EPARSE:
         return RBGW_ANSWER_BAD_REQUEST;
+    case RBGW_EOVERLOAD:
+        return RBGW_ANSWER_OVERLOADED;
     default:
         return (enum rbgw_answer)rbgw_outcome_of(status);
     }
@@ -64,6 +66,8 @@ rbgw_answer_name(enum rbgw_answer a)
         return "no_upstream";
     case RBGW_ANSWER_BAD_REQUEST:
         return "bad_request";
+    case RBGW_ANSWER_OVERLOADED:
+        return "overloaded";
     default:
         return rbgw_outcome_name((enum rbgw_outcome)a);
     }

@@ -21,6 +21,11 @@
  * leg's end (fanout.c reads the clock there for the upstream's histogram); a request of no
  * listener (`rbgw call`) is not counted.
  *
+ * Limits (docs/configuration.md §8): the call is read within max-json-depth and
+ * max-json-elements, its envelope may name "method" and "parameters" once each, and with
+ * max-inflight requests alive (answers being written and calls of gone clients included) a new
+ * call is answered false at once, never queued.
+ *
  * A freed request goes on the gateway's spare stack (up to SPARE_MAX) with one arena chunk
  * kept, so a steady stream of calls allocates nothing per call for the request itself.  Under
  * AddressSanitizer nothing is kept: every request is really freed, so a use after free is
@@ -201,7 +206,8 @@ rbgw_request_parse(struct rbgw_request *req, char *err, size_t errlen)
     if (req->parsed) {
         return 0;
     }
-    int rc = rbgw_rpc_decode(&req->arena, req->raw.p, req->raw.len, &req->call, err, errlen);
+    int rc = rbgw_rpc_decode_limited(&req->arena, req->raw.p, req->raw.len,
+                                     &req->gw->cfg->json_limits, &req->call, err, errlen);
     if (rc != 0) {
         return rc;
     }
@@ -217,14 +223,20 @@ void
 rbgw_request_dispatch(struct rbgw_request *req)
 {
     struct rbgw_gateway *gw = req->gw;
+    const struct rbgw_config *cfg = gw->cfg;
     char err[256];
     struct rbgw_rpc_peek pk;
-    if (rbgw_rpc_peek(req->raw.p, req->raw.len, &pk) == 0) {
+    int rc;
+    if (rbgw_rpc_peek_limited(req->raw.p, req->raw.len, &cfg->json_limits, &pk) == 0) {
         /* The common case: method and trxid found without a tree; the bytes go on as sent. */
         req->call.method = pk.method;
         req->call.mid = pk.mid;
         req->trxid = pk.trxid;
-    } else if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
+        req->params = pk.params;
+    } else if ((rc = rbgw_request_parse(req, err, sizeof(err))) != 0) {
+        if (rc == RBGW_ETOOBIG) {
+            gw->limit_hits[rbgw_limit_of_json(req->call.over)]++;
+        }
         rbgw_request_fail(req, RBGW_EPARSE, NULL, "%s", err);
         return;
     }
@@ -240,6 +252,15 @@ rbgw_request_dispatch(struct rbgw_request *req)
     }
     if (rbgw_gateway_nupstreams(gw) == 0) {
         rbgw_request_fail(req, RBGW_ENOUPSTREAM, NULL, "no upstream configured");
+        return;
+    }
+    if (gw->inflight > cfg->max_inflight) {
+        /* Never queued: pdns gets its answer now and may try again, and rbgw's memory stays
+         * bounded whatever its clients do (this request itself is one of gw->inflight). */
+        gw->limit_hits[RBGW_LIMIT_MAX_INFLIGHT]++;
+        rbgw_request_fail(req, RBGW_EOVERLOAD, NULL,
+                          "overloaded: %llu calls in flight (max-inflight=%u)",
+                          (unsigned long long)(gw->inflight - 1), cfg->max_inflight);
         return;
     }
     /* The current generation: the fan-out holds it until it answers (gateway.h). */

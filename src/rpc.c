@@ -9,6 +9,12 @@
  * extra keys survive); the only change is flattening to one line, which the pipe connector
  * needs.  Valid JSON can hold raw CR/LF only as whitespace between tokens (yajl rejects raw
  * control bytes inside strings), so replacing them with spaces never changes a value.
+ *
+ * The _limited variants read within max-json-depth and max-json-elements (json.h): a call or a
+ * reply past them is RBGW_ETOOBIG, with a reason naming the key, and no tree is built beyond
+ * the limit.  A call's envelope may name "method" and "parameters" once each (the peek asks
+ * the scanner to refuse a second one; the decoder counts them); keys repeated inside
+ * parameters, and in replies, keep their last value, as pdns's json11 reads them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -40,9 +46,23 @@ int
 rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_rpc_call *out,
                 char *err, size_t errlen)
 {
+    return rbgw_rpc_decode_limited(a, text, len, NULL, out, err, errlen);
+}
+
+int
+rbgw_rpc_decode_limited(struct rbgw_arena *a, const char *text, size_t len,
+                        const struct rbgw_json_limits *lim, struct rbgw_rpc_call *out, char *err,
+                        size_t errlen)
+{
     struct rbgw_json *root;
     char perr[160];
-    if (rbgw_json_parse(a, text, len, &root, perr, sizeof(perr)) != 0) {
+    int rc = lim ? rbgw_json_parse_limited(a, text, len, lim, &root, &out->over, perr, sizeof(perr))
+                 : rbgw_json_parse(a, text, len, &root, perr, sizeof(perr));
+    if (rc == RBGW_ETOOBIG) {
+        snprintf(err, errlen, "request refused: %s", perr);
+        return RBGW_ETOOBIG;
+    }
+    if (rc != 0) {
         snprintf(err, errlen, "request is not valid JSON: %s", perr);
         return RBGW_EPARSE;
     }
@@ -50,7 +70,25 @@ rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
         snprintf(err, errlen, "request is not a JSON object");
         return RBGW_EPARSE;
     }
-    const struct rbgw_json *m = rbgw_json_get(root, "method");
+    /* One pass finds both members and counts them: the envelope's own members may appear once
+     * (a call that names two methods, or gives two parameter objects, has no one meaning:
+     * which one a reader keeps is up to the reader). */
+    const struct rbgw_json *m = NULL, *p = NULL;
+    size_t nm = 0, np = 0;
+    for (const struct rbgw_json *c = root->child; c != NULL; c = c->next) {
+        if (c->key.len == 6 && memcmp(c->key.p, "method", 6) == 0) {
+            m = c;
+            nm++;
+        } else if (c->key.len == 10 && memcmp(c->key.p, "parameters", 10) == 0) {
+            p = c;
+            np++;
+        }
+    }
+    if (nm > 1 || np > 1) {
+        snprintf(err, errlen, "request has '%s' %zu times (it may appear once)",
+                 nm > 1 ? "method" : "parameters", nm > 1 ? nm : np);
+        return RBGW_EPARSE;
+    }
     if (m == NULL || m->type != RBGW_JSON_STRING) {
         snprintf(err, errlen, "request has no string 'method'");
         return RBGW_EPARSE;
@@ -59,7 +97,6 @@ rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
         snprintf(err, errlen, "request has an empty 'method'");
         return RBGW_EPARSE;
     }
-    const struct rbgw_json *p = rbgw_json_get(root, "parameters");
     if (p == NULL || p->type == RBGW_JSON_NULL) {
         p = rbgw_json_new(a, RBGW_JSON_OBJECT);
     } else if (p->type != RBGW_JSON_OBJECT) {
@@ -78,19 +115,34 @@ rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
  * that matters is that pdns will parse it and find a non-null "result" at the top level.
  */
 struct vet {
-    int depth;         /* current nesting */
-    bool at_result;    /* the next value is the top-level "result" */
-    bool has_result;   /* a top-level "result" was seen */
-    bool result_null;  /* ... and it is null */
-    bool result_false; /* ... and it is false */
-    bool top_object;   /* the document is an object */
-    bool too_deep;     /* nesting over 200 */
-    bool at_log;       /* the next value is the top-level "log" */
-    yajl_handle h;     /* the parser, for byte offsets */
-    size_t log_start;  /* offset of the top-level "log" array's '[' (the last one) */
-    size_t log_end;    /* offset just after its ']'; 0 while none is complete */
-    bool in_log;       /* inside that array (depth 2 is its level) */
+    int depth;                /* current nesting */
+    int max_depth;            /* nesting allowed */
+    uint32_t values_left;     /* values the reply may still hold */
+    enum rbgw_json_over over; /* the limit that stopped the parse, if one did */
+    bool at_result;           /* the next value is the top-level "result" */
+    bool has_result;          /* a top-level "result" was seen */
+    bool result_null;         /* ... and it is null */
+    bool result_false;        /* ... and it is false */
+    bool top_object;          /* the document is an object */
+    bool too_deep;            /* nesting over 200 */
+    bool at_log;              /* the next value is the top-level "log" */
+    yajl_handle h;            /* the parser, for byte offsets */
+    size_t log_start;         /* offset of the top-level "log" array's '[' (the last one) */
+    size_t log_end;           /* offset just after its ']'; 0 while none is complete */
+    bool in_log;              /* inside that array (depth 2 is its level) */
 };
+
+/* One more value (the parser's order: rbgw_json_scan_limited counts the same way). */
+static bool
+vet_count(struct vet *v)
+{
+    if (v->values_left == 0) {
+        v->over = RBGW_JSON_OVER_ELEMENTS;
+        return false;
+    }
+    v->values_left--;
+    return true;
+}
 
 static void
 vet_value(struct vet *v, bool is_null)
@@ -108,7 +160,7 @@ static int
 vet_null(void *ctx)
 {
     vet_value(ctx, true);
-    return 1;
+    return vet_count(ctx);
 }
 
 static int
@@ -120,7 +172,7 @@ vet_bool(void *ctx, int b)
     if (at_result && !b) {
         v->result_false = true;
     }
-    return 1;
+    return vet_count(v);
 }
 
 static int
@@ -129,7 +181,7 @@ vet_number(void *ctx, const char *s, size_t l)
     RBGW_UNUSED(s);
     RBGW_UNUSED(l);
     vet_value(ctx, false);
-    return 1;
+    return vet_count(ctx);
 }
 
 static int
@@ -138,7 +190,7 @@ vet_string(void *ctx, const unsigned char *s, size_t l)
     RBGW_UNUSED(s);
     RBGW_UNUSED(l);
     vet_value(ctx, false);
-    return 1;
+    return vet_count(ctx);
 }
 
 static int
@@ -155,11 +207,12 @@ vet_open(void *ctx, bool object)
         v->in_log = true;
     }
     vet_value(v, false);
-    if (++v->depth > 200) {
+    if (++v->depth > v->max_depth) {
         v->too_deep = true;
+        v->over = RBGW_JSON_OVER_DEPTH;
         return 0;
     }
-    return 1;
+    return vet_count(v);
 }
 
 static int
@@ -229,8 +282,9 @@ nonempty_array(struct rbgw_str v)
  * reply without them costs one more key compare per top-level member.
  */
 static int
-vet_reply(struct rbgw_arena *a, struct rbgw_str body, bool *said_false, struct rbgw_str *log,
-          char *err, size_t errlen)
+vet_reply(struct rbgw_arena *a, struct rbgw_str body, const struct rbgw_json_limits *lim,
+          enum rbgw_json_over *over, bool *said_false, struct rbgw_str *log, char *err,
+          size_t errlen)
 {
     /* The usual case, a good reply, is settled by the scanner; yajl runs only to explain a
      * refusal (or to read a key written with escapes).  The scan hands out the result's text,
@@ -238,15 +292,29 @@ vet_reply(struct rbgw_arena *a, struct rbgw_str body, bool *said_false, struct r
     static const struct rbgw_jscan_watch watch[] = {{"result", NULL}, {"log", NULL}};
     struct rbgw_str found[2];
     char top;
-    if (rbgw_json_scan(body.p, body.len, watch, 2, found, &top) == RBGW_JSCAN_OK && top == '{' &&
-        found[0].p != NULL && !rbgw_str_eq_cstr(found[0], "null")) {
+    int scanned = rbgw_json_scan_limited(body.p, body.len, lim, watch, 2, 0, found, &top);
+    if (scanned == RBGW_JSCAN_OK && top == '{' && found[0].p != NULL &&
+        !rbgw_str_eq_cstr(found[0], "null")) {
         *said_false = found[0].len == 5 && memcmp(found[0].p, "false", 5) == 0;
         if (log && found[1].p != NULL) {
             *log = nonempty_array(found[1]);
         }
         return 0;
     }
-    struct vet v = {0};
+    if (scanned == RBGW_JSCAN_TOO_DEEP || scanned == RBGW_JSCAN_TOO_MANY) {
+        /* Over a limit, whatever follows: said as such, and the reply is never parsed. */
+        char why[96];
+        *over = scanned == RBGW_JSCAN_TOO_DEEP ? RBGW_JSON_OVER_DEPTH : RBGW_JSON_OVER_ELEMENTS;
+        snprintf(err, errlen, "reply refused: %s",
+                 rbgw_json_over_text(why, sizeof(why), *over, lim));
+        return RBGW_ETOOBIG;
+    }
+    static const struct rbgw_json_limits json11 = {RBGW_JSON_MAX_DEPTH, UINT32_MAX};
+    const struct rbgw_json_limits *vl = lim ? lim : &json11;
+    struct vet v = {
+        .max_depth = vl->max_depth < RBGW_JSON_MAX_DEPTH ? (int)vl->max_depth : RBGW_JSON_MAX_DEPTH,
+        .values_left = vl->max_elements,
+    };
     yajl_handle h = rbgw__yajl_alloc(&vet_callbacks, a, &v);
     if (h == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -259,6 +327,14 @@ vet_reply(struct rbgw_arena *a, struct rbgw_str body, bool *said_false, struct r
     }
     int rc = 0;
     if (st != yajl_status_ok || body.len == 0) {
+        if (v.over != RBGW_JSON_OVER_NONE && lim != NULL) {
+            char why[96];
+            snprintf(err, errlen, "reply refused: %s",
+                     rbgw_json_over_text(why, sizeof(why), v.over, lim));
+            *over = v.over;
+            yajl_free(h);
+            return RBGW_ETOOBIG;
+        }
         if (v.too_deep) {
             snprintf(err, errlen, "reply is not valid JSON: nesting deeper than 200 levels");
         } else if (body.len == 0) {
@@ -297,13 +373,17 @@ vet_reply(struct rbgw_arena *a, struct rbgw_str body, bool *said_false, struct r
     return rc;
 }
 
-/* The "log" array of a JSON object body, for passing a failed reply's log lines on. */
+/* The "log" array of a JSON object body, for passing a failed reply's log lines on.  The tree
+ * is built within the limits: a refused reply must not cost more than a good one. */
 static const struct rbgw_json *
-body_log(struct rbgw_arena *a, struct rbgw_str body)
+body_log(struct rbgw_arena *a, struct rbgw_str body, const struct rbgw_json_limits *lim)
 {
     struct rbgw_json *root;
     char perr[8];
-    if (body.len && rbgw_json_parse(a, body.p, body.len, &root, perr, sizeof(perr)) == 0) {
+    int rc =
+        lim ? rbgw_json_parse_limited(a, body.p, body.len, lim, &root, NULL, perr, sizeof(perr))
+            : rbgw_json_parse(a, body.p, body.len, &root, perr, sizeof(perr));
+    if (body.len && rc == 0) {
         const struct rbgw_json *l = rbgw_json_get(root, "log");
         if (l && l->type == RBGW_JSON_ARRAY) {
             return l;
@@ -336,12 +416,27 @@ int
 rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw_buf *out,
                      bool *said_false, struct rbgw_str *log_text, char *err, size_t errlen)
 {
+    return rbgw_rpc_check_reply_limited(a, body, NULL, NULL, out, said_false, log_text, err,
+                                        errlen);
+}
+
+int
+rbgw_rpc_check_reply_limited(struct rbgw_arena *a, struct rbgw_str body,
+                             const struct rbgw_json_limits *lim, enum rbgw_json_over *over,
+                             struct rbgw_buf *out, bool *said_false, struct rbgw_str *log_text,
+                             char *err, size_t errlen)
+{
+    enum rbgw_json_over o = RBGW_JSON_OVER_NONE;
+    if (over == NULL) {
+        over = &o;
+    }
+    *over = RBGW_JSON_OVER_NONE;
     if (log_text) {
         *log_text = RBGW_STR_NULL;
     }
     body = trim(body);
     bool is_false;
-    int rc = vet_reply(a, body, &is_false, log_text, err, errlen);
+    int rc = vet_reply(a, body, lim, over, &is_false, log_text, err, errlen);
     if (rc != 0) {
         return rc;
     }
@@ -357,6 +452,21 @@ rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struc
                    bool *said_false, struct rbgw_str *log_text, const struct rbgw_json **log,
                    char *err, size_t errlen)
 {
+    return rbgw_rpc_from_http_limited(a, status, body, NULL, NULL, out, said_false, log_text, log,
+                                      err, errlen);
+}
+
+int
+rbgw_rpc_from_http_limited(struct rbgw_arena *a, int status, struct rbgw_str body,
+                           const struct rbgw_json_limits *lim, enum rbgw_json_over *over,
+                           struct rbgw_buf *out, bool *said_false, struct rbgw_str *log_text,
+                           const struct rbgw_json **log, char *err, size_t errlen)
+{
+    enum rbgw_json_over o = RBGW_JSON_OVER_NONE;
+    if (over == NULL) {
+        over = &o;
+    }
+    *over = RBGW_JSON_OVER_NONE;
     *log = NULL;
     bool is_false = false;
     if (said_false) {
@@ -369,7 +479,7 @@ rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struc
     bool accepted = (status >= 200 && status <= 399) || status == 404;
     if (!accepted) {
         /* Not a reply pdns would take; keep the responder's own log lines if it sent any. */
-        *log = body_log(a, body);
+        *log = body_log(a, body, lim);
         snprintf(err, errlen, "HTTP status %d", status);
         return RBGW_EPROTO;
     }
@@ -383,9 +493,14 @@ rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struc
         return RBGW_EPROTO;
     }
     char verr[200];
-    if (vet_reply(a, body, &is_false, log_text, verr, sizeof(verr)) != 0) {
+    int rc = vet_reply(a, body, lim, over, &is_false, log_text, verr, sizeof(verr));
+    if (rc == RBGW_ETOOBIG) {
         snprintf(err, errlen, "HTTP status %d, %s", status, verr);
-        *log = body_log(a, body);
+        return RBGW_ETOOBIG;
+    }
+    if (rc != 0) {
+        snprintf(err, errlen, "HTTP status %d, %s", status, verr);
+        *log = body_log(a, body, lim);
         return RBGW_EPROTO;
     }
     append_one_line(out, body, log_text);
@@ -450,6 +565,14 @@ is_plain_number(struct rbgw_str s)
 int
 rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out)
 {
+    return rbgw_rpc_peek_limited(text, len, NULL, out);
+}
+
+int
+rbgw_rpc_peek_limited(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                      struct rbgw_rpc_peek *out)
+{
+    /* The envelope's members are unique: a second one ends the scan (the decoder explains). */
     static const struct rbgw_jscan_watch watch[] = {
         {"method", NULL},
         {"parameters", NULL},
@@ -460,7 +583,9 @@ rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out)
     out->method = RBGW_STR_NULL;
     out->mid = RBGW_M_UNKNOWN;
     out->trxid = RBGW_STR_NULL;
-    if (rbgw_json_scan(text, len, watch, 3, f, &top) != RBGW_JSCAN_OK || top != '{') {
+    out->params = RBGW_STR_NULL;
+    if (rbgw_json_scan_limited(text, len, lim, watch, 3, 0x3u, f, &top) != RBGW_JSCAN_OK ||
+        top != '{') {
         return -1;
     }
     struct rbgw_str m = f[0], params = f[1];
@@ -472,6 +597,7 @@ rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out)
     }
     out->method = rbgw_str_make(m.p + 1, m.len - 2);
     out->mid = rbgw_method_lookup(out->method);
+    out->params = params;
     if (is_plain_number(f[2])) {
         out->trxid = f[2];
     }

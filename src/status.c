@@ -1,6 +1,9 @@
 /*
- * status.c: `rbgw status [--config=FILE] [ADDRESS]`: GET /status from a running rbgw's admin
- * endpoint and print it as tables on stdout.
+ * status.c: `rbgw status [--config=FILE] [--probe=live|ready] [ADDRESS]`: GET /status from a
+ * running rbgw's admin endpoint and print it as tables on stdout; or, with --probe, GET /healthz
+ * or /readyz and turn the answer into an exit status, for process managers and container
+ * probes that run a command (a slim image has no curl, and an admin endpoint on loopback or a
+ * unix socket is out of a kubelet's reach for an httpGet probe).
  *
  * This is a separate short-lived command, not the gateway: it uses plain blocking sockets with
  * a time limit on every step (connect, send, each read), reads the answer to EOF (the admin
@@ -32,11 +35,13 @@ static void
 usage(FILE *f)
 {
     fprintf(f,
-            "usage: rbgw status [--config=FILE] [ADDRESS]\n"
+            "usage: rbgw status [--config=FILE] [--probe=live|ready] [ADDRESS]\n"
             "  Prints the state of a running rbgw (listeners, upstreams, pools) from its admin\n"
             "  endpoint's /status.  ADDRESS: HOST:PORT, http:address=HOST:PORT,\n"
             "  unix:path=SOCKET or /path/to/socket; default: admin= of FILE, else %s.\n"
-            "  Exit status: 0 printed (ready or not), 1 cannot reach or read it, 2 usage error.\n",
+            "  Exit status: 0 printed (ready or not), 1 cannot reach or read it, 2 usage error.\n"
+            "  --probe=live asks /healthz, --probe=ready /readyz, and prints nothing on success:\n"
+            "  exit 0 if it answered 200, 1 otherwise (its reason on stderr).\n",
             DEFAULT_ADDRESS);
 }
 
@@ -157,18 +162,24 @@ open_address(const char *address, char *err, size_t errlen)
     return fd;
 }
 
-/* GET /status: the body of a 200 answer in *body (malloc'd), or -1 with a message in err. */
+/*
+ * GET path: the body of a 200 answer in *body (malloc'd) and 0; -1 with a message in err.  An
+ * answer other than 200 is -1 too, its body (the admin endpoint's short reason) in err.
+ */
 static int
-fetch_status(const char *address, char **body, size_t *body_len, char *err, size_t errlen)
+fetch(const char *address, const char *path, char **body, size_t *body_len, char *err,
+      size_t errlen)
 {
     int fd = open_address(address, err, errlen);
     if (fd < 0) {
         return -1;
     }
-    static const char req[] = "GET /status HTTP/1.1\r\nHost: rbgw\r\nConnection: close\r\n\r\n";
+    char req[256];
+    int reqlen = snprintf(req, sizeof(req),
+                          "GET %s HTTP/1.1\r\nHost: rbgw\r\nConnection: close\r\n\r\n", path);
     size_t off = 0;
-    while (off < sizeof(req) - 1) {
-        ssize_t n = send(fd, req + off, sizeof(req) - 1 - off, MSG_NOSIGNAL);
+    while (off < (size_t)reqlen) {
+        ssize_t n = send(fd, req + off, (size_t)reqlen - off, MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
             if (!wait_fd(fd, POLLOUT)) {
                 break;
@@ -180,7 +191,7 @@ fetch_status(const char *address, char **body, size_t *body_len, char *err, size
         }
         off += (size_t)n;
     }
-    if (off < sizeof(req) - 1) {
+    if (off < (size_t)reqlen) {
         snprintf(err, errlen, "%s: cannot send the request: %s", address, strerror(errno));
         close(fd);
         return -1;
@@ -217,11 +228,16 @@ fetch_status(const char *address, char **body, size_t *body_len, char *err, size
         snprintf(err, errlen, "%s: not an HTTP answer (is this rbgw's admin endpoint?)", address);
         goto fail;
     }
+    end += 4;
     if (status != 200) {
-        snprintf(err, errlen, "%s: /status answered HTTP %d", address, status);
+        int blen = (int)(in.len - (size_t)(end - in.data));
+        while (blen > 0 && (end[blen - 1] == '\n' || end[blen - 1] == '\r')) {
+            blen--;
+        }
+        snprintf(err, errlen, "%s: %s answered HTTP %d%s%.*s", address, path, status,
+                 blen > 0 ? ": " : "", blen > 300 ? 300 : blen, end);
         goto fail;
     }
-    end += 4;
     *body_len = in.len - (size_t)(end - in.data);
     *body = rbgw_xstrndup(end, *body_len);
     rbgw_buf_free(&in);
@@ -469,12 +485,17 @@ rbgw_status_main(int argc, char **argv)
 {
     const char *config = NULL;
     const char *address = NULL;
+    const char *probe = NULL; /* "/healthz" or "/readyz" with --probe */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
         }
-        if (strncmp(argv[i], "--config=", 9) == 0) {
+        if (strcmp(argv[i], "--probe=live") == 0) {
+            probe = "/healthz";
+        } else if (strcmp(argv[i], "--probe=ready") == 0) {
+            probe = "/readyz";
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
             config = argv[i];
         } else if (argv[i][0] == '-' || address != NULL) {
             usage(stderr);
@@ -505,7 +526,13 @@ rbgw_status_main(int argc, char **argv)
     char *body = NULL;
     size_t len = 0;
     int status = 1;
-    if (fetch_status(address, &body, &len, err, sizeof(err)) != 0) {
+    if (probe != NULL) {
+        if (fetch(address, probe, &body, &len, err, sizeof(err)) != 0) {
+            fprintf(stderr, "rbgw status: %s\n", err);
+        } else {
+            status = 0;
+        }
+    } else if (fetch(address, "/status", &body, &len, err, sizeof(err)) != 0) {
         fprintf(stderr, "rbgw status: %s\n", err);
     } else {
         struct rbgw_arena a = RBGW_ARENA_INIT;

@@ -337,13 +337,9 @@ put_group(struct xreq *r, const char *prefix, long index, const struct rbgw_json
         obj->n <= RBGW_NELEM(small) ? small : rbgw_xmalloc(obj->n * sizeof(*m));
     size_t n = 0;
     for (const struct rbgw_json *c = obj->child; c != NULL && n < obj->n; c = c->next) {
-        size_t i = n++;
-        while (i > 0 && rbgw_json_key_cmp(m[i - 1], c) > 0) {
-            m[i] = m[i - 1];
-            i--;
-        }
-        m[i] = c;
+        m[n++] = c;
     }
+    rbgw_json_sort_members(m, n);
     int rc = 0;
     bool first = true;
     for (size_t i = 0; i < n && rc == 0; i++) {

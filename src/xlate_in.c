@@ -85,6 +85,8 @@ struct xin {
     struct rbgw_arena *a; /* borrowed: the caller's arena */
     char *err;            /* caller's error text buffer */
     size_t errlen;
+    const struct rbgw_json_limits *lim; /* borrowed: limits on JSON bodies, or NULL */
+    enum rbgw_json_over over;           /* the limit a JSON body broke (RBGW_ETOOBIG) */
 };
 
 /* One form or query token, decoded. */
@@ -865,17 +867,35 @@ trim_json(struct rbgw_str s)
     return s;
 }
 
+/* Parse JSON text of the request within the limits: 0, or (after fail) RBGW_EPARSE, or
+ * RBGW_ETOOBIG with x->over set (the tree is never built beyond the limit). */
+static int
+parse_json(struct xin *x, struct rbgw_str text, struct rbgw_json **v, const char *what)
+{
+    char perr[160];
+    int rc = x->lim ? rbgw_json_parse_limited(x->a, text.p, text.len, x->lim, v, &x->over, perr,
+                                              sizeof(perr))
+                    : rbgw_json_parse(x->a, text.p, text.len, v, perr, sizeof(perr));
+    if (rc == RBGW_ETOOBIG) {
+        return fail(x, RBGW_ETOOBIG, "%s refused: %s", what, perr);
+    }
+    if (rc != 0) {
+        return fail(x, RBGW_EPARSE, "%s: %s", what, perr);
+    }
+    return 0;
+}
+
 static int
 do_post_json(struct xin *x, const struct rbgw_http_in *in, struct rbgw_buf *out)
 {
     struct rbgw_str body = trim_json(in->body);
     struct rbgw_json *root;
-    char perr[160];
     if (body.len == 0) {
         return fail(x, RBGW_EPARSE, "post_json: empty body (expected the JSON-RPC request)");
     }
-    if (rbgw_json_parse(x->a, body.p, body.len, &root, perr, sizeof(perr)) != 0) {
-        return fail(x, RBGW_EPARSE, "post_json body: %s", perr);
+    int rc = parse_json(x, body, &root, "post_json body");
+    if (rc != 0) {
+        return rc;
     }
     if (root->type != RBGW_JSON_OBJECT) {
         return fail(x, RBGW_EPROTO, "post_json body is not a JSON object");
@@ -901,10 +921,10 @@ static int
 do_post(struct xin *x, struct rbgw_str method, struct tok *t, struct rbgw_buf *out)
 {
     struct rbgw_json *params;
-    char perr[160];
     struct rbgw_str text = trim_json(t->val);
-    if (rbgw_json_parse(x->a, text.p, text.len, &params, perr, sizeof(perr)) != 0) {
-        return fail(x, RBGW_EPARSE, "post body: parameters: %s", perr);
+    int rc = parse_json(x, text, &params, "post body: parameters");
+    if (rc != 0) {
+        return rc;
     }
     if (params->type != RBGW_JSON_OBJECT) {
         return fail(x, RBGW_EPROTO, "post body: parameters is not a JSON object");
@@ -913,16 +933,15 @@ do_post(struct xin *x, struct rbgw_str method, struct tok *t, struct rbgw_buf *o
     return 0;
 }
 
-int
-rbgw_xlate_http_to_rpc(const struct rbgw_http_in_conf *conf, const struct rbgw_http_in *in,
-                       struct rbgw_arena *a, struct rbgw_buf *out, char *err, size_t errlen)
+/* The translation proper (rbgw_xlate_http_to_rpc_limited). */
+static int
+translate(const struct rbgw_http_in_conf *conf, const struct rbgw_http_in *in, struct xin *x,
+          struct rbgw_buf *out)
 {
-    struct xin xs = {a, err, errlen};
-    struct xin *x = &xs;
     char b1[128], b2[64];
     int rc;
-    if (err != NULL && errlen > 0) {
-        err[0] = '\0';
+    if (x->err != NULL && x->errlen > 0) {
+        x->err[0] = '\0';
     }
 
     struct rbgw_str path = in->target, query = RBGW_STR_NULL;
@@ -958,7 +977,7 @@ rbgw_xlate_http_to_rpc(const struct rbgw_http_in_conf *conf, const struct rbgw_h
     /* Split on '/' before decoding anything: %2f inside a name must stay inside its segment,
      * and empty segments ("//") are real (empty) components. */
     size_t nseg = count_byte(rest, '/') + 1;
-    struct rbgw_str *seg = rbgw_arena_alloc(a, nseg * sizeof(*seg));
+    struct rbgw_str *seg = rbgw_arena_alloc(x->a, nseg * sizeof(*seg));
     const char *p = rest.p, *end = rest.p + rest.len;
     for (size_t i = 0; i < nseg; i++) {
         const char *slash = p < end ? memchr(p, '/', (size_t)(end - p)) : NULL;
@@ -976,7 +995,7 @@ rbgw_xlate_http_to_rpc(const struct rbgw_http_in_conf *conf, const struct rbgw_h
 
     struct form fm = {NULL, 0, 0};
     fm.cap = count_byte(query, '&') + count_byte(in->body, '&') + 2;
-    fm.t = rbgw_arena_alloc(a, fm.cap * sizeof(*fm.t));
+    fm.t = rbgw_arena_alloc(x->a, fm.cap * sizeof(*fm.t));
     if ((rc = form_parse(x, &fm, query, false)) != 0 ||
         (rc = form_parse(x, &fm, in->body, true)) != 0) {
         return rc;
@@ -991,7 +1010,7 @@ rbgw_xlate_http_to_rpc(const struct rbgw_http_in_conf *conf, const struct rbgw_h
         }
     }
 
-    struct rbgw_json *params = rbgw_json_new(a, RBGW_JSON_OBJECT);
+    struct rbgw_json *params = rbgw_json_new(x->a, RBGW_JSON_OBJECT);
     /* The one lookup of the method name; initialize, which pdns never sends over HTTP, has no
      * REST row and is decoded as unknown. */
     const struct rbgw_method_info *mi = rbgw_method_info(rbgw_method_lookup(method));
@@ -1005,4 +1024,29 @@ rbgw_xlate_http_to_rpc(const struct rbgw_http_in_conf *conf, const struct rbgw_h
     }
     write_call(x, method, params, out);
     return 0;
+}
+
+int
+rbgw_xlate_http_to_rpc(const struct rbgw_http_in_conf *conf, const struct rbgw_http_in *in,
+                       struct rbgw_arena *a, struct rbgw_buf *out, char *err, size_t errlen)
+{
+    return rbgw_xlate_http_to_rpc_limited(conf, in, NULL, a, out, NULL, err, errlen);
+}
+
+int
+rbgw_xlate_http_to_rpc_limited(const struct rbgw_http_in_conf *conf, const struct rbgw_http_in *in,
+                               const struct rbgw_json_limits *lim, struct rbgw_arena *a,
+                               struct rbgw_buf *out, enum rbgw_json_over *over, char *err,
+                               size_t errlen)
+{
+    struct xin xs = {a, err, errlen, lim, RBGW_JSON_OVER_NONE};
+    struct xin *x = &xs;
+    if (over != NULL) {
+        *over = RBGW_JSON_OVER_NONE;
+    }
+    int rc = translate(conf, in, x, out);
+    if (over != NULL) {
+        *over = xs.over;
+    }
+    return rc;
 }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "rbgw/connstr.h"
+#include "rbgw/json.h"
 
 enum rbgw_log_level {
     RBGW_LOG_ERROR,
@@ -62,7 +63,18 @@ enum rbgw_log_format {
  */
 #define RBGW_LISTENER_INT_OPTS(X)                                                                  \
     X(RBGW_TRANSPORT_ZEROMQ, "session-timeout", 60000, 10, 86400000,                               \
-      "ms a peer may idle before its session ends")
+      "ms a peer may idle before its session ends")                                                \
+    X(RBGW_TRANSPORT_UNIX, "max-conns", 256, 1, 1000000,                                           \
+      "connections at once; more are closed at accept")                                            \
+    X(RBGW_TRANSPORT_HTTP, "max-conns", 256, 1, 1000000,                                           \
+      "connections at once; more get a 503 and are closed")                                        \
+    X(RBGW_TRANSPORT_HTTP, "max-headers", 64, 1, 256, "header lines of a request (431 beyond)")    \
+    X(RBGW_TRANSPORT_HTTP, "max-header-size", 16384, 1024, 1048576,                                \
+      "bytes of target and headers (431 beyond)")                                                  \
+    X(RBGW_TRANSPORT_HTTP, "header-timeout", 5000, 10, 600000,                                     \
+      "ms for a request line and headers, then close")                                             \
+    X(RBGW_TRANSPORT_HTTP, "body-timeout", 5000, 10, 600000,                                       \
+      "ms for a body after its headers, then close")
 
 /*
  * Numeric options of the admin endpoint's connection string (admin=), the same way: checked at
@@ -99,15 +111,22 @@ struct rbgw_config {
     bool access_log;                 /* access-log=yes: one info line per call answered */
     size_t max_request_size;         /* bytes; a larger request from pdns gets a false reply */
     size_t max_reply_size;           /* bytes; a larger upstream reply becomes a false reply */
+    uint32_t cache_ttl_ms;           /* cache-ttl=: ms a read's reply is reused; 0: no cache */
+    size_t cache_size;               /* cache-size=: bytes the read cache may hold */
+    bool cache_per_client;           /* cache-per-client=: the client's address is in the key */
+    bool coalesce;                   /* coalesce=: identical reads in flight share one call */
     size_t max_conn_buffer;          /* bytes per pdns connection: unserved input + unsent reply
                                         past which the listener stops reading it */
     uint32_t write_timeout_ms; /* ms a reply may wait for a socket client to read it; 0 never */
-    char **env;                /* owned: "RBGW_KEY=value" per variable applied, with
-                                  " (overridden by PLACE)" when the file or argv won */
-    size_t nenv;               /* entries in env */
-    bool check_config;         /* --check-config: validate, print a summary, exit */
-    bool help;                 /* --help */
-    bool version;              /* --version */
+    uint32_t max_inflight;     /* calls in flight at once; beyond, answered false at once */
+    struct rbgw_json_limits json_limits; /* max-json-depth, max-json-elements: calls and replies
+                                            past them are refused */
+    char **env;                          /* owned: "RBGW_KEY=value" per variable applied, with
+                                            " (overridden by PLACE)" when the file or argv won */
+    size_t nenv;                         /* entries in env */
+    bool check_config;                   /* --check-config: validate, print a summary, exit */
+    bool help;                           /* --help */
+    bool version;                        /* --version */
 };
 
 /**
@@ -158,6 +177,8 @@ void rbgw_config_man_keys(FILE *f, bool file_form);
 
 /** Write the upstream options rbgw reads (RBGW_UPSTREAM_INT_OPTS) as troff paragraphs. */
 void rbgw_config_man_upstream_opts(FILE *f);
+/** The same for the listener options (RBGW_LISTENER_INT_OPTS), each with its transport. */
+void rbgw_config_man_listener_opts(FILE *f);
 /** The same for the admin endpoint's options (RBGW_ADMIN_INT_OPTS). */
 void rbgw_config_man_admin_opts(FILE *f);
 

@@ -52,6 +52,7 @@ struct rbgw_request;
 struct rbgw_call;
 struct rbgw_connpool;
 struct rbgw_admin;
+struct rbgw_cache;
 
 /**
  * Completion of an upstream call (connpool.h): status 0 with the reply (one-line vetted JSON, valid
@@ -74,6 +75,8 @@ struct rbgw_request {
     struct rbgw_str raw;             /* the call's JSON text (in arena), trimmed */
     struct rbgw_rpc_call call;       /* the call: method always; root/params once parsed */
     struct rbgw_str trxid;           /* text of parameters.trxid when a number, else empty */
+    struct rbgw_str params;          /* text of the "parameters" value (in raw) when the call
+                                        was peeked (not parsed), else empty (cache.h keys) */
     bool parsed;                     /* call.root/params are built (rbgw_request_parse) */
     struct rbgw_session *session;    /* counted reference: the pdns connection it came on */
     void *origin;                    /* borrowed: the listener's per-request data (its conn, or
@@ -223,6 +226,8 @@ struct rbgw_gateway {
     struct rbgw_list all_upstreams;            /* every upstream not yet freed (owned through
                                                   generation references) */
     struct rbgw_list dead_gens;                /* generations with no reference, to free */
+    struct rbgw_cache *cache;                  /* owned: read cache and coalescing
+                                                  (cachegw.h), dropped at every reload */
     double retry_tokens;                       /* fan-out's retry budget, shared by every
                                                   generation (fanout.c) */
     uint64_t retry_tokens_ts;                  /* loop time of its last refill */
@@ -246,6 +251,10 @@ struct rbgw_gateway {
     bool reaper_inited;                        /* reaper initialised (closed with the rest) */
     struct rbgw_admin *admin;                  /* owned: the admin endpoint (admin.h), or NULL */
     uint64_t start_time;                       /* wall-clock seconds at init, for metrics */
+    uint64_t limit_hits[RBGW_LIMIT_COUNT];     /* times each limit was hit (metrics.h) */
+    int reserve_fd;                            /* a descriptor held back for shedding
+                                                  connections at EMFILE (listener/admit.h),
+                                                  or -1 */
 };
 
 /* ---- gateway ---- */

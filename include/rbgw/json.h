@@ -36,6 +36,27 @@ struct rbgw_json {
     size_t n;                /* ARRAY/OBJECT: number of children */
 };
 
+/*
+ * Limits on what one document may hold (max-json-depth, max-json-elements): they bound the
+ * work and, where a tree is built, the memory a call or a reply can make rbgw spend.  Depth
+ * counts open containers ({"a":[1]} is 2 deep); elements count every value, the document's
+ * own included ({"a":[1,2]} holds 4).  pdns's json11 refuses more than 200 levels, so no
+ * limit goes above that.
+ */
+struct rbgw_json_limits {
+    uint32_t max_depth;    /* containers open at once, at most RBGW_JSON_MAX_DEPTH */
+    uint32_t max_elements; /* values in the document */
+};
+
+#define RBGW_JSON_MAX_DEPTH 200 /* json11's limit, and the deepest any limit goes */
+
+/** Which limit a document broke. */
+enum rbgw_json_over {
+    RBGW_JSON_OVER_NONE,     /* within both */
+    RBGW_JSON_OVER_DEPTH,    /* nested deeper than max_depth */
+    RBGW_JSON_OVER_ELEMENTS, /* more than max_elements values */
+};
+
 /**
  * Parse exactly one JSON value from text[0..len) (surrounding whitespace allowed).  The tree and
  * its strings live in the arena.  Returns 0, or RBGW_EPARSE with a one-line reason in err.
@@ -43,6 +64,20 @@ struct rbgw_json {
  */
 int rbgw_json_parse(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_json **out,
                     char *err, size_t errlen) RBGW_MUSTCHECK;
+
+/**
+ * rbgw_json_parse within lim: a document past one of them stops the parse where it is found
+ * (the tree is never built beyond it) and returns RBGW_ETOOBIG, with *over (if not NULL) saying
+ * which and err "nesting deeper than N levels (max-json-depth)" or "more than N values
+ * (max-json-elements)"; other failures are RBGW_EPARSE as above.
+ */
+int rbgw_json_parse_limited(struct rbgw_arena *a, const char *text, size_t len,
+                            const struct rbgw_json_limits *lim, struct rbgw_json **out,
+                            enum rbgw_json_over *over, char *err, size_t errlen) RBGW_MUSTCHECK;
+
+/** The wording of a limit broken (as rbgw_json_parse_limited writes it) into buf; returns buf. */
+char *rbgw_json_over_text(char *buf, size_t len, enum rbgw_json_over over,
+                          const struct rbgw_json_limits *lim);
 
 /** Member of an object by key (the last one if a key repeats), or NULL. */
 const struct rbgw_json *rbgw_json_get(const struct rbgw_json *obj, const char *key);
@@ -52,6 +87,12 @@ bool rbgw_json_int64(const struct rbgw_json *v, int64_t *out);
 
 /** Byte-wise order of two members' keys (json11's std::map order): <0, 0, >0. */
 int rbgw_json_key_cmp(const struct rbgw_json *x, const struct rbgw_json *y);
+
+/**
+ * Sort n members into that order, stably (of equal keys the last stays last).  Linear when they
+ * are sorted already, as pdns's are; O(n log n) otherwise.
+ */
+void rbgw_json_sort_members(const struct rbgw_json **m, size_t n);
 
 /** Write v in pdns's json11 form (objects re-sorted by key bytes, stable for equal keys). */
 void rbgw_json_write(struct rbgw_buf *b, const struct rbgw_json *v);

@@ -16,6 +16,7 @@
 #define RBGW_JSONSCAN_H
 
 #include "rbgw/buf.h"
+#include "rbgw/json.h"
 
 /** A member to note: a path of one or two object keys from the top-level object. */
 struct rbgw_jscan_watch {
@@ -24,9 +25,12 @@ struct rbgw_jscan_watch {
 };
 
 enum {
-    RBGW_JSCAN_OK = 0,       /* valid; found[] filled */
-    RBGW_JSCAN_INVALID = -1, /* not valid JSON (or nested deeper than 200 levels) */
-    RBGW_JSCAN_UNSURE = -2,  /* valid so far, but a key that could be watched has escapes */
+    RBGW_JSCAN_OK = 0,         /* valid; found[] filled */
+    RBGW_JSCAN_INVALID = -1,   /* not valid JSON (or nested deeper than 200 levels) */
+    RBGW_JSCAN_UNSURE = -2,    /* valid so far, but a key that could be watched has escapes */
+    RBGW_JSCAN_TOO_DEEP = -3,  /* rbgw_json_scan_limited: deeper than max_depth */
+    RBGW_JSCAN_TOO_MANY = -4,  /* rbgw_json_scan_limited: more values than max_elements */
+    RBGW_JSCAN_DUPLICATE = -5, /* rbgw_json_scan_limited: a unique watch's member is repeated */
 };
 
 /** At most this many watches per scan. */
@@ -40,6 +44,22 @@ enum {
  */
 int rbgw_json_scan(const char *text, size_t len, const struct rbgw_jscan_watch *watch,
                    size_t nwatch, struct rbgw_str *found, char *top) RBGW_MUSTCHECK;
+
+/**
+ * rbgw_json_scan within lim (json.h; NULL: json11's 200 levels only): a valid document nested
+ * deeper than max_depth is RBGW_JSCAN_TOO_DEEP (the scan stops there), one holding more values
+ * than max_elements RBGW_JSCAN_TOO_MANY, as rbgw_json_parse_limited would say; an invalid one
+ * is RBGW_JSCAN_INVALID even if it is also too large (its refusal is worded by the parser,
+ * which stops at the limit).  The scan builds nothing, so its work is linear in the text
+ * whatever it holds; values are counted only in a text long enough to hold more than
+ * max_elements (2 bytes each at the least), in a second pass, so that ordinary documents pay
+ * nothing for the limit.  unique: a bit per watch (1u << i) whose member may occur once; a
+ * second occurrence ends the scan with RBGW_JSCAN_DUPLICATE (a one-key watch: in the
+ * top-level object).
+ */
+int rbgw_json_scan_limited(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                           const struct rbgw_jscan_watch *watch, size_t nwatch, unsigned unique,
+                           struct rbgw_str *found, char *top) RBGW_MUSTCHECK;
 
 /**
  * Split a container: text is one array or object (surrounding whitespace allowed).  The text

@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "rbgw/buf.h"
+#include "rbgw/json.h"
 #include "rbgw/method.h"
 #include "rbgw/outcome.h"
 
@@ -144,6 +145,59 @@ struct rbgw_upstream_stats {
     struct rbgw_hist latency; /* legs written to a connection: submit to reply or failure */
 };
 
+/*
+ * The limits that protect the process (docs/configuration.md, Limits), as counted in
+ * rbgw_limit_hits_total{limit=...}: each one is counted where the log line saying so is
+ * written.  X(ID, label)
+ */
+#define RBGW_LIMITS(X)                                                                             \
+    X(MAX_CONNS, "max_conns")                                                                      \
+    X(ACCEPT_FAILED, "accept_failed")                                                              \
+    X(MAX_HEADERS, "max_headers")                                                                  \
+    X(MAX_HEADER_SIZE, "max_header_size")                                                          \
+    X(HEADER_TIMEOUT, "header_timeout")                                                            \
+    X(BODY_TIMEOUT, "body_timeout")                                                                \
+    X(MAX_REQUEST_SIZE, "max_request_size")                                                        \
+    X(MAX_CONN_BUFFER, "max_conn_buffer")                                                          \
+    X(WRITE_TIMEOUT, "write_timeout")                                                              \
+    X(MAX_INFLIGHT, "max_inflight")                                                                \
+    X(MAX_JSON_DEPTH, "max_json_depth")                                                            \
+    X(MAX_JSON_ELEMENTS, "max_json_elements")
+
+/*
+ * What each counts:
+ *   max_conns          connections closed at accept: their listener had max-conns= open
+ *   accept_failed      connections rbgw could not accept (its own EMFILE, ENFILE, ENOMEM)
+ *   max_headers        HTTP requests refused with 431: more header lines than max-headers=
+ *   max_header_size    ... a target and headers larger than max-header-size=
+ *   header_timeout     HTTP connections closed: a request line and headers not in within
+ *                      header-timeout=
+ *   body_timeout       ... a body not in within body-timeout= after its headers
+ *   max_request_size   calls answered false: larger than max-request-size
+ *   max_conn_buffer    times a connection's reading paused: max-conn-buffer bytes held
+ *   write_timeout      connections closed: a reply unread for write-timeout
+ *   max_inflight       calls answered false (overloaded): max-inflight calls in flight
+ *   max_json_depth     calls answered false and replies refused: nested deeper than
+ *                      max-json-depth
+ *   max_json_elements  ... more values than max-json-elements
+ */
+enum rbgw_limit {
+#define RBGW_X(id, label) RBGW_LIMIT_##id,
+    RBGW_LIMITS(RBGW_X)
+#undef RBGW_X
+        RBGW_LIMIT_COUNT
+};
+
+/** The limit's label ("max_conns", ...). */
+const char *rbgw_limit_name(enum rbgw_limit l);
+
+/** The limit a JSON document broke (json.h), for the counter. */
+static inline enum rbgw_limit
+rbgw_limit_of_json(enum rbgw_json_over over)
+{
+    return over == RBGW_JSON_OVER_DEPTH ? RBGW_LIMIT_MAX_JSON_DEPTH : RBGW_LIMIT_MAX_JSON_ELEMENTS;
+}
+
 struct rbgw_gateway;
 
 /*
@@ -195,10 +249,19 @@ struct rbgw_gateway;
     X(POOL_MEMBERS, "rbgw_pool_members", "gauge", "members of a pool")                             \
     X(BUDGET, "rbgw_retry_budget_tokens", "gauge",                                                 \
       "retries that may be made now (retry-budget=; one token per retry)")                         \
+    X(CACHE_READS, "rbgw_cache_reads_total", "counter",                                            \
+      "reads seen by the read cache and coalescing (cache-ttl=, coalesce=), by result: hit, "      \
+      "coalesced, miss, bypassed")                                                                 \
+    X(CACHE_DROPS, "rbgw_cache_drops_total", "counter",                                            \
+      "cached replies dropped, by reason: evicted, expired, invalidated")                          \
+    X(CACHE_ENTRIES, "rbgw_cache_entries", "gauge", "replies held by the read cache")              \
+    X(CACHE_BYTES, "rbgw_cache_bytes", "gauge", "bytes held by the read cache (cache-size=)")      \
     X(ADMIN_REQUESTS, "rbgw_admin_requests_total", "counter",                                      \
       "requests to the admin endpoint, by path and status")                                        \
     X(ADMIN_REFUSED, "rbgw_admin_refused_total", "counter",                                        \
-      "admin connections closed unserved, by reason")
+      "admin connections closed unserved, by reason")                                              \
+    X(LIMIT_HITS, "rbgw_limit_hits_total", "counter",                                              \
+      "times a limit that protects rbgw was hit, by limit (the configuration key's name)")
 
 enum rbgw_metric_family {
 #define RBGW_X(id, name, type, help) RBGW_MF_##id,

@@ -39,7 +39,7 @@
  * Answer classes: how rbgw answered one call of pdns (request.c counts each answer once, by
  * listener; the metrics' outcome label).  The first RBGW_OUTCOME_COUNT values are the call
  * classes above, so a failed answer is classed by the status of the leg that failed it
- * (rbgw_answer_of); three more say what no call status can:
+ * (rbgw_answer_of); four more say what no call status can:
  *
  *   ok            the responder's reply, whose result is not false
  *   <class>       rbgw answered false because a call failed that way (timeout, connect, ...)
@@ -47,7 +47,10 @@
  *   no_upstream   answered false before any upstream was tried (none configured, the deadline
  *                 passed first): status RBGW_ENOUPSTREAM
  *   bad_request   pdns's call could not be read (not JSON, no method, larger than
- *                 max-request-size, not HTTP): status RBGW_EPARSE
+ *                 max-request-size, not HTTP, past max-json-depth or max-json-elements):
+ *                 status RBGW_EPARSE
+ *   overloaded    max-inflight calls were in flight already: answered false at once, never
+ *                 queued (status RBGW_EOVERLOAD)
  */
 #ifndef RBGW_OUTCOME_H
 #define RBGW_OUTCOME_H
@@ -92,13 +95,14 @@ enum rbgw_answer {
     RBGW_ANSWER_FALSE = RBGW_OUTCOME_COUNT, /* the responder said false */
     RBGW_ANSWER_NO_UPSTREAM,                /* no upstream could be tried */
     RBGW_ANSWER_BAD_REQUEST,                /* pdns's call could not be read */
+    RBGW_ANSWER_OVERLOADED,                 /* max-inflight calls in flight already */
     RBGW_ANSWER_COUNT
 };
 
 /**
  * The answer class of a false answer rbgw gives with this status: a call-failure code gives
  * its call class, RBGW_ENOUPSTREAM no_upstream, RBGW_EPARSE bad_request, 0 false (a
- * responder's false made rbgw answer false).
+ * responder's false made rbgw answer false), RBGW_EOVERLOAD overloaded.
  */
 enum rbgw_answer rbgw_answer_of(int status);
 /** The answer class's token ("ok", "false", "timeout", "no_upstream", ...); never NULL. */

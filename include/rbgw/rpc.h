@@ -20,32 +20,47 @@ struct rbgw_rpc_call {
     struct rbgw_str method;         /* view into root */
     enum rbgw_method mid;           /* method's row in the method table (RBGW_M_UNKNOWN: none) */
     const struct rbgw_json *params; /* "parameters" object (an empty object when absent) */
+    enum rbgw_json_over over;       /* the limit the call broke (decode said RBGW_ETOOBIG) */
 };
 
 /**
  * Decode a JSON-RPC request.  Requires an object with a string "method"; "parameters" must be
- * an object when present; out->mid is the method's row in the method table.  Returns 0 or
- * RBGW_EPARSE with a reason in err.
+ * an object when present; neither may appear twice (a call naming two methods has no one
+ * meaning; duplicate keys *inside* parameters keep the last value, as pdns's json11 reads
+ * them); out->mid is the method's row in the method table.  Returns 0 or RBGW_EPARSE with a
+ * reason in err.
  */
 int rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_rpc_call *out,
                     char *err, size_t errlen) RBGW_MUSTCHECK;
+/**
+ * rbgw_rpc_decode within lim (json.h; NULL: json11's rules only): a call past one of them
+ * returns RBGW_ETOOBIG with out->over saying which, and err "request refused: nesting deeper
+ * than N levels (max-json-depth)"; the tree is never built beyond the limit.
+ */
+int rbgw_rpc_decode_limited(struct rbgw_arena *a, const char *text, size_t len,
+                            const struct rbgw_json_limits *lim, struct rbgw_rpc_call *out,
+                            char *err, size_t errlen) RBGW_MUSTCHECK;
 
 /** What routing needs from a call, found without building a tree. */
 struct rbgw_rpc_peek {
     struct rbgw_str method; /* the "method" string (it has no escapes when peek succeeds) */
     enum rbgw_method mid;   /* its row in the method table (RBGW_M_UNKNOWN: none) */
     struct rbgw_str trxid;  /* text of parameters.trxid when it is a plain number, else empty */
+    struct rbgw_str params; /* text of the "parameters" value ({...} or null), empty if none */
 };
 
 /**
- * Scan of a call without a tree (rbgw_json_scan): valid JSON, a top-level object with a
- * non-empty "method" string free of escapes and, if present, a "parameters" object or null;
+ * Scan of a call without a tree (rbgw_json_scan): valid JSON, a top-level object with one
+ * non-empty "method" string free of escapes and, if present, one "parameters" object or null;
  * parameters.trxid is noted when it is an integer, and the method name is looked up in the
  * method table (the one place a pass-through call's name is compared).  Returns 0, or -1 when
  * the text is not that (the caller then runs rbgw_rpc_decode, which explains).  Between JSON
  * connectors this is all rbgw reads of a call: its bytes are forwarded as received.
  */
 int rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out);
+/** rbgw_rpc_peek within lim (NULL: json11's rules only); a call past one of them is -1. */
+int rbgw_rpc_peek_limited(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                          struct rbgw_rpc_peek *out);
 
 /**
  * Check a JSON reply body and append it to out as one line (raw newlines, which valid JSON can
@@ -59,6 +74,15 @@ int rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out);
 int rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw_buf *out,
                          bool *said_false, struct rbgw_str *log_text, char *err,
                          size_t errlen) RBGW_MUSTCHECK;
+/**
+ * rbgw_rpc_check_reply within lim (NULL: json11's rules only): a reply past one of them is
+ * RBGW_ETOOBIG with *over (if not NULL) saying which and err "reply refused: more than N
+ * values (max-json-elements)", found by the scan alone (nothing is parsed).
+ */
+int rbgw_rpc_check_reply_limited(struct rbgw_arena *a, struct rbgw_str body,
+                                 const struct rbgw_json_limits *lim, enum rbgw_json_over *over,
+                                 struct rbgw_buf *out, bool *said_false, struct rbgw_str *log_text,
+                                 char *err, size_t errlen) RBGW_MUSTCHECK;
 
 /**
  * Interpret an HTTP response to a call the way pdns's HTTP connector would, but leniently:
@@ -71,6 +95,12 @@ int rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw
 int rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struct rbgw_buf *out,
                        bool *said_false, struct rbgw_str *log_text, const struct rbgw_json **log,
                        char *err, size_t errlen) RBGW_MUSTCHECK;
+/** rbgw_rpc_from_http within lim (NULL: json11's rules only): past one, RBGW_ETOOBIG. */
+int rbgw_rpc_from_http_limited(struct rbgw_arena *a, int status, struct rbgw_str body,
+                               const struct rbgw_json_limits *lim, enum rbgw_json_over *over,
+                               struct rbgw_buf *out, bool *said_false, struct rbgw_str *log_text,
+                               const struct rbgw_json **log, char *err,
+                               size_t errlen) RBGW_MUSTCHECK;
 
 /**
  * Append {"result":false,"log":["rbgw: <reason>", extra...]} (extra: a JSON array whose elements

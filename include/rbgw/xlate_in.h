@@ -59,4 +59,15 @@ int rbgw_xlate_http_to_rpc(const struct rbgw_http_in_conf *conf, const struct rb
                            struct rbgw_arena *a, struct rbgw_buf *out, char *err,
                            size_t errlen) RBGW_MUSTCHECK;
 
+/**
+ * rbgw_xlate_http_to_rpc with the JSON of a post or post_json body read within lim (json.h;
+ * NULL: json11's rules only): a body past one of them is RBGW_ETOOBIG, with *over (if not
+ * NULL) saying which, and its tree is never built beyond the limit.
+ */
+int rbgw_xlate_http_to_rpc_limited(const struct rbgw_http_in_conf *conf,
+                                   const struct rbgw_http_in *in,
+                                   const struct rbgw_json_limits *lim, struct rbgw_arena *a,
+                                   struct rbgw_buf *out, enum rbgw_json_over *over, char *err,
+                                   size_t errlen) RBGW_MUSTCHECK;
+
 #endif

@@ -31,8 +31,18 @@
  * knows where it ends, so its bytes are counted and dropped as they arrive (memory stays bounded
  * by the limit), and once the message is complete it is answered 200 false like any other call
  * that cannot be made.  The connection stays usable, so pdns does not have to throw and rebuild
- * its connector.  Only a request line or header block past the limit is refused with the 400
- * (the call cannot even be decoded).
+ * its connector.  A head the limits refuse (more than max-headers header lines, a target and
+ * headers past max-header-size, or a head past max-request-size) gets 431 with the same JSON
+ * body, and the connection closes: the parser cannot go on, and the call cannot even be
+ * decoded.  pdns's heads are a few hundred bytes in 5 to 10 lines, so it never meets these.
+ *
+ * Slow clients: a request line and headers must come in within header-timeout of the request's
+ * first byte (of the accept, for a new connection), and a body within body-timeout of its
+ * headers; else the connection is closed, unanswered.  One more watchdog per listener (rdog,
+ * like the write watchdog) keeps the deadlines, and only a connection with a request still
+ * incomplete when a read is done is on it (read_watch): pdns writes each request in one go, so
+ * its calls cost no timer operation.  Connections past max-conns are answered 503 and closed
+ * at accept (listener/admit.h).
  *
  * Spans (url, header names and values, body) are copied as llhttp hands them out, appending,
  * because a span can arrive in several pieces.
@@ -58,12 +68,20 @@
 #include "rbgw/log.h"
 #include "rbgw/url.h"
 #include "rbgw/xlate_in.h"
+#include "listener/admit.h"
 #include "listener/slab.h"
 #include "listener/wdog.h"
 
-#define MAX_HEADERS 64
+#define MAX_HEADERS 256  /* the largest max-headers= (config.h) */
 #define HEAD_INITIAL 512 /* pdns's REST request line and headers fit (one allocation) */
 #define HDRS_INITIAL 16  /* pdns sends 8-10 headers */
+
+/* What a connection's read watchdog is waiting for (header-timeout, body-timeout). */
+enum read_phase {
+    READ_IDLE, /* nothing: between requests, or a call in flight */
+    READ_HEAD, /* a request line and headers (from accept, or from a request's first byte) */
+    READ_BODY, /* a body whose headers are in */
+};
 
 struct http_listener {
     struct rbgw_listener *l;       /* borrowed owner */
@@ -74,10 +92,18 @@ struct http_listener {
     struct rbgw_read_slab slab;    /* the read buffer of every conn (listener/slab.h) */
     uint32_t nconns;               /* conns allocated and not yet freed (closing ones too) */
     struct rbgw_wdog wdog;         /* closes conns whose client leaves a reply unread */
+    struct rbgw_wdog rdog;         /* closes conns whose request does not arrive in time */
+    uint32_t max_conns;            /* max-conns= */
+    uint32_t max_headers;          /* max-headers= */
+    uint32_t max_header_size;      /* max-header-size= */
+    uint32_t header_timeout_ms;    /* header-timeout= */
+    uint32_t body_timeout_ms;      /* body-timeout= */
+    char what[96];                 /* "http listener 127.0.0.1:8053", for logs */
     unsigned stopped : 1;          /* no more accepts */
     unsigned closed : 1;           /* handles closing */
     unsigned server_closed : 1;    /* the listening socket's close callback ran */
     unsigned wdog_closed : 1;      /* the watchdog timer's close callback ran */
+    unsigned rdog_closed : 1;      /* the read watchdog timer's close callback ran */
 };
 
 struct hdr_span {
@@ -100,14 +126,19 @@ struct http_conn {
     struct rbgw_session *session;  /* our reference until conn_close: this pdns connection */
     struct rbgw_request *cur;      /* call in flight (our reference) */
     struct rbgw_wdog_wait wait;    /* on hl->wdog while cur's reply waits in the write queue */
+    struct rbgw_wdog_wait rwait;   /* on hl->rdog while a request is awaited (read_watch) */
     size_t max_request;            /* max-request-size */
     size_t size;                   /* url, header and body bytes of this message, dropped
                                       ones included */
+    size_t head_limit;             /* the smaller of max-request-size and max-header-size */
+    enum read_phase phase;         /* what the parser is in the middle of */
+    enum read_phase watched;       /* what rwait is armed for (READ_IDLE: not armed) */
     unsigned in_value : 1;         /* last header span was a value */
     unsigned complete : 1;         /* a message is complete */
     unsigned too_big : 1;          /* message exceeded max-request-size */
     unsigned body_dropped : 1;     /* its body is being dropped (too_big in the body) */
-    unsigned too_many_headers : 1; /* more than MAX_HEADERS */
+    unsigned too_many_headers : 1; /* more than max-headers */
+    unsigned head_too_big : 1;     /* url and headers past max-header-size */
     unsigned keepalive : 1;        /* the message allows keep-alive */
     unsigned close_after : 1;      /* close once the reply is written */
     unsigned reading : 1;          /* uv_read_start active */
@@ -138,7 +169,7 @@ message_free(struct http_conn *c)
 static void
 check_closed(struct http_listener *hl)
 {
-    if (hl->closed && hl->server_closed && hl->wdog_closed && hl->nconns == 0) {
+    if (hl->closed && hl->server_closed && hl->wdog_closed && hl->rdog_closed && hl->nconns == 0) {
         rbgw_gateway_listener_closed(hl->l);
     }
 }
@@ -172,6 +203,14 @@ on_wdog_closed(uv_handle_t *h)
 }
 
 static void
+on_rdog_closed(uv_handle_t *h)
+{
+    struct http_listener *hl = rbgw_container_of(h, struct http_listener, rdog.timer);
+    hl->rdog_closed = 1;
+    check_closed(hl);
+}
+
+static void
 conn_close(struct http_conn *c)
 {
     if (c->closing) {
@@ -179,6 +218,7 @@ conn_close(struct http_conn *c)
     }
     c->closing = 1;
     rbgw__wdog_end(&c->hl->wdog, &c->wait); /* a write in progress is cancelled */
+    rbgw__wdog_end(&c->hl->rdog, &c->rwait);
     rbgw_list_remove(&c->link);
     if (c->cur && !c->cur->answered) {
         /* Still upstream: its answer will be swallowed (the session is gone), so nothing would
@@ -219,8 +259,49 @@ on_write_stalled(struct rbgw_wdog_wait *w)
 {
     struct http_conn *c = rbgw_container_of(w, struct http_conn, wait);
     char why[80];
+    c->hl->l->gw->limit_hits[RBGW_LIMIT_WRITE_TIMEOUT]++;
     snprintf(why, sizeof(why), "its reply unread for write-timeout, %u ms", w->timeout_ms);
     client_gone(c, why);
+}
+
+/* header-timeout or body-timeout: the request did not arrive in time (a client trickling its
+ * bytes, or one that connected and sends nothing).  pdns writes a request at once, so this
+ * is not pdns: the connection closes, nothing is answered. */
+static void
+on_read_stalled(struct rbgw_wdog_wait *w)
+{
+    struct http_conn *c = rbgw_container_of(w, struct http_conn, rwait);
+    struct http_listener *hl = c->hl;
+    bool head = c->watched == READ_HEAD;
+    c->watched = READ_IDLE;
+    hl->l->gw->limit_hits[head ? RBGW_LIMIT_HEADER_TIMEOUT : RBGW_LIMIT_BODY_TIMEOUT]++;
+    rbgw_rlog_limited(RBGW_LOG_WARN, head ? "header-timeout" : "body-timeout", NULL, NULL,
+                      "%s: a connection closed: its request %s did not arrive within %s=%u ms",
+                      hl->what, head ? "line and headers" : "body",
+                      head ? "header-timeout" : "body-timeout", w->timeout_ms);
+    conn_close(c);
+}
+
+/*
+ * Arm the read watchdog for what the connection waits for, or disarm it.  A request that
+ * arrives whole in one read (pdns's way) is dispatched before this runs, so it costs no timer
+ * operation; only a request still incomplete when a read is done, or a new connection's first
+ * request, is watched.  The deadline runs from then: bytes trickling in do not extend it.
+ */
+static void
+read_watch(struct http_conn *c)
+{
+    struct http_listener *hl = c->hl;
+    enum read_phase want = c->closing || c->cur ? READ_IDLE : c->phase;
+    if (want == c->watched) {
+        return;
+    }
+    rbgw__wdog_end(&hl->rdog, &c->rwait);
+    c->watched = want;
+    if (want != READ_IDLE) {
+        rbgw__wdog_begin(&hl->rdog, &c->rwait,
+                         want == READ_HEAD ? hl->header_timeout_ms : hl->body_timeout_ms);
+    }
 }
 
 /* ---- llhttp callbacks: collect one message ---- */
@@ -256,14 +337,32 @@ on_message_begin(llhttp_t *p)
     c->complete = 0;
     c->too_big = 0;
     c->body_dropped = 0;
+    c->phase = READ_HEAD;
     return 0;
+}
+
+/* Count add more bytes of the target and headers (all the message has so far): true once past
+ * max-header-size (head_too_big) or max-request-size (too_big), one compare for both. */
+static bool
+head_over(struct http_conn *c, size_t add)
+{
+    c->size += add;
+    if (c->size > c->head_limit) {
+        if (c->size > c->max_request) {
+            c->too_big = 1;
+        } else {
+            c->head_too_big = 1;
+        }
+        return true;
+    }
+    return false;
 }
 
 static int
 on_url(llhttp_t *p, const char *at, size_t len)
 {
     struct http_conn *c = conn_of(p);
-    if (over_limit(c, len)) {
+    if (head_over(c, len)) {
         return HPE_USER;
     }
     if (c->head.data == NULL) {
@@ -281,11 +380,11 @@ on_header_field(llhttp_t *p, const char *at, size_t len)
     if (c->body_dropped) {
         return 0; /* trailers of a dropped body */
     }
-    if (over_limit(c, len)) {
+    if (head_over(c, len)) {
         return HPE_USER;
     }
     if (c->nhdrs == 0 || c->in_value) {
-        if (c->nhdrs == MAX_HEADERS) {
+        if (c->nhdrs == c->hl->max_headers) {
             c->too_many_headers = 1;
             return HPE_USER;
         }
@@ -312,7 +411,7 @@ on_header_value(llhttp_t *p, const char *at, size_t len)
     if (c->body_dropped) {
         return 0; /* trailers of a dropped body */
     }
-    if (over_limit(c, len)) {
+    if (head_over(c, len)) {
         return HPE_USER;
     }
     struct hdr_span *h = &c->hdrs[c->nhdrs - 1];
@@ -346,10 +445,18 @@ on_body(llhttp_t *p, const char *at, size_t len)
 }
 
 static int
+on_headers_complete(llhttp_t *p)
+{
+    conn_of(p)->phase = READ_BODY;
+    return 0;
+}
+
+static int
 on_message_complete(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
     c->complete = 1;
+    c->phase = READ_IDLE;
     c->keepalive = llhttp_should_keep_alive(p) ? 1 : 0;
     return HPE_PAUSED; /* one call at a time: the rest waits until this one is answered */
 }
@@ -359,6 +466,7 @@ static const llhttp_settings_t parser_settings = {
     .on_url = on_url,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
@@ -396,10 +504,25 @@ on_write(uv_write_t *w, int status)
     write_done(c, status);
 }
 
-static void
-write_response(struct http_conn *c, struct rbgw_request *req, int status, const char *reason,
-               struct rbgw_str json)
+static const char *
+status_text(int status)
 {
+    switch (status) {
+    case 200:
+        return "OK";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Bad Request";
+    }
+}
+
+static void
+write_response(struct http_conn *c, struct rbgw_request *req, int status, struct rbgw_str json)
+{
+    const char *reason = status_text(status);
     struct rbgw_buf *b = &req->reply;
     rbgw_buf_reset(b);
     rbgw_buf_printf(b,
@@ -443,7 +566,7 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
 {
     struct http_conn *c = req->origin;
     RBGW_ASSERT(c->cur == req);
-    write_response(c, req, 200, "OK", reply);
+    write_response(c, req, 200, reply);
 }
 
 /* Answer a message that could not become a call (the request carries no JSON text). */
@@ -463,13 +586,15 @@ answer_error(struct http_conn *c, int status, const char *fmt, ...)
         rbgw_request_fail(req, RBGW_EPARSE, NULL, "%s", reason);
         return;
     }
-    /* Not HTTP at all: the parser cannot go on, so the connection closes after the answer. */
-    rbgw_log_warn("http listener: %s", reason);
+    /* Not HTTP at all, or a head past a limit: the parser cannot go on, so the connection closes
+     * after the answer. */
+    rbgw_rlog_limited(RBGW_LOG_WARN, "http requests refused", NULL, NULL, "%s: %d: %s", c->hl->what,
+                      status, reason);
     struct rbgw_buf body = RBGW_BUF_INIT;
     rbgw_rpc_error_reply(&body, reason, NULL);
     rbgw_request_answered(req, RBGW_ANSWER_BAD_REQUEST);
     c->close_after = 1;
-    write_response(c, req, status, "Bad Request", rbgw_buf_str(&body));
+    write_response(c, req, status, rbgw_buf_str(&body));
     rbgw_buf_free(&body);
 }
 
@@ -495,7 +620,9 @@ dispatch_message(struct http_conn *c)
         .body = rbgw_buf_str(&c->body),
     };
     c->close_after = !c->keepalive;
+    struct rbgw_gateway *gw = c->hl->l->gw;
     if (c->body_dropped) {
+        gw->limit_hits[RBGW_LIMIT_MAX_REQUEST_SIZE]++;
         answer_error(c, 200,
                      "%s %.*s: request of %zu bytes is larger than max-request-size (%zu bytes); "
                      "its body was discarded",
@@ -506,7 +633,13 @@ dispatch_message(struct http_conn *c)
     struct rbgw_arena a = RBGW_ARENA_INIT;
     struct rbgw_buf json = RBGW_BUF_INIT;
     char err[300];
-    if (rbgw_xlate_http_to_rpc(&c->hl->conf, &in, &a, &json, err, sizeof(err)) != 0) {
+    enum rbgw_json_over over;
+    int rc = rbgw_xlate_http_to_rpc_limited(&c->hl->conf, &in, &gw->cfg->json_limits, &a, &json,
+                                            &over, err, sizeof(err));
+    if (rc != 0) {
+        if (rc == RBGW_ETOOBIG) {
+            gw->limit_hits[rbgw_limit_of_json(over)]++;
+        }
         answer_error(c, 200, "%s %.*s: %s", verb, tlen, target.p, err);
     } else {
         /* The request copies the JSON text: nothing points into the message afterwards. */
@@ -563,11 +696,23 @@ conn_process(struct http_conn *c)
         }
         consume(c, len);
         if (e != HPE_OK) {
-            if (c->too_big) {
-                answer_error(c, 400, "request head larger than max-request-size (%zu bytes)",
+            /* A head past a limit is 431 (with the JSON body every answer has); the request
+             * cannot be read further, so the connection closes after it. */
+            struct rbgw_gateway *gw = c->hl->l->gw;
+            c->phase = READ_IDLE;
+            if (c->too_many_headers) {
+                gw->limit_hits[RBGW_LIMIT_MAX_HEADERS]++;
+                answer_error(c, 431, "more than %u header lines (max-headers=%u)",
+                             c->hl->max_headers, c->hl->max_headers);
+            } else if (c->head_too_big) {
+                gw->limit_hits[RBGW_LIMIT_MAX_HEADER_SIZE]++;
+                answer_error(c, 431,
+                             "request target and headers larger than max-header-size (%u bytes)",
+                             c->hl->max_header_size);
+            } else if (c->too_big) {
+                gw->limit_hits[RBGW_LIMIT_MAX_REQUEST_SIZE]++;
+                answer_error(c, 431, "request head larger than max-request-size (%zu bytes)",
                              c->max_request);
-            } else if (c->too_many_headers) {
-                answer_error(c, 400, "more than %d header lines", MAX_HEADERS);
             } else {
                 answer_error(c, 400, "malformed HTTP request: %s",
                              llhttp_get_error_reason(&c->parser));
@@ -582,13 +727,19 @@ conn_process(struct http_conn *c)
         conn_close(c);
         return;
     }
+    read_watch(c);
     size_t kept;
     unparsed(c, &kept);
     size_t held = kept + (c->writing ? uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) : 0);
-    if (c->cur && held > c->hl->l->gw->cfg->max_conn_buffer) {
+    const struct rbgw_config *cfg = c->hl->l->gw->cfg;
+    if (c->cur && held > cfg->max_conn_buffer) {
         /* pdns does not pipeline: whoever does waits, with bounded memory, until we are idle */
         if (c->reading) {
-            rbgw_log_debug("http listener: %zu bytes held, reading paused", held);
+            c->hl->l->gw->limit_hits[RBGW_LIMIT_MAX_CONN_BUFFER]++;
+            rbgw_rlog_limited(RBGW_LOG_INFO, "max-conn-buffer", NULL, NULL,
+                              "%s: a connection holds %zu bytes (max-conn-buffer=%zu): reading "
+                              "paused until its client reads its replies",
+                              c->hl->what, held, cfg->max_conn_buffer);
             uv_read_stop((uv_stream_t *)&c->tcp);
             c->reading = 0;
         }
@@ -651,19 +802,32 @@ on_connection(uv_stream_t *server, int status)
 {
     struct http_listener *hl = server->data;
     if (status < 0) {
-        rbgw_log_warn("http listener %s: accept failed: %s", hl->addr.hostport,
-                      uv_strerror(status));
+        rbgw__admit_failed(hl->l, server, status, hl->what);
         return;
     }
     struct http_conn *c = rbgw_xcalloc(1, sizeof(*c));
     c->hl = hl;
     hl->nconns++;
     c->max_request = hl->l->gw->cfg->max_request_size;
+    c->head_limit = hl->max_header_size < c->max_request ? hl->max_header_size : c->max_request;
     rbgw__wdog_wait_init(&c->wait, on_write_stalled);
+    rbgw__wdog_wait_init(&c->rwait, on_read_stalled);
     rbgw_list_init(&c->link);
     uv_tcp_init(hl->l->gw->loop, &c->tcp);
     c->tcp.data = c;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+        return;
+    }
+    if (rbgw__admit_over(hl->l, hl->nconns, hl->max_conns, hl->what)) {
+        /* A static answer: uv_try_write copies it to the socket at once, or it is dropped. */
+        static const char busy[] =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            "Content-Length: 65\r\nConnection: close\r\n\r\n"
+            "{\"result\":false,\"log\":[\"rbgw: too many connections (max-conns)\"]}";
+        uv_buf_t ub = uv_buf_init((char *)busy, sizeof(busy) - 1);
+        (void)uv_try_write((uv_stream_t *)&c->tcp, &ub, 1);
         c->closing = 1;
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
@@ -673,6 +837,7 @@ on_connection(uv_stream_t *server, int status)
     uv_tcp_nodelay(&c->tcp, 1);
     llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
     c->parser.data = c;
+    c->phase = READ_HEAD; /* the first request is awaited from now */
     conn_process(c);
 }
 
@@ -701,10 +866,25 @@ http_start(struct rbgw_listener *l, char *err, size_t errlen)
         hl->conf.prefix.len = 0; /* url=http://host/ and http://host send the same paths */
     }
     hl->conf.suffix = rbgw_str_cstr(rbgw_connstr_get(cs, "url-suffix"));
+    snprintf(hl->what, sizeof(hl->what), "http listener %s", hl->addr.hostport);
     l->impl = hl;
     uv_tcp_init(l->gw->loop, &hl->server);
     hl->server.data = hl;
     rbgw__wdog_init(&hl->wdog, l->gw->loop);
+    rbgw__wdog_init(&hl->rdog, l->gw->loop);
+    long v[5];
+    static const char *const names[5] = {"max-conns", "max-headers", "max-header-size",
+                                         "header-timeout", "body-timeout"};
+    for (size_t i = 0; i < 5; i++) {
+        if ((rc = rbgw_listener_int_opt(l, names[i], &v[i], err, errlen)) != 0) {
+            return rc;
+        }
+    }
+    hl->max_conns = (uint32_t)v[0];
+    hl->max_headers = (uint32_t)v[1];
+    hl->max_header_size = (uint32_t)v[2];
+    hl->header_timeout_ms = (uint32_t)v[3];
+    hl->body_timeout_ms = (uint32_t)v[4];
     struct sockaddr_storage ss;
     if (uv_ip4_addr(hl->addr.host, hl->addr.port, (struct sockaddr_in *)&ss) != 0 &&
         uv_ip6_addr(hl->addr.host, hl->addr.port, (struct sockaddr_in6 *)&ss) != 0) {
@@ -758,6 +938,7 @@ http_close(struct rbgw_listener *l)
     }
     uv_close((uv_handle_t *)&hl->server, on_server_closed);
     rbgw__wdog_close(&hl->wdog, on_wdog_closed);
+    rbgw__wdog_close(&hl->rdog, on_rdog_closed);
 }
 
 static void

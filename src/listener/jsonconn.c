@@ -132,7 +132,14 @@ flow(struct rbgw_jsonconn *jc)
     if (!want) {
         uv_read_stop(jc->in);
         jc->reading = 0;
-        rbgw_log_debug("%s: %zu bytes held, reading paused", jc->what, held(jc));
+        if (jc->cur != NULL && !jc->done && !jc->eof && !jc->gone && !jc->stopped) {
+            size_t max = jc->l->gw->cfg->max_conn_buffer;
+            jc->l->gw->limit_hits[RBGW_LIMIT_MAX_CONN_BUFFER]++;
+            rbgw_rlog_limited(RBGW_LOG_INFO, "max-conn-buffer", NULL, NULL,
+                              "%s: %zu bytes held (max-conn-buffer=%zu): reading paused until "
+                              "its client reads its replies",
+                              jc->what, held(jc), max);
+        }
         return;
     }
     int rc = uv_read_start(jc->in, on_alloc, on_read);
@@ -198,6 +205,7 @@ on_write_stalled(struct rbgw_wdog_wait *w)
 {
     struct rbgw_jsonconn *jc = rbgw_container_of(w, struct rbgw_jsonconn, wait);
     char why[80];
+    jc->l->gw->limit_hits[RBGW_LIMIT_WRITE_TIMEOUT]++;
     snprintf(why, sizeof(why), "its reply unread for write-timeout, %u ms", w->timeout_ms);
     peer_gone(jc, why);
     process(jc); /* gone with a reply waiting: on_done, which closes (the write is cancelled) */
@@ -207,8 +215,7 @@ on_write_stalled(struct rbgw_wdog_wait *w)
 static void
 reply_dropped(struct rbgw_jsonconn *jc, struct rbgw_request *req)
 {
-    rbgw_log_debug("req=%llu: %s: client gone, reply dropped", (unsigned long long)req->id,
-                   jc->what);
+    rbgw_rlog_debug(req, "%s: client gone, reply dropped", jc->what);
     jc->cur = NULL;
     /* May free req: every answer path delivers last and touches it no more. */
     rbgw_request_unref(req);
@@ -281,6 +288,7 @@ answer_oversized(struct rbgw_jsonconn *jc)
 {
     struct rbgw_request *req = rbgw_request_new(jc->session, "", 0, jc, on_reply);
     jc->cur = req;
+    jc->l->gw->limit_hits[RBGW_LIMIT_MAX_REQUEST_SIZE]++;
     rbgw_request_fail(req, RBGW_EPARSE, NULL, "request larger than max-request-size (%zu bytes)",
                       jc->max_request);
 }

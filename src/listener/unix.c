@@ -8,7 +8,8 @@
  *
  * pdns opens one connection per backend instance and keeps it; every connection starts with
  * its own `initialize`, answered locally (request.c).  A conn is freed in its handle's close
- * callback, after its in-flight call was answered or orphaned.
+ * callback, after its in-flight call was answered or orphaned.  A connection past max-conns=
+ * is closed at accept, and a failed accept is shed and logged (listener/admit.h).
  *
  * Start-up: a socket file left by a dead rbgw (connect refused) is removed; a path that a live
  * server answers on, or that is not a socket, is an error: two gateways must not share a path.
@@ -23,6 +24,7 @@
 
 #include "rbgw/list.h"
 #include "rbgw/log.h"
+#include "listener/admit.h"
 #include "listener/jsonconn.h"
 
 struct unix_listener {
@@ -32,6 +34,8 @@ struct unix_listener {
     struct rbgw_list conns;     /* open unix_conns */
     struct rbgw_read_slab slab; /* the read buffer every conn reads into */
     uint32_t nconns;            /* conns allocated and not yet freed (closing ones too) */
+    uint32_t max_conns;         /* max-conns=: beyond, a new conn is closed at once */
+    char what[128];             /* "unix listener /run/rbgw.sock", for logs */
     struct rbgw_wdog wdog;      /* closes conns whose client leaves a reply unread */
     unsigned bound : 1;         /* we created the socket file */
     unsigned stopped : 1;       /* no more accepts */
@@ -104,7 +108,7 @@ on_connection(uv_stream_t *server, int status)
 {
     struct unix_listener *ul = server->data;
     if (status < 0) {
-        rbgw_log_warn("unix listener %s: accept failed: %s", ul->path, uv_strerror(status));
+        rbgw__admit_failed(ul->l, server, status, ul->what);
         return;
     }
     struct unix_conn *c = rbgw_xcalloc(1, sizeof(*c));
@@ -112,7 +116,9 @@ on_connection(uv_stream_t *server, int status)
     ul->nconns++;
     rbgw_list_init(&c->link);
     uv_pipe_init(ul->l->gw->loop, &c->sock, 0);
-    if (uv_accept(server, (uv_stream_t *)&c->sock) != 0) {
+    if (uv_accept(server, (uv_stream_t *)&c->sock) != 0 ||
+        rbgw__admit_over(ul->l, ul->nconns, ul->max_conns, ul->what)) {
+        /* Closed before anything is read: pdns sees its connection end and tries again. */
         uv_close((uv_handle_t *)&c->sock, on_conn_closed);
         return;
     }
@@ -190,15 +196,22 @@ unix_start(struct rbgw_listener *l, char *err, size_t errlen)
     }
     unlink(path); /* stale socket of a dead process, or nothing */
 
+    long max_conns;
+    int rc = rbgw_listener_int_opt(l, "max-conns", &max_conns, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
     struct unix_listener *ul = rbgw_xcalloc(1, sizeof(*ul));
     ul->l = l;
     ul->path = rbgw_xstrdup(path);
+    ul->max_conns = (uint32_t)max_conns;
+    snprintf(ul->what, sizeof(ul->what), "unix listener %s", path);
     rbgw_list_init(&ul->conns);
     l->impl = ul;
     uv_pipe_init(l->gw->loop, &ul->server, 0);
     ul->server.data = ul;
     rbgw__wdog_init(&ul->wdog, l->gw->loop);
-    int rc = uv_pipe_bind(&ul->server, path);
+    rc = uv_pipe_bind(&ul->server, path);
     if (rc < 0) {
         snprintf(err, errlen, "cannot bind %s: %s", path, uv_strerror(rc));
         return rc;

@@ -137,12 +137,19 @@ response_done(struct http_conn *c, bool clean_end)
     char err[300];
     rbgw_buf_reset(&c->out);
     bool said_false;
-    if (rbgw_rpc_from_http(&req->arena, c->parser.status_code, rbgw_buf_str(&c->body), &c->out,
-                           &said_false, &log_text, &log, err, sizeof(err)) == 0) {
+    struct rbgw_gateway *gw = upstream_of(c)->cp.u->gw;
+    enum rbgw_json_over over;
+    int rc = rbgw_rpc_from_http_limited(&req->arena, c->parser.status_code, rbgw_buf_str(&c->body),
+                                        &gw->cfg->json_limits, &over, &c->out, &said_false,
+                                        &log_text, &log, err, sizeof(err));
+    if (rc == 0) {
         rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out), log_text,
                           (keep ? RBGW_UPCONN_KEEP : 0) | (said_false ? RBGW_UPCONN_FALSE : 0));
     } else {
-        rbgw_upconn_error(&c->base, RBGW_EPROTO, keep ? RBGW_UPCONN_KEEP : 0, log, "%s", err);
+        if (rc == RBGW_ETOOBIG) {
+            gw->limit_hits[rbgw_limit_of_json(over)]++; /* past max-json-* */
+        }
+        rbgw_upconn_error(&c->base, rc, keep ? RBGW_UPCONN_KEEP : 0, log, "%s", err);
     }
 }
 

@@ -183,8 +183,18 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
     struct rbgw_str log_text;
     rbgw_buf_reset(&c->out_line);
     bool said_false;
-    if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(doc, len), &c->out_line, &said_false,
-                             &log_text, err, sizeof(err)) != 0) {
+    struct rbgw_gateway *gw = up->cp.u->gw;
+    enum rbgw_json_over over;
+    int rc =
+        rbgw_rpc_check_reply_limited(&req->arena, rbgw_str_make(doc, len), &gw->cfg->json_limits,
+                                     &over, &c->out_line, &said_false, &log_text, err, sizeof(err));
+    if (rc == RBGW_ETOOBIG) {
+        /* A whole document past max-json-*: the stream is in step for the next call. */
+        gw->limit_hits[rbgw_limit_of_json(over)]++;
+        rbgw_upconn_error(&c->base, RBGW_ETOOBIG, stray ? 0 : RBGW_UPCONN_KEEP, NULL, "%s", err);
+        return;
+    }
+    if (rc != 0) {
         rbgw_upconn_error(&c->base, RBGW_EPROTO, 0, NULL, "%s", err);
         return;
     }

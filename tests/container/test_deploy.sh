@@ -314,6 +314,8 @@ else
     bad "kube: dig www.example.com A through pdns -> rbgw -> responder (no answer)"
 fi
 check "kube: rbgw's liveness probe command" podman healthcheck run pdns-with-rbgw-pod-0-rbgw
+check "kube: rbgw's readiness probe command (rbgw status --probe=ready on the admin socket)" \
+    podman exec pdns-with-rbgw-pod-0-rbgw rbgw status --probe=ready /run/rbgw/admin.sock
 out=$(podman exec pdns-with-rbgw-pod-0-rbgw rbgw --check-config 2>&1)
 check "kube: rbgw's configuration comes from the ConfigMap" \
     grep -qE 'upstream +http:url=http://127.0.0.1:8053/dns.*\(/etc/rbgw/rbgw.conf:[0-9]+\)' <<<"$out"

@@ -125,6 +125,9 @@ Test(config, defaults)
     cr_expect_eq(cfg.max_reply_size, 16777216);
     cr_expect_eq(cfg.max_conn_buffer, 1048576);
     cr_expect_eq(cfg.write_timeout_ms, 10000);
+    cr_expect_eq(cfg.max_inflight, 4096);
+    cr_expect_eq(cfg.json_limits.max_depth, 200);
+    cr_expect_eq(cfg.json_limits.max_elements, 4000000);
     cr_expect_not(cfg.check_config);
     cr_expect_not(cfg.help);
     cr_expect_not(cfg.version);
@@ -175,6 +178,9 @@ Test(config, file_comments_trim_and_append)
                "max-request-size=64k\n"
                "max-conn-buffer=4k\n"
                "write-timeout=0\n"
+               "max-inflight=7\n"
+               "max-json-depth=16\n"
+               "max-json-elements=5000\n"
                "max-reply-size\t=\t2M",
                path, sizeof(path));
     char cfgarg[300];
@@ -189,6 +195,9 @@ Test(config, file_comments_trim_and_append)
     cr_expect_eq(cfg.max_reply_size, 2 * 1024 * 1024, "last line without a newline is read");
     cr_expect_eq(cfg.max_conn_buffer, 4096);
     cr_expect_eq(cfg.write_timeout_ms, 0, "write-timeout=0: never");
+    cr_expect_eq(cfg.max_inflight, 7);
+    cr_expect_eq(cfg.json_limits.max_depth, 16);
+    cr_expect_eq(cfg.json_limits.max_elements, 5000);
 
     cr_assert_eq(cfg.nupstreams, 2);
     cr_expect_str_eq(cfg.upstreams[0].text, "http:url=http://127.0.0.1:8080/dns#frag,timeout=1500",
@@ -523,6 +532,13 @@ static const struct cli_err_row cli_err_rows[] = {
      "--listen: session-timeout=9 not in 10..86400000"},
     {{"--listen=zeromq:endpoint=ipc:///x,session-timeout=soon", U, NULL},
      "--listen: session-timeout=soon is not a number"},
+    {{"--listen=unix:path=/x,max-conns=0", U, NULL}, "--listen: max-conns=0 not in 1..1000000"},
+    {{"--listen=http:address=127.0.0.1:8,max-headers=300", U, NULL},
+     "--listen: max-headers=300 not in 1..256"},
+    {{"--listen=http:address=127.0.0.1:8,header-timeout=5", U, NULL},
+     "--listen: header-timeout=5 not in 10..600000"},
+    {{"--max-json-depth=201", U, NULL}, "--max-json-depth: '201' is not a whole number in 8..200"},
+    {{"--max-inflight=0", U, NULL}, "--max-inflight: '0' is not a whole number in 1..1000000"},
     {{"--listen=udp:port=53", U, NULL},
      "--listen: unknown connector type 'udp' (expected pipe, unix, http or zeromq)"},
     {{"--max-reply-size=1g", U, NULL},
@@ -1365,7 +1381,9 @@ man_text(int which)
 {
     FILE *f = tmpfile();
     cr_assert_not_null(f);
-    if (which == 2) {
+    if (which == 4) {
+        rbgw_config_man_listener_opts(f);
+    } else if (which == 2) {
         rbgw_config_man_upstream_opts(f);
     } else if (which == 3) {
         rbgw_config_man_admin_opts(f);
@@ -1416,6 +1434,15 @@ Test(config, man_pages_list_what_help_lists)
     cr_expect_not_null(strstr(adm, "Default: 5000, range 10 to 600000.\n"));
     cr_expect_not_null(strstr(adm, "\\fBmax\\-request\\-size\\fR"));
     cr_expect_not_null(strstr(file, ".TP\n\\fBadmin\\fR=\\fICONNSTR\\fR\n"));
+    cr_expect_not_null(strstr(file, ".TP\n\\fBmax\\-inflight\\fR=\\fIN\\fR\n"));
+    cr_expect_not_null(strstr(file, "Environment: \\fBRBGW_MAX_JSON_ELEMENTS\\fR.\n"));
+    char *lis = man_text(4);
+    cr_expect_not_null(strstr(lis, ".TP\n\\fBheader\\-timeout\\fR=\\fIN\\fR (http)\nms for a "
+                                   "request line and headers"),
+                       "%s", lis);
+    cr_expect_not_null(strstr(lis, "\\fBmax\\-conns\\fR=\\fIN\\fR (unix)\n"), "%s", lis);
+    cr_expect_not_null(strstr(lis, "Default: 256, range 1 to 1000000.\n"), "%s", lis);
+    free(lis);
     free(adm);
     free(cli);
     free(file);

@@ -656,3 +656,45 @@ Test(json, write_many_members_sorted)
     rbgw_buf_free(&b);
     rbgw_buf_free(&want);
 }
+
+/* rbgw_json_sort_members against insertion sort (the definition: stable, by key bytes) on
+ * member lists of every size up to 300, in several orders and with repeated keys; the merge
+ * sort above 16 members must give the same order. */
+Test(json, sort_members_is_a_stable_sort)
+{
+    enum { MAXN = 300 };
+    struct rbgw_json nodes[MAXN];
+    const struct rbgw_json *got[MAXN], *want[MAXN];
+    char keys[MAXN][8];
+    unsigned seed = 12345;
+    for (size_t n = 0; n <= MAXN; n += n < 40 ? 1 : 37) {
+        for (int order = 0; order < 4; order++) {
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                unsigned k = order == 0   ? (unsigned)i
+                             : order == 1 ? (unsigned)(n - i)
+                             : order == 2 ? (seed >> 16) % 1000
+                                          : (seed >> 16) % 7; /* many repeats */
+                int len = snprintf(keys[i], sizeof(keys[i]), "%u", k);
+                memset(&nodes[i], 0, sizeof(nodes[i]));
+                nodes[i].key = rbgw_str_make(keys[i], (size_t)len);
+                got[i] = want[i] = &nodes[i];
+            }
+            for (size_t i = 1; i < n; i++) {
+                const struct rbgw_json *c = want[i];
+                size_t j = i;
+                while (j > 0 && rbgw_json_key_cmp(want[j - 1], c) > 0) {
+                    want[j] = want[j - 1];
+                    j--;
+                }
+                want[j] = c;
+            }
+            rbgw_json_sort_members(got, n);
+            for (size_t i = 0; i < n; i++) {
+                if (got[i] != want[i]) {
+                    cr_assert_fail("n %zu, order %d: position %zu differs", n, order, i);
+                }
+            }
+        }
+    }
+}

@@ -380,3 +380,140 @@ Test(jsonscan, nesting_limit_is_the_parsers)
     cr_expect_eq(rbgw_json_scan(text, m, NULL, 0, NULL, NULL), RBGW_JSCAN_INVALID);
     check_same(text, m);
 }
+
+/* ---- limits (max-json-depth, max-json-elements) ---- */
+
+static size_t
+tree_values(const struct rbgw_json *v)
+{
+    size_t n = 1;
+    for (const struct rbgw_json *c = v->child; c != NULL; c = c->next) {
+        n += tree_values(c);
+    }
+    return n;
+}
+
+static uint32_t
+tree_depth(const struct rbgw_json *v)
+{
+    if (v->type != RBGW_JSON_ARRAY && v->type != RBGW_JSON_OBJECT) {
+        return 0;
+    }
+    uint32_t d = 0;
+    for (const struct rbgw_json *c = v->child; c != NULL; c = c->next) {
+        uint32_t cd = tree_depth(c);
+        d = cd > d ? cd : d;
+    }
+    return d + 1;
+}
+
+/* Scan and parse within lim: the same verdict (want: RBGW_JSCAN_OK, TOO_DEEP or TOO_MANY). */
+static void
+check_limited(const char *p, size_t len, struct rbgw_json_limits lim, int want)
+{
+    struct rbgw_arena a;
+    rbgw_arena_init(&a);
+    struct rbgw_json *root;
+    enum rbgw_json_over over;
+    char err[160];
+    int prc = rbgw_json_parse_limited(&a, p, len, &lim, &root, &over, err, sizeof(err));
+    rbgw_arena_free(&a);
+    int src = rbgw_json_scan_limited(p, len, &lim, NULL, 0, 0, NULL, NULL);
+    int pwant = want == RBGW_JSCAN_OK ? 0 : RBGW_ETOOBIG;
+    enum rbgw_json_over owant = want == RBGW_JSCAN_TOO_DEEP   ? RBGW_JSON_OVER_DEPTH
+                                : want == RBGW_JSCAN_TOO_MANY ? RBGW_JSON_OVER_ELEMENTS
+                                                              : RBGW_JSON_OVER_NONE;
+    if (src != want || prc != pwant || over != owant) {
+        cr_assert_fail("depth %u, values %u: scan %d, parse %d (%s), want %d: %s", lim.max_depth,
+                       lim.max_elements, src, prc, prc ? err : "ok", want, rbgw_test_show(p, len));
+    }
+}
+
+/* A valid document at its own depth and count passes, one below either is refused, by the
+ * scanner and the parser alike. */
+static void
+check_limits_of(const char *p, size_t len)
+{
+    struct rbgw_arena a;
+    rbgw_arena_init(&a);
+    struct rbgw_json *root;
+    char err[160];
+    if (rbgw_json_parse(&a, p, len, &root, err, sizeof(err)) != 0) {
+        rbgw_arena_free(&a);
+        return;
+    }
+    uint32_t n = (uint32_t)tree_values(root), d = tree_depth(root);
+    rbgw_arena_free(&a);
+    check_limited(p, len, (struct rbgw_json_limits){d, n}, RBGW_JSCAN_OK);
+    check_limited(p, len, (struct rbgw_json_limits){d, n - 1}, RBGW_JSCAN_TOO_MANY);
+    if (d > 0) {
+        check_limited(p, len, (struct rbgw_json_limits){d - 1, n}, RBGW_JSCAN_TOO_DEEP);
+    }
+    checked++;
+}
+
+Test(jsonscan, limits_are_the_parsers)
+{
+    char tmp[512];
+    checked = 0;
+    for (size_t k = 0; k < sizeof(corpus) / sizeof(corpus[0]); k++) {
+        const struct doc *d = &corpus[k];
+        check_limits_of(d->p, d->len);
+        for (size_t i = 0; i < d->len; i++) {
+            memcpy(tmp, d->p, i);
+            memcpy(tmp + i, d->p + i + 1, d->len - i - 1);
+            check_limits_of(tmp, d->len - 1);
+        }
+    }
+    static const char *const more[] = {
+        "[]",
+        "{}",
+        "[[],[]]",
+        "[{},{\"a\":{}}]",
+        "[\"a,b\",\"[{\",\"\\\",[\\\\\"]",
+        "{\"a\" : [ 1 , 2 , { } , [ ] ] , \"b\" : \"}\" }",
+        "  [ [ [ 1 ] ] ]  ",
+        "0",
+    };
+    for (size_t i = 0; i < sizeof(more) / sizeof(more[0]); i++) {
+        check_limits_of(more[i], strlen(more[i]));
+    }
+    cr_expect_gt(checked, 100, "only %d documents checked", checked);
+    /* The words of a refusal name the key. */
+    struct rbgw_arena a;
+    rbgw_arena_init(&a);
+    struct rbgw_json *root;
+    char err[160];
+    struct rbgw_json_limits lim = {2, 100};
+    cr_expect_eq(rbgw_json_parse_limited(&a, B("[[[1]]]"), &lim, &root, NULL, err, sizeof(err)),
+                 RBGW_ETOOBIG);
+    cr_expect_str_eq(err, "nesting deeper than 2 levels (max-json-depth)");
+    lim = (struct rbgw_json_limits){200, 3};
+    cr_expect_eq(rbgw_json_parse_limited(&a, B("[1,2,3]"), &lim, &root, NULL, err, sizeof(err)),
+                 RBGW_ETOOBIG);
+    cr_expect_str_eq(err, "more than 3 values (max-json-elements)");
+    rbgw_arena_free(&a);
+}
+
+Test(jsonscan, unique_watches_refuse_a_second_member)
+{
+    static const struct rbgw_jscan_watch w[] = {{"method", NULL}, {"parameters", NULL}};
+    struct rbgw_str f[2];
+    static const struct {
+        const char *text;
+        int rc;
+    } cases[] = {
+        {"{\"method\":\"a\",\"method\":\"b\"}", RBGW_JSCAN_DUPLICATE},
+        {"{\"method\":\"a\",\"parameters\":{},\"parameters\":null}", RBGW_JSCAN_DUPLICATE},
+        {"{\"method\":\"a\",\"parameters\":{\"method\":1,\"method\":2}}", RBGW_JSCAN_OK},
+        {"[{\"method\":1},{\"method\":2}]", RBGW_JSCAN_OK},
+        {"{\"method\":\"a\",\"x\":1,\"x\":2}", RBGW_JSCAN_OK},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *t = cases[i].text;
+        cr_expect_eq(rbgw_json_scan_limited(t, strlen(t), NULL, w, 2, 0x3u, f, NULL), cases[i].rc,
+                     "%s", t);
+        /* Without the unique bits the last one is noted, as before. */
+        cr_expect_eq(rbgw_json_scan(t, strlen(t), w, 2, f, NULL), RBGW_JSCAN_OK, "%s", t);
+    }
+}

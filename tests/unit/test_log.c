@@ -487,6 +487,8 @@ struct fake_req {
     struct rbgw_listener l;
     struct rbgw_session s;
     struct rbgw_upstream u;
+    struct rbgw_config cfg; /* the limits rbgw_request_parse reads */
+    struct rbgw_gateway gw;
     struct rbgw_request r;
 };
 
@@ -498,6 +500,9 @@ fake_req(struct fake_req *f, const char *raw, enum rbgw_method mid, const char *
     f->l.conf = &f->ec;
     f->s.l = &f->l;
     f->u.name = "up1";
+    f->cfg.json_limits = (struct rbgw_json_limits){200, 4000000};
+    f->gw.cfg = &f->cfg;
+    f->r.gw = &f->gw;
     f->r.id = 42;
     f->r.session = &f->s;
     f->r.raw = rbgw_str_cstr(raw);

@@ -67,7 +67,18 @@ static const struct decode_case decodes[] = {
     {"unknown method passes", B("{\"method\":\"APILookup\",\"parameters\":{}}"), "APILookup", "{}",
      NULL},
     {"escaped method decoded", B("{\"method\":\"a\\u0062c\"}"), "abc", "{}", NULL},
-    {"duplicate method: last wins", B("{\"method\":\"a\",\"method\":\"b\"}"), "b", "{}", NULL},
+    {"duplicate method refused", B("{\"method\":\"a\",\"method\":\"b\"}"), NULL, NULL,
+     "'method' 2 times"},
+    {"duplicate parameters refused",
+     B("{\"method\":\"lookup\",\"parameters\":{\"qname\":\"a.\"},\"parameters\":{}}"), NULL, NULL,
+     "'parameters' 2 times"},
+    {"method twice, second one after the parameters",
+     B("{\"method\":\"lookup\",\"parameters\":{\"qname\":\"a.\"},\"method\":\"list\"}"), NULL, NULL,
+     "'method' 2 times"},
+    {"duplicate keys inside parameters: the last one",
+     B("{\"method\":\"m\",\"parameters\":"
+       "{\"q\":1,\"q\":2}}"),
+     "m", "{\"q\": 2}", NULL},
     {"raw bytes in parameters",
      B("{\"method\":\"feedEnts3\",\"parameters\":{\"salt\":\"\xab\xff\"}}"), "feedEnts3",
      "{\"salt\": \"\xab\xff\"}", NULL},
@@ -564,6 +575,11 @@ static const struct peek_case {
     {"truncated", "{\"method\":\"m\",\"parameters\":{\"a\":", -1, NULL, NULL},
     {"trailing garbage", "{\"method\":\"m\"} x", -1, NULL, NULL},
     {"unterminated string", "{\"method\":\"m", -1, NULL, NULL},
+    {"method twice: the decoder refuses", "{\"method\":\"a\",\"method\":\"b\"}", -1, NULL, NULL},
+    {"parameters twice: the decoder refuses",
+     "{\"method\":\"m\",\"parameters\":{\"trxid\":1},\"parameters\":{}}", -1, NULL, NULL},
+    {"a key twice inside parameters", "{\"method\":\"m\",\"parameters\":{\"a\":1,\"a\":2}}", 0, "m",
+     ""},
 };
 
 Test(rpc, peek_table)
@@ -598,6 +614,31 @@ Test(rpc, peek_table)
     cr_expect_eq(call.mid, RBGW_M_LOOKUP);
 }
 
+/* The parameters' text, for the read cache's keys (cache.h): the value as written, or none. */
+Test(rpc, peek_params)
+{
+    static const struct {
+        const char *in;
+        const char *params; /* NULL: none */
+    } rows[] = {
+        {"{\"method\": \"lookup\", \"parameters\": {\"qname\": \"a.\", \"zone-id\": -1}}",
+         "{\"qname\": \"a.\", \"zone-id\": -1}"},
+        {"{\"parameters\" : { } , \"method\":\"m\"}", "{ }"},
+        {"{\"method\":\"m\",\"parameters\":null}", "null"},
+        {"{\"method\":\"getTSIGKeys\"}", NULL},
+    };
+    for (size_t i = 0; i < RBGW_NELEM(rows); i++) {
+        struct rbgw_rpc_peek pk;
+        cr_assert_eq(rbgw_rpc_peek(rows[i].in, strlen(rows[i].in), &pk), 0, "%s", rows[i].in);
+        if (rows[i].params == NULL) {
+            cr_expect_null(pk.params.p, "%s", rows[i].in);
+        } else {
+            cr_expect(rbgw_str_eq_cstr(pk.params, rows[i].params), "%s: params '%.*s'", rows[i].in,
+                      (int)pk.params.len, pk.params.p ? pk.params.p : "");
+        }
+    }
+}
+
 /* Whatever peek accepts, the full decoder must agree on the method (peek never invents one). */
 Test(rpc, peek_agrees_with_decode)
 {
@@ -616,4 +657,65 @@ Test(rpc, peek_agrees_with_decode)
             cr_expect_eq(call.mid, pk.mid, "%s: method rows differ", c->name);
         }
     }
+}
+
+/* max-json-depth and max-json-elements on both directions: a call past them is refused by the
+ * peek and explained by the decoder (RBGW_ETOOBIG, naming the key), a reply past them is
+ * RBGW_ETOOBIG naming the key, from the scan alone; within them nothing changes. */
+Test(rpc, json_limits_both_ways)
+{
+    const struct rbgw_json_limits lim = {3, 8};
+    struct rbgw_rpc_peek pk;
+    struct rbgw_rpc_call call;
+    char err[200];
+    /* 3 deep, 6 values: fine */
+    static const char ok[] = "{\"method\":\"m\",\"parameters\":{\"a\":[1,2]}}";
+    cr_expect_eq(rbgw_rpc_peek_limited(B(ok), &lim, &pk), 0);
+    memset(&call, 0, sizeof(call));
+    cr_expect_eq(rbgw_rpc_decode_limited(&arena, B(ok), &lim, &call, err, sizeof(err)), 0, "%s",
+                 err);
+    /* 4 deep */
+    static const char deep[] = "{\"method\":\"m\",\"parameters\":{\"a\":[[1]]}}";
+    cr_expect_eq(rbgw_rpc_peek_limited(B(deep), &lim, &pk), -1);
+    cr_expect_eq(rbgw_rpc_decode_limited(&arena, B(deep), &lim, &call, err, sizeof(err)),
+                 RBGW_ETOOBIG);
+    cr_expect_str_eq(err, "request refused: nesting deeper than 3 levels (max-json-depth)");
+    cr_expect_eq(call.over, RBGW_JSON_OVER_DEPTH);
+    cr_expect_eq(rbgw_rpc_peek(B(deep), &pk), 0, "no limits: json11's");
+    /* 9 values */
+    static const char many[] = "{\"method\":\"m\",\"parameters\":{\"a\":[1,2,3,4,5]}}";
+    cr_expect_eq(rbgw_rpc_peek_limited(B(many), &lim, &pk), -1);
+    cr_expect_eq(rbgw_rpc_decode_limited(&arena, B(many), &lim, &call, err, sizeof(err)),
+                 RBGW_ETOOBIG);
+    cr_expect_str_eq(err, "request refused: more than 8 values (max-json-elements)");
+    cr_expect_eq(call.over, RBGW_JSON_OVER_ELEMENTS);
+
+    struct rbgw_buf out = RBGW_BUF_INIT;
+    enum rbgw_json_over over;
+    bool said_false;
+    cr_expect_eq(rbgw_rpc_check_reply_limited(&arena, rbgw_str_cstr("{\"result\":[1,2,3]}"), &lim,
+                                              &over, &out, &said_false, NULL, err, sizeof(err)),
+                 0, "%s", err);
+    cr_expect_eq(over, RBGW_JSON_OVER_NONE);
+    rbgw_buf_reset(&out);
+    cr_expect_eq(rbgw_rpc_check_reply_limited(&arena, rbgw_str_cstr("{\"result\":[[[1]]]}"), &lim,
+                                              &over, &out, &said_false, NULL, err, sizeof(err)),
+                 RBGW_ETOOBIG);
+    cr_expect_str_eq(err, "reply refused: nesting deeper than 3 levels (max-json-depth)");
+    cr_expect_eq(over, RBGW_JSON_OVER_DEPTH);
+    cr_expect_eq(out.len, 0, "a refused reply is not passed on");
+    /* An invalid reply past a limit is refused for the limit too: the parser stops there. */
+    cr_expect_eq(
+        rbgw_rpc_check_reply_limited(&arena, rbgw_str_cstr("{\"result\":[1,2,3,4,5,6,7,8,9,x]}"),
+                                     &lim, &over, &out, &said_false, NULL, err, sizeof(err)),
+        RBGW_ETOOBIG);
+    cr_expect_eq(over, RBGW_JSON_OVER_ELEMENTS, "%s", err);
+    const struct rbgw_json *log;
+    cr_expect_eq(rbgw_rpc_from_http_limited(&arena, 200,
+                                            rbgw_str_cstr("{\"result\":[1,2,3,4,5,6,7,8]}"), &lim,
+                                            &over, &out, &said_false, NULL, &log, err, sizeof(err)),
+                 RBGW_ETOOBIG);
+    cr_expect_str_eq(err, "HTTP status 200, reply refused: more than 8 values (max-json-elements)");
+    cr_expect_eq(over, RBGW_JSON_OVER_ELEMENTS);
+    rbgw_buf_free(&out);
 }
