@@ -74,9 +74,12 @@ set_opt(struct rbgw_connstr *cs, char *key, char *value)
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(cs->opts[mid].key, key);
         if (c == 0) {
-            /* pdns's map assignment: the last occurrence wins */
-            free(cs->opts[mid].value);
-            cs->opts[mid].value = value;
+            /* pdns's map assignment: the last occurrence wins; the earlier ones are kept aside
+             * for options rbgw allows several times (rbgw_connstr_get_nth). */
+            struct rbgw_connstr_opt *o = &cs->opts[mid];
+            o->prev = rbgw_xrealloc(o->prev, (o->nprev + 1) * sizeof(*o->prev));
+            o->prev[o->nprev++] = o->value;
+            o->value = value;
             free(key);
             return;
         }
@@ -90,6 +93,8 @@ set_opt(struct rbgw_connstr *cs, char *key, char *value)
     memmove(&cs->opts[lo + 1], &cs->opts[lo], (cs->nopts - lo) * sizeof(*cs->opts));
     cs->opts[lo].key = key;
     cs->opts[lo].value = value;
+    cs->opts[lo].prev = NULL;
+    cs->opts[lo].nprev = 0;
     cs->nopts++;
 }
 
@@ -175,21 +180,25 @@ rbgw_connstr_free(struct rbgw_connstr *cs)
     for (size_t i = 0; i < cs->nopts; i++) {
         free(cs->opts[i].key);
         free(cs->opts[i].value);
+        for (size_t j = 0; j < cs->opts[i].nprev; j++) {
+            free(cs->opts[i].prev[j]);
+        }
+        free(cs->opts[i].prev);
     }
     free(cs->opts);
     free(cs->type);
     memset(cs, 0, sizeof(*cs));
 }
 
-const char *
-rbgw_connstr_get(const struct rbgw_connstr *cs, const char *key)
+static const struct rbgw_connstr_opt *
+find(const struct rbgw_connstr *cs, const char *key)
 {
     size_t lo = 0, hi = cs->nopts;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(cs->opts[mid].key, key);
         if (c == 0) {
-            return cs->opts[mid].value;
+            return &cs->opts[mid];
         }
         if (c < 0) {
             lo = mid + 1;
@@ -198,6 +207,85 @@ rbgw_connstr_get(const struct rbgw_connstr *cs, const char *key)
         }
     }
     return NULL;
+}
+
+const char *
+rbgw_connstr_get(const struct rbgw_connstr *cs, const char *key)
+{
+    const struct rbgw_connstr_opt *o = find(cs, key);
+    return o ? o->value : NULL;
+}
+
+size_t
+rbgw_connstr_count(const struct rbgw_connstr *cs, const char *key)
+{
+    const struct rbgw_connstr_opt *o = find(cs, key);
+    return o ? o->nprev + 1 : 0;
+}
+
+const char *
+rbgw_connstr_get_nth(const struct rbgw_connstr *cs, const char *key, size_t i)
+{
+    const struct rbgw_connstr_opt *o = find(cs, key);
+    if (o == NULL || i > o->nprev) {
+        return NULL;
+    }
+    return i < o->nprev ? o->prev[i] : o->value;
+}
+
+bool
+rbgw_connstr_is_secret(const char *key)
+{
+    return strcmp(key, "header") == 0;
+}
+
+char *
+rbgw_connstr_masked(const char *s)
+{
+    static const char mask[] = "***";
+    size_t n = strlen(s);
+    /* A masked token is at most 4 bytes longer than it was (" ***" after "NAME:"), and a
+     * secret token ("header=...") is at least 7 bytes long. */
+    char *out = rbgw_xmalloc(n + (n / 7 + 1) * 4 + 1);
+    char *o = out;
+    const char *colon = strchr(s, ':');
+    const char *p = colon ? colon + 1 : s + n;
+    memcpy(o, s, (size_t)(p - s));
+    o += p - s;
+    while (*p != '\0') {
+        size_t tok = strcspn(p, ",");
+        const char *eq = memchr(p, '=', tok);
+        char key[32];
+        size_t klen = eq ? (size_t)(eq - p) : 0;
+        if (eq != NULL && klen < sizeof(key)) {
+            memcpy(key, p, klen);
+            key[klen] = '\0';
+        } else {
+            key[0] = '\0';
+        }
+        if (key[0] != '\0' && rbgw_connstr_is_secret(key)) {
+            /* header=NAME: VALUE keeps NAME, so a reader still sees which header it is. */
+            const char *v = eq + 1;
+            const char *hc = memchr(v, ':', tok - klen - 1);
+            size_t keep = hc ? (size_t)(hc - p) + 1 : klen + 1;
+            memcpy(o, p, keep);
+            o += keep;
+            if (hc) {
+                *o++ = ' ';
+            }
+            memcpy(o, mask, sizeof(mask) - 1);
+            o += sizeof(mask) - 1;
+        } else {
+            memcpy(o, p, tok);
+            o += tok;
+        }
+        p += tok;
+        if (*p == ',') {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
 }
 
 int
