@@ -19,9 +19,11 @@
  *
  * Every connection string is parsed and checked when it is applied, so errors come out in
  * reading order and each one names its place: "FILE:LINE: key: problem" or "--key: problem".
- * The module is pure: no logging, no I/O except reading the config file.
+ * The module is pure: no logging, no I/O except reading the config file (and looking up a unix
+ * listener's group=, so --check-config finds an unknown group as a start would).
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -245,6 +247,51 @@ check_unix_path(struct loader *ld, const struct place *pl, const char *key, cons
     return 0;
 }
 
+int
+rbgw_config_unix_perm(const struct rbgw_connstr *cs, struct rbgw_unix_perm *out, char *err,
+                      size_t errlen)
+{
+    const char *m = rbgw_connstr_get(cs, "mode");
+    const char *g = rbgw_connstr_get(cs, "group");
+    out->mode = 0660;
+    out->gid = -1;
+    out->group = g;
+    if (m != NULL) {
+        size_t n = strlen(m);
+        if (n == 0 || n > 4 || strspn(m, "01234567") != n || strtoul(m, NULL, 8) > 0777) {
+            snprintf(err, errlen, "mode=%s is not an octal mode 0000..0777 (e.g. mode=0660)", m);
+            return RBGW_ECONFIG;
+        }
+        out->mode = (unsigned)strtoul(m, NULL, 8);
+    }
+    if (g == NULL) {
+        return 0;
+    }
+    if (*g == '\0') {
+        snprintf(err, errlen, "group= is empty (a group name or number, e.g. group=pdns)");
+        return RBGW_ECONFIG;
+    }
+    if (strspn(g, "0123456789") == strlen(g)) {
+        errno = 0;
+        unsigned long id = strtoul(g, NULL, 10);
+        if (errno != 0 || id > 0x7fffffffUL) {
+            snprintf(err, errlen, "group=%s is not a group number", g);
+            return RBGW_ECONFIG;
+        }
+        out->gid = (long)id;
+        return 0;
+    }
+    struct group gr, *res = NULL;
+    char buf[4096];
+    int rc = getgrnam_r(g, &gr, buf, sizeof(buf), &res);
+    if (res == NULL) {
+        snprintf(err, errlen, "group=%s: %s", g, rc != 0 ? strerror(rc) : "no such group");
+        return RBGW_ECONFIG;
+    }
+    out->gid = (long)gr.gr_gid;
+    return 0;
+}
+
 /* Per-transport checks of a listener's connection string. */
 static int
 check_listener(struct loader *ld, const struct place *pl, const char *key,
@@ -255,11 +302,16 @@ check_listener(struct loader *ld, const struct place *pl, const char *key,
     switch (cs->transport) {
     case RBGW_TRANSPORT_PIPE:
         return 0;
-    case RBGW_TRANSPORT_UNIX:
+    case RBGW_TRANSPORT_UNIX: {
         if ((v = need(ld, pl, key, cs, "listener", "path", "unix:path=/run/rbgw.sock")) == NULL) {
             return RBGW_ECONFIG;
         }
+        struct rbgw_unix_perm perm;
+        if (rbgw_config_unix_perm(cs, &perm, why, sizeof(why)) != 0) {
+            return fail(ld, pl, key, "%s", why);
+        }
         return check_unix_path(ld, pl, key, v);
+    }
     case RBGW_TRANSPORT_HTTP: {
         if ((v = need(ld, pl, key, cs, "listener", "address", "http:address=127.0.0.1:8053")) ==
             NULL) {

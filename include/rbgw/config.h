@@ -100,6 +100,22 @@ void rbgw_config_usage(FILE *f);
 /** Name of upstream i: its name= option, or "<transport>#<i+1>" ("http#1").  Caller frees. */
 char *rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i);
 
+/** Who may connect to a unix listener's socket file: its mode= and group= options. */
+struct rbgw_unix_perm {
+    unsigned mode;     /* mode= in octal, 0..0777; default 0660 (never world-writable unless
+                          written so) */
+    long gid;          /* group=, resolved; -1 when absent (the file keeps rbgw's group) */
+    const char *group; /* borrowed from the options: group= as written, or NULL */
+};
+
+/**
+ * Read mode= and group= of a unix listener's options (group names are looked up now).
+ * Returns 0, or RBGW_ECONFIG with a reason in err ("group=nosuch: no such group",
+ * "mode=0999 is not an octal mode 0000..0777 (e.g. mode=0660)").
+ */
+int rbgw_config_unix_perm(const struct rbgw_connstr *cs, struct rbgw_unix_perm *out, char *err,
+                          size_t errlen) RBGW_MUSTCHECK;
+
 /** "error", "warning", "info", "debug". */
 const char *rbgw_log_level_name(enum rbgw_log_level l);
 

@@ -155,6 +155,30 @@ Test(config, every_transport_and_unknown_options_accepted)
     rbgw_config_free(&cfg);
 }
 
+/* A unix listener's permissions: mode= and group=, and their defaults. */
+Test(config, unix_listener_permissions)
+{
+    struct rbgw_config cfg;
+    char err[512] = "";
+    const char *args[] = {
+        "--listen=unix:path=/tmp/rbgw.sock,mode=0600,group=0",
+        "--listen+=unix:path=/tmp/rbgw2.sock",
+        U,
+        NULL,
+    };
+    cr_assert_eq(load(&cfg, err, sizeof(err), args), 0, "%s", err);
+    struct rbgw_unix_perm perm;
+    cr_assert_eq(rbgw_config_unix_perm(&cfg.listeners[0].cs, &perm, err, sizeof(err)), 0);
+    cr_expect_eq(perm.mode, 0600);
+    cr_expect_eq(perm.gid, 0);
+    cr_expect_str_eq(perm.group, "0");
+    cr_assert_eq(rbgw_config_unix_perm(&cfg.listeners[1].cs, &perm, err, sizeof(err)), 0);
+    cr_expect_eq(perm.mode, 0660, "the default is never world-writable");
+    cr_expect_eq(perm.gid, -1, "no group= leaves the file's group alone");
+    cr_expect_null(perm.group);
+    rbgw_config_free(&cfg);
+}
+
 Test(config, file_comments_trim_and_append)
 {
     char path[256], err[512] = "", want[512];
@@ -466,6 +490,20 @@ static const struct cli_err_row cli_err_rows[] = {
     {{"--upstream=http:url=https://x/", NULL},
      "--upstream: url=https://x/: https is not supported (rbgw, like pdns, speaks no TLS); use "
      "http://"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,mode=0999", NULL},
+     "--listen: mode=0999 is not an octal mode 0000..0777 (e.g. mode=0660)"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,mode=4777", NULL},
+     "--listen: mode=4777 is not an octal mode 0000..0777 (e.g. mode=0660)"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,mode=rw", NULL},
+     "--listen: mode=rw is not an octal mode 0000..0777 (e.g. mode=0660)"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,mode=", NULL},
+     "--listen: mode= is not an octal mode 0000..0777 (e.g. mode=0660)"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,group=no-such-group-rbgw", NULL},
+     "--listen: group=no-such-group-rbgw: no such group"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,group=", NULL},
+     "--listen: group= is empty (a group name or number, e.g. group=pdns)"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,group=99999999999", NULL},
+     "--listen: group=99999999999 is not a group number"},
     {{"--upstream=http:url=http://x:0/", NULL},
      "--upstream: url=http://x:0/: port 0 not in 1..65535"},
     {{"--upstream=pipe:command=/x,timeout=0", NULL}, "--upstream: timeout=0 not in 1..600000"},
