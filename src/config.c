@@ -19,8 +19,9 @@
  *
  * Every connection string is parsed and checked when it is applied, so errors come out in
  * reading order and each one names its place: "FILE:LINE: key: problem" or "--key: problem".
- * The module is pure: no logging, no I/O except reading the config file (and looking up a unix
- * listener's group=, so --check-config finds an unknown group as a start would).
+ * The module is pure: no logging, no I/O except reading the config file and what it names
+ * (an http upstream's header files and TLS certificates are loaded to check them, a unix
+ * listener's group= is looked up), so --check-config finds what a start would.
  */
 #include <errno.h>
 #include <grp.h>
@@ -30,6 +31,8 @@
 #include <sys/un.h>
 
 #include "rbgw/config.h"
+#include "rbgw/httphdr.h"
+#include "rbgw/tls.h"
 #include "rbgw/url.h"
 
 enum opt_type {
@@ -336,6 +339,34 @@ check_listener(struct loader *ld, const struct place *pl, const char *key,
     return fail(ld, pl, key, "unknown transport");
 }
 
+/*
+ * An http upstream's extra headers and TLS settings, checked the way the upstream will use
+ * them: header files are read and every header is vetted (httphdr.c), and for https:// the TLS
+ * context is built (certificate files loaded), so --check-config finds what a start would.
+ */
+static int
+check_http_security(const struct rbgw_connstr *cs, const struct rbgw_url *u, char *why,
+                    size_t whylen)
+{
+    if (!u->tls) {
+        for (size_t i = 0; i < cs->nopts; i++) {
+            if (rbgw_tls_is_option(cs->opts[i].key)) {
+                snprintf(why, whylen, "%s= needs an https:// url", cs->opts[i].key);
+                return RBGW_ECONFIG;
+            }
+        }
+    }
+    struct rbgw_buf hdrs = RBGW_BUF_INIT;
+    int rc = rbgw_httphdr_build(cs, &hdrs, why, whylen);
+    rbgw_buf_free(&hdrs);
+    if (rc == 0 && u->tls) {
+        struct rbgw_tls_ctx *t;
+        rc = rbgw_tls_ctx_new(cs, u->host, &t, why, whylen);
+        rbgw_tls_ctx_free(t);
+    }
+    return rc;
+}
+
 /* Per-transport checks of an upstream's connection string, then its numeric options. */
 static int
 check_upstream(struct loader *ld, const struct place *pl, const char *key,
@@ -368,7 +399,11 @@ check_upstream(struct loader *ld, const struct place *pl, const char *key,
         if (rbgw_url_parse(v, &u, why, sizeof(why)) != 0) {
             return fail(ld, pl, key, "url=%s: %s", v, why);
         }
+        int rc = check_http_security(cs, &u, why, sizeof(why));
         rbgw_url_free(&u);
+        if (rc != 0) {
+            return fail(ld, pl, key, "%s", why);
+        }
         break;
     }
     case RBGW_TRANSPORT_ZEROMQ:
@@ -428,7 +463,7 @@ add_endpoint(struct loader *ld, const struct opt *o, const char *value, const st
     *eps = rbgw_xrealloc(*eps, (*n + 1) * sizeof(**eps));
     struct rbgw_endpoint_conf *ep = &(*eps)[*n];
     ep->cs = cs;
-    ep->text = rbgw_xstrdup(value);
+    ep->text = rbgw_connstr_masked(value);
     ep->origin = origin_of(pl, origin_key);
     (*n)++;
     return 0;

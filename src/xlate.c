@@ -610,12 +610,13 @@ build_post_json(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_st
 
 /*
  * Headers as yahttp writes them: sorted by name case-insensitively, each name capitalised after
- * every '-' and lowercase elsewhere (camelizeHeader), "Name: value\r\n", then the empty line.
- * This is the one place that decides header bytes.  h[] arrives sorted: write_request adds the
- * fixed headers in order and xlate_header_params is sorted (the wire golden tests pin it).
+ * every '-' and lowercase elsewhere (camelizeHeader), "Name: value\r\n", then the upstream's
+ * own headers (extra: pre-rendered lines, as configured), then the empty line.  This is the one
+ * place that decides header bytes.  h[] arrives sorted: write_request adds the fixed headers in
+ * order and xlate_header_params is sorted (the wire golden tests pin it).
  */
 static void
-write_head(struct rbgw_buf *out, const struct xhdr *h, size_t n)
+write_head(struct rbgw_buf *out, const struct xhdr *h, size_t n, const struct rbgw_str *extra)
 {
     for (size_t i = 0; i < n; i++) {
         char name[64];
@@ -639,6 +640,9 @@ write_head(struct rbgw_buf *out, const struct xhdr *h, size_t n)
         }
         memcpy(dst + len + 2 + h[i].value.len, "\r\n", 2);
         out->len += len + 4 + h[i].value.len;
+    }
+    if (extra->len > 0) {
+        rbgw_buf_append(out, extra->p, extra->len);
     }
     rbgw_buf_append(out, "\r\n", 2);
 }
@@ -695,7 +699,7 @@ write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf 
         rbgw_buf_append(out, r->query.data, r->query.len);
     }
     rbgw_buf_append_cstr(out, " HTTP/1.1\r\n");
-    write_head(out, h, n);
+    write_head(out, h, n, &t->extra);
     if (r->has_body) {
         rbgw_buf_append(out, r->body.data, r->body.len);
     }

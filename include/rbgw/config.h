@@ -50,7 +50,7 @@ enum rbgw_log_level {
 /** One listen= or upstream= entry. */
 struct rbgw_endpoint_conf {
     struct rbgw_connstr cs; /* parsed connection string (owned) */
-    char *text;             /* owned: the string as written */
+    char *text;             /* owned: the string as written, secrets masked (header=) */
     char *origin;           /* owned: "file:line" or "--upstream", for later error messages */
 };
 

@@ -4,13 +4,14 @@
  * The pool (pool.c) does keep-alive bookkeeping, timeouts, queueing and the retry rule; this
  * file only opens TCP connections, writes the translated request and parses the response:
  *
- *   http_upstream { pool, url, target, xprt ops }
+ *   http_upstream { pool, url, target, xprt ops, tls ctx, headers }
  *        ──pool──> http_conn { upconn, tcp, xprt, parser, buffers }
  *
- * Bytes go through a transport layer (xprt.h), picked once per upstream.  This file connects
- * the socket (resolution, address fallback) and from then on reads and writes only plaintext
- * through conn->x.  The layer reports back through the upcalls below (ready, data, eof, fail,
- * write_failed).
+ * Bytes go through a transport layer (xprt.h): plain TCP for http://, TLS for https://, picked
+ * once per upstream.  This file connects the socket (resolution, address fallback) and from
+ * then on reads and writes only plaintext through conn->x; it never calls OpenSSL.  The layer
+ * reports back through the upcalls below (ready, data, eof, fail, write_failed); a TLS
+ * handshake or certificate failure arrives as a connect failure with OpenSSL's reason.
  *
  * Responses are parsed by llhttp straight from a shared read slab; the body is copied once.
  * rbgw_rpc_from_http() applies pdns's acceptance rules (protocol.md §4.4) and flattens the
@@ -23,9 +24,11 @@
 
 #include <llhttp.h>
 
+#include "rbgw/httphdr.h"
 #include "rbgw/log.h"
 #include "rbgw/outcome.h"
 #include "rbgw/pool.h"
+#include "rbgw/tls.h"
 #include "rbgw/url.h"
 #include "rbgw/xlate.h"
 #include "upstream/xprt.h"
@@ -38,7 +41,9 @@ struct http_upstream {
     bool literal;                     /* addr is valid; no resolution needed */
     char port_str[8];                 /* for getaddrinfo */
     size_t max_reply;                 /* max-reply-size */
-    const struct rbgw_xprt_ops *xprt; /* byte layer (plain TCP) */
+    const struct rbgw_xprt_ops *xprt; /* byte layer: TCP, or TLS for https:// */
+    struct rbgw_tls_ctx *tls;         /* owned: https:// settings and session cache, or NULL */
+    struct rbgw_buf headers;          /* owned: header= / header-file= lines, rendered once */
 };
 
 struct http_conn {
@@ -436,7 +441,7 @@ http_conn_open(struct rbgw_upconn *uc)
     rbgw_buf_init(&c->wbuf);
     rbgw_buf_init(&c->body);
     rbgw_buf_init(&c->out);
-    rbgw__xprt_init(&c->x, up->xprt, &http_upcalls, (uv_stream_t *)&c->tcp, NULL);
+    rbgw__xprt_init(&c->x, up->xprt, &http_upcalls, (uv_stream_t *)&c->tcp, up->tls);
     if (up->literal) {
         try_connect(c);
         return;
@@ -484,11 +489,23 @@ http_create(struct rbgw_upstream *u, char *err, size_t errlen)
     up->xprt = &rbgw__xprt_tcp_ops;
     if ((rc = rbgw_url_parse(url, &up->url, err, errlen)) != 0 ||
         (rc = rbgw_upstream_int_opt(u, "rest-dialect", &dialect, err, errlen)) != 0 ||
+        (rc = rbgw_httphdr_build(cs, &up->headers, err, errlen)) != 0 ||
+        (up->url.tls && (rc = rbgw_tls_ctx_new(cs, up->url.host, &up->tls, err, errlen)) != 0) ||
         (rc = rbgw_pool_init(&up->pool, u, &http_conn_ops, up, up->url.hostport, err, errlen)) !=
             0) {
+        rbgw_tls_ctx_free(up->tls);
+        rbgw_buf_free(&up->headers);
         rbgw_url_free(&up->url);
         free(up);
         return rc;
+    }
+    if (up->tls != NULL) {
+        up->xprt = &rbgw__xprt_tls_ops;
+        if (!rbgw_tls_ctx_verifies(up->tls)) {
+            rbgw_log_warn("u=%s: tls-verify=no: the certificate of %s is not checked; anyone on "
+                          "the path can read and change the calls",
+                          u->name, up->url.hostport);
+        }
     }
     up->max_reply = u->gw->cfg->max_reply_size;
     bool post = rbgw_connstr_get_bool(cs, "post", false);
@@ -499,6 +516,7 @@ http_create(struct rbgw_upstream *u, char *err, size_t errlen)
     up->target.host = rbgw_str_cstr(up->url.host);
     up->target.path = rbgw_str_cstr(up->url.path);
     up->target.suffix = rbgw_str_cstr(rbgw_connstr_get(cs, "url-suffix"));
+    up->target.extra = rbgw_buf_str(&up->headers);
     snprintf(up->port_str, sizeof(up->port_str), "%u", (unsigned)up->url.port);
     if (uv_ip4_addr(up->url.host, up->url.port, (struct sockaddr_in *)&up->addr) == 0 ||
         uv_ip6_addr(up->url.host, up->url.port, (struct sockaddr_in6 *)&up->addr) == 0) {
@@ -515,6 +533,8 @@ http_destroy(struct rbgw_upstream *u)
     if (up == NULL) {
         return;
     }
+    rbgw_tls_ctx_free(up->tls);
+    rbgw_buf_free(&up->headers);
     rbgw_url_free(&up->url);
     free(up);
     u->impl = NULL;

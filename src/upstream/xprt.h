@@ -92,6 +92,7 @@ struct rbgw_xprt {
 };
 
 extern const struct rbgw_xprt_ops rbgw__xprt_tcp_ops;
+extern const struct rbgw_xprt_ops rbgw__xprt_tls_ops;
 
 /** Set up x over stream (connected or not yet: nothing is read before ops->start). */
 static inline void

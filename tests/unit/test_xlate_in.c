@@ -815,8 +815,11 @@ round_trip(const char *call, enum rbgw_http_mode mode, int dialect, const char *
     const struct rbgw_json *params = rbgw_json_get(root, "parameters");
     cr_assert(m != NULL && params != NULL);
 
-    struct rbgw_http_target t = {mode, dialect, RBGW_STR("127.0.0.1"), RBGW_STR("/dns"),
-                                 rbgw_str_cstr(suffix)};
+    struct rbgw_http_target t = {.mode = mode,
+                                 .dialect = dialect,
+                                 .host = RBGW_STR("127.0.0.1"),
+                                 .path = RBGW_STR("/dns"),
+                                 .suffix = rbgw_str_cstr(suffix)};
     cr_assert_eq(
         rbgw_xlate_rpc_to_http(&t, m->str, params, rbgw_str_cstr(call), &req, err, sizeof(err)), 0,
         "encode %s: %s", call, err);
