@@ -37,6 +37,9 @@
  *    return RBGW_EPROTO for the same inputs.
  *  - A header value with CR, LF or NUL, or a path with a control byte, space or DEL, would
  *    let a caller inject or break HTTP framing; pdns writes them raw, we refuse (RBGW_EPROTO).
+ *  - The method name goes into the REST and post paths raw, as pdns writes it; every pdns
+ *    method is letters and digits, and any other byte ('/', '.', '?', '#', '%') could move
+ *    the request elsewhere on the responder, so such a name is refused (RBGW_EPROTO).
  *  - yahttp refuses URLs over 2048 bytes and then sends an empty path; we send the full path.
  *  - post_json sends `raw` trimmed of JSON whitespace (pdns sends its own serialisation of the
  *    same object); when raw is empty we serialise {"method", "parameters"} in json11 form.
@@ -294,6 +297,23 @@ conv_text(struct xreq *r, const struct rbgw_json *v, enum xlate_conv c, const ch
 
 /* ---- REST: path, headers, body ------------------------------------------------------------ */
 
+/* A method name goes into the path raw: only letters and digits (every pdns method) may.  A
+ * name found in xlate_rows is one of them already. */
+static int
+check_method(struct xreq *r, struct rbgw_str method)
+{
+    for (size_t i = 0; i < method.len; i++) {
+        unsigned char c = (unsigned char)method.p[i];
+        if (!is_alnum(c)) {
+            return fail(r,
+                        "method name holds byte 0x%02x; only letters and digits can go into "
+                        "the request path",
+                        c);
+        }
+    }
+    return 0;
+}
+
 static const struct xlate_row *
 find_row(struct rbgw_str method)
 {
@@ -501,6 +521,9 @@ build_rest(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_str met
     }
     const struct xlate_row *row = find_row(method);
     int rc;
+    if (row == &xlate_generic_row && (rc = check_method(r, method)) != 0) {
+        return rc;
+    }
 
     r->verb = xlate_verb_names[row->verb];
     rbgw_buf_append_str(&r->path, t->path);
@@ -544,6 +567,10 @@ static int
 build_post(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_str method,
            const struct rbgw_json *params)
 {
+    int rc = check_method(r, method);
+    if (rc != 0) {
+        return rc;
+    }
     r->verb = "POST";
     rbgw_buf_append_str(&r->path, t->path);
     rbgw_buf_putc(&r->path, '/');

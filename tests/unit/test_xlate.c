@@ -1129,3 +1129,29 @@ Test(xlate, extra_headers_end_the_head)
     rbgw_buf_free(&out);
     rbgw_arena_free(&a);
 }
+
+/* A method name goes into the path as it is (pdns's rule); a name that is not letters and
+ * digits (no pdns method is anything else) could move the request, and is refused. */
+Test(xlate, hostile_method_names_are_refused)
+{
+    static const char *const names[] = {
+        "lookup/../../admin", "getDomainInfo?x=1", "a#b", "%2e%2e", "lookup.php", "x\xff"};
+    for (size_t m = 0; m < 2; m++) {
+        for (size_t i = 0; i < RBGW_NELEM(names); i++) {
+            struct rbgw_arena a = RBGW_ARENA_INIT;
+            struct rbgw_buf out = RBGW_BUF_INIT;
+            char err[256] = "";
+            struct golden g = {.method = names[i]};
+            struct rbgw_http_target t = target_of(&g);
+            t.mode = m == 0 ? RBGW_HTTP_REST : RBGW_HTTP_POST;
+            int rc = rbgw_xlate_rpc_to_http(&t, rbgw_str_cstr(names[i]), parse(&a, "{}"),
+                                            RBGW_STR(""), &out, err, sizeof(err));
+            cr_expect_eq(rc, RBGW_EPROTO, "mode %zu, method %s: rc %d, request:\n%s", m, names[i],
+                         rc, out.data ? out.data : "");
+            cr_expect(strstr(err, "method name") != NULL, "mode %zu, %s: error '%s'", m, names[i],
+                      err);
+            rbgw_buf_free(&out);
+            rbgw_arena_free(&a);
+        }
+    }
+}
