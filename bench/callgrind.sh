@@ -18,7 +18,7 @@ BUILD=${1:-$SRC/build}
 PATH_NAME=${PATH_NAME:-unix-http}
 BASE=${BASE:-1000}
 CALLS=${CALLS:-10000}
-HTTP_PORT=${HTTP_PORT:-18230}
+HTTP_PORT=${HTTP_PORT:-$((20000 + $$ % 10000))} # another run on the machine must not collide
 
 if [ "${NO_BUILD:-0}" != 1 ]; then
     cmake -S "$SRC" -B "$BUILD" >/dev/null
@@ -79,8 +79,15 @@ run() {
     }
     "$LOADGEN" --mode=unix --path="$GSOCK" --warmup=200 --count="$n" --timeout-ms=10000 \
         >/dev/null
-    stop_pid "$GW_PID"
+    kill "$GW_PID"
+    local st=0
+    wait "$GW_PID" || st=$?
     GW_PID=
+    # A run that did not end cleanly has no (or a partial) profile: say so, never a number.
+    if [ "$st" != 0 ] || ! grep -q '^totals:' "$out"; then
+        echo "rbgw under callgrind exited with status $st, or wrote no totals" >&2
+        exit 1
+    fi
     awk '/^summary:/ { print $2 }' "$out"
 }
 
