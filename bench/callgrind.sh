@@ -93,4 +93,5 @@ run() {
 
 a=$(run "$BASE")
 b=$(run $((BASE + CALLS)))
-echo "path=$PATH_NAME calls=$CALLS instructions_per_call=$(((b - a) / CALLS)) total_base=$a total=$b"
+echo "path=$PATH_NAME calls=$CALLS instructions_per_call=$(((b - a) / CALLS))" \
+    "total_base=$a total=$b"

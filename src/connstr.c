@@ -239,13 +239,38 @@ rbgw_connstr_is_secret(const char *key)
     return strcmp(key, "header") == 0;
 }
 
+/* The userinfo of the URL v[0..n) ("user:pass" in "https://user:pass@host/"), if any. */
+static bool
+userinfo(const char *v, size_t n, const char **ui, size_t *len)
+{
+    for (size_t i = 0; i + 3 <= n; i++) {
+        if (memcmp(v + i, "://", 3) == 0) {
+            const char *auth = v + i + 3, *end = v + n;
+            const char *a = auth;
+            while (a < end && *a != '/' && *a != '?' && *a != '#') {
+                a++;
+            }
+            for (const char *at = a; at > auth; at--) {
+                if (at[-1] == '@') {
+                    *ui = auth;
+                    *len = (size_t)(at - 1 - auth);
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+    return false;
+}
+
 char *
 rbgw_connstr_masked(const char *s)
 {
     static const char mask[] = "***";
     size_t n = strlen(s);
-    /* A masked token is at most 4 bytes longer than it was (" ***" after "NAME:"), and a
-     * secret token ("header=...") is at least 7 bytes long. */
+    /* A masked token is at most 4 bytes longer than it was (" ***" after "NAME:", or "***"
+     * for a one-byte userinfo), and a masked token ("header=...", "url=x://@") is at least 7
+     * bytes long. */
     char *out = rbgw_xmalloc(n + (n / 7 + 1) * 4 + 1);
     char *o = out;
     const char *colon = strchr(s, ':');
@@ -253,6 +278,8 @@ rbgw_connstr_masked(const char *s)
     memcpy(o, s, (size_t)(p - s));
     o += p - s;
     while (*p != '\0') {
+        const char *ui;
+        size_t uilen;
         size_t tok = strcspn(p, ",");
         const char *eq = memchr(p, '=', tok);
         char key[32];
@@ -275,6 +302,14 @@ rbgw_connstr_masked(const char *s)
             }
             memcpy(o, mask, sizeof(mask) - 1);
             o += sizeof(mask) - 1;
+        } else if (strcmp(key, "url") == 0 && userinfo(eq + 1, tok - klen - 1, &ui, &uilen)) {
+            /* url=https://user:pass@host/: rbgw ignores the userinfo, but it may be a password. */
+            memcpy(o, p, (size_t)(ui - p));
+            o += ui - p;
+            memcpy(o, mask, sizeof(mask) - 1);
+            o += sizeof(mask) - 1;
+            memcpy(o, ui + uilen, tok - (size_t)(ui + uilen - p));
+            o += tok - (size_t)(ui + uilen - p);
         } else {
             memcpy(o, p, tok);
             o += tok;

@@ -3,9 +3,9 @@
  *
  * A hand-written splitter rather than a general URI library: rbgw needs exactly the pieces
  * pdns's yahttp uses (host for connecting and the Host header, port, path for the request
- * line) plus whether the scheme asks for TLS.  Splitting order follows RFC 3986: the authority ends
- * at the first '/', '?' or '#'; userinfo is everything before the authority's last '@'; a host that
- * starts with '[' is an IPv6 literal, checked with inet_pton.
+ * line) plus whether the scheme asks for TLS.  Splitting order follows RFC 3986: the
+ * authority ends at the first '/', '?' or '#'; userinfo is everything before the authority's
+ * last '@'; a host that starts with '[' is an IPv6 literal, checked with inet_pton.
  */
 #include <arpa/inet.h>
 #include <ctype.h>

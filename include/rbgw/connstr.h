@@ -76,7 +76,8 @@ bool rbgw_connstr_is_secret(const char *key);
 /**
  * A copy of the connection string s with the value of every secret option masked, for logs and
  * --check-config: "header=Authorization: Bearer abc" -> "header=Authorization: ***" (the header
- * name stays; everything after its ':' is replaced).  Caller frees.
+ * name stays; everything after its ':' is replaced), and a URL's userinfo too (a "user:pw@" in
+ * front of url='s host becomes "***@").  Caller frees.
  */
 char *rbgw_connstr_masked(const char *s);
 

@@ -160,12 +160,18 @@ static const struct {
     {"http:headers=X: y, header=X: y", "http:headers=X: y, header=X: y"},
     {"unix:path=/s", "unix:path=/s"},
     {"pipe", "pipe"},
+    {"http:url=https://user:pa:ss@h:8/p@x?q@y,timeout=1",
+     "http:url=https://***@h:8/p@x?q@y,timeout=1"},
+    {"http:url=http://a@b@h/", "http:url=http://***@h/"},
+    {"http:url=http://@h/", "http:url=http://***@h/"},
+    {"http:url=http://h/x@y", "http:url=http://h/x@y"},
+    {"http:url=h@x", "http:url=h@x"},
     {"http:,,header=A: b,,", "http:,,header=A: ***,,"},
     {"http:header=A:b,header=A:b,header=A:b,header=A:b", "http:header=A: ***,header=A: ***,"
                                                          "header=A: ***,header=A: ***"},
 };
 
-/* Secret values never reach the config echo or a log line. */
+/* Secret values (header values, a URL's userinfo) never reach the config echo or a log. */
 Test(connstr, masked_hides_header_values)
 {
     for (size_t i = 0; i < sizeof(masked_rows) / sizeof(masked_rows[0]); i++) {
