@@ -20,6 +20,10 @@ PACKAGES=(
     socat                                          # scripted unix-socket peers in tests
     clang-format                                   # code formatting (.clang-format)
     dnsperf wrk hyperfine                          # bench/ (not needed by the tests)
+    dpkg-dev lintian                               # the Debian package: cpack's shlibdeps, lint
+    podman podman-compose runc catatonit           # tests/container: images, compose, kube play
+    golang-github-containernetworking-plugin-dnsname # compose service names between containers
+    debootstrap iproute2                           # local base images (no registry); ss
 )
 
 if [ "$(id -u)" != 0 ]; then
@@ -52,6 +56,11 @@ trap cleanup EXIT
 
 echo "setup.sh: apt-get update"
 apt-get update -q
+# systemd-analyze (the unit's security score) comes with systemd, which Debian machines
+# usually have: name it only when missing, so that the install does not upgrade it.
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    PACKAGES+=(systemd)
+fi
 echo "setup.sh: installing ${PACKAGES[*]}"
 apt-get install "${APT_OPTS[@]}" --no-install-recommends "${PACKAGES[@]}"
 
@@ -70,7 +79,8 @@ else
 fi
 
 missing=()
-for tool in cc cmake pkg-config pdns_server dig python3 socat; do
+for tool in cc cmake pkg-config pdns_server dig python3 socat dpkg-shlibdeps lintian \
+    systemd-analyze podman podman-compose debootstrap; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 if [ ! -f /usr/share/llhttp/llhttp.c ]; then

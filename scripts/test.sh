@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test.sh: THE test command.  Builds rbgw and runs the whole suite (unit, integration, e2e):
 #
-#   1. build/       normal build (RelWithDebInfo), ctest;
+#   1. build/       normal build (RelWithDebInfo), ctest, with tests/container (podman);
 #   2. build-asan/  -DRBGW_SANITIZE=ON (AddressSanitizer + UndefinedBehaviorSanitizer), ctest.
 #
 #   bash scripts/test.sh            both passes
@@ -83,12 +83,15 @@ run_tree() {
     fi
 }
 
-run_tree default "${BUILD_DIR:-build}" -DRBGW_BUILD_TESTS=ON -DRBGW_SANITIZE=OFF
+# The container test (label container) builds its own rbgw: it runs in the default tree only.
+run_tree default "${BUILD_DIR:-build}" -DRBGW_BUILD_TESTS=ON -DRBGW_SANITIZE=OFF \
+    -DRBGW_CONTAINER_TESTS=ON
 if [ "$FAST" = 0 ]; then
     # Sanitizer reports abort the process, so they surface as failing tests.
     export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-    run_tree asan "${ASAN_BUILD_DIR:-build-asan}" -DRBGW_BUILD_TESTS=ON -DRBGW_SANITIZE=ON
+    run_tree asan "${ASAN_BUILD_DIR:-build-asan}" -DRBGW_BUILD_TESTS=ON -DRBGW_SANITIZE=ON \
+        -DRBGW_CONTAINER_TESTS=OFF
 else
     echo "=== --fast: sanitizer pass skipped"
 fi

@@ -1,11 +1,12 @@
 /*
  * call.c: `rbgw call CONNSTR METHOD name=value ...`, the debugging client.
  *
- * It is the gateway with no listener: the command line becomes one request whose reply hook
- * prints the line and stops the gateway.  So the call goes through exactly the code pdns's
- * calls go through (upstream transport, initialize on connect, translation, timeouts), which is
- * what makes it useful for checking a responder, and for testing listeners pdns cannot reach
- * (Debian's pdns has no ZeroMQ connector).
+ * It is the gateway with no listener: the command line becomes one request of a session of
+ * its own (session.h), whose reply hook prints the line, reports the session gone (so a
+ * startTransaction's pinned connection is released) and stops the gateway.  So the call goes
+ * through exactly the code pdns's calls go through (upstream transport, initialize on connect,
+ * translation, timeouts), which is what makes it useful for checking a responder, and for testing
+ * listeners pdns cannot reach (Debian's pdns has no ZeroMQ connector).
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,9 +17,10 @@
 #include "rbgw/log.h"
 
 struct call_ctx {
-    struct rbgw_gateway *gw; /* borrowed */
-    int status;              /* exit status once answered */
-    bool answered;           /* the reply arrived */
+    struct rbgw_gateway *gw;      /* borrowed */
+    struct rbgw_session *session; /* our reference until the reply, then NULL */
+    int status;                   /* exit status once answered */
+    bool answered;                /* the reply arrived */
 };
 
 static void
@@ -53,6 +55,9 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
         }
     }
     rbgw_arena_free(&a);
+    /* The request still holds the session: it ends when the request is freed. */
+    rbgw_session_gone(ctx->session, "its call was answered");
+    ctx->session = NULL;
     rbgw_gateway_stop(ctx->gw);
 }
 
@@ -146,7 +151,7 @@ rbgw_call_main(int argc, char **argv)
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct rbgw_gateway gw;
-    struct call_ctx ctx = {&gw, 1, false};
+    struct call_ctx ctx = {&gw, NULL, 1, false};
     int status = 2;
     if (rbgw_gateway_init(&gw, &loop, &view, err, sizeof(err)) != 0) {
         fprintf(stderr, "rbgw call: %s\n", err);
@@ -154,11 +159,16 @@ rbgw_call_main(int argc, char **argv)
         if (rbgw_gateway_start(&gw, err, sizeof(err)) != 0) {
             fprintf(stderr, "rbgw call: %s\n", err);
         } else {
-            struct rbgw_request *req = rbgw_request_new(&gw, text.data, text.len, &ctx, on_reply);
+            ctx.session = rbgw_session_new(&gw, NULL);
+            struct rbgw_request *req =
+                rbgw_request_new(ctx.session, text.data, text.len, &ctx, on_reply);
             rbgw_request_dispatch(req);
             rbgw_request_unref(req);
         }
         uv_run(&loop, UV_RUN_DEFAULT);
+        if (ctx.session) {
+            rbgw_session_gone(ctx.session, "rbgw call ended without an answer");
+        }
         rbgw_gateway_deinit(&gw);
         status = ctx.answered ? ctx.status : 1;
     }

@@ -6,16 +6,24 @@
  * are lists or command-line only, and the --help text.  Adding a key is adding a row (and a
  * field), as with twemproxy's conf_commands[] and redis's static_configs[].
  *
- * Loading runs in three passes so that precedence is a property of the order, not of flags:
+ * Loading runs in passes so that precedence is a property of the order, not of flags:
  *
  *   argv  --collect-->  cli[] (syntax checked, keys resolved, nothing applied yet)
- *                          |  the last --config=FILE names the file
- *   defaults  -->  FILE lines applied top to bottom  -->  cli[] applied left to right
+ *                          |  the last --config=FILE (else RBGW_CONFIG) names the file
+ *   defaults  -->  RBGW_* environment  -->  FILE lines top to bottom  -->  cli[] left to right
  *
- * A list key (listen, upstream) from the command line replaces the file's list when any
- * --key=value for it is present, and otherwise (only --key+=value) extends it.  In the file a
+ * The environment is for containers: every key that the file takes is also read from
+ * RBGW_<KEY> (upper case, '-' -> '_'), in table order, so errors come out in a fixed order.  A
+ * list variable holds one entry per line.  Each layer treats the lists of the layers below it
+ * alike: a plain key=value replaces them, key+=value extends them.  So a list key (listen,
+ * upstream) from the command line replaces the file's and the environment's list when any
+ * --key=value for it is present, and otherwise (only --key+=value) extends it; the file's first
+ * `upstream=` replaces RBGW_UPSTREAM's entries, `upstream+=` adds to them.  Within the file a
  * second plain `upstream=` would silently drop the first (pdns's "last wins"), which is never
  * what a user listing two upstreams means, so it is an error pointing at `upstream+=`.
+ * Variables applied are kept in cfg->env, marked when a higher layer overrides them, for
+ * --check-config.  An RBGW_ variable that is no key is ignored (tools use RBGW_BIN and the
+ * like), unless its name is a near miss of a key's, which is refused as the typo it is.
  *
  * Every connection string is parsed and checked when it is applied, so errors come out in
  * reading order and each one names its place: "FILE:LINE: key: problem" or "--key: problem".
@@ -28,7 +36,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "rbgw/config.h"
 #include "rbgw/httphdr.h"
@@ -47,7 +57,8 @@ enum opt_type {
 };
 
 #define F_LIST 0x1u     /* value is an array; `key+=value` appends */
-#define F_CLI_ONLY 0x2u /* refused in the config file */
+#define F_CLI_ONLY 0x2u /* refused in the config file (and in the environment, unless F_ENV) */
+#define F_ENV 0x4u      /* F_CLI_ONLY, but RBGW_<KEY> is read all the same */
 
 struct opt {
     const char *name;            /* key as written in the file and after "--" */
@@ -63,7 +74,7 @@ struct opt {
 #define CFG(f) offsetof(struct rbgw_config, f)
 
 static const struct opt opts[] = {
-    {"config", OPT_PATH, CFG(config_file), 0, NULL, 0, 0, F_CLI_ONLY,
+    {"config", OPT_PATH, CFG(config_file), 0, NULL, 0, 0, F_CLI_ONLY | F_ENV,
      "configuration file of key=value lines"},
     {"listen", OPT_LISTEN, CFG(listeners), CFG(nlisteners), "pipe", 0, 0, F_LIST,
      "where pdns connects to rbgw (a connection string; one per listener)"},
@@ -96,10 +107,11 @@ static const char *const level_names[] = {
     [RBGW_LOG_DEBUG] = "debug",
 };
 
-/* Where a value came from: a file line, or the command line when file is NULL. */
+/* Where a value came from: a file line, an environment variable, or the command line. */
 struct place {
-    const char *file; /* config path as given, or NULL for argv */
-    unsigned line;    /* 1-based line number in file */
+    const char *file; /* config path as given, or NULL for the environment and argv */
+    unsigned line;    /* 1-based line number in file, or in a multi-line variable; else 0 */
+    const char *env;  /* variable name ("RBGW_UPSTREAM") when from the environment, else NULL */
 };
 
 /* One --key[+]=value from argv, resolved but not yet applied. */
@@ -109,10 +121,15 @@ struct cli_arg {
     const char *value;     /* borrowed from argv (or the literal "yes") */
 };
 
+#define NOPTS RBGW_NELEM(opts)
+#define NONE SIZE_MAX
+
 struct loader {
     struct rbgw_config *cfg; /* being filled */
     char *err;               /* caller's error buffer */
     size_t errlen;           /* its size */
+    size_t env_at[NOPTS];    /* per key: its entry in cfg->env, or NONE */
+    size_t file_at[NOPTS];   /* per list key: index of the file's first entry in it, or NONE */
 };
 
 const char *
@@ -127,13 +144,18 @@ rbgw_log_level_name(enum rbgw_log_level l)
 static int fail(struct loader *ld, const struct place *pl, const char *key, const char *fmt, ...)
     RBGW_PRINTF(4, 5);
 
-/* Format "FILE:LINE: key: problem" or "--key: problem" into the caller's buffer. */
+/* Format "FILE:LINE: key: problem", "RBGW_KEY: problem" or "--key: problem" into the
+ * caller's buffer. */
 static int
 fail(struct loader *ld, const struct place *pl, const char *key, const char *fmt, ...)
 {
     int n;
     if (pl->file != NULL) {
         n = snprintf(ld->err, ld->errlen, "%s:%u: %s: ", pl->file, pl->line, key);
+    } else if (pl->env != NULL && pl->line > 0) {
+        n = snprintf(ld->err, ld->errlen, "%s line %u: ", pl->env, pl->line);
+    } else if (pl->env != NULL) {
+        n = snprintf(ld->err, ld->errlen, "%s: ", pl->env);
     } else {
         n = snprintf(ld->err, ld->errlen, "--%s: ", key);
     }
@@ -204,13 +226,47 @@ list_of(struct rbgw_config *cfg, const struct opt *o, size_t **n)
     return (struct rbgw_endpoint_conf **)((char *)cfg + o->off);
 }
 
+void
+rbgw_endpoint_conf_copy(struct rbgw_endpoint_conf *dst, const struct rbgw_endpoint_conf *src)
+{
+    rbgw_connstr_copy(&dst->cs, &src->cs);
+    dst->text = rbgw_xstrdup(src->text);
+    dst->raw = rbgw_xstrdup(src->raw);
+    dst->origin = rbgw_xstrdup(src->origin);
+}
+
+void
+rbgw_endpoint_conf_free(struct rbgw_endpoint_conf *ec)
+{
+    rbgw_connstr_free(&ec->cs);
+    free(ec->text);
+    free(ec->raw);
+    free(ec->origin);
+    memset(ec, 0, sizeof(*ec));
+}
+
+const char *
+rbgw_listener_address(const struct rbgw_endpoint_conf *ec)
+{
+    switch (ec->cs.transport) {
+    case RBGW_TRANSPORT_UNIX:
+        return rbgw_connstr_get(&ec->cs, "path");
+    case RBGW_TRANSPORT_HTTP:
+        return rbgw_connstr_get(&ec->cs, "address");
+    case RBGW_TRANSPORT_ZEROMQ:
+        return rbgw_connstr_get(&ec->cs, "endpoint");
+    case RBGW_TRANSPORT_PIPE:
+    case RBGW_TRANSPORT_NONE:
+        break;
+    }
+    return NULL;
+}
+
 static void
 free_list(struct rbgw_endpoint_conf *eps, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        rbgw_connstr_free(&eps[i].cs);
-        free(eps[i].text);
-        free(eps[i].origin);
+        rbgw_endpoint_conf_free(&eps[i]);
     }
     free(eps);
 }
@@ -295,6 +351,15 @@ rbgw_config_unix_perm(const struct rbgw_connstr *cs, struct rbgw_unix_perm *out,
     return 0;
 }
 
+bool
+rbgw_config_upstream_reads_files(const struct rbgw_endpoint_conf *ec)
+{
+    const char *url = rbgw_connstr_get(&ec->cs, "url");
+    return ec->cs.transport == RBGW_TRANSPORT_HTTP &&
+           (rbgw_connstr_count(&ec->cs, "header-file") > 0 ||
+            (url != NULL && strncasecmp(url, "https://", 8) == 0));
+}
+
 /* Per-transport checks of a listener's connection string. */
 static int
 check_listener(struct loader *ld, const struct place *pl, const char *key,
@@ -304,16 +369,17 @@ check_listener(struct loader *ld, const struct place *pl, const char *key,
     const char *v;
     switch (cs->transport) {
     case RBGW_TRANSPORT_PIPE:
-        return 0;
+        break;
     case RBGW_TRANSPORT_UNIX: {
-        if ((v = need(ld, pl, key, cs, "listener", "path", "unix:path=/run/rbgw.sock")) == NULL) {
+        if ((v = need(ld, pl, key, cs, "listener", "path", "unix:path=/run/rbgw.sock")) == NULL ||
+            check_unix_path(ld, pl, key, v) != 0) {
             return RBGW_ECONFIG;
         }
         struct rbgw_unix_perm perm;
         if (rbgw_config_unix_perm(cs, &perm, why, sizeof(why)) != 0) {
             return fail(ld, pl, key, "%s", why);
         }
-        return check_unix_path(ld, pl, key, v);
+        break;
     }
     case RBGW_TRANSPORT_HTTP: {
         if ((v = need(ld, pl, key, cs, "listener", "address", "http:address=127.0.0.1:8053")) ==
@@ -325,18 +391,27 @@ check_listener(struct loader *ld, const struct place *pl, const char *key,
             return fail(ld, pl, key, "address=%s: %s", v, why);
         }
         rbgw_url_free(&u);
-        return 0;
+        break;
     }
     case RBGW_TRANSPORT_ZEROMQ:
         if (need(ld, pl, key, cs, "listener", "endpoint", "zeromq:endpoint=ipc:///run/rbgw.zmq") ==
             NULL) {
             return RBGW_ECONFIG;
         }
-        return 0;
-    case RBGW_TRANSPORT_NONE:
         break;
+    case RBGW_TRANSPORT_NONE:
+        return fail(ld, pl, key, "unknown transport");
     }
-    return fail(ld, pl, key, "unknown transport");
+
+    long n;
+#define CHECK_INT(tr, name, def, min, max, help)                                                   \
+    if (cs->transport == (tr) &&                                                                   \
+        rbgw_connstr_get_int(cs, name, def, min, max, &n, why, sizeof(why)) != 0) {                \
+        return fail(ld, pl, key, "%s", why);                                                       \
+    }
+    RBGW_LISTENER_INT_OPTS(CHECK_INT)
+#undef CHECK_INT
+    return 0;
 }
 
 /*
@@ -432,6 +507,10 @@ origin_of(const struct place *pl, const char *key)
     char buf[512];
     if (pl->file != NULL) {
         snprintf(buf, sizeof(buf), "%s:%u", pl->file, pl->line);
+    } else if (pl->env != NULL && pl->line > 0) {
+        snprintf(buf, sizeof(buf), "%s line %u", pl->env, pl->line);
+    } else if (pl->env != NULL) {
+        snprintf(buf, sizeof(buf), "%s", pl->env);
     } else if (key != NULL) {
         snprintf(buf, sizeof(buf), "--%s", key);
     } else {
@@ -464,6 +543,7 @@ add_endpoint(struct loader *ld, const struct opt *o, const char *value, const st
     struct rbgw_endpoint_conf *ep = &(*eps)[*n];
     ep->cs = cs;
     ep->text = rbgw_connstr_masked(value);
+    ep->raw = rbgw_xstrdup(value);
     ep->origin = origin_of(pl, origin_key);
     (*n)++;
     return 0;
@@ -576,7 +656,7 @@ unknown_key(struct loader *ld, const struct place *pl, const char *key, size_t k
 static int
 collect_cli(struct loader *ld, int argc, char **argv, struct cli_arg *out, size_t *nout)
 {
-    static const struct place cli = {NULL, 0};
+    static const struct place cli = {NULL, 0, NULL};
     *nout = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -637,6 +717,161 @@ trim(char **p, size_t *n)
     }
 }
 
+/* Mark the environment's value of o, if any, as overridden by the value at pl. */
+static void
+env_overridden(struct loader *ld, const struct opt *o, const struct place *pl)
+{
+    size_t k = (size_t)(o - opts);
+    size_t e = ld->env_at[k];
+    if (e == NONE) {
+        return;
+    }
+    ld->env_at[k] = NONE;
+    char *by = origin_of(pl, o->name);
+    char *old = ld->cfg->env[e];
+    size_t len = strlen(old) + strlen(by) + 32;
+    char *marked = rbgw_xmalloc(len);
+    snprintf(marked, len, "%s (overridden by %s)", old, by);
+    free(old);
+    free(by);
+    ld->cfg->env[e] = marked;
+}
+
+/* "RBGW_" + the key in upper case with '-' -> '_': log-level -> RBGW_LOG_LEVEL. */
+static void
+env_name(const char *key, char *out, size_t outlen)
+{
+    size_t n = (size_t)snprintf(out, outlen, "RBGW_");
+    for (const char *p = key; *p && n + 1 < outlen; p++) {
+        out[n++] = *p == '-' ? '_' : (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+    }
+    out[n] = '\0';
+}
+
+/* The value of NAME in envp (the first one, as getenv), or NULL. */
+static const char *
+env_lookup(char **envp, const char *name)
+{
+    size_t len = strlen(name);
+    for (char **e = envp; *e != NULL; e++) {
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') {
+            return *e + len + 1;
+        }
+    }
+    return NULL;
+}
+
+/* Keep "NAME=value" in cfg->env for --check-config, line breaks shown as "\n". */
+static size_t
+env_record(struct rbgw_config *cfg, const char *name, const char *value)
+{
+    size_t len = strlen(name) + 1 + 2 * strlen(value) + 1, n = 0;
+    char *text = rbgw_xmalloc(len);
+    n = (size_t)snprintf(text, len, "%s=", name);
+    for (const char *p = value; *p; p++) {
+        if (*p == '\n') {
+            text[n++] = '\\';
+            text[n++] = 'n';
+        } else {
+            text[n++] = *p;
+        }
+    }
+    text[n] = '\0';
+    cfg->env = rbgw_xrealloc(cfg->env, (cfg->nenv + 1) * sizeof(*cfg->env));
+    cfg->env[cfg->nenv] = text;
+    return cfg->nenv++;
+}
+
+/* Apply RBGW_<KEY>=value: a scalar as one value, a list as one entry per non-blank line. */
+static int
+apply_env(struct loader *ld, const struct opt *o, const char *name, const char *raw)
+{
+    char *copy = rbgw_xstrdup(raw);
+    char *v = copy;
+    size_t n = strlen(v);
+    int rc = 0;
+    trim(&v, &n);
+    v[n] = '\0';
+    if (n == 0) {
+        goto out; /* empty means unset, as an unset ${VAR} in a compose file gives */
+    }
+    struct place pl = {NULL, 0, name};
+    if ((o->flags & F_CLI_ONLY) && !(o->flags & F_ENV)) {
+        rc = fail(ld, &pl, o->name, "only allowed on the command line (--%s)", o->name);
+        goto out;
+    }
+    ld->env_at[o - opts] = env_record(ld->cfg, name, v);
+    if (!(o->flags & F_LIST)) {
+        rc = apply(ld, o, v, &pl);
+        goto out;
+    }
+    bool several = strchr(v, '\n') != NULL;
+    unsigned line = 0;
+    for (char *next, *p = v; p != NULL; p = next) {
+        next = strchr(p, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        line++;
+        size_t len = strlen(p);
+        trim(&p, &len);
+        p[len] = '\0';
+        if (len == 0) {
+            continue;
+        }
+        pl.line = several ? line : 0;
+        if ((rc = apply(ld, o, p, &pl)) != 0) {
+            goto out;
+        }
+    }
+out:
+    free(copy);
+    return rc;
+}
+
+/* The environment layer: every key's RBGW_<KEY> in table order, then the near misses. */
+static int
+load_env(struct loader *ld, char **envp)
+{
+    char name[64];
+    int rc;
+    if (envp == NULL) {
+        return 0;
+    }
+    for (size_t k = 0; k < NOPTS; k++) {
+        env_name(opts[k].name, name, sizeof(name));
+        const char *v = env_lookup(envp, name);
+        if (v != NULL && (rc = apply_env(ld, &opts[k], name, v)) != 0) {
+            return rc;
+        }
+    }
+    for (char **e = envp; *e != NULL; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
+        char key[64];
+        if (len <= 5 || len - 5 >= sizeof(key) || strncmp(*e, "RBGW_", 5) != 0) {
+            continue;
+        }
+        for (size_t i = 5; i < len; i++) {
+            char c = (*e)[i];
+            key[i - 5] = c == '_' ? '-' : (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+        }
+        key[len - 5] = '\0';
+        const struct opt *o = find_opt(key, len - 5);
+        const char *near = o ? o->name : suggest(key, len - 5);
+        if (near == NULL) {
+            continue; /* not meant for rbgw's configuration */
+        }
+        env_name(near, name, sizeof(name));
+        if (strlen(name) != len || strncmp(*e, name, len) != 0) {
+            snprintf(ld->err, ld->errlen, "%.*s: unknown variable (did you mean %s?)",
+                     (int)(len < 64 ? len : 64), *e, name);
+            return RBGW_ECONFIG;
+        }
+    }
+    return 0;
+}
+
 /* One line of the file: NUL-terminated, newline still attached. */
 static int
 apply_line(struct loader *ld, char *line, const struct place *pl)
@@ -690,27 +925,39 @@ apply_line(struct loader *ld, char *line, const struct place *pl)
     if (append && !(o->flags & F_LIST)) {
         return fail(ld, pl, o->name, "+= only works for list keys (listen, upstream)");
     }
-    if ((o->flags & F_LIST) && !append) {
+    size_t k = (size_t)(o - opts);
+    if (o->flags & F_LIST) {
         size_t *cnt;
         struct rbgw_endpoint_conf **eps = list_of(ld->cfg, o, &cnt);
-        if (*cnt > 0) {
+        if (!append && ld->file_at[k] != NONE) {
             return fail(ld, pl, o->name,
                         "already set at %s; write %s+=... to add another, or remove one",
-                        (*eps)[0].origin, o->name);
+                        (*eps)[ld->file_at[k]].origin, o->name);
         }
+        if (!append) {
+            /* the file's first plain key= replaces what the environment gave */
+            env_overridden(ld, o, pl);
+            clear_list(ld->cfg, o);
+        }
+        if (ld->file_at[k] == NONE) {
+            ld->file_at[k] = *cnt;
+        }
+    } else {
+        env_overridden(ld, o, pl);
     }
     return apply(ld, o, value, pl);
 }
 
+/* Read the file; `via` ("--config" or "RBGW_CONFIG") names where the path came from. */
 static int
-load_file(struct loader *ld, const char *path)
+load_file(struct loader *ld, const char *path, const char *via)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
-        snprintf(ld->err, ld->errlen, "--config: cannot open %s: %s", path, strerror(errno));
+        snprintf(ld->err, ld->errlen, "%s: cannot open %s: %s", via, path, strerror(errno));
         return RBGW_ECONFIG;
     }
-    struct place pl = {path, 0};
+    struct place pl = {path, 0, NULL};
     char *line = NULL;
     size_t cap = 0;
     int rc = 0;
@@ -723,7 +970,7 @@ load_file(struct loader *ld, const char *path)
         errno = 0;
     }
     if (ferror(f)) {
-        snprintf(ld->err, ld->errlen, "--config: cannot read %s: %s", path,
+        snprintf(ld->err, ld->errlen, "%s: cannot read %s: %s", via, path,
                  strerror(errno ? errno : EIO));
         rc = RBGW_ECONFIG;
     }
@@ -734,10 +981,10 @@ out:
 }
 
 static int
-load(struct loader *ld, int argc, char **argv)
+load(struct loader *ld, int argc, char **argv, char **envp)
 {
-    static const struct place defaults = {NULL, 0};
-    static const struct place cli = {NULL, 0};
+    static const struct place defaults = {NULL, 0, NULL};
+    static const struct place cli = {NULL, 0, NULL};
     struct rbgw_config *cfg = ld->cfg;
     struct cli_arg *args = rbgw_xcalloc(argc > 0 ? (size_t)argc : 1, sizeof(*args));
     size_t nargs;
@@ -755,13 +1002,19 @@ load(struct loader *ld, int argc, char **argv)
         }
     }
 
-    const char *file = NULL;
+    if ((rc = load_env(ld, envp)) != 0) {
+        goto out;
+    }
+
+    const char *file = cfg->config_file; /* RBGW_CONFIG, unless --config names another */
+    const char *via = "RBGW_CONFIG";
     for (size_t i = 0; i < nargs; i++) {
         if (args[i].opt->type == OPT_PATH && strcmp(args[i].opt->name, "config") == 0) {
             file = args[i].value;
+            via = "--config";
         }
     }
-    if (file != NULL && *file != '\0' && (rc = load_file(ld, file)) != 0) {
+    if (file != NULL && *file != '\0' && (rc = load_file(ld, file, via)) != 0) {
         goto out;
     }
 
@@ -772,12 +1025,16 @@ load(struct loader *ld, int argc, char **argv)
         }
         for (size_t j = 0; j < nargs; j++) {
             if (args[j].opt == &opts[i] && !args[j].append) {
+                env_overridden(ld, &opts[i], &cli);
                 clear_list(cfg, &opts[i]);
                 break;
             }
         }
     }
     for (size_t i = 0; i < nargs; i++) {
+        if (!(args[i].opt->flags & F_LIST)) {
+            env_overridden(ld, args[i].opt, &cli);
+        }
         if ((rc = apply(ld, args[i].opt, args[i].value, &cli)) != 0) {
             goto out;
         }
@@ -805,18 +1062,29 @@ out:
 }
 
 int
-rbgw_config_load(struct rbgw_config *cfg, int argc, char **argv, char *err, size_t errlen)
+rbgw_config_load_env(struct rbgw_config *cfg, int argc, char **argv, char **envp, char *err,
+                     size_t errlen)
 {
-    struct loader ld = {cfg, err, errlen};
+    struct loader ld = {.cfg = cfg, .err = err, .errlen = errlen};
+    for (size_t k = 0; k < NOPTS; k++) {
+        ld.env_at[k] = NONE;
+        ld.file_at[k] = NONE;
+    }
     memset(cfg, 0, sizeof(*cfg));
     if (errlen > 0) {
         err[0] = '\0';
     }
-    int rc = load(&ld, argc, argv);
+    int rc = load(&ld, argc, argv, envp);
     if (rc != 0) {
         rbgw_config_free(cfg);
     }
     return rc;
+}
+
+int
+rbgw_config_load(struct rbgw_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    return rbgw_config_load_env(cfg, argc, argv, environ, err, errlen);
 }
 
 void
@@ -830,6 +1098,10 @@ rbgw_config_free(struct rbgw_config *cfg)
     free_list(cfg->pools, cfg->npools);
     free_list(cfg->routes, cfg->nroutes);
     free(cfg->config_file);
+    for (size_t i = 0; i < cfg->nenv; i++) {
+        free(cfg->env[i]);
+    }
+    free(cfg->env);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -870,6 +1142,12 @@ rbgw_config_usage(FILE *f)
                "are lists: key+=value appends, and a --key=value on the command line replaces the\n"
                "file's list.  '--key value' (with a space) is not supported.\n"
                "\n"
+               "Every key the file takes can also come from the environment as RBGW_<KEY>\n"
+               "(upper case, '-' as '_': RBGW_LOG_LEVEL=debug), and RBGW_CONFIG names the file.\n"
+               "The file and the command line win over the environment.  A list variable\n"
+               "(RBGW_UPSTREAM) holds one entry per line; the file's key= replaces it, key+=\n"
+               "adds to it.  --check-config shows the variables it applied.\n"
+               "\n"
                "Keys:\n");
     for (size_t i = 0; i < RBGW_NELEM(opts); i++) {
         const struct opt *o = &opts[i];
@@ -881,7 +1159,9 @@ rbgw_config_usage(FILE *f)
         }
         if (o->flags & (F_LIST | F_CLI_ONLY)) {
             fprintf(f, "  %-26s %s\n", "",
-                    o->flags & F_LIST ? "list: repeat with += for more" : "command line only");
+                    o->flags & F_LIST  ? "list: repeat with += for more"
+                    : o->flags & F_ENV ? "command line (or RBGW_CONFIG) only"
+                                       : "command line only");
         }
     }
     fprintf(f,
@@ -912,6 +1192,16 @@ rbgw_config_usage(FILE *f)
         fprintf(f, "    %-24s %s (%ld..%ld)\n", left, help, (long)(min), (long)(max));             \
     }
     RBGW_UPSTREAM_INT_OPTS(USAGE_INT)
+#undef USAGE_INT
+    fprintf(f, "  Listener options rbgw reads (times in milliseconds):\n");
+#define USAGE_INT(tr, name, def, min, max, help)                                                   \
+    {                                                                                              \
+        char left[64];                                                                             \
+        snprintf(left, sizeof(left), "%s=%ld", name, (long)(def));                                 \
+        fprintf(f, "    %-24s %s: %s (%ld..%ld)\n", left, rbgw_transport_name(tr), help,           \
+                (long)(min), (long)(max));                                                         \
+    }
+    RBGW_LISTENER_INT_OPTS(USAGE_INT)
 #undef USAGE_INT
     fprintf(f,
             "  Every option of a pipe, unix or zeromq upstream, known or not, is sent to it in\n"
@@ -978,4 +1268,79 @@ rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i)
     snprintf(tmp, sizeof(tmp), "%s#%zu", rbgw_transport_name(cfg->upstreams[i].cs.transport),
              i + 1);
     return rbgw_xstrdup(tmp);
+}
+
+/* troff text: '-' as \-, '\' as \e, and a line may not start with '.' or '\''. */
+static void
+troff_text(FILE *f, const char *s)
+{
+    if (*s == '.' || *s == '\'') {
+        fputs("\\&", f);
+    }
+    for (; *s; s++) {
+        if (*s == '-') {
+            fputs("\\-", f);
+        } else if (*s == '\\') {
+            fputs("\\e", f);
+        } else {
+            fputc(*s, f);
+        }
+    }
+}
+
+void
+rbgw_config_man_keys(FILE *f, bool file_form)
+{
+    char env[64];
+    for (size_t i = 0; i < RBGW_NELEM(opts); i++) {
+        const struct opt *o = &opts[i];
+        if (file_form && (o->flags & F_CLI_ONLY)) {
+            continue;
+        }
+        fputs(".TP\n\\fB", f);
+        troff_text(f, file_form ? "" : "--");
+        troff_text(f, o->name);
+        fputs("\\fR", f);
+        const char *mv = metavar(o);
+        if (*mv != '\0') {
+            fputs("=\\fI", f);
+            troff_text(f, mv + 1);
+            fputs("\\fR", f);
+        }
+        fputc('\n', f);
+        troff_text(f, o->help);
+        fputs(".\n", f);
+        if (o->def != NULL && o->type != OPT_BOOL) {
+            fputs("Default: ", f);
+            troff_text(f, o->def);
+            fputs(".\n", f);
+        }
+        if (o->flags & F_LIST) {
+            fputs("A list: ", f);
+            troff_text(f, o->name);
+            fputs("+= adds an entry.\n", f);
+        }
+        if ((o->flags & F_CLI_ONLY) && !file_form) {
+            fputs("Command line only.\n", f);
+        }
+        if (!(o->flags & F_CLI_ONLY) || (o->flags & F_ENV)) {
+            env_name(o->name, env, sizeof(env));
+            fputs("Environment: \\fB", f);
+            troff_text(f, env);
+            fputs("\\fR.\n", f);
+        }
+    }
+}
+
+void
+rbgw_config_man_upstream_opts(FILE *f)
+{
+#define MAN_INT(name, def, min, max, help)                                                         \
+    fprintf(f, ".TP\n\\fB");                                                                       \
+    troff_text(f, name);                                                                           \
+    fprintf(f, "\\fR=\\fIN\\fR\n");                                                                \
+    troff_text(f, help);                                                                           \
+    fprintf(f, ".\nDefault: %ld, range %ld to %ld.\n", (long)(def), (long)(min), (long)(max));
+    RBGW_UPSTREAM_INT_OPTS(MAN_INT)
+#undef MAN_INT
 }

@@ -190,6 +190,25 @@ rbgw_connstr_free(struct rbgw_connstr *cs)
     memset(cs, 0, sizeof(*cs));
 }
 
+void
+rbgw_connstr_copy(struct rbgw_connstr *dst, const struct rbgw_connstr *src)
+{
+    dst->transport = src->transport;
+    dst->type = src->type ? rbgw_xstrdup(src->type) : NULL;
+    dst->nopts = src->nopts;
+    dst->opts = src->nopts ? rbgw_xcalloc(src->nopts, sizeof(*dst->opts)) : NULL;
+    for (size_t i = 0; i < src->nopts; i++) {
+        const struct rbgw_connstr_opt *o = &src->opts[i];
+        dst->opts[i].key = rbgw_xstrdup(o->key);
+        dst->opts[i].value = rbgw_xstrdup(o->value);
+        dst->opts[i].nprev = o->nprev;
+        dst->opts[i].prev = o->nprev ? rbgw_xcalloc(o->nprev, sizeof(*o->prev)) : NULL;
+        for (size_t j = 0; j < o->nprev; j++) {
+            dst->opts[i].prev[j] = rbgw_xstrdup(o->prev[j]);
+        }
+    }
+}
+
 static const struct rbgw_connstr_opt *
 find(const struct rbgw_connstr *cs, const char *key)
 {

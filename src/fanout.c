@@ -2,12 +2,26 @@
  * fanout.c: routes a call to a pool and runs its legs: one upstream, several in turn, or all at
  * once; health, retries within the deadline and the retry budget; transaction affinity.
  *
- *   rbgw_fanout ──owns──> member[] (one per upstream: health, calls in flight, check timer)
- *               ├─owns──> pool_rt[] (one per pool: round-robin counter, weighted-RR state)
- *               └─owns──> trx list  (open transactions: origin + trxid -> pinned conns)
+ *   generation ──owns──> rbgw_fanout ──owns──> pool_rt[] (one per pool: round-robin counter,
+ *                                   │                  weighted-RR state)
+ *                                   └──borrows──> ups[] (the generation's upstreams, by index)
+ *   upstream ──owns──> rbgw_member (health, legs in flight, check timer)
  *
- *   fan (per request, in its arena) ──ref──> request
+ *   fan (per request, in its arena) ──ref──> request ──ref──> session
+ *       ├──ref──> generation it routes in (from dispatch to fan_finish)
+ *       ├──ref──> trx (a call of an open transaction: from dispatch to fan_finish)
  *       └── leg[] { rbgw_call } ──submitted to──> upstream pool
+ *
+ *   session (session.h) ──owns (1 ref)──> trx (on session->trxs while open)
+ *                                            ├──ref──> generation that started it
+ *                                            └── pinned conn id per member ──> upstream pool
+ *
+ * Reloads (gateway.h): routing (pools, routes, their balancing state, deadline, retry budget
+ * share) belongs to one generation; what describes an upstream (health, ejection, legs in
+ * flight) belongs to the upstream, so an upstream a reload keeps keeps it, and the retry
+ * budget is the gateway's.  A fan routes in the generation current at dispatch, or, for a
+ * call of an open transaction, in the transaction's, and holds it until it answers; member
+ * indexes (fan->order, leg->member, trx->member) are indexes into that generation's upstreams.
  *
  * Modes (router.h): reads one / first-success / first-nonempty run legs one after another in
  * the policy's order; merge and write=all run one leg per member at once; writes one runs one
@@ -16,30 +30,46 @@
  * Health is passive: failure-limit consecutive failures of the classes that say something
  * about the upstream (outcome.h: timeout, connect, closed, protocol, backoff; not "result":
  * false, which is an answer, nor a full queue or rbgw's own EMFILE) eject an upstream; while
- * ejected it is checked every health-interval ms by opening a fresh connection (rbgw_pool_probe:
- * TCP connect, spawn + initialize, ...), and a good check brings it back.  Ejected members go last
- * in every order, so when all of a pool is ejected the calls still go somewhere (panic mode).
+ * ejected it is checked every health-interval ms by opening a fresh connection
+ * (rbgw_connpool_probe: TCP connect, spawn + initialize, ...), and a good check brings it back.
+ * Ejected members go last in every order, so when all of a pool is ejected the calls still go
+ * somewhere (panic mode).
  *
- * Transactions: startTransaction pins the conn that carried it (pool.h pin_after); every later
- * call of the same origin with that trxid goes to the same conns; commit/abort release them.
- * With write=all a transaction is opened on every member and committed only if every call in
- * it succeeded everywhere, otherwise it is aborted on all.
+ * Transactions: startTransaction pins the conn that carried it (connpool.h pin_after); every later
+ * call of the same session (the pdns connection, session.h) with that trxid goes to the same
+ * conns; commit/abort release them.  With write=all a transaction is opened on every member and
+ * committed only if every call in it succeeded everywhere, otherwise it is aborted on all.
+ *
+ * A transaction belongs to its session and is reference counted: the session's list holds one
+ * reference while it is open, and each fan working on it holds one.  It is closed exactly
+ * once, by whichever comes first: its commit/abort completing (trx_end), a startTransaction
+ * reusing its trxid, or its session ending (rbgw_fanout_session_end, once pdns is gone and
+ * the session's last request is freed).  Closing releases the conns it still pins through the
+ * pool (rbgw_connpool_unpin: closed at once if idle, after the call it carries if busy, so the
+ * responder sees an abort); a conn released is forgotten (its id zeroed), so no conn is
+ * released twice or after it went back to the pool.  The struct is freed with its last
+ * reference, so a late answer, pdns going away, a deadline or shutdown, in any order, only
+ * touch memory somebody still holds.  Calls of one transaction in flight at the same time (a
+ * pipelining ZeroMQ DEALER; pdns never does it) are safe the same way: the pool refuses a
+ * second call on a busy pinned conn, and every fan keeps the transaction alive.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/dname.h"
 #include "rbgw/fanout.h"
 #include "rbgw/log.h"
+#include "rbgw/merge.h"
 #include "rbgw/outcome.h"
-#include "rbgw/pool.h"
+#include "rbgw/connpool.h"
+#include "rbgw/result.h"
 #include "rbgw/router.h"
 
 #define BUDGET_MIN_PER_SEC 3.0
 #define BUDGET_CAP 100.0
 
-struct member {
-    struct rbgw_fanout *f;    /* borrowed owner */
-    struct rbgw_upstream *u;  /* borrowed */
+struct rbgw_member {
+    struct rbgw_upstream *u;  /* borrowed owner */
     uint32_t failures;        /* consecutive transport failures */
     uint32_t failure_limit;   /* failure-limit= */
     uint32_t health_interval; /* health-interval= (ms) */
@@ -47,6 +77,7 @@ struct member {
     uint32_t outstanding;     /* legs in flight */
     bool healthy;             /* not ejected */
     bool checking;            /* a probe is in flight */
+    bool stopped;             /* member_stop called: no more checks */
     uv_timer_t check;         /* next active check while ejected */
 };
 
@@ -56,26 +87,29 @@ struct pool_rt {
 };
 
 struct trx {
-    struct rbgw_list link; /* on f->trxs */
-    const void *origin;    /* the listener connection that opened it */
-    int64_t trxid;         /* pdns's trxid */
-    size_t pool;           /* pool index */
-    size_t n;              /* members holding it */
-    size_t *member;        /* owned: upstream indexes */
-    uint64_t *conn;        /* owned: pinned conn id per member */
-    bool failed;           /* write=all: a call in it failed somewhere */
+    struct rbgw_list link;        /* on session->trxs while open */
+    struct rbgw_session *session; /* borrowed: its session while open; NULL once closed */
+    struct rbgw_fanout *f;        /* borrowed: routing of the generation that started it (held
+                                     through our generation reference) */
+    uint32_t refs;                /* the session's while open + one per fan using it */
+    int64_t trxid;                /* pdns's trxid */
+    size_t pool;                  /* pool index */
+    size_t n;                     /* members holding it */
+    size_t *member;               /* owned: upstream indexes */
+    uint64_t *conn;               /* owned: pinned conn id per member; 0 once released */
+    bool failed;                  /* write=all: a call in it failed somewhere */
 };
 
 struct rbgw_fanout {
-    struct rbgw_gateway *gw;      /* borrowed */
-    struct rbgw_router_conf conf; /* owned */
-    struct member *members;       /* owned: one per upstream */
-    struct pool_rt *pools;        /* owned: one per pool */
-    struct rbgw_list trxs;        /* open transactions */
-    double budget;                /* retry tokens */
-    uint64_t budget_ts;           /* loop time of the last refill */
-    bool stopped;                 /* stop() called */
-    bool needs_names;             /* a zone route or consistent-hash pool exists */
+    struct rbgw_gateway *gw;          /* borrowed */
+    struct rbgw_generation *gen;      /* borrowed owner */
+    struct rbgw_router_conf conf;     /* owned */
+    struct rbgw_upstream *const *ups; /* borrowed: gen->upstreams (index = config index) */
+    size_t nups;                      /* entries in ups */
+    struct pool_rt *pools;            /* owned: one per pool */
+    uint32_t deadline_ms;             /* deadline= of the generation */
+    uint32_t retry_budget;            /* retry-budget= of the generation (percent) */
+    bool needs_names;                 /* a zone route or consistent-hash pool exists */
 };
 
 enum trx_role {
@@ -96,13 +130,14 @@ struct leg {
 };
 
 struct fan {
-    struct rbgw_fanout *f;    /* borrowed */
-    struct rbgw_request *req; /* our reference */
-    size_t pool;              /* pool index */
+    struct rbgw_fanout *f;       /* borrowed: routing used (held through gen) */
+    struct rbgw_generation *gen; /* our reference: f's generation */
+    struct rbgw_request *req;    /* our reference */
+    size_t pool;                 /* pool index */
     const struct rbgw_pool_conf *pc;
     enum rbgw_method_class cls; /* read or write */
     enum trx_role trx_role;     /* transaction handling */
-    struct trx *trx;            /* TRX_IN / TRX_END: the transaction */
+    struct trx *trx;            /* TRX_IN / TRX_END: the transaction (our reference) */
     int64_t trxid;              /* for TRX_START */
     bool parallel;              /* all legs at once */
     size_t *order;              /* upstream indexes in try order */
@@ -118,7 +153,7 @@ struct fan {
     bool commit_aborted;           /* a commit was turned into an abort (write=all failure) */
 };
 
-static void member_failed(struct member *m, int status, const char *reason);
+static void member_failed(struct rbgw_member *m, int status, const char *reason);
 
 /* ---- small helpers ---- */
 
@@ -128,19 +163,28 @@ now_ms(struct rbgw_fanout *f)
     return uv_now(f->gw->loop);
 }
 
+/* The member state of upstream index i of f's generation. */
+static struct rbgw_member *
+mem(const struct rbgw_fanout *f, size_t i)
+{
+    RBGW_ASSERT(i < f->nups);
+    return f->ups[i]->member;
+}
+
 static bool
 budget_take(struct rbgw_fanout *f)
 {
+    struct rbgw_gateway *gw = f->gw;
     uint64_t now = now_ms(f);
-    f->budget += (double)(now - f->budget_ts) * BUDGET_MIN_PER_SEC / 1000.0;
-    f->budget_ts = now;
-    if (f->budget > BUDGET_CAP) {
-        f->budget = BUDGET_CAP;
+    gw->retry_tokens += (double)(now - gw->retry_tokens_ts) * BUDGET_MIN_PER_SEC / 1000.0;
+    gw->retry_tokens_ts = now;
+    if (gw->retry_tokens > BUDGET_CAP) {
+        gw->retry_tokens = BUDGET_CAP;
     }
-    if (f->budget < 1.0) {
+    if (gw->retry_tokens < 1.0) {
         return false;
     }
-    f->budget -= 1.0;
+    gw->retry_tokens -= 1.0;
     return true;
 }
 
@@ -150,13 +194,22 @@ note_reason(struct fan *fan, size_t member, const char *reason)
     if (fan->reasons.len) {
         rbgw_buf_append(&fan->reasons, "; ", 2);
     }
-    rbgw_buf_printf(&fan->reasons, "%s: %s", fan->f->members[member].u->name, reason);
+    rbgw_buf_printf(&fan->reasons, "%s: %s", fan->f->ups[member]->name, reason);
 }
+
+static void trx_unref(struct trx *t);
 
 static void
 fan_finish(struct fan *fan)
 {
     rbgw_buf_free(&fan->reasons);
+    if (fan->trx) {
+        trx_unref(fan->trx);
+        fan->trx = NULL;
+    }
+    /* The generation is freed later (the gateway's reaper), never under our caller. */
+    rbgw__generation_unref(fan->gen);
+    fan->gen = NULL;
     rbgw_request_unref(fan->req);
 }
 
@@ -177,11 +230,11 @@ fan_fail(struct fan *fan, const char *fmt, ...)
 /* ---- transactions ---- */
 
 static struct trx *
-trx_find(struct rbgw_fanout *f, const void *origin, int64_t trxid)
+trx_find(struct rbgw_session *s, int64_t trxid)
 {
-    for (struct rbgw_list *n = f->trxs.next; n != &f->trxs; n = n->next) {
+    for (struct rbgw_list *n = s->trxs.next; n != &s->trxs; n = n->next) {
         struct trx *t = rbgw_list_entry(n, struct trx, link);
-        if (t->origin == origin && t->trxid == trxid) {
+        if (t->trxid == trxid) {
             return t;
         }
     }
@@ -189,39 +242,119 @@ trx_find(struct rbgw_fanout *f, const void *origin, int64_t trxid)
 }
 
 static void
-trx_free(struct trx *t)
+trx_ref(struct trx *t)
 {
-    rbgw_list_remove(&t->link);
+    t->refs++;
+}
+
+static void
+trx_unref(struct trx *t)
+{
+    RBGW_ASSERT(t->refs > 0);
+    if (--t->refs > 0) {
+        return;
+    }
+    RBGW_ASSERT(t->session == NULL);
+    rbgw__generation_unref(t->f->gen);
     free(t->member);
     free(t->conn);
     free(t);
 }
 
-/* Release the pinned conns of t (closing them) and forget it. */
+/* Release the conn member slot i still pins (the pool closes it), and forget it. */
 static void
-trx_drop(struct rbgw_fanout *f, struct trx *t)
+trx_unpin(struct trx *t, size_t i)
 {
+    struct rbgw_upstream *u = t->f->ups[t->member[i]];
+    uint64_t id = t->conn[i];
+    t->conn[i] = 0;
+    if (id) {
+        rbgw_connpool_unpin(u->cp, id);
+    }
+}
+
+/* No longer open: off its session's list, the session's reference dropped.  Idempotent. */
+static void
+trx_close(struct trx *t)
+{
+    if (t->session == NULL) {
+        return;
+    }
+    rbgw_list_remove(&t->link);
+    t->session = NULL;
+    trx_unref(t);
+}
+
+/* Drop an open transaction: its pinned conns are closed (the responders see an abort). */
+static void
+trx_drop(struct trx *t, const char *why)
+{
+    rbgw_log_info("session %llu: transaction %lld dropped: %s", (unsigned long long)t->session->id,
+                  (long long)t->trxid, why);
+    trx_ref(t); /* releasing a conn may complete other calls: keep t until we are done */
     for (size_t i = 0; i < t->n; i++) {
-        struct rbgw_upstream *u = f->members[t->member[i]].u;
-        if (t->conn[i] && u->ops->unpin) {
-            u->ops->unpin(u, t->conn[i]);
+        trx_unpin(t, i);
+    }
+    trx_close(t);
+    trx_unref(t);
+}
+
+/* A startTransaction of fan succeeded on n members: the transaction is open in its session. */
+static struct trx *
+trx_open(struct fan *fan, size_t n)
+{
+    struct rbgw_session *s = fan->req->session;
+    struct trx *old = trx_find(s, fan->trxid);
+    if (old) {
+        /* Two starts with one trxid were in flight at once: the later answer wins. */
+        trx_drop(old, "another startTransaction with its trxid succeeded");
+    }
+    struct trx *t = rbgw_xcalloc(1, sizeof(*t));
+    t->session = s;
+    t->f = fan->f;
+    rbgw__generation_ref(fan->f->gen);
+    t->refs = 1;
+    t->trxid = fan->trxid;
+    t->pool = fan->pool;
+    t->n = n;
+    t->member = rbgw_xcalloc(n, sizeof(*t->member));
+    t->conn = rbgw_xcalloc(n, sizeof(*t->conn));
+    rbgw_list_push_back(&s->trxs, &t->link);
+    return t;
+}
+
+/*
+ * The commit or abort of fan->trx completed (well or not): the transaction is over.  A conn
+ * whose end call succeeded went back to the pool (connpool.h unpin_after); one whose call failed
+ * may still be pinned (an HTTP 500 on a kept conn, a call refused because the conn was busy):
+ * it is closed, since the responder's state on it is unknown.
+ */
+static void
+trx_end(struct fan *fan)
+{
+    struct trx *t = fan->trx;
+    for (size_t l = 0; l < fan->norder; l++) {
+        const struct leg *leg = &fan->legs[l];
+        for (size_t i = 0; i < t->n; i++) {
+            if (t->member[i] != leg->member) {
+                continue;
+            }
+            if (leg->status == 0) {
+                t->conn[i] = 0;
+            } else {
+                trx_unpin(t, i);
+            }
         }
     }
-    trx_free(t);
+    trx_close(t);
 }
 
 void
-rbgw_fanout_origin_gone(struct rbgw_fanout *f, const void *origin)
+rbgw_fanout_session_end(struct rbgw_session *s)
 {
-    struct rbgw_list *n = f->trxs.next;
-    while (n != &f->trxs) {
-        struct trx *t = rbgw_list_entry(n, struct trx, link);
-        n = n->next;
-        if (t->origin == origin) {
-            rbgw_log_info("transaction %lld dropped: its pdns connection closed",
-                          (long long)t->trxid);
-            trx_drop(f, t);
-        }
+    while (!rbgw_list_empty(&s->trxs)) {
+        struct trx *t = rbgw_list_entry(s->trxs.next, struct trx, link);
+        trx_drop(t, s->why ? s->why : "its session ended");
     }
 }
 
@@ -234,7 +367,7 @@ static void
 leg_submit(struct fan *fan, struct leg *leg)
 {
     struct rbgw_fanout *f = fan->f;
-    struct member *m = &f->members[leg->member];
+    struct rbgw_member *m = mem(f, leg->member);
     memset(&leg->call, 0, sizeof(leg->call));
     leg->call.req = fan->req;
     leg->call.done = leg_done;
@@ -253,7 +386,7 @@ leg_submit(struct fan *fan, struct leg *leg)
     }
     m->outstanding++;
     fan->req->upstream = m->u;
-    m->u->ops->submit(m->u, &leg->call);
+    rbgw_connpool_submit(m->u->cp, &leg->call);
 }
 
 /* Sequential modes: send to the next member in order; false when none is left. */
@@ -319,7 +452,7 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
     case RBGW_READ_FIRST_NONEMPTY: {
         enum rbgw_result_kind k = RBGW_RESULT_FAILED;
         if (status == 0) {
-            k = rbgw_result_kind(&fan->req->arena, fan->req->call.method, reply);
+            k = rbgw_result_kind(&fan->req->arena, fan->req->call.mid, reply);
         }
         if (k == RBGW_RESULT_DATA ||
             (k == RBGW_RESULT_EMPTY && pc->read == RBGW_READ_FIRST_SUCCESS)) {
@@ -363,7 +496,7 @@ par_complete(struct fan *fan)
             replies[i] = fan->legs[i].status == 0 ? fan->legs[i].reply : RBGW_STR_NULL;
         }
         struct rbgw_buf out = RBGW_BUF_INIT;
-        if (rbgw_merge_replies(&req->arena, req->call.method, replies, n, &out) == 0) {
+        if (rbgw_merge_replies(&req->arena, req->call.mid, replies, n, &out) == 0) {
             answer(fan, rbgw_buf_str(&out));
         } else {
             fan_fail(fan, "%s", fan->reasons.data ? fan->reasons.data : "no upstream answered");
@@ -377,34 +510,26 @@ par_complete(struct fan *fan)
         struct leg *leg = &fan->legs[i];
         if (leg->status != 0) {
             all_ok = false;
-        } else if (rbgw_result_kind(&req->arena, req->call.method, leg->reply) ==
-                   RBGW_RESULT_FAILED) {
+        } else if (rbgw_result_kind(&req->arena, req->call.mid, leg->reply) == RBGW_RESULT_FAILED) {
             all_ok = false;
             note_reason(fan, leg->member, "result false");
         }
     }
     if (fan->trx_role == TRX_START) {
         if (all_ok) {
-            struct trx *t = rbgw_xcalloc(1, sizeof(*t));
-            t->origin = req->origin;
-            t->trxid = fan->trxid;
-            t->pool = fan->pool;
-            t->n = n;
-            t->member = rbgw_xcalloc(n, sizeof(*t->member));
-            t->conn = rbgw_xcalloc(n, sizeof(*t->conn));
+            struct trx *t = trx_open(fan, n);
             for (size_t i = 0; i < n; i++) {
                 t->member[i] = fan->legs[i].member;
                 t->conn[i] = fan->legs[i].call.conn_id;
             }
-            rbgw_list_push_back(&fan->f->trxs, &t->link);
         } else {
             /* Opened on some members only: close those conns (the responders see the
              * connection drop, an abort), and report false so pdns sends nothing more. */
             for (size_t i = 0; i < n; i++) {
                 struct leg *leg = &fan->legs[i];
-                struct rbgw_upstream *u = fan->f->members[leg->member].u;
-                if (leg->status == 0 && leg->call.conn_id && u->ops->unpin) {
-                    u->ops->unpin(u, leg->call.conn_id);
+                struct rbgw_upstream *u = fan->f->ups[leg->member];
+                if (leg->status == 0 && leg->call.conn_id) {
+                    rbgw_connpool_unpin(u->cp, leg->call.conn_id);
                 }
             }
         }
@@ -412,8 +537,7 @@ par_complete(struct fan *fan)
         fan->trx->failed = true;
     }
     if (fan->trx_role == TRX_END && fan->trx) {
-        trx_free(fan->trx);
-        fan->trx = NULL;
+        trx_end(fan);
     }
     if (fan->commit_aborted) {
         fan_fail(fan, "%s", fan->reasons.data);
@@ -432,7 +556,7 @@ leg_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct
     struct leg *leg = call->data;
     struct fan *fan = leg->fan;
     struct rbgw_fanout *f = fan->f;
-    struct member *m = &f->members[leg->member];
+    struct rbgw_member *m = mem(f, leg->member);
     m->outstanding--;
     m->u->outcomes.n[rbgw_outcome_of(status)]++;
     leg->status = status;
@@ -460,26 +584,18 @@ leg_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct
     /* Sequential single-member transaction bookkeeping. */
     if (fan->trx_role == TRX_START) {
         struct rbgw_upstream *u = m->u;
-        bool opened = status == 0 && rbgw_result_kind(&fan->req->arena, fan->req->call.method,
+        bool opened = status == 0 && rbgw_result_kind(&fan->req->arena, fan->req->call.mid,
                                                       reply) != RBGW_RESULT_FAILED;
         if (opened) {
-            struct trx *t = rbgw_xcalloc(1, sizeof(*t));
-            t->origin = fan->req->origin;
-            t->trxid = fan->trxid;
-            t->pool = fan->pool;
-            t->n = 1;
-            t->member = rbgw_xcalloc(1, sizeof(*t->member));
-            t->conn = rbgw_xcalloc(1, sizeof(*t->conn));
+            struct trx *t = trx_open(fan, 1);
             t->member[0] = leg->member;
             t->conn[0] = call->conn_id;
-            rbgw_list_push_back(&f->trxs, &t->link);
-        } else if (status == 0 && call->conn_id && u->ops->unpin) {
+        } else if (status == 0 && call->conn_id) {
             /* pdns sends neither commit nor abort after a false start: free the conn. */
-            u->ops->unpin(u, call->conn_id);
+            rbgw_connpool_unpin(u->cp, call->conn_id);
         }
     } else if (fan->trx_role == TRX_END && fan->trx) {
-        trx_free(fan->trx);
-        fan->trx = NULL;
+        trx_end(fan);
     }
     seq_done(fan, leg, status, reply);
 }
@@ -492,11 +608,11 @@ static void
 probe_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct rbgw_json *extra,
            const char *reason)
 {
-    struct member *m = call->data;
+    struct rbgw_member *m = call->data;
     RBGW_UNUSED(reply);
     RBGW_UNUSED(extra);
     m->checking = false;
-    if (m->f->stopped) {
+    if (m->stopped) {
         return;
     }
     if (status == 0) {
@@ -512,16 +628,16 @@ probe_done(struct rbgw_call *call, int status, struct rbgw_str reply, const stru
 static void
 check_now(uv_timer_t *t)
 {
-    struct member *m = t->data;
-    if (m->healthy || m->checking || m->f->stopped || m->u->ops->probe == NULL) {
+    struct rbgw_member *m = t->data;
+    if (m->healthy || m->checking || m->stopped) {
         return;
     }
     m->checking = true;
-    m->u->ops->probe(m->u, probe_done, m);
+    rbgw_connpool_probe(m->u->cp, probe_done, m);
 }
 
 static void
-member_failed(struct member *m, int status, const char *reason)
+member_failed(struct rbgw_member *m, int status, const char *reason)
 {
     m->failures++;
     if (!m->healthy || m->failures < m->failure_limit) {
@@ -532,7 +648,7 @@ member_failed(struct member *m, int status, const char *reason)
                   "%u ms",
                   m->u->name, m->failures, rbgw_outcome_name(rbgw_outcome_of(status)), reason,
                   m->health_interval);
-    if (!m->f->stopped) {
+    if (!m->stopped) {
         uv_timer_start(&m->check, check_now, m->health_interval, 0);
     }
 }
@@ -547,7 +663,7 @@ order_pool(struct fan *fan, struct rbgw_str name)
     struct pool_rt *prt = &f->pools[fan->pool];
     size_t n = pc->nmembers;
     for (size_t i = 0; i < n; i++) {
-        struct member *m = &f->members[pc->members[i]];
+        struct rbgw_member *m = mem(f, pc->members[i]);
         prt->ms[i].healthy = m->healthy;
         prt->ms[i].outstanding = m->outstanding;
         prt->ms[i].weight = m->weight;
@@ -574,12 +690,13 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
     struct fan *fan = rbgw_arena_calloc(&req->arena, sizeof(*fan));
     rbgw_request_ref(req);
     fan->f = f;
+    fan->gen = f->gen;
+    rbgw__generation_ref(fan->gen);
     fan->req = req;
     rbgw_buf_init(&fan->reasons);
-    fan->deadline = now_ms(f) + f->gw->cfg->deadline_ms;
-    f->budget += (double)f->gw->cfg->retry_budget / 100.0;
+    f->gw->retry_tokens += (double)f->retry_budget / 100.0;
 
-    struct rbgw_str method = req->call.method;
+    enum rbgw_method method = req->call.mid;
     fan->cls = rbgw_method_class(method);
     struct rbgw_str name = RBGW_STR_NULL;
     if (f->needs_names) {
@@ -595,19 +712,26 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
     /* Transactions first: their calls go where the transaction lives. */
     int64_t trxid = 0;
     bool has_trxid = get_trxid(req, &trxid);
-    if (rbgw_str_eq_cstr(method, "startTransaction") && has_trxid) {
-        struct trx *old = trx_find(f, req->origin, trxid);
+    if (rbgw_method_trx(method) == RBGW_TRX_START && has_trxid) {
+        struct trx *old = trx_find(req->session, trxid);
         if (old) {
-            trx_drop(f, old); /* restarted without commit/abort: the old one is dead */
+            /* restarted without commit/abort: the old one is dead */
+            trx_drop(old, "a new startTransaction reused its trxid");
         }
         fan->trx_role = TRX_START;
         fan->trxid = trxid;
-    } else if (has_trxid && (fan->trx = trx_find(f, req->origin, trxid)) != NULL) {
-        fan->trx_role = (rbgw_str_eq_cstr(method, "commitTransaction") ||
-                         rbgw_str_eq_cstr(method, "abortTransaction"))
-                            ? TRX_END
-                            : TRX_IN;
+    } else if (has_trxid && (fan->trx = trx_find(req->session, trxid)) != NULL) {
+        trx_ref(fan->trx);
+        fan->trx_role = rbgw_method_trx(method) == RBGW_TRX_END ? TRX_END : TRX_IN;
+        if (fan->trx->f != f) {
+            /* Started before a reload: it goes on in the generation that started it. */
+            f = fan->f = fan->trx->f;
+            rbgw__generation_ref(f->gen);
+            rbgw__generation_unref(fan->gen);
+            fan->gen = f->gen;
+        }
     }
+    fan->deadline = now_ms(f) + f->deadline_ms;
 
     if (fan->trx) {
         fan->pool = fan->trx->pool;
@@ -615,8 +739,7 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
         fan->norder = fan->trx->n;
         fan->order = rbgw_arena_alloc(&req->arena, fan->norder * sizeof(*fan->order));
         memcpy(fan->order, fan->trx->member, fan->norder * sizeof(*fan->order));
-        if (fan->trx_role == TRX_END && fan->trx->failed &&
-            rbgw_str_eq_cstr(method, "commitTransaction")) {
+        if (fan->trx_role == TRX_END && fan->trx->failed && method == RBGW_M_COMMIT_TRANSACTION) {
             /* write=all: some responder failed a call of this transaction; committing the
              * others would leave them disagreeing.  Abort everywhere instead. */
             static const char abort_fmt[] =
@@ -683,37 +806,20 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
 /* ---- lifecycle ---- */
 
 int
-rbgw_fanout_new(struct rbgw_gateway *gw, struct rbgw_fanout **out, char *err, size_t errlen)
+rbgw_fanout_new(struct rbgw_generation *gen, struct rbgw_fanout **out, char *err, size_t errlen)
 {
     struct rbgw_fanout *f = rbgw_xcalloc(1, sizeof(*f));
-    f->gw = gw;
-    rbgw_list_init(&f->trxs);
-    int rc = rbgw_router_conf_build(gw->cfg, &f->conf, err, errlen);
+    f->gw = gen->gw;
+    f->gen = gen;
+    int rc = rbgw_router_conf_build(gen->cfg, &f->conf, err, errlen);
     if (rc != 0) {
         free(f);
         return rc;
     }
-    f->members = rbgw_xcalloc(gw->nupstreams, sizeof(*f->members));
-    for (size_t i = 0; i < gw->nupstreams; i++) {
-        struct member *m = &f->members[i];
-        long limit, interval, weight;
-        m->f = f;
-        m->u = &gw->upstreams[i];
-        m->healthy = true;
-        if ((rc = rbgw_upstream_int_opt(m->u, "failure-limit", &limit, err, errlen)) ||
-            (rc = rbgw_upstream_int_opt(m->u, "health-interval", &interval, err, errlen)) ||
-            (rc = rbgw_upstream_int_opt(m->u, "weight", &weight, err, errlen))) {
-            rbgw_router_conf_free(&f->conf);
-            free(f->members);
-            free(f);
-            return rc;
-        }
-        m->failure_limit = (uint32_t)limit;
-        m->health_interval = (uint32_t)interval;
-        m->weight = (uint32_t)weight;
-        uv_timer_init(gw->loop, &m->check);
-        m->check.data = m;
-    }
+    f->ups = gen->upstreams;
+    f->nups = gen->nupstreams;
+    f->deadline_ms = gen->cfg->deadline_ms;
+    f->retry_budget = gen->cfg->retry_budget;
     f->pools = rbgw_xcalloc(f->conf.npools, sizeof(*f->pools));
     for (size_t i = 0; i < f->conf.npools; i++) {
         f->pools[i].ms = rbgw_xcalloc(f->conf.pools[i].nmembers, sizeof(*f->pools[i].ms));
@@ -724,25 +830,8 @@ rbgw_fanout_new(struct rbgw_gateway *gw, struct rbgw_fanout **out, char *err, si
     for (size_t i = 0; i < f->conf.npools; i++) {
         f->needs_names |= f->conf.pools[i].policy == RBGW_LB_CONSISTENT_HASH;
     }
-    f->budget = BUDGET_MIN_PER_SEC;
-    f->budget_ts = now_ms(f);
     *out = f;
     return 0;
-}
-
-void
-rbgw_fanout_stop(struct rbgw_fanout *f)
-{
-    if (f->stopped) {
-        return;
-    }
-    f->stopped = true;
-    while (!rbgw_list_empty(&f->trxs)) {
-        trx_free(rbgw_list_entry(f->trxs.next, struct trx, link));
-    }
-    for (size_t i = 0; i < f->gw->nupstreams; i++) {
-        uv_close((uv_handle_t *)&f->members[i].check, NULL);
-    }
 }
 
 void
@@ -755,7 +844,67 @@ rbgw_fanout_free(struct rbgw_fanout *f)
         free(f->pools[i].ms);
     }
     free(f->pools);
-    free(f->members);
     rbgw_router_conf_free(&f->conf);
     free(f);
+}
+
+void
+rbgw_fanout_budget_init(struct rbgw_gateway *gw)
+{
+    gw->retry_tokens = BUDGET_MIN_PER_SEC;
+    gw->retry_tokens_ts = uv_now(gw->loop);
+}
+
+int
+rbgw_fanout_member_new(struct rbgw_upstream *u, char *err, size_t errlen)
+{
+    long limit, interval, weight;
+    int rc;
+    if ((rc = rbgw_upstream_int_opt(u, "failure-limit", &limit, err, errlen)) ||
+        (rc = rbgw_upstream_int_opt(u, "health-interval", &interval, err, errlen)) ||
+        (rc = rbgw_upstream_int_opt(u, "weight", &weight, err, errlen))) {
+        return rc;
+    }
+    struct rbgw_member *m = rbgw_xcalloc(1, sizeof(*m));
+    m->u = u;
+    m->healthy = true;
+    m->failure_limit = (uint32_t)limit;
+    m->health_interval = (uint32_t)interval;
+    m->weight = (uint32_t)weight;
+    uv_timer_init(u->gw->loop, &m->check);
+    m->check.data = m;
+    u->member = m;
+    u->open_parts++;
+    return 0;
+}
+
+static void
+on_check_closed(uv_handle_t *h)
+{
+    struct rbgw_member *m = h->data;
+    rbgw__upstream_part_closed(m->u); /* may free the upstream: last */
+}
+
+void
+rbgw_fanout_member_stop(struct rbgw_upstream *u)
+{
+    struct rbgw_member *m = u->member;
+    if (m == NULL || m->stopped) {
+        return;
+    }
+    m->stopped = true;
+    uv_close((uv_handle_t *)&m->check, on_check_closed);
+}
+
+void
+rbgw_fanout_member_free(struct rbgw_upstream *u)
+{
+    free(u->member);
+    u->member = NULL;
+}
+
+bool
+rbgw_fanout_member_healthy(const struct rbgw_upstream *u)
+{
+    return u->member == NULL || u->member->healthy;
 }

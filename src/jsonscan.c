@@ -347,3 +347,67 @@ rbgw_json_scan(const char *text, size_t len, const struct rbgw_jscan_watch *watc
     skip_ws(&s);
     return s.p == s.end ? RBGW_JSCAN_OK : RBGW_JSCAN_INVALID;
 }
+
+int
+rbgw_json_scan_items(const char *text, size_t len, struct rbgw_str *items, size_t max, size_t *n)
+{
+    struct scan s = {
+        .p = (const unsigned char *)text,
+        .end = (const unsigned char *)text + len,
+        .depth = 1, /* the container itself, as value() would count it */
+    };
+    size_t k = 0;
+    *n = 0;
+    skip_ws(&s);
+    if (s.p >= s.end || (*s.p != '{' && *s.p != '[')) {
+        return RBGW_JSCAN_INVALID;
+    }
+    bool object = *s.p == '{';
+    unsigned char close = object ? '}' : ']';
+    s.p++;
+    skip_ws(&s);
+    if (s.p < s.end && *s.p == close) {
+        s.p++;
+    } else {
+        /* The object() and array() loops, noting where each child value starts and ends. */
+        for (;;) {
+            skip_ws(&s);
+            if (object) {
+                bool escaped = false;
+                if (s.p >= s.end || *s.p != '"' || string(&s, &escaped) != RBGW_JSCAN_OK) {
+                    return RBGW_JSCAN_INVALID;
+                }
+                skip_ws(&s);
+                if (s.p >= s.end || *s.p != ':') {
+                    return RBGW_JSCAN_INVALID;
+                }
+                s.p++;
+                skip_ws(&s);
+            }
+            const unsigned char *v = s.p;
+            if (value(&s, 0, 0) != RBGW_JSCAN_OK) {
+                return RBGW_JSCAN_INVALID;
+            }
+            if (k < max) {
+                items[k] = rbgw_str_make((const char *)v, (size_t)(s.p - v));
+            }
+            k++;
+            skip_ws(&s);
+            if (s.p < s.end && *s.p == ',') {
+                s.p++;
+                continue;
+            }
+            if (s.p < s.end && *s.p == close) {
+                s.p++;
+                break;
+            }
+            return RBGW_JSCAN_INVALID;
+        }
+    }
+    skip_ws(&s);
+    if (s.p != s.end) {
+        return RBGW_JSCAN_INVALID;
+    }
+    *n = k;
+    return RBGW_JSCAN_OK;
+}

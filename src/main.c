@@ -3,6 +3,10 @@
  *
  * stdout belongs to the pipe listener (pdns reads it): only --help and --version, which never
  * start the gateway, print there.  Everything else, errors included, goes to stderr.
+ *
+ * The configuration is read in one place, load_config, at start and again at every reload
+ * (the gateway calls it back): the same sources with the same precedence (the environment and
+ * command line of the start, the --config file read again).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +26,20 @@ print_warning(void *ctx, const char *text)
     fprintf(stderr, "rbgw: warning: %s\n", text);
 }
 
+/* The process's command line, kept for reloads. */
+struct cmdline {
+    int argc;    /* as main got it */
+    char **argv; /* as main got it (borrowed: lives as long as the process) */
+};
+
+/* rbgw_config_loader: the one place the configuration is loaded from its sources. */
+static int
+load_config(void *ctx, struct rbgw_config *out, char *err, size_t errlen)
+{
+    const struct cmdline *cl = ctx;
+    return rbgw_config_load(out, cl->argc, cl->argv, err, errlen);
+}
+
 /* Start-up: warnings go to the log like every other start-up message. */
 static void
 log_warning(void *ctx, const char *text)
@@ -31,7 +49,7 @@ log_warning(void *ctx, const char *text)
 }
 
 static int
-run(const struct rbgw_config *cfg)
+run(const struct rbgw_config *cfg, struct cmdline *cl)
 {
     uv_loop_t loop;
     struct rbgw_gateway gw;
@@ -46,13 +64,14 @@ run(const struct rbgw_config *cfg)
         uv_loop_close(&loop);
         return 1;
     }
+    rbgw_gateway_set_loader(&gw, load_config, cl);
     int exit_code = 0;
     if (rbgw_gateway_start(&gw, err, sizeof(err)) != 0) {
         rbgw_log_err("%s", err);
         exit_code = 1;
     } else {
         rbgw_log_info("rbgw %s started: %zu listener(s), %zu upstream(s)", RBGW_VERSION,
-                      gw.nlisteners, gw.nupstreams);
+                      rbgw_gateway_nlisteners(&gw), rbgw_gateway_nupstreams(&gw));
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     if (gw.exit_code) {
@@ -71,6 +90,7 @@ int
 main(int argc, char **argv)
 {
     struct rbgw_config cfg;
+    struct cmdline cl = {argc, argv};
     char err[512];
 
     /* pdns ignores SIGPIPE too; a vanished peer shows up as EPIPE on write. */
@@ -80,7 +100,7 @@ main(int argc, char **argv)
         return rbgw_call_main(argc - 1, argv + 1);
     }
 
-    if (rbgw_config_load(&cfg, argc, argv, err, sizeof(err)) != 0) {
+    if (load_config(&cl, &cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "rbgw: %s\n", err);
         fprintf(stderr, "rbgw: try 'rbgw --help'\n");
         return 2;
@@ -108,6 +128,9 @@ main(int argc, char **argv)
                 "rbgw: configuration OK: %zu listener(s), %zu upstream(s), %zu pool(s), "
                 "%zu route(s)\n",
                 cfg.nlisteners, cfg.nupstreams, rc.npools, rc.nroutes);
+        for (size_t i = 0; i < cfg.nenv; i++) {
+            fprintf(stderr, "  env      %s\n", cfg.env[i]);
+        }
         for (size_t i = 0; i < cfg.nlisteners; i++) {
             fprintf(stderr, "  listen   %s  (%s)\n", cfg.listeners[i].text,
                     cfg.listeners[i].origin);
@@ -135,7 +158,7 @@ main(int argc, char **argv)
         return 0;
     }
     rbgw_config_warnings(&cfg, log_warning, NULL);
-    int rc = run(&cfg);
+    int rc = run(&cfg, &cl);
     rbgw_config_free(&cfg);
     return rc;
 }

@@ -3,11 +3,16 @@
  *
  *   listener conn ──ref──> request <──ref── upstream (while in flight)
  *                              │
+ *                              ├──ref──> session (session.h): its pdns connection
+ *                              ├── counted by its listener (l->inflight) until freed
  *                              └── arena: JSON text copy, decoded tree, upstream encodings
  *
  * The request is freed by whoever drops the last reference, never from inside a function that
  * still uses it afterwards: reply/fail only call the listener hook; the listener unrefs after
- * its write completed (or when it goes away).  The "answered" flag enforces one answer.
+ * its write completed (or when it goes away).  The "answered" flag enforces one answer.  An
+ * answer for a session that is gone is swallowed: the listener's connection may be freed.
+ * Freeing the request drops its session reference first, so that a session ending there drops
+ * its open transactions while the upstream pools still run (the gateway may stop right after).
  *
  * A freed request goes on the gateway's spare stack (up to SPARE_MAX) with one arena chunk
  * kept, so a steady stream of calls allocates nothing per call for the request itself.  Under
@@ -33,9 +38,10 @@
 #endif
 
 struct rbgw_request *
-rbgw_request_new(struct rbgw_gateway *gw, const char *raw, size_t len, void *origin,
+rbgw_request_new(struct rbgw_session *s, const char *raw, size_t len, void *origin,
                  rbgw_reply_cb on_reply)
 {
+    struct rbgw_gateway *gw = s->gw;
     struct rbgw_request *req = gw->spare;
     if (req) {
         gw->spare = req->next_spare;
@@ -51,11 +57,16 @@ rbgw_request_new(struct rbgw_gateway *gw, const char *raw, size_t len, void *ori
     req->refs = 1;
     req->gw = gw;
     req->raw = rbgw_str_make(rbgw_arena_memdup(&req->arena, raw, len), len);
+    req->session = s;
+    rbgw_session_ref(s);
     req->origin = origin;
     req->on_reply = on_reply;
     rbgw_buf_init(&req->reply);
     req->start_ns = rbgw_now_ns();
     gw->inflight++;
+    if (s->l) {
+        s->l->inflight++;
+    }
     return req;
 }
 
@@ -73,6 +84,9 @@ rbgw_request_unref(struct rbgw_request *req)
         return;
     }
     struct rbgw_gateway *gw = req->gw;
+    struct rbgw_listener *l = req->session->l;
+    rbgw_session_unref(req->session);
+    req->session = NULL;
     rbgw_buf_free(&req->reply);
     if (SPARE_MAX > 0 && gw->nspare + 1 <= (unsigned)SPARE_MAX) {
         rbgw_arena_reset(&req->arena);
@@ -84,6 +98,9 @@ rbgw_request_unref(struct rbgw_request *req)
         free(req);
     }
     gw->inflight--;
+    if (l) {
+        rbgw__listener_request_freed(l);
+    }
     if (gw->stopping && gw->inflight == 0) {
         rbgw_gateway_stop(gw);
     }
@@ -92,7 +109,7 @@ rbgw_request_unref(struct rbgw_request *req)
 static void
 deliver(struct rbgw_request *req, struct rbgw_str reply)
 {
-    if (req->origin && req->on_reply) {
+    if (!req->session->gone && req->on_reply) {
         req->on_reply(req, reply);
     }
 }
@@ -136,13 +153,6 @@ rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const
     rbgw_buf_free(&b);
 }
 
-void
-rbgw_request_orphan(struct rbgw_request *req)
-{
-    req->origin = NULL;
-    req->on_reply = NULL;
-}
-
 int
 rbgw_request_parse(struct rbgw_request *req, char *err, size_t errlen)
 {
@@ -170,12 +180,13 @@ rbgw_request_dispatch(struct rbgw_request *req)
     if (rbgw_rpc_peek(req->raw.p, req->raw.len, &pk) == 0) {
         /* The common case: method and trxid found without a tree; the bytes go on as sent. */
         req->call.method = pk.method;
+        req->call.mid = pk.mid;
         req->trxid = pk.trxid;
     } else if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
         rbgw_request_fail(req, NULL, "%s", err);
         return;
     }
-    if (rbgw_str_eq_cstr(req->call.method, "initialize")) {
+    if (req->call.mid == RBGW_M_INITIALIZE) {
         /* pdns opens every JSON connector with initialize; it is ours to answer, not the
          * responder's (each upstream connection sends its own, with its own options). */
         rbgw_request_reply(req, RBGW_STR("{\"result\":true}"));
@@ -185,9 +196,10 @@ rbgw_request_dispatch(struct rbgw_request *req)
         rbgw_request_fail(req, NULL, "shutting down");
         return;
     }
-    if (gw->nupstreams == 0) {
+    if (rbgw_gateway_nupstreams(gw) == 0) {
         rbgw_request_fail(req, NULL, "no upstream configured");
         return;
     }
-    rbgw_fanout_dispatch(gw->fanout, req);
+    /* The current generation: the fan-out holds it until it answers (gateway.h). */
+    rbgw_fanout_dispatch(gw->gen->fanout, req);
 }

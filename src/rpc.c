@@ -68,6 +68,7 @@ rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
     }
     out->root = root;
     out->method = m->str;
+    out->mid = rbgw_method_lookup(m->str);
     out->params = p;
     return 0;
 }
@@ -380,6 +381,7 @@ rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out)
     struct rbgw_str f[3];
     char top;
     out->method = RBGW_STR_NULL;
+    out->mid = RBGW_M_UNKNOWN;
     out->trxid = RBGW_STR_NULL;
     if (rbgw_json_scan(text, len, watch, 3, f, &top) != RBGW_JSCAN_OK || top != '{') {
         return -1;
@@ -392,6 +394,7 @@ rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out)
         return -1;
     }
     out->method = rbgw_str_make(m.p + 1, m.len - 2);
+    out->mid = rbgw_method_lookup(out->method);
     if (is_plain_number(f[2])) {
         out->trxid = f[2];
     }

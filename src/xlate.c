@@ -1,10 +1,10 @@
 /*
  * xlate.c: one JSON-RPC call -> the HTTP/1.1 request pdns's HTTP connector would write.
  *
- * Pure: no I/O, no globals, no logging.  The REST mapping is the data in xlate_table.h; this
- * file only walks a row (protocol.md §5.2-§5.4).  Requests are assembled in four scratch
- * buffers (path, query, body, header values) and written to `out` in one go at the end, so a
- * failed translation leaves `out` untouched.
+ * Pure: no I/O, no globals, no logging.  The REST mapping is the `.rest` column of the method
+ * table (method.h); this file only walks a row (docs/protocol.md §5.2-§5.4).  Requests are
+ * assembled in four scratch buffers (path, query, body, header values) and written to `out` in one
+ * go at the end, so a failed translation leaves `out` untouched.
  *
  * Byte-level rules, all from pdns (httpconnector.cc, yahttp reqresp/url/utility) unless noted:
  *  - Request line `<VERB> <path>[?query] HTTP/1.1`.  yahttp re-parses the URL it is given, so
@@ -48,8 +48,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/method.h"
 #include "rbgw/xlate.h"
-#include "xlate_table.h"
 
 #define NHEADERS_MAX 12
 
@@ -72,7 +72,7 @@ struct xreq {
         char name[48]; /* "x-remotebackend-<param>" */
         size_t off;    /* value offset in hvals */
         size_t len;    /* value length */
-    } xh[RBGW_NELEM(xlate_header_params)];
+    } xh[RBGW_REST_NHEADERS];
     size_t nxh;    /* X-Remotebackend-* headers in xh */
     bool d4;       /* dialect 4 */
     char *err;     /* caller's error text buffer */
@@ -246,36 +246,36 @@ scalar_text(struct rbgw_buf *dst, const struct rbgw_json *v)
 }
 
 /* Text of v under conversion c into r->scratch.  Returns 0, 1 when the token is to be left
- * out (XC_STR_OPT), or RBGW_EPROTO. */
+ * out (RBGW_CONV_STR_OPT), or RBGW_EPROTO. */
 static int
-conv_text(struct xreq *r, const struct rbgw_json *v, enum xlate_conv c, const char *what)
+conv_text(struct xreq *r, const struct rbgw_json *v, enum rbgw_rest_conv c, const char *what)
 {
     struct rbgw_buf *s = &r->scratch;
     double d;
     rbgw_buf_reset(s);
     switch (c) {
-    case XC_TEXT:
+    case RBGW_CONV_TEXT:
         if (!scalar_text(s, v)) {
             return fail(r, "parameter '%s' is not a string, number or bool", what);
         }
         return 0;
-    case XC_STR:
-    case XC_STR_OPT:
+    case RBGW_CONV_STR:
+    case RBGW_CONV_STR_OPT:
         if (v != NULL && v->type == RBGW_JSON_STRING) {
             rbgw_buf_append_str(s, v->str);
             return 0;
         }
-        return c == XC_STR_OPT ? 1 : 0;
-    case XC_BOOL01:
+        return c == RBGW_CONV_STR_OPT ? 1 : 0;
+    case RBGW_CONV_BOOL01:
         rbgw_buf_putc(s, truthy(v) ? '1' : '0');
         return 0;
-    case XC_BOOLWORD:
+    case RBGW_CONV_BOOLWORD:
         rbgw_buf_append_cstr(s, truthy(v) ? "true" : "false");
         return 0;
-    case XC_INT:
+    case RBGW_CONV_INT:
         put_int32(s, int32_of(v));
         return 0;
-    case XC_SERIAL:
+    case RBGW_CONV_SERIAL:
         if (r->d4) {
             /* 4.x: std::to_string(number_value()), i.e. "%f" of a double.  The radix is
              * forced to '.' so that a process locale cannot change the bytes. */
@@ -298,7 +298,7 @@ conv_text(struct xreq *r, const struct rbgw_json *v, enum xlate_conv c, const ch
 /* ---- REST: path, headers, body ------------------------------------------------------------ */
 
 /* A method name goes into the path raw: only letters and digits (every pdns method) may.  A
- * name found in xlate_rows is one of them already. */
+ * name the method table knows is one of them already. */
 static int
 check_method(struct xreq *r, struct rbgw_str method)
 {
@@ -314,15 +314,13 @@ check_method(struct xreq *r, struct rbgw_str method)
     return 0;
 }
 
-static const struct xlate_row *
-find_row(struct rbgw_str method)
+/* The method's REST row; pdns's generic rule for unknown methods and those it never sends over
+ * HTTP (initialize). */
+static const struct rbgw_rest *
+rest_row(enum rbgw_method m)
 {
-    for (size_t i = 0; i < RBGW_NELEM(xlate_rows); i++) {
-        if (rbgw_str_eq_cstr(method, xlate_rows[i].method)) {
-            return &xlate_rows[i];
-        }
-    }
-    return &xlate_generic_row;
+    const struct rbgw_rest *row = &rbgw_method_info(m)->rest;
+    return row->none ? &rbgw_method_info(RBGW_M_UNKNOWN)->rest : row;
 }
 
 /* "/<encoded text>" when the parameter is present and not null (pdns's addUrlComponent). */
@@ -333,7 +331,7 @@ put_component(struct xreq *r, const struct rbgw_json *params, const char *name)
     if (v == NULL || v->type == RBGW_JSON_NULL) {
         return 0;
     }
-    int rc = conv_text(r, v, XC_TEXT, name);
+    int rc = conv_text(r, v, RBGW_CONV_TEXT, name);
     if (rc != 0) {
         return rc;
     }
@@ -392,7 +390,7 @@ put_group(struct xreq *r, const char *prefix, long index, const struct rbgw_json
         if (v->type == RBGW_JSON_NULL) {
             continue;
         }
-        rc = conv_text(r, v, XC_TEXT, prefix);
+        rc = conv_text(r, v, RBGW_CONV_TEXT, prefix);
         if (rc == 0) {
             put_encoded(&r->body, &r->scratch);
         }
@@ -405,7 +403,7 @@ put_group(struct xreq *r, const char *prefix, long index, const struct rbgw_json
 
 static int
 put_token(struct xreq *r, struct tokens *tk, const char *key, const struct rbgw_json *v,
-          enum xlate_conv c, const char *what)
+          enum rbgw_rest_conv c, const char *what)
 {
     int rc = conv_text(r, v, c, what);
     if (rc < 0) {
@@ -423,20 +421,20 @@ put_token(struct xreq *r, struct tokens *tk, const char *key, const struct rbgw_
 
 /* Render a row's fields as tokens into tk (the body or the query). */
 static int
-put_fields(struct xreq *r, const struct xlate_field *f, const struct rbgw_json *params,
+put_fields(struct xreq *r, const struct rbgw_rest_field *f, const struct rbgw_json *params,
            struct tokens *tk)
 {
-    for (; f != NULL && f->piece != XP_END; f++) {
+    for (; f != NULL && f->piece != RBGW_PIECE_END; f++) {
         const struct rbgw_json *v = rbgw_json_get(params, f->param);
         int rc = 0;
         switch (f->piece) {
-        case XP_SCALAR:
+        case RBGW_PIECE_SCALAR:
             if (f->member != NULL) {
                 v = rbgw_json_get(v, f->member);
             }
             rc = put_token(r, tk, f->key, v, f->conv, f->member ? f->member : f->param);
             break;
-        case XP_LIST:
+        case RBGW_PIECE_LIST:
             if (v == NULL || v->type != RBGW_JSON_ARRAY) {
                 break;
             }
@@ -445,15 +443,15 @@ put_fields(struct xreq *r, const struct xlate_field *f, const struct rbgw_json *
                 rc = put_token(r, tk, f->key, ev, f->conv, f->param);
             }
             break;
-        case XP_GROUP:
+        case RBGW_PIECE_GROUP:
             token_start(tk);
             rc = put_group(r, f->key, -1, v);
             break;
-        case XP_GROUPS: {
+        case RBGW_PIECE_GROUPS: {
             if (v == NULL || v->type != RBGW_JSON_ARRAY) {
                 break;
             }
-            bool glued = r->d4 && f->join == XJ_AMP5_GLUED4;
+            bool glued = r->d4 && f->join == RBGW_JOIN_AMP5_GLUED4;
             long i = 0;
             for (const struct rbgw_json *e = v->child; e != NULL && rc == 0; e = e->next, i++) {
                 if (!glued || i == 0) {
@@ -463,7 +461,7 @@ put_fields(struct xreq *r, const struct xlate_field *f, const struct rbgw_json *
             }
             break;
         }
-        case XP_END:
+        case RBGW_PIECE_END:
             break;
         }
         if (rc != 0) {
@@ -487,13 +485,13 @@ has_crlf_nul(struct rbgw_str s)
 static int
 put_headers(struct xreq *r, const struct rbgw_json *params)
 {
-    for (size_t i = 0; i < RBGW_NELEM(xlate_header_params); i++) {
-        const char *p = xlate_header_params[i];
+    for (size_t i = 0; i < RBGW_NELEM(rbgw_rest_header_params); i++) {
+        const char *p = rbgw_rest_header_params[i];
         const struct rbgw_json *v = rbgw_json_get(params, p);
         if (v == NULL) {
             continue;
         }
-        int rc = conv_text(r, v, XC_TEXT, p);
+        int rc = conv_text(r, v, RBGW_CONV_TEXT, p);
         if (rc != 0) {
             return rc;
         }
@@ -513,28 +511,28 @@ put_headers(struct xreq *r, const struct rbgw_json *params)
 }
 
 static int
-build_rest(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_str method,
-           const struct rbgw_json *params)
+build_rest(struct xreq *r, const struct rbgw_http_target *t, enum rbgw_method m,
+           struct rbgw_str method, const struct rbgw_json *params)
 {
     if (params != NULL && params->type != RBGW_JSON_OBJECT) {
         return fail(r, "parameters is not an object");
     }
-    const struct xlate_row *row = find_row(method);
+    const struct rbgw_rest *row = rest_row(m);
     int rc;
-    if (row == &xlate_generic_row && (rc = check_method(r, method)) != 0) {
+    if (m == RBGW_M_UNKNOWN && (rc = check_method(r, method)) != 0) {
         return rc;
     }
 
-    r->verb = xlate_verb_names[row->verb];
+    r->verb = rbgw_rest_verb_names[row->verb];
     rbgw_buf_append_str(&r->path, t->path);
     rbgw_buf_putc(&r->path, '/');
     rbgw_buf_append_str(&r->path, method);
-    for (size_t i = 0; i < RBGW_NELEM(xlate_components); i++) {
-        if ((rc = put_component(r, params, xlate_components[i])) != 0) {
+    for (size_t i = 0; i < RBGW_NELEM(rbgw_rest_components); i++) {
+        if ((rc = put_component(r, params, rbgw_rest_components[i])) != 0) {
             return rc;
         }
     }
-    for (size_t i = 0; i < XLATE_MAX_EXTRA && row->extra[i] != NULL; i++) {
+    for (size_t i = 0; i < RBGW_REST_MAX_EXTRA && row->extra[i] != NULL; i++) {
         if ((rc = put_component(r, params, row->extra[i])) != 0) {
             return rc;
         }
@@ -545,13 +543,13 @@ build_rest(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_str met
         return rc;
     }
 
-    if (row->body == XB_FORM) {
+    if (row->body == RBGW_BODY_FORM) {
         struct tokens tk = {&r->body, 0};
         r->has_body = true;
         r->ctype = "application/x-www-form-urlencoded; charset=utf-8";
         return put_fields(r, row->fields, params, &tk);
     }
-    if (row->body == XB_QUERY) {
+    if (row->body == RBGW_BODY_QUERY) {
         struct tokens tk = {&r->query, 0};
         rc = put_fields(r, row->fields, params, &tk);
         r->nquery = tk.n;
@@ -564,10 +562,10 @@ build_rest(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_str met
 
 /* §4.5: POST <path>/<method><suffix>, body parameters=<urlencoded json11 text>. */
 static int
-build_post(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_str method,
-           const struct rbgw_json *params)
+build_post(struct xreq *r, const struct rbgw_http_target *t, enum rbgw_method m,
+           struct rbgw_str method, const struct rbgw_json *params)
 {
-    int rc = check_method(r, method);
+    int rc = m == RBGW_M_UNKNOWN ? check_method(r, method) : 0;
     if (rc != 0) {
         return rc;
     }
@@ -640,7 +638,7 @@ build_post_json(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_st
  * every '-' and lowercase elsewhere (camelizeHeader), "Name: value\r\n", then the upstream's
  * own headers (extra: pre-rendered lines, as configured), then the empty line.  This is the one
  * place that decides header bytes.  h[] arrives sorted: write_request adds the fixed headers in
- * order and xlate_header_params is sorted (the wire golden tests pin it).
+ * order and rbgw_rest_header_params is sorted (the wire golden tests pin it).
  */
 static void
 write_head(struct rbgw_buf *out, const struct xhdr *h, size_t n, const struct rbgw_str *extra)
@@ -736,8 +734,9 @@ write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf 
 
 int
 rbgw_xlate_rpc_to_http_with(struct rbgw_xlate_scratch *xs, const struct rbgw_http_target *t,
-                            struct rbgw_str method, const struct rbgw_json *params,
-                            struct rbgw_str raw, struct rbgw_buf *out, char *err, size_t errlen)
+                            enum rbgw_method m, struct rbgw_str method,
+                            const struct rbgw_json *params, struct rbgw_str raw,
+                            struct rbgw_buf *out, char *err, size_t errlen)
 {
     struct xreq r;
     memset(&r, 0, sizeof(r));
@@ -762,14 +761,14 @@ rbgw_xlate_rpc_to_http_with(struct rbgw_xlate_scratch *xs, const struct rbgw_htt
     int rc;
     switch (t->mode) {
     case RBGW_HTTP_POST:
-        rc = build_post(&r, t, method, params);
+        rc = build_post(&r, t, m, method, params);
         break;
     case RBGW_HTTP_POST_JSON:
         rc = build_post_json(&r, t, method, params, raw);
         break;
     case RBGW_HTTP_REST:
     default:
-        rc = build_rest(&r, t, method, params);
+        rc = build_rest(&r, t, m, method, params);
         break;
     }
     if (rc == 0) {
@@ -800,7 +799,8 @@ rbgw_xlate_rpc_to_http(const struct rbgw_http_target *t, struct rbgw_str method,
 {
     struct rbgw_xlate_scratch xs;
     memset(&xs, 0, sizeof(xs));
-    int rc = rbgw_xlate_rpc_to_http_with(&xs, t, method, params, raw, out, err, errlen);
+    int rc = rbgw_xlate_rpc_to_http_with(&xs, t, rbgw_method_lookup(method), method, params, raw,
+                                         out, err, errlen);
     rbgw_xlate_scratch_free(&xs);
     return rc;
 }

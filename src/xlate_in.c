@@ -1,12 +1,13 @@
 /*
  * xlate_in.c: one HTTP request from pdns's HTTP connector -> the JSON-RPC call it stands for.
  *
- * Pure: no I/O, no globals, no logging.  The reverse of xlate.c, driven by the same per-method
- * rows (xlate_table.h: extra path components, body/query fields and their conversions) plus
- * the two columns only ingress needs (xlate_in_table.h: which generic components a method's
- * path carries, and the parameters REST loses).  The result is a JSON tree in the caller's arena,
- * written once at the end with rbgw_json_write (json11 form, sorted keys), so the text equals
- * what pdns sends on a pipe for the same call and a failed translation leaves `out` untouched.
+ * Pure: no I/O, no globals, no logging.  The reverse of xlate.c, driven by the same `.rest`
+ * column of the method table (method.h): extra path components, body/query fields and their
+ * conversions, plus what only ingress needs (which generic components a method's path carries,
+ * and the parameters REST loses).  The method name is looked up once, after the path split.  The
+ * result is a JSON tree in the caller's arena, written once at the end with rbgw_json_write (json11
+ * form, sorted keys), so the text equals what pdns sends on a pipe for the same call and a failed
+ * translation leaves `out` untouched.
  *
  * Flow (protocol.md §4.5, §4.6, §6.2):
  *
@@ -40,11 +41,45 @@
 #include <string.h>
 
 #include "rbgw/json.h"
+#include "rbgw/method.h"
 #include "rbgw/xlate_in.h"
-#include "xlate_in_table.h"
-#include "xlate_table.h"
 
-#define MAX_SEGMENT_NAMES (RBGW_NELEM(xlate_components) + XLATE_MAX_EXTRA)
+#define MAX_SEGMENT_NAMES (RBGW_REST_NCOMPONENTS + RBGW_REST_MAX_EXTRA)
+
+/* §6.3: the JSON type of a parameter (path segment, header, field without a typed conversion,
+ * record-group member) by its name.  Names not listed are strings. */
+enum xin_type {
+    XT_STRING,   /* the decoded bytes */
+    XT_INT,      /* decimal int64 ("-1" arrives as %2d1) */
+    XT_INT_FRAC, /* as XT_INT, but 4.x's "N.000000" is taken as N (serial, trxid) */
+    XT_BOOL,     /* "1"/"0" (also "true"/"false") */
+    XT_NULLABLE, /* a string, and the empty value is null (rr[ordername]=) */
+};
+
+struct xin_type_row {
+    const char *name;   /* parameter or member name */
+    enum xin_type type; /* how its text becomes JSON */
+};
+
+static const struct xin_type_row xin_types[] = {
+    {"id", XT_INT},
+    {"domain_id", XT_INT},
+    {"zone-id", XT_INT},
+    {"maxResults", XT_INT},
+    {"times", XT_INT},
+    {"flags", XT_INT},
+    {"ttl", XT_INT},
+    {"qclass", XT_INT},
+    {"trxid", XT_INT_FRAC},
+    {"serial", XT_INT_FRAC},
+    {"active", XT_BOOL},
+    {"published", XT_BOOL},
+    {"auth", XT_BOOL},
+    {"narrow", XT_BOOL},
+    {"include_disabled", XT_BOOL},
+    {"include-disabled", XT_BOOL},
+    {"ordername", XT_NULLABLE},
+};
 
 struct xin {
     struct rbgw_arena *a; /* borrowed: the caller's arena */
@@ -276,20 +311,20 @@ type_of(const char *name, size_t len)
 }
 
 static enum xin_type
-type_of_conv(enum xlate_conv c, const char *name)
+type_of_conv(enum rbgw_rest_conv c, const char *name)
 {
     switch (c) {
-    case XC_STR:
-    case XC_STR_OPT:
+    case RBGW_CONV_STR:
+    case RBGW_CONV_STR_OPT:
         return XT_STRING;
-    case XC_BOOL01:
-    case XC_BOOLWORD:
+    case RBGW_CONV_BOOL01:
+    case RBGW_CONV_BOOLWORD:
         return XT_BOOL;
-    case XC_INT:
+    case RBGW_CONV_INT:
         return XT_INT;
-    case XC_SERIAL:
+    case RBGW_CONV_SERIAL:
         return XT_INT_FRAC;
-    case XC_TEXT:
+    case RBGW_CONV_TEXT:
     default:
         return type_of(name, strlen(name));
     }
@@ -394,8 +429,8 @@ static int
 decode_headers(struct xin *x, const struct rbgw_http_in *in, struct rbgw_json *params)
 {
     static const char pre[] = "x-remotebackend-";
-    for (size_t k = 0; k < RBGW_NELEM(xlate_header_params); k++) {
-        const char *p = xlate_header_params[k];
+    for (size_t k = 0; k < RBGW_NELEM(rbgw_rest_header_params); k++) {
+        const char *p = rbgw_rest_header_params[k];
         const struct rbgw_http_header *found = NULL;
         for (size_t i = 0; i < in->nheaders; i++) {
             struct rbgw_str name = in->headers[i].name;
@@ -494,8 +529,8 @@ type_group(struct xin *x, struct rbgw_json *g, const char *prefix, size_t index,
 }
 
 /*
- * rr[k]=v (XP_GROUP) or rrset[i][k]=v / nsset[i][k]=v (XP_GROUPS) -> an object or an array of
- * objects, with pdns 4.x's bodies recovered as §5.4 says:
+ * rr[k]=v (RBGW_PIECE_GROUP) or rrset[i][k]=v / nsset[i][k]=v (RBGW_PIECE_GROUPS) -> an object or
+ * an array of objects, with pdns 4.x's bodies recovered as §5.4 says:
  *   - a single group takes the first bare digit as its auth;
  *   - '&'-joined groups (nsset) take the k-th bare digit as group k's auth;
  *   - glued groups (replaceRRSet in 4.x) take the first bare digit as group 0's auth, and for
@@ -504,10 +539,10 @@ type_group(struct xin *x, struct rbgw_json *g, const char *prefix, size_t index,
  * missing from the body become empty objects; an index is bounded by the token count.
  */
 static int
-decode_groups(struct xin *x, const struct xlate_field *f, struct form *fm, struct bare *bare,
+decode_groups(struct xin *x, const struct rbgw_rest_field *f, struct form *fm, struct bare *bare,
               struct rbgw_json *params)
 {
-    bool indexed = f->piece == XP_GROUPS;
+    bool indexed = f->piece == RBGW_PIECE_GROUPS;
     size_t n = 0, idx = 0;
     struct rbgw_str member;
     for (size_t i = 0; i < fm->n; i++) {
@@ -539,7 +574,7 @@ decode_groups(struct xin *x, const struct xlate_field *f, struct form *fm, struc
     }
 
     if (bare->n > 0 && n > 0) {
-        if (indexed && f->join == XJ_AMP5_GLUED4) {
+        if (indexed && f->join == RBGW_JOIN_AMP5_GLUED4) {
             bare_take(x, bare, g[0]);
             for (size_t i = 0; i + 1 < n; i++) {
                 if (obj_find(g[i + 1], "auth", 4) != NULL) {
@@ -589,7 +624,7 @@ decode_groups(struct xin *x, const struct xlate_field *f, struct form *fm, struc
 /* ---- row fields ---------------------------------------------------------------------------- */
 
 static int
-decode_fields(struct xin *x, const struct xlate_row *row, struct form *fm, struct rbgw_json *params)
+decode_fields(struct xin *x, const struct rbgw_rest *row, struct form *fm, struct rbgw_json *params)
 {
     struct bare bare = {NULL, 0, 0};
     bare.t = rbgw_arena_alloc(x->a, (fm->n ? fm->n : 1) * sizeof(*bare.t));
@@ -601,10 +636,11 @@ decode_fields(struct xin *x, const struct xlate_row *row, struct form *fm, struc
         }
     }
 
-    for (const struct xlate_field *f = row->fields; f != NULL && f->piece != XP_END; f++) {
+    for (const struct rbgw_rest_field *f = row->fields; f != NULL && f->piece != RBGW_PIECE_END;
+         f++) {
         int rc = 0;
         switch (f->piece) {
-        case XP_SCALAR: {
+        case RBGW_PIECE_SCALAR: {
             struct tok *t = form_last(fm, f->key, false);
             if (t == NULL) {
                 break;
@@ -627,7 +663,7 @@ decode_fields(struct xin *x, const struct xlate_row *row, struct form *fm, struc
             obj_set_c(x, o, f->member, v);
             break;
         }
-        case XP_LIST: {
+        case RBGW_PIECE_LIST: {
             /* A list of members of objects (feedEnts auth[]) cannot be put back into objects
              * that REST never carried; its tokens are consumed and dropped. */
             struct rbgw_json *arr = NULL, *tail = NULL;
@@ -658,11 +694,11 @@ decode_fields(struct xin *x, const struct xlate_row *row, struct form *fm, struc
             }
             break;
         }
-        case XP_GROUP:
-        case XP_GROUPS:
+        case RBGW_PIECE_GROUP:
+        case RBGW_PIECE_GROUPS:
             rc = decode_groups(x, f, fm, &bare, params);
             break;
-        case XP_END:
+        case RBGW_PIECE_END:
             break;
         }
         if (rc != 0) {
@@ -673,26 +709,26 @@ decode_fields(struct xin *x, const struct xlate_row *row, struct form *fm, struc
 }
 
 static void
-apply_defaults(struct xin *x, const struct xin_row *ir, struct rbgw_json *params)
+apply_defaults(struct xin *x, const struct rbgw_rest *row, struct rbgw_json *params)
 {
-    for (size_t i = 0; i < XIN_MAX_DEFAULTS && ir->defaults[i].value != XIN_NONE; i++) {
-        const struct xin_default *d = &ir->defaults[i];
+    for (size_t i = 0; i < RBGW_REST_MAX_LOST && row->lost[i].value != RBGW_LOST_NONE; i++) {
+        const struct rbgw_rest_lost *d = &row->lost[i];
         if (!d->force && obj_find(params, d->param, strlen(d->param)) != NULL) {
             continue;
         }
         struct rbgw_json *v = NULL;
         switch (d->value) {
-        case XIN_FALSE:
+        case RBGW_LOST_FALSE:
             v = rbgw_json_new(x->a, RBGW_JSON_FALSE);
             break;
-        case XIN_TRUE:
+        case RBGW_LOST_TRUE:
             v = rbgw_json_new(x->a, RBGW_JSON_TRUE);
             break;
-        case XIN_EMPTY_STR:
+        case RBGW_LOST_EMPTY_STR:
             v = rbgw_json_new_string(x->a, "", 0);
             break;
-        case XIN_EMPTY_ARRAY:
-        case XIN_NONE:
+        case RBGW_LOST_EMPTY_ARRAY:
+        case RBGW_LOST_NONE:
         default:
             v = rbgw_json_new(x->a, RBGW_JSON_ARRAY);
             break;
@@ -703,28 +739,6 @@ apply_defaults(struct xin *x, const struct xin_row *ir, struct rbgw_json *params
 
 /* ---- REST ---------------------------------------------------------------------------------- */
 
-static const struct xin_row *
-find_in_row(struct rbgw_str method)
-{
-    for (size_t i = 0; i < RBGW_NELEM(xin_rows); i++) {
-        if (rbgw_str_eq_cstr(method, xin_rows[i].method)) {
-            return &xin_rows[i];
-        }
-    }
-    return NULL;
-}
-
-static const struct xlate_row *
-find_out_row(struct rbgw_str method)
-{
-    for (size_t i = 0; i < RBGW_NELEM(xlate_rows); i++) {
-        if (rbgw_str_eq_cstr(method, xlate_rows[i].method)) {
-            return &xlate_rows[i];
-        }
-    }
-    return NULL;
-}
-
 static int
 decode_segment(struct xin *x, struct rbgw_str raw, size_t pos, struct rbgw_str *out)
 {
@@ -734,18 +748,18 @@ decode_segment(struct xin *x, struct rbgw_str raw, size_t pos, struct rbgw_str *
 }
 
 static int
-decode_known(struct xin *x, const struct xin_row *ir, const struct xlate_row *row,
-             const struct rbgw_http_in *in, const struct rbgw_str *seg, size_t nseg,
-             struct form *fm, struct rbgw_json *params)
+decode_known(struct xin *x, const struct rbgw_method_info *mi, const struct rbgw_http_in *in,
+             const struct rbgw_str *seg, size_t nseg, struct form *fm, struct rbgw_json *params)
 {
+    const struct rbgw_rest *row = &mi->rest;
     const char *names[MAX_SEGMENT_NAMES];
     size_t n = 0;
-    for (size_t i = 0; i < RBGW_NELEM(xlate_components); i++) {
-        if (ir->components & (1u << i)) {
-            names[n++] = xlate_components[i];
+    for (size_t i = 0; i < RBGW_NELEM(rbgw_rest_components); i++) {
+        if (row->path & (1u << i)) {
+            names[n++] = rbgw_rest_components[i];
         }
     }
-    for (size_t i = 0; i < XLATE_MAX_EXTRA && row->extra[i] != NULL; i++) {
+    for (size_t i = 0; i < RBGW_REST_MAX_EXTRA && row->extra[i] != NULL; i++) {
         names[n++] = row->extra[i];
     }
     if (nseg != n) {
@@ -755,8 +769,8 @@ decode_known(struct xin *x, const struct xin_row *ir, const struct xlate_row *ro
             l += (size_t)snprintf(list + l, sizeof(list) - l, "%s%s", i ? ", " : "", names[i]);
         }
         return fail(x, RBGW_EPROTO,
-                    "%s: expected %zu path segment%s after the method (%s), got %zu", row->method,
-                    n, n == 1 ? "" : "s", list, nseg);
+                    "%s: expected %zu path segment%s after the method (%s), got %zu", mi->name, n,
+                    n == 1 ? "" : "s", list, nseg);
     }
 
     int rc;
@@ -767,7 +781,7 @@ decode_known(struct xin *x, const struct xin_row *ir, const struct xlate_row *ro
             return rc;
         }
         char what[80];
-        snprintf(what, sizeof(what), "%s: %s", row->method, names[i]);
+        snprintf(what, sizeof(what), "%s: %s", mi->name, names[i]);
         if ((rc = typed(x, text, type_of(names[i], strlen(names[i])), what, &v)) != 0) {
             return rc;
         }
@@ -786,7 +800,7 @@ decode_known(struct xin *x, const struct xin_row *ir, const struct xlate_row *ro
             obj_set(x, params, t->key.p, t->key.len, new_str(x, t->val));
         }
     }
-    apply_defaults(x, ir, params);
+    apply_defaults(x, row, params);
     return 0;
 }
 
@@ -801,16 +815,16 @@ decode_unknown(struct xin *x, const struct rbgw_http_in *in, const struct rbgw_s
     if ((rc = decode_headers(x, in, params)) != 0) {
         return rc;
     }
-    bool from_header[RBGW_NELEM(xlate_header_params)];
-    for (size_t k = 0; k < RBGW_NELEM(xlate_header_params); k++) {
-        const char *h = xlate_header_params[k];
+    bool from_header[RBGW_NELEM(rbgw_rest_header_params)];
+    for (size_t k = 0; k < RBGW_NELEM(rbgw_rest_header_params); k++) {
+        const char *h = rbgw_rest_header_params[k];
         from_header[k] = obj_find(params, h, strlen(h)) != NULL;
     }
     for (size_t i = 0; i < fm->n; i++) {
         struct tok *t = &fm->t[i];
         bool shadowed = false;
-        for (size_t k = 0; k < RBGW_NELEM(xlate_header_params); k++) {
-            shadowed |= from_header[k] && rbgw_str_eq_cstr(t->key, xlate_header_params[k]);
+        for (size_t k = 0; k < RBGW_NELEM(rbgw_rest_header_params); k++) {
+            shadowed |= from_header[k] && rbgw_str_eq_cstr(t->key, rbgw_rest_header_params[k]);
         }
         if (!t->bare && !shadowed) {
             obj_set(x, params, t->key.p, t->key.len, new_str(x, t->val));
@@ -978,10 +992,11 @@ rbgw_xlate_http_to_rpc(const struct rbgw_http_in_conf *conf, const struct rbgw_h
     }
 
     struct rbgw_json *params = rbgw_json_new(a, RBGW_JSON_OBJECT);
-    const struct xin_row *ir = find_in_row(method);
-    const struct xlate_row *row = find_out_row(method);
-    if (ir != NULL && row != NULL) {
-        rc = decode_known(x, ir, row, in, seg + 1, nseg - 1, &fm, params);
+    /* The one lookup of the method name; initialize, which pdns never sends over HTTP, has no
+     * REST row and is decoded as unknown. */
+    const struct rbgw_method_info *mi = rbgw_method_info(rbgw_method_lookup(method));
+    if (mi->len > 0 && !mi->rest.none) {
+        rc = decode_known(x, mi, in, seg + 1, nseg - 1, &fm, params);
     } else {
         rc = decode_unknown(x, in, seg + 1, nseg - 1, &fm, params);
     }

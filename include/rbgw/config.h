@@ -3,14 +3,16 @@
  *
  * Sources, applied in this order (later wins, as in pdns):
  *   1. built-in defaults (the schema table in config.c);
- *   2. the file named by --config=FILE: `key=value` lines, '#' comments, blank lines, spaces
- *      around key and value trimmed, `key+=value` appends to a list key;
- *   3. the command line: every key also as `--key=value` (`--key` alone means `--key=yes`).
- * For a list key (listen, upstream) the command line replaces the file's list unless it uses
- * `--key+=value`.
+ *   2. the environment: RBGW_<KEY> for every key the file takes (upper case, '-' -> '_'), and
+ *      RBGW_CONFIG; a list variable holds one entry per line; an empty variable is unset;
+ *   3. the file named by --config=FILE (else by RBGW_CONFIG): `key=value` lines, '#' comments,
+ *      blank lines, spaces around key and value trimmed, `key+=value` appends to a list key;
+ *   4. the command line: every key also as `--key=value` (`--key` alone means `--key=yes`).
+ * For a list key (listen, upstream) each layer replaces the list of the layers below unless it
+ * uses `key+=value`.
  *
  * Loading is pure (no logging, no I/O but reading the file); every error names its place:
- * "rbgw.conf:12: upstream: unknown connector type 'tcp'", "--timeout: ...".
+ * "rbgw.conf:12: upstream: unknown connector type 'tcp'", "RBGW_LOG_LEVEL: ...", "--timeout: ...".
  */
 #ifndef RBGW_CONFIG_H
 #define RBGW_CONFIG_H
@@ -47,10 +49,22 @@ enum rbgw_log_level {
     X("failure-limit", 3, 1, 1000, "consecutive failures that eject the upstream from its pool")   \
     X("health-interval", 1000, 10, 600000, "ms between checks of an ejected upstream")
 
+/*
+ * Numeric listener connection-string options, per transport (times in ms), with the same rule
+ * as above: rbgw_config_load checks them, the listener reads them through the same row
+ * (rbgw_listener_int_opt), --help and docs/configuration.md print it.
+ *   X(transport, name, default, min, max, help)
+ */
+#define RBGW_LISTENER_INT_OPTS(X)                                                                  \
+    X(RBGW_TRANSPORT_ZEROMQ, "session-timeout", 60000, 10, 86400000,                               \
+      "ms a peer may idle before its session ends")
+
 /** One listen= or upstream= entry. */
 struct rbgw_endpoint_conf {
     struct rbgw_connstr cs; /* parsed connection string (owned) */
-    char *text;             /* owned: the string as written, secrets masked (header=) */
+    char *text;             /* owned: the string as written, secrets masked (header= values,
+                               a URL's userinfo): for messages and --check-config */
+    char *raw;              /* owned: the string exactly as written: what a reload compares */
     char *origin;           /* owned: "file:line" or "--upstream", for later error messages */
 };
 
@@ -69,6 +83,9 @@ struct rbgw_config {
     enum rbgw_log_level log_level; /* log-level=error|warning|info|debug, default info */
     size_t max_request_size;       /* bytes; a larger request from pdns gets a false reply */
     size_t max_reply_size;         /* bytes; a larger upstream reply becomes a false reply */
+    char **env;                    /* owned: "RBGW_KEY=value" per variable applied, with
+                                      " (overridden by PLACE)" when the file or argv won */
+    size_t nenv;                   /* entries in env */
     bool check_config;             /* --check-config: validate, print a summary, exit */
     bool help;                     /* --help */
     bool version;                  /* --version */
@@ -82,6 +99,11 @@ struct rbgw_config {
  */
 int rbgw_config_load(struct rbgw_config *cfg, int argc, char **argv, char *err,
                      size_t errlen) RBGW_MUSTCHECK;
+
+/** rbgw_config_load with the environment given as a NULL-terminated "NAME=value" array
+ *  (NULL: none) instead of the process's own. */
+int rbgw_config_load_env(struct rbgw_config *cfg, int argc, char **argv, char **envp, char *err,
+                         size_t errlen) RBGW_MUSTCHECK;
 void rbgw_config_free(struct rbgw_config *cfg);
 
 /**
@@ -94,8 +116,29 @@ void rbgw_config_free(struct rbgw_config *cfg);
 size_t rbgw_config_warnings(const struct rbgw_config *cfg,
                             void (*emit)(void *ctx, const char *text), void *ctx);
 
+/** Deep copy of src into dst (overwritten, not freed); rbgw_endpoint_conf_free releases it. */
+void rbgw_endpoint_conf_copy(struct rbgw_endpoint_conf *dst, const struct rbgw_endpoint_conf *src);
+void rbgw_endpoint_conf_free(struct rbgw_endpoint_conf *ec);
+
+/**
+ * The address a listener binds (unix path=, http address=, zeromq endpoint=), as written, or
+ * NULL for one that binds nothing (pipe).  Two listeners with the same address cannot run at
+ * the same time.
+ */
+const char *rbgw_listener_address(const struct rbgw_endpoint_conf *ec);
+
 /** Write --help text (every key, its default and meaning, from the schema table) to f. */
 void rbgw_config_usage(FILE *f);
+
+/**
+ * Write the keys as troff paragraphs (.TP) for the man pages, from the same table as --help:
+ * `--key=VALUE` for rbgw(8), or with file_form `key=VALUE` and without the command-line-only
+ * keys for rbgw.conf(5); each with its default, list note and RBGW_ variable.
+ */
+void rbgw_config_man_keys(FILE *f, bool file_form);
+
+/** Write the upstream options rbgw reads (RBGW_UPSTREAM_INT_OPTS) as troff paragraphs. */
+void rbgw_config_man_upstream_opts(FILE *f);
 
 /** Name of upstream i: its name= option, or "<transport>#<i+1>" ("http#1").  Caller frees. */
 char *rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i);
@@ -115,6 +158,13 @@ struct rbgw_unix_perm {
  */
 int rbgw_config_unix_perm(const struct rbgw_connstr *cs, struct rbgw_unix_perm *out, char *err,
                           size_t errlen) RBGW_MUSTCHECK;
+
+/**
+ * True if an upstream's settings come partly from files read when it is made (header-file=,
+ * and for https:// the certificates and CA store): a reload makes such an upstream anew even
+ * when its text is unchanged, so a rotated token or certificate takes effect.
+ */
+bool rbgw_config_upstream_reads_files(const struct rbgw_endpoint_conf *ec);
 
 /** "error", "warning", "info", "debug". */
 const char *rbgw_log_level_name(enum rbgw_log_level l);

@@ -59,6 +59,8 @@ int rbgw_connstr_parse(const char *s, struct rbgw_connstr *out, char *err,
 int rbgw_connstr_parse_named(const char *s, struct rbgw_connstr *out, char *err,
                              size_t errlen) RBGW_MUSTCHECK;
 void rbgw_connstr_free(struct rbgw_connstr *cs);
+/** Deep copy of src into dst (which is overwritten, not freed). */
+void rbgw_connstr_copy(struct rbgw_connstr *dst, const struct rbgw_connstr *src);
 
 /** Value of key, or NULL when absent. */
 const char *rbgw_connstr_get(const struct rbgw_connstr *cs, const char *key);

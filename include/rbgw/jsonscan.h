@@ -41,4 +41,14 @@ enum {
 int rbgw_json_scan(const char *text, size_t len, const struct rbgw_jscan_watch *watch,
                    size_t nwatch, struct rbgw_str *found, char *top) RBGW_MUSTCHECK;
 
+/**
+ * Split a container: text is one array or object (surrounding whitespace allowed).  The text
+ * of its k-th element (array) or k-th member's value (object), in source order, goes to
+ * items[k] for k < max; *n is the number of children, which may exceed max.  Validates the
+ * whole text as rbgw_json_scan does.  Returns RBGW_JSCAN_OK, or RBGW_JSCAN_INVALID when text
+ * is not one valid array or object (then *n is 0).
+ */
+int rbgw_json_scan_items(const char *text, size_t len, struct rbgw_str *items, size_t max,
+                         size_t *n) RBGW_MUSTCHECK;
+
 #endif

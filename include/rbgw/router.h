@@ -1,7 +1,8 @@
 /*
- * router.h: routing and fan-out policy: which upstreams a call goes to and how their answers
- * combine.  Pure (no I/O, no clocks, no logging): the event-loop side lives in fanout.c and
- * hands this module plain state; every decision here is testable as a table.
+ * router.h: pools and routes built from the configuration, and the route a call takes (pure:
+ * no I/O, no clocks, no logging).  fanout.c runs the calls; the policies it applies live in
+ * their own modules: lb.h (member order), result.h (pdns's reading of a reply), merge.h
+ * (read=merge), dname.h (names under zones) and method.h (method classes, call names).
  *
  * Model (docs/fanout.md):
  *   upstream=http:url=...,name=a,weight=2   named responders (name defaults to "<type>#<n>")
@@ -11,8 +12,8 @@
  * With no pool= lines there is one implicit pool "default" of every upstream; with no route=
  * lines every call goes to the first pool.  A call that no route matches goes to the first pool.
  *
- * Method classes: reads are lookup, APILookup, list, and every method starting with "get" or
- * "search"; everything else, unknown methods included, is a write.
+ * A call's class is its method's (method.h): the method table says which methods are reads;
+ * every other method, unknown ones included, is a write.
  */
 #ifndef RBGW_ROUTER_H
 #define RBGW_ROUTER_H
@@ -21,21 +22,8 @@
 
 #include "rbgw/buf.h"
 #include "rbgw/config.h"
-#include "rbgw/json.h"
-
-enum rbgw_method_class {
-    RBGW_CLASS_READ,
-    RBGW_CLASS_WRITE,
-};
-
-enum rbgw_lb_policy {
-    RBGW_LB_FIRST_AVAILABLE,   /* "first-available": members in order, first healthy one */
-    RBGW_LB_ROUND_ROBIN,       /* "round-robin" over healthy members */
-    RBGW_LB_LEAST_OUTSTANDING, /* "least-outstanding" (default): fewest calls in flight, ties
-                                  broken round-robin */
-    RBGW_LB_WEIGHTED,          /* "weighted": smooth weighted round-robin by weight= */
-    RBGW_LB_CONSISTENT_HASH,   /* "consistent-hash": rendezvous hash of the call's zone */
-};
+#include "rbgw/lb.h"
+#include "rbgw/method.h"
 
 enum rbgw_read_mode {
     RBGW_READ_ONE,            /* "one" (default): one upstream (retries go to another) */
@@ -69,10 +57,10 @@ struct rbgw_route_conf {
 };
 
 struct rbgw_router_conf {
-    struct rbgw_pool_conf *pools; /* owned; at least one */
-    size_t npools;
+    struct rbgw_pool_conf *pools;   /* owned; at least one */
+    size_t npools;                  /* entries in pools */
     struct rbgw_route_conf *routes; /* owned; may be empty */
-    size_t nroutes;
+    size_t nroutes;                 /* entries in routes */
 };
 
 /**
@@ -85,77 +73,8 @@ int rbgw_router_conf_build(const struct rbgw_config *cfg, struct rbgw_router_con
                            size_t errlen) RBGW_MUSTCHECK;
 void rbgw_router_conf_free(struct rbgw_router_conf *rc);
 
-/** Class of a method name. */
-enum rbgw_method_class rbgw_method_class(struct rbgw_str method);
-
-/**
- * The DNS name a call is about, for zone routes and consistent hashing: lookup/APILookup qname,
- * list zonename, getDomainInfo/getDomainMetadata/getAllDomainMetadata/setDomainMetadata/
- * getDomainKeys/... name, startTransaction/feedEnts3/superMasterBackend/createSlaveDomain domain,
- * replaceRRSet qname, feedRecord rr.qname.  Empty when the call names none.
- */
-struct rbgw_str rbgw_call_name(struct rbgw_str method, const struct rbgw_json *params);
-
-/**
- * True when name is zone or below it (DNS label boundary, ASCII case-insensitive, trailing dots
- * optional on both): "www.Example.COM." is under "example.com", "badexample.com." is not;
- * "." (root) contains everything.
- */
-bool rbgw_name_under(struct rbgw_str name, struct rbgw_str zone);
-
 /** Index of the first route matching (class, name), or the first pool when none matches. */
 size_t rbgw_route_pick(const struct rbgw_router_conf *rc, enum rbgw_method_class cls,
                        struct rbgw_str name);
-
-/* ---- load balancing ---- */
-
-struct rbgw_member_state {
-    bool healthy;         /* not ejected */
-    uint32_t outstanding; /* calls in flight on this upstream */
-    uint32_t weight;      /* weight= (>= 1) */
-    int64_t current;      /* smooth weighted round-robin state (owned by rbgw_lb_order) */
-};
-
-/**
- * Order the n members for one call: the first entry is the upstream to use, the rest the
- * fallbacks in the order retries / first-success / first-nonempty should try them.  Writes a
- * permutation of 0..n-1 to order.  Unhealthy members go last (panic mode: when none is
- * healthy the order is as if all were).  *rr is the pool's round-robin counter (advanced);
- * hash is the call name's hash (consistent-hash).  Deterministic for the same inputs.
- */
-void rbgw_lb_order(enum rbgw_lb_policy policy, struct rbgw_member_state *m, size_t n, uint64_t *rr,
-                   uint64_t hash, size_t *order);
-
-/** Hash of a DNS name for consistent hashing (case-insensitive, trailing dot ignored). */
-uint64_t rbgw_name_hash(struct rbgw_str name);
-
-/* ---- reading results the way pdns does (protocol.md §3.4, §8.13) ---- */
-
-enum rbgw_result_kind {
-    RBGW_RESULT_FAILED, /* transport failure or result false */
-    RBGW_RESULT_EMPTY,  /* success but nothing: [] / true for lookup-like methods */
-    RBGW_RESULT_DATA,   /* success with data (records, an object, ...) */
-};
-
-/**
- * How pdns would read this reply for this method. reply: a vetted one-line JSON object (NULL,
- * unparsable, no object or no non-null result -> FAILED).  Per-method table: docs/fanout.md.
- */
-enum rbgw_result_kind rbgw_result_kind(struct rbgw_arena *a, struct rbgw_str method,
-                                       struct rbgw_str reply);
-
-/**
- * Merge read replies (mode merge): for methods whose result is a record or DomainInfo array
- * (lookup, APILookup, list, searchRecords, getAllDomains, getUpdatedMasters,
- * getUnfreshSlaveInfos, getTSIGKeys, getDomainKeys) concatenate the arrays of successful replies
- * (getAllDomains-like lists: keep the first entry per zone name); for other methods the first
- * successful reply in member order wins (the first with data, else the first empty success).
- * Record objects are copied as written (key order, number text).  Every "log" array, those of
- * false replies included, is concatenated in member order.
- * replies[i] is NULL (.p == NULL) for a failed leg.  Writes one JSON object line to out.
- * Returns 0, or RBGW_EPROTO when no leg succeeded (out untouched).
- */
-int rbgw_merge_replies(struct rbgw_arena *a, struct rbgw_str method, const struct rbgw_str *replies,
-                       size_t n, struct rbgw_buf *out) RBGW_MUSTCHECK;
 
 #endif

@@ -13,16 +13,19 @@
 #include "rbgw/buf.h"
 #include "rbgw/connstr.h"
 #include "rbgw/json.h"
+#include "rbgw/method.h"
 
 struct rbgw_rpc_call {
     struct rbgw_json *root;         /* the whole request object (arena) */
     struct rbgw_str method;         /* view into root */
+    enum rbgw_method mid;           /* method's row in the method table (RBGW_M_UNKNOWN: none) */
     const struct rbgw_json *params; /* "parameters" object (an empty object when absent) */
 };
 
 /**
  * Decode a JSON-RPC request.  Requires an object with a string "method"; "parameters" must be
- * an object when present.  Returns 0 or RBGW_EPARSE with a reason in err.
+ * an object when present; out->mid is the method's row in the method table.  Returns 0 or
+ * RBGW_EPARSE with a reason in err.
  */
 int rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_rpc_call *out,
                     char *err, size_t errlen) RBGW_MUSTCHECK;
@@ -30,15 +33,17 @@ int rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct r
 /** What routing needs from a call, found without building a tree. */
 struct rbgw_rpc_peek {
     struct rbgw_str method; /* the "method" string (it has no escapes when peek succeeds) */
+    enum rbgw_method mid;   /* its row in the method table (RBGW_M_UNKNOWN: none) */
     struct rbgw_str trxid;  /* text of parameters.trxid when it is a plain number, else empty */
 };
 
 /**
  * Scan of a call without a tree (rbgw_json_scan): valid JSON, a top-level object with a
  * non-empty "method" string free of escapes and, if present, a "parameters" object or null;
- * parameters.trxid is noted when it is an integer.  Returns 0, or -1 when the text is not that
- * (the caller then runs rbgw_rpc_decode, which explains).  Between JSON connectors this is all
- * rbgw reads of a call: its bytes are forwarded as received.
+ * parameters.trxid is noted when it is an integer, and the method name is looked up in the
+ * method table (the one place a pass-through call's name is compared).  Returns 0, or -1 when
+ * the text is not that (the caller then runs rbgw_rpc_decode, which explains).  Between JSON
+ * connectors this is all rbgw reads of a call: its bytes are forwarded as received.
  */
 int rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out);
 

@@ -3,8 +3,8 @@
  *
  * Produces the exact bytes pdns's own HTTP connector writes for a call (protocol.md §4.4-§5.4),
  * in the three modes: REST (default), post (post=yes) and post_json (post=yes,post_json=yes).
- * The REST mapping is one const table of per-method rows (verb, path components, headers, body
- * or query encoding) in xlate_table.h; methods not in the table follow pdns's generic GET rule.
+ * The REST mapping is the `.rest` column of the method table (method.h: verb, path components,
+ * body or query encoding); methods not in the table follow pdns's generic GET rule.
  *
  * Dialect 5 (default) writes pdns 5.x's correct bodies; dialect 4 reproduces pdns 4.x's bytes
  * exactly, bugs included (bare 1/0 booleans, glued replaceRRSet groups, serial=N.000000).
@@ -14,6 +14,7 @@
 
 #include "rbgw/buf.h"
 #include "rbgw/json.h"
+#include "rbgw/method.h"
 
 enum rbgw_http_mode {
     RBGW_HTTP_REST,      /* RESTful verbs and paths, X-RemoteBackend-* headers, form bodies */
@@ -33,12 +34,13 @@ struct rbgw_http_target {
 
 /**
  * Append one complete HTTP/1.1 request for the call to out: request line, headers, blank line,
- * body.  method and params come from the decoded call; raw is the call's JSON-RPC text as
- * received (post_json sends it trimmed of surrounding whitespace; when empty, the call is
- * serialised).  params may be NULL (no parameters).  Returns 0, or RBGW_EPROTO with a reason in
- * err (may be NULL) when the parameters cannot be expressed (e.g. params is not an object, a path
- * component is an array) or would break HTTP framing (CR/LF in a header value, a space or
- * control byte in the path); out is unchanged on error.
+ * body.  method and params come from the decoded call (the method is looked up in the method
+ * table here: the hot path uses rbgw_xlate_rpc_to_http_with and the call's enum); raw is the call's
+ * JSON-RPC text as received (post_json sends it trimmed of surrounding whitespace; when empty, the
+ * call is serialised).  params may be NULL (no parameters).  Returns 0, or RBGW_EPROTO with a
+ * reason in err (may be NULL) when the parameters cannot be expressed (e.g. params is not an
+ * object, a path component is an array) or would break HTTP framing (CR/LF in a header value, a
+ * space or control byte in the path); out is unchanged on error.
  */
 int rbgw_xlate_rpc_to_http(const struct rbgw_http_target *t, struct rbgw_str method,
                            const struct rbgw_json *params, struct rbgw_str raw,
@@ -49,11 +51,15 @@ struct rbgw_xlate_scratch {
     struct rbgw_buf path, query, body, scratch, hvals; /* owned; contents meaningless */
 };
 
-/** rbgw_xlate_rpc_to_http with reusable scratch buffers (zero-initialise xs once). */
+/**
+ * rbgw_xlate_rpc_to_http with reusable scratch buffers (zero-initialise xs once) and the
+ * method already looked up: m is its row in the method table (rbgw_rpc_call.mid), method its
+ * wire name (written into the path; for RBGW_M_UNKNOWN the only name there is).
+ */
 int rbgw_xlate_rpc_to_http_with(struct rbgw_xlate_scratch *xs, const struct rbgw_http_target *t,
-                                struct rbgw_str method, const struct rbgw_json *params,
-                                struct rbgw_str raw, struct rbgw_buf *out, char *err,
-                                size_t errlen) RBGW_MUSTCHECK;
+                                enum rbgw_method m, struct rbgw_str method,
+                                const struct rbgw_json *params, struct rbgw_str raw,
+                                struct rbgw_buf *out, char *err, size_t errlen) RBGW_MUSTCHECK;
 void rbgw_xlate_scratch_free(struct rbgw_xlate_scratch *xs);
 
 /** Append s percent-encoded as pdns does: every byte but A-Z a-z 0-9 as %xx, lowercase hex. */

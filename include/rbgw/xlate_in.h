@@ -13,7 +13,7 @@
  *   post       POST <prefix>/<method><suffix> whose form body has a `parameters` field; the
  *              field's JSON is the parameters object.
  *   REST       everything else: <prefix>/<method>{/<segment>}<suffix>[?query], decoded with the
- *              per-method tables (xlate_table.h, xlate_in_table.h) and re-typed per §6.3.
+ *              method table's REST column (method.h) and re-typed per §6.3.
  *
  * docs/rest-ingress.md has the full rules, the lossy cases and the unknown-method form.
  */

@@ -45,7 +45,6 @@
 
 #include <llhttp.h>
 
-#include "rbgw/fanout.h"
 #include "rbgw/gateway.h"
 #include "rbgw/list.h"
 #include "rbgw/log.h"
@@ -64,8 +63,10 @@ struct http_listener {
     struct rbgw_http_in_conf conf; /* prefix (path=) and suffix (url-suffix=) */
     struct rbgw_list conns;        /* open http_conns */
     struct rbgw_read_slab slab;    /* the read buffer of every conn (listener/slab.h) */
+    uint32_t nconns;               /* conns allocated and not yet freed (closing ones too) */
     unsigned stopped : 1;          /* no more accepts */
     unsigned closed : 1;           /* handles closing */
+    unsigned server_closed : 1;    /* the listening socket's close callback ran */
 };
 
 struct hdr_span {
@@ -85,6 +86,7 @@ struct http_conn {
     size_t nhdrs;                  /* headers seen */
     size_t hdrs_cap;               /* entries allocated (up to MAX_HEADERS) */
     struct rbgw_buf body;          /* message body */
+    struct rbgw_session *session;  /* our reference until conn_close: this pdns connection */
     struct rbgw_request *cur;      /* call in flight (our reference) */
     size_t max_request;            /* max-request-size */
     size_t size;                   /* url, header and body bytes of this message, dropped
@@ -118,13 +120,33 @@ message_free(struct http_conn *c)
     c->url_len = 0;
 }
 
+/* Every handle closed after http_close: the gateway may free the listener. */
+static void
+check_closed(struct http_listener *hl)
+{
+    if (hl->closed && hl->server_closed && hl->nconns == 0) {
+        rbgw_gateway_listener_closed(hl->l);
+    }
+}
+
 static void
 on_conn_closed(uv_handle_t *h)
 {
     struct http_conn *c = h->data;
+    struct http_listener *hl = c->hl;
     rbgw_buf_free(&c->in);
     message_free(c);
     free(c);
+    hl->nconns--;
+    check_closed(hl);
+}
+
+static void
+on_server_closed(uv_handle_t *h)
+{
+    struct http_listener *hl = h->data;
+    hl->server_closed = 1;
+    check_closed(hl);
 }
 
 static void
@@ -135,12 +157,18 @@ conn_close(struct http_conn *c)
     }
     c->closing = 1;
     rbgw_list_remove(&c->link);
-    rbgw_fanout_origin_gone(c->hl->l->gw->fanout, c);
-    if (c->cur) {
-        /* A write in progress ends in on_write(UV_ECANCELED), which drops our reference;
-         * a call still upstream is orphaned and its answer swallowed. */
-        rbgw_request_orphan(c->cur);
+    if (c->cur && !c->cur->answered) {
+        /* Still upstream: its answer will be swallowed (the session is gone), so nothing would
+         * drop our reference later.  A reply being written ends in on_write(UV_ECANCELED),
+         * which drops it. */
+        struct rbgw_request *req = c->cur;
+        c->cur = NULL;
+        rbgw_request_unref(req);
     }
+    /* Its open transactions end with the session's last request. */
+    rbgw_session_gone(c->session,
+                      c->hl->stopped ? "its listener closed" : "its pdns connection closed");
+    c->session = NULL;
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -351,7 +379,6 @@ write_response(struct http_conn *c, struct rbgw_request *req, int status, const 
     if (rc < 0) {
         rbgw_log_debug("http listener: cannot write a reply: %s", uv_strerror(rc));
         c->cur = NULL;
-        rbgw_request_orphan(req);
         rbgw_request_unref(req);
         conn_close(c);
     }
@@ -376,7 +403,7 @@ answer_error(struct http_conn *c, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    struct rbgw_request *req = rbgw_request_new(c->hl->l->gw, "", 0, c, on_reply);
+    struct rbgw_request *req = rbgw_request_new(c->session, "", 0, c, on_reply);
     c->cur = req;
     if (status == 200) {
         rbgw_request_fail(req, NULL, "%s", reason);
@@ -429,7 +456,7 @@ dispatch_message(struct http_conn *c)
         answer_error(c, 200, "%s %.*s: %s", verb, tlen, target.p, err);
     } else {
         /* The request copies the JSON text: nothing points into the message afterwards. */
-        struct rbgw_request *req = rbgw_request_new(c->hl->l->gw, json.data, json.len, c, on_reply);
+        struct rbgw_request *req = rbgw_request_new(c->session, json.data, json.len, c, on_reply);
         c->cur = req;
         rbgw_request_dispatch(req);
     }
@@ -572,6 +599,7 @@ on_connection(uv_stream_t *server, int status)
     }
     struct http_conn *c = rbgw_xcalloc(1, sizeof(*c));
     c->hl = hl;
+    hl->nconns++;
     c->max_request = hl->l->gw->cfg->max_request_size;
     rbgw_list_init(&c->link);
     uv_tcp_init(hl->l->gw->loop, &c->tcp);
@@ -581,6 +609,7 @@ on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
         return;
     }
+    c->session = rbgw_session_new(hl->l->gw, hl->l);
     rbgw_list_push_back(&hl->conns, &c->link);
     uv_tcp_nodelay(&c->tcp, 1);
     llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
@@ -667,7 +696,7 @@ http_close(struct rbgw_listener *l)
     while (!rbgw_list_empty(&hl->conns)) {
         conn_close(rbgw_list_entry(hl->conns.next, struct http_conn, link));
     }
-    uv_close((uv_handle_t *)&hl->server, NULL);
+    uv_close((uv_handle_t *)&hl->server, on_server_closed);
 }
 
 static void

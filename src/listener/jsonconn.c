@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "rbgw/fanout.h"
 #include "rbgw/log.h"
 #include "listener/jsonconn.h"
 
@@ -144,7 +143,6 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
         free(w);
         jc->cur = NULL;
         jc->eof = 1;
-        rbgw_request_orphan(req);
         rbgw_request_unref(req);
     }
 }
@@ -152,7 +150,7 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
 static void
 answer_oversized(struct rbgw_jsonconn *jc)
 {
-    struct rbgw_request *req = rbgw_request_new(jc->l->gw, "", 0, jc, on_reply);
+    struct rbgw_request *req = rbgw_request_new(jc->session, "", 0, jc, on_reply);
     jc->cur = req;
     rbgw_request_fail(req, NULL, "request larger than max-request-size (%zu bytes)",
                       jc->max_request);
@@ -202,7 +200,7 @@ process(struct rbgw_jsonconn *jc)
         }
         /* The request copies the call's bytes: the input can be dropped before dispatching. */
         struct rbgw_request *req =
-            rbgw_request_new(jc->l->gw, p + start, end - start, jc, on_reply);
+            rbgw_request_new(jc->session, p + start, end - start, jc, on_reply);
         next_frame(jc, end);
         jc->cur = req;
         rbgw_request_dispatch(req);
@@ -273,6 +271,7 @@ rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l, struct rb
     jc->max_request = l->gw->cfg->max_request_size;
     rbgw_buf_init(&jc->rbuf);
     rbgw_frame_scanner_init(&jc->sc);
+    jc->session = rbgw_session_new(l->gw, l);
     in->data = jc;
     out->data = jc;
 }
@@ -305,12 +304,19 @@ void
 rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc)
 {
     jc->done = 1;
-    /* Its open transactions can never be committed now (their conns are closed). */
-    rbgw_fanout_origin_gone(jc->l->gw->fanout, jc);
-    if (jc->cur) {
-        /* A write in progress ends in on_write(UV_ECANCELED), which drops the reference;
-         * a call still upstream is orphaned and its late answer swallowed. */
-        rbgw_request_orphan(jc->cur);
+    if (jc->cur && !jc->cur->answered) {
+        /* Still upstream: its answer will be swallowed (the session is gone), so nothing
+         * would drop our reference later.  A reply being written ends in on_write
+         * (UV_ECANCELED), which drops it. */
+        struct rbgw_request *req = jc->cur;
+        jc->cur = NULL;
+        rbgw_request_unref(req);
+    }
+    if (jc->session) {
+        /* Its open transactions end with the session's last request. */
+        rbgw_session_gone(jc->session,
+                          jc->eof ? "its pdns connection closed" : "its listener closed");
+        jc->session = NULL;
     }
     /* If on_read is serving this conn from the slab right now, it keeps nothing (done). */
     rbgw_buf_free(&jc->rbuf);

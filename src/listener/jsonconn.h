@@ -21,9 +21,13 @@
  * The owner embeds the struct, the uv streams and the slab; `in` and `out` are the same stream
  * for a socket and stdin/stdout for the pipe listener.  When the peer has gone (EOF, read or
  * write error) or intake was stopped, and nothing is in flight, on_done runs once: the owner
- * then closes its handles.  Requests still in flight when the owner closes are orphaned.  The
- * slab (listener/slab.h) must outlive every connection reading into it (rbgw_slab_free in the
- * listener's destroy).
+ * then closes its handles.  The slab (listener/slab.h) must outlive every connection reading
+ * into it (rbgw_slab_free in the listener's destroy).
+ *
+ * Session (session.h): the connection is one pdns session, created with it and reported gone
+ * in rbgw__jsonconn_deinit, when the owner closes.  A call still in flight then has its answer
+ * swallowed by the request layer; the connection's reference to it is dropped at once if the
+ * call is still upstream, or by on_write (UV_ECANCELED) if its reply is being written.
  */
 #ifndef RBGW_LISTENER_JSONCONN_H
 #define RBGW_LISTENER_JSONCONN_H
@@ -43,6 +47,7 @@ struct rbgw_jsonconn {
     rbgw_jsonconn_cb on_done;     /* owner hook: peer gone or stopped, nothing in flight */
     struct rbgw_buf rbuf;         /* unserved input kept across reads; no memory when empty */
     struct rbgw_frame_scanner sc; /* scan state over the unserved input */
+    struct rbgw_session *session; /* our reference until deinit: this pdns connection */
     struct rbgw_request *cur;     /* the call being served (our reference), or NULL */
     size_t max_request;           /* max-request-size */
     const char *what;             /* "pipe listener", "unix connection": for logs */
@@ -60,7 +65,7 @@ void rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l,
 int rbgw__jsonconn_start(struct rbgw_jsonconn *jc) RBGW_MUSTCHECK;
 /** Stop intake; on_done follows once the in-flight call (if any) is answered. */
 void rbgw__jsonconn_stop(struct rbgw_jsonconn *jc);
-/** The owner is closing its handles now: orphan the in-flight call, free buffers. */
+/** The owner is closing its handles now: the session is gone, buffers are freed. */
 void rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc);
 
 #endif

@@ -14,10 +14,12 @@
 #include "listener/jsonconn.h"
 
 struct pipe_listener {
+    struct rbgw_listener *l;    /* borrowed owner */
     struct rbgw_jsonconn jc;    /* the one pdns connection */
     struct rbgw_read_slab slab; /* its read buffer */
     uv_pipe_t in;               /* stdin */
     uv_pipe_t out;              /* stdout */
+    int pending_closes;         /* handles whose close callback has not run yet */
     unsigned closed : 1;        /* handles closing */
 };
 
@@ -55,6 +57,7 @@ pipe_start(struct rbgw_listener *l, char *err, size_t errlen)
 {
     struct pipe_listener *p = rbgw_xcalloc(1, sizeof(*p));
     uv_loop_t *loop = l->gw->loop;
+    p->l = l;
     l->impl = p;
     /* pipe_close() closes whichever handle was initialised (h->loop set), whatever fails. */
     int rc = open_stdio(loop, &p->in, STDIN_FILENO, "stdin", err, errlen);
@@ -83,6 +86,15 @@ pipe_stop(struct rbgw_listener *l)
 }
 
 static void
+on_closed(uv_handle_t *h)
+{
+    struct pipe_listener *p = h->data;
+    if (--p->pending_closes == 0) {
+        rbgw_gateway_listener_closed(p->l);
+    }
+}
+
+static void
 pipe_close(struct rbgw_listener *l)
 {
     struct pipe_listener *p = l->impl;
@@ -93,11 +105,16 @@ pipe_close(struct rbgw_listener *l)
     if (p->jc.l) {
         rbgw__jsonconn_deinit(&p->jc);
     }
-    if (p->in.loop) {
-        uv_close((uv_handle_t *)&p->in, NULL);
+    uv_pipe_t *hs[2] = {&p->in, &p->out};
+    for (size_t i = 0; i < 2; i++) {
+        if (hs[i]->loop) {
+            hs[i]->data = p;
+            p->pending_closes++;
+            uv_close((uv_handle_t *)hs[i], on_closed);
+        }
     }
-    if (p->out.loop) {
-        uv_close((uv_handle_t *)&p->out, NULL);
+    if (p->pending_closes == 0) {
+        rbgw_gateway_listener_closed(l);
     }
 }
 
@@ -112,6 +129,7 @@ pipe_destroy(struct rbgw_listener *l)
 
 const struct rbgw_listener_ops rbgw_pipe_listener_ops = {
     .name = "pipe",
+    .fixed = true,
     .start = pipe_start,
     .stop = pipe_stop,
     .close = pipe_close,

@@ -37,9 +37,11 @@ struct unix_listener {
     char *path;                 /* owned: socket path (unlinked at close) */
     struct rbgw_list conns;     /* open unix_conns */
     struct rbgw_read_slab slab; /* the read buffer every conn reads into */
+    uint32_t nconns;            /* conns allocated and not yet freed (closing ones too) */
     unsigned bound : 1;         /* we created the socket file */
     unsigned stopped : 1;       /* no more accepts */
     unsigned closed : 1;        /* handles closing */
+    unsigned server_closed : 1; /* the listening socket's close callback ran */
 };
 
 struct unix_conn {
@@ -49,11 +51,31 @@ struct unix_conn {
     struct rbgw_list link;    /* on ul->conns */
 };
 
+/* Every handle closed after unix_close: the gateway may free the listener. */
+static void
+check_closed(struct unix_listener *ul)
+{
+    if (ul->closed && ul->server_closed && ul->nconns == 0) {
+        rbgw_gateway_listener_closed(ul->l);
+    }
+}
+
 static void
 on_conn_closed(uv_handle_t *h)
 {
     struct unix_conn *c = rbgw_container_of(h, struct unix_conn, sock);
+    struct unix_listener *ul = c->ul;
     free(c);
+    ul->nconns--;
+    check_closed(ul);
+}
+
+static void
+on_server_closed(uv_handle_t *h)
+{
+    struct unix_listener *ul = h->data;
+    ul->server_closed = 1;
+    check_closed(ul);
 }
 
 static void
@@ -83,6 +105,7 @@ on_connection(uv_stream_t *server, int status)
     }
     struct unix_conn *c = rbgw_xcalloc(1, sizeof(*c));
     c->ul = ul;
+    ul->nconns++;
     rbgw_list_init(&c->link);
     uv_pipe_init(ul->l->gw->loop, &c->sock, 0);
     if (uv_accept(server, (uv_stream_t *)&c->sock) != 0) {
@@ -227,7 +250,7 @@ unix_close(struct rbgw_listener *l)
     while (!rbgw_list_empty(&ul->conns)) {
         conn_close(rbgw_list_entry(ul->conns.next, struct unix_conn, link));
     }
-    uv_close((uv_handle_t *)&ul->server, NULL);
+    uv_close((uv_handle_t *)&ul->server, on_server_closed);
     if (ul->bound) {
         unlink(ul->path);
     }

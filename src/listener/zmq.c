@@ -2,14 +2,25 @@
  * listener/zmq.c: pdns's zeromq connector talks to rbgw over a ZeroMQ ROUTER socket.
  *
  *   zmq_listener ──owns──> zmq context (1 I/O thread) ──> ROUTER socket, bound to endpoint=
- *                ├─owns──> uv_poll_t on ZMQ_FD (wake-ups), uv_idle_t (deferred drain)
+ *                ├─owns──> uv_poll_t on ZMQ_FD (wake-ups), uv_idle_t (deferred drain),
+ *                │         uv_timer_t (session expiry)
+ *                ├─owns──> peers (hash by routing id) ──ref──> rbgw_session
  *                └─list──> zmq_call (in its request's arena) ──ref──> rbgw_request
+ *                              └──borrows──> its peer (alive while the call is in flight)
  *
- * Every pdns backend instance has its own REQ socket connected to our endpoint (protocol.md
- * §4.3, §1.6).  A REP socket would serve them one request at a time; a ROUTER serves them all
- * concurrently: each request arrives as [routing id, empty delimiter, JSON], becomes its own
- * rbgw_request, and its reply goes back as [routing id, empty, reply] whenever it completes, in
- * any order.  The routing id is the whole envelope, so it is kept per request (zmq_call).
+ * Every pdns backend instance has its own REQ socket connected to our endpoint.  A REP socket
+ * would serve them one request at a time; a ROUTER serves them all concurrently: each request
+ * arrives as [routing id, empty delimiter, JSON], becomes its own rbgw_request, and its reply
+ * goes back as [routing id, empty, reply] whenever it completes, in any order.  The routing id
+ * is the whole envelope; it lives in the peer, and each request's zmq_call points at its peer.
+ *
+ * Sessions (session.h): a peer is one pdns session, so that a transaction's calls from one
+ * REQ socket stay together.  libzmq never says that a peer went away (a reconnecting REQ
+ * socket even comes back with a new routing id), so a session expires instead: a peer with
+ * nothing in flight for session-timeout ms (listener option, default 60000) is forgotten and
+ * its session reported gone, which drops its open transactions.  A peer with a call in flight
+ * never expires.  Peers with nothing in flight sit on an idle list in the order they became
+ * idle, so one timer, armed for the oldest, is enough (pgbouncer's janitor, without the scan).
  *
  * libuv integration: ZMQ_FD is not the socket but a notification fd, and it is edge-triggered:
  * it signals "ZMQ_EVENTS may have changed", and only reading ZMQ_EVENTS (or recv/send) resets
@@ -60,34 +71,205 @@
 #define IPC_PREFIX "ipc://"
 #define CLOSE_FLUSH_MS 1000 /* linger at close: time to flush the last replies */
 
+struct zmq_peer;
+
 struct zmq_listener {
-    struct rbgw_listener *l;   /* borrowed owner */
-    void *ctx;                 /* owned zmq context, NULL once terminated */
-    void *sock;                /* owned ROUTER socket, NULL once closed */
-    uv_poll_t poll;            /* watches ZMQ_FD; initialised when poll_inited */
-    uv_idle_t idle;            /* runs a deferred drain; always initialised */
-    struct rbgw_list inflight; /* zmq_calls awaiting their answer */
-    char *endpoint;            /* owned: the endpoint as bound (for logs) */
-    size_t max_request;        /* max-request-size */
-    int pending_closes;        /* handles whose close callback has not run yet */
-    unsigned poll_inited : 1;  /* poll handle initialised */
-    unsigned bound : 1;        /* zmq_bind succeeded (an ipc file is ours to remove) */
-    unsigned draining : 1;     /* inside drain(): it re-checks ZMQ_EVENTS itself */
-    unsigned stopped : 1;      /* no more intake */
-    unsigned closed : 1;       /* handles closing */
+    struct rbgw_listener *l;     /* borrowed owner */
+    void *ctx;                   /* owned zmq context, NULL once terminated */
+    void *sock;                  /* owned ROUTER socket, NULL once closed */
+    uv_poll_t poll;              /* watches ZMQ_FD; initialised when poll_inited */
+    uv_idle_t idle;              /* runs a deferred drain; always initialised */
+    uv_timer_t expiry;           /* expires idle peers' sessions; always initialised */
+    struct rbgw_list inflight;   /* zmq_calls awaiting their answer */
+    struct zmq_peer **peers;     /* owned: hash table of peers by routing id, chained */
+    size_t nbuckets;             /* buckets in peers (a power of two) */
+    size_t npeers;               /* peers in the table */
+    struct rbgw_list idle_peers; /* peers with nothing in flight, longest idle first */
+    uint32_t session_timeout;    /* session-timeout= (ms) */
+    char *endpoint;              /* owned: the endpoint as bound (for logs) */
+    size_t max_request;          /* max-request-size */
+    int pending_closes;          /* handles whose close callback has not run yet */
+    unsigned poll_inited : 1;    /* poll handle initialised */
+    unsigned bound : 1;          /* zmq_bind succeeded (an ipc file is ours to remove) */
+    unsigned draining : 1;       /* inside drain(): it re-checks ZMQ_EVENTS itself */
+    unsigned stopped : 1;        /* no more intake */
+    unsigned closed : 1;         /* handles closing */
+};
+
+/* One REQ (or DEALER) peer: its routing id and its session. */
+struct zmq_peer {
+    struct zmq_peer *next;        /* next in its hash bucket */
+    struct rbgw_list idle_link;   /* on zl->idle_peers while nothing is in flight */
+    struct rbgw_session *session; /* our reference: the peer's session */
+    uint64_t idle_since;          /* loop time (ms) its last call was answered */
+    uint32_t hash;                /* hash of id */
+    uint32_t inflight;            /* calls received and not yet answered */
+    size_t idlen;                 /* bytes in id */
+    unsigned char id[];           /* the routing id (first part of its messages) */
 };
 
 /* One request's envelope; lives in the request's arena, so it goes with the request. */
 struct zmq_call {
     struct zmq_listener *zl;  /* borrowed owner */
     struct rbgw_request *req; /* our reference */
-    struct rbgw_list link;    /* on zl->inflight until answered or orphaned */
-    size_t idlen;             /* bytes in id */
-    unsigned char id[];       /* the peer's routing id (first part of its message) */
+    struct zmq_peer *peer;    /* borrowed: never expires while this call is in flight */
+    struct rbgw_list link;    /* on zl->inflight until answered or dropped at close */
 };
 
 static void drain(struct zmq_listener *zl);
 static void on_idle(uv_idle_t *h);
+
+/* ---- peers and their sessions ---- */
+
+#define PEER_BUCKETS_MIN 16
+#define PEER_ID_LOG_MAX 32 /* routing id bytes shown in logs */
+
+static uint32_t
+id_hash(const unsigned char *id, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ id[i]) * 16777619u;
+    }
+    return h;
+}
+
+/* The routing id in hex (at most PEER_ID_LOG_MAX bytes of it), for logs. */
+static const char *
+id_hex(const struct zmq_peer *p, char *buf, size_t size)
+{
+    static const char digits[] = "0123456789abcdef";
+    size_t n = p->idlen < PEER_ID_LOG_MAX ? p->idlen : PEER_ID_LOG_MAX;
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 3 < size; i++) {
+        buf[o++] = digits[p->id[i] >> 4];
+        buf[o++] = digits[p->id[i] & 15];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static void
+peers_grow(struct zmq_listener *zl)
+{
+    size_t n = zl->nbuckets ? zl->nbuckets * 2 : PEER_BUCKETS_MIN;
+    struct zmq_peer **t = rbgw_xcalloc(n, sizeof(*t));
+    for (size_t b = 0; b < zl->nbuckets; b++) {
+        struct zmq_peer *p = zl->peers[b];
+        while (p) {
+            struct zmq_peer *next = p->next;
+            p->next = t[p->hash & (n - 1)];
+            t[p->hash & (n - 1)] = p;
+            p = next;
+        }
+    }
+    free(zl->peers);
+    zl->peers = t;
+    zl->nbuckets = n;
+}
+
+/* The peer with this routing id; a new one (with a new session) if there is none. */
+static struct zmq_peer *
+peer_get(struct zmq_listener *zl, const unsigned char *id, size_t idlen)
+{
+    uint32_t h = id_hash(id, idlen);
+    for (struct zmq_peer *p = zl->peers[h & (zl->nbuckets - 1)]; p; p = p->next) {
+        if (p->hash == h && p->idlen == idlen && memcmp(p->id, id, idlen) == 0) {
+            return p;
+        }
+    }
+    if (zl->npeers >= zl->nbuckets) {
+        peers_grow(zl);
+    }
+    struct zmq_peer *p = rbgw_xcalloc(1, sizeof(*p) + idlen);
+    p->hash = h;
+    p->idlen = idlen;
+    memcpy(p->id, id, idlen);
+    rbgw_list_init(&p->idle_link);
+    p->session = rbgw_session_new(zl->l->gw, zl->l);
+    p->next = zl->peers[h & (zl->nbuckets - 1)];
+    zl->peers[h & (zl->nbuckets - 1)] = p;
+    zl->npeers++;
+    return p;
+}
+
+/* Take p out of the table and the idle list, report its session gone, free it. */
+static void
+peer_free(struct zmq_listener *zl, struct zmq_peer *p, const char *why)
+{
+    struct zmq_peer **pp = &zl->peers[p->hash & (zl->nbuckets - 1)];
+    while (*pp != p) {
+        pp = &(*pp)->next;
+    }
+    *pp = p->next;
+    zl->npeers--;
+    if (rbgw_list_linked(&p->idle_link)) {
+        rbgw_list_remove(&p->idle_link);
+    }
+    rbgw_session_gone(p->session, why);
+    free(p);
+}
+
+static void on_expiry(uv_timer_t *t);
+
+/* Arm the expiry timer for the longest idle peer, unless it is armed already. */
+static void
+arm_expiry(struct zmq_listener *zl)
+{
+    if (zl->closed || uv_is_active((uv_handle_t *)&zl->expiry) ||
+        rbgw_list_empty(&zl->idle_peers)) {
+        return;
+    }
+    struct zmq_peer *p = rbgw_list_entry(zl->idle_peers.next, struct zmq_peer, idle_link);
+    uint64_t due = p->idle_since + zl->session_timeout;
+    uint64_t now = uv_now(zl->l->gw->loop);
+    uv_timer_start(&zl->expiry, on_expiry, due > now ? due - now : 0, 0);
+}
+
+static void
+on_expiry(uv_timer_t *t)
+{
+    struct zmq_listener *zl = t->data;
+    uint64_t now = uv_now(zl->l->gw->loop);
+    while (!rbgw_list_empty(&zl->idle_peers)) {
+        struct zmq_peer *p = rbgw_list_entry(zl->idle_peers.next, struct zmq_peer, idle_link);
+        if (p->idle_since + zl->session_timeout > now) {
+            break;
+        }
+        if (rbgw_log_enabled(RBGW_LOG_DEBUG)) {
+            char hex[2 * PEER_ID_LOG_MAX + 1];
+            rbgw_log_debug("zeromq listener %s: peer %s expired after %u ms idle (session %llu)",
+                           zl->endpoint, id_hex(p, hex, sizeof(hex)), zl->session_timeout,
+                           (unsigned long long)p->session->id);
+        }
+        peer_free(zl, p, "its zeromq peer was idle for session-timeout");
+    }
+    arm_expiry(zl);
+}
+
+/* A call of p arrived: p is not idle any more. */
+static void
+peer_busy(struct zmq_peer *p)
+{
+    if (p->inflight++ == 0 && rbgw_list_linked(&p->idle_link)) {
+        rbgw_list_remove(&p->idle_link);
+    }
+}
+
+/* A call of p was answered: with nothing else in flight, p starts to idle. */
+static void
+peer_idle(struct zmq_listener *zl, struct zmq_peer *p)
+{
+    RBGW_ASSERT(p->inflight > 0);
+    if (--p->inflight > 0) {
+        return;
+    }
+    p->idle_since = uv_now(zl->l->gw->loop);
+    rbgw_list_push_back(&zl->idle_peers, &p->idle_link);
+    arm_expiry(zl);
+}
+
+/* ---- messages ---- */
 
 /* ZMQ_EVENTS of the socket, or -1 (logged) if it cannot be read. */
 static int
@@ -127,7 +309,7 @@ kick(struct zmq_listener *zl)
 static void
 send_reply(struct zmq_listener *zl, const struct zmq_call *zc, struct rbgw_str reply)
 {
-    if (zmq_send(zl->sock, zc->id, zc->idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
+    if (zmq_send(zl->sock, zc->peer->id, zc->peer->idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         int e = zmq_errno();
         if (e == EHOSTUNREACH) {
             rbgw_log_debug("zeromq listener %s: req=%llu: the peer has gone, reply dropped",
@@ -158,6 +340,7 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
     RBGW_ASSERT(zc->req == req);
     rbgw_list_remove(&zc->link);
     send_reply(zl, zc, reply);
+    peer_idle(zl, zc->peer); /* only arms the timer: the peer outlives this function */
     /* Safe even if this frees the request: an upstream answering holds its own reference,
      * and a local answer (inside rbgw_request_dispatch) touches nothing after calling us.
      * zc lives in the arena and is not used past this point. */
@@ -175,14 +358,14 @@ dispatch_message(struct zmq_listener *zl, zmq_msg_t *idm, zmq_msg_t *payload)
         len--; /* pdns 4.x sends the JSON text with its terminating NUL (§4.3) */
     }
     bool oversized = len > zl->max_request;
+    struct zmq_peer *peer = peer_get(zl, zmq_msg_data(idm), zmq_msg_size(idm));
+    peer_busy(peer);
     struct rbgw_request *req =
-        rbgw_request_new(zl->l->gw, oversized ? "" : data, oversized ? 0 : len, NULL, on_reply);
-    size_t idlen = zmq_msg_size(idm);
-    struct zmq_call *zc = rbgw_arena_alloc(&req->arena, sizeof(*zc) + idlen);
+        rbgw_request_new(peer->session, oversized ? "" : data, oversized ? 0 : len, NULL, on_reply);
+    struct zmq_call *zc = rbgw_arena_alloc(&req->arena, sizeof(*zc));
     zc->zl = zl;
     zc->req = req;
-    zc->idlen = idlen;
-    memcpy(zc->id, zmq_msg_data(idm), idlen);
+    zc->peer = peer;
     rbgw_list_init(&zc->link);
     rbgw_list_push_back(&zl->inflight, &zc->link);
     req->origin = zc;
@@ -338,15 +521,26 @@ listener_start(struct rbgw_listener *l, char *err, size_t errlen)
         return rc;
     }
 
+    long session_timeout;
+    rc = rbgw_listener_int_opt(l, "session-timeout", &session_timeout, err, errlen);
+    if (rc != 0) {
+        return rc;
+    }
+
     struct zmq_listener *zl = rbgw_xcalloc(1, sizeof(*zl));
     zl->l = l;
     zl->endpoint = rbgw_xstrdup(endpoint);
     zl->max_request = l->gw->cfg->max_request_size;
+    zl->session_timeout = (uint32_t)session_timeout;
     rbgw_list_init(&zl->inflight);
+    rbgw_list_init(&zl->idle_peers);
+    peers_grow(zl);
     l->impl = zl;
     /* From here on a failure is cleaned up by stop/close/destroy, like a running listener. */
     uv_idle_init(l->gw->loop, &zl->idle);
     zl->idle.data = zl;
+    uv_timer_init(l->gw->loop, &zl->expiry);
+    zl->expiry.data = zl;
 
     zl->ctx = zmq_ctx_new();
     if (zl->ctx == NULL) {
@@ -443,6 +637,7 @@ on_handle_closed(uv_handle_t *h)
     if (--zl->pending_closes == 0) {
         /* libuv no longer watches ZMQ_FD: the socket that owns it may go now. */
         release_zmq(zl);
+        rbgw_gateway_listener_closed(zl->l);
     }
 }
 
@@ -455,16 +650,22 @@ listener_close(struct rbgw_listener *l)
     }
     listener_stop(l);
     zl->closed = 1;
-    /* The gateway closes listeners when nothing is in flight; anything left is dropped. */
+    /* Every session is gone first, so that no answer reaches on_reply from now on.  The
+     * gateway closes listeners when nothing is in flight; anything left is dropped. */
+    for (size_t b = 0; b < zl->nbuckets; b++) {
+        while (zl->peers[b]) {
+            peer_free(zl, zl->peers[b], "its listener closed");
+        }
+    }
     while (!rbgw_list_empty(&zl->inflight)) {
         struct zmq_call *zc = rbgw_list_entry(zl->inflight.next, struct zmq_call, link);
         struct rbgw_request *req = zc->req;
         rbgw_list_remove(&zc->link);
-        rbgw_request_orphan(req);
         rbgw_request_unref(req);
     }
-    zl->pending_closes = 1;
+    zl->pending_closes = 2;
     uv_close((uv_handle_t *)&zl->idle, on_handle_closed);
+    uv_close((uv_handle_t *)&zl->expiry, on_handle_closed);
     if (zl->poll_inited) {
         zl->pending_closes++;
         uv_close((uv_handle_t *)&zl->poll, on_handle_closed);
@@ -476,6 +677,7 @@ listener_destroy(struct rbgw_listener *l)
 {
     struct zmq_listener *zl = l->impl;
     release_zmq(zl); /* normally done by the last close callback already */
+    free(zl->peers);
     free(zl->endpoint);
     free(zl);
     l->impl = NULL;

@@ -1,10 +1,10 @@
 /*
  * upstream/http.c: the HTTP responder transport: translation, connect, llhttp responses.
  *
- * The pool (pool.c) does keep-alive bookkeeping, timeouts, queueing and the retry rule; this
+ * The pool (connpool.c) does keep-alive bookkeeping, timeouts, queueing and the retry rule; this
  * file only opens TCP connections, writes the translated request and parses the response:
  *
- *   http_upstream { pool, url, target, xprt ops, tls ctx, headers }
+ *   http_upstream { cp, url, target, xprt ops, tls ctx, headers }
  *        ──pool──> http_conn { upconn, tcp, xprt, parser, buffers }
  *
  * Bytes go through a transport layer (xprt.h): plain TCP for http://, TLS for https://, picked
@@ -27,14 +27,14 @@
 #include "rbgw/httphdr.h"
 #include "rbgw/log.h"
 #include "rbgw/outcome.h"
-#include "rbgw/pool.h"
+#include "rbgw/connpool.h"
 #include "rbgw/tls.h"
 #include "rbgw/url.h"
 #include "rbgw/xlate.h"
 #include "upstream/xprt.h"
 
 struct http_upstream {
-    struct rbgw_pool pool;            /* connection pool */
+    struct rbgw_connpool cp;          /* connection pool */
     struct rbgw_url url;              /* owned: parsed url= */
     struct rbgw_http_target target;   /* translation settings (views into url / conf) */
     struct sockaddr_storage addr;     /* literal address, when the url host is an IP */
@@ -70,7 +70,7 @@ struct http_conn {
 static struct http_upstream *
 upstream_of(struct http_conn *c)
 {
-    return c->base.pool->transport;
+    return c->base.cp->transport;
 }
 
 static struct http_conn *
@@ -295,8 +295,8 @@ on_ready(struct rbgw_xprt *x)
     if (rbgw_log_enabled(RBGW_LOG_DEBUG)) {
         char what[160];
         x->ops->describe(x, what, sizeof(what));
-        rbgw_log_debug("u=%s: conn %llu to %s: %s", c->base.pool->u->name,
-                       (unsigned long long)c->base.id, c->base.pool->target, what);
+        rbgw_log_debug("u=%s: conn %llu to %s: %s", c->base.cp->u->name,
+                       (unsigned long long)c->base.id, c->base.cp->target, what);
     }
     rbgw_upconn_ready(&c->base);
 }
@@ -327,8 +327,8 @@ http_conn_send(struct rbgw_upconn *uc)
                           err);
         return;
     }
-    if (rbgw_xlate_rpc_to_http_with(&c->xs, &up->target, req->call.method, req->call.params,
-                                    req->raw, &c->wbuf, err, sizeof(err)) != 0) {
+    if (rbgw_xlate_rpc_to_http_with(&c->xs, &up->target, req->call.mid, req->call.method,
+                                    req->call.params, req->raw, &c->wbuf, err, sizeof(err)) != 0) {
         rbgw_upconn_error(uc, RBGW_ENOTSUP, RBGW_UPCONN_KEEP, NULL,
                           "cannot translate %.*s to HTTP: %s", (int)req->call.method.len,
                           req->call.method.p, err);
@@ -399,7 +399,7 @@ try_connect(struct http_conn *c)
         sa = c->ai_next->ai_addr;
         c->ai_next = c->ai_next->ai_next;
     }
-    uv_tcp_init(up->pool.u->gw->loop, &c->tcp);
+    uv_tcp_init(up->cp.u->gw->loop, &c->tcp);
     c->tcp_open = 1;
     c->creq.data = c;
     int rc = uv_tcp_connect(&c->creq, &c->tcp, sa, on_connect);
@@ -454,7 +454,7 @@ http_conn_open(struct rbgw_upconn *uc)
     c->gai.data = c;
     c->gai_active = 1;
     c->pending++;
-    int rc = uv_getaddrinfo(up->pool.u->gw->loop, &c->gai, on_resolved, up->url.host, up->port_str,
+    int rc = uv_getaddrinfo(up->cp.u->gw->loop, &c->gai, on_resolved, up->url.host, up->port_str,
                             &hints);
     if (rc < 0) {
         c->gai_active = 0;
@@ -491,7 +491,7 @@ http_create(struct rbgw_upstream *u, char *err, size_t errlen)
         (rc = rbgw_upstream_int_opt(u, "rest-dialect", &dialect, err, errlen)) != 0 ||
         (rc = rbgw_httphdr_build(cs, &up->headers, err, errlen)) != 0 ||
         (up->url.tls && (rc = rbgw_tls_ctx_new(cs, up->url.host, &up->tls, err, errlen)) != 0) ||
-        (rc = rbgw_pool_init(&up->pool, u, &http_conn_ops, up, up->url.hostport, err, errlen)) !=
+        (rc = rbgw_connpool_init(&up->cp, u, &http_conn_ops, up, up->url.hostport, err, errlen)) !=
             0) {
         rbgw_tls_ctx_free(up->tls);
         rbgw_buf_free(&up->headers);
@@ -543,9 +543,5 @@ http_destroy(struct rbgw_upstream *u)
 const struct rbgw_upstream_ops rbgw_http_upstream_ops = {
     .name = "http",
     .create = http_create,
-    .submit = rbgw_pool_op_submit,
-    .probe = rbgw_pool_op_probe,
-    .unpin = rbgw_pool_op_unpin,
-    .stop = rbgw_pool_op_stop,
     .destroy = http_destroy,
 };

@@ -27,14 +27,14 @@
 #include "rbgw/frame.h"
 #include "rbgw/log.h"
 #include "rbgw/outcome.h"
-#include "rbgw/pool.h"
+#include "rbgw/connpool.h"
 
 #define READ_CHUNK 65536
 
 enum js_kind { JS_UNIX, JS_PIPE };
 
 struct js_upstream {
-    struct rbgw_pool pool;     /* connection / child pool */
+    struct rbgw_connpool cp;   /* connection / child pool */
     enum js_kind kind;         /* unix or pipe */
     char *target;              /* owned: "unix:/path" or "pipe:/bin/resp", for messages */
     char *path;                /* owned: unix socket path */
@@ -67,7 +67,7 @@ struct js_conn {
 static struct js_upstream *
 upstream_of(struct js_conn *c)
 {
-    return c->base.pool->transport;
+    return c->base.cp->transport;
 }
 
 static uv_stream_t *
@@ -166,7 +166,7 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
                 }
                 /* pdns keeps using a pipe child whose initialize failed; so do we. */
                 rbgw_log_warn("u=%s: %s: initialize answered false; using the child anyway",
-                              up->pool.u->name, up->target);
+                              up->cp.u->name, up->target);
             }
         }
         if (stray) {
@@ -280,7 +280,7 @@ on_err_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     RBGW_UNUSED(buf);
     if (nread < 0) {
         if (c->ebuf.len) {
-            rbgw_log_info("u=%s child[%d]: %.*s", c->base.pool->u->name, c->pid, (int)c->ebuf.len,
+            rbgw_log_info("u=%s child[%d]: %.*s", c->base.cp->u->name, c->pid, (int)c->ebuf.len,
                           c->ebuf.data);
             rbgw_buf_reset(&c->ebuf);
         }
@@ -291,11 +291,11 @@ on_err_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     char *nl;
     while ((nl = memchr(c->ebuf.data, '\n', c->ebuf.len)) != NULL) {
         size_t n = (size_t)(nl - c->ebuf.data);
-        rbgw_log_info("u=%s child[%d]: %.*s", c->base.pool->u->name, c->pid, (int)n, c->ebuf.data);
+        rbgw_log_info("u=%s child[%d]: %.*s", c->base.cp->u->name, c->pid, (int)n, c->ebuf.data);
         rbgw_buf_consume(&c->ebuf, n + 1);
     }
     if (c->ebuf.len > 4000) {
-        rbgw_log_info("u=%s child[%d]: %.*s", c->base.pool->u->name, c->pid, (int)c->ebuf.len,
+        rbgw_log_info("u=%s child[%d]: %.*s", c->base.cp->u->name, c->pid, (int)c->ebuf.len,
                       c->ebuf.data);
         rbgw_buf_reset(&c->ebuf);
     }
@@ -410,9 +410,9 @@ on_child_exit(uv_process_t *p, int64_t status, int signo)
         return;
     }
     if (signo) {
-        rbgw_log_warn("u=%s: child[%d] killed by signal %d", c->base.pool->u->name, c->pid, signo);
+        rbgw_log_warn("u=%s: child[%d] killed by signal %d", c->base.cp->u->name, c->pid, signo);
     } else {
-        rbgw_log_warn("u=%s: child[%d] exited with status %lld", c->base.pool->u->name, c->pid,
+        rbgw_log_warn("u=%s: child[%d] exited with status %lld", c->base.cp->u->name, c->pid,
                       (long long)status);
     }
     /* Its stdout EOF (on_read) settles the conn; if that came first, the conn is closing. */
@@ -423,7 +423,7 @@ js_conn_open(struct rbgw_upconn *uc)
 {
     struct js_conn *c = (struct js_conn *)uc;
     struct js_upstream *up = upstream_of(c);
-    uv_loop_t *loop = up->pool.u->gw->loop;
+    uv_loop_t *loop = up->cp.u->gw->loop;
     rbgw_buf_init(&c->rbuf);
     rbgw_buf_init(&c->ebuf);
     rbgw_buf_init(&c->out_line);
@@ -464,7 +464,7 @@ js_conn_open(struct rbgw_upconn *uc)
     }
     c->proc_alive = 1;
     c->pid = c->proc.pid;
-    rbgw_log_debug("u=%s: started child[%d]", up->pool.u->name, c->pid);
+    rbgw_log_debug("u=%s: started child[%d]", up->cp.u->name, c->pid);
     uv_read_start((uv_stream_t *)&c->err, on_alloc, on_err_read);
     start_initialize(c);
 }
@@ -557,7 +557,7 @@ js_create(struct rbgw_upstream *u, enum js_kind kind, char *err, size_t errlen)
     }
     up->target = rbgw_xstrdup(tmp);
     rbgw_rpc_initialize_call(&up->init_call, cs);
-    int rc = rbgw_pool_init(&up->pool, u, &js_conn_ops, up, up->target, err, errlen);
+    int rc = rbgw_connpool_init(&up->cp, u, &js_conn_ops, up, up->target, err, errlen);
     if (rc != 0) {
         free_upstream(up);
         return rc;
@@ -590,19 +590,11 @@ js_destroy(struct rbgw_upstream *u)
 const struct rbgw_upstream_ops rbgw_unix_upstream_ops = {
     .name = "unix",
     .create = unix_create,
-    .submit = rbgw_pool_op_submit,
-    .probe = rbgw_pool_op_probe,
-    .unpin = rbgw_pool_op_unpin,
-    .stop = rbgw_pool_op_stop,
     .destroy = js_destroy,
 };
 
 const struct rbgw_upstream_ops rbgw_pipe_upstream_ops = {
     .name = "pipe",
     .create = pipe_create,
-    .submit = rbgw_pool_op_submit,
-    .probe = rbgw_pool_op_probe,
-    .unpin = rbgw_pool_op_unpin,
-    .stop = rbgw_pool_op_stop,
     .destroy = js_destroy,
 };

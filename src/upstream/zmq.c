@@ -1,6 +1,6 @@
 /*
  * upstream/zmq.c: responders behind pdns's zeromq connector (protocol.md §4.3), as a transport
- * of the generic pool (pool.h).
+ * of the generic pool (connpool.h).
  *
  *   zmq_upstream { pool, zmq context (1 I/O thread), initialize text }
  *        └──pool──> zmq_conn { upconn, REQ socket (ZMQ_LINGER 0), uv_poll_t on its ZMQ_FD }
@@ -46,10 +46,10 @@
 
 #include "rbgw/log.h"
 #include "rbgw/outcome.h"
-#include "rbgw/pool.h"
+#include "rbgw/connpool.h"
 
 struct zmq_upstream {
-    struct rbgw_pool pool;     /* socket pool */
+    struct rbgw_connpool cp;   /* socket pool */
     void *ctx;                 /* owned zmq context, NULL once terminated */
     char *endpoint;            /* owned: endpoint= */
     char *target;              /* owned: "zeromq:<endpoint>", for messages */
@@ -76,7 +76,7 @@ struct zmq_conn {
 static struct zmq_upstream *
 upstream_of(struct zmq_conn *c)
 {
-    return c->base.pool->transport;
+    return c->base.cp->transport;
 }
 
 /* ---- closing ---- */
@@ -368,7 +368,7 @@ zmq_conn_open(struct rbgw_upconn *uc)
     if (zmq_getsockopt(c->sock, ZMQ_FD, &fd, &fdlen) != 0) {
         goto fail;
     }
-    int rc = uv_poll_init(up->pool.u->gw->loop, &c->poll, fd);
+    int rc = uv_poll_init(up->cp.u->gw->loop, &c->poll, fd);
     if (rc == 0) {
         c->poll_inited = 1;
         c->poll.data = c;
@@ -468,7 +468,7 @@ zmq_create(struct rbgw_upstream *u, char *err, size_t errlen)
         return RBGW_ECONFIG;
     }
     zmq_ctx_set(up->ctx, ZMQ_IO_THREADS, 1);
-    int rc = rbgw_pool_init(&up->pool, u, &zmq_conn_ops, up, up->target, err, errlen);
+    int rc = rbgw_connpool_init(&up->cp, u, &zmq_conn_ops, up, up->target, err, errlen);
     if (rc != 0) {
         free_upstream(up);
         return rc;
@@ -489,9 +489,5 @@ zmq_destroy(struct rbgw_upstream *u)
 const struct rbgw_upstream_ops rbgw_zmq_upstream_ops = {
     .name = "zeromq",
     .create = zmq_create,
-    .submit = rbgw_pool_op_submit,
-    .probe = rbgw_pool_op_probe,
-    .unpin = rbgw_pool_op_unpin,
-    .stop = rbgw_pool_op_stop,
     .destroy = zmq_destroy,
 };

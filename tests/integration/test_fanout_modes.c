@@ -85,7 +85,7 @@ Test(fanout_modes, merge_leaves_out_failed_legs)
     fanout_test_responders(2);
     fake_fanout_rule(alpha(), "lookup", FAKE_FANOUT_FALSE, 1);
     /* twice: a read on a reused connection closed before any reply byte is sent once more on
-     * a fresh connection (pool.h retry rule); that one is dropped too */
+     * a fresh connection (connpool.h retry rule); that one is dropped too */
     fake_fanout_rule(alpha(), "lookup", FAKE_FANOUT_CLOSE, 2);
     start_pool("read=merge");
     /* alpha says false: bravo's records, and both logs (failed legs' logs are kept). */

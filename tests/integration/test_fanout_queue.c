@@ -1,6 +1,6 @@
 /*
  * test_fanout_queue.c: a saturated upstream answers false at once instead of stalling pdns
- * (docs/fanout.md, Operation: Connections and queueing; pool.h max-conns, max-queue,
+ * (docs/fanout.md, Operation: Connections and queueing; connpool.h max-conns, max-queue,
  * queue-timeout).
  *
  *   pdns connections (unix clients c1..c3) ──> rbgw ──HTTP, max-conns=1──> alpha (stalls)

@@ -28,6 +28,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@
 #include "fake_http.h"
 #include "fake_https.h"
 #include "itest.h"
+#include "netio.h"
 #include "rbgw_proc.h"
 #include "test_pki.h"
 
@@ -484,4 +486,90 @@ Test(https, bad_headers_are_refused_at_start)
         cr_expect(strstr(err, SECRET) == NULL, "%s: the value is in the error:\n%s", rows[i].opt,
                   err);
     }
+}
+
+/* ---- reload (SIGHUP) ---- */
+
+static const char *
+write_file_at(const char *name, const char *content)
+{
+    const char *path = rbgw_test_fmt("%s/%s", dir, name);
+    const char *tmp = rbgw_test_fmt("%s.new", path);
+    FILE *f = fopen(tmp, "w");
+    cr_assert_not_null(f);
+    fputs(content, f);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(rename(tmp, path), 0); /* rbgw never reads half a file */
+    return path;
+}
+
+/* SIGHUP, then wait (bounded poll of the log) until generation gen is in force. */
+static void
+reload_to(unsigned gen)
+{
+    cr_assert_eq(kill(rbgw_proc_pid(gw), SIGHUP), 0);
+    const char *needle = rbgw_test_fmt("reload: generation %u in force", gen);
+    long deadline = rbgw_test_now_ms() + RBGW_TEST_IO_MS;
+    while (!rbgw_test_stderr_has(gw, needle)) {
+        cr_assert_lt(rbgw_test_now_ms(), deadline, "no \"%s\":\n%s", needle, rbgw_test_stderr(gw));
+        usleep(1000);
+    }
+}
+
+/* rbgw.conf: a pipe listener, an upstream reading its token from a file, and one whose
+ * header= value is inline. */
+static const char *
+write_conf(int port, const char *inline_value)
+{
+    return write_file_at("rbgw.conf",
+                         rbgw_test_fmt("listen=pipe\n"
+                                       "upstream=http:url=http://127.0.0.1:%d/dns,name=file,"
+                                       "header-file=%s/token\n"
+                                       "upstream+=http:url=http://127.0.0.1:%d/dns,name=inline,"
+                                       "header=X-Inline: %s\n"
+                                       "pool=p:upstreams=file\n"
+                                       "route=all:pool=p\n",
+                                       port, dir, port, inline_value));
+}
+
+/* The Authorization header of the responder's i-th request. */
+static const char *
+auth_of(size_t i)
+{
+    cr_assert(fake_http_wait_requests(plain, i + 1, RBGW_TEST_IO_MS));
+    const char *v = fake_http_header(fake_http_request(plain, i), "Authorization");
+    cr_assert_not_null(v, "request %zu has no Authorization", i);
+    return v;
+}
+
+/*
+ * A reload compares upstreams by their text as written (not the masked echo), so a changed
+ * header= value makes a new upstream; and an upstream that reads files (header-file=, https)
+ * is made anew at every reload, so a rotated token takes effect without a restart.
+ */
+Test(https, reload_picks_up_rotated_secrets)
+{
+    plain = fake_http_start();
+    cr_assert_not_null(plain);
+    write_file_at("token", "Authorization: Bearer one\n");
+    int port = fake_http_port(plain);
+    const char *conf = write_conf(port, "v1");
+    const char *args[] = {rbgw_test_fmt("--config=%s", conf), NULL};
+    gw = rbgw_proc_spawn(NULL, args);
+    cr_assert_not_null(gw);
+    expect_ok();
+    cr_assert_str_eq(auth_of(0), "Bearer one");
+
+    write_file_at("token", "Authorization: Bearer two\n");
+    reload_to(2);
+    cr_assert(rbgw_test_stderr_has(gw, "upstreams 1 kept, 1 new"), "%s", rbgw_test_stderr(gw));
+    expect_ok();
+    cr_assert_str_eq(auth_of(1), "Bearer two");
+
+    write_conf(port, "v2");
+    reload_to(3);
+    cr_assert(rbgw_test_stderr_has(gw, "upstreams 0 kept, 2 new"), "%s", rbgw_test_stderr(gw));
+    finish();
+    cr_assert(!rbgw_test_stderr_has(gw, "Bearer"), "a header value in the log:\n%s",
+              rbgw_test_stderr(gw));
 }

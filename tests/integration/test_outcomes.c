@@ -39,6 +39,7 @@
 #include "itest.h"
 #include "zmq_responder.h"
 
+#include "rbgw/connpool.h"
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
 #include "rbgw/outcome.h"
@@ -63,6 +64,7 @@ static struct rbgw_config cfg;
 static bool cfg_up;
 static struct rbgw_gateway gw;
 static bool gw_up;
+static struct rbgw_session *session; /* the one pdns connection the test's calls come on */
 static char *dir;
 static struct fake_http *http[2];
 static struct fake_json *js;
@@ -88,7 +90,10 @@ send_call(const char *json)
     struct pending *p = rbgw_test_keep(calloc(1, sizeof(*p)));
     cr_assert_lt(npendings, RBGW_NELEM(pendings));
     pendings[npendings++] = p;
-    p->req = rbgw_request_new(&gw, json, strlen(json), p, on_reply);
+    if (session == NULL) {
+        session = rbgw_session_new(&gw, NULL);
+    }
+    p->req = rbgw_request_new(session, json, strlen(json), p, on_reply);
     rbgw_request_dispatch(p->req);
     return p;
 }
@@ -159,9 +164,9 @@ start_gw(const char *first, ...)
 static struct rbgw_upstream *
 upstream(const char *name)
 {
-    for (size_t i = 0; i < gw.nupstreams; i++) {
-        if (strcmp(gw.upstreams[i].name, name) == 0) {
-            return &gw.upstreams[i];
+    for (size_t i = 0; i < rbgw_gateway_nupstreams(&gw); i++) {
+        if (strcmp(rbgw_gateway_upstream(&gw, i)->name, name) == 0) {
+            return rbgw_gateway_upstream(&gw, i);
         }
     }
     cr_assert_fail("no upstream %s", name);
@@ -183,11 +188,15 @@ teardown(void)
     release_fds();
     if (gw_up) {
         /* Fail whatever is still in flight (as close_all does), then stop as main does. */
-        for (size_t i = 0; i < gw.nupstreams; i++) {
-            gw.upstreams[i].ops->stop(&gw.upstreams[i]);
+        for (size_t i = 0; i < rbgw_gateway_nupstreams(&gw); i++) {
+            rbgw_connpool_stop(rbgw_gateway_upstream(&gw, i)->cp);
         }
         for (size_t i = 0; i < npendings; i++) {
             wait_reply(pendings[i]);
+        }
+        if (session) {
+            rbgw_session_gone(session, "the test ended");
+            session = NULL;
         }
         rbgw_gateway_stop(&gw);
         uv_run(&loop, UV_RUN_DEFAULT);
@@ -561,7 +570,7 @@ Test(outcomes, shutdown_fails_queued_and_running_calls)
     while (!fake_http_wait_requests(http[0], 1, 1)) {
         uv_run(&loop, UV_RUN_NOWAIT);
     }
-    upstream("subject")->ops->stop(upstream("subject"));
+    rbgw_connpool_stop(upstream("subject")->cp);
     expect_outcome("subject", RBGW_OUTCOME_SHUTDOWN, 2, wait_reply(running));
     expect_outcome("subject", RBGW_OUTCOME_SHUTDOWN, 2, wait_reply(queued));
 }

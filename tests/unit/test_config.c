@@ -584,6 +584,10 @@ static const struct cli_err_row cli_err_rows[] = {
      "--listen: address=::1:53: IPv6 address '::1:53' must be written in brackets, e.g. [::1]"},
     {{"--listen=zeromq", U, NULL},
      "--listen: zeromq listener needs endpoint=... (e.g. zeromq:endpoint=ipc:///run/rbgw.zmq)"},
+    {{"--listen=zeromq:endpoint=ipc:///x,session-timeout=9", U, NULL},
+     "--listen: session-timeout=9 not in 10..86400000"},
+    {{"--listen=zeromq:endpoint=ipc:///x,session-timeout=soon", U, NULL},
+     "--listen: session-timeout=soon is not a number"},
     {{"--listen=udp:port=53", U, NULL},
      "--listen: unknown connector type 'udp' (expected pipe, unix, http or zeromq)"},
     {{"--max-reply-size=1g", U, NULL},
@@ -772,6 +776,9 @@ Test(config, usage_lists_every_key)
         "rbgw --listen=pipe --upstream=http:url=http://127.0.0.1:8080/dns,timeout=1500",
         "remote-connection-string=pipe:command=/usr/bin/rbgw --config=/etc/rbgw/rbgw.conf",
         "splits its connection string on commas",
+        "RBGW_<KEY>",
+        "RBGW_LOG_LEVEL=debug",
+        "RBGW_CONFIG names the file",
     };
     for (size_t i = 0; i < sizeof(needles) / sizeof(needles[0]); i++) {
         cr_expect_not_null(strstr(text, needles[i]), "usage lacks '%s'", needles[i]);
@@ -894,4 +901,467 @@ Test(config, timeout_above_deadline_is_a_warning_naming_upstream_timeout_and_dea
         }
         rbgw_config_free(&cfg);
     }
+}
+
+/*
+ * The environment layer (RBGW_<KEY>), through rbgw_config_load_env so that each row brings its
+ * own environment.  "@F" in env values, args and expectations stands for the row's file, which
+ * is written only when the row has content for it.
+ */
+struct env_row {
+    const char *name;
+    const char *env[5];  /* NAME=value, NULL-terminated */
+    const char *args[4]; /* after "rbgw" (and --config=@F when file is set) */
+    const char *file;    /* config file content, or NULL for none */
+    const char *ups;     /* upstream commands joined by ' ' */
+    const char *origins; /* upstream origins joined by '|' */
+    const char *listens; /* listener texts joined by ' ' */
+    enum rbgw_log_level level;
+    const char *shown; /* cfg->env joined by '|' (what --check-config prints) */
+};
+
+static const struct env_row env_rows[] = {
+    {"upstream from env",
+     {"RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {NULL},
+     NULL,
+     "/e",
+     "RBGW_UPSTREAM",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_UPSTREAM=pipe:command=/e"},
+    {"scalar from env, value trimmed",
+     {"RBGW_LOG_LEVEL=  debug \t", "RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {NULL},
+     NULL,
+     "/e",
+     "RBGW_UPSTREAM",
+     "pipe",
+     RBGW_LOG_DEBUG,
+     "RBGW_UPSTREAM=pipe:command=/e|RBGW_LOG_LEVEL=debug"},
+    {"list of lines, blank lines skipped",
+     {"RBGW_UPSTREAM=pipe:command=/a\n  pipe:command=/b \r\n\n", NULL},
+     {NULL},
+     NULL,
+     "/a /b",
+     "RBGW_UPSTREAM line 1|RBGW_UPSTREAM line 2",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_UPSTREAM=pipe:command=/a\\n  pipe:command=/b"},
+    {"listen from env",
+     {"RBGW_LISTEN=unix:path=/run/rbgw/rbgw.sock", "RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {NULL},
+     NULL,
+     "/e",
+     "RBGW_UPSTREAM",
+     "unix:path=/run/rbgw/rbgw.sock",
+     RBGW_LOG_INFO,
+     "RBGW_LISTEN=unix:path=/run/rbgw/rbgw.sock|RBGW_UPSTREAM=pipe:command=/e"},
+    {"file scalar beats env",
+     {"RBGW_LOG_LEVEL=debug", NULL},
+     {NULL},
+     "log-level=error\nupstream=pipe:command=/f\n",
+     "/f",
+     "@F:2",
+     "pipe",
+     RBGW_LOG_ERROR,
+     "RBGW_LOG_LEVEL=debug (overridden by @F:1)"},
+    {"cli scalar beats env",
+     {"RBGW_LOG_LEVEL=debug", "RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {"--log-level=warning", NULL},
+     NULL,
+     "/e",
+     "RBGW_UPSTREAM",
+     "pipe",
+     RBGW_LOG_WARN,
+     "RBGW_UPSTREAM=pipe:command=/e|RBGW_LOG_LEVEL=debug (overridden by --log-level)"},
+    {"file key= replaces the env list",
+     {"RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {NULL},
+     "upstream=pipe:command=/f\nupstream+=pipe:command=/g\n",
+     "/f /g",
+     "@F:1|@F:2",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_UPSTREAM=pipe:command=/e (overridden by @F:1)"},
+    {"file key+= extends the env list",
+     {"RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {NULL},
+     "upstream+=pipe:command=/f\nupstream+=pipe:command=/g\n",
+     "/e /f /g",
+     "RBGW_UPSTREAM|@F:1|@F:2",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_UPSTREAM=pipe:command=/e"},
+    {"cli --key+= extends the env list",
+     {"RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {"--upstream+=pipe:command=/c", NULL},
+     NULL,
+     "/e /c",
+     "RBGW_UPSTREAM|--upstream",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_UPSTREAM=pipe:command=/e"},
+    {"cli --key= replaces the env list",
+     {"RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {"--upstream=pipe:command=/c", NULL},
+     NULL,
+     "/c",
+     "--upstream",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_UPSTREAM=pipe:command=/e (overridden by --upstream)"},
+    {"env list, file extends, cli extends",
+     {"RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {"--upstream+=pipe:command=/c", NULL},
+     "upstream+=pipe:command=/f\n",
+     "/e /f /c",
+     "RBGW_UPSTREAM|@F:1|--upstream",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_UPSTREAM=pipe:command=/e"},
+    {"RBGW_CONFIG names the file",
+     {"RBGW_CONFIG=@F", "RBGW_LOG_LEVEL=debug", NULL},
+     {NULL},
+     "upstream=pipe:command=/f\n",
+     "/f",
+     "@F:1",
+     "pipe",
+     RBGW_LOG_DEBUG,
+     "RBGW_CONFIG=@F|RBGW_LOG_LEVEL=debug"},
+    {"--config beats RBGW_CONFIG",
+     {"RBGW_CONFIG=/nonexistent/rbgw.conf", NULL},
+     {NULL},
+     "upstream=pipe:command=/f\n",
+     "/f",
+     "@F:1",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_CONFIG=/nonexistent/rbgw.conf (overridden by --config)"},
+    {"empty means unset",
+     {"RBGW_LOG_LEVEL=", "RBGW_LISTEN= \n ", "RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {NULL},
+     NULL,
+     "/e",
+     "RBGW_UPSTREAM",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_UPSTREAM=pipe:command=/e"},
+    {"other RBGW_ variables are not rbgw's",
+     {"RBGW_BIN=/x", "RBGW_SOURCE_DIR=/src", "RBGW_TEST_IO_MS=5", "RBGW_UPSTREAM=pipe:command=/e",
+      NULL},
+     {NULL},
+     NULL,
+     "/e",
+     "RBGW_UPSTREAM",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_UPSTREAM=pipe:command=/e"},
+    {"not RBGW_ at all",
+     {"RBGW=debug", "RBGW_=x", "XRBGW_LOG_LEVEL=debug", "RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {NULL},
+     NULL,
+     "/e",
+     "RBGW_UPSTREAM",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_UPSTREAM=pipe:command=/e"},
+    {"first of a duplicated variable, as getenv",
+     {"RBGW_UPSTREAM=pipe:command=/e", "RBGW_UPSTREAM=pipe:command=/x", NULL},
+     {NULL},
+     NULL,
+     "/e",
+     "RBGW_UPSTREAM",
+     "pipe",
+     RBGW_LOG_INFO,
+     "RBGW_UPSTREAM=pipe:command=/e"},
+};
+
+static void
+join_origins(const struct rbgw_config *cfg, char *out, size_t outlen)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < cfg->nupstreams && n < outlen; i++) {
+        n += (size_t)snprintf(out + n, outlen - n, "%s%s", i ? "|" : "", cfg->upstreams[i].origin);
+    }
+}
+
+static void
+join_env(const struct rbgw_config *cfg, char *out, size_t outlen)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < cfg->nenv && n < outlen; i++) {
+        n += (size_t)snprintf(out + n, outlen - n, "%s%s", i ? "|" : "", cfg->env[i]);
+    }
+}
+
+/* Expand "@F" in a row's env, args and file into owned copies; argv starts with "rbgw". */
+struct env_case {
+    char path[256];
+    char env[5][512];
+    char *envp[6];
+    char args[6][512];
+    char *argv[7];
+    int argc;
+};
+
+static void
+env_case_build(struct env_case *c, const char *const *env, const char *const *args,
+               const char *file, size_t row)
+{
+    char name[32];
+    c->path[0] = '\0';
+    if (file != NULL) {
+        snprintf(name, sizeof(name), "env%zu.conf", row);
+        write_file(name, file, c->path, sizeof(c->path));
+    }
+    size_t n = 0;
+    for (; env[n] != NULL; n++) {
+        expand(env[n], c->path, c->env[n], sizeof(c->env[n]));
+        c->envp[n] = c->env[n];
+    }
+    c->envp[n] = NULL;
+    c->argc = 0;
+    c->argv[c->argc++] = "rbgw";
+    bool names_file = false;
+    for (size_t i = 0; env[i] != NULL; i++) {
+        names_file |= strncmp(env[i], "RBGW_CONFIG=@F", 14) == 0;
+    }
+    if (file != NULL && !names_file) {
+        snprintf(c->args[5], sizeof(c->args[5]), "--config=%s", c->path);
+        c->argv[c->argc++] = c->args[5];
+    }
+    for (size_t i = 0; args[i] != NULL; i++) {
+        expand(args[i], c->path, c->args[i], sizeof(c->args[i]));
+        c->argv[c->argc++] = c->args[i];
+    }
+    c->argv[c->argc] = NULL;
+}
+
+Test(config, environment_layer)
+{
+    for (size_t i = 0; i < RBGW_NELEM(env_rows); i++) {
+        const struct env_row *r = &env_rows[i];
+        struct env_case c;
+        env_case_build(&c, r->env, r->args, r->file, i);
+        struct rbgw_config cfg;
+        char err[512] = "", got[1024], want[1024];
+        int rc = rbgw_config_load_env(&cfg, c.argc, c.argv, c.envp, err, sizeof(err));
+        cr_expect_eq(rc, 0, "row '%s': %s", r->name, err);
+        if (rc != 0) {
+            continue;
+        }
+        join_upstreams(&cfg, got, sizeof(got));
+        cr_expect_str_eq(got, r->ups, "row '%s': upstreams", r->name);
+        join_origins(&cfg, got, sizeof(got));
+        expand(r->origins, c.path, want, sizeof(want));
+        cr_expect_str_eq(got, want, "row '%s': origins", r->name);
+        join_listeners(&cfg, got, sizeof(got));
+        cr_expect_str_eq(got, r->listens, "row '%s': listeners", r->name);
+        cr_expect_eq(cfg.log_level, r->level, "row '%s': log level", r->name);
+        join_env(&cfg, got, sizeof(got));
+        expand(r->shown, c.path, want, sizeof(want));
+        cr_expect_str_eq(got, want, "row '%s': env shown", r->name);
+        rbgw_config_free(&cfg);
+        cr_expect(is_zeroed(&cfg), "row '%s': free zeroes", r->name);
+    }
+}
+
+struct env_scalar_row {
+    const char *var;
+    size_t request, reply;
+    uint32_t deadline, budget;
+};
+
+static const struct env_scalar_row env_scalar_rows[] = {
+    {"RBGW_MAX_REQUEST_SIZE=64k", 65536, 16777216, 1800, 20},
+    {"RBGW_MAX_REPLY_SIZE=2m", 1048576, 2097152, 1800, 20},
+    {"RBGW_DEADLINE=900", 1048576, 16777216, 900, 20},
+    {"RBGW_RETRY_BUDGET=0", 1048576, 16777216, 1800, 0},
+};
+
+Test(config, environment_scalars)
+{
+    for (size_t i = 0; i < RBGW_NELEM(env_scalar_rows); i++) {
+        const struct env_scalar_row *r = &env_scalar_rows[i];
+        char *envp[] = {(char *)r->var, "RBGW_UPSTREAM=pipe:command=/e", NULL};
+        char *argv[] = {"rbgw", NULL};
+        struct rbgw_config cfg;
+        char err[512] = "";
+        cr_assert_eq(rbgw_config_load_env(&cfg, 1, argv, envp, err, sizeof(err)), 0, "%s: %s",
+                     r->var, err);
+        cr_expect_eq(cfg.max_request_size, r->request, "%s", r->var);
+        cr_expect_eq(cfg.max_reply_size, r->reply, "%s", r->var);
+        cr_expect_eq(cfg.deadline_ms, r->deadline, "%s", r->var);
+        cr_expect_eq(cfg.retry_budget, r->budget, "%s", r->var);
+        rbgw_config_free(&cfg);
+    }
+}
+
+struct env_err_row {
+    const char *env[4];
+    const char *args[3];
+    const char *file; /* NULL: none */
+    const char *err;  /* "@F" stands for the file's path */
+};
+
+static const struct env_err_row env_err_rows[] = {
+    {{"RBGW_LOG_LEVEL=loud", NULL},
+     {NULL},
+     NULL,
+     "RBGW_LOG_LEVEL: unknown level 'loud' (expected error, warning, info or debug)"},
+    {{"RBGW_UPSTREAM=tcp:host=x", NULL},
+     {NULL},
+     NULL,
+     "RBGW_UPSTREAM: unknown connector type 'tcp' (expected pipe, unix, http or zeromq)"},
+    {{"RBGW_UPSTREAM=pipe:command=/a\npipe", NULL},
+     {NULL},
+     NULL,
+     "RBGW_UPSTREAM line 2: pipe upstream needs command=... (e.g. "
+     "pipe:command=/usr/bin/responder)"},
+    {{"RBGW_LISTEN=unix", "RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {NULL},
+     NULL,
+     "RBGW_LISTEN: unix listener needs path=... (e.g. unix:path=/run/rbgw.sock)"},
+    {{"RBGW_MAX_REPLY_SIZE=1g", NULL},
+     {NULL},
+     NULL,
+     "RBGW_MAX_REPLY_SIZE: '1g' is not a size (bytes, or a number with a k or m suffix)"},
+    {{"RBGW_DEADLINE=0", NULL},
+     {NULL},
+     NULL,
+     "RBGW_DEADLINE: '0' is not a whole number in 1..600000"},
+    {{"RBGW_HELP=yes", NULL}, {NULL}, NULL, "RBGW_HELP: only allowed on the command line (--help)"},
+    {{"RBGW_CHECK_CONFIG=yes", NULL},
+     {NULL},
+     NULL,
+     "RBGW_CHECK_CONFIG: only allowed on the command line (--check-config)"},
+    {{"RBGW_UPSTREAMS=pipe:command=/e", NULL},
+     {NULL},
+     NULL,
+     "RBGW_UPSTREAMS: unknown variable (did you mean RBGW_UPSTREAM?)"},
+    {{"RBGW_LOGLEVEL=debug", NULL},
+     {NULL},
+     NULL,
+     "RBGW_LOGLEVEL: unknown variable (did you mean RBGW_LOG_LEVEL?)"},
+    {{"RBGW_log_level=debug", NULL},
+     {NULL},
+     NULL,
+     "RBGW_log_level: unknown variable (did you mean RBGW_LOG_LEVEL?)"},
+    {{"RBGW_MAX-REPLY-SIZE=1m", NULL},
+     {NULL},
+     NULL,
+     "RBGW_MAX-REPLY-SIZE: unknown variable (did you mean RBGW_MAX_REPLY_SIZE?)"},
+    {{"RBGW_CONFIG=/nonexistent/rbgw.conf", NULL},
+     {NULL},
+     NULL,
+     "RBGW_CONFIG: cannot open /nonexistent/rbgw.conf: No such file or directory"},
+    {{"RBGW_UPSTREAM=tcp:x", NULL},
+     {"--upstream=pipe:command=/c", NULL},
+     NULL,
+     "RBGW_UPSTREAM: unknown connector type 'tcp' (expected pipe, unix, http or zeromq)"},
+    {{"RBGW_LOG_LEVEL=loud", NULL},
+     {NULL},
+     "log-level=louder\n",
+     "RBGW_LOG_LEVEL: unknown level 'loud' (expected error, warning, info or debug)"},
+    {{"RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {NULL},
+     "upstream=pipe:command=/f\nupstream=pipe:command=/g\n",
+     "@F:2: upstream: already set at @F:1; write upstream+=... to add another, or remove one"},
+    {{"RBGW_UPSTREAM=pipe:command=/e", NULL},
+     {NULL},
+     "upstream+=pipe:command=/f\nupstream=pipe:command=/g\n",
+     "@F:2: upstream: already set at @F:1; write upstream+=... to add another, or remove one"},
+};
+
+Test(config, environment_errors)
+{
+    for (size_t i = 0; i < RBGW_NELEM(env_err_rows); i++) {
+        const struct env_err_row *r = &env_err_rows[i];
+        struct env_case c;
+        env_case_build(&c, r->env, r->args, r->file, 100 + i);
+        struct rbgw_config cfg;
+        char err[512] = "", want[1024];
+        int rc = rbgw_config_load_env(&cfg, c.argc, c.argv, c.envp, err, sizeof(err));
+        expand(r->err, c.path, want, sizeof(want));
+        cr_expect_eq(rc, RBGW_ECONFIG, "row %zu (%s): want an error", i, r->env[0]);
+        cr_expect_str_eq(err, want, "row %zu (%s): error text", i, r->env[0]);
+        cr_expect(is_zeroed(&cfg), "row %zu: config zeroed on error", i);
+        if (rc == 0) {
+            rbgw_config_free(&cfg);
+        }
+    }
+}
+
+Test(config, load_reads_the_process_environment)
+{
+    cr_assert_eq(setenv("RBGW_LOG_LEVEL", "debug", 1), 0);
+    cr_assert_eq(setenv("RBGW_UPSTREAM", "pipe:command=/e", 1), 0);
+    const char *args[] = {NULL};
+    struct rbgw_config cfg;
+    char err[512] = "";
+    cr_assert_eq(load(&cfg, err, sizeof(err), args), 0, "%s", err);
+    cr_expect_eq(cfg.log_level, RBGW_LOG_DEBUG);
+    cr_expect_str_eq(cfg.upstreams[0].origin, "RBGW_UPSTREAM");
+    rbgw_config_free(&cfg);
+    cr_assert_eq(setenv("RBGW_LOG_LEVEL", "loud", 1), 0);
+    cr_expect_eq(load(&cfg, err, sizeof(err), args), RBGW_ECONFIG);
+    cr_expect_str_eq(err, "RBGW_LOG_LEVEL: unknown level 'loud' (expected error, warning, info or "
+                          "debug)");
+}
+
+/* The text rbgw_config_man_keys / _upstream_opts write, NUL-terminated (caller frees). */
+static char *
+man_text(int which)
+{
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    if (which == 2) {
+        rbgw_config_man_upstream_opts(f);
+    } else {
+        rbgw_config_man_keys(f, which == 1);
+    }
+    long len = ftell(f);
+    char *text = calloc(1, (size_t)len + 1);
+    rewind(f);
+    cr_assert_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    return text;
+}
+
+Test(config, man_pages_list_what_help_lists)
+{
+    char *cli = man_text(0), *file = man_text(1), *ups = man_text(2);
+    static const char *const in_cli[] = {
+        ".TP\n\\fB\\-\\-upstream\\fR=\\fICONNSTR\\fR\nwhere rbgw sends the calls",
+        "A list: upstream+= adds an entry.\nEnvironment: \\fBRBGW_UPSTREAM\\fR.\n",
+        "\\fB\\-\\-log\\-level\\fR=\\fILEVEL\\fR\n",
+        "Default: info.\nEnvironment: \\fBRBGW_LOG_LEVEL\\fR.\n",
+        "\\fB\\-\\-max\\-request\\-size\\fR=\\fIBYTES\\fR\n",
+        "\\fB\\-\\-config\\fR=\\fIFILE\\fR\nconfiguration file of key=value lines.\nCommand line "
+        "only.\nEnvironment: \\fBRBGW_CONFIG\\fR.\n",
+        "\\fB\\-\\-check\\-config\\fR\nvalidate the configuration, print a summary and exit.\n"
+        "Command line only.\n.TP",
+    };
+    for (size_t i = 0; i < RBGW_NELEM(in_cli); i++) {
+        cr_expect_not_null(strstr(cli, in_cli[i]), "rbgw(8) lacks \"%s\" in:\n%s", in_cli[i], cli);
+    }
+    cr_expect_not_null(strstr(file, ".TP\n\\fBupstream\\fR=\\fICONNSTR\\fR\n"));
+    cr_expect_not_null(strstr(file, ".TP\n\\fBretry\\-budget\\fR=\\fIN\\fR\n"));
+    cr_expect_null(strstr(file, "check\\-config"), "rbgw.conf(5) lists command-line-only keys");
+    cr_expect_null(strstr(file, "RBGW_CONFIG"), "rbgw.conf(5) lists config=");
+    for (const char *p = cli; p != NULL && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        if (*p == '.' || *p == '\'') {
+            cr_expect_eq(strncmp(p, ".TP\n", 4), 0, "a line that troff takes as a request: %.30s",
+                         p);
+        }
+    }
+    cr_expect_not_null(strstr(ups, ".TP\n\\fBtimeout\\fR=\\fIN\\fR\nms for a whole call"));
+    cr_expect_not_null(strstr(ups, "Default: 1500, range 1 to 600000.\n"));
+    cr_expect_not_null(strstr(ups, "\\fBhealth\\-interval\\fR"));
+    free(cli);
+    free(file);
+    free(ups);
 }

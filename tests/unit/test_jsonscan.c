@@ -5,7 +5,9 @@
  * last occurrence of its parent, nothing deeper than the watch path, escaped watched keys
  * give UNSURE; (2) that it accepts exactly what rbgw_json_parse accepts: on a corpus of calls,
  * replies and edge cases, and on every one-byte deletion, replacement and insertion of each
- * corpus document with the bytes that matter to a JSON lexer; (3) the nesting limit.
+ * corpus document with the bytes that matter to a JSON lexer; (3) the nesting limit; (4) that
+ * rbgw_json_scan_items splits exactly the containers the parser accepts, child for child, on
+ * the same corpus and mutations.
  *
  * Why the mutation sweep: the scanner is the accept oracle on the hot path (rpc.c settles good
  * calls and replies with it and runs yajl only to explain a refusal), so any input it accepts
@@ -133,6 +135,79 @@ static const char extra[] = {'\f', '\v', '\x01', '\x1f', '\x7f', '\x80', '\0', '
 
 static int checked;
 
+/* The text of a tree node's type, for messages. */
+static const char *
+type_name(enum rbgw_json_type t)
+{
+    static const char *const n[] = {"null", "false", "true", "number", "string", "array", "object"};
+    return n[t];
+}
+
+/* The type a value's text starts with. */
+static enum rbgw_json_type
+type_of_text(struct rbgw_str s)
+{
+    switch (s.len ? s.p[0] : 'n') {
+    case 'n':
+        return RBGW_JSON_NULL;
+    case 'f':
+        return RBGW_JSON_FALSE;
+    case 't':
+        return RBGW_JSON_TRUE;
+    case '"':
+        return RBGW_JSON_STRING;
+    case '[':
+        return RBGW_JSON_ARRAY;
+    case '{':
+        return RBGW_JSON_OBJECT;
+    default:
+        return RBGW_JSON_NUMBER;
+    }
+}
+
+/*
+ * rbgw_json_scan_items against the tree: it splits exactly the containers the parser accepts,
+ * into as many children as the tree has, each span a value of the child's type (the whole span:
+ * its own text parses to a node of that type).  root is NULL when the parser refused.
+ */
+static void
+check_items(const char *p, size_t len, const struct rbgw_json *root)
+{
+    struct rbgw_str items[64];
+    size_t n = 99;
+    int rc = rbgw_json_scan_items(p, len, items, RBGW_NELEM(items), &n);
+    bool container = root && (root->type == RBGW_JSON_ARRAY || root->type == RBGW_JSON_OBJECT);
+    if ((rc == RBGW_JSCAN_OK) != container) {
+        cr_assert_fail("items %s a %s: %s", rc == RBGW_JSCAN_OK ? "splits" : "refuses",
+                       root ? type_name(root->type) : "refused text", rbgw_test_show(p, len));
+    }
+    if (!container) {
+        if (n != 0) {
+            cr_assert_fail("refused, but n = %zu: %s", n, rbgw_test_show(p, len));
+        }
+        return;
+    }
+    if (n != root->n) {
+        cr_assert_fail("items: %zu children, the tree %zu: %s", n, root->n, rbgw_test_show(p, len));
+    }
+    size_t k = 0;
+    for (const struct rbgw_json *c = root->child; c != NULL && k < RBGW_NELEM(items);
+         c = c->next, k++) {
+        struct rbgw_arena a;
+        rbgw_arena_init(&a);
+        struct rbgw_json *v;
+        char err[160];
+        if (rbgw_json_parse(&a, items[k].p, items[k].len, &v, err, sizeof(err)) != 0 ||
+            v->type != c->type || type_of_text(items[k]) != c->type ||
+            (items[k].len && (items[k].p[items[k].len - 1] == ' '))) {
+            cr_assert_fail("item %zu is not the child's text (%s): [%.*s] in %s", k,
+                           type_name(c->type), (int)items[k].len, items[k].p,
+                           rbgw_test_show(p, len));
+        }
+        rbgw_arena_free(&a);
+    }
+}
+
 static void
 check_same(const char *p, size_t len)
 {
@@ -141,6 +216,7 @@ check_same(const char *p, size_t len)
     struct rbgw_json *root;
     char err[160];
     bool parsed = rbgw_json_parse(&a, p, len, &root, err, sizeof(err)) == 0;
+    check_items(p, len, parsed ? root : NULL);
     rbgw_arena_free(&a);
     /* Plain ifs on the passing path: ctest runs Criterion with --full-stats, which reports
      * every assertion, and this runs for tens of thousands of documents. */
@@ -236,6 +312,37 @@ Test(jsonscan, agrees_with_parser_on_edge_cases)
     for (size_t i = 0; i < sizeof(edge_cases) / sizeof(edge_cases[0]); i++) {
         check_same(edge_cases[i], strlen(edge_cases[i]));
     }
+}
+
+Test(jsonscan, items_spans)
+{
+    struct rbgw_str it[4];
+    size_t n;
+    const char *t = " [ 1 , \"a,]\" , {\"k\": [2]} ,[] ] ";
+    cr_assert_eq(rbgw_json_scan_items(t, strlen(t), it, 4, &n), RBGW_JSCAN_OK);
+    cr_assert_eq(n, 4);
+    cr_expect(rbgw_str_eq_cstr(it[0], "1"));
+    cr_expect(rbgw_str_eq_cstr(it[1], "\"a,]\""));
+    cr_expect(rbgw_str_eq_cstr(it[2], "{\"k\": [2]}"));
+    cr_expect(rbgw_str_eq_cstr(it[3], "[]"));
+    /* object: the values, keys skipped (escaped ones too), repeated keys each counted */
+    t = "{\"a\":1,\"\\u0062\" : \"x\",\"a\":null}";
+    cr_assert_eq(rbgw_json_scan_items(t, strlen(t), it, 4, &n), RBGW_JSCAN_OK);
+    cr_assert_eq(n, 3);
+    cr_expect(rbgw_str_eq_cstr(it[0], "1"));
+    cr_expect(rbgw_str_eq_cstr(it[1], "\"x\""));
+    cr_expect(rbgw_str_eq_cstr(it[2], "null"));
+    /* more children than room: counted, the first max written */
+    t = "[1,2,3,4,5,6]";
+    it[2] = RBGW_STR("untouched");
+    cr_assert_eq(rbgw_json_scan_items(t, strlen(t), it, 2, &n), RBGW_JSCAN_OK);
+    cr_expect_eq(n, 6);
+    cr_expect(rbgw_str_eq_cstr(it[1], "2") && rbgw_str_eq_cstr(it[2], "untouched"));
+    cr_expect_eq(rbgw_json_scan_items("{}", 2, it, 4, &n), RBGW_JSCAN_OK);
+    cr_expect_eq(n, 0);
+    cr_expect_eq(rbgw_json_scan_items("[1] x", 5, it, 4, &n), RBGW_JSCAN_INVALID);
+    cr_expect_eq(rbgw_json_scan_items("\"s\"", 3, it, 4, &n), RBGW_JSCAN_INVALID);
+    cr_expect_eq(n, 0);
 }
 
 static size_t

@@ -470,7 +470,22 @@ Test(rpc, peek_table)
                   (int)pk.method.len, pk.method.p, c->method);
         cr_expect(rbgw_str_eq_cstr(pk.trxid, c->trxid), "%s: trxid '%.*s', want '%s'", c->name,
                   (int)pk.trxid.len, pk.trxid.p ? pk.trxid.p : "", c->trxid);
+        cr_expect_eq(pk.mid, rbgw_method_lookup(rbgw_str_cstr(c->method)),
+                     "%s: the method's row is looked up once, here", c->name);
     }
+    struct rbgw_rpc_peek pk;
+    cr_assert_eq(rbgw_rpc_peek(B("{\"method\":\"startTransaction\"}"), &pk), 0);
+    cr_expect_eq(pk.mid, RBGW_M_START_TRANSACTION);
+    cr_assert_eq(rbgw_rpc_peek(B("{\"method\":\"futureMethod\"}"), &pk), 0);
+    cr_expect_eq(pk.mid, RBGW_M_UNKNOWN, "unknown, the name still there");
+    cr_expect(rbgw_str_eq_cstr(pk.method, "futureMethod"));
+    /* an escaped name is the decoder's: it looks up the decoded text */
+    struct rbgw_rpc_call call;
+    char err[200];
+    cr_assert_eq(
+        rbgw_rpc_decode(&arena, B("{\"method\":\"look\\u0075p\"}"), &call, err, sizeof(err)), 0,
+        "%s", err);
+    cr_expect_eq(call.mid, RBGW_M_LOOKUP);
 }
 
 /* Whatever peek accepts, the full decoder must agree on the method (peek never invents one). */
@@ -488,6 +503,7 @@ Test(rpc, peek_agrees_with_decode)
         cr_expect_eq(rc, 0, "%s: peek accepted what decode refuses: %s", c->name, err);
         if (rc == 0) {
             cr_expect(rbgw_str_eq(call.method, pk.method), "%s: methods differ", c->name);
+            cr_expect_eq(call.mid, pk.mid, "%s: method rows differ", c->name);
         }
     }
 }

@@ -1,9 +1,13 @@
 /*
- * pool.h: the per-upstream connection pool every upstream transport plugs into.
+ * connpool.h: the per-upstream connection pool every upstream transport plugs into.
  *
  * The pool does the bookkeeping that is the same for HTTP connections, unix sockets, pipe
  * co-processes and ZeroMQ sockets; a transport only opens, sends, reads and closes
- * (nginx's upstream hooks, h2o's socketpool lease API).
+ * (nginx's upstream hooks, h2o's socketpool lease API).  Every upstream has exactly one, embedded
+ * in its transport's state and set up by rbgw_connpool_init, which also points u->cp at it:
+ * fan-out and the gateway submit, probe, unpin and stop through u->cp, never through the
+ * transport.  (In the configuration and in fan-out a "pool" is a group of upstreams,
+ * pool=NAME:...; this module is always the connection pool, "connpool", to keep the two apart.)
  *
  *   pool ─┬─ idle    : conns with no call, LIFO (hot conns reused, cold ones reach idle-timeout)
  *         ├─ busy    : conns opening or carrying one call
@@ -35,13 +39,13 @@
  * a transport names it in rbgw_upconn_error, since only it knows whether a connect was refused
  * or rbgw ran out of file descriptors (rbgw_outcome_from_uv / _from_errno).
  */
-#ifndef RBGW_POOL_H
-#define RBGW_POOL_H
+#ifndef RBGW_CONNPOOL_H
+#define RBGW_CONNPOOL_H
 
 #include "rbgw/gateway.h"
 #include "rbgw/list.h"
 
-struct rbgw_pool;
+struct rbgw_connpool;
 struct rbgw_upconn;
 
 /** One upstream leg of a request (owned by whoever submits it, usually in the request arena). */
@@ -61,7 +65,8 @@ struct rbgw_call {
                                  responder: a write must not be repeated) */
     unsigned pin_after : 1;   /* on success keep the conn pinned to this caller (start of a
                                  transaction) instead of returning it to the pool */
-    unsigned unpin_after : 1; /* after this call the conn returns to the pool (commit/abort) */
+    unsigned unpin_after : 1; /* after this call's reply the conn returns to the pool
+                                 (commit/abort) */
     unsigned probe : 1;       /* internal: an active health check (open a conn, nothing sent) */
     unsigned idempotent : 1;  /* a read outside a transaction: safe to send twice */
 };
@@ -74,7 +79,7 @@ enum rbgw_upconn_state {
 };
 
 struct rbgw_upconn {
-    struct rbgw_pool *pool;       /* borrowed owner */
+    struct rbgw_connpool *cp;     /* borrowed owner */
     struct rbgw_list link;        /* on pool->idle or pool->busy */
     enum rbgw_upconn_state state; /* changed only by the pool (set_state) */
     struct rbgw_call *call;       /* borrowed: current call, or NULL */
@@ -82,7 +87,8 @@ struct rbgw_upconn {
     uint64_t id;                  /* per-pool sequence number, for logs */
     unsigned reused : 1;          /* has carried a call before (a peer close is expected) */
     unsigned got_bytes : 1;       /* transport: some reply byte arrived for the current call */
-    unsigned pinned : 1;          /* reserved for one caller's transaction (pool->pinned) */
+    unsigned pinned : 1;          /* reserved for one session's transaction (pool->pinned) */
+    unsigned drop_after : 1;      /* unpinned while busy: closed when its current call ends */
     unsigned timer_closed : 1;    /* the timer's close callback ran */
     unsigned transport_freed : 1; /* the transport called rbgw_upconn_free */
 };
@@ -97,7 +103,7 @@ struct rbgw_upconn_ops {
     void (*close)(struct rbgw_upconn *c);
 };
 
-struct rbgw_pool {
+struct rbgw_connpool {
     struct rbgw_upstream *u;           /* borrowed owner */
     const struct rbgw_upconn_ops *ops; /* transport */
     void *transport;                   /* borrowed: the transport's per-upstream state */
@@ -108,7 +114,7 @@ struct rbgw_pool {
     uint32_t max_queue;                /* max-queue= */
     uint32_t queue_timeout_ms;         /* queue-timeout= */
     struct rbgw_list idle;             /* idle conns, most recently used first */
-    struct rbgw_list pinned;           /* idle conns reserved for a caller's transaction */
+    struct rbgw_list pinned;           /* idle conns reserved for a session's transaction */
     struct rbgw_list busy;             /* opening or busy conns */
     struct rbgw_list waiters;          /* queued calls */
     uint32_t nwaiters;                 /* calls on waiters */
@@ -117,32 +123,38 @@ struct rbgw_pool {
     uint64_t next_open;                /* loop time before which no open starts */
     uint64_t next_id;                  /* conn ids */
     uv_timer_t wait_timer;             /* earliest waiter deadline, or the back-off end */
+    uint32_t nalive;                   /* conns allocated and not yet freed (closing ones too) */
     bool stopping;                     /* stop() called */
+    bool wait_timer_closed;            /* its close callback ran (after stop) */
 };
 
-/** Set up the pool for u (reads max-conns, idle-timeout; retry-after from the options). */
-int rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_upconn_ops *ops,
-                   void *transport, const char *target, char *err, size_t errlen) RBGW_MUSTCHECK;
-/** Submit a call (upstream_ops.submit): always ends in exactly one call->done. */
-void rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_call *call);
+/**
+ * Set up the pool for u (reads max-conns, idle-timeout; retry-after from the options) and point
+ * u->cp at it.
+ */
+int rbgw_connpool_init(struct rbgw_connpool *p, struct rbgw_upstream *u,
+                       const struct rbgw_upconn_ops *ops, void *transport, const char *target,
+                       char *err, size_t errlen) RBGW_MUSTCHECK;
+/** Submit a call: always ends in exactly one call->done. */
+void rbgw_connpool_submit(struct rbgw_connpool *p, struct rbgw_call *call);
 /**
  * Active health check: open a fresh conn (connect / spawn + initialize), nothing else.  done is
  * called once with status 0 (the conn then joins the idle list) or <0 and a reason.
  */
-void rbgw_pool_probe(struct rbgw_pool *p, rbgw_call_done_cb done, void *data);
-/** Close the pinned conn with this id (its transaction's caller went away).  No-op if gone. */
-void rbgw_pool_unpin(struct rbgw_pool *p, uint64_t conn_id);
-/** Fail queued calls, close every conn.  Idempotent. */
-void rbgw_pool_stop(struct rbgw_pool *p);
-
-/*
- * upstream_ops entries for transports whose u->impl struct starts with its struct rbgw_pool
- * (all of them): the glue every pooled transport would otherwise repeat.
+void rbgw_connpool_probe(struct rbgw_connpool *p, rbgw_call_done_cb done, void *data);
+/**
+ * Release the conn pinned to a transaction that is over (its session ended, or its end call
+ * failed): closed at once if idle, once its current call ends if busy (that call still gets its
+ * reply; the responder then sees the connection drop, an abort).  No-op if the conn is gone or
+ * no longer pinned.  Safe inside a call's done callback, the conn's own included.
  */
-void rbgw_pool_op_submit(struct rbgw_upstream *u, struct rbgw_call *call);
-void rbgw_pool_op_stop(struct rbgw_upstream *u);
-void rbgw_pool_op_probe(struct rbgw_upstream *u, rbgw_call_done_cb done, void *data);
-void rbgw_pool_op_unpin(struct rbgw_upstream *u, uint64_t conn_id);
+void rbgw_connpool_unpin(struct rbgw_connpool *p, uint64_t conn_id);
+/**
+ * Fail queued calls, close every conn.  Idempotent.  Once every handle of the pool is closed
+ * (its timer, every conn's) it calls rbgw__upstream_part_closed(p->u), once, as the last thing
+ * it does: the upstream may be freed then.
+ */
+void rbgw_connpool_stop(struct rbgw_connpool *p);
 
 /* ---- outcomes, called by transports ---- */
 

@@ -1,5 +1,6 @@
 /*
- * pool.c: per-upstream connection pool (see pool.h for the model and the transport contract).
+ * connpool.c: per-upstream connection pool (see connpool.h for the model and the transport
+ * contract).
  *
  * State changes go through set_state(), the only place that moves a conn between lists
  * (pgbouncer's change_server_state).  A conn is freed when both its timer (ours) and its
@@ -15,11 +16,11 @@
 
 #include "rbgw/log.h"
 #include "rbgw/outcome.h"
-#include "rbgw/pool.h"
+#include "rbgw/connpool.h"
 
 #define BACKOFF_MAX_FACTOR 8
 
-static void dispatch_waiters(struct rbgw_pool *p);
+static void dispatch_waiters(struct rbgw_connpool *p);
 static void start_call(struct rbgw_upconn *c, struct rbgw_call *call);
 
 /* ---- calls ---- */
@@ -32,19 +33,19 @@ call_reply(struct rbgw_call *call, struct rbgw_str reply)
 
 /* Fail call with status (an RBGW_E* call-failure code, outcome.h) and its reason. */
 static void
-call_fail(struct rbgw_pool *p, struct rbgw_call *call, int status, const struct rbgw_json *extra,
-          const char *detail)
+call_fail(struct rbgw_connpool *p, struct rbgw_call *call, int status,
+          const struct rbgw_json *extra, const char *detail)
 {
     char reason[480];
     rbgw_outcome_reason(reason, sizeof(reason), status, p->target, detail);
     call->done(call, status, RBGW_STR_NULL, extra, reason);
 }
 
-static void call_failf(struct rbgw_pool *p, struct rbgw_call *call, int status, const char *fmt,
+static void call_failf(struct rbgw_connpool *p, struct rbgw_call *call, int status, const char *fmt,
                        ...) RBGW_PRINTF(4, 5);
 
 static void
-call_failf(struct rbgw_pool *p, struct rbgw_call *call, int status, const char *fmt, ...)
+call_failf(struct rbgw_connpool *p, struct rbgw_call *call, int status, const char *fmt, ...)
 {
     char detail[400];
     va_list ap;
@@ -55,7 +56,7 @@ call_failf(struct rbgw_pool *p, struct rbgw_call *call, int status, const char *
 }
 
 static uint64_t
-now_ms(const struct rbgw_pool *p)
+now_ms(const struct rbgw_connpool *p)
 {
     return uv_now(p->u->gw->loop);
 }
@@ -65,7 +66,7 @@ now_ms(const struct rbgw_pool *p)
 static void
 set_state(struct rbgw_upconn *c, enum rbgw_upconn_state st)
 {
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     if (rbgw_list_linked(&c->link)) {
         rbgw_list_remove(&c->link);
     }
@@ -84,11 +85,23 @@ set_state(struct rbgw_upconn *c, enum rbgw_upconn_state st)
     }
 }
 
+/* A stopped pool whose handles are all closed tells its upstream (which may free the pool). */
+static void
+check_closed(struct rbgw_connpool *p)
+{
+    if (p->stopping && p->wait_timer_closed && p->nalive == 0) {
+        rbgw__upstream_part_closed(p->u);
+    }
+}
+
 static void
 maybe_free(struct rbgw_upconn *c)
 {
     if (c->timer_closed && c->transport_freed) {
+        struct rbgw_connpool *p = c->cp;
         free(c);
+        p->nalive--;
+        check_closed(p);
     }
 }
 
@@ -115,7 +128,7 @@ close_conn(struct rbgw_upconn *c)
         return;
     }
     RBGW_ASSERT(c->call == NULL);
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     set_state(c, RBGW_UPCONN_CLOSING);
     p->nconns--;
     uv_timer_stop(&c->timer);
@@ -137,14 +150,14 @@ rbgw_upconn_time_left(const struct rbgw_upconn *c)
     if (c->call == NULL) {
         return 0;
     }
-    uint64_t now = now_ms(c->pool);
+    uint64_t now = now_ms(c->cp);
     return c->call->deadline > now ? c->call->deadline - now : 0;
 }
 
 /* ---- timers ---- */
 
 static void
-note_open_failure(struct rbgw_pool *p)
+note_open_failure(struct rbgw_connpool *p)
 {
     uint32_t factor = 1u << (p->open_failures < 3 ? p->open_failures : 3);
     if (factor > BACKOFF_MAX_FACTOR) {
@@ -158,7 +171,7 @@ static void
 on_open_timeout(uv_timer_t *t)
 {
     struct rbgw_upconn *c = t->data;
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     struct rbgw_call *call = take_call(c);
     note_open_failure(p);
     close_conn(c);
@@ -173,7 +186,7 @@ static void
 on_call_timeout(uv_timer_t *t)
 {
     struct rbgw_upconn *c = t->data;
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     struct rbgw_call *call = take_call(c);
     bool opening = c->state == RBGW_UPCONN_OPENING;
     if (opening) {
@@ -204,15 +217,15 @@ static void
 on_idle_timeout(uv_timer_t *t)
 {
     struct rbgw_upconn *c = t->data;
-    rbgw_log_debug("u=%s: closing conn %llu, idle for %u ms", c->pool->u->name,
-                   (unsigned long long)c->id, c->pool->idle_timeout_ms);
+    rbgw_log_debug("u=%s: closing conn %llu, idle for %u ms", c->cp->u->name,
+                   (unsigned long long)c->id, c->cp->idle_timeout_ms);
     close_conn(c);
 }
 
 static void on_wait_timer(uv_timer_t *t);
 
 static void
-rearm_wait_timer(struct rbgw_pool *p)
+rearm_wait_timer(struct rbgw_connpool *p)
 {
     if (p->stopping || rbgw_list_empty(&p->waiters)) {
         uv_timer_stop(&p->wait_timer);
@@ -233,7 +246,7 @@ rearm_wait_timer(struct rbgw_pool *p)
 }
 
 static void
-waiter_remove(struct rbgw_pool *p, struct rbgw_call *call)
+waiter_remove(struct rbgw_connpool *p, struct rbgw_call *call)
 {
     rbgw_list_remove(&call->link);
     p->nwaiters--;
@@ -242,7 +255,7 @@ waiter_remove(struct rbgw_pool *p, struct rbgw_call *call)
 static void
 on_wait_timer(uv_timer_t *t)
 {
-    struct rbgw_pool *p = t->data;
+    struct rbgw_connpool *p = t->data;
     uint64_t now = now_ms(p);
     struct rbgw_list *n = p->waiters.next;
     while (n != &p->waiters) {
@@ -261,11 +274,12 @@ on_wait_timer(uv_timer_t *t)
 /* ---- placing calls ---- */
 
 static void
-conn_new(struct rbgw_pool *p, struct rbgw_call *call)
+conn_new(struct rbgw_connpool *p, struct rbgw_call *call)
 {
     struct rbgw_upconn *c = rbgw_xcalloc(1, p->ops->conn_size);
-    c->pool = p;
+    c->cp = p;
     c->id = ++p->next_id;
+    p->nalive++;
     rbgw_list_init(&c->link);
     uv_timer_init(p->u->gw->loop, &c->timer);
     c->timer.data = c;
@@ -290,27 +304,28 @@ start_call(struct rbgw_upconn *c, struct rbgw_call *call)
     call->conn_id = c->id;
     set_state(c, RBGW_UPCONN_BUSY);
     uv_timer_start(&c->timer, on_call_timeout, rbgw_upconn_time_left(c), 0);
-    c->pool->ops->send(c); /* may end synchronously in reply or error */
+    c->cp->ops->send(c); /* may end synchronously in reply or error */
 }
 
 static bool
-in_backoff(const struct rbgw_pool *p)
+in_backoff(const struct rbgw_connpool *p)
 {
     return p->open_failures > 0 && now_ms(p) < p->next_open;
 }
 
 static void
-fail_backoff(struct rbgw_pool *p, struct rbgw_call *call)
+fail_backoff(struct rbgw_connpool *p, struct rbgw_call *call)
 {
     call_failf(p, call, RBGW_EBACKOFF, "unavailable after %u failed attempt%s, next in %llu ms",
                p->open_failures, p->open_failures == 1 ? "" : "s",
                (unsigned long long)(p->next_open - now_ms(p)));
 }
 
+/* The conn with this id on list (pool->pinned or pool->busy), or NULL. */
 static struct rbgw_upconn *
-find_pinned(struct rbgw_pool *p, uint64_t id)
+find_conn(struct rbgw_list *list, uint64_t id)
 {
-    for (struct rbgw_list *n = p->pinned.next; n != &p->pinned; n = n->next) {
+    for (struct rbgw_list *n = list->next; n != list; n = n->next) {
         struct rbgw_upconn *c = rbgw_list_entry(n, struct rbgw_upconn, link);
         if (c->id == id) {
             return c;
@@ -320,9 +335,9 @@ find_pinned(struct rbgw_pool *p, uint64_t id)
 }
 
 static void
-place_pinned(struct rbgw_pool *p, struct rbgw_call *call)
+place_pinned(struct rbgw_connpool *p, struct rbgw_call *call)
 {
-    struct rbgw_upconn *c = find_pinned(p, call->pin);
+    struct rbgw_upconn *c = find_conn(&p->pinned, call->pin);
     if (c == NULL) {
         /* Closed (peer, timeout, idle-timeout) or busy with another call of the same caller,
          * which pdns never does: the transaction cannot go on there. */
@@ -335,7 +350,7 @@ place_pinned(struct rbgw_pool *p, struct rbgw_call *call)
 
 /* Run call now if a conn can be had; returns false if it must wait. */
 static bool
-place(struct rbgw_pool *p, struct rbgw_call *call)
+place(struct rbgw_connpool *p, struct rbgw_call *call)
 {
     if (call->pin) {
         place_pinned(p, call);
@@ -357,7 +372,7 @@ place(struct rbgw_pool *p, struct rbgw_call *call)
 }
 
 static void
-dispatch_waiters(struct rbgw_pool *p)
+dispatch_waiters(struct rbgw_connpool *p)
 {
     while (!p->stopping && !rbgw_list_empty(&p->waiters)) {
         struct rbgw_call *call = rbgw_list_entry(p->waiters.next, struct rbgw_call, link);
@@ -371,7 +386,7 @@ dispatch_waiters(struct rbgw_pool *p)
 }
 
 void
-rbgw_pool_submit(struct rbgw_pool *p, struct rbgw_call *call)
+rbgw_connpool_submit(struct rbgw_connpool *p, struct rbgw_call *call)
 {
     uint64_t now = now_ms(p);
     rbgw_list_init(&call->link);
@@ -414,7 +429,7 @@ probe_done(struct rbgw_call *call, int status, struct rbgw_str reply, const stru
 }
 
 void
-rbgw_pool_probe(struct rbgw_pool *p, rbgw_call_done_cb done, void *data)
+rbgw_connpool_probe(struct rbgw_connpool *p, rbgw_call_done_cb done, void *data)
 {
     /* The user's (done, data) ride in a small owner record so probe_done can free both. */
     struct rbgw_call *owner = rbgw_xcalloc(1, sizeof(*owner));
@@ -440,14 +455,24 @@ rbgw_pool_probe(struct rbgw_pool *p, rbgw_call_done_cb done, void *data)
 }
 
 void
-rbgw_pool_unpin(struct rbgw_pool *p, uint64_t conn_id)
+rbgw_connpool_unpin(struct rbgw_connpool *p, uint64_t conn_id)
 {
-    struct rbgw_upconn *c = find_pinned(p, conn_id);
+    struct rbgw_upconn *c = find_conn(&p->pinned, conn_id);
     if (c) {
-        rbgw_log_debug("u=%s: closing conn %llu: its transaction's caller went away", p->u->name,
+        rbgw_log_debug("u=%s: closing conn %llu: its transaction is over", p->u->name,
                        (unsigned long long)conn_id);
         close_conn(c);
         dispatch_waiters(p);
+        return;
+    }
+    /* Busy with a call of the transaction, or inside the done callback of the call that
+     * pinned it or of its last one: the conn closes once that call ends (release).  A busy conn
+     * that is not pinned went back to the pool: not ours to close. */
+    c = find_conn(&p->busy, conn_id);
+    if (c && c->state == RBGW_UPCONN_BUSY && c->pinned) {
+        rbgw_log_debug("u=%s: conn %llu closes after its current call: its transaction is over",
+                       p->u->name, (unsigned long long)conn_id);
+        c->drop_after = 1;
     }
 }
 
@@ -457,12 +482,12 @@ rbgw_pool_unpin(struct rbgw_pool *p, uint64_t conn_id)
 static void
 release(struct rbgw_upconn *c, bool keep)
 {
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     if (c->state == RBGW_UPCONN_CLOSING) {
         return;
     }
     c->reused = 1;
-    if (!keep || p->stopping) {
+    if (!keep || p->stopping || c->drop_after) {
         close_conn(c);
         dispatch_waiters(p);
         return;
@@ -484,7 +509,7 @@ release(struct rbgw_upconn *c, bool keep)
 void
 rbgw_upconn_ready(struct rbgw_upconn *c)
 {
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     RBGW_ASSERT(c->state == RBGW_UPCONN_OPENING);
     p->open_failures = 0;
     struct rbgw_call *call = take_call(c);
@@ -506,13 +531,15 @@ rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep)
     uv_timer_stop(&c->timer);
     struct rbgw_call *call = take_call(c);
     if (call) {
-        /* Read the flags first: the call may be freed by its callback. */
-        bool pin = call->pin_after && keep;
+        /* Pinned before the callback: a transaction that is over by the time it returns (its
+         * session ended inside it, or the start was answered false) can then release the conn
+         * with rbgw_connpool_unpin.  Read the flag first: the call may be freed by its callback. */
         bool unpin = call->unpin_after;
-        call_reply(call, reply);
-        if (pin) {
+        if (call->pin_after && keep) {
             c->pinned = 1;
-        } else if (unpin) {
+        }
+        call_reply(call, reply);
+        if (unpin) {
             c->pinned = 0;
         }
     }
@@ -523,7 +550,7 @@ void
 rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbgw_json *extra,
                   const char *fmt, ...)
 {
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     char detail[400];
     va_list ap;
     va_start(ap, fmt);
@@ -577,7 +604,7 @@ rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbg
 void
 rbgw_upconn_lost(struct rbgw_upconn *c, const char *why)
 {
-    struct rbgw_pool *p = c->pool;
+    struct rbgw_connpool *p = c->cp;
     RBGW_ASSERT(c->call == NULL);
     rbgw_log_debug("u=%s: conn %llu dropped: %s", p->u->name, (unsigned long long)c->id, why);
     close_conn(c);
@@ -587,8 +614,9 @@ rbgw_upconn_lost(struct rbgw_upconn *c, const char *why)
 /* ---- lifecycle ---- */
 
 int
-rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_upconn_ops *ops,
-               void *transport, const char *target, char *err, size_t errlen)
+rbgw_connpool_init(struct rbgw_connpool *p, struct rbgw_upstream *u,
+                   const struct rbgw_upconn_ops *ops, void *transport, const char *target,
+                   char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
     long max_conns, idle, retry_after, max_queue, queue_timeout;
@@ -601,6 +629,7 @@ rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_u
         return rc;
     }
     p->u = u;
+    u->cp = p;
     p->ops = ops;
     p->transport = transport;
     p->target = target;
@@ -618,8 +647,16 @@ rbgw_pool_init(struct rbgw_pool *p, struct rbgw_upstream *u, const struct rbgw_u
     return 0;
 }
 
+static void
+on_wait_timer_closed(uv_handle_t *h)
+{
+    struct rbgw_connpool *p = h->data;
+    p->wait_timer_closed = true;
+    check_closed(p);
+}
+
 void
-rbgw_pool_stop(struct rbgw_pool *p)
+rbgw_connpool_stop(struct rbgw_connpool *p)
 {
     if (p->stopping) {
         return;
@@ -644,29 +681,5 @@ rbgw_pool_stop(struct rbgw_pool *p)
     while (!rbgw_list_empty(&p->pinned)) {
         close_conn(rbgw_list_entry(p->pinned.next, struct rbgw_upconn, link));
     }
-    uv_close((uv_handle_t *)&p->wait_timer, NULL);
-}
-
-void
-rbgw_pool_op_submit(struct rbgw_upstream *u, struct rbgw_call *call)
-{
-    rbgw_pool_submit(u->impl, call);
-}
-
-void
-rbgw_pool_op_stop(struct rbgw_upstream *u)
-{
-    rbgw_pool_stop(u->impl);
-}
-
-void
-rbgw_pool_op_probe(struct rbgw_upstream *u, rbgw_call_done_cb done, void *data)
-{
-    rbgw_pool_probe(u->impl, done, data);
-}
-
-void
-rbgw_pool_op_unpin(struct rbgw_upstream *u, uint64_t conn_id)
-{
-    rbgw_pool_unpin(u->impl, conn_id);
+    uv_close((uv_handle_t *)&p->wait_timer, on_wait_timer_closed);
 }
