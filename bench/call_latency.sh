@@ -10,6 +10,11 @@
 # Optional (add to PATHS), for rbgw's unix listener as a daemon next to pdns:
 #   rbgw-unix: rbgw_loadgen --mode=unix  ->  rbgw --listen=unix:path=...  ->  responder
 #   unix:      rbgw_loadgen --mode=unix  ->  rbgw_fast_responder --unix    (baseline hop)
+# and for the read cache (docs/cache.md), unix in and unix out:
+#   rbgw-uu:       rbgw --listen=unix --upstream=unix (no cache): the relay
+#   rbgw-uu-keyed: the same with --coalesce=yes: with one connection no call ever joins
+#                  another, so every call pays the cache's miss path (parse, key, flight)
+#   rbgw-uu-hit:   the same with --cache-ttl=600000: every call after the first is a hit
 # in alternating rounds (the order flips every round), and prints the median of each number
 # over the rounds plus "rbgw adds X us at p50" (median rbgw p50 minus median direct p50; the
 # median of the per-round differences is printed beside it).  Target: <= 25 us at p50.
@@ -26,7 +31,8 @@
 #
 # Environment: BUILD_DIR (default <repo>/build), RBGW (default $BUILD_DIR/rbgw), ROUNDS (5),
 # DURATION (seconds per run, 3), CONNS (1), PORT (18200), LAYOUTS ("split one"),
-# PATHS ("direct rbgw pipe"; any of direct rbgw pipe unix rbgw-unix),
+# PATHS ("direct rbgw pipe"; any of direct rbgw pipe unix rbgw-unix rbgw-uu rbgw-uu-keyed
+# rbgw-uu-hit),
 # NO_BUILD=1 to skip the cmake build.  Exit status: 0 (numbers printed), 1 (setup failed).
 set -euo pipefail
 
@@ -131,6 +137,30 @@ run_one() {
         kill "$RBGW_PID" 2>/dev/null || true
         wait "$RBGW_PID" 2>/dev/null || true
         RBGW_PID=
+    elif [ "${path#rbgw-uu}" != "$path" ]; then
+        local extra=()
+        case "$path" in
+        rbgw-uu-keyed) extra=(--coalesce=yes) ;;
+        rbgw-uu-hit) extra=(--cache-ttl=600000) ;;
+        esac
+        rm -f "$TMP/rbgw.sock"
+        taskset -c "$rbgw_cpu" "$RBGW" --listen="unix:path=$TMP/rbgw.sock" \
+            --upstream="unix:path=$TMP/responder.sock" "${extra[@]}" \
+            --log-level=warning 2>>"$TMP/loadgen.err" &
+        RBGW_PID=$!
+        for _ in $(seq 50); do
+            [ -S "$TMP/rbgw.sock" ] && break
+            sleep 0.1
+        done
+        line=$(taskset -c "$lg_cpu" "$LOADGEN" --mode=unix --path="$TMP/rbgw.sock" \
+            -c "$CONNS" -d "$DURATION" --label="$layout/$path" 2>>"$TMP/loadgen.err") || {
+            echo "loadgen ($path) failed:" >&2
+            tail -5 "$TMP/loadgen.err" >&2
+            exit 1
+        }
+        kill "$RBGW_PID" 2>/dev/null || true
+        wait "$RBGW_PID" 2>/dev/null || true
+        RBGW_PID=
     elif [ "$path" = pipe ]; then
         line=$(taskset -c "$lg_cpu" "$LOADGEN" --mode=pipe -c "$CONNS" -d "$DURATION" \
             --label="$layout/pipe" -- taskset -c "$rbgw_cpu" "$RESPONDER" --pipe \
@@ -206,17 +236,24 @@ stop_responder
 
 echo
 echo "medians over $ROUNDS rounds (latency in us):"
-printf '%-14s %12s %9s %9s %9s %9s %9s\n' label calls/s p50 p90 p99 p99.9 max
+printf '%-18s %12s %9s %9s %9s %9s %9s\n' label calls/s p50 p90 p99 p99.9 max
 for layout in $LAYOUTS; do
     for path in $PATHS; do
         l="$layout/$path"
-        printf '%-14s %12s %9s %9s %9s %9s %9s\n' "$l" "$(median "$l" calls_per_s)" \
+        printf '%-18s %12s %9s %9s %9s %9s %9s\n' "$l" "$(median "$l" calls_per_s)" \
             "$(median "$l" p50_us)" "$(median "$l" p90_us)" "$(median "$l" p99_us)" \
             "$(median "$l" p999_us)" "$(median "$l" max_us)"
     done
 done
 echo
 for layout in $LAYOUTS; do
+    for path in rbgw-uu-keyed rbgw-uu-hit; do
+        if [[ " $PATHS " == *" rbgw-uu "* && " $PATHS " == *" $path "* ]]; then
+            awk -v l="$layout" -v p="$path" -v pd="$(paired_median "$layout/rbgw-uu" "$layout/$path" p50_us)" \
+                -v pd90="$(paired_median "$layout/rbgw-uu" "$layout/$path" p90_us)" \
+                'BEGIN { printf "%s: %s - rbgw-uu: %+.1f us at p50, %+.1f us at p90 (medians of per-round differences)\n", l, p, pd, pd90 }'
+        fi
+    done
     if [[ " $PATHS " != *" rbgw "* ]]; then
         [ "$RBGW_OK" = 1 ] && continue
         echo "$layout: rbgw adds: pending (rbgw not working yet)"

@@ -1,97 +1,99 @@
 #!/usr/bin/env bash
-# bench/callgrind.sh: rbgw's instructions per call on one connector path, under callgrind.
+# callgrind.sh: instructions rbgw executes per call, on the unix->unix and unix->HTTP paths.
 #
-#   bash bench/callgrind.sh [BUILD_DIR]          (default build/)
-#   PATH_NAME=unix-http CALLS=10000 bash bench/callgrind.sh
+#   loadgen --mode=unix -> rbgw (under valgrind --tool=callgrind) -> rbgw_fast_responder
 #
-# Paths: unix-http (loadgen unix -> rbgw --listen=unix --upstream=http -> fast responder) and
-# unix-unix.  rbgw runs under valgrind --tool=callgrind twice, with BASE and BASE+CALLS lookups
-# on one connection (each after the loadgen's warm-up); the difference of the two totals divided
-# by CALLS is the cost of one call, with start-up, warm-up and shutdown cancelled out.  The
-# count is deterministic for a given build (unlike a time), so a change of a few hundred
-# instructions per call is visible.  RBGW=path overrides the binary (to compare two builds
-# with the same tools).  Everything is on loopback and bounded; a run takes well under a minute.
+# Instruction counts do not depend on the machine's load, so unlike the timing scripts one run
+# is enough to compare two builds.  Start-up, the warm-up and shutdown are taken out by running
+# each path twice, with CALLS_LO and CALLS_HI timed calls after the same warm-up, and dividing
+# the difference in total instructions by the difference in calls.  Instructions of the vDSO
+# (clock_gettime) are not counted by valgrind, which makes the call a system call instead.
+#
+#   bench/callgrind.sh                   # unix-unix and unix-http, ~2 minutes
+#   PATHS=unix-unix bench/callgrind.sh
+#
+# Environment: BUILD_DIR (default <repo>/build), RBGW, PATHS ("unix-unix unix-http"), CALLS_LO
+# (2000), CALLS_HI (22000), WARMUP (2000), HTTP_PORT (18230), NO_BUILD=1 to skip the build.
+# Prints one line per path: "path=... calls=N ir_per_call=N".  Every process started here is
+# stopped by the EXIT trap.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=${1:-$SRC/build}
-PATH_NAME=${PATH_NAME:-unix-http}
-BASE=${BASE:-1000}
-CALLS=${CALLS:-10000}
-HTTP_PORT=${HTTP_PORT:-$((20000 + $$ % 10000))} # another run on the machine must not collide
+BUILD=${BUILD_DIR:-$SRC/build}
+RBGW=${RBGW:-$BUILD/rbgw}
+PATHS=${PATHS:-unix-unix unix-http}
+CALLS_LO=${CALLS_LO:-2000}
+CALLS_HI=${CALLS_HI:-22000}
+WARMUP=${WARMUP:-2000}
+HTTP_PORT=${HTTP_PORT:-18230}
+
+. "$SRC/bench/lib.sh"
 
 if [ "${NO_BUILD:-0}" != 1 ]; then
-    cmake -S "$SRC" -B "$BUILD" >/dev/null
-    cmake --build "$BUILD" --target bench rbgw -j2 >/dev/null
+    cmake --build "$BUILD" --target rbgw bench -j2 >/dev/null
 fi
-BUILD=$(cd "$BUILD" && pwd)
-RBGW=${RBGW:-$BUILD/rbgw}
-LOADGEN=$BUILD/bench/rbgw_loadgen
-RESPONDER=$BUILD/bench/rbgw_fast_responder
-command -v valgrind >/dev/null || {
-    echo "valgrind not found" >&2
-    exit 1
-}
+for tool in valgrind socat; do
+    command -v "$tool" >/dev/null || {
+        echo "callgrind.sh: $tool is not installed" >&2
+        exit 1
+    }
+done
 
-TMP=$(mktemp -d /tmp/rbgw-callgrind.XXXXXX)
+TMP=$(mktemp -d /tmp/rbgw-cg.XXXXXX)
 RESP_PID=
 GW_PID=
-# shellcheck source=bench/lib.sh
-. "$SRC/bench/lib.sh"
 cleanup() {
     stop_pid "$GW_PID"
     stop_pid "$RESP_PID"
     rm -rf "$TMP"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
 
-RSOCK=$TMP/responder.sock
-GSOCK=$TMP/gw.sock
-case "$PATH_NAME" in
-unix-http) UP="http:url=http://127.0.0.1:$HTTP_PORT/dns" ;;
-unix-unix) UP="unix:path=$RSOCK" ;;
-*)
-    echo "unknown PATH_NAME $PATH_NAME (unix-http or unix-unix)" >&2
-    exit 2
-    ;;
-esac
-
-"$RESPONDER" --port="$HTTP_PORT" --unix="$RSOCK" --quiet 2>>"$TMP/responder.err" &
+"$BUILD/bench/rbgw_fast_responder" --port="$HTTP_PORT" --unix="$TMP/resp.sock" --quiet &
 RESP_PID=$!
+wait_sock "$TMP/resp.sock"
 wait_tcp "$HTTP_PORT"
-wait_sock "$RSOCK"
 
-# run N: total instructions rbgw executed serving N timed calls (plus the fixed overhead).
-run() {
-    local n=$1 out=$TMP/cg.$1
-    rm -f "$GSOCK"
-    valgrind --tool=callgrind --callgrind-out-file="$out" "$RBGW" --listen="unix:path=$GSOCK" \
-        --upstream="$UP" --log-level=warning 2>>"$TMP/gw.err" &
+# Total instructions of one rbgw run: $1 upstream connection string, $2 timed calls.
+run_ir() {
+    local out="$TMP/cg.out"
+    rm -f "$out" "$TMP/gw.sock"
+    valgrind --tool=callgrind --callgrind-out-file="$out" -q \
+        "$RBGW" --log-level=warning --listen="unix:path=$TMP/gw.sock" --upstream="$1" \
+        2>"$TMP/gw.err" &
     GW_PID=$!
+    # The socket file appears at bind, before listen: wait until a connect succeeds.
+    local up=0
     for _ in $(seq 400); do
-        [ -S "$GSOCK" ] && break
+        if socat -u OPEN:/dev/null "UNIX-CONNECT:$TMP/gw.sock" 2>/dev/null; then
+            up=1
+            break
+        fi
         sleep 0.05
     done
-    [ -S "$GSOCK" ] || {
-        echo "rbgw under valgrind did not come up" >&2
+    [ "$up" = 1 ] || {
+        echo "callgrind.sh: rbgw did not start" >&2
+        cat "$TMP/gw.err" >&2
         exit 1
     }
-    "$LOADGEN" --mode=unix --path="$GSOCK" --warmup=200 --count="$n" --timeout-ms=10000 \
-        >/dev/null
-    kill "$GW_PID"
-    local st=0
-    wait "$GW_PID" || st=$?
+    "$BUILD/bench/rbgw_loadgen" --mode=unix --path="$TMP/gw.sock" -n "$2" --warmup="$WARMUP" \
+        --timeout-ms=30000 >/dev/null
+    kill -TERM "$GW_PID"
+    wait "$GW_PID" || true
     GW_PID=
-    # A run that did not end cleanly has no (or a partial) profile: say so, never a number.
-    if [ "$st" != 0 ] || ! grep -q '^totals:' "$out"; then
-        echo "rbgw under callgrind exited with status $st, or wrote no totals" >&2
-        exit 1
-    fi
-    awk '/^summary:/ { print $2 }' "$out"
+    awk '/^totals:/ {print $2}' "$out"
 }
 
-a=$(run "$BASE")
-b=$(run $((BASE + CALLS)))
-echo "path=$PATH_NAME calls=$CALLS instructions_per_call=$(((b - a) / CALLS))" \
-    "total_base=$a total=$b"
+for path in $PATHS; do
+    case $path in
+    unix-unix) up="unix:path=$TMP/resp.sock,timeout=30000" ;;
+    unix-http) up="http:url=http://127.0.0.1:$HTTP_PORT/dns,timeout=30000" ;;
+    *)
+        echo "callgrind.sh: unknown path $path" >&2
+        exit 1
+        ;;
+    esac
+    lo=$(run_ir "$up" "$CALLS_LO")
+    hi=$(run_ir "$up" "$CALLS_HI")
+    echo "path=$path calls=$((CALLS_HI - CALLS_LO)) ir_per_call=$(((hi - lo) / (CALLS_HI - CALLS_LO)))"
+done

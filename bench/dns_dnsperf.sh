@@ -15,6 +15,11 @@
 #                >= 0.8x of "unix", pdns straight to the responder)
 #   "socat-unix": unix:path=<tmp>/rbgw.sock, socat UNIX-LISTEN:<tmp>/rbgw.sock,fork
 #                UNIX-CONNECT:<tmp>/responder.sock in rbgw's place (a blind relay)
+#   "rbgw-cache": as rbgw-uu, with rbgw's read cache and coalescing on (--cache-ttl=$CACHE_TTL
+#                --coalesce=yes $CACHE_OPTS); its hit rate is read from the SIGUSR1 status line
+#   "rbgw-coalesce": as rbgw-uu, with coalescing only (--coalesce=yes)
+# With DELAY_MS=N the responder holds every reply N ms (a database behind it): the read-cache
+# comparison is MODES="unix rbgw-cache" DELAY_MS=5 (bench/README.md).
 # dnsperf sends `www.example.com A` for DURATION seconds per run; the modes alternate (the
 # order flips every round) and the medians of QPS and average latency are printed.
 #
@@ -30,6 +35,9 @@
 # Environment: BUILD_DIR (default <repo>/build), RBGW (default $BUILD_DIR/rbgw), ROUNDS (3),
 # DURATION (10 s), DNS_PORT (15500), HTTP_PORT (18210), CLIENTS (dnsperf -c, 1),
 # OUTSTANDING (dnsperf -q, 100), MODES ("http rbgw"), NO_BUILD=1 to skip the cmake build,
+# DELAY_MS (0: the responder answers at once), CACHE_TTL (ms, 1000), CACHE_OPTS (more rbgw
+# options for rbgw-cache, e.g. --cache-per-client=no), QUERIES (a dnsperf query file; default
+# one line, www.example.com A),
 # PIN_CPUS (e.g. "1"): run pdns_server, the responder, rbgw/socat and dnsperf all under
 # `taskset -c $PIN_CPUS` (by default nothing is pinned).
 set -euo pipefail
@@ -44,6 +52,9 @@ HTTP_PORT=${HTTP_PORT:-18210}
 CLIENTS=${CLIENTS:-1}
 OUTSTANDING=${OUTSTANDING:-100}
 MODES=${MODES:-http rbgw}
+DELAY_MS=${DELAY_MS:-0}
+CACHE_TTL=${CACHE_TTL:-1000}
+CACHE_OPTS=${CACHE_OPTS:-}
 PIN=()
 if [ -n "${PIN_CPUS:-}" ]; then
     PIN=(taskset -c "$PIN_CPUS")
@@ -108,7 +119,7 @@ write_conf() { # $1 mode
     http) cs="http:url=http://127.0.0.1:$HTTP_PORT/dns" ;;
     pipe) cs="pipe:command=$RESPONDER --pipe" ;;
     unix) cs="unix:path=$TMP/responder.sock" ;;
-    rbgw-unix | rbgw-uu | socat-unix) cs="unix:path=$TMP/rbgw.sock" ;;
+    rbgw-unix | rbgw-uu | socat-unix | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
     rbgw)
         printf 'listen=pipe\nupstream=%s\nlog-level=warning\n' "$UPSTREAM" >"$dir/rbgw.conf"
         cs="pipe:command=$RBGW --config=$dir/rbgw.conf"
@@ -159,7 +170,11 @@ stop_pdns() {
     PDNS_PID=
 }
 
-printf 'www.example.com A\n' >"$TMP/queries"
+if [ -n "${QUERIES:-}" ]; then
+    cp "$QUERIES" "$TMP/queries"
+else
+    printf 'www.example.com A\n' >"$TMP/queries"
+fi
 : >"$TMP/results"
 
 RBGWD_PID=
@@ -177,11 +192,19 @@ run_one() { # $1 mode
             [ -S "$TMP/rbgw.sock" ] && break
             sleep 0.1
         done
-    elif [ "$1" = rbgw-uu ]; then
+    elif [ "$1" = rbgw-uu ] || [ "$1" = rbgw-cache ] || [ "$1" = rbgw-coalesce ]; then
+        local extra=()
+        if [ "$1" = rbgw-cache ]; then
+            # shellcheck disable=SC2206 # CACHE_OPTS is a list of options
+            extra=(--cache-ttl="$CACHE_TTL" --coalesce=yes $CACHE_OPTS)
+        elif [ "$1" = rbgw-coalesce ]; then
+            extra=(--coalesce=yes)
+        fi
         rm -f "$TMP/rbgw.sock"
+        : >"$TMP/rbgwd-$1.log"
         "${PIN[@]}" "$RBGW" --listen="unix:path=$TMP/rbgw.sock" \
-            --upstream="unix:path=$TMP/responder.sock" \
-            --log-level=warning 2>>"$TMP/rbgwd.log" &
+            --upstream="unix:path=$TMP/responder.sock" "${extra[@]}" \
+            --log-level=warning 2>>"$TMP/rbgwd-$1.log" &
         RBGWD_PID=$!
         PIDS+=("$RBGWD_PID")
         for _ in $(seq 50); do
@@ -206,6 +229,20 @@ run_one() { # $1 mode
         exit 1
     }
     stop_pdns
+    local cache=""
+    if [ "$1" = rbgw-cache ] || [ "$1" = rbgw-coalesce ]; then
+        # The status line (SIGUSR1) carries the cache's counters: wait for it, bounded.
+        kill -USR1 "$RBGWD_PID" 2>/dev/null || true
+        for _ in $(seq 50); do
+            grep -q 'status: cache' "$TMP/rbgwd-$1.log" && break
+            sleep 0.1
+        done
+        cache=$(grep 'status: cache' "$TMP/rbgwd-$1.log" | tail -1 | awk '{
+            for (i = 1; i <= NF; i++) { v = $(i + 1); sub(/,|;/, "", v)
+                if ($i == "hits") h = v; if ($i == "coalesced") c = v; if ($i == "misses") m = v }
+            n = h + c + m
+            if (n > 0) printf " hits=%d coalesced=%d misses=%d hit_rate=%.4f saved=%.4f", h, c, m, h / n, (h + c) / n }')
+    fi
     if [ -n "$RBGWD_PID" ]; then
         kill "$RBGWD_PID" 2>/dev/null || true
         wait "$RBGWD_PID" 2>/dev/null || true
@@ -215,7 +252,7 @@ run_one() { # $1 mode
     lat=$(awk '/Average Latency \(s\):/ { printf "%.1f", $4 * 1e6 }' <<<"$out")
     lost=$(awk '/Queries lost:/ { print $3 }' <<<"$out")
     codes=$(awk -F': *' '/Response codes:/ { print $2 }' <<<"$out")
-    echo "  mode=$1 qps=$qps avg_latency_us=$lat lost=$lost codes=[$codes] load=$(cut -d' ' -f1 /proc/loadavg)"
+    echo "  mode=$1 qps=$qps avg_latency_us=$lat lost=$lost codes=[$codes]$cache load=$(cut -d' ' -f1 /proc/loadavg)"
     echo "mode=$1 qps=$qps lat=$lat lost=$lost" >>"$TMP/results"
 }
 
@@ -229,9 +266,10 @@ median() { # $1 mode, $2 field
 }
 
 echo "dnsperf: $ROUNDS rounds x ${DURATION}s, modes: $MODES, dnsperf -c $CLIENTS -q $OUTSTANDING," \
-    "pinned: ${PIN_CPUS:-no}," \
+    "pinned: ${PIN_CPUS:-no}, responder delay: ${DELAY_MS} ms," \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-"${PIN[@]}" "$RESPONDER" --port="$HTTP_PORT" --unix="$TMP/responder.sock" 2>"$TMP/responder.log" &
+"${PIN[@]}" "$RESPONDER" --port="$HTTP_PORT" --unix="$TMP/responder.sock" --delay-ms="$DELAY_MS" \
+    2>"$TMP/responder.log" &
 RESP_PID=$!
 PIDS+=("$RESP_PID")
 for r in $(seq "$ROUNDS"); do
@@ -247,9 +285,9 @@ echo "responder: $(tail -1 "$TMP/responder.log")"
 
 echo
 echo "medians over $ROUNDS rounds:"
-printf '%-10s %12s %18s\n' mode QPS avg-latency-us
+printf '%-14s %12s %18s\n' mode QPS avg-latency-us
 for m in $MODES; do
-    printf '%-10s %12s %18s\n' "$m" "$(median "$m" qps)" "$(median "$m" lat)"
+    printf '%-14s %12s %18s\n' "$m" "$(median "$m" qps)" "$(median "$m" lat)"
 done
 if [[ " $MODES " == *" rbgw "* && " $MODES " == *" http "* ]]; then
     awk -v a="$(median http qps)" -v b="$(median rbgw qps)" \
@@ -270,6 +308,14 @@ fi
 if [[ " $MODES " == *" rbgw-uu "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median rbgw-uu qps)" \
         'BEGIN { if (a > 0) printf "rbgw (unix -> unix) / responder on unix directly: %.2f (target >= 0.8: %s)\n", b / a, (b / a >= 0.8 ? "met" : "NOT met") }'
+fi
+if [[ " $MODES " == *" rbgw-cache "* && " $MODES " == *" unix "* ]]; then
+    awk -v a="$(median unix qps)" -v b="$(median rbgw-cache qps)" -v d="$DELAY_MS" \
+        'BEGIN { if (a > 0) printf "rbgw with the read cache / responder on unix directly (responder delay %s ms): %.2fx the QPS\n", d, b / a }'
+fi
+if [[ " $MODES " == *" rbgw-coalesce "* && " $MODES " == *" unix "* ]]; then
+    awk -v a="$(median unix qps)" -v b="$(median rbgw-coalesce qps)" \
+        'BEGIN { if (a > 0) printf "rbgw coalescing only / responder on unix directly: %.2fx the QPS\n", b / a }'
 fi
 if [[ " $MODES " == *" socat-unix "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median socat-unix qps)" \

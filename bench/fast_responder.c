@@ -12,6 +12,11 @@
  *   - the line protocol (pipe/unix, §4.1-§4.2) on stdin/stdout with --pipe, or on a unix
  *     socket with --unix=PATH: one JSON request per line in, one JSON reply per line out.
  *
+ * --delay-ms=N makes it a slow responder (a database behind it): every reply is held N ms
+ * before it is written, without blocking the other connections (each connection's replies
+ * stay in order; in --pipe mode, which serves one call at a time, it sleeps).  The read-cache
+ * benchmark (bench/cache.sh) uses it.
+ *
  * Why: the benchmarks in this directory measure what rbgw adds to a call, so the responder
  * must cost as little and vary as little as possible.  Replies are built from record JSON
  * fragments rendered once at start-up; requests are parsed by hand (request line, two headers,
@@ -40,6 +45,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_HEADER 65536
@@ -494,18 +500,34 @@ struct listener {
     enum proto proto; /* what accepted connections speak */
 };
 
+/* A reply held back by --delay-ms: its bytes are the next ones held at the end of out. */
+struct held {
+    unsigned long long due; /* monotonic ms from which it may be written */
+    size_t len;             /* its bytes */
+};
+
 struct conn {
-    enum kind kind;   /* KIND_CONN */
-    int fd;           /* owned socket */
-    enum proto proto; /* from its listener */
-    struct buf in;    /* unparsed input */
-    struct buf out;   /* replies not yet written */
-    bool want_out;    /* EPOLLOUT registered */
-    bool close_after; /* close once out drains (Connection: close or a protocol error) */
+    enum kind kind;     /* KIND_CONN */
+    int fd;             /* owned socket */
+    enum proto proto;   /* from its listener */
+    struct buf in;      /* unparsed input */
+    struct buf out;     /* replies not yet written (the last `held_bytes` not yet due) */
+    bool want_out;      /* EPOLLOUT registered */
+    bool close_after;   /* close once out drains (Connection: close or a protocol error) */
+    struct held *held;  /* owned: --delay-ms replies not yet due, oldest first (a ring) */
+    size_t held_first;  /* ring index of the oldest */
+    size_t held_n;      /* entries in the ring */
+    size_t held_cap;    /* ring size */
+    size_t held_bytes;  /* bytes at the end of out that are not due yet */
+    struct conn *dprev; /* on the delayed list while held_n > 0 */
+    struct conn *dnext; /* ditto */
 };
 
 static int epfd = -1;
 static volatile sig_atomic_t stop_flag;
+static unsigned delay_ms;         /* --delay-ms: hold every reply this long */
+static bool pipe_mode;            /* --pipe: one blocking call at a time on stdin/stdout */
+static struct conn *delayed;      /* conns holding replies back (doubly linked) */
 static unsigned long long ncalls; /* requests answered, reported on exit */
 static bool quiet;
 static struct buf scratch; /* reply body being built; reused by every request */
@@ -517,13 +539,102 @@ on_signal(int sig)
     stop_flag = 1;
 }
 
+static unsigned long long
+now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+static void
+delayed_unlink(struct conn *c)
+{
+    if (c->dprev != NULL) {
+        c->dprev->dnext = c->dnext;
+    } else if (delayed == c) {
+        delayed = c->dnext;
+    }
+    if (c->dnext != NULL) {
+        c->dnext->dprev = c->dprev;
+    }
+    c->dprev = c->dnext = NULL;
+}
+
+/* The last len bytes appended to c->out are a reply: hold them for delay_ms. */
+static void
+hold_reply(struct conn *c, size_t len)
+{
+    if (c->held_n == c->held_cap) {
+        size_t cap = c->held_cap ? c->held_cap * 2 : 8;
+        struct held *h = malloc(cap * sizeof(*h));
+        if (h == NULL) {
+            perror("fast_responder: malloc");
+            exit(1);
+        }
+        for (size_t i = 0; i < c->held_n; i++) {
+            h[i] = c->held[(c->held_first + i) % c->held_cap];
+        }
+        free(c->held);
+        c->held = h;
+        c->held_cap = cap;
+        c->held_first = 0;
+    }
+    c->held[(c->held_first + c->held_n) % c->held_cap] =
+        (struct held){.due = now_ms() + delay_ms, .len = len};
+    if (c->held_n++ == 0) {
+        c->dprev = NULL;
+        c->dnext = delayed;
+        if (delayed != NULL) {
+            delayed->dprev = c;
+        }
+        delayed = c;
+    }
+    c->held_bytes += len;
+}
+
+/* Let the replies of c that are due at now go; true if any did. */
+static bool
+release_due(struct conn *c, unsigned long long now)
+{
+    bool any = false;
+    while (c->held_n > 0 && c->held[c->held_first].due <= now) {
+        c->held_bytes -= c->held[c->held_first].len;
+        c->held_first = (c->held_first + 1) % c->held_cap;
+        c->held_n--;
+        any = true;
+    }
+    if (c->held_n == 0) {
+        delayed_unlink(c);
+    }
+    return any;
+}
+
+/* epoll_wait's timeout: until the next held reply is due (-1: none held). */
+static int
+next_timeout(void)
+{
+    if (delayed == NULL) {
+        return -1;
+    }
+    unsigned long long now = now_ms(), due = ~0ULL;
+    for (struct conn *c = delayed; c != NULL; c = c->dnext) {
+        if (c->held[c->held_first].due < due) {
+            due = c->held[c->held_first].due;
+        }
+    }
+    return due <= now ? 0 : (int)(due - now);
+}
+
 static void
 conn_close(struct conn *c)
 {
+    delayed_unlink(c);
     epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     free(c->in.p);
     free(c->out.p);
+    free(c->held);
     free(c);
 }
 
@@ -553,6 +664,9 @@ conn_process(struct conn *c)
                 buf_add(&c->out, scratch.p, scratch.len);
                 buf_add(&c->out, "\n", 1);
                 ncalls++;
+                if (delay_ms > 0 && !pipe_mode) {
+                    hold_reply(c, scratch.len + 1);
+                }
             }
             buf_consume(&c->in, linelen + 1);
             continue;
@@ -586,9 +700,13 @@ conn_process(struct conn *c)
         }
         v = header_value(base, hlen, "Connection", &vlen);
         bool close_after = v != NULL && vlen == 5 && strncasecmp(v, "close", 5) == 0;
+        size_t before = c->out.len - c->out.off;
         http_answer(&c->out, &scratch, base, (size_t)(sp1 - base), sp1 + 1, (size_t)(sp2 - sp1 - 1),
                     base + hlen, clen, close_after);
         ncalls++;
+        if (delay_ms > 0) {
+            hold_reply(c, c->out.len - c->out.off - before);
+        }
         buf_consume(&c->in, hlen + clen);
         c->close_after = close_after;
     }
@@ -599,8 +717,8 @@ conn_process(struct conn *c)
 static bool
 conn_flush(struct conn *c)
 {
-    while (c->out.len > c->out.off) {
-        ssize_t n = write(c->fd, c->out.p + c->out.off, c->out.len - c->out.off);
+    while (c->out.len - c->out.off > c->held_bytes) {
+        ssize_t n = write(c->fd, c->out.p + c->out.off, c->out.len - c->out.off - c->held_bytes);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -612,10 +730,10 @@ conn_flush(struct conn *c)
         }
         buf_consume(&c->out, (size_t)n);
     }
-    bool pending = c->out.len > c->out.off;
-    if (!pending && c->close_after) {
+    if (c->out.len == c->out.off && c->close_after) {
         return false;
     }
+    bool pending = c->out.len - c->out.off > c->held_bytes;
     if (pending != c->want_out) {
         struct epoll_event ev = {.events = EPOLLIN | (pending ? EPOLLOUT : 0), .data.ptr = c};
         epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
@@ -745,6 +863,12 @@ run_pipe(void)
         }
         c.in.len += (size_t)n;
         conn_process(&c);
+        if (delay_ms > 0 && c.out.len > c.out.off) {
+            struct timespec ts = {.tv_sec = delay_ms / 1000,
+                                  .tv_nsec = (long)(delay_ms % 1000) * 1000000L};
+            while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop_flag) {
+            }
+        }
         while (c.out.len > c.out.off) {
             ssize_t w = write(1, c.out.p + c.out.off, c.out.len - c.out.off);
             if (w < 0 && errno == EINTR) {
@@ -765,11 +889,13 @@ static void
 usage(FILE *f)
 {
     fprintf(f, "usage: rbgw_fast_responder [--port=N] [--bind=ADDR] [--prefix=/dns] "
-               "[--unix=PATH] [--pipe] [--quiet]\n"
+               "[--unix=PATH] [--pipe] [--delay-ms=N] [--quiet]\n"
                "  --port=N       HTTP (REST and post_json) on ADDR:N (default 127.0.0.1)\n"
                "  --prefix=P     path of the url= given to pdns (default /dns; \"\" for none)\n"
                "  --unix=PATH    also serve the line protocol (pdns unix connector) on PATH\n"
                "  --pipe         serve the line protocol on stdin/stdout and exit on EOF\n"
+               "  --delay-ms=N   hold every reply N ms (a slow responder; other connections\n"
+               "                 are served meanwhile)\n"
                "  --quiet        no start/stop messages on stderr\n"
                "  --verbose      log every call (method, qname, qtype, name) on stderr\n"
                "Zone served: example.com. (SOA, NS, ns1 A 192.0.2.53, www A 192.0.2.1).\n");
@@ -781,7 +907,6 @@ main(int argc, char **argv)
     int port = 0;
     const char *bind_addr = "127.0.0.1";
     const char *unix_path = NULL;
-    bool pipe_mode = false;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -799,6 +924,8 @@ main(int argc, char **argv)
             unix_path = a + 7;
         } else if (strcmp(a, "--pipe") == 0) {
             pipe_mode = true;
+        } else if (strncmp(a, "--delay-ms=", 11) == 0) {
+            delay_ms = (unsigned)atoi(a + 11);
         } else if (strcmp(a, "--verbose") == 0) {
             verbose = true;
         } else if (strcmp(a, "--quiet") == 0) {
@@ -858,12 +985,15 @@ main(int argc, char **argv)
         if (unix_path != NULL) {
             fprintf(stderr, " unix:%s", unix_path);
         }
+        if (delay_ms > 0) {
+            fprintf(stderr, ", every reply held %u ms", delay_ms);
+        }
         fprintf(stderr, "\n");
     }
 
     struct epoll_event evs[64];
     while (!stop_flag) {
-        int n = epoll_wait(epfd, evs, 64, -1);
+        int n = epoll_wait(epfd, evs, 64, next_timeout());
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -892,6 +1022,16 @@ main(int argc, char **argv)
             }
             if (evs[i].events & EPOLLIN) {
                 conn_readable(c);
+            }
+        }
+        if (delayed != NULL) {
+            unsigned long long now = now_ms();
+            struct conn *next;
+            for (struct conn *c = delayed; c != NULL; c = next) {
+                next = c->dnext;
+                if (release_due(c, now) && !conn_flush(c)) {
+                    conn_close(c);
+                }
             }
         }
     }

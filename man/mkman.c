@@ -4,8 +4,9 @@
  *   rbgw_mkman TEMPLATE OUTPUT VERSION
  *
  * Copies the troff TEMPLATE to OUTPUT, replacing whole lines that read @KEYS@ (the keys as
- * command-line options), @FILE_KEYS@ (the keys as the config file takes them) and
- * @UPSTREAM_OPTIONS@ with text written by config.c from the same table as `rbgw --help`, and
+ * command-line options), @FILE_KEYS@ (the keys as the config file takes them),
+ * @UPSTREAM_OPTIONS@ and @ADMIN_OPTIONS@ with text written by config.c from the same table as
+ * `rbgw --help`, and
  * @VERSION@ anywhere with VERSION.  So the pages cannot drift from the loader.
  */
 #include <stdio.h>
@@ -53,6 +54,8 @@ main(int argc, char **argv)
             rbgw_config_man_keys(out, true);
         } else if (strcmp(line, "@UPSTREAM_OPTIONS@\n") == 0) {
             rbgw_config_man_upstream_opts(out);
+        } else if (strcmp(line, "@ADMIN_OPTIONS@\n") == 0) {
+            rbgw_config_man_admin_opts(out);
         } else {
             copy_line(out, line, argv[3]);
         }

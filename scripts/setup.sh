@@ -7,6 +7,8 @@
 # packages only.  pdns-server's maintainer scripts would start a system-wide pdns on port 53:
 # a temporary policy-rc.d forbids that during the install, and the pdns service is then stopped
 # and disabled, because the tests and the demo run their own pdns_server on high loopback ports.
+# The same goes for the prometheus package, installed for its promtool (Debian ships promtool
+# only there): the tests validate scrapes and dashboard queries with it; no server is run.
 set -euo pipefail
 
 PACKAGES=(
@@ -18,8 +20,9 @@ PACKAGES=(
     bind9-dnsutils                                 # dig
     python3 python3-zmq                            # example responders, test helpers
     socat                                          # scripted unix-socket peers in tests
+    prometheus                                     # promtool: tests check scrapes and queries
     clang-format                                   # code formatting (.clang-format)
-    dnsperf wrk hyperfine                          # bench/ (not needed by the tests)
+    dnsperf wrk hyperfine valgrind                 # bench/ (not needed by the tests)
     dpkg-dev lintian                               # the Debian package: cpack's shlibdeps, lint
     podman podman-compose runc catatonit           # tests/container: images, compose, kube play
     golang-github-containernetworking-plugin-dnsname # compose service names between containers
@@ -64,23 +67,28 @@ fi
 echo "setup.sh: installing ${PACKAGES[*]}"
 apt-get install "${APT_OPTS[@]}" --no-install-recommends "${PACKAGES[@]}"
 
-# Make sure no system pdns keeps (or later takes) port 53: stop and disable the service, whether
-# the machine runs systemd or not.  Each step is allowed to find nothing to do.
+# Make sure no system pdns keeps (or later takes) port 53, and no Prometheus server runs (only
+# its promtool is wanted): stop and disable both services, whether the machine runs systemd or
+# not.  Each step is allowed to find nothing to do.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-    systemctl disable --now pdns.service >/dev/null 2>&1 || true
-    systemctl reset-failed pdns.service >/dev/null 2>&1 || true
+    for svc in pdns prometheus; do
+        systemctl disable --now "$svc.service" >/dev/null 2>&1 || true
+        systemctl reset-failed "$svc.service" >/dev/null 2>&1 || true
+    done
 else
-    if [ -x /etc/init.d/pdns ]; then
-        /etc/init.d/pdns stop >/dev/null 2>&1 || true
-    fi
-    if command -v update-rc.d >/dev/null 2>&1; then
-        update-rc.d pdns disable >/dev/null 2>&1 || true
-    fi
+    for svc in pdns prometheus; do
+        if [ -x "/etc/init.d/$svc" ]; then
+            "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+        fi
+        if command -v update-rc.d >/dev/null 2>&1; then
+            update-rc.d "$svc" disable >/dev/null 2>&1 || true
+        fi
+    done
 fi
 
 missing=()
 for tool in cc cmake pkg-config pdns_server dig python3 socat dpkg-shlibdeps lintian \
-    systemd-analyze podman podman-compose debootstrap; do
+    systemd-analyze podman podman-compose debootstrap promtool; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 if [ ! -f /usr/share/llhttp/llhttp.c ]; then

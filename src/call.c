@@ -134,7 +134,7 @@ rbgw_call_main(int argc, char **argv)
         fprintf(stderr, "rbgw call: %s\n", err);
         return 2;
     }
-    rbgw_log_set_level(cfg.log_level);
+    rbgw_log_configure(&cfg);
 
     struct rbgw_arena a = RBGW_ARENA_INIT;
     struct rbgw_buf text = RBGW_BUF_INIT;
@@ -148,6 +148,7 @@ rbgw_call_main(int argc, char **argv)
     /* The gateway only borrows the config: a copy with no listeners. */
     struct rbgw_config view = cfg;
     view.nlisteners = 0;
+    view.admin.text = NULL; /* nor an admin endpoint */
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct rbgw_gateway gw;
@@ -170,6 +171,7 @@ rbgw_call_main(int argc, char **argv)
             rbgw_session_gone(ctx.session, "rbgw call ended without an answer");
         }
         rbgw_gateway_deinit(&gw);
+        rbgw_log_flush();
         status = ctx.answered ? ctx.status : 1;
     }
     uv_loop_close(&loop);

@@ -50,10 +50,12 @@ enum opt_type {
     OPT_LISTEN,   /* connection string of a listener; appended to a rbgw_endpoint_conf array */
     OPT_UPSTREAM, /* connection string of an upstream; ditto */
     OPT_LEVEL,    /* enum rbgw_log_level by name */
+    OPT_LOGFMT,   /* enum rbgw_log_format by name */
     OPT_SIZE,     /* size_t bytes, optional k/K or m/M suffix, bounded by min..max */
     OPT_BOOL,     /* bool: yes/no, true/false, on/off, 1/0 */
     OPT_NAMED,    /* NAME:key=value,... (pool=, route=); checked by the router; a list */
     OPT_UINT,     /* uint32_t, plain decimal, bounded by min..max */
+    OPT_ADMIN,    /* the admin endpoint's connection string: one rbgw_endpoint_conf; "" = off */
 };
 
 #define F_LIST 0x1u     /* value is an array; `key+=value` appends */
@@ -88,12 +90,30 @@ static const struct opt opts[] = {
      "ms to answer any call, retries included (< pdns's timeout)"},
     {"retry-budget", OPT_UINT, CFG(retry_budget), 0, "20", 0, 100, 0,
      "retries allowed, in percent of calls (at least 3/s)"},
+    {"admin", OPT_ADMIN, CFG(admin), 0, NULL, 0, 0, 0,
+     "metrics/status endpoint: http:address=HOST:PORT or unix:path=SOCKET"},
     {"log-level", OPT_LEVEL, CFG(log_level), 0, "info", 0, 0, 0,
      "error, warning, info or debug (logs go to stderr)"},
+    {"log-format", OPT_LOGFMT, CFG(log_format), 0, "text", 0, 0, 0,
+     "text, or json: one JSON object per line"},
+    {"access-log", OPT_BOOL, CFG(access_log), 0, "no", 0, 0, 0,
+     "one info line per call answered (method, upstream, outcome, time)"},
     {"max-request-size", OPT_SIZE, CFG(max_request_size), 0, "1048576", 256, 1073741824, 0,
      "bytes (k, m suffixes); a larger request from pdns gets a false reply"},
     {"max-reply-size", OPT_SIZE, CFG(max_reply_size), 0, "16777216", 256, 1073741824, 0,
      "bytes (k, m suffixes); a larger upstream reply becomes a false reply"},
+    {"max-conn-buffer", OPT_SIZE, CFG(max_conn_buffer), 0, "1048576", 4096, 1073741824, 0,
+     "bytes (k, m suffixes) buffered per connection before reading pauses"},
+    {"write-timeout", OPT_UINT, CFG(write_timeout_ms), 0, "10000", 0, 3600000, 0,
+     "ms a reply may stay unread by a socket client, then close; 0 = never"},
+    {"cache-ttl", OPT_UINT, CFG(cache_ttl_ms), 0, "0", 0, 3600000, 0,
+     "ms a read's successful reply answers identical reads; 0 = no cache"},
+    {"cache-size", OPT_SIZE, CFG(cache_size), 0, "67108864", 65536, 68719476736ULL, 0,
+     "bytes (k, m suffixes) the read cache may hold, least recently used out"},
+    {"cache-per-client", OPT_BOOL, CFG(cache_per_client), 0, "yes", 0, 0, 0,
+     "lookup's client address is part of the cache key (default yes)"},
+    {"coalesce", OPT_BOOL, CFG(coalesce), 0, "no", 0, 0, 0,
+     "identical reads in flight share one upstream call (default no)"},
     {"check-config", OPT_BOOL, CFG(check_config), 0, "no", 0, 0, F_CLI_ONLY,
      "validate the configuration, print a summary and exit"},
     {"help", OPT_BOOL, CFG(help), 0, "no", 0, 0, F_CLI_ONLY, "print this text and exit"},
@@ -132,11 +152,25 @@ struct loader {
     size_t file_at[NOPTS];   /* per list key: index of the file's first entry in it, or NONE */
 };
 
+static const char *const format_names[] = {
+    [RBGW_LOG_TEXT] = "text",
+    [RBGW_LOG_JSON] = "json",
+};
+
 const char *
 rbgw_log_level_name(enum rbgw_log_level l)
 {
     if ((unsigned)l < RBGW_NELEM(level_names)) {
         return level_names[l];
+    }
+    return "?";
+}
+
+const char *
+rbgw_log_format_name(enum rbgw_log_format f)
+{
+    if ((unsigned)f < RBGW_NELEM(format_names)) {
+        return format_names[f];
     }
     return "?";
 }
@@ -442,6 +476,140 @@ check_http_security(const struct rbgw_connstr *cs, const struct rbgw_url *u, cha
     return rc;
 }
 
+static char *
+origin_of(const struct place *pl, const char *key)
+{
+    char buf[512];
+    if (pl->file != NULL) {
+        snprintf(buf, sizeof(buf), "%s:%u", pl->file, pl->line);
+    } else if (pl->env != NULL && pl->line > 0) {
+        snprintf(buf, sizeof(buf), "%s line %u", pl->env, pl->line);
+    } else if (pl->env != NULL) {
+        snprintf(buf, sizeof(buf), "%s", pl->env);
+    } else if (key != NULL) {
+        snprintf(buf, sizeof(buf), "--%s", key);
+    } else {
+        snprintf(buf, sizeof(buf), "default");
+    }
+    return rbgw_xstrdup(buf);
+}
+
+/* The admin endpoint: http:address=HOST:PORT or unix:path=SOCKET, then its numeric options. */
+static int
+check_admin(struct loader *ld, const struct place *pl, const char *key,
+            const struct rbgw_connstr *cs)
+{
+    char why[256];
+    const char *v;
+    switch (cs->transport) {
+    case RBGW_TRANSPORT_UNIX:
+        if ((v = need(ld, pl, key, cs, "admin endpoint", "path",
+                      "unix:path=/run/rbgw/admin.sock")) == NULL ||
+            check_unix_path(ld, pl, key, v) != 0) {
+            return RBGW_ECONFIG;
+        }
+        break;
+    case RBGW_TRANSPORT_HTTP: {
+        if ((v = need(ld, pl, key, cs, "admin endpoint", "address",
+                      "http:address=127.0.0.1:8054")) == NULL) {
+            return RBGW_ECONFIG;
+        }
+        struct rbgw_url u;
+        if (rbgw_hostport_parse(v, &u, why, sizeof(why)) != 0) {
+            return fail(ld, pl, key, "address=%s: %s", v, why);
+        }
+        rbgw_url_free(&u);
+        break;
+    }
+    default:
+        return fail(ld, pl, key,
+                    "the admin endpoint is http:address=HOST:PORT or unix:path=SOCKET, not %s",
+                    cs->type);
+    }
+    long n;
+#define CHECK_INT(name, def, min, max, help)                                                       \
+    if (rbgw_connstr_get_int(cs, name, def, min, max, &n, why, sizeof(why)) != 0) {                \
+        return fail(ld, pl, key, "%s", why);                                                       \
+    }
+    RBGW_ADMIN_INT_OPTS(CHECK_INT)
+#undef CHECK_INT
+    return 0;
+}
+
+/* admin=VALUE: replaces an earlier one; an empty value turns the endpoint off. */
+static int
+set_admin(struct loader *ld, const struct opt *o, const char *value, const struct place *pl)
+{
+    struct rbgw_endpoint_conf *ep = &ld->cfg->admin;
+    struct rbgw_connstr cs = {0};
+    char why[256];
+    if (*value != '\0') {
+        if (rbgw_connstr_parse(value, &cs, why, sizeof(why)) != 0) {
+            return fail(ld, pl, o->name, "%s", why);
+        }
+        if (check_admin(ld, pl, o->name, &cs) != 0) {
+            rbgw_connstr_free(&cs);
+            return RBGW_ECONFIG;
+        }
+    }
+    rbgw_connstr_free(&ep->cs);
+    free(ep->text);
+    free(ep->origin);
+    memset(ep, 0, sizeof(*ep));
+    if (*value != '\0') {
+        ep->cs = cs;
+        ep->text = rbgw_xstrdup(value);
+        ep->origin = origin_of(pl, o->name);
+    }
+    return 0;
+}
+
+/*
+ * The admin endpoint must not be where pdns talks to rbgw: the same http address or unix path
+ * as a listener is refused at load rather than left to a bind error (or, for a unix socket, to
+ * one of the two replacing the other's file).
+ */
+static int
+check_admin_apart(struct loader *ld)
+{
+    const struct rbgw_endpoint_conf *ad = &ld->cfg->admin;
+    if (ad->text == NULL) {
+        return 0;
+    }
+    const char *key = ad->cs.transport == RBGW_TRANSPORT_HTTP ? "address" : "path";
+    const char *mine = rbgw_connstr_get(&ad->cs, key);
+    struct rbgw_url a = {0};
+    if (ad->cs.transport == RBGW_TRANSPORT_HTTP &&
+        rbgw_hostport_parse(mine, &a, ld->err, ld->errlen) != 0) {
+        return RBGW_ECONFIG;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < ld->cfg->nlisteners && rc == 0; i++) {
+        const struct rbgw_endpoint_conf *l = &ld->cfg->listeners[i];
+        const char *theirs = rbgw_connstr_get(&l->cs, key);
+        if (l->cs.transport != ad->cs.transport || theirs == NULL) {
+            continue;
+        }
+        bool same = strcmp(mine, theirs) == 0;
+        struct rbgw_url b = {0};
+        char why[256];
+        if (!same && ad->cs.transport == RBGW_TRANSPORT_HTTP &&
+            rbgw_hostport_parse(theirs, &b, why, sizeof(why)) == 0) {
+            same = strcmp(a.hostport, b.hostport) == 0;
+        }
+        rbgw_url_free(&b);
+        if (same) {
+            snprintf(ld->err, ld->errlen,
+                     "%s: admin: %s=%s is also where listener %s (%s) takes pdns's calls; the "
+                     "admin endpoint must be apart from them",
+                     ad->origin, key, mine, l->text, l->origin);
+            rc = RBGW_ECONFIG;
+        }
+    }
+    rbgw_url_free(&a);
+    return rc;
+}
+
 /* Per-transport checks of an upstream's connection string, then its numeric options. */
 static int
 check_upstream(struct loader *ld, const struct place *pl, const char *key,
@@ -499,24 +667,6 @@ check_upstream(struct loader *ld, const struct place *pl, const char *key,
     RBGW_UPSTREAM_INT_OPTS(CHECK_INT)
 #undef CHECK_INT
     return 0;
-}
-
-static char *
-origin_of(const struct place *pl, const char *key)
-{
-    char buf[512];
-    if (pl->file != NULL) {
-        snprintf(buf, sizeof(buf), "%s:%u", pl->file, pl->line);
-    } else if (pl->env != NULL && pl->line > 0) {
-        snprintf(buf, sizeof(buf), "%s line %u", pl->env, pl->line);
-    } else if (pl->env != NULL) {
-        snprintf(buf, sizeof(buf), "%s", pl->env);
-    } else if (key != NULL) {
-        snprintf(buf, sizeof(buf), "--%s", key);
-    } else {
-        snprintf(buf, sizeof(buf), "default");
-    }
-    return rbgw_xstrdup(buf);
 }
 
 static int
@@ -601,6 +751,8 @@ apply(struct loader *ld, const struct opt *o, const char *v, const struct place 
     case OPT_UPSTREAM:
     case OPT_NAMED:
         return add_endpoint(ld, o, v, pl, o->name);
+    case OPT_ADMIN:
+        return set_admin(ld, o, v, pl);
     case OPT_UINT: {
         char *end;
         errno = 0;
@@ -621,6 +773,14 @@ apply(struct loader *ld, const struct opt *o, const char *v, const struct place 
         }
         return fail(ld, pl, o->name, "unknown level '%s' (expected error, warning, info or debug)",
                     v);
+    case OPT_LOGFMT:
+        for (size_t i = 0; i < RBGW_NELEM(format_names); i++) {
+            if (strcmp(v, format_names[i]) == 0) {
+                *(enum rbgw_log_format *)field = (enum rbgw_log_format)i;
+                return 0;
+            }
+        }
+        return fail(ld, pl, o->name, "unknown format '%s' (expected text or json)", v);
     case OPT_SIZE:
         return parse_size(ld, o, v, pl, (size_t *)field);
     case OPT_BOOL:
@@ -1055,7 +1215,9 @@ load(struct loader *ld, int argc, char **argv, char **envp)
     if (cfg->nupstreams == 0 && !cfg->help && !cfg->version) {
         snprintf(ld->err, ld->errlen, "no upstream configured (use upstream=...)");
         rc = RBGW_ECONFIG;
+        goto out;
     }
+    rc = check_admin_apart(ld);
 out:
     free(args);
     return rc;
@@ -1097,6 +1259,9 @@ rbgw_config_free(struct rbgw_config *cfg)
     free_list(cfg->upstreams, cfg->nupstreams);
     free_list(cfg->pools, cfg->npools);
     free_list(cfg->routes, cfg->nroutes);
+    rbgw_connstr_free(&cfg->admin.cs);
+    free(cfg->admin.text);
+    free(cfg->admin.origin);
     free(cfg->config_file);
     for (size_t i = 0; i < cfg->nenv; i++) {
         free(cfg->env[i]);
@@ -1116,10 +1281,14 @@ metavar(const struct opt *o)
         return "=CONNSTR";
     case OPT_NAMED:
         return "=NAME:OPTIONS";
+    case OPT_ADMIN:
+        return "=CONNSTR";
     case OPT_UINT:
         return "=N";
     case OPT_LEVEL:
         return "=LEVEL";
+    case OPT_LOGFMT:
+        return "=FORMAT";
     case OPT_SIZE:
         return "=BYTES";
     case OPT_BOOL:
@@ -1203,6 +1372,15 @@ rbgw_config_usage(FILE *f)
     }
     RBGW_LISTENER_INT_OPTS(USAGE_INT)
 #undef USAGE_INT
+    fprintf(f, "  Admin endpoint options (admin=..., times in milliseconds):\n");
+#define USAGE_INT(name, def, min, max, help)                                                       \
+    {                                                                                              \
+        char left[64];                                                                             \
+        snprintf(left, sizeof(left), "%s=%ld", name, (long)(def));                                 \
+        fprintf(f, "    %-24s %s (%ld..%ld)\n", left, help, (long)(min), (long)(max));             \
+    }
+    RBGW_ADMIN_INT_OPTS(USAGE_INT)
+#undef USAGE_INT
     fprintf(f,
             "  Every option of a pipe, unix or zeromq upstream, known or not, is sent to it in\n"
             "  the initialize call, as pdns does.\n"
@@ -1257,16 +1435,15 @@ rbgw_config_warnings(const struct rbgw_config *cfg, void (*emit)(void *ctx, cons
     return n;
 }
 
-char *
-rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i)
+static char *
+endpoint_name(const struct rbgw_endpoint_conf *ec, size_t i)
 {
-    const char *name = rbgw_connstr_get(&cfg->upstreams[i].cs, "name");
+    const char *name = rbgw_connstr_get(&ec->cs, "name");
     if (name != NULL) {
         return rbgw_xstrdup(name);
     }
     char tmp[64];
-    snprintf(tmp, sizeof(tmp), "%s#%zu", rbgw_transport_name(cfg->upstreams[i].cs.transport),
-             i + 1);
+    snprintf(tmp, sizeof(tmp), "%s#%zu", rbgw_transport_name(ec->cs.transport), i + 1);
     return rbgw_xstrdup(tmp);
 }
 
@@ -1343,4 +1520,29 @@ rbgw_config_man_upstream_opts(FILE *f)
     fprintf(f, ".\nDefault: %ld, range %ld to %ld.\n", (long)(def), (long)(min), (long)(max));
     RBGW_UPSTREAM_INT_OPTS(MAN_INT)
 #undef MAN_INT
+}
+
+void
+rbgw_config_man_admin_opts(FILE *f)
+{
+#define MAN_INT(name, def, min, max, help)                                                         \
+    fprintf(f, ".TP\n\\fB");                                                                       \
+    troff_text(f, name);                                                                           \
+    fprintf(f, "\\fR=\\fIN\\fR\n");                                                                \
+    troff_text(f, help);                                                                           \
+    fprintf(f, ".\nDefault: %ld, range %ld to %ld.\n", (long)(def), (long)(min), (long)(max));
+    RBGW_ADMIN_INT_OPTS(MAN_INT)
+#undef MAN_INT
+}
+
+char *
+rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i)
+{
+    return endpoint_name(&cfg->upstreams[i], i);
+}
+
+char *
+rbgw_config_listener_name(const struct rbgw_config *cfg, size_t i)
+{
+    return endpoint_name(&cfg->listeners[i], i);
 }

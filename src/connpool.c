@@ -38,6 +38,9 @@ call_fail(struct rbgw_connpool *p, struct rbgw_call *call, int status,
 {
     char reason[480];
     rbgw_outcome_reason(reason, sizeof(reason), status, p->target, detail);
+    if (extra != NULL) {
+        rbgw_log_responder_tree(call->req, p->u, extra);
+    }
     call->done(call, status, RBGW_STR_NULL, extra, reason);
 }
 
@@ -156,9 +159,11 @@ rbgw_upconn_time_left(const struct rbgw_upconn *c)
 
 /* ---- timers ---- */
 
+/* An open failed for the upstream's reasons: counted, and the next one backs off. */
 static void
 note_open_failure(struct rbgw_connpool *p)
 {
+    p->u->stats.opens_failed++;
     uint32_t factor = 1u << (p->open_failures < 3 ? p->open_failures : 3);
     if (factor > BACKOFF_MAX_FACTOR) {
         factor = BACKOFF_MAX_FACTOR;
@@ -217,8 +222,8 @@ static void
 on_idle_timeout(uv_timer_t *t)
 {
     struct rbgw_upconn *c = t->data;
-    rbgw_log_debug("u=%s: closing conn %llu, idle for %u ms", c->cp->u->name,
-                   (unsigned long long)c->id, c->cp->idle_timeout_ms);
+    rbgw_ulog_debug(c->cp->u, "closing conn %llu, idle for %u ms", (unsigned long long)c->id,
+                    c->cp->idle_timeout_ms);
     close_conn(c);
 }
 
@@ -459,8 +464,8 @@ rbgw_connpool_unpin(struct rbgw_connpool *p, uint64_t conn_id)
 {
     struct rbgw_upconn *c = find_conn(&p->pinned, conn_id);
     if (c) {
-        rbgw_log_debug("u=%s: closing conn %llu: its transaction is over", p->u->name,
-                       (unsigned long long)conn_id);
+        rbgw_ulog_debug(p->u, "closing conn %llu: its transaction is over",
+                        (unsigned long long)conn_id);
         close_conn(c);
         dispatch_waiters(p);
         return;
@@ -470,8 +475,8 @@ rbgw_connpool_unpin(struct rbgw_connpool *p, uint64_t conn_id)
      * that is not pinned went back to the pool: not ours to close. */
     c = find_conn(&p->busy, conn_id);
     if (c && c->state == RBGW_UPCONN_BUSY && c->pinned) {
-        rbgw_log_debug("u=%s: conn %llu closes after its current call: its transaction is over",
-                       p->u->name, (unsigned long long)conn_id);
+        rbgw_ulog_debug(p->u, "conn %llu closes after its current call: its transaction is over",
+                        (unsigned long long)conn_id);
         c->drop_after = 1;
     }
 }
@@ -512,6 +517,7 @@ rbgw_upconn_ready(struct rbgw_upconn *c)
     struct rbgw_connpool *p = c->cp;
     RBGW_ASSERT(c->state == RBGW_UPCONN_OPENING);
     p->open_failures = 0;
+    p->u->stats.opens_ok++;
     struct rbgw_call *call = take_call(c);
     if (call && call->probe) {
         uv_timer_stop(&c->timer);
@@ -525,12 +531,17 @@ rbgw_upconn_ready(struct rbgw_upconn *c)
 }
 
 void
-rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep)
+rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, struct rbgw_str log_text, int flags)
 {
     RBGW_ASSERT(c->state == RBGW_UPCONN_BUSY);
+    bool keep = (flags & RBGW_UPCONN_KEEP) != 0;
     uv_timer_stop(&c->timer);
     struct rbgw_call *call = take_call(c);
+    if (log_text.len) {
+        rbgw_log_responder(call ? call->req : NULL, c->cp->u, log_text);
+    }
     if (call) {
+        call->said_false = (flags & RBGW_UPCONN_FALSE) != 0;
         /* Pinned before the callback: a transaction that is over by the time it returns (its
          * session ended inside it, or the start was answered false) can then release the conn
          * with rbgw_connpool_unpin.  Read the flag first: the call may be freed by its callback. */
@@ -561,8 +572,10 @@ rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbg
     bool was_reused = c->reused;
     struct rbgw_call *call = take_call(c);
     if (opening && status != RBGW_ELOCAL) {
-        /* rbgw's own shortage (EMFILE, ENOMEM) is no reason to hold the upstream back. */
         note_open_failure(p);
+    } else if (opening) {
+        /* rbgw's own shortage (EMFILE, ENOMEM) is no reason to hold the upstream back. */
+        p->u->stats.opens_failed++;
     }
     bool keep = (flags & RBGW_UPCONN_KEEP) && !opening;
     if (!keep) {
@@ -577,8 +590,11 @@ rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbg
                      call->deadline > now_ms(p);
         if (retry) {
             call->retried = 1;
-            rbgw_log_debug("req=%llu u=%s: %s: %s; retrying on a fresh connection",
-                           (unsigned long long)call->req->id, p->u->name, p->target, detail);
+            p->u->stats.retries_conn++;
+            if (rbgw_log_enabled(RBGW_LOG_DEBUG)) {
+                rbgw_rlog(RBGW_LOG_DEBUG, call->req, p->u, "%s: %s; retrying on a fresh connection",
+                          p->target, detail);
+            }
             if (p->nconns < p->max_conns && !in_backoff(p)) {
                 conn_new(p, call);
             } else {
@@ -591,8 +607,8 @@ rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbg
         }
     } else if (!opening) {
         char reason[480];
-        rbgw_log_info("u=%s: %s", p->u->name,
-                      rbgw_outcome_reason(reason, sizeof(reason), status, p->target, detail));
+        rbgw_rlog_limited(RBGW_LOG_INFO, "connection errors", NULL, p->u, "%s",
+                          rbgw_outcome_reason(reason, sizeof(reason), status, p->target, detail));
     }
     if (keep) {
         release(c, true);
@@ -606,7 +622,7 @@ rbgw_upconn_lost(struct rbgw_upconn *c, const char *why)
 {
     struct rbgw_connpool *p = c->cp;
     RBGW_ASSERT(c->call == NULL);
-    rbgw_log_debug("u=%s: conn %llu dropped: %s", p->u->name, (unsigned long long)c->id, why);
+    rbgw_ulog_debug(p->u, "conn %llu dropped: %s", (unsigned long long)c->id, why);
     close_conn(c);
     dispatch_waiters(p);
 }

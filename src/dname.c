@@ -1,5 +1,6 @@
 /*
- * dname.c: DNS names in text form: validity, equality, "at or below a zone", hashing (dname.h).
+ * dname.c: DNS names in text form: validity, equality, "at or below a zone", hashing and the
+ * canonical byte form (dname.h).
  *
  * Every operation first splits the text into decoded, lowercased labels on the stack (struct
  * dname, about 2 KiB: names are at most 255 wire bytes, the limits here are generous so that
@@ -172,4 +173,24 @@ rbgw_name_hash(struct rbgw_str name)
         }
     }
     return h;
+}
+
+int
+rbgw_name_canon(struct rbgw_str s, unsigned char *out)
+{
+    struct dname d;
+    if (!dname_parse(s, &d)) {
+        return -1;
+    }
+    size_t len = 0;
+    for (size_t k = d.n; k-- > 0;) {
+        /* A label is at most 63 bytes; the wire form adds the root's 0 byte (255 in all). */
+        if (d.len[k] > 63 || len + 1 + d.len[k] > RBGW_NAME_CANON_MAX) {
+            return -1;
+        }
+        out[len++] = (unsigned char)d.len[k];
+        memcpy(out + len, d.buf + d.off[k], d.len[k]);
+        len += d.len[k];
+    }
+    return (int)len;
 }

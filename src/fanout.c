@@ -35,6 +35,14 @@
  * Ejected members go last in every order, so when all of a pool is ejected the calls still go
  * somewhere (panic mode).
  *
+ * Metrics (metrics.h): each leg is counted on its upstream where it ends (leg_done: outcome,
+ * a false result, its latency when it reached a connection; the one clock read per leg is
+ * there, and the answer that follows reuses it), a leg sent to a
+ * member after another one had the call counts as a retry there, ejections and health checks
+ * are counted where they happen.  The answer carries why it was given (answer: the reply said
+ * false or not; fan_fail: the status of the last failed leg, or what stopped the call before
+ * any leg) for request.c to count.
+ *
  * Transactions: startTransaction pins the conn that carried it (connpool.h pin_after); every later
  * call of the same session (the pdns connection, session.h) with that trxid goes to the same
  * conns; commit/abort release them.  With write=all a transaction is opened on every member and
@@ -52,10 +60,16 @@
  * touch memory somebody still holds.  Calls of one transaction in flight at the same time (a
  * pipelining ZeroMQ DEALER; pdns never does it) are safe the same way: the pool refuses a
  * second call on a busy pinned conn, and every fan keeps the transaction alive.
+ *
+ * Read cache and coalescing (cachegw.h) hook in at three places, one call each: dispatch asks
+ * first (a hit, or a read that waits for an identical one in flight, never gets a fan);
+ * answer and fan_fail report how a call ended (the reads waiting for it, the store, a write's
+ * invalidation); trx_close hands over the zone of a transaction that ends.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/cachegw.h"
 #include "rbgw/dname.h"
 #include "rbgw/fanout.h"
 #include "rbgw/log.h"
@@ -98,6 +112,8 @@ struct trx {
     size_t *member;               /* owned: upstream indexes */
     uint64_t *conn;               /* owned: pinned conn id per member; 0 once released */
     bool failed;                  /* write=all: a call in it failed somewhere */
+    char *zone;                   /* owned: its startTransaction's domain, dropped from the
+                                     read cache when it closes (cachegw.h), or NULL */
 };
 
 struct rbgw_fanout {
@@ -126,6 +142,7 @@ struct leg {
     struct fan *fan;       /* borrowed owner */
     size_t member;         /* upstream index */
     int status;            /* 0 or <0 */
+    uint64_t start_ns;     /* when it was ready to submit (the upstream's latency histogram) */
     struct rbgw_str reply; /* copy in the request arena (parallel and fallback modes) */
 };
 
@@ -150,7 +167,10 @@ struct fan {
     struct rbgw_buf reasons;       /* failures so far, "; "-joined */
     const struct rbgw_json *extra; /* responder log lines of the last failure */
     uint64_t deadline;             /* loop time by which we answer */
+    int fail_status;               /* status of the last leg that failed (0: none failed) */
     bool commit_aborted;           /* a commit was turned into an abort (write=all failure) */
+    struct rbgw_cache_lead *lead;  /* the read this call leads for identical ones (cachegw.h;
+                                      in the request arena), or NULL */
 };
 
 static void member_failed(struct rbgw_member *m, int status, const char *reason);
@@ -213,17 +233,28 @@ fan_finish(struct fan *fan)
     rbgw_request_unref(fan->req);
 }
 
-static void fan_fail(struct fan *fan, const char *fmt, ...) RBGW_PRINTF(2, 3);
+static void fan_fail(struct fan *fan, int status, const char *fmt, ...) RBGW_PRINTF(3, 4);
 
+/* Read cache hook: fan's call was answered (with reply, or failed with status and reason). */
 static void
-fan_fail(struct fan *fan, const char *fmt, ...)
+cache_answered(struct fan *fan, struct rbgw_str reply, bool said_false, int status,
+               const char *reason)
+{
+    rbgw__cache_answered(fan->f->gw->cache, fan->req, fan->lead, fan->trx != NULL, reply,
+                         said_false, status, reason, fan->extra);
+}
+
+/* Answer false; status says why (gateway.h, rbgw_request_fail): usually fan->fail_status. */
+static void
+fan_fail(struct fan *fan, int status, const char *fmt, ...)
 {
     char reason[600];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    rbgw_request_fail(fan->req, fan->extra, "%s", reason);
+    rbgw_request_fail(fan->req, status, fan->extra, "%s", reason);
+    cache_answered(fan, RBGW_STR_NULL, false, status, reason);
     fan_finish(fan);
 }
 
@@ -258,6 +289,7 @@ trx_unref(struct trx *t)
     rbgw__generation_unref(t->f->gen);
     free(t->member);
     free(t->conn);
+    free(t->zone);
     free(t);
 }
 
@@ -282,6 +314,8 @@ trx_close(struct trx *t)
     }
     rbgw_list_remove(&t->link);
     t->session = NULL;
+    /* Read cache hook: whatever it changed is settled now (committed, aborted or dropped). */
+    rbgw__cache_trx_closed(t->f->gw, t->zone);
     trx_unref(t);
 }
 
@@ -319,6 +353,7 @@ trx_open(struct fan *fan, size_t n)
     t->n = n;
     t->member = rbgw_xcalloc(n, sizeof(*t->member));
     t->conn = rbgw_xcalloc(n, sizeof(*t->conn));
+    t->zone = rbgw__cache_trx_zone(fan->f->gw->cache, fan->req);
     rbgw_list_push_back(&s->trxs, &t->link);
     return t;
 }
@@ -386,6 +421,10 @@ leg_submit(struct fan *fan, struct leg *leg)
     }
     m->outstanding++;
     fan->req->upstream = m->u;
+    /* Timed without a clock read of its own: a first try (and every parallel leg) starts when
+     * the call was read, a later one when the try before it ended, which is what led to it.
+     * Only rbgw's routing work (a microsecond) separates those from the submit. */
+    leg->start_ns = fan->req->leg_end_ns ? fan->req->leg_end_ns : fan->req->start_ns;
     rbgw_connpool_submit(m->u->cp, &leg->call);
 }
 
@@ -398,15 +437,20 @@ try_next(struct fan *fan)
     }
     struct leg *leg = &fan->legs[fan->next];
     leg->member = fan->order[fan->next];
+    if (fan->next > 0) {
+        fan->f->ups[leg->member]->stats.retries_member++;
+    }
     fan->next++;
     leg_submit(fan, leg);
     return true;
 }
 
+/* Answer with reply; said_false: its result is false (the metrics count it apart). */
 static void
-answer(struct fan *fan, struct rbgw_str reply)
+answer(struct fan *fan, struct rbgw_str reply, bool said_false)
 {
-    rbgw_request_reply(fan->req, reply);
+    rbgw_request_reply(fan->req, reply, said_false);
+    cache_answered(fan, reply, said_false, 0, NULL);
     fan_finish(fan);
 }
 
@@ -418,7 +462,7 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
     const struct rbgw_pool_conf *pc = fan->pc;
     if (fan->cls == RBGW_CLASS_WRITE || fan->trx_role != TRX_NONE) {
         if (status == 0) {
-            answer(fan, reply);
+            answer(fan, reply, leg->call.said_false);
             return;
         }
         /* A write moves on only if it never reached the responder (nothing to amplify, so
@@ -427,14 +471,14 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
             try_next(fan)) {
             return;
         }
-        fan_fail(fan, "%s", fan->reasons.data ? fan->reasons.data : "failed");
+        fan_fail(fan, fan->fail_status, "%s", fan->reasons.data ? fan->reasons.data : "failed");
         return;
     }
     switch (pc->read) {
     case RBGW_READ_ONE:
     case RBGW_READ_MERGE: /* a one-member merge runs here too */
         if (status == 0) {
-            answer(fan, reply);
+            answer(fan, reply, leg->call.said_false);
             return;
         }
         /* The budget limits extra load on responders: a leg that never reached one (refused,
@@ -456,7 +500,7 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
         }
         if (k == RBGW_RESULT_DATA ||
             (k == RBGW_RESULT_EMPTY && pc->read == RBGW_READ_FIRST_SUCCESS)) {
-            answer(fan, reply);
+            answer(fan, reply, false);
             return;
         }
         if (k == RBGW_RESULT_EMPTY && fan->fallback.p == NULL) {
@@ -467,7 +511,7 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
             note_reason(fan, leg->member, "result false");
             if (fan->fallback.p == NULL && fan->next >= fan->norder) {
                 /* Every member said false: that is the answer. */
-                answer(fan, reply);
+                answer(fan, reply, leg->call.said_false);
                 return;
             }
         }
@@ -475,13 +519,14 @@ seq_done(struct fan *fan, struct leg *leg, int status, struct rbgw_str reply)
             return;
         }
         if (fan->fallback.p) {
-            answer(fan, fan->fallback);
+            answer(fan, fan->fallback, false);
             return;
         }
         break;
     }
     }
-    fan_fail(fan, "%s", fan->reasons.data ? fan->reasons.data : "no upstream answered");
+    fan_fail(fan, fan->fail_status, "%s",
+             fan->reasons.data ? fan->reasons.data : "no upstream answered");
 }
 
 /* Parallel modes: every leg done. */
@@ -497,9 +542,11 @@ par_complete(struct fan *fan)
         }
         struct rbgw_buf out = RBGW_BUF_INIT;
         if (rbgw_merge_replies(&req->arena, req->call.mid, replies, n, &out) == 0) {
-            answer(fan, rbgw_buf_str(&out));
+            answer(fan, rbgw_buf_str(&out), false); /* a merge has data or is empty */
         } else {
-            fan_fail(fan, "%s", fan->reasons.data ? fan->reasons.data : "no upstream answered");
+            /* Every leg failed or said false: the last failure's class, else false. */
+            fan_fail(fan, fan->fail_status, "%s",
+                     fan->reasons.data ? fan->reasons.data : "no upstream answered");
         }
         rbgw_buf_free(&out);
         return;
@@ -539,12 +586,13 @@ par_complete(struct fan *fan)
     if (fan->trx_role == TRX_END && fan->trx) {
         trx_end(fan);
     }
+    /* Not all_ok with no leg failed: a responder said false (fail_status 0 counts so). */
     if (fan->commit_aborted) {
-        fan_fail(fan, "%s", fan->reasons.data);
+        fan_fail(fan, fan->fail_status, "%s", fan->reasons.data);
     } else if (all_ok) {
-        answer(fan, fan->legs[0].reply);
+        answer(fan, fan->legs[0].reply, false);
     } else {
-        fan_fail(fan, "not every responder succeeded (write=all): %s",
+        fan_fail(fan, fan->fail_status, "not every responder succeeded (write=all): %s",
                  fan->reasons.data ? fan->reasons.data : "?");
     }
 }
@@ -559,10 +607,17 @@ leg_done(struct rbgw_call *call, int status, struct rbgw_str reply, const struct
     struct rbgw_member *m = mem(f, leg->member);
     m->outstanding--;
     m->u->outcomes.n[rbgw_outcome_of(status)]++;
+    uint64_t now = rbgw_now_ns();
+    fan->req->leg_end_ns = now; /* an answer right after is timed with it: no second read */
+    if (call->sent) {
+        rbgw_hist_observe(&m->u->stats.latency, now - leg->start_ns);
+    }
     leg->status = status;
     if (status == 0) {
         m->failures = 0;
+        m->u->stats.said_false += call->said_false;
     } else {
+        fan->fail_status = status;
         fan->extra = extra;
         note_reason(fan, leg->member, reason);
         /* A full queue, a queue timeout, shutting down or rbgw's own EMFILE say nothing about
@@ -616,12 +671,14 @@ probe_done(struct rbgw_call *call, int status, struct rbgw_str reply, const stru
         return;
     }
     if (status == 0) {
+        m->u->stats.checks_ok++;
         m->healthy = true;
         m->failures = 0;
-        rbgw_log_warn("u=%s: check passed, back in service", m->u->name);
+        rbgw_ulog_warn(m->u, "check passed, back in service");
         return;
     }
-    rbgw_log_info("u=%s: check failed: %s", m->u->name, reason);
+    m->u->stats.checks_failed++;
+    rbgw_rlog_limited(RBGW_LOG_INFO, "failed checks", NULL, m->u, "check failed: %s", reason);
     uv_timer_start(&m->check, check_now, m->health_interval, 0);
 }
 
@@ -644,10 +701,10 @@ member_failed(struct rbgw_member *m, int status, const char *reason)
         return;
     }
     m->healthy = false;
-    rbgw_log_warn("u=%s: ejected after %u consecutive failures (last: %s: %s); checking every "
-                  "%u ms",
-                  m->u->name, m->failures, rbgw_outcome_name(rbgw_outcome_of(status)), reason,
-                  m->health_interval);
+    m->u->stats.ejections++;
+    rbgw_ulog_warn(
+        m->u, "ejected after %u consecutive failures (last: %s: %s); checking every %u ms",
+        m->failures, rbgw_outcome_name(rbgw_outcome_of(status)), reason, m->health_interval);
     if (!m->stopped) {
         uv_timer_start(&m->check, check_now, m->health_interval, 0);
     }
@@ -687,7 +744,14 @@ get_trxid(const struct rbgw_request *req, int64_t *out)
 void
 rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
 {
+    /* Read cache hook: a hit, or a read now waiting for an identical one in flight, is
+     * answered there and never routed. */
+    struct rbgw_cache_lead *lead;
+    if (rbgw__cache_dispatch(f->gw->cache, req, &lead)) {
+        return;
+    }
     struct fan *fan = rbgw_arena_calloc(&req->arena, sizeof(*fan));
+    fan->lead = lead;
     rbgw_request_ref(req);
     fan->f = f;
     fan->gen = f->gen;
@@ -703,7 +767,7 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
         /* Zone routes and consistent hashing read the call's name: that needs the tree. */
         char err[200];
         if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
-            fan_fail(fan, "%s", err);
+            fan_fail(fan, RBGW_EPARSE, "%s", err);
             return;
         }
         name = rbgw_call_name(method, req->call.params);
@@ -742,6 +806,8 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
         if (fan->trx_role == TRX_END && fan->trx->failed && method == RBGW_M_COMMIT_TRANSACTION) {
             /* write=all: some responder failed a call of this transaction; committing the
              * others would leave them disagreeing.  Abort everywhere instead. */
+            rbgw_rlog_warn(req, "transaction %lld failed on a responder: aborting it on all",
+                           (long long)trxid);
             static const char abort_fmt[] =
                 "{\"method\": \"abortTransaction\", \"parameters\": {\"trxid\": %lld}}";
             char text[128];
@@ -751,11 +817,9 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
             char err[64];
             if (rbgw_rpc_decode(&req->arena, req->raw.p, req->raw.len, &req->call, err,
                                 sizeof(err)) != 0) {
-                fan_fail(fan, "internal error building abortTransaction");
+                fan_fail(fan, RBGW_ELOCAL, "internal error building abortTransaction");
                 return;
             }
-            rbgw_log_warn("req=%llu: transaction %lld failed on a responder: aborting it on all",
-                          (unsigned long long)req->id, (long long)trxid);
             fan->commit_aborted = true;
             fan->reasons.len = 0;
             rbgw_buf_printf(&fan->reasons,
@@ -799,8 +863,36 @@ rbgw_fanout_dispatch(struct rbgw_fanout *f, struct rbgw_request *req)
         fan->norder = 1; /* a single-member transaction: never elsewhere */
     }
     if (!try_next(fan)) {
-        fan_fail(fan, "no upstream could be tried before the deadline");
+        fan_fail(fan, RBGW_ENOUPSTREAM, "no upstream could be tried before the deadline");
     }
+}
+
+/* ---- state for metrics ---- */
+
+void
+rbgw_fanout_member_state(const struct rbgw_upstream *u, struct rbgw_member_view *out)
+{
+    const struct rbgw_member *m = u->member;
+    out->healthy = m->healthy;
+    out->checking = m->checking;
+    out->outstanding = m->outstanding;
+    out->failures = m->failures;
+    out->failure_limit = m->failure_limit;
+}
+
+const struct rbgw_router_conf *
+rbgw_fanout_router(const struct rbgw_fanout *f)
+{
+    return &f->conf;
+}
+
+double
+rbgw_fanout_budget(struct rbgw_gateway *gw)
+{
+    /* budget_take's refill, without taking anything */
+    double b = gw->retry_tokens +
+               (double)(uv_now(gw->loop) - gw->retry_tokens_ts) * BUDGET_MIN_PER_SEC / 1000.0;
+    return b > BUDGET_CAP ? BUDGET_CAP : b;
 }
 
 /* ---- lifecycle ---- */

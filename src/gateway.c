@@ -12,7 +12,8 @@
  *      removed listener still holds), start the new listeners.  Any failure undoes this phase
  *      (new listeners closed, the new generation released) and is reported with its place.
  *   2. commit, which cannot fail: the gateway points at the new generation and drops its
- *      reference to the old one; removed listeners stop taking calls; the log level applies.
+ *      reference to the old one; removed listeners stop taking calls; the log level applies;
+ *      the read cache is emptied and takes its new options (cachegw.h).
  *
  * Old generations stay as long as something dispatched in them does (gateway.h): a fan-out in
  * flight, an open transaction.  When the last reference goes the generation is put on
@@ -39,8 +40,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "rbgw/admin.h"
+#include "rbgw/cachegw.h"
 #include "rbgw/connpool.h"
 #include "rbgw/fanout.h"
 #include "rbgw/gateway.h"
@@ -190,7 +194,7 @@ upstream_unref(struct rbgw_upstream *u)
     if (--u->refs > 0) {
         return;
     }
-    rbgw_log_debug("u=%s: no generation uses it any more: closing it", u->name);
+    rbgw_ulog_debug(u, "no generation uses it any more: closing it");
     upstream_stop(u);
     schedule_reap(u->gw);
 }
@@ -352,9 +356,12 @@ gen_build(struct rbgw_gateway *gw, const struct rbgw_config *cfg, struct rbgw_co
 
 /* ---- listeners ---- */
 
+/* A listener for entry i of cfg (not started); NULL with err if its connector cannot listen. */
 static struct rbgw_listener *
-listener_new(struct rbgw_gateway *gw, const struct rbgw_endpoint_conf *ec, char *err, size_t errlen)
+listener_new(struct rbgw_gateway *gw, const struct rbgw_config *cfg, size_t i, char *err,
+             size_t errlen)
 {
+    const struct rbgw_endpoint_conf *ec = &cfg->listeners[i];
     const struct rbgw_listener_ops *ops = rbgw_listener_ops_for(ec->cs.transport);
     if (ops == NULL) {
         snprintf(err, errlen, "%s: listen %s: the %s connector is not available as a listener",
@@ -366,6 +373,7 @@ listener_new(struct rbgw_gateway *gw, const struct rbgw_endpoint_conf *ec, char 
     l->gw = gw;
     rbgw_endpoint_conf_copy(&l->own_conf, ec);
     l->conf = &l->own_conf;
+    l->name = rbgw_config_listener_name(cfg, i);
     rbgw_list_push_back(&gw->all_listeners, &l->link);
     return l;
 }
@@ -404,6 +412,7 @@ listener_free(struct rbgw_listener *l)
         l->ops->destroy(l);
     }
     rbgw_endpoint_conf_free(&l->own_conf);
+    free(l->name);
     free(l);
 }
 
@@ -467,7 +476,7 @@ reap(struct rbgw_gateway *gw)
         struct rbgw_upstream *u = rbgw_list_entry(n, struct rbgw_upstream, link);
         n = n->next;
         if (u->refs == 0 && u->open_parts == 0) {
-            rbgw_log_debug("u=%s: closed", u->name);
+            rbgw_ulog_debug(u, "closed");
             upstream_free(u);
         }
     }
@@ -498,6 +507,8 @@ init_undo(struct rbgw_gateway *gw)
     free(gw->listeners);
     gw->listeners = NULL;
     gw->nlisteners = 0;
+    rbgw_cache_free(gw->cache);
+    gw->cache = NULL;
 }
 
 int
@@ -515,10 +526,12 @@ rbgw_gateway_init_with(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rb
     gw->loop = loop;
     gw->cfg = cfg;
     gw->force_ops = ops;
+    gw->start_time = (uint64_t)time(NULL);
     rbgw_list_init(&gw->all_listeners);
     rbgw_list_init(&gw->all_upstreams);
     rbgw_list_init(&gw->dead_gens);
     rbgw_fanout_budget_init(gw);
+    gw->cache = rbgw__cache_new(cfg);
     int rc = gen_build(gw, cfg, NULL, NULL, 1, &gw->gen, err, errlen);
     if (rc != 0) {
         init_undo(gw);
@@ -527,7 +540,7 @@ rbgw_gateway_init_with(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rb
     gw->generation = 1;
     gw->listeners = rbgw_xcalloc(cfg->nlisteners ? cfg->nlisteners : 1, sizeof(*gw->listeners));
     for (size_t i = 0; i < cfg->nlisteners; i++) {
-        struct rbgw_listener *l = listener_new(gw, &cfg->listeners[i], err, errlen);
+        struct rbgw_listener *l = listener_new(gw, cfg, i, err, errlen);
         if (l == NULL) {
             init_undo(gw);
             return RBGW_ENOTSUP;
@@ -570,6 +583,12 @@ rbgw_gateway_upstream(const struct rbgw_gateway *gw, size_t i)
     return gw->gen->upstreams[i];
 }
 
+bool
+rbgw_listener_is_open(const struct rbgw_listener *l)
+{
+    return l->impl != NULL && !l->done && !l->retiring && !l->closing && !l->gw->stopping;
+}
+
 /* ---- reload ---- */
 
 static void
@@ -585,6 +604,10 @@ apply_settings(struct rbgw_gateway *gw, const struct rbgw_config *old)
 {
     const struct rbgw_config *cfg = gw->cfg;
     rbgw_log_set_level(gw->debug_toggled ? RBGW_LOG_DEBUG : cfg->log_level);
+    rbgw_log_set_format(cfg->log_format);
+    rbgw_log_set_access(cfg->access_log);
+    /* What is cached may come from upstreams or routes this reload changed. */
+    rbgw__cache_configure(gw->cache, cfg);
     if (cfg->max_request_size != old->max_request_size) {
         rbgw_log_warn("reload: max-request-size=%zu applies to pdns connections opened from now "
                       "on; open ones (and the pipe and zeromq listeners, until a restart) keep "
@@ -664,7 +687,7 @@ plan_listeners(struct rbgw_gateway *gw, const struct rbgw_config *cfg, struct rb
         if (rc != 0) {
             break;
         }
-        struct rbgw_listener *l = listener_new(gw, ec, err, errlen);
+        struct rbgw_listener *l = listener_new(gw, cfg, i, err, errlen);
         if (l == NULL) {
             rc = RBGW_ENOTSUP;
             break;
@@ -799,6 +822,7 @@ rbgw_gateway_log_status(struct rbgw_gateway *gw)
                   gw->reload_error, gw->nlisteners, rbgw_gateway_nupstreams(gw), ejected,
                   (unsigned long long)gw->inflight, (unsigned long long)gw->nsessions, lretiring,
                   nups - rbgw_gateway_nupstreams(gw), gw->stopping ? "; draining" : "");
+    rbgw__cache_log_status(gw->cache);
 }
 
 static void
@@ -878,6 +902,18 @@ rbgw_gateway_start(struct rbgw_gateway *gw, char *err, size_t errlen)
             return rc;
         }
     }
+    if (gw->cfg->admin.text) {
+        /* The admin endpoint is the process's, not a generation's: a reload keeps it. */
+        char e[256];
+        int rc = rbgw_admin_start(gw, &gw->cfg->admin, &gw->admin, e, sizeof(e));
+        if (rc != 0) {
+            snprintf(err, errlen, "%s: admin %s: %s", gw->cfg->admin.origin, gw->cfg->admin.text,
+                     e);
+            gw->exit_code = 1;
+            rbgw_gateway_stop(gw);
+            return rc;
+        }
+    }
     return 0;
 }
 
@@ -890,6 +926,7 @@ close_all(struct rbgw_gateway *gw)
         return;
     }
     gw->stopped = true;
+    rbgw_admin_close(gw->admin);
     for (struct rbgw_list *n = gw->all_listeners.next; n != &gw->all_listeners; n = n->next) {
         listener_close(rbgw_list_entry(n, struct rbgw_listener, link));
     }
@@ -978,6 +1015,8 @@ rbgw_gateway_deinit(struct rbgw_gateway *gw)
         free(req);
     }
     gw->nspare = 0;
+    rbgw_admin_free(gw->admin);
+    gw->admin = NULL;
     if (gw->nsessions > 0) {
         /* A session ending now would drop its transactions through freed fan-out state. */
         rbgw_log_err("bug: %llu session(s) still open at exit", (unsigned long long)gw->nsessions);
@@ -1002,4 +1041,6 @@ rbgw_gateway_deinit(struct rbgw_gateway *gw)
     free(gw->listeners);
     gw->listeners = NULL;
     gw->nlisteners = 0;
+    rbgw_cache_free(gw->cache);
+    gw->cache = NULL;
 }

@@ -1,8 +1,9 @@
 /*
  * main.c: command line, configuration, the loop.
  *
- * stdout belongs to the pipe listener (pdns reads it): only --help and --version, which never
- * start the gateway, print there.  Everything else, errors included, goes to stderr.
+ * stdout belongs to the pipe listener (pdns reads it): only --help and --version, and the
+ * `call` and `status` commands, none of which starts a listener, print there.  Everything
+ * else, errors included, goes to stderr.
  *
  * The configuration is read in one place, load_config, at start and again at every reload
  * (the gateway calls it back): the same sources with the same precedence (the environment and
@@ -17,6 +18,7 @@
 #include "rbgw/gateway.h"
 #include "rbgw/log.h"
 #include "rbgw/router.h"
+#include "rbgw/status.h"
 
 /* --check-config: warnings go after the summary, as plain stderr lines. */
 static void
@@ -64,6 +66,7 @@ run(const struct rbgw_config *cfg, struct cmdline *cl)
         uv_loop_close(&loop);
         return 1;
     }
+    rbgw_log_attach_loop(&loop);
     rbgw_gateway_set_loader(&gw, load_config, cl);
     int exit_code = 0;
     if (rbgw_gateway_start(&gw, err, sizeof(err)) != 0) {
@@ -78,6 +81,9 @@ run(const struct rbgw_config *cfg, struct cmdline *cl)
         exit_code = gw.exit_code;
     }
     rbgw_gateway_deinit(&gw);
+    /* Pending rate-limit summaries are written now; one more turn closes the log's timer. */
+    rbgw_log_detach_loop();
+    uv_run(&loop, UV_RUN_NOWAIT);
     if (uv_loop_close(&loop) != 0) {
         /* A handle left open is a bug; say so rather than hide it. */
         rbgw_log_err("event loop closed with handles still open");
@@ -99,6 +105,9 @@ main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "call") == 0) {
         return rbgw_call_main(argc - 1, argv + 1);
     }
+    if (argc > 1 && strcmp(argv[1], "status") == 0) {
+        return rbgw_status_main(argc - 1, argv + 1);
+    }
 
     if (load_config(&cl, &cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "rbgw: %s\n", err);
@@ -115,7 +124,7 @@ main(int argc, char **argv)
         rbgw_config_free(&cfg);
         return 0;
     }
-    rbgw_log_set_level(cfg.log_level);
+    rbgw_log_configure(&cfg);
     if (cfg.check_config) {
         /* Pools and routes are checked against the upstream names, as a real start does. */
         struct rbgw_router_conf rc;
@@ -134,6 +143,9 @@ main(int argc, char **argv)
         for (size_t i = 0; i < cfg.nlisteners; i++) {
             fprintf(stderr, "  listen   %s  (%s)\n", cfg.listeners[i].text,
                     cfg.listeners[i].origin);
+        }
+        if (cfg.admin.text) {
+            fprintf(stderr, "  admin    %s  (%s)\n", cfg.admin.text, cfg.admin.origin);
         }
         for (size_t i = 0; i < cfg.nupstreams; i++) {
             fprintf(stderr, "  upstream %s  (%s)\n", cfg.upstreams[i].text,

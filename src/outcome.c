@@ -39,6 +39,36 @@ rbgw_outcome_name(enum rbgw_outcome o)
     return (unsigned)o < RBGW_OUTCOME_COUNT ? outcomes[o].token : "unknown";
 }
 
+enum rbgw_answer
+rbgw_answer_of(int status)
+{
+    switch (status) {
+    case 0:
+        return RBGW_ANSWER_FALSE;
+    case RBGW_ENOUPSTREAM:
+        return RBGW_ANSWER_NO_UPSTREAM;
+    case RBGW_EPARSE:
+        return RBGW_ANSWER_BAD_REQUEST;
+    default:
+        return (enum rbgw_answer)rbgw_outcome_of(status);
+    }
+}
+
+const char *
+rbgw_answer_name(enum rbgw_answer a)
+{
+    switch (a) {
+    case RBGW_ANSWER_FALSE:
+        return "false";
+    case RBGW_ANSWER_NO_UPSTREAM:
+        return "no_upstream";
+    case RBGW_ANSWER_BAD_REQUEST:
+        return "bad_request";
+    default:
+        return rbgw_outcome_name((enum rbgw_outcome)a);
+    }
+}
+
 bool
 rbgw_outcome_counts_against(int status)
 {

@@ -14,6 +14,13 @@
  * Freeing the request drops its session reference first, so that a session ending there drops
  * its open transactions while the upstream pools still run (the gateway may stop right after).
  *
+ * Metrics: every request is counted once, where it is answered (count_answer): by its
+ * session's listener, method class, method and answer class (outcome.h), and its latency from
+ * rbgw_request_new to the answer goes into the listener's histogram.  That is a few adds to
+ * counters in the listener per call, and no clock read of its own when the answer follows a
+ * leg's end (fanout.c reads the clock there for the upstream's histogram); a request of no
+ * listener (`rbgw call`) is not counted.
+ *
  * A freed request goes on the gateway's spare stack (up to SPARE_MAX) with one arena chunk
  * kept, so a steady stream of calls allocates nothing per call for the request itself.  Under
  * AddressSanitizer nothing is kept: every request is really freed, so a use after free is
@@ -106,35 +113,73 @@ rbgw_request_unref(struct rbgw_request *req)
     }
 }
 
+/* Count an answer (metrics.h): by listener, class, method, latency. */
 static void
-deliver(struct rbgw_request *req, struct rbgw_str reply)
+count_answer(struct rbgw_request *req, enum rbgw_answer a)
 {
+    struct rbgw_listener *l = req->session->l;
+    if (l == NULL) {
+        return;
+    }
+    enum rbgw_method m = req->call.mid;
+    l->stats.calls[rbgw_method_class(m)][a]++;
+    l->stats.methods[rbgw_metric_method_of(m)]++;
+    /* Answers come straight from a leg's end (fanout.c), whose time is fresh; others (refused
+     * before any leg, initialize) read the clock. */
+    uint64_t now = req->leg_end_ns ? req->leg_end_ns : rbgw_now_ns();
+    rbgw_hist_observe(&l->stats.latency, now - req->start_ns);
+}
+
+/*
+ * The one place every answer passes, reply or failure, exactly once: it is counted, the access
+ * line is written (whatever else must see every answer belongs here too), then the answer goes
+ * to the listener.
+ */
+static void
+deliver(struct rbgw_request *req, struct rbgw_str reply, enum rbgw_answer a)
+{
+    count_answer(req, a);
+    if (rbgw_log_access_enabled()) {
+        rbgw_access_log(req, rbgw_answer_name(a), reply);
+    }
     if (!req->session->gone && req->on_reply) {
         req->on_reply(req, reply);
     }
 }
 
 void
-rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply)
+rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply, bool said_false)
 {
     if (req->answered) {
-        rbgw_log_debug("req=%llu: second answer dropped", (unsigned long long)req->id);
+        rbgw_rlog_debug(req, "second answer dropped");
         return;
     }
     req->answered = true;
-    if (rbgw_log_enabled(RBGW_LOG_DEBUG)) {
-        rbgw_log_debug("req=%llu %.*s answered in %llu us", (unsigned long long)req->id,
-                       (int)req->call.method.len, req->call.method.p ? req->call.method.p : "",
-                       (unsigned long long)((rbgw_now_ns() - req->start_ns) / 1000));
-    }
-    deliver(req, reply);
+    rbgw_rlog_debug(req, "answered in %llu us",
+                    (unsigned long long)((rbgw_now_ns() - req->start_ns) / 1000));
+    deliver(req, reply, said_false ? RBGW_ANSWER_FALSE : RBGW_ANSWER_OK);
 }
 
 void
-rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const char *fmt, ...)
+rbgw_request_answered(struct rbgw_request *req, enum rbgw_answer a)
 {
     if (req->answered) {
-        rbgw_log_debug("req=%llu: second answer dropped", (unsigned long long)req->id);
+        rbgw_rlog_debug(req, "second answer dropped");
+        return;
+    }
+    req->answered = true;
+    count_answer(req, a);
+    if (rbgw_log_access_enabled()) {
+        rbgw_access_log(req, rbgw_answer_name(a), RBGW_STR_NULL);
+    }
+}
+
+void
+rbgw_request_fail(struct rbgw_request *req, int status, const struct rbgw_json *extra,
+                  const char *fmt, ...)
+{
+    if (req->answered) {
+        rbgw_rlog_debug(req, "second answer dropped");
         return;
     }
     char reason[512];
@@ -142,14 +187,11 @@ rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    rbgw_log_warn("req=%llu%s%.*s%s%s: %s", (unsigned long long)req->id,
-                  req->call.method.len ? " " : "", (int)req->call.method.len,
-                  req->call.method.len ? req->call.method.p : "", req->upstream ? " u=" : "",
-                  req->upstream ? req->upstream->name : "", reason);
+    rbgw_rlog_limited(RBGW_LOG_WARN, "calls answered false", req, NULL, "%s", reason);
     struct rbgw_buf b = RBGW_BUF_INIT;
     rbgw_rpc_error_reply(&b, reason, extra);
     req->answered = true;
-    deliver(req, rbgw_buf_str(&b));
+    deliver(req, rbgw_buf_str(&b), rbgw_answer_of(status));
     rbgw_buf_free(&b);
 }
 
@@ -182,22 +224,23 @@ rbgw_request_dispatch(struct rbgw_request *req)
         req->call.method = pk.method;
         req->call.mid = pk.mid;
         req->trxid = pk.trxid;
+        req->params = pk.params;
     } else if (rbgw_request_parse(req, err, sizeof(err)) != 0) {
-        rbgw_request_fail(req, NULL, "%s", err);
+        rbgw_request_fail(req, RBGW_EPARSE, NULL, "%s", err);
         return;
     }
     if (req->call.mid == RBGW_M_INITIALIZE) {
         /* pdns opens every JSON connector with initialize; it is ours to answer, not the
          * responder's (each upstream connection sends its own, with its own options). */
-        rbgw_request_reply(req, RBGW_STR("{\"result\":true}"));
+        rbgw_request_reply(req, RBGW_STR("{\"result\":true}"), false);
         return;
     }
     if (gw->stopping) {
-        rbgw_request_fail(req, NULL, "shutting down");
+        rbgw_request_fail(req, RBGW_ESHUTDOWN, NULL, "shutting down");
         return;
     }
     if (rbgw_gateway_nupstreams(gw) == 0) {
-        rbgw_request_fail(req, NULL, "no upstream configured");
+        rbgw_request_fail(req, RBGW_ENOUPSTREAM, NULL, "no upstream configured");
         return;
     }
     /* The current generation: the fan-out holds it until it answers (gateway.h). */

@@ -78,12 +78,18 @@ rbgw_rpc_decode(struct rbgw_arena *a, const char *text, size_t len, struct rbgw_
  * that matters is that pdns will parse it and find a non-null "result" at the top level.
  */
 struct vet {
-    int depth;        /* current nesting */
-    bool at_result;   /* the next value is the top-level "result" */
-    bool has_result;  /* a top-level "result" was seen */
-    bool result_null; /* ... and it is null */
-    bool top_object;  /* the document is an object */
-    bool too_deep;    /* nesting over 200 */
+    int depth;         /* current nesting */
+    bool at_result;    /* the next value is the top-level "result" */
+    bool has_result;   /* a top-level "result" was seen */
+    bool result_null;  /* ... and it is null */
+    bool result_false; /* ... and it is false */
+    bool top_object;   /* the document is an object */
+    bool too_deep;     /* nesting over 200 */
+    bool at_log;       /* the next value is the top-level "log" */
+    yajl_handle h;     /* the parser, for byte offsets */
+    size_t log_start;  /* offset of the top-level "log" array's '[' (the last one) */
+    size_t log_end;    /* offset just after its ']'; 0 while none is complete */
+    bool in_log;       /* inside that array (depth 2 is its level) */
 };
 
 static void
@@ -92,8 +98,10 @@ vet_value(struct vet *v, bool is_null)
     if (v->at_result) {
         v->has_result = true;
         v->result_null = is_null;
+        v->result_false = false;
         v->at_result = false;
     }
+    v->at_log = false;
 }
 
 static int
@@ -106,8 +114,12 @@ vet_null(void *ctx)
 static int
 vet_bool(void *ctx, int b)
 {
-    RBGW_UNUSED(b);
-    vet_value(ctx, false);
+    struct vet *v = ctx;
+    bool at_result = v->at_result;
+    vet_value(v, false);
+    if (at_result && !b) {
+        v->result_false = true;
+    }
     return 1;
 }
 
@@ -136,6 +148,12 @@ vet_open(void *ctx, bool object)
     if (v->depth == 0) {
         v->top_object = object;
     }
+    if (v->at_log && !object) {
+        /* yajl has consumed the '[' */
+        v->log_start = yajl_get_bytes_consumed(v->h) - 1;
+        v->log_end = 0;
+        v->in_log = true;
+    }
     vet_value(v, false);
     if (++v->depth > 200) {
         v->too_deep = true;
@@ -160,6 +178,10 @@ static int
 vet_end(void *ctx)
 {
     struct vet *v = ctx;
+    if (v->in_log && v->depth == 2) {
+        v->log_end = yajl_get_bytes_consumed(v->h);
+        v->in_log = false;
+    }
     v->depth--;
     return 1;
 }
@@ -169,6 +191,7 @@ vet_key(void *ctx, const unsigned char *s, size_t l)
 {
     struct vet *v = ctx;
     v->at_result = v->depth == 1 && l == 6 && memcmp(s, "result", 6) == 0;
+    v->at_log = v->depth == 1 && l == 3 && memcmp(s, "log", 3) == 0;
     return 1;
 }
 
@@ -184,16 +207,43 @@ static const yajl_callbacks vet_callbacks = {
     .yajl_end_array = vet_end,
 };
 
+/* A "log" value's text if it is a non-empty array, else empty. */
+static struct rbgw_str
+nonempty_array(struct rbgw_str v)
+{
+    if (v.len < 2 || v.p[0] != '[') {
+        return RBGW_STR_NULL;
+    }
+    for (size_t i = 1; i < v.len; i++) {
+        if (!is_ws(v.p[i])) {
+            return v.p[i] == ']' ? RBGW_STR_NULL : v;
+        }
+    }
+    return RBGW_STR_NULL;
+}
+
+/*
+ * Vet body as pdns will read it.  *said_false: its result is false (valid only on 0).  *log
+ * (when not NULL) gets the text of its top-level "log" member when that is a non-empty array:
+ * responder log lines to pass on.  Both are noted by the same pass that vets the reply, so a
+ * reply without them costs one more key compare per top-level member.
+ */
 static int
-vet_reply(struct rbgw_arena *a, struct rbgw_str body, char *err, size_t errlen)
+vet_reply(struct rbgw_arena *a, struct rbgw_str body, bool *said_false, struct rbgw_str *log,
+          char *err, size_t errlen)
 {
     /* The usual case, a good reply, is settled by the scanner; yajl runs only to explain a
-     * refusal (or to read a key written with escapes). */
-    static const struct rbgw_jscan_watch watch[] = {{"result", NULL}};
-    struct rbgw_str result;
+     * refusal (or to read a key written with escapes).  The scan hands out the result's text,
+     * which is all "did the responder say false" needs. */
+    static const struct rbgw_jscan_watch watch[] = {{"result", NULL}, {"log", NULL}};
+    struct rbgw_str found[2];
     char top;
-    if (rbgw_json_scan(body.p, body.len, watch, 1, &result, &top) == RBGW_JSCAN_OK && top == '{' &&
-        result.p != NULL && !rbgw_str_eq_cstr(result, "null")) {
+    if (rbgw_json_scan(body.p, body.len, watch, 2, found, &top) == RBGW_JSCAN_OK && top == '{' &&
+        found[0].p != NULL && !rbgw_str_eq_cstr(found[0], "null")) {
+        *said_false = found[0].len == 5 && memcmp(found[0].p, "false", 5) == 0;
+        if (log && found[1].p != NULL) {
+            *log = nonempty_array(found[1]);
+        }
         return 0;
     }
     struct vet v = {0};
@@ -202,6 +252,7 @@ vet_reply(struct rbgw_arena *a, struct rbgw_str body, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return RBGW_EPARSE;
     }
+    v.h = h;
     yajl_status st = yajl_parse(h, (const unsigned char *)body.p, body.len);
     if (st == yajl_status_ok) {
         st = yajl_complete_parse(h);
@@ -238,7 +289,11 @@ vet_reply(struct rbgw_arena *a, struct rbgw_str body, char *err, size_t errlen)
             rc = RBGW_EPARSE;
         }
     }
+    if (rc == 0 && log && v.log_end > v.log_start) {
+        *log = nonempty_array(rbgw_str_make(body.p + v.log_start, v.log_end - v.log_start));
+    }
     yajl_free(h);
+    *said_false = rc == 0 && v.result_false;
     return rc;
 }
 
@@ -257,10 +312,14 @@ body_log(struct rbgw_arena *a, struct rbgw_str body)
     return NULL;
 }
 
+/* Append s to out as one line; *log, a view into s, moves to the same bytes in out. */
 static void
-append_one_line(struct rbgw_buf *out, struct rbgw_str s)
+append_one_line(struct rbgw_buf *out, struct rbgw_str s, struct rbgw_str *log)
 {
     char *dst = rbgw_buf_reserve(out, s.len);
+    if (log && log->p) {
+        log->p = dst + (log->p - s.p);
+    }
     memcpy(dst, s.p, s.len);
     /* Most replies are one line already: look for line breaks with memchr. */
     for (char *p = dst, *end = dst + s.len; (p = memchr(p, '\n', (size_t)(end - p))) != NULL;) {
@@ -274,23 +333,38 @@ append_one_line(struct rbgw_buf *out, struct rbgw_str s)
 }
 
 int
-rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw_buf *out, char *err,
-                     size_t errlen)
+rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw_buf *out,
+                     bool *said_false, struct rbgw_str *log_text, char *err, size_t errlen)
 {
+    if (log_text) {
+        *log_text = RBGW_STR_NULL;
+    }
     body = trim(body);
-    int rc = vet_reply(a, body, err, errlen);
+    bool is_false;
+    int rc = vet_reply(a, body, &is_false, log_text, err, errlen);
     if (rc != 0) {
         return rc;
     }
-    append_one_line(out, body);
+    if (said_false) {
+        *said_false = is_false;
+    }
+    append_one_line(out, body, log_text);
     return 0;
 }
 
 int
 rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struct rbgw_buf *out,
-                   const struct rbgw_json **log, char *err, size_t errlen)
+                   bool *said_false, struct rbgw_str *log_text, const struct rbgw_json **log,
+                   char *err, size_t errlen)
 {
     *log = NULL;
+    bool is_false = false;
+    if (said_false) {
+        *said_false = false;
+    }
+    if (log_text) {
+        *log_text = RBGW_STR_NULL;
+    }
     body = trim(body);
     bool accepted = (status >= 200 && status <= 399) || status == 404;
     if (!accepted) {
@@ -309,12 +383,15 @@ rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struc
         return RBGW_EPROTO;
     }
     char verr[200];
-    if (vet_reply(a, body, verr, sizeof(verr)) != 0) {
+    if (vet_reply(a, body, &is_false, log_text, verr, sizeof(verr)) != 0) {
         snprintf(err, errlen, "HTTP status %d, %s", status, verr);
         *log = body_log(a, body);
         return RBGW_EPROTO;
     }
-    append_one_line(out, body);
+    append_one_line(out, body, log_text);
+    if (said_false) {
+        *said_false = is_false;
+    }
     return 0;
 }
 
@@ -383,6 +460,7 @@ rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out)
     out->method = RBGW_STR_NULL;
     out->mid = RBGW_M_UNKNOWN;
     out->trxid = RBGW_STR_NULL;
+    out->params = RBGW_STR_NULL;
     if (rbgw_json_scan(text, len, watch, 3, f, &top) != RBGW_JSCAN_OK || top != '{') {
         return -1;
     }
@@ -395,6 +473,7 @@ rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out)
     }
     out->method = rbgw_str_make(m.p + 1, m.len - 2);
     out->mid = rbgw_method_lookup(out->method);
+    out->params = params;
     if (is_plain_number(f[2])) {
         out->trxid = f[2];
     }

@@ -29,6 +29,10 @@ rbgw_session_new(struct rbgw_gateway *gw, struct rbgw_listener *l)
     struct rbgw_session *s = rbgw_xcalloc(1, sizeof(*s));
     s->gw = gw;
     s->l = l;
+    if (l) {
+        l->stats.sessions_total++;
+        l->stats.sessions_open++;
+    }
     s->id = ++gw->next_session_id;
     s->refs = 1;
     rbgw_list_init(&s->trxs);
@@ -67,6 +71,9 @@ rbgw_session_gone(struct rbgw_session *s, const char *why)
     RBGW_ASSERT(!s->gone);
     s->gone = true;
     s->why = why;
+    if (s->l) {
+        s->l->stats.sessions_open--;
+    }
     if (rbgw_log_enabled(RBGW_LOG_DEBUG)) {
         size_t ntrx = 0;
         for (struct rbgw_list *n = s->trxs.next; n != &s->trxs; n = n->next) {

@@ -31,7 +31,8 @@
 /*
  * RBGW_E*: distinct from UV_E* (which are small negative errno values).  The second group are
  * the ways an upstream call can fail: the pool hands one of them to call->done as the status,
- * and outcome.h names and classifies them.
+ * and outcome.h names and classifies them.  ENOUPSTREAM is not a call's: it says that a request
+ * was answered false before any upstream could be tried (outcome.h, answer classes).
  */
 #define RBGW_ERRNO_MAP(X)                                                                          \
     X(EPARSE, -30001, "malformed input")                                                           \
@@ -46,7 +47,8 @@
     X(ESHUTDOWN, -30010, "shutting down")                                                          \
     X(EPROTO, -30005, "protocol error")                                                            \
     X(ELOCAL, -30013, "rbgw out of resources")                                                     \
-    X(EBACKOFF, -30014, "backing off")
+    X(EBACKOFF, -30014, "backing off")                                                             \
+    X(ENOUPSTREAM, -30015, "no upstream could be tried")
 
 enum rbgw_errno {
 #define RBGW_X(name, val, text) RBGW_##name = val,

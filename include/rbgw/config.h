@@ -29,6 +29,11 @@ enum rbgw_log_level {
     RBGW_LOG_DEBUG,
 };
 
+enum rbgw_log_format {
+    RBGW_LOG_TEXT, /* "rbgw[pid]: level: message", as a terminal or a log file wants it */
+    RBGW_LOG_JSON, /* one JSON object per line (log.h lists the fields) */
+};
+
 /*
  * Numeric upstream connection-string options that rbgw itself reads (all times in ms).
  * rbgw_config_load checks each one that is present against its range; the upstream code reads
@@ -59,6 +64,16 @@ enum rbgw_log_level {
     X(RBGW_TRANSPORT_ZEROMQ, "session-timeout", 60000, 10, 86400000,                               \
       "ms a peer may idle before its session ends")
 
+/*
+ * Numeric options of the admin endpoint's connection string (admin=), the same way: checked at
+ * load, read by admin.c through the same row.  They bound what one client can hold.
+ *   X(name, default, min, max, help)
+ */
+#define RBGW_ADMIN_INT_OPTS(X)                                                                     \
+    X("max-conns", 8, 1, 1024, "admin connections at once (503 beyond)")                           \
+    X("timeout", 5000, 10, 600000, "ms to send a request and read the answer")                     \
+    X("max-request-size", 8192, 256, 1048576, "bytes of one request (431 beyond)")
+
 /** One listen= or upstream= entry. */
 struct rbgw_endpoint_conf {
     struct rbgw_connstr cs; /* parsed connection string (owned) */
@@ -77,18 +92,28 @@ struct rbgw_config {
     size_t npools;
     struct rbgw_endpoint_conf *routes; /* owned array: route=CLASS:... entries (router.h) */
     size_t nroutes;
+    struct rbgw_endpoint_conf admin; /* admin=: the admin endpoint; text NULL when off */
     uint32_t deadline_ms;          /* deadline=: a call is answered within this, retries included */
     uint32_t retry_budget;         /* retry-budget=: retries as a percentage of calls */
     char *config_file;             /* owned or NULL: the --config path */
     enum rbgw_log_level log_level; /* log-level=error|warning|info|debug, default info */
-    size_t max_request_size;       /* bytes; a larger request from pdns gets a false reply */
-    size_t max_reply_size;         /* bytes; a larger upstream reply becomes a false reply */
-    char **env;                    /* owned: "RBGW_KEY=value" per variable applied, with
-                                      " (overridden by PLACE)" when the file or argv won */
-    size_t nenv;                   /* entries in env */
-    bool check_config;             /* --check-config: validate, print a summary, exit */
-    bool help;                     /* --help */
-    bool version;                  /* --version */
+    enum rbgw_log_format log_format; /* log-format=text|json, default text */
+    bool access_log;                 /* access-log=yes: one info line per call answered */
+    size_t max_request_size;         /* bytes; a larger request from pdns gets a false reply */
+    size_t max_reply_size;           /* bytes; a larger upstream reply becomes a false reply */
+    uint32_t cache_ttl_ms;           /* cache-ttl=: ms a read's reply is reused; 0: no cache */
+    size_t cache_size;               /* cache-size=: bytes the read cache may hold */
+    bool cache_per_client;           /* cache-per-client=: the client's address is in the key */
+    bool coalesce;                   /* coalesce=: identical reads in flight share one call */
+    size_t max_conn_buffer;          /* bytes per pdns connection: unserved input + unsent reply
+                                        past which the listener stops reading it */
+    uint32_t write_timeout_ms; /* ms a reply may wait for a socket client to read it; 0 never */
+    char **env;                /* owned: "RBGW_KEY=value" per variable applied, with
+                                  " (overridden by PLACE)" when the file or argv won */
+    size_t nenv;               /* entries in env */
+    bool check_config;         /* --check-config: validate, print a summary, exit */
+    bool help;                 /* --help */
+    bool version;              /* --version */
 };
 
 /**
@@ -139,9 +164,13 @@ void rbgw_config_man_keys(FILE *f, bool file_form);
 
 /** Write the upstream options rbgw reads (RBGW_UPSTREAM_INT_OPTS) as troff paragraphs. */
 void rbgw_config_man_upstream_opts(FILE *f);
+/** The same for the admin endpoint's options (RBGW_ADMIN_INT_OPTS). */
+void rbgw_config_man_admin_opts(FILE *f);
 
 /** Name of upstream i: its name= option, or "<transport>#<i+1>" ("http#1").  Caller frees. */
 char *rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i);
+/** Name of listener i, the same way ("pipe#1", "unix#2").  Caller frees. */
+char *rbgw_config_listener_name(const struct rbgw_config *cfg, size_t i);
 
 /** Who may connect to a unix listener's socket file: its mode= and group= options. */
 struct rbgw_unix_perm {
@@ -168,5 +197,7 @@ bool rbgw_config_upstream_reads_files(const struct rbgw_endpoint_conf *ec);
 
 /** "error", "warning", "info", "debug". */
 const char *rbgw_log_level_name(enum rbgw_log_level l);
+/** "text", "json". */
+const char *rbgw_log_format_name(enum rbgw_log_format f);
 
 #endif

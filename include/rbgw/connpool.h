@@ -69,6 +69,7 @@ struct rbgw_call {
                                  (commit/abort) */
     unsigned probe : 1;       /* internal: an active health check (open a conn, nothing sent) */
     unsigned idempotent : 1;  /* a read outside a transaction: safe to send twice */
+    unsigned said_false : 1;  /* set by the pool: the reply's result is false (RBGW_UPCONN_FALSE) */
 };
 
 enum rbgw_upconn_state {
@@ -160,14 +161,21 @@ void rbgw_connpool_stop(struct rbgw_connpool *p);
 
 /** open finished: the conn is connected (and initialized). */
 void rbgw_upconn_ready(struct rbgw_upconn *c);
-/** The call got its reply (one-line vetted JSON).  keep: the conn may carry another call. */
-void rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, bool keep);
-
 enum {
     RBGW_UPCONN_KEEP = 1,   /* the conn is still sound (e.g. HTTP 500 on a keep-alive conn) */
     RBGW_UPCONN_RETRY = 2,  /* no reply byte arrived: a read may go again on a fresh conn */
     RBGW_UPCONN_UNSENT = 4, /* the request could not be written: any call may go again */
+    RBGW_UPCONN_FALSE = 8,  /* reply: its result is false (rbgw_rpc_check_reply said so) */
 };
+
+/**
+ * The call got its reply (one-line vetted JSON).  log_text: the reply's non-empty "log" array
+ * (rbgw_rpc_check_reply notes it), logged with the call's identity, or empty.  flags:
+ * RBGW_UPCONN_KEEP if the conn may carry another call, RBGW_UPCONN_FALSE if the reply's result
+ * is false (the call's said_false).
+ */
+void rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, struct rbgw_str log_text,
+                       int flags);
 /**
  * The open or the call failed.  status is the class (outcome.h): RBGW_ECONNECT for any open
  * failure that is the upstream's (refused, spawn failed, initialize rejected), RBGW_ELOCAL for

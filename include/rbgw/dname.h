@@ -42,4 +42,18 @@ bool rbgw_name_under(struct rbgw_str name, struct rbgw_str zone);
  */
 uint64_t rbgw_name_hash(struct rbgw_str name);
 
+/* Longest canonical form (rbgw_name_canon): a name of 255 wire bytes. */
+#define RBGW_NAME_CANON_MAX 254
+
+/**
+ * The canonical form of a name, so that names compare as plain bytes: its labels from the root
+ * down (the reverse of the text order), each as one length byte and the label's decoded,
+ * lowercased bytes ("www.Example.COM." -> "\3com\7example\3www"; the root -> "").  Two
+ * names are the same iff their forms are equal, and a name is at or below another iff the
+ * other's form is a prefix of its own.  Writes at most RBGW_NAME_CANON_MAX bytes to out and
+ * returns their number, or -1 when s is no DNS name: text rbgw_name_valid refuses, a label over
+ * 63 bytes, or more than 255 bytes in wire form.
+ */
+int rbgw_name_canon(struct rbgw_str s, unsigned char *out);
+
 #endif

@@ -10,6 +10,7 @@
 #define RBGW_FANOUT_H
 
 #include "rbgw/gateway.h"
+#include "rbgw/router.h"
 
 struct rbgw_fanout;
 
@@ -27,6 +28,23 @@ void rbgw_fanout_session_end(struct rbgw_session *s);
 /** Fill the gateway's retry budget (shared by every generation) for a start. */
 void rbgw_fanout_budget_init(struct rbgw_gateway *gw);
 /** Free a generation's routing (no handles). */
+
+/** An upstream's routing state, for metrics and /status. */
+struct rbgw_member_view {
+    bool healthy;           /* in service (not ejected) */
+    bool checking;          /* a health check is in flight */
+    uint32_t outstanding;   /* legs in flight */
+    uint32_t failures;      /* consecutive failures */
+    uint32_t failure_limit; /* failure-limit= */
+};
+
+/** The routing state of upstream u (its member). */
+void rbgw_fanout_member_state(const struct rbgw_upstream *u, struct rbgw_member_view *out);
+/** The pools and routes of a generation's routing. */
+const struct rbgw_router_conf *rbgw_fanout_router(const struct rbgw_fanout *f);
+/** Retry tokens available now (the gateway's budget as the next retry would find it). */
+double rbgw_fanout_budget(struct rbgw_gateway *gw);
+
 void rbgw_fanout_free(struct rbgw_fanout *f);
 
 /**

@@ -43,13 +43,17 @@
 #include "rbgw/buf.h"
 #include "rbgw/config.h"
 #include "rbgw/list.h"
+#include "rbgw/metrics.h"
 #include "rbgw/outcome.h"
 #include "rbgw/rpc.h"
 #include "rbgw/session.h"
 
 struct rbgw_request;
+struct rbgw_tls_stats;
 struct rbgw_call;
 struct rbgw_connpool;
+struct rbgw_admin;
+struct rbgw_cache;
 
 /**
  * Completion of an upstream call (connpool.h): status 0 with the reply (one-line vetted JSON, valid
@@ -72,6 +76,8 @@ struct rbgw_request {
     struct rbgw_str raw;             /* the call's JSON text (in arena), trimmed */
     struct rbgw_rpc_call call;       /* the call: method always; root/params once parsed */
     struct rbgw_str trxid;           /* text of parameters.trxid when a number, else empty */
+    struct rbgw_str params;          /* text of the "parameters" value (in raw) when the call
+                                        was peeked (not parsed), else empty (cache.h keys) */
     bool parsed;                     /* call.root/params are built (rbgw_request_parse) */
     struct rbgw_session *session;    /* counted reference: the pdns connection it came on */
     void *origin;                    /* borrowed: the listener's per-request data (its conn, or
@@ -80,6 +86,8 @@ struct rbgw_request {
     rbgw_reply_cb on_reply;          /* the origin's reply hook */
     struct rbgw_buf reply;           /* owned: reply bytes while the listener writes them */
     uint64_t start_ns;               /* when the call was read, for latency logs */
+    uint64_t leg_end_ns;             /* when its last upstream leg ended (fanout.c), 0 before:
+                                        the answer that follows at once is timed with it */
     struct rbgw_upstream *upstream;  /* borrowed: where it was sent, for logs; NULL before;
                                         valid until the answer (its generation may go then) */
     struct rbgw_request *next_spare; /* in gw->spare while unused */
@@ -117,9 +125,12 @@ struct rbgw_upstream {
     uint32_t timeout_ms;                   /* request timeout (timeout=, default 1500) */
     uint32_t connect_timeout_ms;           /* connect-timeout=, default min(1000, timeout) */
     struct rbgw_outcome_counts outcomes;   /* legs sent here, by how they ended (fanout.c) */
+    struct rbgw_upstream_stats stats;      /* the rest of its counters (metrics.h) */
     void *impl;                            /* owned by the transport */
     struct rbgw_connpool *cp;              /* borrowed: the connection pool inside impl, set by
                                               rbgw_connpool_init (connpool.h) */
+    const struct rbgw_tls_stats *tls;      /* borrowed from impl: TLS handshake counters of an
+                                              https:// upstream (tls.h), or NULL */
     struct rbgw_member *member;            /* owned: fan-out's state for it: health, legs in
                                               flight, check timer (fanout.c) */
     uint32_t refs;                         /* generations listing it */
@@ -159,6 +170,7 @@ struct rbgw_listener {
     struct rbgw_gateway *gw;               /* borrowed */
     const struct rbgw_endpoint_conf *conf; /* points at own_conf */
     struct rbgw_endpoint_conf own_conf;    /* owned copy of its listen= entry */
+    char *name;                            /* owned: name= option, or "<type>#<index>" */
     void *impl;                            /* owned by the transport */
     bool done;                             /* listener has finished (pipe: EOF handled) */
     uint64_t inflight;                     /* requests of its sessions not yet freed */
@@ -166,6 +178,7 @@ struct rbgw_listener {
     bool closing;                          /* ops->close called */
     bool closed;                           /* every handle closed (or none was made) */
     struct rbgw_list link;                 /* on gw->all_listeners until freed */
+    struct rbgw_listener_stats stats;      /* its calls' answers, sessions (metrics.h) */
 };
 
 /*
@@ -216,6 +229,8 @@ struct rbgw_gateway {
     struct rbgw_list all_upstreams;            /* every upstream not yet freed (owned through
                                                   generation references) */
     struct rbgw_list dead_gens;                /* generations with no reference, to free */
+    struct rbgw_cache *cache;                  /* owned: read cache and coalescing
+                                                  (cachegw.h), dropped at every reload */
     double retry_tokens;                       /* fan-out's retry budget, shared by every
                                                   generation (fanout.c) */
     uint64_t retry_tokens_ts;                  /* loop time of its last refill */
@@ -237,6 +252,8 @@ struct rbgw_gateway {
     bool drain_inited;                         /* drain initialised */
     uv_timer_t reaper;                         /* runs deferred frees on the next iteration */
     bool reaper_inited;                        /* reaper initialised (closed with the rest) */
+    struct rbgw_admin *admin;                  /* owned: the admin endpoint (admin.h), or NULL */
+    uint64_t start_time;                       /* wall-clock seconds at init, for metrics */
 };
 
 /* ---- gateway ---- */
@@ -295,6 +312,9 @@ void rbgw__upstream_part_closed(struct rbgw_upstream *u);
 /** A request of l's sessions was freed. */
 void rbgw__listener_request_freed(struct rbgw_listener *l);
 
+/** True while l accepts calls: started, not finished, the gateway not stopping. */
+bool rbgw_listener_is_open(const struct rbgw_listener *l);
+
 /** Transport tables: rbgw_<t>_listener_ops / rbgw_<t>_upstream_ops, NULL if not built. */
 const struct rbgw_listener_ops *rbgw_listener_ops_for(enum rbgw_transport t);
 const struct rbgw_upstream_ops *rbgw_upstream_ops_for(enum rbgw_transport t);
@@ -335,13 +355,25 @@ void rbgw_request_dispatch(struct rbgw_request *req);
  */
 int rbgw_request_parse(struct rbgw_request *req, char *err, size_t errlen) RBGW_MUSTCHECK;
 
-/** Answer with the upstream's reply (one-line JSON object, already vetted). */
-void rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply);
+/**
+ * Answer with the upstream's reply (one-line JSON object, already vetted).  said_false: its
+ * result is false (the responder said no), which the metrics count apart from ok.
+ */
+void rbgw_request_reply(struct rbgw_request *req, struct rbgw_str reply, bool said_false);
 /**
  * Answer {"result":false,"log":["rbgw: <reason>", extra...]} and log the reason at warning
- * level with the request's identity.  extra: a JSON array to append to log, or NULL.
+ * level with the request's identity.  extra: a JSON array to append to log, or NULL.  status
+ * says why, for the metrics (outcome.h, rbgw_answer_of): the call-failure code of the leg that
+ * failed, RBGW_ENOUPSTREAM (no upstream could be tried), RBGW_EPARSE (pdns's call could not
+ * be read), or 0 (a responder's false made the answer false).
  */
-void rbgw_request_fail(struct rbgw_request *req, const struct rbgw_json *extra, const char *fmt,
-                       ...) RBGW_PRINTF(3, 4);
+void rbgw_request_fail(struct rbgw_request *req, int status, const struct rbgw_json *extra,
+                       const char *fmt, ...) RBGW_PRINTF(4, 5);
+/**
+ * Count req's answer without sending one through rbgw_request_reply/fail: for a listener that
+ * writes an answer of its own (the HTTP listener's 400 to a request that is not HTTP).  Marks
+ * req answered.
+ */
+void rbgw_request_answered(struct rbgw_request *req, enum rbgw_answer a);
 
 #endif

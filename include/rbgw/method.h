@@ -23,12 +23,14 @@
  *             enum rbgw_result_rule
  *   merge     how read=merge combines the replies of several upstreams; enum rbgw_merge_rule
  *   callname  the parameter holding the DNS name the call is about (zone routes, consistent
- *             hashing), or NULL; member: the member of that object holding it (feedRecord's
- *             rr.qname), or NULL
+ *             hashing, the read cache's keys and invalidation), or NULL; member: the member of
+ *             that object holding it (feedRecord's rr.qname), or NULL
  *   .rest     the HTTP REST mapping of pdns's HTTP connector (docs/protocol.md §5.3, §6.2):
  *             verb, extra path components after the generic seven, body or query fields, and
  *             for the REST ingress the generic components the path carries and the parameters
  *             REST loses.  Fields left out are zero: GET, no body, no extras.
+ *   .cache    how the read cache and coalescing treat it beyond what its class and call name
+ *             imply (enum rbgw_cache_rule); left out on most rows (RBGW_CACHE_BY_CLASS)
  *
  * The table is data: method.c turns it into rbgw_methods[], and this header into the enum; the
  * unit test test_method.c checks it row by row (names, classes, REST round trips).
@@ -71,6 +73,23 @@ enum rbgw_merge_rule {
     RBGW_MERGE_FIRST,  /* first successful reply in member order */
     RBGW_MERGE_CONCAT, /* concatenate the result arrays */
     RBGW_MERGE_ZONES,  /* concatenate DomainInfo arrays, first entry per zone name */
+};
+
+/*
+ * The read cache (cache.h) keys a read by its call name and parameters and drops what a write
+ * names; these are the exceptions the class and the call name cannot tell.
+ */
+enum rbgw_cache_rule {
+    RBGW_CACHE_BY_CLASS = 0, /* read with a call name: cached under it and coalesced; read
+                                without one: coalesced only; write: drops what is cached at,
+                                above or below its call name (everything when it has none) */
+    RBGW_CACHE_SHARE_ONLY,   /* read: coalesced, never cached: its reply holds zone state
+                                (DomainInfo) that writes by zone id change */
+    RBGW_CACHE_ZONE_STATE,   /* write: changes zone state by zone id (notified serial, last
+                                check), which no cached entry holds: drops nothing, ends the
+                                sharing of coalesced-only reads in flight */
+    RBGW_CACHE_FLUSH,        /* write: what it changes is unknown (a method rbgw does not know):
+                                drops every entry */
 };
 
 /* ---- REST: what pdns's HTTP connector does for every method (docs/protocol.md §5.2) ---- */
@@ -282,12 +301,13 @@ struct rbgw_rest {
     M(GET_TSIG_KEYS, "getTSIGKeys", READ, NONE, LIST, CONCAT, NULL, NULL,                          \
       .rest = {.verb = RBGW_VERB_GET})                                                             \
     M(GET_DOMAIN_INFO, "getDomainInfo", READ, NONE, DOMAIN, FIRST, "name", NULL,                   \
-      .rest = {.verb = RBGW_VERB_GET, .path = RBGW_PATH_NAME})                                     \
+      .rest = {.verb = RBGW_VERB_GET, .path = RBGW_PATH_NAME}, .cache = RBGW_CACHE_SHARE_ONLY)     \
     M(SET_NOTIFIED, "setNotified", WRITE, NONE, ANY, FIRST, NULL, NULL,                            \
       .rest = {.verb = RBGW_VERB_PATCH,                                                            \
                .body = RBGW_BODY_FORM,                                                             \
                .fields = RBGW_FIELDS(RBGW_F_SCALAR("serial", "serial", NULL, SERIAL)),             \
-               .path = RBGW_PATH_ID})                                                              \
+               .path = RBGW_PATH_ID},                                                              \
+      .cache = RBGW_CACHE_ZONE_STATE)                                                              \
     M(SUPER_MASTER_BACKEND, "superMasterBackend", WRITE, NONE, ANY, FIRST, "domain", NULL,         \
       .rest = {.verb = RBGW_VERB_POST,                                                             \
                .body = RBGW_BODY_FORM,                                                             \
@@ -360,9 +380,11 @@ struct rbgw_rest {
     M(GET_UNFRESH_SLAVE_INFOS, "getUnfreshSlaveInfos", READ, NONE, LIST, ZONES, NULL, NULL,        \
       .rest = {.verb = RBGW_VERB_GET})                                                             \
     M(SET_STALE, "setStale", WRITE, NONE, ANY, FIRST, NULL, NULL,                                  \
-      .rest = {.verb = RBGW_VERB_PATCH, .body = RBGW_BODY_FORM, .path = RBGW_PATH_ID})             \
+      .rest = {.verb = RBGW_VERB_PATCH, .body = RBGW_BODY_FORM, .path = RBGW_PATH_ID},             \
+      .cache = RBGW_CACHE_ZONE_STATE)                                                              \
     M(SET_FRESH, "setFresh", WRITE, NONE, ANY, FIRST, NULL, NULL,                                  \
-      .rest = {.verb = RBGW_VERB_PATCH, .body = RBGW_BODY_FORM, .path = RBGW_PATH_ID})
+      .rest = {.verb = RBGW_VERB_PATCH, .body = RBGW_BODY_FORM, .path = RBGW_PATH_ID},             \
+      .cache = RBGW_CACHE_ZONE_STATE)
 
 /* ---- the enum and the rows ---- */
 
@@ -384,6 +406,7 @@ struct rbgw_method_info {
     const char *callname;         /* parameter naming the call's DNS name, or NULL */
     const char *callname_member;  /* member of that parameter's object holding it, or NULL */
     struct rbgw_rest rest;        /* HTTP REST mapping */
+    enum rbgw_cache_rule cache;   /* read cache exceptions (RBGW_CACHE_BY_CLASS: none) */
 };
 
 /** The rows, by enum rbgw_method; [RBGW_M_UNKNOWN] holds the generic rules. */

@@ -35,6 +35,19 @@
  * A too-large reply is a fact about the answer, not about the upstream's health, and another
  * member would most likely send the same; a local failure would repeat on every member.
  * Tokens are stable: logs and metrics label outcomes with them.
+ *
+ * Answer classes: how rbgw answered one call of pdns (request.c counts each answer once, by
+ * listener; the metrics' outcome label).  The first RBGW_OUTCOME_COUNT values are the call
+ * classes above, so a failed answer is classed by the status of the leg that failed it
+ * (rbgw_answer_of); three more say what no call status can:
+ *
+ *   ok            the responder's reply, whose result is not false
+ *   <class>       rbgw answered false because a call failed that way (timeout, connect, ...)
+ *   false         the responder's reply said false (or, with write=all, one of them did)
+ *   no_upstream   answered false before any upstream was tried (none configured, the deadline
+ *                 passed first): status RBGW_ENOUPSTREAM
+ *   bad_request   pdns's call could not be read (not JSON, no method, larger than
+ *                 max-request-size, not HTTP): status RBGW_EPARSE
  */
 #ifndef RBGW_OUTCOME_H
 #define RBGW_OUTCOME_H
@@ -72,6 +85,24 @@ enum rbgw_outcome {
 struct rbgw_outcome_counts {
     uint64_t n[RBGW_OUTCOME_COUNT]; /* indexed by enum rbgw_outcome */
 };
+
+enum rbgw_answer {
+    /* 0 .. RBGW_OUTCOME_COUNT-1: enum rbgw_outcome, RBGW_ANSWER_OK (0) included */
+    RBGW_ANSWER_OK = RBGW_OUTCOME_OK,
+    RBGW_ANSWER_FALSE = RBGW_OUTCOME_COUNT, /* the responder said false */
+    RBGW_ANSWER_NO_UPSTREAM,                /* no upstream could be tried */
+    RBGW_ANSWER_BAD_REQUEST,                /* pdns's call could not be read */
+    RBGW_ANSWER_COUNT
+};
+
+/**
+ * The answer class of a false answer rbgw gives with this status: a call-failure code gives
+ * its call class, RBGW_ENOUPSTREAM no_upstream, RBGW_EPARSE bad_request, 0 false (a
+ * responder's false made rbgw answer false).
+ */
+enum rbgw_answer rbgw_answer_of(int status);
+/** The answer class's token ("ok", "false", "timeout", "no_upstream", ...); never NULL. */
+const char *rbgw_answer_name(enum rbgw_answer a);
 
 /** The class of a call status.  A code outside the table counts as protocol. */
 enum rbgw_outcome rbgw_outcome_of(int status);

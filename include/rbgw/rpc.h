@@ -35,6 +35,7 @@ struct rbgw_rpc_peek {
     struct rbgw_str method; /* the "method" string (it has no escapes when peek succeeds) */
     enum rbgw_method mid;   /* its row in the method table (RBGW_M_UNKNOWN: none) */
     struct rbgw_str trxid;  /* text of parameters.trxid when it is a plain number, else empty */
+    struct rbgw_str params; /* text of the "parameters" value ({...} or null), empty if none */
 };
 
 /**
@@ -51,20 +52,26 @@ int rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out);
  * Check a JSON reply body and append it to out as one line (raw newlines, which valid JSON can
  * only carry as whitespace, become spaces; surrounding whitespace trimmed; no trailing newline).
  * Returns 0, or RBGW_EPARSE with a reason ("reply is not JSON: ...", "reply has no 'result'")
- * in err; then out is unchanged.
+ * in err; then out is unchanged.  *said_false (if not NULL) tells whether the reply's result
+ * is false: the check finds the result anyway, so this costs nothing more.  log_text (may be
+ * NULL) gets the text of the reply's top-level "log" member, within out, when it is a non-empty
+ * array (responder lines to log), else empty; it is noted by the same pass that vets the reply.
  */
 int rbgw_rpc_check_reply(struct rbgw_arena *a, struct rbgw_str body, struct rbgw_buf *out,
-                         char *err, size_t errlen) RBGW_MUSTCHECK;
+                         bool *said_false, struct rbgw_str *log_text, char *err,
+                         size_t errlen) RBGW_MUSTCHECK;
 
 /**
  * Interpret an HTTP response to a call the way pdns's HTTP connector would, but leniently:
  * status 200-399 and 404 carry the reply; an empty body with a 2xx status is {"result":true}.
- * On success appends the one-line reply to out and returns 0.  Otherwise returns RBGW_EPROTO
- * with a reason in err ("HTTP 500", "reply is not JSON: ..."), and *log, when the body was a JSON
- * object with a "log" array, points at that array so it can be passed through.
+ * On success appends the one-line reply to out and returns 0 (said_false and log_text as for
+ * rbgw_rpc_check_reply).  Otherwise returns RBGW_EPROTO with a reason in err ("HTTP 500",
+ * "reply is not JSON: ..."), and *log, when the body was a JSON object with a "log" array,
+ * points at that array so it can be passed through.
  */
 int rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struct rbgw_buf *out,
-                       const struct rbgw_json **log, char *err, size_t errlen) RBGW_MUSTCHECK;
+                       bool *said_false, struct rbgw_str *log_text, const struct rbgw_json **log,
+                       char *err, size_t errlen) RBGW_MUSTCHECK;
 
 /**
  * Append {"result":false,"log":["rbgw: <reason>", extra...]} (extra: a JSON array whose elements

@@ -37,8 +37,8 @@
 
 struct rbgw_session {
     struct rbgw_gateway *gw; /* borrowed, gateway lifetime */
-    struct rbgw_listener *l; /* borrowed: the listener it came on (NULL for rbgw call); it
-                                outlives the session's requests (gateway.h) */
+    struct rbgw_listener *l; /* borrowed: the listener it came on (its counters; NULL for rbgw
+                                call and tests); it outlives the session's requests (gateway.h) */
     uint64_t id;             /* per-process sequence number, for logs */
     uint32_t refs;           /* the listener's until gone + one per live request */
     bool gone;               /* the pdns side has gone: answers are swallowed */
@@ -46,7 +46,10 @@ struct rbgw_session {
     struct rbgw_list trxs;   /* open transactions, owned (fanout.c's, on their link) */
 };
 
-/** A new session for a pdns connection on l (NULL: none); refs = 1, the caller's (l's). */
+/**
+ * A new session for a pdns connection on listener l (NULL: a call not from pdns, uncounted);
+ * refs = 1, the caller's (the listener's).
+ */
 struct rbgw_session *rbgw_session_new(struct rbgw_gateway *gw, struct rbgw_listener *l);
 void rbgw_session_ref(struct rbgw_session *s);
 /** Drop a reference; the last one ends the session (open transactions dropped) and frees it. */

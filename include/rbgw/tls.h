@@ -44,8 +44,8 @@ void rbgw_tls_ctx_free(struct rbgw_tls_ctx *t);
 
 /** True if the server's certificate is verified (tls-verify is not "no"). */
 bool rbgw_tls_ctx_verifies(const struct rbgw_tls_ctx *t);
-/** Handshake counters so far. */
-struct rbgw_tls_stats rbgw_tls_ctx_stats(const struct rbgw_tls_ctx *t);
+/** Handshake counters (live: they go on counting; for metrics). */
+const struct rbgw_tls_stats *rbgw_tls_ctx_stats(const struct rbgw_tls_ctx *t);
 
 /** True if key is one of the tls-* options above. */
 bool rbgw_tls_is_option(const char *key);

@@ -1,15 +1,23 @@
 /*
  * listener/http.c: pdns's HTTP connector (REST, post, post_json) talks to rbgw.
  *
- *   http_listener ──owns──> server (uv_tcp_t) and conns (list)
+ *   http_listener ──owns──> server (uv_tcp_t), conns (list), read slab, write watchdog
  *   http_conn: llhttp request parser ──message──> rbgw_xlate_http_to_rpc ──JSON──> request
  *              reply hook ──> "HTTP/1.1 200 OK ... Content-Length ... <json>"
  *
  * pdns sends one request per connection at a time and waits for the answer (protocol.md §1.6),
  * so a conn serves one call at a time: bytes that arrive while a call is in flight stay in the
  * conn's input until the reply is written, which keeps replies in order.  The conn keeps
- * reading meanwhile (stopping and restarting would cost two epoll_ctl per call); only input
- * piling up past max-request-size stops it until the conn is idle again.
+ * reading meanwhile (stopping and restarting would cost two epoll_ctl per call); only when the
+ * input kept plus the reply still in libuv's write queue pass max-conn-buffer does it stop
+ * reading, until it is back under (a client that pipelines and does not read is held back by
+ * its socket buffer, not by rbgw's memory).  A reply its client leaves unread for
+ * write-timeout closes the conn (the listener's write watchdog, listener/wdog.h).
+ *
+ * A client that is gone (EOF, a failed read or write, write-timeout) has its conn closed at
+ * once: what it pipelined is dropped, never dispatched, and the answer of a call still
+ * upstream is swallowed (its session is gone).  One log line says what was dropped, never one
+ * per request.
  *
  * A reply is written with uv_try_write; when it goes out whole (the usual case) the conn moves
  * on at once, with no write request and no epoll_ctl.
@@ -51,6 +59,7 @@
 #include "rbgw/url.h"
 #include "rbgw/xlate_in.h"
 #include "listener/slab.h"
+#include "listener/wdog.h"
 
 #define MAX_HEADERS 64
 #define HEAD_INITIAL 512 /* pdns's REST request line and headers fit (one allocation) */
@@ -64,9 +73,11 @@ struct http_listener {
     struct rbgw_list conns;        /* open http_conns */
     struct rbgw_read_slab slab;    /* the read buffer of every conn (listener/slab.h) */
     uint32_t nconns;               /* conns allocated and not yet freed (closing ones too) */
+    struct rbgw_wdog wdog;         /* closes conns whose client leaves a reply unread */
     unsigned stopped : 1;          /* no more accepts */
     unsigned closed : 1;           /* handles closing */
     unsigned server_closed : 1;    /* the listening socket's close callback ran */
+    unsigned wdog_closed : 1;      /* the watchdog timer's close callback ran */
 };
 
 struct hdr_span {
@@ -79,7 +90,7 @@ struct http_conn {
     struct http_listener *hl;      /* borrowed owner */
     struct rbgw_list link;         /* on hl->conns */
     llhttp_t parser;               /* request parser (strict) */
-    struct rbgw_buf in;            /* received, not yet parsed bytes; no memory when empty */
+    struct rbgw_inbuf in;          /* received, not yet parsed bytes; no memory when empty */
     struct rbgw_buf head;          /* request target, then header names and values */
     size_t url_len;                /* the target: head[0..url_len) */
     struct hdr_span *hdrs;         /* owned: offsets into head, hdrs_cap entries */
@@ -88,6 +99,7 @@ struct http_conn {
     struct rbgw_buf body;          /* message body */
     struct rbgw_session *session;  /* our reference until conn_close: this pdns connection */
     struct rbgw_request *cur;      /* call in flight (our reference) */
+    struct rbgw_wdog_wait wait;    /* on hl->wdog while cur's reply waits in the write queue */
     size_t max_request;            /* max-request-size */
     size_t size;                   /* url, header and body bytes of this message, dropped
                                       ones included */
@@ -99,11 +111,13 @@ struct http_conn {
     unsigned keepalive : 1;        /* the message allows keep-alive */
     unsigned close_after : 1;      /* close once the reply is written */
     unsigned reading : 1;          /* uv_read_start active */
+    unsigned writing : 1;          /* cur's reply is in libuv's write queue */
     unsigned processing : 1;       /* conn_process is on the stack */
     unsigned closing : 1;          /* uv_close called */
 };
 
 static void conn_process(struct http_conn *c);
+static const char *unparsed(const struct http_conn *c, size_t *len);
 
 /* ---- connection lifecycle ---- */
 
@@ -124,7 +138,7 @@ message_free(struct http_conn *c)
 static void
 check_closed(struct http_listener *hl)
 {
-    if (hl->closed && hl->server_closed && hl->nconns == 0) {
+    if (hl->closed && hl->server_closed && hl->wdog_closed && hl->nconns == 0) {
         rbgw_gateway_listener_closed(hl->l);
     }
 }
@@ -134,7 +148,7 @@ on_conn_closed(uv_handle_t *h)
 {
     struct http_conn *c = h->data;
     struct http_listener *hl = c->hl;
-    rbgw_buf_free(&c->in);
+    rbgw_inbuf_free(&c->in);
     message_free(c);
     free(c);
     hl->nconns--;
@@ -150,12 +164,21 @@ on_server_closed(uv_handle_t *h)
 }
 
 static void
+on_wdog_closed(uv_handle_t *h)
+{
+    struct http_listener *hl = rbgw_container_of(h, struct http_listener, wdog.timer);
+    hl->wdog_closed = 1;
+    check_closed(hl);
+}
+
+static void
 conn_close(struct http_conn *c)
 {
     if (c->closing) {
         return;
     }
     c->closing = 1;
+    rbgw__wdog_end(&c->hl->wdog, &c->wait); /* a write in progress is cancelled */
     rbgw_list_remove(&c->link);
     if (c->cur && !c->cur->answered) {
         /* Still upstream: its answer will be swallowed (the session is gone), so nothing would
@@ -170,6 +193,34 @@ conn_close(struct http_conn *c)
                       c->hl->stopped ? "its listener closed" : "its pdns connection closed");
     c->session = NULL;
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+/* The client is gone (why: the failure): say once what is dropped with it, and close. */
+static void
+client_gone(struct http_conn *c, const char *why)
+{
+    size_t len;
+    unparsed(c, &len);
+    if (len > 0) {
+        rbgw_log_info("http listener: client gone (%s): %zu bytes of requests not yet served "
+                      "dropped%s",
+                      why, len, c->cur ? ", and the reply in progress" : "");
+    } else if (c->cur) {
+        rbgw_log_info("http listener: client gone (%s): the reply in progress is dropped", why);
+    } else {
+        rbgw_log_debug("http listener: client gone (%s)", why);
+    }
+    conn_close(c);
+}
+
+/* write-timeout: the client has not read cur's reply; it will not read the next ones either. */
+static void
+on_write_stalled(struct rbgw_wdog_wait *w)
+{
+    struct http_conn *c = rbgw_container_of(w, struct http_conn, wait);
+    char why[80];
+    snprintf(why, sizeof(why), "its reply unread for write-timeout, %u ms", w->timeout_ms);
+    client_gone(c, why);
 }
 
 /* ---- llhttp callbacks: collect one message ---- */
@@ -325,8 +376,7 @@ write_done(struct http_conn *c, int status)
         return;
     }
     if (status < 0) {
-        rbgw_log_debug("http listener: writing a reply failed: %s", uv_strerror(status));
-        conn_close(c);
+        client_gone(c, uv_strerror(status));
         return;
     }
     if (c->close_after || c->hl->stopped) {
@@ -341,6 +391,8 @@ on_write(uv_write_t *w, int status)
 {
     struct http_conn *c = w->data;
     free(w);
+    c->writing = 0;
+    rbgw__wdog_end(&c->hl->wdog, &c->wait);
     write_done(c, status);
 }
 
@@ -374,13 +426,15 @@ write_response(struct http_conn *c, struct rbgw_request *req, int status, const 
         rc = uv_write(w, (uv_stream_t *)&c->tcp, &ub, 1, on_write);
         if (rc < 0) {
             free(w);
+        } else {
+            c->writing = 1;
+            rbgw__wdog_begin(&c->hl->wdog, &c->wait, c->hl->l->gw->cfg->write_timeout_ms);
         }
     }
     if (rc < 0) {
-        rbgw_log_debug("http listener: cannot write a reply: %s", uv_strerror(rc));
         c->cur = NULL;
         rbgw_request_unref(req);
-        conn_close(c);
+        client_gone(c, uv_strerror(rc));
     }
 }
 
@@ -406,14 +460,14 @@ answer_error(struct http_conn *c, int status, const char *fmt, ...)
     struct rbgw_request *req = rbgw_request_new(c->session, "", 0, c, on_reply);
     c->cur = req;
     if (status == 200) {
-        rbgw_request_fail(req, NULL, "%s", reason);
+        rbgw_request_fail(req, RBGW_EPARSE, NULL, "%s", reason);
         return;
     }
     /* Not HTTP at all: the parser cannot go on, so the connection closes after the answer. */
     rbgw_log_warn("http listener: %s", reason);
     struct rbgw_buf body = RBGW_BUF_INIT;
     rbgw_rpc_error_reply(&body, reason, NULL);
-    req->answered = true;
+    rbgw_request_answered(req, RBGW_ANSWER_BAD_REQUEST);
     c->close_after = 1;
     write_response(c, req, status, "Bad Request", rbgw_buf_str(&body));
     rbgw_buf_free(&body);
@@ -528,9 +582,13 @@ conn_process(struct http_conn *c)
         conn_close(c);
         return;
     }
-    if (c->cur && c->in.len > c->max_request) {
+    size_t kept;
+    unparsed(c, &kept);
+    size_t held = kept + (c->writing ? uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) : 0);
+    if (c->cur && held > c->hl->l->gw->cfg->max_conn_buffer) {
         /* pdns does not pipeline: whoever does waits, with bounded memory, until we are idle */
         if (c->reading) {
+            rbgw_log_debug("http listener: %zu bytes held, reading paused", held);
             uv_read_stop((uv_stream_t *)&c->tcp);
             c->reading = 0;
         }
@@ -558,9 +616,9 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct http_conn *c = s->data;
     if (nread > 0) {
-        if (c->cur || c->in.len > 0) {
+        if (c->cur || rbgw_inbuf_len(&c->in) > 0) {
             /* Behind the call in flight: kept, in order, until its reply is written. */
-            rbgw_buf_append(&c->in, buf->base, (size_t)nread);
+            rbgw_inbuf_append(&c->in, buf->base, (size_t)nread);
             conn_process(c);
             return;
         }
@@ -571,7 +629,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         /* Pipelined input behind a call in flight: the slab is the next reader's. */
         rbgw_slab_release(slab, &c->in, c->closing);
         if (rest) {
-            conn_process(c); /* stops reading if that is already past max-request-size */
+            conn_process(c); /* stops reading if that is already past max-conn-buffer */
         }
         return;
     }
@@ -583,7 +641,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (llhttp_message_needs_eof(&c->parser)) {
             llhttp_finish(&c->parser);
         }
-        conn_close(c);
+        client_gone(c, nread == UV_EOF ? "closed" : uv_strerror((int)nread));
         return;
     }
 }
@@ -601,6 +659,7 @@ on_connection(uv_stream_t *server, int status)
     c->hl = hl;
     hl->nconns++;
     c->max_request = hl->l->gw->cfg->max_request_size;
+    rbgw__wdog_wait_init(&c->wait, on_write_stalled);
     rbgw_list_init(&c->link);
     uv_tcp_init(hl->l->gw->loop, &c->tcp);
     c->tcp.data = c;
@@ -645,6 +704,7 @@ http_start(struct rbgw_listener *l, char *err, size_t errlen)
     l->impl = hl;
     uv_tcp_init(l->gw->loop, &hl->server);
     hl->server.data = hl;
+    rbgw__wdog_init(&hl->wdog, l->gw->loop);
     struct sockaddr_storage ss;
     if (uv_ip4_addr(hl->addr.host, hl->addr.port, (struct sockaddr_in *)&ss) != 0 &&
         uv_ip6_addr(hl->addr.host, hl->addr.port, (struct sockaddr_in6 *)&ss) != 0) {
@@ -697,6 +757,7 @@ http_close(struct rbgw_listener *l)
         conn_close(rbgw_list_entry(hl->conns.next, struct http_conn, link));
     }
     uv_close((uv_handle_t *)&hl->server, on_server_closed);
+    rbgw__wdog_close(&hl->wdog, on_wdog_closed);
 }
 
 static void

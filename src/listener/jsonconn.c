@@ -14,7 +14,15 @@
  * Oversized input: once the buffered part of one request exceeds max-request-size, that request
  * is answered false at once and the rest of it is discarded up to the end of its frame, so the
  * replies stay one per request and in order.
+ *
+ * Flow control (jsonconn.h) lives in flow(): every path that changes what is buffered or in
+ * flight ends in process(), which calls it.  Reading is paused only while a call is in flight:
+ * with nothing in flight, the unserved input is at most one partial frame, which must be read
+ * to its end (max-request-size bounds it).  So a connection holds at most max-conn-buffer plus
+ * one read (the slab's size) of input, or one partial request, and one reply.  An emptied rbuf
+ * is freed, so that memory goes back as soon as the client's backlog is served or dropped.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -22,6 +30,8 @@
 #include "listener/jsonconn.h"
 
 static void process(struct rbgw_jsonconn *jc);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
 static bool
 is_ws(char c)
@@ -64,13 +74,86 @@ next_frame(struct rbgw_jsonconn *jc, size_t end)
     rbgw_frame_scanner_init(&jc->sc);
 }
 
+/* Bytes the connection holds for its client: unserved input plus the reply not yet written. */
+static size_t
+held(const struct rbgw_jsonconn *jc)
+{
+    size_t len;
+    unserved(jc, &len);
+    return len + (jc->writing ? uv_stream_get_write_queue_size(jc->out) : 0);
+}
+
+/* After EOF: has the client closed its reading side too (a socket closed, or the read end of
+ * the stdout pipe)?  A client that only shut down its sending side still reads replies. */
+static bool
+reply_side_closed(const struct rbgw_jsonconn *jc)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno((const uv_handle_t *)jc->out, &fd) != 0) {
+        return true;
+    }
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR)) != 0;
+}
+
+/* The client is gone (why: the failure): drop its unserved input now, so that nothing more is
+ * dispatched for it, and say once what is lost.  The caller goes on to process(). */
+static void
+peer_gone(struct rbgw_jsonconn *jc, const char *why)
+{
+    if (jc->gone) {
+        return;
+    }
+    jc->gone = 1;
+    size_t len;
+    const char *p = unserved(jc, &len);
+    size_t ws = leading_ws(p, len);
+    drop(jc, len);
+    if (ws < len) {
+        rbgw_log_info("%s: client gone (%s): %zu bytes of calls not yet served dropped%s", jc->what,
+                      why, len - ws, jc->cur ? ", and the reply in progress" : "");
+    } else if (jc->cur) {
+        rbgw_log_info("%s: client gone (%s): the reply in progress is dropped", jc->what, why);
+    } else {
+        rbgw_log_debug("%s: client gone (%s)", jc->what, why);
+    }
+}
+
+/* Read while the client may send and, with a call in flight, while what is held for it is
+ * within max-conn-buffer; pause otherwise. */
+static void
+flow(struct rbgw_jsonconn *jc)
+{
+    bool want = !jc->done && !jc->eof && !jc->gone && !jc->stopped &&
+                (jc->cur == NULL || held(jc) <= jc->l->gw->cfg->max_conn_buffer);
+    if (want == (bool)jc->reading) {
+        return;
+    }
+    if (!want) {
+        uv_read_stop(jc->in);
+        jc->reading = 0;
+        rbgw_log_debug("%s: %zu bytes held, reading paused", jc->what, held(jc));
+        return;
+    }
+    int rc = uv_read_start(jc->in, on_alloc, on_read);
+    if (rc < 0) {
+        peer_gone(jc, uv_strerror(rc));
+        process(jc);
+        return;
+    }
+    jc->reading = 1;
+}
+
+/* Run on_done once the connection has nothing more to do: intake over (EOF, stop, client gone)
+ * and no call in flight, or the client gone while its reply waits to be written. */
 static void
 finish_if_idle(struct rbgw_jsonconn *jc)
 {
-    if (jc->done || jc->cur) {
+    if (jc->done) {
         return;
     }
-    if (jc->eof || jc->stopped) {
+    bool idle = jc->cur == NULL || (jc->gone && jc->writing);
+    if (idle && (jc->eof || jc->stopped || jc->gone)) {
         jc->done = 1;
         if (jc->reading) {
             uv_read_stop(jc->in);
@@ -80,11 +163,22 @@ finish_if_idle(struct rbgw_jsonconn *jc)
     }
 }
 
+/* The write of cur's reply is over (written, failed or cancelled). */
+static void
+write_over(struct rbgw_jsonconn *jc)
+{
+    jc->writing = 0;
+    if (jc->wdog) {
+        rbgw__wdog_end(jc->wdog, &jc->wait);
+    }
+}
+
 static void
 on_write(uv_write_t *w, int status)
 {
     struct rbgw_jsonconn *jc = w->data;
     free(w);
+    write_over(jc);
     struct rbgw_request *req = jc->cur;
     jc->cur = NULL;
     rbgw_request_unref(req);
@@ -92,10 +186,31 @@ on_write(uv_write_t *w, int status)
         return; /* the owner is closing the stream: nothing more to do */
     }
     if (status < 0) {
-        /* The peer went away (EPIPE): nobody will read another reply. */
-        rbgw_log_warn("%s: writing a reply failed: %s", jc->what, uv_strerror(status));
-        jc->eof = 1;
+        /* EPIPE, ECONNRESET: nobody will read another reply. */
+        peer_gone(jc, uv_strerror(status));
     }
+    process(jc);
+}
+
+/* write-timeout: the client has not read cur's reply; it will not read the next ones either. */
+static void
+on_write_stalled(struct rbgw_wdog_wait *w)
+{
+    struct rbgw_jsonconn *jc = rbgw_container_of(w, struct rbgw_jsonconn, wait);
+    char why[80];
+    snprintf(why, sizeof(why), "its reply unread for write-timeout, %u ms", w->timeout_ms);
+    peer_gone(jc, why);
+    process(jc); /* gone with a reply waiting: on_done, which closes (the write is cancelled) */
+}
+
+/* cur's reply will not be written (the client is gone): drop the call and go on. */
+static void
+reply_dropped(struct rbgw_jsonconn *jc, struct rbgw_request *req)
+{
+    rbgw_rlog_debug(req, "%s: client gone, reply dropped", jc->what);
+    jc->cur = NULL;
+    /* May free req: every answer path delivers last and touches it no more. */
+    rbgw_request_unref(req);
     process(jc);
 }
 
@@ -104,6 +219,10 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
 {
     struct rbgw_jsonconn *jc = req->origin;
     RBGW_ASSERT(jc->cur == req);
+    if (jc->gone) {
+        reply_dropped(jc, req);
+        return;
+    }
     static char nl = '\n';
     size_t done = 0;
     size_t left;
@@ -123,6 +242,11 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
             rbgw_request_unref(req);
             return;
         }
+        if (n < 0 && n != UV_EAGAIN) {
+            peer_gone(jc, uv_strerror(n));
+            reply_dropped(jc, req);
+            return;
+        }
         done = n > 0 ? (size_t)n : 0;
     }
     /* The rest must outlive this call: copy it into the request, which lives until on_write.
@@ -137,14 +261,18 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
     w->data = jc;
     int rc = uv_write(w, jc->out, &b, 1, on_write);
     if (rc < 0) {
-        /* No callback will come.  The answering code still holds its own reference, so
-         * dropping ours here cannot free the request under its feet. */
-        rbgw_log_warn("%s: cannot write a reply: %s", jc->what, uv_strerror(rc));
+        /* No callback will come (EPIPE once a read failed: libuv then refuses writes). */
         free(w);
-        jc->cur = NULL;
-        jc->eof = 1;
-        rbgw_request_unref(req);
+        peer_gone(jc, uv_strerror(rc));
+        reply_dropped(jc, req);
+        return;
     }
+    jc->writing = 1;
+    if (jc->wdog) {
+        rbgw__wdog_begin(jc->wdog, &jc->wait, jc->l->gw->cfg->write_timeout_ms);
+    }
+    /* A reply bigger than what may be held pauses reading, if it was not paused already. */
+    process(jc);
 }
 
 static void
@@ -152,7 +280,7 @@ answer_oversized(struct rbgw_jsonconn *jc)
 {
     struct rbgw_request *req = rbgw_request_new(jc->session, "", 0, jc, on_reply);
     jc->cur = req;
-    rbgw_request_fail(req, NULL, "request larger than max-request-size (%zu bytes)",
+    rbgw_request_fail(req, RBGW_EPARSE, NULL, "request larger than max-request-size (%zu bytes)",
                       jc->max_request);
 }
 
@@ -161,7 +289,11 @@ answer_oversized(struct rbgw_jsonconn *jc)
 static void
 process(struct rbgw_jsonconn *jc)
 {
-    while (!jc->cur && !jc->done) {
+    if (jc->processing) {
+        return; /* a synchronous answer inside the loop below: the loop goes on */
+    }
+    jc->processing = 1;
+    while (!jc->cur && !jc->done && !jc->gone) {
         size_t len, start, end;
         const char *p = unserved(jc, &len);
         int complete = rbgw_frame_scan(&jc->sc, p, len, &start, &end);
@@ -205,6 +337,7 @@ process(struct rbgw_jsonconn *jc)
         jc->cur = req;
         rbgw_request_dispatch(req);
     }
+    jc->processing = 0;
     if (!jc->cur && jc->eof) {
         size_t len;
         const char *p = unserved(jc, &len);
@@ -216,6 +349,7 @@ process(struct rbgw_jsonconn *jc)
         drop(jc, len);
     }
     finish_if_idle(jc);
+    flow(jc);
 }
 
 static void
@@ -231,45 +365,50 @@ on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
     struct rbgw_jsonconn *jc = stream->data;
     if (nread > 0) {
-        if (jc->rbuf.len > 0) {
+        if (rbgw_inbuf_len(&jc->rbuf) > 0) {
             /* A partial frame (or calls queued behind the one in flight) waits in rbuf. */
-            rbgw_buf_append(&jc->rbuf, buf->base, (size_t)nread);
+            rbgw_inbuf_append(&jc->rbuf, buf->base, (size_t)nread);
             process(jc);
             return;
         }
         rbgw_slab_serve(jc->slab, jc, (size_t)nread);
         process(jc);
-        /* Keep what was not served: the slab is the next reader's. */
+        /* Keep what was not served: the slab is the next reader's.  process() counted it as
+         * held already (unserved() is the slab's rest meanwhile). */
         rbgw_slab_release(jc->slab, &jc->rbuf, jc->done);
         return;
     }
     if (nread == 0) {
         return;
     }
+    uv_read_stop(stream);
+    jc->reading = 0;
+    jc->eof = 1;
     if (nread != UV_EOF) {
-        rbgw_log_warn("%s: read failed: %s", jc->what, uv_strerror((int)nread));
+        peer_gone(jc, uv_strerror((int)nread)); /* ECONNRESET: it closed with replies unread */
+    } else if (reply_side_closed(jc)) {
+        peer_gone(jc, "closed");
     } else {
         rbgw_log_debug("%s: EOF", jc->what);
     }
-    jc->eof = 1;
-    uv_read_stop(stream);
-    jc->reading = 0;
     process(jc);
 }
 
 void
 rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l, struct rbgw_read_slab *slab,
-                    uv_stream_t *in, uv_stream_t *out, const char *what, rbgw_jsonconn_cb on_done)
+                    struct rbgw_wdog *wdog, uv_stream_t *in, uv_stream_t *out, const char *what,
+                    rbgw_jsonconn_cb on_done)
 {
     memset(jc, 0, sizeof(*jc));
     jc->l = l;
     jc->slab = slab;
+    jc->wdog = wdog;
+    rbgw__wdog_wait_init(&jc->wait, on_write_stalled);
     jc->in = in;
     jc->out = out;
     jc->what = what;
     jc->on_done = on_done;
     jc->max_request = l->gw->cfg->max_request_size;
-    rbgw_buf_init(&jc->rbuf);
     rbgw_frame_scanner_init(&jc->sc);
     jc->session = rbgw_session_new(l->gw, l);
     in->data = jc;
@@ -304,6 +443,9 @@ void
 rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc)
 {
     jc->done = 1;
+    if (jc->wdog) {
+        rbgw__wdog_end(jc->wdog, &jc->wait); /* a write in progress is cancelled */
+    }
     if (jc->cur && !jc->cur->answered) {
         /* Still upstream: its answer will be swallowed (the session is gone), so nothing
          * would drop our reference later.  A reply being written ends in on_write
@@ -314,10 +456,10 @@ rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc)
     }
     if (jc->session) {
         /* Its open transactions end with the session's last request. */
-        rbgw_session_gone(jc->session,
-                          jc->eof ? "its pdns connection closed" : "its listener closed");
+        rbgw_session_gone(jc->session, jc->eof || jc->gone ? "its pdns connection closed"
+                                                           : "its listener closed");
         jc->session = NULL;
     }
     /* If on_read is serving this conn from the slab right now, it keeps nothing (done). */
-    rbgw_buf_free(&jc->rbuf);
+    rbgw_inbuf_free(&jc->rbuf);
 }

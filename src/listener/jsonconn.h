@@ -18,11 +18,27 @@
  * An idle connection thus holds its struct and its uv handle(s) only; a write request is
  * allocated only for a reply uv_try_write could not write at once.
  *
+ * Flow control (a client that pipelines and does not read its replies must not make rbgw
+ * buffer without limit): while a call is in flight, the unserved input plus the reply bytes
+ * still in libuv's write queue may not pass max-conn-buffer; past it the connection stops
+ * reading (the kernel's socket buffer then holds the client back) and resumes once it is back
+ * under.  pdns never has input buffered while its call is in flight, so it never pauses.  A
+ * reply that waits longer than write-timeout for the client to read it closes the connection
+ * (the listener's write watchdog, listener/wdog.h; the pipe listener has none: its one client
+ * is pdns itself, which gives up on its own timeout and closes the pipes).
+ *
+ * End of a connection: the peer is *gone* once a read or write fails, a reply is not read in
+ * time, or it closed while its reply side is hung up (checked at EOF, so that a client that
+ * only shut down its sending side still gets its replies).  A gone peer's unserved input is
+ * dropped at once (nothing more is dispatched for it), the reply of the call in flight is
+ * dropped when it comes, and then on_done runs.  At a plain EOF (or once intake was stopped)
+ * the calls already received are still served, then on_done runs.  One log line says what was
+ * dropped, never one per call.
+ *
  * The owner embeds the struct, the uv streams and the slab; `in` and `out` are the same stream
- * for a socket and stdin/stdout for the pipe listener.  When the peer has gone (EOF, read or
- * write error) or intake was stopped, and nothing is in flight, on_done runs once: the owner
- * then closes its handles.  The slab (listener/slab.h) must outlive every connection reading
- * into it (rbgw_slab_free in the listener's destroy).
+ * for a socket and stdin/stdout for the pipe listener.  on_done runs once: the owner then
+ * closes its handles.  The slab (listener/slab.h) and the watchdog must outlive every
+ * connection using them (freed in the listener's destroy).
  *
  * Session (session.h): the connection is one pdns session, created with it and reported gone
  * in rbgw__jsonconn_deinit, when the owner closes.  A call still in flight then has its answer
@@ -35,6 +51,7 @@
 #include "rbgw/frame.h"
 #include "rbgw/gateway.h"
 #include "listener/slab.h"
+#include "listener/wdog.h"
 
 struct rbgw_jsonconn;
 typedef void (*rbgw_jsonconn_cb)(struct rbgw_jsonconn *jc);
@@ -45,22 +62,28 @@ struct rbgw_jsonconn {
     uv_stream_t *in;              /* borrowed: read side, owned by the embedding struct */
     uv_stream_t *out;             /* borrowed: write side (may equal in) */
     rbgw_jsonconn_cb on_done;     /* owner hook: peer gone or stopped, nothing in flight */
-    struct rbgw_buf rbuf;         /* unserved input kept across reads; no memory when empty */
+    struct rbgw_inbuf rbuf;       /* unserved input kept across reads; no memory when empty */
     struct rbgw_frame_scanner sc; /* scan state over the unserved input */
     struct rbgw_session *session; /* our reference until deinit: this pdns connection */
     struct rbgw_request *cur;     /* the call being served (our reference), or NULL */
+    struct rbgw_wdog *wdog;       /* borrowed: the listener's write watchdog, or NULL */
+    struct rbgw_wdog_wait wait;   /* on wdog while cur's reply waits in the write queue */
     size_t max_request;           /* max-request-size */
     const char *what;             /* "pipe listener", "unix connection": for logs */
     unsigned reading : 1;         /* uv_read_start active */
-    unsigned eof : 1;             /* peer gone */
+    unsigned eof : 1;             /* EOF read: no more input (replies may still be read) */
+    unsigned gone : 1;            /* peer gone: nothing more is served or written */
     unsigned stopped : 1;         /* intake stopped */
     unsigned discarding : 1;      /* dropping the rest of an oversized request */
+    unsigned writing : 1;         /* cur's reply is in libuv's write queue */
+    unsigned processing : 1;      /* process() is on the stack */
     unsigned done : 1;            /* on_done ran */
 };
 
+/** wdog: the listener's write watchdog, or NULL for replies that may wait for ever. */
 void rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l,
-                         struct rbgw_read_slab *slab, uv_stream_t *in, uv_stream_t *out,
-                         const char *what, rbgw_jsonconn_cb on_done);
+                         struct rbgw_read_slab *slab, struct rbgw_wdog *wdog, uv_stream_t *in,
+                         uv_stream_t *out, const char *what, rbgw_jsonconn_cb on_done);
 /** Start reading.  <0 (libuv error) if reading cannot start. */
 int rbgw__jsonconn_start(struct rbgw_jsonconn *jc) RBGW_MUSTCHECK;
 /** Stop intake; on_done follows once the in-flight call (if any) is answered. */

@@ -6,6 +6,10 @@
  * per request, nothing else on stdout, never exit while stdin is open (pdns cannot recover an
  * instance whose child exited); on EOF finish the in-flight call, then report done so the
  * gateway stops and rbgw exits 0.
+ *
+ * A pdns that stops reading stdout gets no write-timeout: closing would mean exiting while stdin
+ * is open, and pdns, once its own timeout passes, closes both pipes anyway (the write then
+ * fails and rbgw finishes as at EOF).  Meanwhile max-conn-buffer bounds what rbgw reads ahead.
  */
 #include <stdio.h>
 #include <unistd.h>
@@ -67,7 +71,7 @@ pipe_start(struct rbgw_listener *l, char *err, size_t errlen)
     if (rc < 0) {
         return rc;
     }
-    rbgw__jsonconn_init(&p->jc, l, &p->slab, (uv_stream_t *)&p->in, (uv_stream_t *)&p->out,
+    rbgw__jsonconn_init(&p->jc, l, &p->slab, NULL, (uv_stream_t *)&p->in, (uv_stream_t *)&p->out,
                         "pipe listener", on_done);
     rc = rbgw__jsonconn_start(&p->jc);
     if (rc < 0) {

@@ -3,6 +3,7 @@
  *
  *   unix_listener ──owns──> server handle (uv_pipe_t, listening)
  *                 ├─owns──> read slab (shared by all its conns, see jsonconn.h)
+ *                 ├─owns──> write watchdog (write-timeout for all its conns, wdog.h)
  *                 └─owns──> conns (list) ──each──> jsonconn (one call at a time)
  *
  * pdns opens one connection per backend instance and keeps it; every connection starts with
@@ -38,10 +39,12 @@ struct unix_listener {
     struct rbgw_list conns;     /* open unix_conns */
     struct rbgw_read_slab slab; /* the read buffer every conn reads into */
     uint32_t nconns;            /* conns allocated and not yet freed (closing ones too) */
+    struct rbgw_wdog wdog;      /* closes conns whose client leaves a reply unread */
     unsigned bound : 1;         /* we created the socket file */
     unsigned stopped : 1;       /* no more accepts */
     unsigned closed : 1;        /* handles closing */
     unsigned server_closed : 1; /* the listening socket's close callback ran */
+    unsigned wdog_closed : 1;   /* the watchdog timer's close callback ran */
 };
 
 struct unix_conn {
@@ -55,7 +58,7 @@ struct unix_conn {
 static void
 check_closed(struct unix_listener *ul)
 {
-    if (ul->closed && ul->server_closed && ul->nconns == 0) {
+    if (ul->closed && ul->server_closed && ul->wdog_closed && ul->nconns == 0) {
         rbgw_gateway_listener_closed(ul->l);
     }
 }
@@ -75,6 +78,14 @@ on_server_closed(uv_handle_t *h)
 {
     struct unix_listener *ul = h->data;
     ul->server_closed = 1;
+    check_closed(ul);
+}
+
+static void
+on_wdog_closed(uv_handle_t *h)
+{
+    struct unix_listener *ul = rbgw_container_of(h, struct unix_listener, wdog.timer);
+    ul->wdog_closed = 1;
     check_closed(ul);
 }
 
@@ -113,8 +124,8 @@ on_connection(uv_stream_t *server, int status)
         return;
     }
     rbgw_list_push_back(&ul->conns, &c->link);
-    rbgw__jsonconn_init(&c->jc, ul->l, &ul->slab, (uv_stream_t *)&c->sock, (uv_stream_t *)&c->sock,
-                        "unix connection", on_conn_done);
+    rbgw__jsonconn_init(&c->jc, ul->l, &ul->slab, &ul->wdog, (uv_stream_t *)&c->sock,
+                        (uv_stream_t *)&c->sock, "unix connection", on_conn_done);
     int rc = rbgw__jsonconn_start(&c->jc);
     if (rc < 0) {
         rbgw_log_warn("unix listener %s: cannot read a new connection: %s", ul->path,
@@ -188,6 +199,7 @@ unix_start(struct rbgw_listener *l, char *err, size_t errlen)
     l->impl = ul;
     uv_pipe_init(l->gw->loop, &ul->server, 0);
     ul->server.data = ul;
+    rbgw__wdog_init(&ul->wdog, l->gw->loop);
     int rc = uv_pipe_bind(&ul->server, path);
     if (rc < 0) {
         snprintf(err, errlen, "cannot bind %s: %s", path, uv_strerror(rc));
@@ -251,6 +263,7 @@ unix_close(struct rbgw_listener *l)
         conn_close(rbgw_list_entry(ul->conns.next, struct unix_conn, link));
     }
     uv_close((uv_handle_t *)&ul->server, on_server_closed);
+    rbgw__wdog_close(&ul->wdog, on_wdog_closed);
     if (ul->bound) {
         unlink(ul->path);
     }

@@ -312,23 +312,26 @@ send_reply(struct zmq_listener *zl, const struct zmq_call *zc, struct rbgw_str r
     if (zmq_send(zl->sock, zc->peer->id, zc->peer->idlen, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         int e = zmq_errno();
         if (e == EHOSTUNREACH) {
-            rbgw_log_debug("zeromq listener %s: req=%llu: the peer has gone, reply dropped",
-                           zl->endpoint, (unsigned long long)zc->req->id);
+            rbgw_rlog_debug(zc->req, "zeromq listener %s: the peer has gone, reply dropped",
+                            zl->endpoint);
         } else if (e == EAGAIN) {
-            rbgw_log_warn("zeromq listener %s: req=%llu: the peer's queue is full (high-water "
-                          "mark), reply dropped",
-                          zl->endpoint, (unsigned long long)zc->req->id);
+            rbgw_rlog_limited(RBGW_LOG_WARN, "replies dropped", zc->req, NULL,
+                              "zeromq listener %s: the peer's queue is full (high-water mark), "
+                              "reply dropped",
+                              zl->endpoint);
         } else {
-            rbgw_log_warn("zeromq listener %s: req=%llu: cannot send the reply: %s", zl->endpoint,
-                          (unsigned long long)zc->req->id, zmq_strerror(e));
+            rbgw_rlog_limited(RBGW_LOG_WARN, "replies dropped", zc->req, NULL,
+                              "zeromq listener %s: cannot send the reply: %s", zl->endpoint,
+                              zmq_strerror(e));
         }
         return;
     }
     /* The high-water mark is checked on the first part only: the rest cannot block. */
     if (zmq_send(zl->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(zl->sock, reply.p, reply.len, ZMQ_DONTWAIT) < 0) {
-        rbgw_log_warn("zeromq listener %s: req=%llu: cannot send the reply: %s", zl->endpoint,
-                      (unsigned long long)zc->req->id, zmq_strerror(zmq_errno()));
+        rbgw_rlog_limited(RBGW_LOG_WARN, "replies dropped", zc->req, NULL,
+                          "zeromq listener %s: cannot send the reply: %s", zl->endpoint,
+                          zmq_strerror(zmq_errno()));
     }
 }
 
@@ -370,8 +373,8 @@ dispatch_message(struct zmq_listener *zl, zmq_msg_t *idm, zmq_msg_t *payload)
     rbgw_list_push_back(&zl->inflight, &zc->link);
     req->origin = zc;
     if (oversized) {
-        rbgw_request_fail(req, NULL, "request larger than max-request-size (%zu bytes)",
-                          zl->max_request);
+        rbgw_request_fail(req, RBGW_EPARSE, NULL,
+                          "request larger than max-request-size (%zu bytes)", zl->max_request);
         return;
     }
     rbgw_request_dispatch(req);
@@ -410,9 +413,11 @@ recv_message(struct zmq_listener *zl)
         more = zmq_msg_more(m);
     }
     if (nparts != NPARTS || zmq_msg_size(&parts[1]) != 0) {
-        rbgw_log_warn("zeromq listener %s: dropping a malformed message: %zu part(s)%s (a REQ "
-                      "peer sends [routing id, empty delimiter, request])",
-                      zl->endpoint, nparts, nparts == NPARTS ? " with a non-empty delimiter" : "");
+        rbgw_rlog_limited(RBGW_LOG_WARN, "malformed messages", NULL, NULL,
+                          "zeromq listener %s: dropping a malformed message: %zu part(s)%s (a REQ "
+                          "peer sends [routing id, empty delimiter, request])",
+                          zl->endpoint, nparts,
+                          nparts == NPARTS ? " with a non-empty delimiter" : "");
         goto out;
     }
     dispatch_message(zl, &parts[0], &parts[2]);

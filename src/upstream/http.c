@@ -167,11 +167,14 @@ response_done(struct http_conn *c, bool clean_end)
     struct rbgw_request *req = c->base.call->req;
     bool keep = clean_end && llhttp_should_keep_alive(&c->parser);
     const struct rbgw_json *log = NULL;
+    struct rbgw_str log_text;
     char err[300];
     rbgw_buf_reset(&c->out);
+    bool said_false;
     if (rbgw_rpc_from_http(&req->arena, c->parser.status_code, rbgw_buf_str(&c->body), &c->out,
-                           &log, err, sizeof(err)) == 0) {
-        rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out), keep);
+                           &said_false, &log_text, &log, err, sizeof(err)) == 0) {
+        rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out), log_text,
+                          (keep ? RBGW_UPCONN_KEEP : 0) | (said_false ? RBGW_UPCONN_FALSE : 0));
     } else {
         rbgw_upconn_error(&c->base, RBGW_EPROTO, keep ? RBGW_UPCONN_KEEP : 0, log, "%s", err);
     }
@@ -501,6 +504,7 @@ http_create(struct rbgw_upstream *u, char *err, size_t errlen)
     }
     if (up->tls != NULL) {
         up->xprt = &rbgw__xprt_tls_ops;
+        u->tls = rbgw_tls_ctx_stats(up->tls);
         if (!rbgw_tls_ctx_verifies(up->tls)) {
             rbgw_log_warn("u=%s: tls-verify=no: the certificate of %s is not checked; anyone on "
                           "the path can read and change the calls",
@@ -533,6 +537,7 @@ http_destroy(struct rbgw_upstream *u)
     if (up == NULL) {
         return;
     }
+    u->tls = NULL;
     rbgw_tls_ctx_free(up->tls);
     rbgw_buf_free(&up->headers);
     rbgw_url_free(&up->url);

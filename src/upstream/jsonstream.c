@@ -149,25 +149,23 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
         c->initializing = 0;
         rbgw_arena_free(&c->scratch);
         rbgw_buf_reset(&c->out_line);
-        if (rbgw_rpc_check_reply(&c->scratch, rbgw_str_make(doc, len), &c->out_line, err,
-                                 sizeof(err)) != 0) {
+        bool init_false;
+        struct rbgw_str ilog;
+        if (rbgw_rpc_check_reply(&c->scratch, rbgw_str_make(doc, len), &c->out_line, &init_false,
+                                 &ilog, err, sizeof(err)) != 0) {
             rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "bad initialize reply: %s", err);
             return;
         }
-        struct rbgw_json *root;
-        if (rbgw_json_parse(&c->scratch, doc, len, &root, err, sizeof(err)) == 0) {
-            const struct rbgw_json *r = rbgw_json_get(root, "result");
-            if (r && r->type == RBGW_JSON_FALSE) {
-                if (up->kind == JS_UNIX) {
-                    /* pdns closes a unix connection whose initialize failed. */
-                    rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL,
-                                      "initialize answered false");
-                    return;
-                }
-                /* pdns keeps using a pipe child whose initialize failed; so do we. */
-                rbgw_log_warn("u=%s: %s: initialize answered false; using the child anyway",
-                              up->cp.u->name, up->target);
+        rbgw_log_responder(NULL, up->cp.u, ilog);
+        if (init_false) {
+            if (up->kind == JS_UNIX) {
+                /* pdns closes a unix connection whose initialize failed. */
+                rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "initialize answered false");
+                return;
             }
+            /* pdns keeps using a pipe child whose initialize failed; so do we. */
+            rbgw_ulog_warn(up->cp.u, "%s: initialize answered false; using the child anyway",
+                           up->target);
         }
         if (stray) {
             rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL,
@@ -182,14 +180,17 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
         return;
     }
     struct rbgw_request *req = c->base.call->req;
+    struct rbgw_str log_text;
     rbgw_buf_reset(&c->out_line);
-    if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(doc, len), &c->out_line, err,
-                             sizeof(err)) != 0) {
+    bool said_false;
+    if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(doc, len), &c->out_line, &said_false,
+                             &log_text, err, sizeof(err)) != 0) {
         rbgw_upconn_error(&c->base, RBGW_EPROTO, 0, NULL, "%s", err);
         return;
     }
     /* Bytes after the reply would be read as the next call's reply: do not reuse the conn. */
-    rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out_line), !stray);
+    rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out_line), log_text,
+                      (stray ? 0 : RBGW_UPCONN_KEEP) | (said_false ? RBGW_UPCONN_FALSE : 0));
 }
 
 static void
@@ -272,6 +273,15 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
 }
 
+/* One line of a child's stderr, at info; limited per upstream (a child may write one per
+ * call). */
+static void
+child_line(struct js_conn *c, const char *text, size_t len)
+{
+    rbgw_rlog_limited(RBGW_LOG_INFO, "child stderr lines", NULL, c->base.cp->u, "child[%d]: %.*s",
+                      c->pid, (int)len, text);
+}
+
 /* Forward the child's stderr to our log, one line at a time. */
 static void
 on_err_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -280,8 +290,7 @@ on_err_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     RBGW_UNUSED(buf);
     if (nread < 0) {
         if (c->ebuf.len) {
-            rbgw_log_info("u=%s child[%d]: %.*s", c->base.cp->u->name, c->pid, (int)c->ebuf.len,
-                          c->ebuf.data);
+            child_line(c, c->ebuf.data, c->ebuf.len);
             rbgw_buf_reset(&c->ebuf);
         }
         uv_read_stop(s);
@@ -291,12 +300,11 @@ on_err_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     char *nl;
     while ((nl = memchr(c->ebuf.data, '\n', c->ebuf.len)) != NULL) {
         size_t n = (size_t)(nl - c->ebuf.data);
-        rbgw_log_info("u=%s child[%d]: %.*s", c->base.cp->u->name, c->pid, (int)n, c->ebuf.data);
+        child_line(c, c->ebuf.data, n);
         rbgw_buf_consume(&c->ebuf, n + 1);
     }
     if (c->ebuf.len > 4000) {
-        rbgw_log_info("u=%s child[%d]: %.*s", c->base.cp->u->name, c->pid, (int)c->ebuf.len,
-                      c->ebuf.data);
+        child_line(c, c->ebuf.data, c->ebuf.len);
         rbgw_buf_reset(&c->ebuf);
     }
 }
@@ -410,10 +418,10 @@ on_child_exit(uv_process_t *p, int64_t status, int signo)
         return;
     }
     if (signo) {
-        rbgw_log_warn("u=%s: child[%d] killed by signal %d", c->base.cp->u->name, c->pid, signo);
+        rbgw_ulog_warn(c->base.cp->u, "child[%d] killed by signal %d", c->pid, signo);
     } else {
-        rbgw_log_warn("u=%s: child[%d] exited with status %lld", c->base.cp->u->name, c->pid,
-                      (long long)status);
+        rbgw_ulog_warn(c->base.cp->u, "child[%d] exited with status %lld", c->pid,
+                       (long long)status);
     }
     /* Its stdout EOF (on_read) settles the conn; if that came first, the conn is closing. */
 }
@@ -464,7 +472,7 @@ js_conn_open(struct rbgw_upconn *uc)
     }
     c->proc_alive = 1;
     c->pid = c->proc.pid;
-    rbgw_log_debug("u=%s: started child[%d]", up->cp.u->name, c->pid);
+    rbgw_ulog_debug(up->cp.u, "started child[%d]", c->pid);
     uv_read_start((uv_stream_t *)&c->err, on_alloc, on_err_read);
     start_initialize(c);
 }

@@ -332,10 +332,10 @@ rbgw_tls_ctx_verifies(const struct rbgw_tls_ctx *t)
     return t->verify;
 }
 
-struct rbgw_tls_stats
+const struct rbgw_tls_stats *
 rbgw_tls_ctx_stats(const struct rbgw_tls_ctx *t)
 {
-    return t->stats;
+    return &t->stats;
 }
 
 /* ---- the per-connection layer ---- */

@@ -151,19 +151,18 @@ handle_reply(struct zmq_conn *c, const char *data, size_t len)
         c->initializing = 0;
         rbgw_arena_free(&c->scratch);
         rbgw_buf_reset(&c->out_line);
-        if (rbgw_rpc_check_reply(&c->scratch, rbgw_str_make(data, len), &c->out_line, err,
-                                 sizeof(err)) != 0) {
+        bool init_false;
+        struct rbgw_str ilog;
+        if (rbgw_rpc_check_reply(&c->scratch, rbgw_str_make(data, len), &c->out_line, &init_false,
+                                 &ilog, err, sizeof(err)) != 0) {
             rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "bad initialize reply: %s", err);
             return;
         }
-        struct rbgw_json *root;
-        if (rbgw_json_parse(&c->scratch, data, len, &root, err, sizeof(err)) == 0) {
-            const struct rbgw_json *r = rbgw_json_get(root, "result");
-            if (r && r->type == RBGW_JSON_FALSE) {
-                /* pdns's zeromq connector throws "Failed to initialize zeromq" here. */
-                rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "initialize answered false");
-                return;
-            }
+        rbgw_log_responder(NULL, c->base.cp->u, ilog);
+        if (init_false) {
+            /* pdns's zeromq connector throws "Failed to initialize zeromq" here. */
+            rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "initialize answered false");
+            return;
         }
         rbgw_upconn_ready(&c->base);
         return;
@@ -173,13 +172,16 @@ handle_reply(struct zmq_conn *c, const char *data, size_t len)
         return;
     }
     struct rbgw_request *req = c->base.call->req;
+    struct rbgw_str log_text;
     rbgw_buf_reset(&c->out_line);
-    if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(data, len), &c->out_line, err,
-                             sizeof(err)) != 0) {
+    bool said_false;
+    if (rbgw_rpc_check_reply(&req->arena, rbgw_str_make(data, len), &c->out_line, &said_false,
+                             &log_text, err, sizeof(err)) != 0) {
         rbgw_upconn_error(&c->base, RBGW_EPROTO, 0, NULL, "%s", err);
         return;
     }
-    rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out_line), true);
+    rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out_line), log_text,
+                      RBGW_UPCONN_KEEP | (said_false ? RBGW_UPCONN_FALSE : 0));
 }
 
 /*

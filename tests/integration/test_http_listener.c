@@ -592,20 +592,22 @@ assert_too_big_warning(void)
     cr_assert(found, "no warning about max-request-size on stderr:\n%s", err);
 }
 
-/* More pipelined input than max-request-size while a call is in flight: rbgw stops reading
- * until it is idle (bounded memory) and still answers every request, in order. */
+/* More pipelined input than max-conn-buffer while a call is in flight: rbgw stops reading
+ * until it is back under the bound (bounded memory) and still answers every request, in
+ * order. */
+#define SMALL_BUFFER 4096
 Test(http_listener, pipelined_past_the_size_limit_all_answered, .timeout = 30)
 {
-    start_gw_with(SMALL_LIMIT_ARG);
+    start_gw_with("--max-conn-buffer=4096");
     http_connect();
-    const int n = 40; /* 40 x ~330 bytes: about 13 times the 1 KiB limit */
+    const int n = 150; /* 150 x ~330 bytes: about 12 times the 4 KiB bound */
     size_t one = strlen(REST_LOOKUP);
     char *all = rbgw_test_keep(malloc(one * (size_t)n + 1));
     for (int i = 0; i < n; i++) {
         memcpy(all + one * (size_t)i, REST_LOOKUP, one);
     }
     all[one * (size_t)n] = '\0';
-    cr_assert_gt(one * (size_t)n, 10 * SMALL_LIMIT);
+    cr_assert_gt(one * (size_t)n, 10 * SMALL_BUFFER);
     http_send_str(all);
     for (int i = 0; i < n; i++) {
         struct resp *r = read_response();
@@ -615,6 +617,8 @@ Test(http_listener, pipelined_past_the_size_limit_all_answered, .timeout = 30)
     cr_assert_eq(inlen, 0, "bytes after the last answer: <%s>", inbuf);
     struct fake_json_rec *calls;
     cr_assert_eq(calls_seen(&calls), (size_t)n);
+    cr_assert(rbgw_test_stderr_has(gw, "reading paused"), "rbgw never paused reading:\n%s",
+              errtail());
 }
 
 /* 200 + false with the reason, keep-alive, nothing forwarded; the same connection then serves a

@@ -23,13 +23,17 @@
  *  - header= and header-file= reach the responder in the request head, verbatim, and the
  *    secret value never appears in rbgw's debug log or in --check-config's echo.
  * The handshake counts come from the responder (what it resumed), so they do not depend on
- * rbgw's own report.
+ * rbgw's own report; rbgw's report (rbgw_upstream_tls_handshakes_total on its admin socket) is
+ * then checked against them.  A reload makes an upstream that reads files anew.
  */
 #include <criterion/criterion.h>
 
 #include <errno.h>
 #include <signal.h>
 #include <ftw.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,9 +152,56 @@ start_gw(const char *host, const char *opts)
     char *up =
         rbgw_test_fmt("--upstream=http:url=https://%s:%d/dns,timeout=5000,connect-timeout=5000%s%s",
                       host, (int)fake_https_port(srv), opts ? "," : "", opts ? opts : "");
-    const char *args[] = {"--listen=pipe", up, "--log-level=debug", "--deadline=8000", NULL};
+    const char *args[] = {"--listen=pipe",
+                          up,
+                          "--log-level=debug",
+                          "--deadline=8000",
+                          rbgw_test_fmt("--admin=unix:path=%s/admin.sock", dir),
+                          NULL};
     gw = rbgw_proc_spawn(NULL, args);
     cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
+}
+
+/* GET /metrics from rbgw's admin socket (kept). */
+static const char *
+scrape(void)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/admin.sock", dir);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "admin socket: %s",
+                 strerror(errno));
+    const char *req = "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    cr_assert(rbgw_test_send_all(fd, req, strlen(req)));
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    long deadline = rbgw_test_now_ms() + RBGW_TEST_IO_MS;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        long left = deadline - rbgw_test_now_ms();
+        cr_assert_gt(left, 0, "the admin endpoint did not answer");
+        if (poll(&p, 1, (int)left) <= 0) {
+            continue;
+        }
+        ssize_t n = rbgw_test_recv_more(fd, &buf, &len, &cap);
+        if (n == 0) {
+            break;
+        }
+        cr_assert(n > 0 || errno == EINTR || errno == EAGAIN, "recv: %s", strerror(errno));
+    }
+    close(fd);
+    cr_assert_not_null(buf);
+    return rbgw_test_keep(buf);
+}
+
+/* rbgw's own count of TLS handshakes of kind for its one upstream (http#1). */
+static void
+expect_tls_metric(const char *kind, unsigned n)
+{
+    const char *line = rbgw_test_fmt(
+        "\nrbgw_upstream_tls_handshakes_total{upstream=\"http#1\",kind=\"%s\"} %u\n", kind, n);
+    const char *m = scrape();
+    cr_assert(strstr(m, line) != NULL, "no <%s> in /metrics:\n%s", line + 1, m);
 }
 
 static char *
@@ -269,6 +320,8 @@ Test(https, expired_certificate_is_refused)
     start_srv(pki, "expired", (struct fake_https_opts){0});
     start_gw("127.0.0.1", ca_opt());
     expect_refused("certificate verify failed: certificate has expired");
+    expect_tls_metric("failed", 1);
+    expect_tls_metric("full", 0);
     finish();
 }
 
@@ -351,6 +404,10 @@ check_resumption(int max_version, const char *version)
     cr_assert(rbgw_test_stderr_has(gw, version), "no %s in the log:\n%s", version,
               rbgw_test_stderr(gw));
     cr_assert(rbgw_test_stderr_has(gw, "session resumed"));
+    /* rbgw counts the same as the responder. */
+    expect_tls_metric("full", 1);
+    expect_tls_metric("resumed", n - 1);
+    expect_tls_metric("failed", 0);
     finish();
 }
 

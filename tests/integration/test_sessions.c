@@ -438,7 +438,7 @@ close_mid_commit(enum kind k)
         wait_log(gone_log(k));
     }
     fake_fanout_release(alpha);
-    wait_log("commitTransaction answered");
+    wait_log("commitTransaction u=alpha: answered");
     cr_assert_eq(fake_fanout_count(alpha, "commitTransaction"), 1);
     cr_assert_eq(fake_fanout_count(alpha, "abortTransaction"), 0);
     if (k == K_PIPE) {

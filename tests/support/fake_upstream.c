@@ -17,6 +17,7 @@
 #include "netio.h"
 #include "rbgw/config.h"
 #include "rbgw/fanout.h"
+#include "rbgw/jsonscan.h"
 #include "rbgw/log.h"
 #include "rbgw/session.h"
 
@@ -301,7 +302,25 @@ fake_conn_reply(struct fake_conn *fc, const char *json, bool keep)
 {
     cr_assert(fc->c && fc->sending, "conn %llu has no call in flight", (unsigned long long)fc->id);
     fc->sending = false; /* before: the pool may send the next call on it right away */
-    rbgw_upconn_reply(fc->c, rbgw_str_cstr(json), keep);
+    /* A real transport knows from vetting the reply whether its result is false, and notes a
+     * non-empty "log" array: so does this one (log_text must point into the reply itself). */
+    struct rbgw_arena a = RBGW_ARENA_INIT;
+    struct rbgw_buf line = RBGW_BUF_INIT;
+    bool said_false = false;
+    char err[128];
+    cr_assert_eq(
+        rbgw_rpc_check_reply(&a, rbgw_str_cstr(json), &line, &said_false, NULL, err, sizeof(err)),
+        0, "scripted reply %s: %s", json, err);
+    rbgw_buf_free(&line);
+    rbgw_arena_free(&a);
+    static const struct rbgw_jscan_watch w = {"log", NULL};
+    struct rbgw_str log_text = RBGW_STR_NULL;
+    if (rbgw_json_scan(json, strlen(json), &w, 1, &log_text, NULL) != RBGW_JSCAN_OK ||
+        log_text.p == NULL || log_text.p[0] != '[') {
+        log_text = RBGW_STR_NULL;
+    }
+    rbgw_upconn_reply(fc->c, rbgw_str_cstr(json), log_text,
+                      (keep ? RBGW_UPCONN_KEEP : 0) | (said_false ? RBGW_UPCONN_FALSE : 0));
 }
 
 void

@@ -119,8 +119,12 @@ Test(config, defaults)
 
     cr_expect_null(cfg.config_file);
     cr_expect_eq(cfg.log_level, RBGW_LOG_INFO);
+    cr_expect_eq(cfg.log_format, RBGW_LOG_TEXT);
+    cr_expect_not(cfg.access_log);
     cr_expect_eq(cfg.max_request_size, 1048576);
     cr_expect_eq(cfg.max_reply_size, 16777216);
+    cr_expect_eq(cfg.max_conn_buffer, 1048576);
+    cr_expect_eq(cfg.write_timeout_ms, 10000);
     cr_expect_not(cfg.check_config);
     cr_expect_not(cfg.help);
     cr_expect_not(cfg.version);
@@ -213,6 +217,8 @@ Test(config, file_comments_trim_and_append)
                "\tlisten=unix:path=/tmp/x.sock\r\n"
                "listen+=pipe\n"
                "max-request-size=64k\n"
+               "max-conn-buffer=4k\n"
+               "write-timeout=0\n"
                "max-reply-size\t=\t2M",
                path, sizeof(path));
     char cfgarg[300];
@@ -225,6 +231,8 @@ Test(config, file_comments_trim_and_append)
     cr_expect_eq(cfg.log_level, RBGW_LOG_DEBUG);
     cr_expect_eq(cfg.max_request_size, 64 * 1024);
     cr_expect_eq(cfg.max_reply_size, 2 * 1024 * 1024, "last line without a newline is read");
+    cr_expect_eq(cfg.max_conn_buffer, 4096);
+    cr_expect_eq(cfg.write_timeout_ms, 0, "write-timeout=0: never");
 
     cr_assert_eq(cfg.nupstreams, 2);
     cr_expect_str_eq(cfg.upstreams[0].text, "http:url=http://127.0.0.1:8080/dns#frag,timeout=1500",
@@ -486,8 +494,17 @@ static const struct cli_err_row cli_err_rows[] = {
      "--log-level: += only works for list keys (listen, upstream)"},
     {{U, "--log-level=verbose", NULL},
      "--log-level: unknown level 'verbose' (expected error, warning, info or debug)"},
+    {{U, "--max-conn-buffer=4095", NULL}, "--max-conn-buffer: 4095 not in 4096..1073741824 bytes"},
+    {{U, "--write-timeout=3600001", NULL},
+     "--write-timeout: '3600001' is not a whole number in 0..3600000"},
+    {{U, "--write-timeout=-1", NULL}, "--write-timeout: '-1' is not a whole number in 0..3600000"},
     {{U, "--log-level=INFO", NULL},
      "--log-level: unknown level 'INFO' (expected error, warning, info or debug)"},
+    {{U, "--log-format=yaml", NULL}, "--log-format: unknown format 'yaml' (expected text or json)"},
+    {{U, "--log-format=JSON", NULL}, "--log-format: unknown format 'JSON' (expected text or json)"},
+    {{U, "--log-format", NULL},
+     "--log-format: needs a value: write --log-format=VALUE (--log-format VALUE is not supported)"},
+    {{U, "--access-log=sometimes", NULL}, "--access-log: 'sometimes' is not yes or no"},
     {{"--help=maybe", NULL}, "--help: 'maybe' is not yes or no"},
     {{"--config=", NULL}, "--config: needs a file name"},
     {{"--config=/nonexistent/rbgw.conf", NULL},
@@ -592,6 +609,28 @@ static const struct cli_err_row cli_err_rows[] = {
      "--listen: unknown connector type 'udp' (expected pipe, unix, http or zeromq)"},
     {{"--max-reply-size=1g", U, NULL},
      "--max-reply-size: '1g' is not a size (bytes, or a number with a k or m suffix)"},
+    {{U, "--admin=pipe", NULL},
+     "--admin: the admin endpoint is http:address=HOST:PORT or unix:path=SOCKET, not pipe"},
+    {{U, "--admin=zeromq:endpoint=tcp://127.0.0.1:1", NULL},
+     "--admin: the admin endpoint is http:address=HOST:PORT or unix:path=SOCKET, not zeromq"},
+    {{U, "--admin=http:port=8054", NULL},
+     "--admin: http admin endpoint needs address=... (e.g. http:address=127.0.0.1:8054)"},
+    {{U, "--admin=unix:mode=0600", NULL},
+     "--admin: unix admin endpoint needs path=... (e.g. unix:path=/run/rbgw/admin.sock)"},
+    {{U, "--admin=http:address=127.0.0.1", NULL},
+     "--admin: address=127.0.0.1: missing port (expected host:port, e.g. 127.0.0.1:8080)"},
+    {{U, "--admin=http:address=127.0.0.1:8054,max-conns=0", NULL},
+     "--admin: max-conns=0 not in 1..1024"},
+    {{U, "--admin=http:address=127.0.0.1:8054,timeout=5", NULL},
+     "--admin: timeout=5 not in 10..600000"},
+    {{U, "--admin=unix:path=/x,max-request-size=100", NULL},
+     "--admin: max-request-size=100 not in 256..1048576"},
+    {{U, "--listen=http:address=127.0.0.1:8053", "--admin=http:address=127.0.0.1:8053", NULL},
+     "--admin: admin: address=127.0.0.1:8053 is also where listener http:address=127.0.0.1:8053 "
+     "(--listen) takes pdns's calls; the admin endpoint must be apart from them"},
+    {{U, "--listen=unix:path=/run/a.sock", "--admin=unix:path=/run/a.sock", NULL},
+     "--admin: admin: path=/run/a.sock is also where listener unix:path=/run/a.sock (--listen) "
+     "takes pdns's calls; the admin endpoint must be apart from them"},
 };
 
 Test(config, cli_errors)
@@ -733,6 +772,84 @@ Test(config, log_level_names)
     }
 }
 
+/* admin= is off by default, takes the two forms, and the last one (or an empty one) wins. */
+Test(config, admin_endpoint)
+{
+    struct rbgw_config cfg;
+    char err[512] = "";
+    const char *off[] = {U, NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), off), 0, "%s", err);
+    cr_expect_null(cfg.admin.text, "admin= must be off unless set");
+    rbgw_config_free(&cfg);
+
+    char path[256];
+    write_file("admin.conf", "upstream=pipe:command=/bin/cat\nadmin=unix:path=/run/rbgw/a.sock\n",
+               path, sizeof(path));
+    char cfgarg[300];
+    snprintf(cfgarg, sizeof(cfgarg), "--config=%s", path);
+    const char *file_only[] = {cfgarg, NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), file_only), 0, "%s", err);
+    cr_expect_str_eq(cfg.admin.text, "unix:path=/run/rbgw/a.sock");
+    cr_expect_eq(cfg.admin.cs.transport, RBGW_TRANSPORT_UNIX);
+    rbgw_config_free(&cfg);
+
+    const char *cli_wins[] = {cfgarg, "--admin=http:address=127.0.0.1:8054,max-conns=2", NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), cli_wins), 0, "%s", err);
+    cr_expect_str_eq(cfg.admin.text, "http:address=127.0.0.1:8054,max-conns=2");
+    cr_expect_str_eq(cfg.admin.origin, "--admin");
+    cr_expect_str_eq(rbgw_connstr_get(&cfg.admin.cs, "max-conns"), "2");
+    rbgw_config_free(&cfg);
+
+    const char *cli_off[] = {cfgarg, "--admin=", NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), cli_off), 0, "%s", err);
+    cr_expect_null(cfg.admin.text, "an empty --admin= must turn the file's one off");
+    rbgw_config_free(&cfg);
+
+    /* Apart from the listeners: another port, or the same port on another address, is fine. */
+    const char *apart[] = {U, "--listen=http:address=127.0.0.1:8053",
+                           "--admin=http:address=127.0.0.1:8054", NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), apart), 0, "%s", err);
+    rbgw_config_free(&cfg);
+    const char *other_host[] = {U, "--listen=http:address=127.0.0.1:8053",
+                                "--admin=http:address=127.0.0.2:8053", NULL};
+    cr_assert_eq(load(&cfg, err, sizeof(err), other_host), 0, "%s", err);
+    rbgw_config_free(&cfg);
+}
+
+Test(config, log_format_and_access_log)
+{
+    static const struct {
+        const char *args[3];
+        const char *env;
+        enum rbgw_log_format format;
+        bool access;
+    } rows[] = {
+        {{"--log-format=json", NULL}, NULL, RBGW_LOG_JSON, false},
+        {{"--log-format=text", "--access-log", NULL}, NULL, RBGW_LOG_TEXT, true},
+        {{"--access-log=no", NULL}, "RBGW_ACCESS_LOG=yes", RBGW_LOG_TEXT, false},
+        {{NULL}, "RBGW_LOG_FORMAT=json", RBGW_LOG_JSON, false},
+        {{NULL}, "RBGW_ACCESS_LOG=on", RBGW_LOG_TEXT, true},
+        {{"--log-format=text", NULL}, "RBGW_LOG_FORMAT=json", RBGW_LOG_TEXT, false},
+    };
+    for (size_t i = 0; i < RBGW_NELEM(rows); i++) {
+        char *argv[4] = {"rbgw", "--upstream=pipe:command=/bin/cat"};
+        int argc = 2;
+        for (size_t k = 0; rows[i].args[k]; k++) {
+            argv[argc++] = (char *)rows[i].args[k];
+        }
+        char *envp[] = {(char *)rows[i].env, NULL};
+        struct rbgw_config cfg;
+        char err[512] = "";
+        cr_assert_eq(rbgw_config_load_env(&cfg, argc, argv, envp, err, sizeof(err)), 0,
+                     "row %zu: %s", i, err);
+        cr_expect_eq(cfg.log_format, rows[i].format, "row %zu", i);
+        cr_expect_eq(cfg.access_log, rows[i].access, "row %zu", i);
+        rbgw_config_free(&cfg);
+    }
+    cr_expect_str_eq(rbgw_log_format_name(RBGW_LOG_TEXT), "text");
+    cr_expect_str_eq(rbgw_log_format_name(RBGW_LOG_JSON), "json");
+}
+
 Test(config, usage_lists_every_key)
 {
     FILE *f = tmpfile();
@@ -752,7 +869,11 @@ Test(config, usage_lists_every_key)
         "--log-level=LEVEL",
         "--max-request-size=BYTES",
         "--max-reply-size=BYTES",
+        "--max-conn-buffer=BYTES",
+        "--write-timeout=N",
         "--check-config",
+        "--admin=CONNSTR",
+        "max-request-size=8192",
         "--help",
         "--version",
         "default: pipe",
@@ -883,7 +1004,8 @@ Test(config, timeout_above_deadline_is_a_warning_naming_upstream_timeout_and_dea
         /* the default timeout against a short deadline; unnamed upstreams by position */
         {{"--deadline=1000", U, "--upstream+=pipe:command=/bin/cat,timeout=900", NULL},
          1,
-         "upstream pipe#1 (--upstream): timeout=1500 ms is above deadline=1000 ms, so its calls "
+         "upstream pipe#1 (--upstream): timeout=1500 ms is above deadline=1000 ms, so its "
+         "calls "
          "are answered false after at most 1000 ms; keep timeout below deadline, and deadline "
          "below pdns's own timeout (2000 ms by default)"},
         {{"--deadline=100", U, "--upstream+=pipe:command=/bin/cat", NULL}, 2, NULL},
@@ -1173,13 +1295,17 @@ struct env_scalar_row {
     const char *var;
     size_t request, reply;
     uint32_t deadline, budget;
+    size_t conn_buffer;
+    uint32_t write_timeout;
 };
 
 static const struct env_scalar_row env_scalar_rows[] = {
-    {"RBGW_MAX_REQUEST_SIZE=64k", 65536, 16777216, 1800, 20},
-    {"RBGW_MAX_REPLY_SIZE=2m", 1048576, 2097152, 1800, 20},
-    {"RBGW_DEADLINE=900", 1048576, 16777216, 900, 20},
-    {"RBGW_RETRY_BUDGET=0", 1048576, 16777216, 1800, 0},
+    {"RBGW_MAX_REQUEST_SIZE=64k", 65536, 16777216, 1800, 20, 1048576, 10000},
+    {"RBGW_MAX_REPLY_SIZE=2m", 1048576, 2097152, 1800, 20, 1048576, 10000},
+    {"RBGW_DEADLINE=900", 1048576, 16777216, 900, 20, 1048576, 10000},
+    {"RBGW_RETRY_BUDGET=0", 1048576, 16777216, 1800, 0, 1048576, 10000},
+    {"RBGW_MAX_CONN_BUFFER=64k", 1048576, 16777216, 1800, 20, 65536, 10000},
+    {"RBGW_WRITE_TIMEOUT=0", 1048576, 16777216, 1800, 20, 1048576, 0},
 };
 
 Test(config, environment_scalars)
@@ -1196,6 +1322,8 @@ Test(config, environment_scalars)
         cr_expect_eq(cfg.max_reply_size, r->reply, "%s", r->var);
         cr_expect_eq(cfg.deadline_ms, r->deadline, "%s", r->var);
         cr_expect_eq(cfg.retry_budget, r->budget, "%s", r->var);
+        cr_expect_eq(cfg.max_conn_buffer, r->conn_buffer, "%s", r->var);
+        cr_expect_eq(cfg.write_timeout_ms, r->write_timeout, "%s", r->var);
         rbgw_config_free(&cfg);
     }
 }
@@ -1312,7 +1440,8 @@ Test(config, load_reads_the_process_environment)
                           "debug)");
 }
 
-/* The text rbgw_config_man_keys / _upstream_opts write, NUL-terminated (caller frees). */
+/* The text rbgw_config_man_keys / _upstream_opts / _admin_opts write, NUL-terminated (caller
+ * frees). */
 static char *
 man_text(int which)
 {
@@ -1320,6 +1449,8 @@ man_text(int which)
     cr_assert_not_null(f);
     if (which == 2) {
         rbgw_config_man_upstream_opts(f);
+    } else if (which == 3) {
+        rbgw_config_man_admin_opts(f);
     } else {
         rbgw_config_man_keys(f, which == 1);
     }
@@ -1340,7 +1471,8 @@ Test(config, man_pages_list_what_help_lists)
         "\\fB\\-\\-log\\-level\\fR=\\fILEVEL\\fR\n",
         "Default: info.\nEnvironment: \\fBRBGW_LOG_LEVEL\\fR.\n",
         "\\fB\\-\\-max\\-request\\-size\\fR=\\fIBYTES\\fR\n",
-        "\\fB\\-\\-config\\fR=\\fIFILE\\fR\nconfiguration file of key=value lines.\nCommand line "
+        "\\fB\\-\\-config\\fR=\\fIFILE\\fR\nconfiguration file of key=value lines.\nCommand "
+        "line "
         "only.\nEnvironment: \\fBRBGW_CONFIG\\fR.\n",
         "\\fB\\-\\-check\\-config\\fR\nvalidate the configuration, print a summary and exit.\n"
         "Command line only.\n.TP",
@@ -1361,6 +1493,13 @@ Test(config, man_pages_list_what_help_lists)
     cr_expect_not_null(strstr(ups, ".TP\n\\fBtimeout\\fR=\\fIN\\fR\nms for a whole call"));
     cr_expect_not_null(strstr(ups, "Default: 1500, range 1 to 600000.\n"));
     cr_expect_not_null(strstr(ups, "\\fBhealth\\-interval\\fR"));
+    char *adm = man_text(3);
+    cr_expect_not_null(
+        strstr(adm, ".TP\n\\fBmax\\-conns\\fR=\\fIN\\fR\nadmin connections at once"));
+    cr_expect_not_null(strstr(adm, "Default: 5000, range 10 to 600000.\n"));
+    cr_expect_not_null(strstr(adm, "\\fBmax\\-request\\-size\\fR"));
+    cr_expect_not_null(strstr(file, ".TP\n\\fBadmin\\fR=\\fICONNSTR\\fR\n"));
+    free(adm);
     free(cli);
     free(file);
     free(ups);

@@ -4,6 +4,8 @@
  *
  * Every spelling of one name (case, trailing dot, \DDD and \X escapes) must compare and hash
  * alike, and label boundaries must hold ("badexample.com." is not under "example.com.").
+ * The canonical form (the read cache's) must agree with rbgw_name_eq and rbgw_name_under on
+ * every row of their tables.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -138,4 +140,97 @@ Test(dname, name_valid)
     cr_expect(!rbgw_name_valid(rbgw_str_cstr(big)), "over 1024 bytes");
     big[600] = '\0';
     cr_expect(rbgw_name_valid(rbgw_str_cstr(big)), "600 bytes");
+}
+
+/* ---- canonical form ---- */
+
+struct canon_row {
+    const char *name;
+    const char *want; /* the form, as bytes (length bytes written \ooo), or NULL: no name */
+    size_t len;
+};
+
+#define CANON(n, w)                                                                                \
+    {                                                                                              \
+        n, w, sizeof(w) - 1                                                                        \
+    }
+
+static const struct canon_row canon_rows[] = {
+    CANON("www.Example.COM.", "\003com\007example\003www"),
+    CANON("www.example.com", "\003com\007example\003www"),
+    CANON("\\119ww.example.com.", "\003com\007example\003www"),
+    CANON("a\\.b.example.", "\007example\003a.b"),
+    CANON(".", ""),
+    CANON("", ""),
+    CANON("*.example.com.", "\003com\007example\001*"),
+    {"a..example.com.", NULL, 0},
+    {"www.example.com\\", NULL, 0},
+    /* a label of 64 bytes is no DNS label */
+    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com.", NULL, 0},
+};
+
+Test(dname, name_canon)
+{
+    size_t checked = 0;
+    for (size_t i = 0; i < RBGW_NELEM(canon_rows); i++) {
+        const struct canon_row *r = &canon_rows[i];
+        unsigned char out[RBGW_NAME_CANON_MAX];
+        int n = rbgw_name_canon(rbgw_str_cstr(r->name), out);
+        if (r->want == NULL) {
+            cr_expect_lt(n, 0, "%s: has a canonical form", r->name);
+        } else if (n != (int)r->len || memcmp(out, r->want, r->len) != 0) {
+            cr_expect_fail("%s: canonical form of %d bytes, want %zu", r->name, n, r->len);
+        }
+        checked++;
+    }
+    cr_assert_eq(checked, RBGW_NELEM(canon_rows));
+}
+
+/* A name of 255 wire bytes has a form of 254; one more label byte and it has none. */
+Test(dname, name_canon_length_limit)
+{
+    char name[300];
+    unsigned char out[RBGW_NAME_CANON_MAX];
+    /* 4 labels of 63 bytes and one of 1: 4 * 64 + 2 + 1 (root) = 259 wire bytes: too long */
+    size_t o = 0;
+    for (int l = 0; l < 3; l++) {
+        memset(name + o, 'a', 63);
+        o += 63;
+        name[o++] = '.';
+    }
+    memset(name + o, 'b', 61);
+    o += 61;
+    name[o++] = '.';
+    name[o] = '\0';
+    /* 3 * 64 + 62 + 1 = 255 wire bytes */
+    cr_expect_eq(rbgw_name_canon(rbgw_str_make(name, o), out), 254);
+    name[o - 1] = 'c';
+    name[o] = '.';
+    name[o + 1] = '\0';
+    cr_expect_lt(rbgw_name_canon(rbgw_str_make(name, o + 1), out), 0);
+}
+
+/* The form's byte equality and prefix test agree with rbgw_name_eq and rbgw_name_under. */
+Test(dname, name_canon_agrees_with_under)
+{
+    size_t checked = 0;
+    for (size_t i = 0; i < RBGW_NELEM(under_rows); i++) {
+        const struct under_row *r = &under_rows[i];
+        unsigned char a[RBGW_NAME_CANON_MAX], b[RBGW_NAME_CANON_MAX];
+        int na = rbgw_name_canon(rbgw_str_cstr(r->name), a);
+        int nb = rbgw_name_canon(rbgw_str_cstr(r->zone), b);
+        if (na < 0 || nb < 0) {
+            continue; /* text that is no name has no form (and the cache drops everything) */
+        }
+        bool under = nb <= na && memcmp(a, b, (size_t)nb) == 0;
+        if (under != r->want) {
+            cr_expect_fail("%s under %s: prefix says %d", r->name, r->zone, under);
+        }
+        bool eq = na == nb && memcmp(a, b, (size_t)na) == 0;
+        if (eq != rbgw_name_eq(rbgw_str_cstr(r->name), rbgw_str_cstr(r->zone))) {
+            cr_expect_fail("%s = %s: form equality disagrees with rbgw_name_eq", r->name, r->zone);
+        }
+        checked++;
+    }
+    cr_assert_gt(checked, 20);
 }

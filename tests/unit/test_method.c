@@ -128,6 +128,12 @@ Test(method, rows_are_well_formed)
         if (row->callname_member != NULL && row->callname == NULL) {
             cr_expect_fail("%s: call name member without a parameter", row->name);
         }
+        if ((row->cache == RBGW_CACHE_SHARE_ONLY && row->cls != RBGW_CLASS_READ) ||
+            ((row->cache == RBGW_CACHE_ZONE_STATE || row->cache == RBGW_CACHE_FLUSH) &&
+             row->cls != RBGW_CLASS_WRITE) ||
+            row->cache > RBGW_CACHE_FLUSH) {
+            cr_expect_fail("%s: cache rule %d does not fit its class", row->name, (int)row->cache);
+        }
         if (!row->rest.none && row->rest.verb > RBGW_VERB_DELETE) {
             cr_expect_fail("%s: verb %d", row->name, (int)row->rest.verb);
         }
@@ -263,6 +269,36 @@ Test(method, reads_follow_the_naming_rule)
             cr_expect_fail("%s: class does not follow the naming rule", row->name);
         }
     }
+}
+
+/* The read cache's exceptions (method.h, enum rbgw_cache_rule): DomainInfo is zone state that
+ * writes by zone id change, and a method rbgw does not know may change anything. */
+Test(method, cache_rules)
+{
+    static const struct {
+        const char *method;
+        enum rbgw_cache_rule rule;
+    } rows[] = {
+        {"getDomainInfo", RBGW_CACHE_SHARE_ONLY}, {"setNotified", RBGW_CACHE_ZONE_STATE},
+        {"setStale", RBGW_CACHE_ZONE_STATE},      {"setFresh", RBGW_CACHE_ZONE_STATE},
+        {"lookup", RBGW_CACHE_BY_CLASS},          {"getAllDomains", RBGW_CACHE_BY_CLASS},
+        {"replaceRRSet", RBGW_CACHE_BY_CLASS},    {"directBackendCmd", RBGW_CACHE_BY_CLASS},
+    };
+    size_t special = 0;
+    for (size_t i = 0; i < RBGW_NELEM(rows); i++) {
+        const struct rbgw_method_info *row =
+            rbgw_method_info(rbgw_method_lookup(rbgw_str_cstr(rows[i].method)));
+        if (row->cache != rows[i].rule) {
+            cr_expect_fail("%s: cache rule %d, want %d", rows[i].method, (int)row->cache,
+                           (int)rows[i].rule);
+        }
+    }
+    for (unsigned m = 1; m < RBGW_M__COUNT; m++) {
+        special += rbgw_method_info((enum rbgw_method)m)->cache != RBGW_CACHE_BY_CLASS;
+    }
+    /* the four above are the only exceptions among the known methods */
+    cr_expect_eq(special, 4);
+    cr_expect_eq(rbgw_method_info(RBGW_M_UNKNOWN)->cache, RBGW_CACHE_FLUSH);
 }
 
 Test(method, transaction_roles)

@@ -169,6 +169,17 @@ static const struct reply_case replies[] = {
      OK("{\"result\":false,\"log\":[\"a\",1]}")},
     {"duplicate result, last non-null", B("{\"result\":null,\"result\":1}"),
      OK("{\"result\":null,\"result\":1}")},
+    {"false after log", B("{\"log\":[\"result\",false],\"result\":false}"),
+     OK("{\"log\":[\"result\",false],\"result\":false}")},
+    {"false only nested", B("{\"result\":{\"result\":false},\"x\":false}"),
+     OK("{\"result\":{\"result\":false},\"x\":false}")},
+    {"false as a string", B("{\"result\":\"false\"}"), OK("{\"result\":\"false\"}")},
+    {"false then true", B("{\"result\":false,\"result\":true}"),
+     OK("{\"result\":false,\"result\":true}")},
+    {"true then false", B("{\"result\":true,\"result\":false}"),
+     OK("{\"result\":true,\"result\":false}")},
+    {"false, key escaped", B("{\"r\\u0065sult\":false}"), OK("{\"r\\u0065sult\":false}")},
+    {"true, key escaped", B("{\"r\\u0065sult\":true}"), OK("{\"r\\u0065sult\":true}")},
 
     {"missing result", B("{\"log\":[\"x\"]}"), FAIL("no 'result'")},
     {"result wrong case", B("{\"Result\":true}"), FAIL("no 'result'")},
@@ -186,6 +197,20 @@ static const struct reply_case replies[] = {
     {"comment", B("{\"result\":true} // ok"), FAIL("not valid JSON")},
 };
 
+/* What the tree parser reads as the reply's result: is it false?  The reference for the
+ * said_false that vetting reports without a tree. */
+static bool
+tree_says_false(const char *in, size_t len)
+{
+    struct rbgw_json *root;
+    char err[64];
+    if (rbgw_json_parse(&arena, in, len, &root, err, sizeof(err)) != 0) {
+        return false;
+    }
+    const struct rbgw_json *r = rbgw_json_get(root, "result");
+    return r != NULL && r->type == RBGW_JSON_FALSE;
+}
+
 Test(rpc, check_reply_table)
 {
     for (size_t i = 0; i < RBGW_NELEM(replies); i++) {
@@ -193,8 +218,9 @@ Test(rpc, check_reply_table)
         struct rbgw_buf out = RBGW_BUF_INIT;
         rbgw_buf_append_cstr(&out, "PREFIX");
         char err[256] = "";
-        int rc =
-            rbgw_rpc_check_reply(&arena, rbgw_str_make(r->in, r->inlen), &out, err, sizeof(err));
+        bool said_false = !tree_says_false(r->in, r->inlen); /* poison: the wrong answer */
+        int rc = rbgw_rpc_check_reply(&arena, rbgw_str_make(r->in, r->inlen), &out, &said_false,
+                                      NULL, err, sizeof(err));
         if (r->out == NULL) {
             cr_expect_eq(rc, RBGW_EPARSE, "%s: accepted %s", r->name,
                          rbgw_test_show(r->in, r->inlen));
@@ -210,9 +236,86 @@ Test(rpc, check_reply_table)
                       rbgw_test_show(r->out, r->outlen));
             cr_expect_null(memchr(out.data, '\n', out.len), "%s: newline in output", r->name);
             cr_expect_eq(out.data[out.len], '\0', "%s: not NUL-terminated", r->name);
+            cr_expect_eq(said_false, tree_says_false(r->in, r->inlen),
+                         "%s: said_false %d, but the tree's result %s false", r->name, said_false,
+                         said_false ? "is not" : "is");
         }
         rbgw_buf_free(&out);
     }
+}
+
+/* The responder's log lines are noted by the vetting pass: the text of a non-empty top-level
+ * "log" array, as it stands in the flattened output, and nothing else.  Escaped top-level keys
+ * send the reply through yajl, which must find the same array. */
+static const struct {
+    const char *name;
+    const char *in;
+    const char *log; /* expected text, NULL: none */
+} reply_logs[] = {
+    {"no log", "{\"result\":true}", NULL},
+    {"empty log", "{\"result\":true,\"log\":[]}", NULL},
+    {"blank log", "{\"result\":true,\"log\":[ \n ]}", NULL},
+    {"one line", "{\"result\":true,\"log\":[\"a\"]}", "[\"a\"]"},
+    {"before result", "{\"log\":[\"a\",\"b\"],\"result\":[]}", "[\"a\",\"b\"]"},
+    {"result false", "{\"result\":false,\"log\":[\"no such zone\"]}", "[\"no such zone\"]"},
+    {"flattened", "{\"result\":1,\"log\":[\n\"a\",\r\n1]}", "[ \"a\",  1]"},
+    {"not an array", "{\"result\":true,\"log\":\"a\"}", NULL},
+    {"an object", "{\"result\":true,\"log\":{\"a\":1}}", NULL},
+    {"nested, not top-level", "{\"result\":{\"log\":[\"a\"]}}", NULL},
+    {"repeated: the last wins", "{\"result\":1,\"log\":[\"a\"],\"log\":[]}", NULL},
+    {"repeated: the last wins 2", "{\"result\":1,\"log\":[],\"log\":[\"b\"]}", "[\"b\"]"},
+    {"escaped key (yajl)", "{\"l\\u006fg\":[\"a\",[1,[2]]],\"result\":true}", "[\"a\",[1,[2]]]"},
+    {"escaped result (yajl)", "{\"res\\u0075lt\":true,\"log\":[\"x\"]}", "[\"x\"]"},
+    {"escaped, empty (yajl)", "{\"res\\u0075lt\":true,\"log\":[]}", NULL},
+    {"escaped, nested (yajl)", "{\"res\\u0075lt\":{\"log\":[1]}}", NULL},
+};
+
+Test(rpc, check_reply_notes_log_lines)
+{
+    for (size_t i = 0; i < RBGW_NELEM(reply_logs); i++) {
+        struct rbgw_buf out = RBGW_BUF_INIT;
+        rbgw_buf_append_cstr(&out, "PREFIX");
+        char err[256] = "";
+        struct rbgw_str log = RBGW_STR("junk");
+        int rc = rbgw_rpc_check_reply(&arena, rbgw_str_cstr(reply_logs[i].in), &out, NULL, &log,
+                                      err, sizeof(err));
+        cr_assert_eq(rc, 0, "%s: rejected: %s", reply_logs[i].name, err);
+        if (reply_logs[i].log == NULL) {
+            cr_expect(log.p == NULL && log.len == 0, "%s: log %s, want none", reply_logs[i].name,
+                      rbgw_test_show(log.p, log.len));
+        } else {
+            cr_expect(rbgw_str_eq_cstr(log, reply_logs[i].log), "%s: log %s, want %s",
+                      reply_logs[i].name, rbgw_test_show(log.p, log.len), reply_logs[i].log);
+            cr_expect(log.p >= out.data + 6 && log.p + log.len <= out.data + out.len,
+                      "%s: log is not a view into out", reply_logs[i].name);
+        }
+        rbgw_buf_free(&out);
+    }
+}
+
+Test(rpc, from_http_notes_log_lines)
+{
+    struct rbgw_buf out = RBGW_BUF_INIT;
+    const struct rbgw_json *tree;
+    struct rbgw_str log;
+    char err[256] = "";
+    int rc = rbgw_rpc_from_http(&arena, 200, rbgw_str_cstr("{\"result\":true,\"log\":[\"a\"]}"),
+                                &out, NULL, &log, &tree, err, sizeof(err));
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_expect(rbgw_str_eq_cstr(log, "[\"a\"]"), "log %s", rbgw_test_show(log.p, log.len));
+    cr_expect_null(tree);
+    rbgw_buf_reset(&out);
+    rc = rbgw_rpc_from_http(&arena, 500, rbgw_str_cstr("{\"result\":false,\"log\":[\"b\"]}"), &out,
+                            NULL, &log, &tree, err, sizeof(err));
+    cr_expect_eq(rc, RBGW_EPROTO);
+    cr_expect(log.p == NULL, "a refused reply's lines come as the tree");
+    cr_expect(tree != NULL && tree->type == RBGW_JSON_ARRAY && tree->n == 1);
+    rbgw_buf_reset(&out);
+    rc = rbgw_rpc_from_http(&arena, 204, rbgw_str_cstr(""), &out, NULL, &log, &tree, err,
+                            sizeof(err));
+    cr_expect_eq(rc, 0, "%s", err);
+    cr_expect(log.p == NULL);
+    rbgw_buf_free(&out);
 }
 
 /* pdns's json11 allows only space, \t, \r and \n around and between tokens (§1.4); yajl also
@@ -232,7 +335,8 @@ Test(rpc, check_reply_never_forwards_ff_vt)
     for (size_t i = 0; i < RBGW_NELEM(odd_ws); i++) {
         struct rbgw_buf out = RBGW_BUF_INIT;
         char err[256] = "";
-        int rc = rbgw_rpc_check_reply(&arena, rbgw_str_cstr(odd_ws[i].in), &out, err, sizeof(err));
+        int rc = rbgw_rpc_check_reply(&arena, rbgw_str_cstr(odd_ws[i].in), &out, NULL, NULL, err,
+                                      sizeof(err));
         if (rc == 0) {
             cr_expect(out.len > 0 && memchr(out.data, '\f', out.len) == NULL &&
                           memchr(out.data, '\v', out.len) == NULL,
@@ -320,10 +424,14 @@ Test(rpc, from_http_table)
         rbgw_buf_append_cstr(&out, "PREFIX");
         const struct rbgw_json *log = (const struct rbgw_json *)&out; /* poison */
         char err[256] = "";
+        bool said_false = true;
         int rc = rbgw_rpc_from_http(&arena, h->status, rbgw_str_make(h->body, h->bodylen), &out,
-                                    &log, err, sizeof(err));
+                                    &said_false, NULL, &log, err, sizeof(err));
         if (h->out != NULL) {
             cr_expect_eq(rc, 0, "%s: rejected: %s", h->name, err);
+            /* an empty body reads as true; otherwise the tree parser is the reference */
+            cr_expect_eq(said_false, tree_says_false(h->body, h->bodylen),
+                         "%s: said_false %d is wrong", h->name, said_false);
             cr_expect(out.len == 6 + h->outlen && memcmp(out.data + 6, h->out, h->outlen) == 0,
                       "%s: out %s, want PREFIX%s", h->name, rbgw_test_show(out.data, out.len),
                       rbgw_test_show(h->out, h->outlen));
@@ -401,9 +509,11 @@ Test(rpc, error_reply_exact_bytes)
         cr_expect_null(memchr(out.data, '\n', out.len), "%s: raw newline", e->name);
         struct rbgw_buf vetted = RBGW_BUF_INIT;
         char err[256] = "";
+        bool said_false = false;
         int rc = rbgw_rpc_check_reply(&arena, rbgw_str_make(out.data + 1, out.len - 1), &vetted,
-                                      err, sizeof(err));
+                                      &said_false, NULL, err, sizeof(err));
         cr_expect_eq(rc, 0, "%s: own error reply fails vetting: %s", e->name, err);
+        cr_expect(said_false, "%s: own error reply not seen as false", e->name);
         struct rbgw_json *root = NULL;
         if (rbgw_json_parse(&arena, out.data + 1, out.len - 1, &root, err, sizeof(err)) == 0) {
             const struct rbgw_json *r = rbgw_json_get(root, "result");
@@ -486,6 +596,31 @@ Test(rpc, peek_table)
         rbgw_rpc_decode(&arena, B("{\"method\":\"look\\u0075p\"}"), &call, err, sizeof(err)), 0,
         "%s", err);
     cr_expect_eq(call.mid, RBGW_M_LOOKUP);
+}
+
+/* The parameters' text, for the read cache's keys (cache.h): the value as written, or none. */
+Test(rpc, peek_params)
+{
+    static const struct {
+        const char *in;
+        const char *params; /* NULL: none */
+    } rows[] = {
+        {"{\"method\": \"lookup\", \"parameters\": {\"qname\": \"a.\", \"zone-id\": -1}}",
+         "{\"qname\": \"a.\", \"zone-id\": -1}"},
+        {"{\"parameters\" : { } , \"method\":\"m\"}", "{ }"},
+        {"{\"method\":\"m\",\"parameters\":null}", "null"},
+        {"{\"method\":\"getTSIGKeys\"}", NULL},
+    };
+    for (size_t i = 0; i < RBGW_NELEM(rows); i++) {
+        struct rbgw_rpc_peek pk;
+        cr_assert_eq(rbgw_rpc_peek(rows[i].in, strlen(rows[i].in), &pk), 0, "%s", rows[i].in);
+        if (rows[i].params == NULL) {
+            cr_expect_null(pk.params.p, "%s", rows[i].in);
+        } else {
+            cr_expect(rbgw_str_eq_cstr(pk.params, rows[i].params), "%s: params '%.*s'", rows[i].in,
+                      (int)pk.params.len, pk.params.p ? pk.params.p : "");
+        }
+    }
 }
 
 /* Whatever peek accepts, the full decoder must agree on the method (peek never invents one). */
