@@ -14,6 +14,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config clang         # toolchain (clang: a tree of scripts/test.sh)
     libuv1-dev libyajl-dev libzmq3-dev node-llhttp # rbgw's libraries (llhttp as C sources)
+    libssl-dev ca-certificates                     # TLS toward https:// responders
     libcriterion-dev                               # unit and integration tests
     pdns-server pdns-backend-remote                # end-to-end tests and the demo
     bind9-dnsutils                                 # dig

@@ -82,7 +82,7 @@ check_tools() {
         command -v clang >/dev/null 2>&1 || missing+=(clang)
     fi
     if command -v pkg-config >/dev/null 2>&1; then
-        for lib in libuv yajl libzmq criterion; do
+        for lib in libuv yajl libzmq openssl criterion; do
             pkg-config --exists "$lib" 2>/dev/null || missing+=("$lib (pkg-config)")
         done
     fi

@@ -27,16 +27,22 @@
  *
  * Every connection string is parsed and checked when it is applied, so errors come out in
  * reading order and each one names its place: "FILE:LINE: key: problem" or "--key: problem".
- * The module is pure: no logging, no I/O except reading the config file.
+ * The module is pure: no logging, no I/O except reading the config file and what it names
+ * (an http upstream's header files and TLS certificates are loaded to check them, a unix
+ * listener's group= is looked up), so --check-config finds what a start would.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "rbgw/config.h"
+#include "rbgw/httphdr.h"
+#include "rbgw/tls.h"
 #include "rbgw/url.h"
 
 enum opt_type {
@@ -265,6 +271,7 @@ rbgw_endpoint_conf_copy(struct rbgw_endpoint_conf *dst, const struct rbgw_endpoi
 {
     rbgw_connstr_copy(&dst->cs, &src->cs);
     dst->text = rbgw_xstrdup(src->text);
+    dst->raw = rbgw_xstrdup(src->raw);
     dst->origin = rbgw_xstrdup(src->origin);
 }
 
@@ -273,6 +280,7 @@ rbgw_endpoint_conf_free(struct rbgw_endpoint_conf *ec)
 {
     rbgw_connstr_free(&ec->cs);
     free(ec->text);
+    free(ec->raw);
     free(ec->origin);
     memset(ec, 0, sizeof(*ec));
 }
@@ -338,6 +346,60 @@ check_unix_path(struct loader *ld, const struct place *pl, const char *key, cons
     return 0;
 }
 
+int
+rbgw_config_unix_perm(const struct rbgw_connstr *cs, struct rbgw_unix_perm *out, char *err,
+                      size_t errlen)
+{
+    const char *m = rbgw_connstr_get(cs, "mode");
+    const char *g = rbgw_connstr_get(cs, "group");
+    out->mode = 0660;
+    out->gid = -1;
+    out->group = g;
+    if (m != NULL) {
+        size_t n = strlen(m);
+        if (n == 0 || n > 4 || strspn(m, "01234567") != n || strtoul(m, NULL, 8) > 0777) {
+            snprintf(err, errlen, "mode=%s is not an octal mode 0000..0777 (e.g. mode=0660)", m);
+            return RBGW_ECONFIG;
+        }
+        out->mode = (unsigned)strtoul(m, NULL, 8);
+    }
+    if (g == NULL) {
+        return 0;
+    }
+    if (*g == '\0') {
+        snprintf(err, errlen, "group= is empty (a group name or number, e.g. group=pdns)");
+        return RBGW_ECONFIG;
+    }
+    if (strspn(g, "0123456789") == strlen(g)) {
+        errno = 0;
+        unsigned long id = strtoul(g, NULL, 10);
+        if (errno != 0 || id > 0x7fffffffUL) {
+            snprintf(err, errlen, "group=%s is not a group number", g);
+            return RBGW_ECONFIG;
+        }
+        out->gid = (long)id;
+        return 0;
+    }
+    struct group gr, *res = NULL;
+    char buf[4096];
+    int rc = getgrnam_r(g, &gr, buf, sizeof(buf), &res);
+    if (res == NULL) {
+        snprintf(err, errlen, "group=%s: %s", g, rc != 0 ? strerror(rc) : "no such group");
+        return RBGW_ECONFIG;
+    }
+    out->gid = (long)gr.gr_gid;
+    return 0;
+}
+
+bool
+rbgw_config_upstream_reads_files(const struct rbgw_endpoint_conf *ec)
+{
+    const char *url = rbgw_connstr_get(&ec->cs, "url");
+    return ec->cs.transport == RBGW_TRANSPORT_HTTP &&
+           (rbgw_connstr_count(&ec->cs, "header-file") > 0 ||
+            (url != NULL && strncasecmp(url, "https://", 8) == 0));
+}
+
 /* Per-transport checks of a listener's connection string. */
 static int
 check_listener(struct loader *ld, const struct place *pl, const char *key,
@@ -348,12 +410,17 @@ check_listener(struct loader *ld, const struct place *pl, const char *key,
     switch (cs->transport) {
     case RBGW_TRANSPORT_PIPE:
         break;
-    case RBGW_TRANSPORT_UNIX:
+    case RBGW_TRANSPORT_UNIX: {
         if ((v = need(ld, pl, key, cs, "listener", "path", "unix:path=/run/rbgw.sock")) == NULL ||
             check_unix_path(ld, pl, key, v) != 0) {
             return RBGW_ECONFIG;
         }
+        struct rbgw_unix_perm perm;
+        if (rbgw_config_unix_perm(cs, &perm, why, sizeof(why)) != 0) {
+            return fail(ld, pl, key, "%s", why);
+        }
         break;
+    }
     case RBGW_TRANSPORT_HTTP: {
         if ((v = need(ld, pl, key, cs, "listener", "address", "http:address=127.0.0.1:8053")) ==
             NULL) {
@@ -385,6 +452,34 @@ check_listener(struct loader *ld, const struct place *pl, const char *key,
     RBGW_LISTENER_INT_OPTS(CHECK_INT)
 #undef CHECK_INT
     return 0;
+}
+
+/*
+ * An http upstream's extra headers and TLS settings, checked the way the upstream will use
+ * them: header files are read and every header is vetted (httphdr.c), and for https:// the TLS
+ * context is built (certificate files loaded), so --check-config finds what a start would.
+ */
+static int
+check_http_security(const struct rbgw_connstr *cs, const struct rbgw_url *u, char *why,
+                    size_t whylen)
+{
+    if (!u->tls) {
+        for (size_t i = 0; i < cs->nopts; i++) {
+            if (rbgw_tls_is_option(cs->opts[i].key)) {
+                snprintf(why, whylen, "%s= needs an https:// url", cs->opts[i].key);
+                return RBGW_ECONFIG;
+            }
+        }
+    }
+    struct rbgw_buf hdrs = RBGW_BUF_INIT;
+    int rc = rbgw_httphdr_build(cs, &hdrs, why, whylen);
+    rbgw_buf_free(&hdrs);
+    if (rc == 0 && u->tls) {
+        struct rbgw_tls_ctx *t;
+        rc = rbgw_tls_ctx_new(cs, u->host, &t, why, whylen);
+        rbgw_tls_ctx_free(t);
+    }
+    return rc;
 }
 
 static char *
@@ -553,7 +648,11 @@ check_upstream(struct loader *ld, const struct place *pl, const char *key,
         if (rbgw_url_parse(v, &u, why, sizeof(why)) != 0) {
             return fail(ld, pl, key, "url=%s: %s", v, why);
         }
+        int rc = check_http_security(cs, &u, why, sizeof(why));
         rbgw_url_free(&u);
+        if (rc != 0) {
+            return fail(ld, pl, key, "%s", why);
+        }
         break;
     }
     case RBGW_TRANSPORT_ZEROMQ:
@@ -599,7 +698,8 @@ add_endpoint(struct loader *ld, const struct opt *o, const char *value, const st
     *eps = rbgw_xrealloc(*eps, (*n + 1) * sizeof(**eps));
     struct rbgw_endpoint_conf *ep = &(*eps)[*n];
     ep->cs = cs;
-    ep->text = rbgw_xstrdup(value);
+    ep->text = rbgw_connstr_masked(value);
+    ep->raw = rbgw_xstrdup(value);
     ep->origin = origin_of(pl, origin_key);
     (*n)++;
     return 0;
@@ -1246,14 +1346,18 @@ rbgw_config_usage(FILE *f)
             "  means key=yes.  Values cannot contain commas.\n"
             "  listen:   pipe                          stdin/stdout (pdns runs rbgw as a "
             "coprocess)\n"
-            "            unix:path=SOCKET              unix socket\n"
+            "            unix:path=SOCKET              unix socket; mode=0660 (default),\n"
+            "                                          group=NAME: who may connect\n"
             "            http:address=HOST:PORT        HTTP (pdns's http connector)\n"
             "            zeromq:endpoint=ENDPOINT      ZeroMQ ROUTER socket, bound\n"
             "  upstream: pipe:command=PROGRAM ARGS     coprocesses (argv split on single spaces)\n"
             "            unix:path=SOCKET              unix socket\n"
-            "            http:url=http://HOST[:PORT][/PATH]\n"
-            "                                          HTTP, no TLS; also url-suffix=, post=yes,\n"
-            "                                          post_json=yes (pdns's three modes)\n"
+            "            http:url=http[s]://HOST[:PORT][/PATH]\n"
+            "                                          HTTP; also url-suffix=, post=yes,\n"
+            "                                          post_json=yes (pdns's three modes),\n"
+            "                                          header=NAME: VALUE, header-file=FILE;\n"
+            "                                          https: tls-ca=FILE, tls-cert=FILE,\n"
+            "                                          tls-key=FILE, tls-name=NAME, tls-verify=no\n"
             "            zeromq:endpoint=ENDPOINT      ZeroMQ REQ socket, connected\n"
             "  Upstream options rbgw reads (times in milliseconds):\n");
 #define USAGE_INT(name, def, min, max, help)                                                       \

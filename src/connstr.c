@@ -74,9 +74,12 @@ set_opt(struct rbgw_connstr *cs, char *key, char *value)
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(cs->opts[mid].key, key);
         if (c == 0) {
-            /* pdns's map assignment: the last occurrence wins */
-            free(cs->opts[mid].value);
-            cs->opts[mid].value = value;
+            /* pdns's map assignment: the last occurrence wins; the earlier ones are kept aside
+             * for options rbgw allows several times (rbgw_connstr_get_nth). */
+            struct rbgw_connstr_opt *o = &cs->opts[mid];
+            o->prev = rbgw_xrealloc(o->prev, (o->nprev + 1) * sizeof(*o->prev));
+            o->prev[o->nprev++] = o->value;
+            o->value = value;
             free(key);
             return;
         }
@@ -90,6 +93,8 @@ set_opt(struct rbgw_connstr *cs, char *key, char *value)
     memmove(&cs->opts[lo + 1], &cs->opts[lo], (cs->nopts - lo) * sizeof(*cs->opts));
     cs->opts[lo].key = key;
     cs->opts[lo].value = value;
+    cs->opts[lo].prev = NULL;
+    cs->opts[lo].nprev = 0;
     cs->nopts++;
 }
 
@@ -175,6 +180,10 @@ rbgw_connstr_free(struct rbgw_connstr *cs)
     for (size_t i = 0; i < cs->nopts; i++) {
         free(cs->opts[i].key);
         free(cs->opts[i].value);
+        for (size_t j = 0; j < cs->opts[i].nprev; j++) {
+            free(cs->opts[i].prev[j]);
+        }
+        free(cs->opts[i].prev);
     }
     free(cs->opts);
     free(cs->type);
@@ -189,20 +198,26 @@ rbgw_connstr_copy(struct rbgw_connstr *dst, const struct rbgw_connstr *src)
     dst->nopts = src->nopts;
     dst->opts = src->nopts ? rbgw_xcalloc(src->nopts, sizeof(*dst->opts)) : NULL;
     for (size_t i = 0; i < src->nopts; i++) {
-        dst->opts[i].key = rbgw_xstrdup(src->opts[i].key);
-        dst->opts[i].value = rbgw_xstrdup(src->opts[i].value);
+        const struct rbgw_connstr_opt *o = &src->opts[i];
+        dst->opts[i].key = rbgw_xstrdup(o->key);
+        dst->opts[i].value = rbgw_xstrdup(o->value);
+        dst->opts[i].nprev = o->nprev;
+        dst->opts[i].prev = o->nprev ? rbgw_xcalloc(o->nprev, sizeof(*o->prev)) : NULL;
+        for (size_t j = 0; j < o->nprev; j++) {
+            dst->opts[i].prev[j] = rbgw_xstrdup(o->prev[j]);
+        }
     }
 }
 
-const char *
-rbgw_connstr_get(const struct rbgw_connstr *cs, const char *key)
+static const struct rbgw_connstr_opt *
+find(const struct rbgw_connstr *cs, const char *key)
 {
     size_t lo = 0, hi = cs->nopts;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(cs->opts[mid].key, key);
         if (c == 0) {
-            return cs->opts[mid].value;
+            return &cs->opts[mid];
         }
         if (c < 0) {
             lo = mid + 1;
@@ -211,6 +226,120 @@ rbgw_connstr_get(const struct rbgw_connstr *cs, const char *key)
         }
     }
     return NULL;
+}
+
+const char *
+rbgw_connstr_get(const struct rbgw_connstr *cs, const char *key)
+{
+    const struct rbgw_connstr_opt *o = find(cs, key);
+    return o ? o->value : NULL;
+}
+
+size_t
+rbgw_connstr_count(const struct rbgw_connstr *cs, const char *key)
+{
+    const struct rbgw_connstr_opt *o = find(cs, key);
+    return o ? o->nprev + 1 : 0;
+}
+
+const char *
+rbgw_connstr_get_nth(const struct rbgw_connstr *cs, const char *key, size_t i)
+{
+    const struct rbgw_connstr_opt *o = find(cs, key);
+    if (o == NULL || i > o->nprev) {
+        return NULL;
+    }
+    return i < o->nprev ? o->prev[i] : o->value;
+}
+
+bool
+rbgw_connstr_is_secret(const char *key)
+{
+    return strcmp(key, "header") == 0;
+}
+
+/* The userinfo of the URL v[0..n) ("user:pass" in "https://user:pass@host/"), if any. */
+static bool
+userinfo(const char *v, size_t n, const char **ui, size_t *len)
+{
+    for (size_t i = 0; i + 3 <= n; i++) {
+        if (memcmp(v + i, "://", 3) == 0) {
+            const char *auth = v + i + 3, *end = v + n;
+            const char *a = auth;
+            while (a < end && *a != '/' && *a != '?' && *a != '#') {
+                a++;
+            }
+            for (const char *at = a; at > auth; at--) {
+                if (at[-1] == '@') {
+                    *ui = auth;
+                    *len = (size_t)(at - 1 - auth);
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+    return false;
+}
+
+char *
+rbgw_connstr_masked(const char *s)
+{
+    static const char mask[] = "***";
+    size_t n = strlen(s);
+    /* A masked token is at most 4 bytes longer than it was (" ***" after "NAME:", or "***"
+     * for a one-byte userinfo), and a masked token ("header=...", "url=x://@") is at least 7
+     * bytes long. */
+    char *out = rbgw_xmalloc(n + (n / 7 + 1) * 4 + 1);
+    char *o = out;
+    const char *colon = strchr(s, ':');
+    const char *p = colon ? colon + 1 : s + n;
+    memcpy(o, s, (size_t)(p - s));
+    o += p - s;
+    while (*p != '\0') {
+        const char *ui;
+        size_t uilen;
+        size_t tok = strcspn(p, ",");
+        const char *eq = memchr(p, '=', tok);
+        char key[32];
+        size_t klen = eq ? (size_t)(eq - p) : 0;
+        if (eq != NULL && klen < sizeof(key)) {
+            memcpy(key, p, klen);
+            key[klen] = '\0';
+        } else {
+            key[0] = '\0';
+        }
+        if (key[0] != '\0' && rbgw_connstr_is_secret(key)) {
+            /* header=NAME: VALUE keeps NAME, so a reader still sees which header it is. */
+            const char *v = eq + 1;
+            const char *hc = memchr(v, ':', tok - klen - 1);
+            size_t keep = hc ? (size_t)(hc - p) + 1 : klen + 1;
+            memcpy(o, p, keep);
+            o += keep;
+            if (hc) {
+                *o++ = ' ';
+            }
+            memcpy(o, mask, sizeof(mask) - 1);
+            o += sizeof(mask) - 1;
+        } else if (strcmp(key, "url") == 0 && userinfo(eq + 1, tok - klen - 1, &ui, &uilen)) {
+            /* url=https://user:pass@host/: rbgw ignores the userinfo, but it may be a password. */
+            memcpy(o, p, (size_t)(ui - p));
+            o += ui - p;
+            memcpy(o, mask, sizeof(mask) - 1);
+            o += sizeof(mask) - 1;
+            memcpy(o, ui + uilen, tok - (size_t)(ui + uilen - p));
+            o += tok - (size_t)(ui + uilen - p);
+        } else {
+            memcpy(o, p, tok);
+            o += tok;
+        }
+        p += tok;
+        if (*p == ',') {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
 }
 
 int

@@ -265,8 +265,8 @@ upstream_same(const struct rbgw_generation *g, const char *name,
 {
     for (size_t i = 0; g && i < g->nupstreams; i++) {
         struct rbgw_upstream *u = g->upstreams[i];
-        if (strcmp(u->name, name) == 0 && strcmp(u->conf->text, ec->text) == 0 &&
-            u->max_reply_size == max_reply_size) {
+        if (strcmp(u->name, name) == 0 && strcmp(u->conf->raw, ec->raw) == 0 &&
+            u->max_reply_size == max_reply_size && !rbgw_config_upstream_reads_files(ec)) {
             return u;
         }
     }
@@ -633,7 +633,7 @@ listener_kept(struct rbgw_listener *const *old, size_t n, const bool *taken,
               const struct rbgw_endpoint_conf *ec)
 {
     for (size_t j = 0; j < n; j++) {
-        if (!taken[j] && strcmp(old[j]->conf->text, ec->text) == 0) {
+        if (!taken[j] && strcmp(old[j]->conf->raw, ec->raw) == 0) {
             return j;
         }
     }

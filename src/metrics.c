@@ -27,6 +27,7 @@
 #include "rbgw/gateway.h"
 #include "rbgw/json.h"
 #include "rbgw/metrics.h"
+#include "rbgw/tls.h"
 
 const uint64_t rbgw_hist_bounds_ns[RBGW_HIST_NBOUNDS] = {
 #define RBGW_X(us, text) (uint64_t)(us) * 1000u,
@@ -429,6 +430,19 @@ render_upstreams(struct rbgw_gateway *gw, struct rbgw_buf *b)
         sample_u64(b, RBGW_MF_UP_CHECKS, ls, 2, u->stats.checks_ok);
         ls[1].v = "failed";
         sample_u64(b, RBGW_MF_UP_CHECKS, ls, 2, u->stats.checks_failed);
+    }
+    family(b, RBGW_MF_UP_TLS);
+    for (size_t i = 0; i < n; i++) {
+        const struct rbgw_upstream *u = rbgw_gateway_upstream(gw, i);
+        if (u->tls == NULL) {
+            continue; /* plain http://, unix, pipe, zeromq: no TLS */
+        }
+        struct lbl ls[2] = {{"upstream", u->name}, {"kind", "full"}};
+        sample_u64(b, RBGW_MF_UP_TLS, ls, 2, u->tls->full);
+        ls[1].v = "resumed";
+        sample_u64(b, RBGW_MF_UP_TLS, ls, 2, u->tls->resumed);
+        ls[1].v = "failed";
+        sample_u64(b, RBGW_MF_UP_TLS, ls, 2, u->tls->failed);
     }
 }
 

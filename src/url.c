@@ -1,12 +1,11 @@
 /*
- * url.c: http:// URLs (upstream url=) and host:port pairs (listener address=).
+ * url.c: http:// and https:// URLs (upstream url=) and host:port pairs (listener address=).
  *
- * A hand-written splitter rather than a general URI library: rbgw needs exactly the four
- * pieces pdns's yahttp uses (host for connecting and the Host header, port, path for the
- * request line) and must reject what pdns would mishandle silently (https, which pdns "speaks"
- * as plain HTTP to port 443).  Splitting order follows RFC 3986: the authority ends at the
- * first '/', '?' or '#'; userinfo is everything before the authority's last '@'; a host that
- * starts with '[' is an IPv6 literal, checked with inet_pton.
+ * A hand-written splitter rather than a general URI library: rbgw needs exactly the pieces
+ * pdns's yahttp uses (host for connecting and the Host header, port, path for the request
+ * line) plus whether the scheme asks for TLS.  Splitting order follows RFC 3986: the
+ * authority ends at the first '/', '?' or '#'; userinfo is everything before the authority's
+ * last '@'; a host that starts with '[' is an IPv6 literal, checked with inet_pton.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -141,23 +140,18 @@ rbgw_url_parse(const char *s, struct rbgw_url *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     if (s == NULL || *s == '\0') {
-        snprintf(err, errlen, "empty URL (expected http://host[:port][/path])");
+        snprintf(err, errlen, "empty URL (expected http[s]://host[:port][/path])");
         return RBGW_ECONFIG;
     }
     const char *sep = strstr(s, "://");
     if (sep == NULL) {
-        snprintf(err, errlen, "'%s' is not a URL (expected http://host[:port][/path])", s);
+        snprintf(err, errlen, "'%s' is not a URL (expected http[s]://host[:port][/path])", s);
         return RBGW_ECONFIG;
     }
     size_t slen = (size_t)(sep - s);
-    if (slen == 5 && strncasecmp(s, "https", 5) == 0) {
-        snprintf(err, errlen,
-                 "https is not supported (rbgw, like pdns, speaks no TLS); "
-                 "use http://");
-        return RBGW_ECONFIG;
-    }
-    if (slen != 4 || strncasecmp(s, "http", 4) != 0) {
-        snprintf(err, errlen, "unsupported URL scheme '%.*s' (expected http://)",
+    bool tls = slen == 5 && strncasecmp(s, "https", 5) == 0;
+    if (!tls && (slen != 4 || strncasecmp(s, "http", 4) != 0)) {
+        snprintf(err, errlen, "unsupported URL scheme '%.*s' (expected http:// or https://)",
                  (int)(slen > 32 ? 32 : slen), s);
         return RBGW_ECONFIG;
     }
@@ -178,10 +172,11 @@ rbgw_url_parse(const char *s, struct rbgw_url *out, char *err, size_t errlen)
         snprintf(err, errlen, "empty host in URL '%s'", s);
         return RBGW_ECONFIG;
     }
-    if (parse_hostport(auth, alen, false, 80, out, err, errlen) != 0) {
+    if (parse_hostport(auth, alen, false, tls ? 443 : 80, out, err, errlen) != 0) {
         rbgw_url_free(out);
         return RBGW_ECONFIG;
     }
+    out->tls = tls;
     size_t plen = *tail == '/' ? strcspn(tail, "?#") : 0;
     out->path = rbgw_xstrndup(tail, plen);
     return 0;

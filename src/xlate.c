@@ -37,6 +37,9 @@
  *    return RBGW_EPROTO for the same inputs.
  *  - A header value with CR, LF or NUL, or a path with a control byte, space or DEL, would
  *    let a caller inject or break HTTP framing; pdns writes them raw, we refuse (RBGW_EPROTO).
+ *  - The method name goes into the REST and post paths raw, as pdns writes it; every pdns
+ *    method is letters and digits, and any other byte ('/', '.', '?', '#', '%') could move
+ *    the request elsewhere on the responder, so such a name is refused (RBGW_EPROTO).
  *  - yahttp refuses URLs over 2048 bytes and then sends an empty path; we send the full path.
  *  - post_json sends `raw` trimmed of JSON whitespace (pdns sends its own serialisation of the
  *    same object); when raw is empty we serialise {"method", "parameters"} in json11 form.
@@ -294,6 +297,23 @@ conv_text(struct xreq *r, const struct rbgw_json *v, enum rbgw_rest_conv c, cons
 
 /* ---- REST: path, headers, body ------------------------------------------------------------ */
 
+/* A method name goes into the path raw: only letters and digits (every pdns method) may.  A
+ * name the method table knows is one of them already. */
+static int
+check_method(struct xreq *r, struct rbgw_str method)
+{
+    for (size_t i = 0; i < method.len; i++) {
+        unsigned char c = (unsigned char)method.p[i];
+        if (!is_alnum(c)) {
+            return fail(r,
+                        "method name holds byte 0x%02x; only letters and digits can go into "
+                        "the request path",
+                        c);
+        }
+    }
+    return 0;
+}
+
 /* The method's REST row; pdns's generic rule for unknown methods and those it never sends over
  * HTTP (initialize). */
 static const struct rbgw_rest *
@@ -495,6 +515,9 @@ build_rest(struct xreq *r, const struct rbgw_http_target *t, enum rbgw_method m,
     }
     const struct rbgw_rest *row = rest_row(m);
     int rc;
+    if (m == RBGW_M_UNKNOWN && (rc = check_method(r, method)) != 0) {
+        return rc;
+    }
 
     r->verb = rbgw_rest_verb_names[row->verb];
     rbgw_buf_append_str(&r->path, t->path);
@@ -535,9 +558,13 @@ build_rest(struct xreq *r, const struct rbgw_http_target *t, enum rbgw_method m,
 
 /* §4.5: POST <path>/<method><suffix>, body parameters=<urlencoded json11 text>. */
 static int
-build_post(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_str method,
-           const struct rbgw_json *params)
+build_post(struct xreq *r, const struct rbgw_http_target *t, enum rbgw_method m,
+           struct rbgw_str method, const struct rbgw_json *params)
 {
+    int rc = m == RBGW_M_UNKNOWN ? check_method(r, method) : 0;
+    if (rc != 0) {
+        return rc;
+    }
     r->verb = "POST";
     rbgw_buf_append_str(&r->path, t->path);
     rbgw_buf_putc(&r->path, '/');
@@ -604,12 +631,13 @@ build_post_json(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_st
 
 /*
  * Headers as yahttp writes them: sorted by name case-insensitively, each name capitalised after
- * every '-' and lowercase elsewhere (camelizeHeader), "Name: value\r\n", then the empty line.
- * This is the one place that decides header bytes.  h[] arrives sorted: write_request adds the
- * fixed headers in order and rbgw_rest_header_params is sorted (the wire golden tests pin it).
+ * every '-' and lowercase elsewhere (camelizeHeader), "Name: value\r\n", then the upstream's
+ * own headers (extra: pre-rendered lines, as configured), then the empty line.  This is the one
+ * place that decides header bytes.  h[] arrives sorted: write_request adds the fixed headers in
+ * order and rbgw_rest_header_params is sorted (the wire golden tests pin it).
  */
 static void
-write_head(struct rbgw_buf *out, const struct xhdr *h, size_t n)
+write_head(struct rbgw_buf *out, const struct xhdr *h, size_t n, const struct rbgw_str *extra)
 {
     for (size_t i = 0; i < n; i++) {
         char name[64];
@@ -633,6 +661,9 @@ write_head(struct rbgw_buf *out, const struct xhdr *h, size_t n)
         }
         memcpy(dst + len + 2 + h[i].value.len, "\r\n", 2);
         out->len += len + 4 + h[i].value.len;
+    }
+    if (extra->len > 0) {
+        rbgw_buf_append(out, extra->p, extra->len);
     }
     rbgw_buf_append(out, "\r\n", 2);
 }
@@ -689,7 +720,7 @@ write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf 
         rbgw_buf_append(out, r->query.data, r->query.len);
     }
     rbgw_buf_append_cstr(out, " HTTP/1.1\r\n");
-    write_head(out, h, n);
+    write_head(out, h, n, &t->extra);
     if (r->has_body) {
         rbgw_buf_append(out, r->body.data, r->body.len);
     }
@@ -726,7 +757,7 @@ rbgw_xlate_rpc_to_http_with(struct rbgw_xlate_scratch *xs, const struct rbgw_htt
     int rc;
     switch (t->mode) {
     case RBGW_HTTP_POST:
-        rc = build_post(&r, t, method, params);
+        rc = build_post(&r, t, m, method, params);
         break;
     case RBGW_HTTP_POST_JSON:
         rc = build_post_json(&r, t, method, params, raw);

@@ -89,7 +89,9 @@ enum rbgw_log_format {
 /** One listen= or upstream= entry. */
 struct rbgw_endpoint_conf {
     struct rbgw_connstr cs; /* parsed connection string (owned) */
-    char *text;             /* owned: the string as written */
+    char *text;             /* owned: the string as written, secrets masked (header= values,
+                               a URL's userinfo): for messages and --check-config */
+    char *raw;              /* owned: the string exactly as written: what a reload compares */
     char *origin;           /* owned: "file:line" or "--upstream", for later error messages */
 };
 
@@ -186,6 +188,29 @@ void rbgw_config_man_admin_opts(FILE *f);
 char *rbgw_config_upstream_name(const struct rbgw_config *cfg, size_t i);
 /** Name of listener i, the same way ("pipe#1", "unix#2").  Caller frees. */
 char *rbgw_config_listener_name(const struct rbgw_config *cfg, size_t i);
+
+/** Who may connect to a unix listener's socket file: its mode= and group= options. */
+struct rbgw_unix_perm {
+    unsigned mode;     /* mode= in octal, 0..0777; default 0660 (never world-writable unless
+                          written so) */
+    long gid;          /* group=, resolved; -1 when absent (the file keeps rbgw's group) */
+    const char *group; /* borrowed from the options: group= as written, or NULL */
+};
+
+/**
+ * Read mode= and group= of a unix listener's options (group names are looked up now).
+ * Returns 0, or RBGW_ECONFIG with a reason in err ("group=nosuch: no such group",
+ * "mode=0999 is not an octal mode 0000..0777 (e.g. mode=0660)").
+ */
+int rbgw_config_unix_perm(const struct rbgw_connstr *cs, struct rbgw_unix_perm *out, char *err,
+                          size_t errlen) RBGW_MUSTCHECK;
+
+/**
+ * True if an upstream's settings come partly from files read when it is made (header-file=,
+ * and for https:// the certificates and CA store): a reload makes such an upstream anew even
+ * when its text is unchanged, so a rotated token or certificate takes effect.
+ */
+bool rbgw_config_upstream_reads_files(const struct rbgw_endpoint_conf *ec);
 
 /** "error", "warning", "info", "debug". */
 const char *rbgw_log_level_name(enum rbgw_log_level l);

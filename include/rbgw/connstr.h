@@ -5,6 +5,10 @@
  *                         at its first '=', a token without '=' gets "yes", nothing trimmed,
  *                         a repeated key keeps its last value.
  *
+ * rbgw_connstr_get() and `initialize` see pdns's "last value wins"; the earlier values of a
+ * repeated key are kept too, for the few rbgw options that may be given several times
+ * (header= on an http upstream): rbgw_connstr_count() / rbgw_connstr_get_nth().
+ *
  * rbgw also accepts "zmq" for "zeromq" (the old docs' spelling) and a bare type with no ':'
  * ("pipe") for listeners.  Options are kept sorted byte-wise by key, as pdns's std::map keeps
  * them, because that is the order in which `initialize` sends them.
@@ -25,8 +29,10 @@ enum rbgw_transport {
 };
 
 struct rbgw_connstr_opt {
-    char *key;   /* owned, NUL-terminated, exactly as written (not trimmed) */
-    char *value; /* owned, NUL-terminated; "yes" for a token without '=' */
+    char *key;    /* owned, NUL-terminated, exactly as written (not trimmed) */
+    char *value;  /* owned, NUL-terminated; "yes" for a token without '='; the last occurrence */
+    char **prev;  /* owned array of owned strings: earlier values of a repeated key, in order */
+    size_t nprev; /* entries in prev */
 };
 
 struct rbgw_connstr {
@@ -58,6 +64,24 @@ void rbgw_connstr_copy(struct rbgw_connstr *dst, const struct rbgw_connstr *src)
 
 /** Value of key, or NULL when absent. */
 const char *rbgw_connstr_get(const struct rbgw_connstr *cs, const char *key);
+
+/** How many times key was given (0 when absent). */
+size_t rbgw_connstr_count(const struct rbgw_connstr *cs, const char *key);
+/** The i-th value of key in the order written (i < rbgw_connstr_count), else NULL. */
+const char *rbgw_connstr_get_nth(const struct rbgw_connstr *cs, const char *key, size_t i);
+
+/**
+ * Options whose values are secrets (header=: an Authorization value): never echoed.  True if
+ * key is one of them.
+ */
+bool rbgw_connstr_is_secret(const char *key);
+/**
+ * A copy of the connection string s with the value of every secret option masked, for logs and
+ * --check-config: "header=Authorization: Bearer abc" -> "header=Authorization: ***" (the header
+ * name stays; everything after its ':' is replaced), and a URL's userinfo too (a "user:pw@" in
+ * front of url='s host becomes "***@").  Caller frees.
+ */
+char *rbgw_connstr_masked(const char *s);
 
 /**
  * Integer option: absent -> *out = def and 0.  Present but not a whole decimal number within

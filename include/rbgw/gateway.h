@@ -49,6 +49,7 @@
 #include "rbgw/session.h"
 
 struct rbgw_request;
+struct rbgw_tls_stats;
 struct rbgw_call;
 struct rbgw_connpool;
 struct rbgw_admin;
@@ -128,6 +129,8 @@ struct rbgw_upstream {
     void *impl;                            /* owned by the transport */
     struct rbgw_connpool *cp;              /* borrowed: the connection pool inside impl, set by
                                               rbgw_connpool_init (connpool.h) */
+    const struct rbgw_tls_stats *tls;      /* borrowed from impl: TLS handshake counters of an
+                                              https:// upstream (tls.h), or NULL */
     struct rbgw_member *member;            /* owned: fan-out's state for it: health, legs in
                                               flight, check timer (fanout.c) */
     uint32_t refs;                         /* generations listing it */

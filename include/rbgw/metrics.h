@@ -245,6 +245,8 @@ struct rbgw_gateway;
     X(UP_EJECTIONS, "rbgw_upstream_ejections_total", "counter", "times the upstream was ejected")  \
     X(UP_CHECKS, "rbgw_upstream_health_checks_total", "counter",                                   \
       "health checks of the ejected upstream, by result")                                          \
+    X(UP_TLS, "rbgw_upstream_tls_handshakes_total", "counter",                                     \
+      "TLS handshakes of an https:// upstream: kind=full (new session), resumed, failed")          \
     X(POOL_UP, "rbgw_pool_members_up", "gauge", "members of a pool in service")                    \
     X(POOL_MEMBERS, "rbgw_pool_members", "gauge", "members of a pool")                             \
     X(BUDGET, "rbgw_retry_budget_tokens", "gauge",                                                 \

@@ -28,6 +28,8 @@ struct rbgw_http_target {
     struct rbgw_str host;     /* the URL's host, no port, no brackets (xlate brackets IPv6) */
     struct rbgw_str path;     /* the URL's path without a trailing query; "" when none */
     struct rbgw_str suffix;   /* url-suffix= (REST and post modes only) */
+    struct rbgw_str extra;    /* the upstream's own headers, "Name: value\r\n" lines checked by
+                                 httphdr.c, written after the generated ones; may be empty */
 };
 
 /**

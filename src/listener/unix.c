@@ -13,6 +13,13 @@
  *
  * Start-up: a socket file left by a dead rbgw (connect refused) is removed; a path that a live
  * server answers on, or that is not a socket, is an error: two gateways must not share a path.
+ *
+ * Who may connect: the socket file gets mode= (default 0660: owner and group, never the world
+ * unless written so) and group= (e.g. group=pdns).  The order bind, chmod, chown, listen is
+ * what makes this race-free: a unix socket that is bound but not yet listening refuses every
+ * connect (ECONNREFUSED), and the kernel checks the file's permissions at connect time, so no
+ * client can get in under the permissions bind() gave the file (which depend on the umask).
+ * No umask juggling (process-wide) and no rename of a temporary name are needed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -176,15 +183,10 @@ unix_start(struct rbgw_listener *l, char *err, size_t errlen)
                  sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
         return RBGW_ECONFIG;
     }
-    long mode = -1;
-    const char *mode_s = rbgw_connstr_get(cs, "mode");
-    if (mode_s) {
-        char *end;
-        mode = strtol(mode_s, &end, 8);
-        if (*mode_s == '\0' || *end != '\0' || mode < 0 || mode > 07777) {
-            snprintf(err, errlen, "mode=%s is not an octal file mode (e.g. mode=0660)", mode_s);
-            return RBGW_ECONFIG;
-        }
+    struct rbgw_unix_perm perm;
+    int prc = rbgw_config_unix_perm(cs, &perm, err, errlen);
+    if (prc != 0) {
+        return prc;
     }
     int live = probe_path(path, err, errlen);
     if (live < 0) {
@@ -217,16 +219,30 @@ unix_start(struct rbgw_listener *l, char *err, size_t errlen)
         return rc;
     }
     ul->bound = 1;
-    if (mode >= 0 && chmod(path, (mode_t)mode) != 0) {
-        snprintf(err, errlen, "cannot chmod %s to %lo: %s", path, mode, strerror(errno));
+    /* Bound, not listening: nobody can connect until the permissions below are in place. */
+    if (chmod(path, (mode_t)perm.mode) != 0) {
+        snprintf(err, errlen, "cannot set the mode of %s to %04o: %s", path, perm.mode,
+                 strerror(errno));
         return RBGW_ECONFIG;
+    }
+    if (perm.gid >= 0 && chown(path, (uid_t)-1, (gid_t)perm.gid) != 0) {
+        snprintf(err, errlen,
+                 "cannot give %s to group %s: %s (rbgw must run as root or be a member of that "
+                 "group)",
+                 path, perm.group, strerror(errno));
+        return RBGW_ECONFIG;
+    }
+    if (perm.mode & 0002) {
+        rbgw_log_warn("unix listener %s: mode=%04o lets every local user send calls", path,
+                      perm.mode);
     }
     rc = uv_listen((uv_stream_t *)&ul->server, 128, on_connection);
     if (rc < 0) {
         snprintf(err, errlen, "cannot listen on %s: %s", path, uv_strerror(rc));
         return rc;
     }
-    rbgw_log_info("listening on unix:%s", path);
+    rbgw_log_info("listening on unix:%s (mode %04o%s%s)", path, perm.mode,
+                  perm.group ? ", group " : "", perm.group ? perm.group : "");
     return 0;
 }
 

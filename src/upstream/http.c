@@ -4,7 +4,14 @@
  * The pool (connpool.c) does keep-alive bookkeeping, timeouts, queueing and the retry rule; this
  * file only opens TCP connections, writes the translated request and parses the response:
  *
- *   http_upstream { pool, url, target } ──pool──> http_conn { upconn, tcp, parser, buffers }
+ *   http_upstream { cp, url, target, xprt ops, tls ctx, headers }
+ *        ──pool──> http_conn { upconn, tcp, xprt, parser, buffers }
+ *
+ * Bytes go through a transport layer (xprt.h): plain TCP for http://, TLS for https://, picked
+ * once per upstream.  This file connects the socket (resolution, address fallback) and from
+ * then on reads and writes only plaintext through conn->x; it never calls OpenSSL.  The layer
+ * reports back through the upcalls below (ready, data, eof, fail, write_failed); a TLS
+ * handshake or certificate failure arrives as a connect failure with OpenSSL's reason.
  *
  * Responses are parsed by llhttp straight from a shared read slab; the body is copied once.
  * rbgw_rpc_from_http() applies pdns's acceptance rules (protocol.md §4.4) and flattens the
@@ -17,27 +24,33 @@
 
 #include <llhttp.h>
 
+#include "rbgw/httphdr.h"
 #include "rbgw/log.h"
 #include "rbgw/outcome.h"
 #include "rbgw/connpool.h"
+#include "rbgw/tls.h"
 #include "rbgw/url.h"
 #include "rbgw/xlate.h"
+#include "upstream/xprt.h"
 
 struct http_upstream {
-    struct rbgw_connpool cp;        /* connection pool */
-    struct rbgw_url url;            /* owned: parsed url= */
-    struct rbgw_http_target target; /* translation settings (views into url / conf) */
-    struct sockaddr_storage addr;   /* literal address, when the url host is an IP */
-    bool literal;                   /* addr is valid; no resolution needed */
-    char port_str[8];               /* for getaddrinfo */
-    size_t max_reply;               /* max-reply-size */
+    struct rbgw_connpool cp;          /* connection pool */
+    struct rbgw_url url;              /* owned: parsed url= */
+    struct rbgw_http_target target;   /* translation settings (views into url / conf) */
+    struct sockaddr_storage addr;     /* literal address, when the url host is an IP */
+    bool literal;                     /* addr is valid; no resolution needed */
+    char port_str[8];                 /* for getaddrinfo */
+    size_t max_reply;                 /* max-reply-size */
+    const struct rbgw_xprt_ops *xprt; /* byte layer: TCP, or TLS for https:// */
+    struct rbgw_tls_ctx *tls;         /* owned: https:// settings and session cache, or NULL */
+    struct rbgw_buf headers;          /* owned: header= / header-file= lines, rendered once */
 };
 
 struct http_conn {
     struct rbgw_upconn base;      /* must stay first */
     uv_tcp_t tcp;                 /* the socket */
+    struct rbgw_xprt x;           /* the byte layer over tcp (TCP or TLS) */
     uv_connect_t creq;            /* connect request */
-    uv_write_t wreq;              /* request write */
     uv_getaddrinfo_t gai;         /* name resolution (hostnames only) */
     struct addrinfo *ai_list;     /* owned: resolved addresses */
     struct addrinfo *ai_next;     /* next address to try */
@@ -60,6 +73,25 @@ upstream_of(struct http_conn *c)
     return c->base.cp->transport;
 }
 
+static struct http_conn *
+conn_of(struct rbgw_xprt *x)
+{
+    return rbgw_container_of(x, struct http_conn, x);
+}
+
+/* Layer errors are either UV_E* codes or already a class (RBGW_ELOCAL from TLS). */
+static int
+status_of(int rc, int otherwise)
+{
+    return rc <= RBGW_EPARSE ? rc : rbgw_outcome_from_uv(rc, otherwise);
+}
+
+static const char *
+err_name(int rc)
+{
+    return rc <= RBGW_EPARSE ? rbgw_strerror(rc) : uv_err_name(rc);
+}
+
 /* ---- closing ---- */
 
 static void
@@ -73,6 +105,7 @@ unpend(struct http_conn *c)
         rbgw_buf_free(&c->body);
         rbgw_buf_free(&c->out);
         rbgw_xlate_scratch_free(&c->xs);
+        c->x.ops->free(&c->x);
         rbgw_upconn_free(&c->base);
     }
 }
@@ -80,7 +113,7 @@ unpend(struct http_conn *c)
 static void
 on_tcp_closed(uv_handle_t *h)
 {
-    unpend(h->data);
+    unpend(rbgw_container_of(h, struct http_conn, tcp));
 }
 
 static void
@@ -92,6 +125,7 @@ http_conn_close(struct rbgw_upconn *uc)
     if (c->tcp_open) {
         c->tcp_open = 0;
         c->pending++;
+        c->x.ops->shutdown(&c->x);
         uv_close((uv_handle_t *)&c->tcp, on_tcp_closed);
     }
     if (c->gai_active) {
@@ -153,46 +187,27 @@ response_done(struct http_conn *c, bool clean_end)
     }
 }
 
+/* ---- the layer's upcalls ---- */
+
 static void
-on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+on_data(struct rbgw_xprt *x, const char *p, size_t n)
 {
-    struct http_conn *c = s->data;
-    if (nread == 0 || c->closing) {
+    struct http_conn *c = conn_of(x);
+    if (c->closing) {
         return;
     }
     if (c->base.state == RBGW_UPCONN_IDLE) {
-        rbgw_upconn_lost(&c->base, nread < 0 ? "closed by the server"
-                                             : "the server sent bytes nobody asked for");
+        rbgw_upconn_lost(&c->base, "the server sent bytes nobody asked for");
         return;
     }
     if (c->base.state != RBGW_UPCONN_BUSY || c->base.call == NULL) {
         return;
     }
-    if (nread < 0) {
-        if (nread == UV_EOF && c->base.got_bytes) {
-            /* A body delimited by the end of the connection ends here. */
-            llhttp_errno_t e = llhttp_finish(&c->parser);
-            if ((e == HPE_OK || e == HPE_PAUSED) && c->complete) {
-                response_done(c, false);
-                return;
-            }
-        }
-        if (c->base.got_bytes) {
-            rbgw_upconn_error(&c->base, RBGW_ECLOSED, 0, NULL,
-                              "the server closed it in the middle of the response, %s",
-                              uv_err_name((int)nread));
-        } else {
-            rbgw_upconn_error(&c->base, RBGW_ECLOSED, RBGW_UPCONN_RETRY, NULL,
-                              "the server closed it before any response, %s",
-                              uv_err_name((int)nread));
-        }
-        return;
-    }
     c->base.got_bytes = 1;
-    llhttp_errno_t e = llhttp_execute(&c->parser, buf->base, (size_t)nread);
+    llhttp_errno_t e = llhttp_execute(&c->parser, p, n);
     if (e == HPE_PAUSED && c->complete) {
         const char *stop = llhttp_get_error_pos(&c->parser);
-        response_done(c, !(stop && stop < buf->base + nread));
+        response_done(c, !(stop && stop < p + n));
         return;
     }
     if (e != HPE_OK) {
@@ -208,28 +223,103 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 
 static void
-on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+on_eof(struct rbgw_xprt *x, int status)
 {
-    /* One slab serves every conn: a read callback runs to completion before the next read,
-     * on one thread, and nothing keeps pointers into it. */
-    static char slab[65536];
-    RBGW_UNUSED(h);
-    RBGW_UNUSED(suggested);
-    *buf = uv_buf_init(slab, sizeof(slab));
-}
-
-/* ---- sending ---- */
-
-static void
-on_write(uv_write_t *w, int status)
-{
-    struct http_conn *c = w->data;
-    if (status < 0 && !c->closing && c->base.state == RBGW_UPCONN_BUSY && !c->base.got_bytes) {
-        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(status, RBGW_ECLOSED),
-                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
-                          "sending the request failed: %s", uv_err_name(status));
+    struct http_conn *c = conn_of(x);
+    if (c->closing) {
+        return;
+    }
+    if (c->base.state == RBGW_UPCONN_IDLE) {
+        rbgw_upconn_lost(&c->base, "closed by the server");
+        return;
+    }
+    if (c->base.state != RBGW_UPCONN_BUSY || c->base.call == NULL) {
+        return;
+    }
+    if (status == UV_EOF && c->base.got_bytes) {
+        /* A body delimited by the end of the connection ends here. */
+        llhttp_errno_t e = llhttp_finish(&c->parser);
+        if ((e == HPE_OK || e == HPE_PAUSED) && c->complete) {
+            response_done(c, false);
+            return;
+        }
+    }
+    if (c->base.got_bytes) {
+        rbgw_upconn_error(&c->base, RBGW_ECLOSED, 0, NULL,
+                          "the server closed it in the middle of the response, %s",
+                          uv_err_name(status));
+    } else {
+        rbgw_upconn_error(&c->base, RBGW_ECLOSED, RBGW_UPCONN_RETRY, NULL,
+                          "the server closed it before any response, %s", uv_err_name(status));
     }
 }
+
+static void
+on_fail(struct rbgw_xprt *x, int status, const char *why)
+{
+    struct http_conn *c = conn_of(x);
+    if (c->closing) {
+        return;
+    }
+    if (c->base.state == RBGW_UPCONN_IDLE) {
+        rbgw_upconn_lost(&c->base, why);
+        return;
+    }
+    rbgw_upconn_error(&c->base, status, 0, NULL, "%s", why);
+}
+
+static void
+on_write_failed(struct rbgw_xprt *x, int status)
+{
+    struct http_conn *c = conn_of(x);
+    if (c->closing) {
+        return;
+    }
+    switch (c->base.state) {
+    case RBGW_UPCONN_OPENING:
+        rbgw_upconn_error(&c->base, status_of(status, RBGW_ECONNECT), 0, NULL,
+                          "sending the TLS handshake failed: %s", err_name(status));
+        break;
+    case RBGW_UPCONN_BUSY:
+        if (!c->base.got_bytes) {
+            rbgw_upconn_error(&c->base, status_of(status, RBGW_ECLOSED),
+                              RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                              "sending the request failed: %s", err_name(status));
+        }
+        break;
+    case RBGW_UPCONN_IDLE:
+        rbgw_upconn_lost(&c->base, "a write failed");
+        break;
+    case RBGW_UPCONN_CLOSING:
+        break;
+    }
+}
+
+static void
+on_ready(struct rbgw_xprt *x)
+{
+    struct http_conn *c = conn_of(x);
+    if (c->closing) {
+        return;
+    }
+    if (rbgw_log_enabled(RBGW_LOG_DEBUG)) {
+        char what[160];
+        x->ops->describe(x, what, sizeof(what));
+        rbgw_log_debug("u=%s: conn %llu to %s: %s", c->base.cp->u->name,
+                       (unsigned long long)c->base.id, c->base.cp->target, what);
+    }
+    rbgw_upconn_ready(&c->base);
+}
+
+static const struct rbgw_xprt_upcalls http_upcalls = {
+    .ready = on_ready,
+    .data = on_data,
+    .eof = on_eof,
+    .fail = on_fail,
+    .write_failed = on_write_failed,
+};
+
+/* ---- sending ---- */
 
 static void
 http_conn_send(struct rbgw_upconn *uc)
@@ -257,27 +347,10 @@ http_conn_send(struct rbgw_upconn *uc)
     llhttp_init(&c->parser, HTTP_RESPONSE, &parser_settings);
     c->parser.data = c;
     uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
-    /* Try first: a complete write needs no request and no epoll_ctl afterwards. */
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (n == (int)b.len) {
-        return;
-    }
-    if (n < 0 && n != UV_EAGAIN) {
-        rbgw_upconn_error(uc, rbgw_outcome_from_uv(n, RBGW_ECLOSED),
-                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
-                          "sending the request failed: %s", uv_err_name(n));
-        return;
-    }
-    if (n > 0) {
-        b.base += n;
-        b.len -= (size_t)n;
-    }
-    c->wreq.data = c;
-    int rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    int rc = c->x.ops->send(&c->x, &b, 1);
     if (rc < 0) {
-        rbgw_upconn_error(uc, rbgw_outcome_from_uv(rc, RBGW_ECLOSED),
-                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
-                          "sending the request failed: %s", uv_err_name(rc));
+        rbgw_upconn_error(uc, status_of(rc, RBGW_ECLOSED), RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT,
+                          NULL, "sending the request failed: %s", err_name(rc));
     }
 }
 
@@ -288,7 +361,7 @@ static void try_connect(struct http_conn *c);
 static void
 on_tcp_closed_retry(uv_handle_t *h)
 {
-    struct http_conn *c = h->data;
+    struct http_conn *c = rbgw_container_of(h, struct http_conn, tcp);
     if (c->closing) {
         unpend(c);
         return;
@@ -317,13 +390,12 @@ on_connect(uv_connect_t *cr, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    /* The layer reports ready (TLS: after the handshake) or fails, through the upcalls. */
+    int rc = c->x.ops->start(&c->x);
     if (rc < 0) {
-        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(rc, RBGW_ECONNECT), 0, NULL,
-                          "cannot read: %s", uv_strerror(rc));
-        return;
+        rbgw_upconn_error(&c->base, status_of(rc, RBGW_ECONNECT), 0, NULL, "cannot start: %s",
+                          rbgw_strerror(rc));
     }
-    rbgw_upconn_ready(&c->base);
 }
 
 static void
@@ -338,7 +410,6 @@ try_connect(struct http_conn *c)
         c->ai_next = c->ai_next->ai_next;
     }
     uv_tcp_init(up->cp.u->gw->loop, &c->tcp);
-    c->tcp.data = c;
     c->tcp_open = 1;
     c->creq.data = c;
     int rc = uv_tcp_connect(&c->creq, &c->tcp, sa, on_connect);
@@ -380,6 +451,7 @@ http_conn_open(struct rbgw_upconn *uc)
     rbgw_buf_init(&c->wbuf);
     rbgw_buf_init(&c->body);
     rbgw_buf_init(&c->out);
+    rbgw__xprt_init(&c->x, up->xprt, &http_upcalls, (uv_stream_t *)&c->tcp, up->tls);
     if (up->literal) {
         try_connect(c);
         return;
@@ -424,13 +496,27 @@ http_create(struct rbgw_upstream *u, char *err, size_t errlen)
         free(up);
         return RBGW_ECONFIG;
     }
+    up->xprt = &rbgw__xprt_tcp_ops;
     if ((rc = rbgw_url_parse(url, &up->url, err, errlen)) != 0 ||
         (rc = rbgw_upstream_int_opt(u, "rest-dialect", &dialect, err, errlen)) != 0 ||
+        (rc = rbgw_httphdr_build(cs, &up->headers, err, errlen)) != 0 ||
+        (up->url.tls && (rc = rbgw_tls_ctx_new(cs, up->url.host, &up->tls, err, errlen)) != 0) ||
         (rc = rbgw_connpool_init(&up->cp, u, &http_conn_ops, up, up->url.hostport, err, errlen)) !=
             0) {
+        rbgw_tls_ctx_free(up->tls);
+        rbgw_buf_free(&up->headers);
         rbgw_url_free(&up->url);
         free(up);
         return rc;
+    }
+    if (up->tls != NULL) {
+        up->xprt = &rbgw__xprt_tls_ops;
+        u->tls = rbgw_tls_ctx_stats(up->tls);
+        if (!rbgw_tls_ctx_verifies(up->tls)) {
+            rbgw_log_warn("u=%s: tls-verify=no: the certificate of %s is not checked; anyone on "
+                          "the path can read and change the calls",
+                          u->name, up->url.hostport);
+        }
     }
     up->max_reply = u->gw->cfg->max_reply_size;
     bool post = rbgw_connstr_get_bool(cs, "post", false);
@@ -441,6 +527,7 @@ http_create(struct rbgw_upstream *u, char *err, size_t errlen)
     up->target.host = rbgw_str_cstr(up->url.host);
     up->target.path = rbgw_str_cstr(up->url.path);
     up->target.suffix = rbgw_str_cstr(rbgw_connstr_get(cs, "url-suffix"));
+    up->target.extra = rbgw_buf_str(&up->headers);
     snprintf(up->port_str, sizeof(up->port_str), "%u", (unsigned)up->url.port);
     if (uv_ip4_addr(up->url.host, up->url.port, (struct sockaddr_in *)&up->addr) == 0 ||
         uv_ip6_addr(up->url.host, up->url.port, (struct sockaddr_in6 *)&up->addr) == 0) {
@@ -457,6 +544,9 @@ http_destroy(struct rbgw_upstream *u)
     if (up == NULL) {
         return;
     }
+    u->tls = NULL;
+    rbgw_tls_ctx_free(up->tls);
+    rbgw_buf_free(&up->headers);
     rbgw_url_free(&up->url);
     free(up);
     u->impl = NULL;

@@ -188,11 +188,14 @@ else
     done
     check "/etc/rbgw/rbgw.conf is a conffile" \
         sh -c "dpkg-deb -I '$DEB' conffiles | grep -qx /etc/rbgw/rbgw.conf"
-    check "Depends computed by shlibdeps (libuv1, libyajl2, libzmq5) plus adduser" \
+    check "Depends computed by shlibdeps (libuv1, libyajl2, libzmq5, libssl3) plus adduser" \
         sh -c "dpkg-deb -f '$DEB' Depends | grep -q 'libuv1 (>=' &&
                dpkg-deb -f '$DEB' Depends | grep -q 'libyajl2' &&
                dpkg-deb -f '$DEB' Depends | grep -q 'libzmq5' &&
+               dpkg-deb -f '$DEB' Depends | grep -q 'libssl3' &&
                dpkg-deb -f '$DEB' Depends | grep -q adduser"
+    check "Recommends ca-certificates (the CA store of https:// upstreams)" \
+        sh -c "dpkg-deb -f '$DEB' Recommends | grep -q ca-certificates"
     # Install, use, purge in a fresh Debian 12; the file lists before and after must match
     # (the rbgw user stays, as Debian's system users do: /etc/passwd and friends change).
     cat >"$WORK/deb/in-root.sh" <<'INROOT'

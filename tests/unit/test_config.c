@@ -162,6 +162,50 @@ Test(config, every_transport_and_unknown_options_accepted)
     rbgw_config_free(&cfg);
 }
 
+/* A unix listener's permissions: mode= and group=, and their defaults. */
+Test(config, unix_listener_permissions)
+{
+    struct rbgw_config cfg;
+    char err[512] = "";
+    const char *args[] = {
+        "--listen=unix:path=/tmp/rbgw.sock,mode=0600,group=0",
+        "--listen+=unix:path=/tmp/rbgw2.sock",
+        U,
+        NULL,
+    };
+    cr_assert_eq(load(&cfg, err, sizeof(err), args), 0, "%s", err);
+    struct rbgw_unix_perm perm;
+    cr_assert_eq(rbgw_config_unix_perm(&cfg.listeners[0].cs, &perm, err, sizeof(err)), 0);
+    cr_expect_eq(perm.mode, 0600);
+    cr_expect_eq(perm.gid, 0);
+    cr_expect_str_eq(perm.group, "0");
+    cr_assert_eq(rbgw_config_unix_perm(&cfg.listeners[1].cs, &perm, err, sizeof(err)), 0);
+    cr_expect_eq(perm.mode, 0660, "the default is never world-writable");
+    cr_expect_eq(perm.gid, -1, "no group= leaves the file's group alone");
+    cr_expect_null(perm.group);
+    rbgw_config_free(&cfg);
+}
+
+/* https:// with TLS options, and headers: accepted; a header's value is masked in text. */
+Test(config, https_and_headers_accepted)
+{
+    struct rbgw_config cfg;
+    char err[512] = "";
+    const char *args[] = {
+        "--upstream=http:url=https://127.0.0.1/dns,tls-verify=no,tls-name=api.test",
+        "--upstream+=http:url=http://h/,header=Authorization: Bearer abc,header=X-B: c",
+        NULL,
+    };
+    cr_assert_eq(load(&cfg, err, sizeof(err), args), 0, "%s", err);
+    cr_expect_str_eq(cfg.upstreams[0].text,
+                     "http:url=https://127.0.0.1/dns,tls-verify=no,tls-name=api.test");
+    cr_expect_str_eq(cfg.upstreams[1].text,
+                     "http:url=http://h/,header=Authorization: ***,header=X-B: ***");
+    cr_expect_str_eq(rbgw_connstr_get_nth(&cfg.upstreams[1].cs, "header", 0),
+                     "Authorization: Bearer abc", "the value itself is kept for use");
+    rbgw_config_free(&cfg);
+}
+
 Test(config, file_comments_trim_and_append)
 {
     char path[256], err[512] = "", want[512];
@@ -489,9 +533,47 @@ static const struct cli_err_row cli_err_rows[] = {
      "--upstream: http upstream needs url=... (e.g. http:url=http://127.0.0.1:8080/dns)"},
     {{"--upstream=zmq:timeout=5", NULL},
      "--upstream: zeromq upstream needs endpoint=... (e.g. zeromq:endpoint=tcp://127.0.0.1:5555)"},
-    {{"--upstream=http:url=https://x/", NULL},
-     "--upstream: url=https://x/: https is not supported (rbgw, like pdns, speaks no TLS); use "
-     "http://"},
+    {{"--upstream=http:url=ftp://x/", NULL},
+     "--upstream: url=ftp://x/: unsupported URL scheme 'ftp' (expected http:// or https://)"},
+    {{"--upstream=http:url=http://x/,tls-ca=/x.pem", NULL},
+     "--upstream: tls-ca= needs an https:// url"},
+    {{"--upstream=http:url=http://x/,tls-verify=no", NULL},
+     "--upstream: tls-verify= needs an https:// url"},
+    {{"--upstream=http:url=https://x/,tls-ca=/nonexistent/ca.pem", NULL},
+     "--upstream: tls-ca=/nonexistent/ca.pem: cannot read: No such file or directory"},
+    {{"--upstream=http:url=https://x/,tls-ca=/dev/null", NULL},
+     "--upstream: tls-ca=/dev/null: no usable PEM certificate: no certificate or crl found"},
+    {{"--upstream=http:url=https://x/,tls-key=/k.pem", NULL},
+     "--upstream: tls-key= needs tls-cert= (the certificate of that key)"},
+    {{"--upstream=http:url=https://x/,tls-cert=/nonexistent/c.pem", NULL},
+     "--upstream: tls-cert=/nonexistent/c.pem: cannot read: No such file or directory"},
+    {{"--upstream=http:url=https://x/,tls-verify=maybe", NULL},
+     "--upstream: tls-verify=maybe is not yes or no"},
+    {{"--upstream=http:url=https://x/,tls-name=a/b", NULL},
+     "--upstream: tls-name=a/b is not a host name"},
+    {{"--upstream=http:url=https://x/,tls-name=", NULL}, "--upstream: tls-name= is empty"},
+    {{"--upstream=http:url=http://x/,header=Host: y", NULL},
+     "--upstream: header Host cannot be set: rbgw writes it itself or it changes how the request "
+     "is framed"},
+    {{"--upstream=http:url=http://x/,header=X-Token: sec\r\nret", NULL},
+     "--upstream: header X-Token: the value holds CR or LF, which would split the request's "
+     "header block"},
+    {{"--upstream=http:url=http://x/,header-file=/nonexistent/h", NULL},
+     "--upstream: header-file=/nonexistent/h: cannot open: No such file or directory"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,mode=0999", NULL},
+     "--listen: mode=0999 is not an octal mode 0000..0777 (e.g. mode=0660)"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,mode=4777", NULL},
+     "--listen: mode=4777 is not an octal mode 0000..0777 (e.g. mode=0660)"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,mode=rw", NULL},
+     "--listen: mode=rw is not an octal mode 0000..0777 (e.g. mode=0660)"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,mode=", NULL},
+     "--listen: mode= is not an octal mode 0000..0777 (e.g. mode=0660)"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,group=no-such-group-rbgw", NULL},
+     "--listen: group=no-such-group-rbgw: no such group"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,group=", NULL},
+     "--listen: group= is empty (a group name or number, e.g. group=pdns)"},
+    {{U, "--listen=unix:path=/tmp/rbgw-t.sock,group=99999999999", NULL},
+     "--listen: group=99999999999 is not a group number"},
     {{"--upstream=http:url=http://x:0/", NULL},
      "--upstream: url=http://x:0/: port 0 not in 1..65535"},
     {{"--upstream=pipe:command=/x,timeout=0", NULL}, "--upstream: timeout=0 not in 1..600000"},
@@ -614,7 +696,7 @@ static const struct file_err_row file_err_rows[] = {
     {"listen=pipe\nlisten=unix:path=/x\n",
      "@F:2: listen: already set at @F:1; write listen+=... to add another, or remove one"},
     {"# c\nupstream=http:url=ftp://x/\n",
-     "@F:2: upstream: url=ftp://x/: unsupported URL scheme 'ftp' (expected http://)"},
+     "@F:2: upstream: url=ftp://x/: unsupported URL scheme 'ftp' (expected http:// or https://)"},
     {"upstream=pipe:command=/x,max-conns=5000\n", "@F:1: upstream: max-conns=5000 not in 1..4096"},
     {"upstream = tcp:x # comment\n",
      "@F:1: upstream: unknown connector type 'tcp' (expected pipe, unix, http or zeromq)"},

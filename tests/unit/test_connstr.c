@@ -125,6 +125,64 @@ Test(connstr, get_looks_up_exact_keys)
     rbgw_connstr_free(&cs); /* a freed (zeroed) struct can be freed again */
 }
 
+/* A repeated key: get() sees the last value (pdns), get_nth() every value in order. */
+Test(connstr, repeated_key_keeps_every_value_in_order)
+{
+    struct rbgw_connstr cs;
+    char err[128];
+    cr_assert_eq(
+        rbgw_connstr_parse("http:header=A: 1,url=u,header=B: 2,header=C: 3", &cs, err, sizeof(err)),
+        0);
+    cr_expect_str_eq(rbgw_connstr_get(&cs, "header"), "C: 3");
+    cr_expect_eq(rbgw_connstr_count(&cs, "header"), 3);
+    cr_expect_str_eq(rbgw_connstr_get_nth(&cs, "header", 0), "A: 1");
+    cr_expect_str_eq(rbgw_connstr_get_nth(&cs, "header", 1), "B: 2");
+    cr_expect_str_eq(rbgw_connstr_get_nth(&cs, "header", 2), "C: 3");
+    cr_expect_null(rbgw_connstr_get_nth(&cs, "header", 3));
+    cr_expect_eq(rbgw_connstr_count(&cs, "url"), 1);
+    cr_expect_str_eq(rbgw_connstr_get_nth(&cs, "url", 0), "u");
+    cr_expect_eq(rbgw_connstr_count(&cs, "nothing"), 0);
+    cr_expect_null(rbgw_connstr_get_nth(&cs, "nothing", 0));
+    cr_expect_eq(cs.nopts, 2, "one slot per key");
+    rbgw_connstr_free(&cs);
+}
+
+static const struct {
+    const char *in;   /* a connection string as written */
+    const char *want; /* as echoed */
+} masked_rows[] = {
+    {"http:url=http://h/,header=Authorization: Bearer abc,timeout=5",
+     "http:url=http://h/,header=Authorization: ***,timeout=5"},
+    {"http:header=X-A:1,header=X-B:  two words", "http:header=X-A: ***,header=X-B: ***"},
+    {"http:header=no colon here", "http:header=***"},
+    {"http:header=", "http:header=***"},
+    {"http:header", "http:header"},
+    {"http:headers=X: y, header=X: y", "http:headers=X: y, header=X: y"},
+    {"unix:path=/s", "unix:path=/s"},
+    {"pipe", "pipe"},
+    {"http:url=https://user:pa:ss@h:8/p@x?q@y,timeout=1",
+     "http:url=https://***@h:8/p@x?q@y,timeout=1"},
+    {"http:url=http://a@b@h/", "http:url=http://***@h/"},
+    {"http:url=http://@h/", "http:url=http://***@h/"},
+    {"http:url=http://h/x@y", "http:url=http://h/x@y"},
+    {"http:url=h@x", "http:url=h@x"},
+    {"http:,,header=A: b,,", "http:,,header=A: ***,,"},
+    {"http:header=A:b,header=A:b,header=A:b,header=A:b", "http:header=A: ***,header=A: ***,"
+                                                         "header=A: ***,header=A: ***"},
+};
+
+/* Secret values (header values, a URL's userinfo) never reach the config echo or a log. */
+Test(connstr, masked_hides_header_values)
+{
+    for (size_t i = 0; i < sizeof(masked_rows) / sizeof(masked_rows[0]); i++) {
+        char *m = rbgw_connstr_masked(masked_rows[i].in);
+        cr_expect_str_eq(m, masked_rows[i].want, "row %zu", i);
+        free(m);
+    }
+    cr_expect(rbgw_connstr_is_secret("header"));
+    cr_expect(!rbgw_connstr_is_secret("header-file"), "a path is no secret");
+}
+
 struct int_row {
     const char *value; /* NULL: key absent */
     long min, max;

@@ -651,8 +651,11 @@ Test(method, rest_rows_round_trip_through_ingress)
             rbgw_json_append(&a, root, "parameters", 10, params);
             rbgw_json_write(&call, root);
 
-            struct rbgw_http_target t = {RBGW_HTTP_REST, dialect, RBGW_STR("127.0.0.1"),
-                                         RBGW_STR("/dns"), RBGW_STR(".php")};
+            struct rbgw_http_target t = {.mode = RBGW_HTTP_REST,
+                                         .dialect = dialect,
+                                         .host = RBGW_STR("127.0.0.1"),
+                                         .path = RBGW_STR("/dns"),
+                                         .suffix = RBGW_STR(".php")};
             struct rbgw_xlate_scratch xs;
             memset(&xs, 0, sizeof(xs));
             int rc = rbgw_xlate_rpc_to_http_with(&xs, &t, m, rbgw_str_make(row->name, row->len),
@@ -693,7 +696,11 @@ Test(method, initialize_has_no_rest_row)
     cr_assert(rbgw_method_info(RBGW_M_INITIALIZE)->rest.none);
     struct rbgw_arena a = RBGW_ARENA_INIT;
     struct rbgw_buf out = RBGW_BUF_INIT;
-    struct rbgw_http_target t = {RBGW_HTTP_REST, 5, RBGW_STR("h"), RBGW_STR("/dns"), RBGW_STR("")};
+    struct rbgw_http_target t = {.mode = RBGW_HTTP_REST,
+                                 .dialect = 5,
+                                 .host = RBGW_STR("h"),
+                                 .path = RBGW_STR("/dns"),
+                                 .suffix = RBGW_STR("")};
     cr_assert_eq(
         rbgw_xlate_rpc_to_http(&t, RBGW_STR("initialize"), NULL, RBGW_STR(""), &out, NULL, 0), 0);
     cr_expect(strncmp(out.data, "GET /dns/initialize HTTP/1.1\r\n", 30) == 0, "%s", out.data);

@@ -61,6 +61,7 @@ add_entries(struct rbgw_endpoint_conf **eps, size_t *n, const char *const *texts
         cr_assert_eq(rc, 0, "fixture '%s' does not parse: %s", texts[i], err);
         snprintf(origin, sizeof(origin), "t.conf:%d", line0 + (int)i);
         ep->text = strdup(texts[i]);
+        ep->raw = strdup(texts[i]);
         ep->origin = strdup(origin);
         (*n)++;
     }

@@ -1,5 +1,5 @@
 /*
- * test_url.c: http:// URL and host:port parsing, table-driven.
+ * test_url.c: http:// and https:// URL and host:port parsing, table-driven.
  */
 #include <criterion/criterion.h>
 #include <string.h>
@@ -13,56 +13,62 @@ struct url_row {
     const char *path;
     const char *hostport;
     const char *err; /* exact error text when host == NULL */
+    bool tls;        /* https:// */
 };
 
 static const struct url_row url_rows[] = {
-    {"http://127.0.0.1:8080/dns", "127.0.0.1", 8080, "/dns", "127.0.0.1:8080", NULL},
-    {"http://example.com", "example.com", 80, "", "example.com:80", NULL},
-    {"http://example.com/", "example.com", 80, "/", "example.com:80", NULL},
-    {"http://a.b-c_d.example:1/x/y/z", "a.b-c_d.example", 1, "/x/y/z", "a.b-c_d.example:1", NULL},
-    {"HTTP://Example.COM:81/a/b?x=1#f", "Example.COM", 81, "/a/b", "Example.COM:81", NULL},
-    {"http://h/dns?x=1", "h", 80, "/dns", "h:80", NULL},
-    {"http://h?x=1", "h", 80, "", "h:80", NULL},
-    {"http://h#frag", "h", 80, "", "h:80", NULL},
-    {"http://h/a#f?g", "h", 80, "/a", "h:80", NULL},
-    {"http://h//dns/", "h", 80, "//dns/", "h:80", NULL},
-    {"http://h:65535", "h", 65535, "", "h:65535", NULL},
-    {"http://[::1]:8080/dns", "::1", 8080, "/dns", "[::1]:8080", NULL},
-    {"http://[2001:db8::1]/x", "2001:db8::1", 80, "/x", "[2001:db8::1]:80", NULL},
-    {"http://[::ffff:127.0.0.1]:9", "::ffff:127.0.0.1", 9, "", "[::ffff:127.0.0.1]:9", NULL},
-    {"http://user:pass@h:9/p", "h", 9, "/p", "h:9", NULL},
-    {"http://user@h/p", "h", 80, "/p", "h:80", NULL},
-    {"http://u@x@h/p", "h", 80, "/p", "h:80", NULL},
-    {"http://u:p@[::1]:81/", "::1", 81, "/", "[::1]:81", NULL},
+    {"http://127.0.0.1:8080/dns", "127.0.0.1", 8080, "/dns", "127.0.0.1:8080", NULL, false},
+    {"http://example.com", "example.com", 80, "", "example.com:80", NULL, false},
+    {"http://example.com/", "example.com", 80, "/", "example.com:80", NULL, false},
+    {"http://a.b-c_d.example:1/x/y/z", "a.b-c_d.example", 1, "/x/y/z", "a.b-c_d.example:1", NULL,
+     false},
+    {"HTTP://Example.COM:81/a/b?x=1#f", "Example.COM", 81, "/a/b", "Example.COM:81", NULL, false},
+    {"http://h/dns?x=1", "h", 80, "/dns", "h:80", NULL, false},
+    {"http://h?x=1", "h", 80, "", "h:80", NULL, false},
+    {"http://h#frag", "h", 80, "", "h:80", NULL, false},
+    {"http://h/a#f?g", "h", 80, "/a", "h:80", NULL, false},
+    {"http://h//dns/", "h", 80, "//dns/", "h:80", NULL, false},
+    {"http://h:65535", "h", 65535, "", "h:65535", NULL, false},
+    {"http://[::1]:8080/dns", "::1", 8080, "/dns", "[::1]:8080", NULL, false},
+    {"http://[2001:db8::1]/x", "2001:db8::1", 80, "/x", "[2001:db8::1]:80", NULL, false},
+    {"http://[::ffff:127.0.0.1]:9", "::ffff:127.0.0.1", 9, "", "[::ffff:127.0.0.1]:9", NULL, false},
+    {"http://user:pass@h:9/p", "h", 9, "/p", "h:9", NULL, false},
+    {"http://user@h/p", "h", 80, "/p", "h:80", NULL, false},
+    {"http://u@x@h/p", "h", 80, "/p", "h:80", NULL, false},
+    {"http://u:p@[::1]:81/", "::1", 81, "/", "[::1]:81", NULL, false},
 
-    {"https://h/dns", NULL, 0, NULL, NULL,
-     "https is not supported (rbgw, like pdns, speaks no TLS); use http://"},
-    {"HTTPS://h/dns", NULL, 0, NULL, NULL,
-     "https is not supported (rbgw, like pdns, speaks no TLS); use http://"},
-    {"ftp://h/", NULL, 0, NULL, NULL, "unsupported URL scheme 'ftp' (expected http://)"},
-    {"://h/", NULL, 0, NULL, NULL, "unsupported URL scheme '' (expected http://)"},
+    /* https: TLS, port 443 unless given */
+    {"https://h/dns", "h", 443, "/dns", "h:443", NULL, true},
+    {"HTTPS://h:8443", "h", 8443, "", "h:8443", NULL, true},
+    {"https://[::1]/x", "::1", 443, "/x", "[::1]:443", NULL, true},
+    {"httpss://h/", NULL, 0, NULL, NULL,
+     "unsupported URL scheme 'httpss' (expected http:// or https://)", false},
+    {"ftp://h/", NULL, 0, NULL, NULL, "unsupported URL scheme 'ftp' (expected http:// or https://)",
+     false},
+    {"://h/", NULL, 0, NULL, NULL, "unsupported URL scheme '' (expected http:// or https://)",
+     false},
     {"127.0.0.1:8080/dns", NULL, 0, NULL, NULL,
-     "'127.0.0.1:8080/dns' is not a URL (expected http://host[:port][/path])"},
-    {"", NULL, 0, NULL, NULL, "empty URL (expected http://host[:port][/path])"},
-    {"http://", NULL, 0, NULL, NULL, "empty host in URL 'http://'"},
-    {"http:///dns", NULL, 0, NULL, NULL, "empty host in URL 'http:///dns'"},
-    {"http://user@/dns", NULL, 0, NULL, NULL, "empty host in URL 'http://user@/dns'"},
-    {"http://:8080/", NULL, 0, NULL, NULL, "empty host"},
-    {"http://h:", NULL, 0, NULL, NULL, "empty port after ':'"},
-    {"http://h:/dns", NULL, 0, NULL, NULL, "empty port after ':'"},
-    {"http://h:0", NULL, 0, NULL, NULL, "port 0 not in 1..65535"},
-    {"http://h:65536", NULL, 0, NULL, NULL, "port 65536 not in 1..65535"},
+     "'127.0.0.1:8080/dns' is not a URL (expected http[s]://host[:port][/path])", false},
+    {"", NULL, 0, NULL, NULL, "empty URL (expected http[s]://host[:port][/path])", false},
+    {"http://", NULL, 0, NULL, NULL, "empty host in URL 'http://'", false},
+    {"http:///dns", NULL, 0, NULL, NULL, "empty host in URL 'http:///dns'", false},
+    {"http://user@/dns", NULL, 0, NULL, NULL, "empty host in URL 'http://user@/dns'", false},
+    {"http://:8080/", NULL, 0, NULL, NULL, "empty host", false},
+    {"http://h:", NULL, 0, NULL, NULL, "empty port after ':'", false},
+    {"http://h:/dns", NULL, 0, NULL, NULL, "empty port after ':'", false},
+    {"http://h:0", NULL, 0, NULL, NULL, "port 0 not in 1..65535", false},
+    {"http://h:65536", NULL, 0, NULL, NULL, "port 65536 not in 1..65535", false},
     {"http://h:99999999999999999999", NULL, 0, NULL, NULL,
-     "port 99999999999999999999 not in 1..65535"},
-    {"http://h:8x/", NULL, 0, NULL, NULL, "bad port '8x' (expected a number 1..65535)"},
-    {"http://h:-1/", NULL, 0, NULL, NULL, "bad port '-1' (expected a number 1..65535)"},
-    {"http://[::1/", NULL, 0, NULL, NULL, "missing ']' after IPv6 address"},
-    {"http://[]/", NULL, 0, NULL, NULL, "bad IPv6 address '[]'"},
-    {"http://[zz::1]/", NULL, 0, NULL, NULL, "bad IPv6 address '[zz::1]'"},
-    {"http://[::1]x/", NULL, 0, NULL, NULL, "unexpected 'x' after host"},
+     "port 99999999999999999999 not in 1..65535", false},
+    {"http://h:8x/", NULL, 0, NULL, NULL, "bad port '8x' (expected a number 1..65535)", false},
+    {"http://h:-1/", NULL, 0, NULL, NULL, "bad port '-1' (expected a number 1..65535)", false},
+    {"http://[::1/", NULL, 0, NULL, NULL, "missing ']' after IPv6 address", false},
+    {"http://[]/", NULL, 0, NULL, NULL, "bad IPv6 address '[]'", false},
+    {"http://[zz::1]/", NULL, 0, NULL, NULL, "bad IPv6 address '[zz::1]'", false},
+    {"http://[::1]x/", NULL, 0, NULL, NULL, "unexpected 'x' after host", false},
     {"http://::1/", NULL, 0, NULL, NULL,
-     "IPv6 address '::1' must be written in brackets, e.g. [::1]"},
-    {"http://a b/", NULL, 0, NULL, NULL, "bad character ' ' in host 'a b'"},
+     "IPv6 address '::1' must be written in brackets, e.g. [::1]", false},
+    {"http://a b/", NULL, 0, NULL, NULL, "bad character ' ' in host 'a b'", false},
 };
 
 Test(url, parse_table)
@@ -82,6 +88,7 @@ Test(url, parse_table)
                          r->port);
             cr_expect_str_eq(u.path, r->path, "row %zu '%s': path", i, r->in);
             cr_expect_str_eq(u.hostport, r->hostport, "row %zu '%s': hostport", i, r->in);
+            cr_expect_eq(u.tls, r->tls, "row %zu '%s': tls", i, r->in);
         } else {
             cr_expect_eq(rc, RBGW_ECONFIG, "row %zu '%s': want an error", i, r->in);
             cr_expect_str_eq(err, r->err, "row %zu '%s': error text", i, r->in);
@@ -94,20 +101,21 @@ Test(url, parse_table)
 }
 
 static const struct url_row hostport_rows[] = {
-    {"127.0.0.1:8053", "127.0.0.1", 8053, "", "127.0.0.1:8053", NULL},
-    {"localhost:1", "localhost", 1, "", "localhost:1", NULL},
-    {"[::1]:53", "::1", 53, "", "[::1]:53", NULL},
-    {"0.0.0.0:65535", "0.0.0.0", 65535, "", "0.0.0.0:65535", NULL},
+    {"127.0.0.1:8053", "127.0.0.1", 8053, "", "127.0.0.1:8053", NULL, false},
+    {"localhost:1", "localhost", 1, "", "localhost:1", NULL, false},
+    {"[::1]:53", "::1", 53, "", "[::1]:53", NULL, false},
+    {"0.0.0.0:65535", "0.0.0.0", 65535, "", "0.0.0.0:65535", NULL, false},
 
-    {"localhost", NULL, 0, NULL, NULL, "missing port (expected host:port, e.g. 127.0.0.1:8080)"},
-    {"[::1]", NULL, 0, NULL, NULL, "missing port (expected host:port, e.g. 127.0.0.1:8080)"},
-    {":53", NULL, 0, NULL, NULL, "empty host"},
-    {"", NULL, 0, NULL, NULL, "empty address (expected host:port, e.g. 127.0.0.1:8080)"},
-    {"h:0", NULL, 0, NULL, NULL, "port 0 not in 1..65535"},
-    {"h:http", NULL, 0, NULL, NULL, "bad port 'http' (expected a number 1..65535)"},
-    {"::1:53", NULL, 0, NULL, NULL,
-     "IPv6 address '::1:53' must be written in brackets, e.g. [::1]"},
-    {"h:53/x", NULL, 0, NULL, NULL, "bad port '53/x' (expected a number 1..65535)"},
+    {"localhost", NULL, 0, NULL, NULL, "missing port (expected host:port, e.g. 127.0.0.1:8080)",
+     false},
+    {"[::1]", NULL, 0, NULL, NULL, "missing port (expected host:port, e.g. 127.0.0.1:8080)", false},
+    {":53", NULL, 0, NULL, NULL, "empty host", false},
+    {"", NULL, 0, NULL, NULL, "empty address (expected host:port, e.g. 127.0.0.1:8080)", false},
+    {"h:0", NULL, 0, NULL, NULL, "port 0 not in 1..65535", false},
+    {"h:http", NULL, 0, NULL, NULL, "bad port 'http' (expected a number 1..65535)", false},
+    {"::1:53", NULL, 0, NULL, NULL, "IPv6 address '::1:53' must be written in brackets, e.g. [::1]",
+     false},
+    {"h:53/x", NULL, 0, NULL, NULL, "bad port '53/x' (expected a number 1..65535)", false},
 };
 
 Test(url, hostport_table)

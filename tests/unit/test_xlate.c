@@ -1000,3 +1000,162 @@ Test(xlate, dialects_agree_outside_section_5_4)
         rbgw_arena_free(&a);
     }
 }
+
+/*
+ * Hostile values: whatever a qname, zone name, kind or record says, it stays inside its own
+ * path component, query value, form value or body and cannot move the request to another
+ * path, add a query, end the path early ('?', '#'), smuggle an escape ('%'), or add or end a
+ * header (CR/LF, NUL); non-UTF-8 bytes and over-long labels are percent-encoded like any other
+ * byte (the CVE-2019-3871 class: pdns's own connector once let a qname reach the URL raw).  The
+ * expected bytes are written out in full; Content-Length values were counted from them.
+ */
+static const struct golden hostile[] = {
+    {.name = "qname with dots, slashes, ? # %",
+     .method = "lookup",
+     .params = "{'qname': '../../admin/x?y#z%2e', 'qtype': 'A'}",
+     .expect =
+         "GET /dns/lookup/%2e%2e%2f%2e%2e%2fadmin%2fx%3fy%23z%252e/A HTTP/1.1\r\n" HEAD "\r\n"},
+    {.name = "qname with CR LF and a whole request inside",
+     .method = "lookup",
+     .params = "{'qname': 'www.example.com.\\r\\nHost: evil.example\\r\\n\\r\\nGET /admin "
+               "HTTP/1.1', 'qtype': 'A'}",
+     .expect = "GET "
+               "/dns/lookup/"
+               "www%2eexample%2ecom%2e%0d%0aHost%3a%20evil%2eexample%0d%0a%0d%0aGET%20%2fadmin%20"
+               "HTTP%2f1%2e1/A HTTP/1.1\r\n" HEAD "\r\n"},
+    {.name = "qname with NUL, qtype with a path",
+     .method = "lookup",
+     .params = "{'qname': 'a\\u0000b.', 'qtype': 'A/../../x'}",
+     .expect = "GET /dns/lookup/a%00b%2e/A%2f%2e%2e%2f%2e%2e%2fx HTTP/1.1\r\n" HEAD "\r\n"},
+    {.name = "qname that is not UTF-8",
+     .method = "lookup",
+     .params = "{'qname': '\xff\xfe\xc3(.', 'qtype': 'A'}",
+     .expect = "GET /dns/lookup/%ff%fe%c3%28%2e/A HTTP/1.1\r\n" HEAD "\r\n"},
+    {.name = "zone name climbing out of the path",
+     .method = "getDomainInfo",
+     .params = "{'name': '../../etc/passwd'}",
+     .expect = "GET /dns/getDomainInfo/%2e%2e%2f%2e%2e%2fetc%2fpasswd HTTP/1.1\r\n" HEAD "\r\n"},
+    {.name = "list: zonename with ? and #",
+     .method = "list",
+     .params = "{'domain_id': 5, 'zonename': 'a?b=c#d.'}",
+     .expect = "GET /dns/list/5/a%3fb%3dc%23d%2e HTTP/1.1\r\n" HEAD "\r\n"},
+    {.name = "metadata kind and values with & = CR LF",
+     .method = "setDomainMetadata",
+     .params = "{'kind': 'X&y=z', 'name': 'a/b.', 'value': ['x&y=z\\r\\nHost: evil', '../?#%']}",
+     .expect = "PATCH /dns/setDomainMetadata/a%2fb%2e/X%26y%3dz HTTP/1.1\r\n" HEAD_FORM(
+         "64") "\r\n"
+               "value[]=x%26y%3dz%0d%0aHost%3a%20evil&value[]=%2e%2e%2f%3f%23%25"},
+    {.name = "post mode: the whole call is one form value",
+     .mode = POST,
+     .method = "lookup",
+     .params = "{'qname': '../x\\r\\n?#%', 'qtype': 'A'}",
+     .expect = "POST /dns/lookup HTTP/1.1\r\n" HEAD_FORM(
+         "97") "\r\n"
+               "parameters=%7b%22qname%22%3a%20%22%2e%2e%2fx%5cr%5cn%3f%23%25%22%2c%20%22qtype%"
+               "22%3a%20%22A%22%7d"},
+    {.name = "post_json: the call is the body, escapes kept, length exact",
+     .mode = PJSON,
+     .method = "lookup",
+     .params = "{'qname': '../x\\r\\nHost: evil\\u0000', 'qtype': 'A'}",
+     .raw = "{'method': 'lookup', 'parameters': {'qname': '../x\\r\\nHost: evil\\u0000', "
+            "'qtype': 'A'}}",
+     .expect = "POST /dns HTTP/1.1\r\n" HEAD_JSON(
+         "87") "\r\n"
+               "{\"method\": \"lookup\", \"parameters\": {\"qname\": \"../x\\r\\nHost: "
+               "evil\\u0000\", \"qtype\": \"A\"}}"},
+};
+
+ParameterizedTestParameters(xlate, hostile_values)
+{
+    return index_params(RBGW_NELEM(hostile));
+}
+
+ParameterizedTest(size_t *ip, xlate, hostile_values)
+{
+    const struct golden *g = &hostile[*ip];
+    struct rbgw_arena a = RBGW_ARENA_INIT;
+    struct rbgw_buf out = RBGW_BUF_INIT;
+    char err[256] = "";
+    struct rbgw_http_target t = target_of(g);
+    char *raw = dequote(g->raw ? g->raw : "");
+    int rc = rbgw_xlate_rpc_to_http(&t, rbgw_str_cstr(g->method), parse(&a, g->params),
+                                    rbgw_str_cstr(raw), &out, err, sizeof(err));
+    cr_assert_eq(rc, 0, "%s: rc %d (%s)", g->name, rc, err);
+    cr_assert_eq(out.len, strlen(g->expect), "%s: length (a NUL inside?)", g->name);
+    if (strcmp(out.data, g->expect) != 0) {
+        char *got = visible(out.data), *want = visible(g->expect);
+        cr_log_error("%s\n--- got:\n%s\n--- want:\n%s", g->name, got, want);
+        free(got);
+        free(want);
+    }
+    cr_assert_str_eq(out.data, g->expect, "%s (request bytes differ, see above)", g->name);
+    free(raw);
+    rbgw_buf_free(&out);
+    rbgw_arena_free(&a);
+}
+
+/* A 255-byte label (longer than DNS allows, as a hostile client may send) is encoded whole. */
+Test(xlate, hostile_long_label)
+{
+    char qname[257], want[600];
+    memset(qname, 'a', 255);
+    qname[255] = '.';
+    qname[256] = '\0';
+    char params[400];
+    snprintf(params, sizeof(params), "{'qname': '%s', 'qtype': 'A'}", qname);
+    snprintf(want, sizeof(want), "GET /dns/lookup/%.255s%%2e/A HTTP/1.1\r\n" HEAD "\r\n", qname);
+    struct rbgw_arena a = RBGW_ARENA_INIT;
+    struct rbgw_buf out = RBGW_BUF_INIT;
+    struct golden g = {.method = "lookup"};
+    struct rbgw_http_target t = target_of(&g);
+    cr_assert_eq(rbgw_xlate_rpc_to_http(&t, RBGW_STR("lookup"), parse(&a, params), RBGW_STR(""),
+                                        &out, NULL, 0),
+                 0);
+    cr_assert_str_eq(out.data, want);
+    rbgw_buf_free(&out);
+    rbgw_arena_free(&a);
+}
+
+/* The upstream's own headers (header=) go after the generated ones, byte for byte. */
+Test(xlate, extra_headers_end_the_head)
+{
+    struct rbgw_arena a = RBGW_ARENA_INIT;
+    struct rbgw_buf out = RBGW_BUF_INIT;
+    struct golden g = {.method = "getDomainInfo"};
+    struct rbgw_http_target t = target_of(&g);
+    t.extra = RBGW_STR("Authorization: Bearer x\r\nX-Tenant: a, b\r\n");
+    cr_assert_eq(rbgw_xlate_rpc_to_http(&t, RBGW_STR("getDomainInfo"),
+                                        parse(&a, "{'name': 'example.com.'}"), RBGW_STR(""), &out,
+                                        NULL, 0),
+                 0);
+    cr_assert_str_eq(out.data, "GET /dns/getDomainInfo/example%2ecom%2e HTTP/1.1\r\n" HEAD
+                               "Authorization: Bearer x\r\nX-Tenant: a, b\r\n\r\n");
+    rbgw_buf_free(&out);
+    rbgw_arena_free(&a);
+}
+
+/* A method name goes into the path as it is (pdns's rule); a name that is not letters and
+ * digits (no pdns method is anything else) could move the request, and is refused. */
+Test(xlate, hostile_method_names_are_refused)
+{
+    static const char *const names[] = {
+        "lookup/../../admin", "getDomainInfo?x=1", "a#b", "%2e%2e", "lookup.php", "x\xff"};
+    for (size_t m = 0; m < 2; m++) {
+        for (size_t i = 0; i < RBGW_NELEM(names); i++) {
+            struct rbgw_arena a = RBGW_ARENA_INIT;
+            struct rbgw_buf out = RBGW_BUF_INIT;
+            char err[256] = "";
+            struct golden g = {.method = names[i]};
+            struct rbgw_http_target t = target_of(&g);
+            t.mode = m == 0 ? RBGW_HTTP_REST : RBGW_HTTP_POST;
+            int rc = rbgw_xlate_rpc_to_http(&t, rbgw_str_cstr(names[i]), parse(&a, "{}"),
+                                            RBGW_STR(""), &out, err, sizeof(err));
+            cr_expect_eq(rc, RBGW_EPROTO, "mode %zu, method %s: rc %d, request:\n%s", m, names[i],
+                         rc, out.data ? out.data : "");
+            cr_expect(strstr(err, "method name") != NULL, "mode %zu, %s: error '%s'", m, names[i],
+                      err);
+            rbgw_buf_free(&out);
+            rbgw_arena_free(&a);
+        }
+    }
+}

@@ -813,8 +813,11 @@ round_trip(const char *call, enum rbgw_http_mode mode, int dialect, const char *
         cr_assert_fail("%s: no method or parameters", call);
     }
 
-    struct rbgw_http_target t = {mode, dialect, RBGW_STR("127.0.0.1"), RBGW_STR("/dns"),
-                                 rbgw_str_cstr(suffix)};
+    struct rbgw_http_target t = {.mode = mode,
+                                 .dialect = dialect,
+                                 .host = RBGW_STR("127.0.0.1"),
+                                 .path = RBGW_STR("/dns"),
+                                 .suffix = rbgw_str_cstr(suffix)};
     if (rbgw_xlate_rpc_to_http(&t, m->str, params, rbgw_str_cstr(call), &req, err, sizeof(err)) !=
         0) {
         cr_assert_fail("encode %s: %s", call, err);
