@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # test.sh: THE test command.  Builds rbgw and runs the whole suite (unit, integration, e2e):
 #
-#   1. build/       normal build (RelWithDebInfo), ctest, with tests/container (podman);
-#   2. build-asan/  -DRBGW_SANITIZE=ON (AddressSanitizer + UndefinedBehaviorSanitizer), ctest.
+#   1. build/          normal build (RelWithDebInfo), ctest, with tests/container (podman);
+#   2. build-asan/     -DRBGW_SANITIZE=ON (AddressSanitizer + UndefinedBehaviorSanitizer), ctest;
+#   3. build-fuzz-ci/  clang, -DRBGW_FUZZ=ON: each libFuzzer target replays its corpus and
+#                      fuzzes for RBGW_FUZZ_CI_SECONDS (5) seconds (ctest label fuzz).
 #
-#   bash scripts/test.sh            both passes
-#   bash scripts/test.sh --fast     skip the sanitizer pass
+#   bash scripts/test.sh            all three passes
+#   bash scripts/test.sh --fast     skip the sanitizer and fuzz passes
 #   bash scripts/test.sh --allow-skip   do not count skipped tests (exit 77) as failures
 #
 # Assumes scripts/setup.sh has run (it does not install anything).  A skipped test means a tool
 # is missing (e.g. pdns_server for e2e), so by default it counts as a failure: the suite did not
 # really run.  Environment: CTEST_ARGS adds ctest options (e.g. CTEST_ARGS="-L unit"), JOBS sets
-# the build parallelism, BUILD_DIR / ASAN_BUILD_DIR override the tree locations.
+# the build parallelism, BUILD_DIR / ASAN_BUILD_DIR / FUZZ_BUILD_DIR override the tree locations.
 # The last line printed is always "N passed, N failed"; the exit status is 0 only if N failed = 0.
 set -uo pipefail
 
@@ -92,8 +94,12 @@ if [ "$FAST" = 0 ]; then
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     run_tree asan "${ASAN_BUILD_DIR:-build-asan}" -DRBGW_BUILD_TESTS=ON -DRBGW_SANITIZE=ON \
         -DRBGW_CONTAINER_TESTS=OFF
+    # Only the fuzz targets in this tree (the Criterion suite ran twice above); the corpus
+    # replays also run in the two trees above, without libFuzzer (fuzz/replay_*).
+    run_tree fuzz "${FUZZ_BUILD_DIR:-build-fuzz-ci}" -DCMAKE_C_COMPILER=clang -DRBGW_FUZZ=ON \
+        -DRBGW_BUILD_TESTS=OFF -DRBGW_SANITIZE=OFF -DRBGW_CONTAINER_TESTS=OFF
 else
-    echo "=== --fast: sanitizer pass skipped"
+    echo "=== --fast: sanitizer and fuzz passes skipped"
 fi
 
 echo
