@@ -200,6 +200,9 @@ pct_decode(struct xin *x, struct rbgw_str s, struct rbgw_str *out, const char *w
 static int
 form_parse(struct xin *x, struct form *f, struct rbgw_str src, bool body)
 {
+    if (src.len == 0) {
+        return 0; /* no query or no body: the view may be NULL, and NULL + 0 is undefined */
+    }
     const char *p = src.p, *end = src.p + src.len;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
