@@ -463,7 +463,9 @@ decode_headers(struct xin *x, const struct rbgw_http_in *in, struct rbgw_json *p
 
 /* ---- record groups (§5.4) ------------------------------------------------------------------ */
 
-/* Is key "<prefix>[member]" (index == NULL) or "<prefix>[i][member]"?  Sets index and member. */
+/* Is key "<prefix>[member]" (index == NULL) or "<prefix>[i][member]"?  Sets index and member.
+ * The member runs to the key's final ']': xlate.c encodes brackets inside a member name and
+ * the key is decoded before this runs, so a member name may hold brackets of its own. */
 static bool
 group_key(struct rbgw_str key, const char *prefix, size_t *index, struct rbgw_str *member)
 {
@@ -483,11 +485,10 @@ group_key(struct rbgw_str key, const char *prefix, size_t *index, struct rbgw_st
         *index = v;
         i += 2;
     }
-    const char *close = memchr(key.p + i, ']', key.len - i);
-    if (close == NULL || close != key.p + key.len - 1) {
+    if (i >= key.len || key.p[key.len - 1] != ']') {
         return false;
     }
-    *member = rbgw_str_make(key.p + i, (size_t)(close - (key.p + i)));
+    *member = rbgw_str_make(key.p + i, key.len - 1 - i);
     return true;
 }
 

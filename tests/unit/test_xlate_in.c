@@ -298,6 +298,10 @@ static const struct hcase awkward[] = {
      NULL, NULL, 0,
      "{\"method\": \"getDomainInfo\", \"parameters\": {\"name\": "
      "\"a\\u0000b\\n\\u2028\xff.\"}}"},
+    {"group member names holding brackets", "/dns", "", "PATCH", "/dns/feedRecord/1", FORM_HDRS,
+     "rr[a%5b%5db]=x&rr%5Bqname%5D=a%2e&rr[c]]=y", 0,
+     "{\"method\": \"feedRecord\", \"parameters\": {\"rr\": {\"a[]b\": \"x\", \"c]\": \"y\", "
+     "\"qname\": \"a.\"}, \"trxid\": 1}}"},
     {"salt bytes %ab %00", "/dns", "", "PATCH", "/dns/feedEnts3/7/sec%2etest%2e/1", FORM_HDRS,
      "times=1&salt=%ab%00%AB&narrow=0", 0,
      "{\"method\": \"feedEnts3\", \"parameters\": {\"domain\": \"sec.test.\", \"domain_id\": 7, "
