@@ -8,7 +8,8 @@
  * (path /dns, /dns with url-suffix .php, no path, and /dns/).  Checks:
  *
  *  1. the messages do not depend on how the bytes arrive: the whole stream at once and one
- *     byte per read give the same verbs, targets, headers, bodies and final parser state;
+ *     byte per read give the same verbs, targets, headers and bodies, and both or neither end
+ *     in an error (which error may differ: a span can be handed out before a bad byte in it);
  *  2. a translation that fails returns RBGW_EPARSE or RBGW_EPROTO with a one-line printable
  *     reason, leaves the output untouched, and the false reply built from the reason is valid;
  *  3. a translation that succeeds clears the reason and appends one line of JSON:

@@ -19,7 +19,7 @@
  *    carry are lost, docs/rest-ingress.md §3), so the equivalence is the one pdns can observe:
  *    the decoded call encodes to exactly the same HTTP request, but for what REST cannot carry
  *    by construction (expected_request: feedEnts' nonterm, spaces around header values,
- *    trailing record groups without members).  In
+ *    trailing record groups without members, "true"/"false" words as auth).  In
  *    dialect 5 the decoded call is moreover a fixed point: encoding and decoding it again
  *    gives it back byte for byte.  Decoding may fail only for a value that cannot take its
  *    type ("is not an integer", "is not a boolean"; docs/rest-ingress.md §2.4) or, in dialect
@@ -308,6 +308,23 @@ drop_trailing_memberless(struct rbgw_json *arr)
     return true;
 }
 
+/* A group's auth members holding the strings "true" or "false" become those bools.  True
+ * when there were any. */
+static bool
+auth_words_as_bools(struct rbgw_json *g)
+{
+    bool changed = false;
+    for (struct rbgw_json *m = g->type == RBGW_JSON_OBJECT ? g->child : NULL; m != NULL;
+         m = m->next) {
+        if (m->type == RBGW_JSON_STRING && rbgw_str_eq_cstr(m->key, "auth") &&
+            (rbgw_str_eq_cstr(m->str, "true") || rbgw_str_eq_cstr(m->str, "false"))) {
+            m->type = m->str.p[0] == 't' ? RBGW_JSON_TRUE : RBGW_JSON_FALSE;
+            changed = true;
+        }
+    }
+    return changed;
+}
+
 /*
  * The request the decoded call must encode to: the call's own request, but for what REST
  * cannot carry by construction (docs/rest-ingress.md §2.5, §3):
@@ -318,7 +335,10 @@ drop_trailing_memberless(struct rbgw_json *arr)
  *    trimmed of them;
  *  - a record group without members (or not an object) is written as nothing but its '&',
  *    which the ingress can only see as a group when a later group follows: the request of
- *    the call without its trailing memberless groups.
+ *    the call without its trailing memberless groups;
+ *  - a group's auth is written as it is, so the strings "true" and "false" go out as words,
+ *    which the ingress reads as the bools (§2.4) and which then go out as 1 and 0: the
+ *    request of the call with such strings as bools.
  */
 static void
 expected_request(const struct setting *s, struct rbgw_str call_text, struct rbgw_str req1,
@@ -340,6 +360,12 @@ expected_request(const struct setting *s, struct rbgw_str call_text, struct rbgw
         }
         if (m->type == RBGW_JSON_ARRAY && field_param(rest, RBGW_PIECE_GROUPS, m->key)) {
             changed |= drop_trailing_memberless(m);
+            for (struct rbgw_json *g = m->child; g != NULL; g = g->next) {
+                changed |= auth_words_as_bools(g);
+            }
+        }
+        if (field_param(rest, RBGW_PIECE_GROUP, m->key)) {
+            changed |= auth_words_as_bools(m);
         }
         bool header = false;
         for (size_t i = 0; i < RBGW_REST_NHEADERS; i++) {

@@ -44,7 +44,8 @@ struct rbgw_fuzz_http {
 /**
  * Parse p[0..len) arriving `chunk` bytes per read (0: all at once), calling cb (if not NULL)
  * for each complete message.  Afterwards h->log holds a transcript (verb, target, headers,
- * body of each message, then the end state) and h->end the parser's last result: HPE_OK when
+ * body of each message, then whether the stream ended in an error) and h->end the parser's
+ * last result: HPE_OK when
  * the stream ended between or inside a message, an error otherwise.  Free with
  * rbgw_fuzz_http_free.
  */
