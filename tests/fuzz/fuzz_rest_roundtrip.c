@@ -19,7 +19,7 @@
  *    carry are lost, docs/rest-ingress.md §3), so the equivalence is the one pdns can observe:
  *    the decoded call encodes to exactly the same HTTP request, but for what REST cannot carry
  *    by construction (expected_request: feedEnts' nonterm, spaces around header values,
- *    trailing record groups without members, "true"/"false" words as auth).  In
+ *    trailing record groups without members, strings the ingress types back).  In
  *    dialect 5 the decoded call is moreover a fixed point: encoding and decoding it again
  *    gives it back byte for byte.  Decoding may fail only for a value that cannot take its
  *    type ("is not an integer", "is not a boolean"; docs/rest-ingress.md §2.4) or, in dialect
@@ -35,6 +35,7 @@
  * '?', '%' or a byte pdns would break the path with cannot survive that, so for such methods
  * only the first point is checked.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -308,10 +309,57 @@ drop_trailing_memberless(struct rbgw_json *arr)
     return true;
 }
 
-/* A group's auth members holding the strings "true" or "false" become those bools.  True
- * when there were any. */
+/*
+ * A string the ingress reads as an integer (§2.4: decimal int64, and for trxid and serial an
+ * all-digit fraction dropped) becomes that number, as the ingress gives it back: "007", "-0",
+ * "5.000000" or "3000000000" go out as written but come back as 7, 0, 5 and 3000000000, which
+ * then go out as pdns prints numbers (int32).  True when v changed.
+ */
 static bool
-auth_words_as_bools(struct rbgw_json *g)
+integer_words_as_numbers(struct rbgw_arena *a, struct rbgw_json *v, bool frac)
+{
+    if (v->type != RBGW_JSON_STRING) {
+        return false;
+    }
+    const char *p = v->str.p, *end = v->str.p + v->str.len;
+    bool neg = p < end && *p == '-';
+    p += neg;
+    const char *digits = p;
+    uint64_t acc = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (acc > (limit - d) / 10) {
+            return false;
+        }
+        acc = acc * 10 + d;
+    }
+    if (p == digits) {
+        return false;
+    }
+    if (frac && p < end && *p == '.') {
+        const char *f = ++p;
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+        if (p == f) {
+            return false;
+        }
+    }
+    if (p != end) {
+        return false;
+    }
+    char text[24];
+    int n = snprintf(text, sizeof(text), "%" PRId64, neg ? (int64_t)(0 - acc) : (int64_t)acc);
+    v->type = RBGW_JSON_NUMBER;
+    v->str = rbgw_str_make(rbgw_arena_memdup(a, text, (size_t)n), (size_t)n);
+    return true;
+}
+
+/* A group's members as the ingress types them back: auth holding the string "true" or
+ * "false" becomes that bool, ttl and qclass holding an integer's text become that number.
+ * True when g changed. */
+static bool
+group_words(struct rbgw_arena *a, struct rbgw_json *g)
 {
     bool changed = false;
     for (struct rbgw_json *m = g->type == RBGW_JSON_OBJECT ? g->child : NULL; m != NULL;
@@ -320,6 +368,9 @@ auth_words_as_bools(struct rbgw_json *g)
             (rbgw_str_eq_cstr(m->str, "true") || rbgw_str_eq_cstr(m->str, "false"))) {
             m->type = m->str.p[0] == 't' ? RBGW_JSON_TRUE : RBGW_JSON_FALSE;
             changed = true;
+        }
+        if (rbgw_str_eq_cstr(m->key, "ttl") || rbgw_str_eq_cstr(m->key, "qclass")) {
+            changed |= integer_words_as_numbers(a, m, false);
         }
     }
     return changed;
@@ -336,9 +387,11 @@ auth_words_as_bools(struct rbgw_json *g)
  *  - a record group without members (or not an object) is written as nothing but its '&',
  *    which the ingress can only see as a group when a later group follows: the request of
  *    the call without its trailing memberless groups;
- *  - a group's auth is written as it is, so the strings "true" and "false" go out as words,
- *    which the ingress reads as the bools (§2.4) and which then go out as 1 and 0: the
- *    request of the call with such strings as bools.
+ *  - a value is written as it is when it is a string, but the ingress types it by its name
+ *    (§2.4): a group's auth "true"/"false" comes back a bool, written 1/0; an integer's text
+ *    in id, domain_id, zone-id, trxid, serial, key.flags or a group's ttl or qclass ("007",
+ *    "-0", "5.000000", "3000000000") comes back the number, written as pdns prints numbers:
+ *    the request of the call with those strings as the bools and numbers they stand for.
  */
 static void
 expected_request(const struct setting *s, struct rbgw_str call_text, struct rbgw_str req1,
@@ -361,11 +414,11 @@ expected_request(const struct setting *s, struct rbgw_str call_text, struct rbgw
         if (m->type == RBGW_JSON_ARRAY && field_param(rest, RBGW_PIECE_GROUPS, m->key)) {
             changed |= drop_trailing_memberless(m);
             for (struct rbgw_json *g = m->child; g != NULL; g = g->next) {
-                changed |= auth_words_as_bools(g);
+                changed |= group_words(&a, g);
             }
         }
         if (field_param(rest, RBGW_PIECE_GROUP, m->key)) {
-            changed |= auth_words_as_bools(m);
+            changed |= group_words(&a, m);
         }
         bool header = false;
         for (size_t i = 0; i < RBGW_REST_NHEADERS; i++) {
@@ -381,6 +434,20 @@ expected_request(const struct setting *s, struct rbgw_str call_text, struct rbgw
                    (m->str.p[m->str.len - 1] == ' ' || m->str.p[m->str.len - 1] == '\t')) {
                 m->str.len--;
                 changed = true;
+            }
+        }
+        /* (an unknown method's components come back as strings, in "_segments") */
+        bool frac = rbgw_str_eq_cstr(m->key, "trxid") || rbgw_str_eq_cstr(m->key, "serial");
+        if (frac || rbgw_str_eq_cstr(m->key, "zone-id") ||
+            (rest != NULL &&
+             (rbgw_str_eq_cstr(m->key, "id") || rbgw_str_eq_cstr(m->key, "domain_id")))) {
+            changed |= integer_words_as_numbers(&a, m, frac);
+        }
+        if (rbgw_str_eq_cstr(m->key, "key") && m->type == RBGW_JSON_OBJECT) {
+            for (struct rbgw_json *k = m->child; k != NULL; k = k->next) {
+                if (rbgw_str_eq_cstr(k->key, "flags")) {
+                    changed |= integer_words_as_numbers(&a, k, false);
+                }
             }
         }
     }
