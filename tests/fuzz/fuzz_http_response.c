@@ -14,7 +14,9 @@
  *  2. rbgw_rpc_from_http accepts exactly when pdns's HTTP connector would, leniently: status
  *     200-399 or 404, and a body that rbgw_rpc_check_reply accepts, or an empty body (after
  *     trimming) with a 2xx status, which becomes {"result":true};
- *  3. accepted: one line is appended, the body trimmed with CR and LF turned into spaces;
+ *  3. accepted: one line is appended, the body trimmed with CR and LF turned into spaces, and
+ *     said_false and the log text agree with rbgw_rpc_check_reply's (fuzz_reply checks those
+ *     against the parser);
  *  4. refused: RBGW_EPROTO, output untouched, a one-line reason, *log NULL or the body's "log"
  *     array, and rbgw's false reply with that log passed on is valid JSON pdns accepts.
  */
@@ -107,7 +109,10 @@ check_reply(int status, struct rbgw_str body)
     const struct rbgw_json *log = NULL;
     char err[300] = "", verr[256] = "";
     rbgw_buf_append_cstr(&out, "prev");
-    int rc = rbgw_rpc_from_http(&a, status, body, &out, &log, err, sizeof(err));
+    bool said_false = false;
+    struct rbgw_str log_text = RBGW_STR_NULL;
+    int rc =
+        rbgw_rpc_from_http(&a, status, body, &out, &said_false, &log_text, &log, err, sizeof(err));
 
     struct rbgw_str t = body;
     while (t.len && is_ws(t.p[0])) {
@@ -119,7 +124,10 @@ check_reply(int status, struct rbgw_str body)
     }
     bool status_ok = (status >= 200 && status <= 399) || status == 404;
     bool empty_ok = t.len == 0 && status >= 200 && status <= 299;
-    bool body_ok = t.len > 0 && rbgw_rpc_check_reply(&a, t, &vetted, verr, sizeof(verr)) == 0;
+    bool vfalse = false;
+    struct rbgw_str vlog = RBGW_STR_NULL;
+    bool body_ok =
+        t.len > 0 && rbgw_rpc_check_reply(&a, t, &vetted, &vfalse, &vlog, verr, sizeof(verr)) == 0;
     bool want = status_ok && (empty_ok || body_ok);
     FUZZ_CHECK((rc == 0) == want, "status %d: rbgw_rpc_from_http %s (%s), want %s: %s", status,
                rc == 0 ? "accepts" : "refuses", err, want ? "accepted" : "refused",
@@ -132,6 +140,8 @@ check_reply(int status, struct rbgw_str body)
                    rbgw_fuzz_show_str(expect));
         FUZZ_CHECK(memchr(got.p, '\n', got.len) == NULL && memchr(got.p, '\r', got.len) == NULL,
                    "reply is not one line");
+        FUZZ_CHECK(said_false == (!empty_ok && vfalse) && log_text.len == (empty_ok ? 0 : vlog.len),
+                   "status %d: said_false or log_text differ from the vetting's", status);
     } else {
         FUZZ_CHECK(rc == RBGW_EPROTO && out.len == 4, "status %d: rc %d, output %s", status, rc,
                    rbgw_fuzz_show(out.data, out.len));
