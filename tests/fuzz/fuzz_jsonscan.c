@@ -32,6 +32,12 @@
  * tree equal (json11 form) to the parser's node.  *top is the first byte after leading
  * whitespace, or NUL.
  *
+ * rbgw_json_parse_limited with the smallest limits configuration allows (max-json-depth 8,
+ * max-json-elements 1000) accepts exactly what rbgw_json_parse accepts within them (the tree
+ * nests at most 8 containers and holds at most 1000 values, containers included) and gives the
+ * same tree; valid text past a limit is RBGW_ETOOBIG naming a limit it breaks; invalid text is
+ * RBGW_EPARSE, or RBGW_ETOOBIG when a limit is reached before the error.
+ *
  * rbgw_json_scan_items (read=merge copies the spans it gives) accepts exactly when the parser
  * accepts and the value is an array or object; it counts the container's children as the
  * tree does (repeated keys included), and its k-th span is the source text of the tree's
@@ -287,6 +293,61 @@ check_member(const char *text, size_t len, size_t i, struct rbgw_str got,
     check_span(text, len, what, got, want);
 }
 
+/* Deepest container nesting of v (0 for a scalar) and its number of values. */
+static void
+measure(const struct rbgw_json *v, int level, int *depth, size_t *count)
+{
+    (*count)++;
+    if (v->type == RBGW_JSON_ARRAY || v->type == RBGW_JSON_OBJECT) {
+        if (level + 1 > *depth) {
+            *depth = level + 1;
+        }
+        for (const struct rbgw_json *c = v->child; c != NULL; c = c->next) {
+            measure(c, level + 1, depth, count);
+        }
+    }
+}
+
+static void
+check_limited(const char *text, size_t len, const struct rbgw_json *root)
+{
+    static const struct rbgw_json_limits lim = {8, 1000};
+    struct rbgw_arena a = RBGW_ARENA_INIT;
+    struct rbgw_json *tree = NULL;
+    enum rbgw_json_over over = RBGW_JSON_OVER_NONE;
+    char err[200] = "";
+    int rc = rbgw_json_parse_limited(&a, text, len, &lim, &tree, &over, err, sizeof(err));
+    FUZZ_CHECK(rc == 0 || rc == RBGW_EPARSE || rc == RBGW_ETOOBIG, "limited parse returned %d", rc);
+    FUZZ_CHECK(rc == 0 || (err[0] != '\0' && rbgw_fuzz_one_line(err, strlen(err))),
+               "limited parse: reason empty or not one line");
+    if (root == NULL) {
+        FUZZ_CHECK(rc != 0, "limited parse accepts what the parser refuses: %s",
+                   rbgw_fuzz_show(text, len));
+        rbgw_arena_free(&a);
+        return;
+    }
+    int depth = 0;
+    size_t count = 0;
+    measure(root, 0, &depth, &count);
+    bool within = depth <= 8 && count <= 1000;
+    if (within) {
+        FUZZ_CHECK(rc == 0, "limited parse refuses (%s) depth %d, %zu values: %s", err, depth,
+                   count, rbgw_fuzz_show(text, len));
+        struct rbgw_buf x = RBGW_BUF_INIT, y = RBGW_BUF_INIT;
+        rbgw_json_write(&x, tree);
+        rbgw_json_write(&y, root);
+        FUZZ_CHECK(rbgw_str_eq(rbgw_buf_str(&x), rbgw_buf_str(&y)), "limited parse's tree differs");
+        rbgw_buf_free(&x);
+        rbgw_buf_free(&y);
+    } else {
+        FUZZ_CHECK(rc == RBGW_ETOOBIG && ((over == RBGW_JSON_OVER_DEPTH && depth > 8) ||
+                                          (over == RBGW_JSON_OVER_ELEMENTS && count > 1000)),
+                   "depth %d, %zu values: limited parse rc %d, over %d: %s", depth, count, rc,
+                   (int)over, rbgw_fuzz_show(text, len));
+    }
+    rbgw_arena_free(&a);
+}
+
 #define MAX_ITEMS 64
 
 static void
@@ -355,6 +416,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    rbgw_fuzz_show(text, size));
     }
     check_items(text, size, parsed ? root : NULL);
+    check_limited(text, size, parsed ? root : NULL);
     if (wscan == RBGW_JSCAN_OK) {
         for (size_t i = 0; i < RBGW_NELEM(watches); i++) {
             const struct rbgw_json *want = rbgw_json_get(root, watches[i].key);

@@ -10,8 +10,10 @@
  *  1. the messages do not depend on how the bytes arrive: the whole stream at once and one
  *     byte per read give the same verbs, targets, headers and bodies, and both or neither end
  *     in an error (which error may differ: a span can be handed out before a bad byte in it);
- *  2. a translation that fails returns RBGW_EPARSE or RBGW_EPROTO with a one-line printable
- *     reason, leaves the output untouched, and the false reply built from the reason is valid;
+ *  2. a translation (with the smallest JSON limits a configuration allows: depth 8, 1000
+ *     values) that fails returns RBGW_EPARSE, RBGW_EPROTO or RBGW_ETOOBIG (naming the limit)
+ *     with a one-line printable reason, leaves the output untouched, and the false reply built
+ *     from the reason is valid;
  *  3. a translation that succeeds clears the reason and appends one line of JSON:
  *     - post_json (POST to the prefix itself): the body, trimmed of JSON whitespace, unchanged,
  *       and it is a JSON object with a string "method";
@@ -116,13 +118,19 @@ translate(const struct rbgw_http_in *inp, void *ctx)
         struct rbgw_buf out = RBGW_BUF_INIT;
         char err[300] = "unset";
         rbgw_buf_append_cstr(&out, "prev");
-        int rc = rbgw_xlate_http_to_rpc(&confs[k], &in, &a, &out, err, sizeof(err));
+        /* As the listener calls it, with the smallest JSON limits a configuration allows. */
+        static const struct rbgw_json_limits lim = {8, 1000};
+        enum rbgw_json_over over = RBGW_JSON_OVER_NONE;
+        int rc =
+            rbgw_xlate_http_to_rpc_limited(&confs[k], &in, &lim, &a, &out, &over, err, sizeof(err));
         if (rc == 0) {
             FUZZ_CHECK(err[0] == '\0', "success left a reason: %s", err);
             FUZZ_CHECK(out.len > 4 && memcmp(out.data, "prev", 4) == 0, "output replaced");
             check_call(&in, &confs[k], rbgw_str_make(out.data + 4, out.len - 4));
         } else {
-            FUZZ_CHECK(rc == RBGW_EPARSE || rc == RBGW_EPROTO, "returned %d", rc);
+            FUZZ_CHECK(rc == RBGW_EPARSE || rc == RBGW_EPROTO ||
+                           (rc == RBGW_ETOOBIG && over != RBGW_JSON_OVER_NONE),
+                       "returned %d (over %d)", rc, (int)over);
             FUZZ_CHECK(out.len == 4, "a failure touched the output: %s",
                        rbgw_fuzz_show(out.data, out.len));
             FUZZ_CHECK(err[0] != '\0' && printable(err), "reason empty or not printable: %s",

@@ -100,8 +100,12 @@ static int
 encode(const struct setting *s, struct rbgw_str method, const struct rbgw_json *params,
        struct rbgw_str raw, struct rbgw_buf *out, char *err, size_t errlen)
 {
-    struct rbgw_http_target t = {s->mode, s->dialect, RBGW_STR("127.0.0.1"), rbgw_str_cstr(s->path),
-                                 rbgw_str_cstr(s->suffix)};
+    struct rbgw_http_target t = {.mode = s->mode,
+                                 .dialect = s->dialect,
+                                 .host = RBGW_STR("127.0.0.1"),
+                                 .path = rbgw_str_cstr(s->path),
+                                 .suffix = rbgw_str_cstr(s->suffix),
+                                 .extra = RBGW_STR_NULL};
     return rbgw_xlate_rpc_to_http(&t, method, params, raw, out, err, errlen);
 }
 
