@@ -12,7 +12,8 @@
 set -euo pipefail
 
 PACKAGES=(
-    build-essential cmake pkg-config clang         # toolchain (clang: a tree of scripts/test.sh)
+    build-essential cmake pkg-config               # toolchain
+    clang libclang-rt-14-dev                       # the clang tree of scripts/test.sh; libFuzzer's runtime
     libuv1-dev libyajl-dev libzmq3-dev node-llhttp # rbgw's libraries (llhttp as C sources)
     libssl-dev ca-certificates                     # TLS toward https:// responders
     libcriterion-dev                               # unit and integration tests
@@ -93,6 +94,9 @@ for tool in cc clang cmake pkg-config pdns_server dig python3 socat dpkg-shlibde
 done
 if [ ! -f /usr/share/llhttp/llhttp.c ]; then
     missing+=("llhttp sources (/usr/share/llhttp/llhttp.c)")
+fi
+if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1; then
+    missing+=("libFuzzer runtime (libclang-rt-14-dev)")
 fi
 if ! ls /usr/lib/*/pdns/libremotebackend.so >/dev/null 2>&1; then
     missing+=("pdns remote backend")

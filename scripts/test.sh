@@ -9,7 +9,8 @@
 #                                                            tests/container (podman)
 #   asan     build-asan/     cc (gcc), ASan + UBSan          unit, integration, e2e
 #   release  build-release/  gcc, Release -O3 -DNDEBUG       all but e2e/test_matrix
-#   clang    build-clang/    clang, RelWithDebInfo -O2       unit, integration
+#   clang    build-clang/    clang, RelWithDebInfo -O2,      unit, integration, and each libFuzzer
+#                            -DRBGW_FUZZ=ON                  target for 5 s (label fuzz)
 #
 # The release tree is what a user's `cmake -DCMAKE_BUILD_TYPE=Release` gives, so it meets real
 # pdns too, but not in every listener x upstream cell of test_matrix (the slowest test; the
@@ -80,6 +81,10 @@ check_tools() {
     fi
     if want_tree clang; then
         command -v clang >/dev/null 2>&1 || missing+=(clang)
+        # libFuzzer's runtime (libclang-rt-*-dev) for the fuzz targets of the clang tree
+        compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" \
+            >/dev/null || compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/*/libclang_rt.fuzzer*.a" \
+            >/dev/null || missing+=("libFuzzer runtime (libclang-rt-dev)")
     fi
     if command -v pkg-config >/dev/null 2>&1; then
         for lib in libuv yajl libzmq openssl criterion; do
@@ -191,8 +196,8 @@ for tree in "${TREES[@]}"; do
             -DCMAKE_C_COMPILER=gcc
         ;;
     clang)
-        run_tree clang "${CLANG_BUILD_DIR:-build-clang}" "-L unit|integration" -DRBGW_SANITIZE=OFF \
-            -DRBGW_CONTAINER_TESTS=OFF -DCMAKE_C_COMPILER=clang
+        run_tree clang "${CLANG_BUILD_DIR:-build-clang}" "-L unit|integration|^fuzz$" \
+            -DRBGW_SANITIZE=OFF -DRBGW_CONTAINER_TESTS=OFF -DCMAKE_C_COMPILER=clang -DRBGW_FUZZ=ON
         ;;
     esac
 done

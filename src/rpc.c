@@ -245,6 +245,9 @@ vet_key(void *ctx, const unsigned char *s, size_t l)
     struct vet *v = ctx;
     v->at_result = v->depth == 1 && l == 6 && memcmp(s, "result", 6) == 0;
     v->at_log = v->depth == 1 && l == 3 && memcmp(s, "log", 3) == 0;
+    if (v->at_log) {
+        v->log_end = 0; /* a repeated "log": only the last one counts, whatever its value */
+    }
     return 1;
 }
 

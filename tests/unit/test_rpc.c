@@ -279,6 +279,10 @@ static const struct {
     {"escaped result (yajl)", "{\"res\\u0075lt\":true,\"log\":[\"x\"]}", "[\"x\"]"},
     {"escaped, empty (yajl)", "{\"res\\u0075lt\":true,\"log\":[]}", NULL},
     {"escaped, nested (yajl)", "{\"res\\u0075lt\":{\"log\":[1]}}", NULL},
+    {"escaped, repeated: the last wins (yajl)", "{\"res\\u0075lt\":1,\"log\":[\"a\"],\"log\":5}",
+     NULL},
+    {"escaped, repeated: the last wins 2 (yajl)",
+     "{\"res\\u0075lt\":1,\"log\":[\"a\"],\"log\":[\"b\"]}", "[\"b\"]"},
 };
 
 Test(rpc, check_reply_notes_log_lines)
