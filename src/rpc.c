@@ -1,7 +1,7 @@
 /*
  * rpc.c: the JSON-RPC envelope: decoding calls, vetting replies, building error replies.
  *
- * A reply reaches pdns only if pdns will accept it (protocol.md §1.3): a JSON object with a
+ * A reply reaches pdns only if pdns will accept it (docs/protocol.md §1.3): a JSON object with a
  * non-null "result".  Anything else would make pdns rebuild its connector (and kill a pipe
  * co-process), so rbgw turns it into {"result":false,"log":["rbgw: <why>"]} instead.
  *

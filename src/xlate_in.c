@@ -9,7 +9,7 @@
  * form, sorted keys), so the text equals what pdns sends on a pipe for the same call and a failed
  * translation leaves `out` untouched.
  *
- * Flow (protocol.md §4.5, §4.6, §6.2):
+ * Flow (docs/protocol.md §4.5, §4.6, §6.2):
  *
  *   target --'?'--> path, query
  *   path == prefix (POST)           -> post_json: body passed through, trimmed

@@ -1,7 +1,7 @@
 /*
  * xlate.h: JSON-RPC -> HTTP request translation (pure: no I/O, no globals, no logging).
  *
- * Produces the exact bytes pdns's own HTTP connector writes for a call (protocol.md §4.4-§5.4),
+ * Produces the exact bytes pdns's own HTTP connector writes for a call (docs/protocol.md §4.4-§5.4),
  * in the three modes: REST (default), post (post=yes) and post_json (post=yes,post_json=yes).
  * The REST mapping is the `.rest` column of the method table (method.h: verb, path components,
  * body or query encoding); methods not in the table follow pdns's generic GET rule.

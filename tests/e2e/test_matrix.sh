@@ -265,7 +265,7 @@ upstream_for() {
 
 # upstream_evidence CELLDESC COL CELLID LOG FROM: the calls of this cell reached the upstream
 # (lookups in the responder's log after line FROM), and a JSON-stream upstream got initialize
-# with exactly its own connection-string options, all strings, keys sorted (protocol.md §3.1).
+# with exactly its own connection-string options, all strings, keys sorted (docs/protocol.md §3.1).
 upstream_evidence() {
     local t=$1 col=$2 id=$3 log=$4 from=$5 text tag want
     text=$(log_since "$log" "$from")

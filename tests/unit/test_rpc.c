@@ -1,5 +1,5 @@
 /*
- * test_rpc.c: the JSON-RPC envelope (protocol.md §1.3, §4.4, §8 items 2-3 and 12).
+ * test_rpc.c: the JSON-RPC envelope (docs/protocol.md §1.3, §4.4, §8 items 2-3 and 12).
  *
  * What: decoding calls (which inputs are refused and why, "parameters" defaulting to {}),
  * vetting replies the way pdns reads them and flattening them to one line with the bytes

@@ -3,7 +3,7 @@
  * column of the method table, method.h).
  *
  * Each golden case is one call (method, parameters as JSON text) and the complete request bytes
- * pdns's HTTP connector writes for it (protocol.md §4.4-§5.5).  The wire captures of §5.5 are
+ * pdns's HTTP connector writes for it (docs/protocol.md §4.4-§5.5).  The wire captures of §5.5 are
  * used verbatim where they exist.  To keep the JSON readable, parameter texts use ' for " (no
  * case needs a literal apostrophe).  Content-Length values were counted from the expected
  * bodies, never from the code under test.  Whole requests are compared with cr_assert_str_eq so

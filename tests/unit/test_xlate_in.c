@@ -1,7 +1,7 @@
 /*
  * test_xlate_in.c: REST ingress (HTTP request from pdns -> JSON-RPC text), table-driven.
  *
- * Golden cases are the requests pdns 4.7.3 was seen sending (protocol.md §5.5) and the forms of
+ * Golden cases are the requests pdns 4.7.3 was seen sending (docs/protocol.md §5.5) and the forms of
  * §5.3 for every method, in both REST dialects (4.x bare digits, glued replaceRRSet TTLs,
  * serial=N.000000; 5.x bracketed members), plus awkward names, header spellings, url-suffix,
  * prefixes, post and post_json modes, unknown methods and errors.  The round-trip test encodes
