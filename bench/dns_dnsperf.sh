@@ -21,7 +21,15 @@
 # With DELAY_MS=N the responder holds every reply N ms (a database behind it): the read-cache
 # comparison is MODES="unix rbgw-cache" DELAY_MS=5 (bench/README.md).
 # dnsperf sends `www.example.com A` for DURATION seconds per run; the modes alternate (the
-# order flips every round) and the medians of QPS and average latency are printed.
+# order flips every round) and the medians of QPS, average latency and CPU per query are
+# printed.  CPU per query is read from /proc/<pid>/stat (utime + stime, threads included)
+# right before and right after dnsperf, divided by the queries dnsperf completed: for pdns,
+# for the gateway (rbgw's daemon, or pdns's pipe children in the pipe modes; socat with its
+# children) and for the responder (pdns's children in mode "pipe").
+# The default MODES are the four paths the DNS-level targets compare, and the script ends
+# with those ratios (bench/README.md): rbgw-unix >= 0.8x unix, rbgw-unix >= 10x http,
+# rbgw >= 5x http.  With DATA_DIR set it also writes DATA_DIR/dns_dnsperf.dat (one line per
+# mode: label, medians of QPS and of the three CPU figures) for bench/plots.sh.
 #
 # pdns's HTTP connector polls its keep-alive socket for 1 ms before every call
 # (docs/protocol.md §4.4), so (a) is bounded near 1000 backend calls/s per pdns backend thread;
@@ -34,12 +42,12 @@
 #
 # Environment: BUILD_DIR (default <repo>/build), RBGW (default $BUILD_DIR/rbgw), ROUNDS (3),
 # DURATION (10 s), DNS_PORT (15500), HTTP_PORT (18210), CLIENTS (dnsperf -c, 1),
-# OUTSTANDING (dnsperf -q, 100), MODES ("http rbgw"), NO_BUILD=1 to skip the cmake build,
+# OUTSTANDING (dnsperf -q, 100), MODES ("http unix rbgw-unix rbgw"), NO_BUILD=1 to skip the cmake build,
 # DELAY_MS (0: the responder answers at once), CACHE_TTL (ms, 1000), CACHE_OPTS (more rbgw
 # options for rbgw-cache, e.g. --cache-per-client=no), QUERIES (a dnsperf query file; default
 # one line, www.example.com A),
 # PIN_CPUS (e.g. "1"): run pdns_server, the responder, rbgw/socat and dnsperf all under
-# `taskset -c $PIN_CPUS` (by default nothing is pinned).
+# `taskset -c $PIN_CPUS` (by default nothing is pinned), DATA_DIR (see above).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,7 +59,7 @@ DNS_PORT=${DNS_PORT:-15500}
 HTTP_PORT=${HTTP_PORT:-18210}
 CLIENTS=${CLIENTS:-1}
 OUTSTANDING=${OUTSTANDING:-100}
-MODES=${MODES:-http rbgw}
+MODES=${MODES:-http unix rbgw-unix rbgw}
 DELAY_MS=${DELAY_MS:-0}
 CACHE_TTL=${CACHE_TTL:-1000}
 CACHE_OPTS=${CACHE_OPTS:-}
@@ -177,6 +185,42 @@ else
 fi
 : >"$TMP/results"
 
+HZ=$(getconf CLK_TCK)
+# CPU ticks (utime + stime, all threads) of one process; 0 once it is gone.
+ticks_of() { # $1 pid
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+children_of() { # $1 pid
+    cat /proc/"$1"/task/*/children 2>/dev/null || true
+}
+# The processes whose CPU is charged to one column: pdns, the gateway, the responder.
+group_pids() { # $1 group (pdns|gw|resp), $2 mode
+    case "$1:$2" in
+    pdns:*) echo "$PDNS_PID" ;;
+    gw:rbgw) children_of "$PDNS_PID" ;;
+    gw:socat-unix) echo "$RBGWD_PID" && children_of "$RBGWD_PID" ;;
+    gw:rbgw-unix | gw:rbgw-uu | gw:rbgw-cache | gw:rbgw-coalesce) echo "$RBGWD_PID" ;;
+    resp:pipe) children_of "$PDNS_PID" ;;
+    resp:*) echo "$RESP_PID" ;;
+    esac
+}
+snap() { # $1 mode, $2 file: "group pid ticks" lines
+    local g p
+    for g in pdns gw resp; do
+        for p in $(group_pids "$g" "$1"); do
+            echo "$g $p $(ticks_of "$p")"
+        done
+    done >"$2"
+}
+# Microseconds of CPU per query for one group between two snaps; a process that appeared in
+# between (a pipe child pdns started late) counts from 0.
+cpu_per_query() { # $1 group, $2 before, $3 after, $4 queries
+    awk -v g="$1" -v n="$4" -v hz="$HZ" '
+        FNR == NR { if ($1 == g) b[$2] = $3; next }
+        $1 == g { d += $3 - (($2 in b) ? b[$2] : 0); seen = 1 }
+        END { if (!seen || n <= 0) print "-"; else printf "%.1f", d / hz * 1e6 / n }' "$2" "$3"
+}
+
 RBGWD_PID=
 run_one() { # $1 mode
     local out qps lat lost codes
@@ -223,12 +267,19 @@ run_one() { # $1 mode
         done
     fi
     start_pdns "$1"
+    snap "$1" "$TMP/cpu0"
     out=$("${PIN[@]}" dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$TMP/queries" -l "$DURATION" \
         -c "$CLIENTS" -q "$OUTSTANDING" 2>&1) || {
         echo "dnsperf failed: $out" >&2
         exit 1
     }
+    snap "$1" "$TMP/cpu1"
     stop_pdns
+    local done_q cpu
+    done_q=$(awk '/Queries completed:/ { print $3 }' <<<"$out")
+    cpu="cpu_pdns=$(cpu_per_query pdns "$TMP/cpu0" "$TMP/cpu1" "$done_q")"
+    cpu+=" cpu_gw=$(cpu_per_query gw "$TMP/cpu0" "$TMP/cpu1" "$done_q")"
+    cpu+=" cpu_resp=$(cpu_per_query resp "$TMP/cpu0" "$TMP/cpu1" "$done_q")"
     local cache=""
     if [ "$1" = rbgw-cache ] || [ "$1" = rbgw-coalesce ]; then
         # The status line (SIGUSR1) carries the cache's counters: wait for it, bounded.
@@ -252,8 +303,8 @@ run_one() { # $1 mode
     lat=$(awk '/Average Latency \(s\):/ { printf "%.1f", $4 * 1e6 }' <<<"$out")
     lost=$(awk '/Queries lost:/ { print $3 }' <<<"$out")
     codes=$(awk -F': *' '/Response codes:/ { print $2 }' <<<"$out")
-    echo "  mode=$1 qps=$qps avg_latency_us=$lat lost=$lost codes=[$codes]$cache load=$(cut -d' ' -f1 /proc/loadavg)"
-    echo "mode=$1 qps=$qps lat=$lat lost=$lost" >>"$TMP/results"
+    echo "  mode=$1 qps=$qps avg_latency_us=$lat lost=$lost codes=[$codes] $cpu$cache load=$(cut -d' ' -f1 /proc/loadavg)"
+    echo "mode=$1 qps=$qps lat=$lat lost=$lost $cpu" >>"$TMP/results"
 }
 
 median() { # $1 mode, $2 field
@@ -285,25 +336,15 @@ echo "responder: $(tail -1 "$TMP/responder.log")"
 
 echo
 echo "medians over $ROUNDS rounds:"
-printf '%-14s %12s %18s\n' mode QPS avg-latency-us
+echo "(CPU per query in us, from /proc/<pid>/stat: pdns / gateway / responder)"
+printf '%-14s %10s %15s %10s %10s %10s\n' mode QPS avg-latency-us cpu-pdns cpu-gw cpu-resp
 for m in $MODES; do
-    printf '%-14s %12s %18s\n' "$m" "$(median "$m" qps)" "$(median "$m" lat)"
+    printf '%-14s %10s %15s %10s %10s %10s\n' "$m" "$(median "$m" qps)" "$(median "$m" lat)" \
+        "$(median "$m" cpu_pdns)" "$(median "$m" cpu_gw)" "$(median "$m" cpu_resp)"
 done
-if [[ " $MODES " == *" rbgw "* && " $MODES " == *" http "* ]]; then
-    awk -v a="$(median http qps)" -v b="$(median rbgw qps)" \
-        'BEGIN { if (a > 0) printf "rbgw (pipe) / pdns http connector: %.1fx the QPS\n", b / a }'
-fi
 if [[ " $MODES " == *" rbgw "* && " $MODES " == *" pipe "* ]]; then
     awk -v a="$(median pipe qps)" -v b="$(median rbgw qps)" \
         'BEGIN { if (a > 0) printf "rbgw (pipe) / responder on the pipe directly: %.2f\n", b / a }'
-fi
-if [[ " $MODES " == *" rbgw-unix "* && " $MODES " == *" unix "* ]]; then
-    awk -v a="$(median unix qps)" -v b="$(median rbgw-unix qps)" \
-        'BEGIN { if (a > 0) printf "rbgw (unix listener) / responder on unix directly: %.2f\n", b / a }'
-fi
-if [[ " $MODES " == *" rbgw-unix "* && " $MODES " == *" http "* ]]; then
-    awk -v a="$(median http qps)" -v b="$(median rbgw-unix qps)" \
-        'BEGIN { if (a > 0) printf "rbgw (unix listener) / pdns http connector: %.1fx the QPS\n", b / a }'
 fi
 if [[ " $MODES " == *" rbgw-uu "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median rbgw-uu qps)" \
@@ -321,9 +362,48 @@ if [[ " $MODES " == *" socat-unix "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median socat-unix qps)" \
         'BEGIN { if (a > 0) printf "socat relay (unix -> unix) / responder on unix directly: %.2f\n", b / a }'
 fi
-if [[ " $MODES " == *" rbgw-unix "* && " $MODES " == *" http "* ]]; then
-    awk -v a="$(median http qps)" -v b="$(median rbgw-unix qps)" \
-        'BEGIN { if (a > 0) printf "target: rbgw (unix -> http) >= 10x pdns http connector: %s\n", (b / a >= 10 ? "met" : "NOT met") }'
+
+# The DNS-level targets: path / baseline >= minimum, each printed when both modes ran.
+target() { # $1 path mode, $2 baseline mode, $3 minimum ratio, $4 wording
+    if [[ " $MODES " == *" $1 "* && " $MODES " == *" $2 "* ]]; then
+        awk -v a="$(median "$2" qps)" -v b="$(median "$1" qps)" -v min="$3" -v what="$4" \
+            'BEGIN { if (a > 0) printf "target: %-52s >= %4.1fx: %6.2fx  %s\n", what, min, b / a, (b / a >= min ? "met" : "NOT met") }' |
+            tee -a "$TMP/targets"
+    fi
+}
+echo
+: >"$TMP/targets"
+target rbgw-unix unix 0.8 "pdns unix -> rbgw -> HTTP vs pdns unix -> responder"
+target rbgw-unix http 10 "pdns unix -> rbgw -> HTTP vs pdns HTTP connector"
+target rbgw http 5 "pdns pipe -> rbgw -> HTTP vs pdns HTTP connector"
+
+mode_label() { # $1 mode: the path, as the plots name it
+    case "$1" in
+    http) echo "pdns HTTP -> responder" ;;
+    unix) echo "pdns unix -> responder" ;;
+    pipe) echo "pdns pipe -> responder" ;;
+    rbgw) echo "pdns pipe -> rbgw -> HTTP" ;;
+    rbgw-unix) echo "pdns unix -> rbgw -> HTTP" ;;
+    rbgw-uu) echo "pdns unix -> rbgw -> unix" ;;
+    socat-unix) echo "pdns unix -> socat -> unix" ;;
+    rbgw-cache) echo "rbgw read cache" ;;
+    rbgw-coalesce) echo "rbgw coalescing" ;;
+    *) echo "$1" ;;
+    esac
+}
+if [ -n "${DATA_DIR:-}" ]; then
+    mkdir -p "$DATA_DIR"
+    {
+        echo "# bench/dns_dnsperf.sh, $(date -u +%Y-%m-%dT%H:%MZ), $ROUNDS rounds x ${DURATION}s, medians;" \
+            "dnsperf -c $CLIENTS -q $OUTSTANDING, pinned: ${PIN_CPUS:-no}, responder delay ${DELAY_MS} ms"
+        echo "# label qps cpu_pdns_us cpu_gateway_us cpu_responder_us (per query; - = none)"
+        for m in $MODES; do
+            printf '"%s" %s %s %s %s\n' "$(mode_label "$m")" "$(median "$m" qps)" \
+                "$(median "$m" cpu_pdns)" "$(median "$m" cpu_gw)" "$(median "$m" cpu_resp)"
+        done
+        sed 's/^/# /' "$TMP/targets"
+    } >"$DATA_DIR/dns_dnsperf.dat"
+    echo "data: $DATA_DIR/dns_dnsperf.dat"
 fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$RBGW_PENDING" = 1 ]; then
