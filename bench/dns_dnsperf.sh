@@ -18,6 +18,8 @@
 #   "rbgw-cache": as rbgw-uu, with rbgw's read cache and coalescing on (--cache-ttl=$CACHE_TTL
 #                --coalesce=yes $CACHE_OPTS); its hit rate is read from the SIGUSR1 status line
 #   "rbgw-coalesce": as rbgw-uu, with coalescing only (--coalesce=yes)
+#   "rbgw-raw":  as "rbgw" with listen=pipe:squeeze=0 (replies as the responder wrote them;
+#                with RESP_OPTS=--spaced it shows what squeezing the whitespace saves pdns)
 # With DELAY_MS=N the responder holds every reply N ms (a database behind it): the read-cache
 # comparison is MODES="unix rbgw-cache" DELAY_MS=5 (bench/README.md).
 # dnsperf sends `www.example.com A` for DURATION seconds per run; the modes alternate (the
@@ -46,6 +48,7 @@
 # DELAY_MS (0: the responder answers at once), CACHE_TTL (ms, 1000), CACHE_OPTS (more rbgw
 # options for rbgw-cache, e.g. --cache-per-client=no), QUERIES (a dnsperf query file; default
 # one line, www.example.com A),
+# RESP_OPTS (more rbgw_fast_responder options, e.g. --spaced),
 # PIN_CPUS (e.g. "1"): run pdns_server, the responder, rbgw/socat and dnsperf all under
 # `taskset -c $PIN_CPUS` (by default nothing is pinned), DATA_DIR (see above).
 set -euo pipefail
@@ -125,11 +128,13 @@ write_conf() { # $1 mode
     mkdir -p "$dir"
     case "$1" in
     http) cs="http:url=http://127.0.0.1:$HTTP_PORT/dns" ;;
-    pipe) cs="pipe:command=$RESPONDER --pipe" ;;
+    pipe) cs="pipe:command=$RESPONDER --pipe${RESP_OPTS:+ $RESP_OPTS}" ;;
     unix) cs="unix:path=$TMP/responder.sock" ;;
     rbgw-unix | rbgw-uu | socat-unix | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
-    rbgw)
-        printf 'listen=pipe\nupstream=%s\nlog-level=warning\n' "$UPSTREAM" >"$dir/rbgw.conf"
+    rbgw | rbgw-raw)
+        local listen=pipe
+        [ "$1" = rbgw-raw ] && listen=pipe:squeeze=0
+        printf 'listen=%s\nupstream=%s\nlog-level=warning\n' "$listen" "$UPSTREAM" >"$dir/rbgw.conf"
         cs="pipe:command=$RBGW --config=$dir/rbgw.conf"
         ;;
     esac
@@ -197,7 +202,7 @@ children_of() { # $1 pid
 group_pids() { # $1 group (pdns|gw|resp), $2 mode
     case "$1:$2" in
     pdns:*) echo "$PDNS_PID" ;;
-    gw:rbgw) children_of "$PDNS_PID" ;;
+    gw:rbgw | gw:rbgw-raw) children_of "$PDNS_PID" ;;
     gw:socat-unix) echo "$RBGWD_PID" && children_of "$RBGWD_PID" ;;
     gw:rbgw-unix | gw:rbgw-uu | gw:rbgw-cache | gw:rbgw-coalesce) echo "$RBGWD_PID" ;;
     resp:pipe) children_of "$PDNS_PID" ;;
@@ -319,7 +324,7 @@ median() { # $1 mode, $2 field
 echo "dnsperf: $ROUNDS rounds x ${DURATION}s, modes: $MODES, dnsperf -c $CLIENTS -q $OUTSTANDING," \
     "pinned: ${PIN_CPUS:-no}, responder delay: ${DELAY_MS} ms," \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-"${PIN[@]}" "$RESPONDER" --port="$HTTP_PORT" --unix="$TMP/responder.sock" --delay-ms="$DELAY_MS" \
+"${PIN[@]}" "$RESPONDER" --port="$HTTP_PORT" --unix="$TMP/responder.sock" --delay-ms="$DELAY_MS" ${RESP_OPTS:-} \
     2>"$TMP/responder.log" &
 RESP_PID=$!
 PIDS+=("$RESP_PID")
@@ -376,6 +381,10 @@ echo
 target rbgw-unix unix 0.8 "pdns unix -> rbgw -> HTTP vs pdns unix -> responder"
 target rbgw-unix http 10 "pdns unix -> rbgw -> HTTP vs pdns HTTP connector"
 target rbgw http 5 "pdns pipe -> rbgw -> HTTP vs pdns HTTP connector"
+if [[ " $MODES " == *" rbgw "* && " $MODES " == *" rbgw-raw "* ]]; then
+    awk -v a="$(median rbgw-raw qps)" -v b="$(median rbgw qps)" \
+        'BEGIN { if (a > 0) printf "rbgw pipe listener, squeeze=1 / squeeze=0: %.2fx the QPS\n", b / a }'
+fi
 
 mode_label() { # $1 mode: the path, as the plots name it
     case "$1" in
@@ -383,6 +392,7 @@ mode_label() { # $1 mode: the path, as the plots name it
     unix) echo "pdns unix -> responder" ;;
     pipe) echo "pdns pipe -> responder" ;;
     rbgw) echo "pdns pipe -> rbgw -> HTTP" ;;
+    rbgw-raw) echo "pdns pipe -> rbgw (squeeze=0) -> HTTP" ;;
     rbgw-unix) echo "pdns unix -> rbgw -> HTTP" ;;
     rbgw-uu) echo "pdns unix -> rbgw -> unix" ;;
     socat-unix) echo "pdns unix -> socat -> unix" ;;
