@@ -15,6 +15,8 @@
 #                >= 0.8x of "unix", pdns straight to the responder)
 #   "socat-unix": unix:path=<tmp>/rbgw.sock, socat UNIX-LISTEN:<tmp>/rbgw.sock,fork
 #                UNIX-CONNECT:<tmp>/responder.sock in rbgw's place (a blind relay)
+#   "floor-unix": the same with rbgw_floor_relay (bench/floor_relay.c) in rbgw's place: the
+#                do-nothing relay, what any gateway process costs before doing any work
 #   "rbgw-cache": as rbgw-uu, with rbgw's read cache and coalescing on (--cache-ttl=$CACHE_TTL
 #                --coalesce=yes $CACHE_OPTS); its hit rate is read from the SIGUSR1 status line
 #   "rbgw-coalesce": as rbgw-uu, with coalescing only (--coalesce=yes)
@@ -130,7 +132,7 @@ write_conf() { # $1 mode
     http) cs="http:url=http://127.0.0.1:$HTTP_PORT/dns" ;;
     pipe) cs="pipe:command=$RESPONDER --pipe${RESP_OPTS:+ $RESP_OPTS}" ;;
     unix) cs="unix:path=$TMP/responder.sock" ;;
-    rbgw-unix | rbgw-uu | socat-unix | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
+    rbgw-unix | rbgw-uu | socat-unix | floor-unix | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
     rbgw | rbgw-raw)
         local listen=pipe
         [ "$1" = rbgw-raw ] && listen=pipe:squeeze=0
@@ -204,7 +206,7 @@ group_pids() { # $1 group (pdns|gw|resp), $2 mode
     pdns:*) echo "$PDNS_PID" ;;
     gw:rbgw | gw:rbgw-raw) children_of "$PDNS_PID" ;;
     gw:socat-unix) echo "$RBGWD_PID" && children_of "$RBGWD_PID" ;;
-    gw:rbgw-unix | gw:rbgw-uu | gw:rbgw-cache | gw:rbgw-coalesce) echo "$RBGWD_PID" ;;
+    gw:rbgw-unix | gw:rbgw-uu | gw:floor-unix | gw:rbgw-cache | gw:rbgw-coalesce) echo "$RBGWD_PID" ;;
     resp:pipe) children_of "$PDNS_PID" ;;
     resp:*) echo "$RESP_PID" ;;
     esac
@@ -254,6 +256,16 @@ run_one() { # $1 mode
         "${PIN[@]}" "$RBGW" --listen="unix:path=$TMP/rbgw.sock" \
             --upstream="unix:path=$TMP/responder.sock" "${extra[@]}" \
             --log-level=warning 2>>"$TMP/rbgwd-$1.log" &
+        RBGWD_PID=$!
+        PIDS+=("$RBGWD_PID")
+        for _ in $(seq 50); do
+            [ -S "$TMP/rbgw.sock" ] && break
+            sleep 0.1
+        done
+    elif [ "$1" = floor-unix ]; then
+        rm -f "$TMP/rbgw.sock"
+        "${PIN[@]}" "$BUILD/bench/rbgw_floor_relay" --listen="$TMP/rbgw.sock" \
+            --upstream="$TMP/responder.sock" 2>>"$TMP/rbgwd.log" &
         RBGWD_PID=$!
         PIDS+=("$RBGWD_PID")
         for _ in $(seq 50); do
@@ -363,6 +375,12 @@ if [[ " $MODES " == *" rbgw-coalesce "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median rbgw-coalesce qps)" \
         'BEGIN { if (a > 0) printf "rbgw coalescing only / responder on unix directly: %.2fx the QPS\n", b / a }'
 fi
+for m in floor-unix rbgw-uu; do
+    if [[ " $MODES " == *" $m "* && " $MODES " == *" unix "* ]]; then
+        awk -v a="$(median unix qps)" -v b="$(median "$m" qps)" -v m="$m" \
+            'BEGIN { if (a > 0) printf "floor: %s / unix: %.2fx the QPS\n", m, b / a }'
+    fi
+done
 if [[ " $MODES " == *" socat-unix "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median socat-unix qps)" \
         'BEGIN { if (a > 0) printf "socat relay (unix -> unix) / responder on unix directly: %.2f\n", b / a }'
@@ -396,6 +414,7 @@ mode_label() { # $1 mode: the path, as the plots name it
     rbgw-unix) echo "pdns unix -> rbgw -> HTTP" ;;
     rbgw-uu) echo "pdns unix -> rbgw -> unix" ;;
     socat-unix) echo "pdns unix -> socat -> unix" ;;
+    floor-unix) echo "pdns unix -> do-nothing relay -> unix" ;;
     rbgw-cache) echo "rbgw read cache" ;;
     rbgw-coalesce) echo "rbgw coalescing" ;;
     *) echo "$1" ;;
@@ -405,7 +424,7 @@ if [ -n "${DATA_DIR:-}" ]; then
     mkdir -p "$DATA_DIR"
     {
         echo "# bench/dns_dnsperf.sh, $(date -u +%Y-%m-%dT%H:%MZ), $ROUNDS rounds x ${DURATION}s, medians;" \
-            "dnsperf -c $CLIENTS -q $OUTSTANDING, pinned: ${PIN_CPUS:-no}, responder delay ${DELAY_MS} ms"
+            "dnsperf -c $CLIENTS -q $OUTSTANDING, pinned: ${PIN_CPUS:-no}, load average $(cut -d" " -f1 /proc/loadavg)"
         echo "# label qps cpu_pdns_us cpu_gateway_us cpu_responder_us (per query; - = none)"
         for m in $MODES; do
             printf '"%s" %s %s %s %s\n' "$(mode_label "$m")" "$(median "$m" qps)" \

@@ -44,9 +44,11 @@ if (exists_file(f)) {
     set boxwidth 0.75
     set bmargin 5
     # rbgw's paths in orange, the paths without it in grey
-    plot f using 2:xtic(lbl(strcol(1))):(strstrt(strcol(1), "rbgw") ? 0xf28e2b : 0x9c9c9c) \
-            lc rgb variable notitle, \
+    set xrange [-0.6:*]
+    plot f using 0:2:(0.6):(strstrt(strcol(1), "rbgw") ? 0xf28e2b : 0x9c9c9c):xtic(lbl(strcol(1))) \
+            with boxes lc rgb variable notitle, \
          '' using 0:2:(sprintf("%.0f", $2)) with labels offset 0,0.7 notitle
+    set xrange [*:*]
     set output out . "/dns_cpu.png"
     set title "CPU per DNS query, by process (lower is better)\n" . sub
     set ylabel "µs of CPU per query"
