@@ -414,7 +414,7 @@ mode_label() { # $1 mode: the path, as the plots name it
     rbgw-unix) echo "pdns unix -> rbgw -> HTTP" ;;
     rbgw-uu) echo "pdns unix -> rbgw -> unix" ;;
     socat-unix) echo "pdns unix -> socat -> unix" ;;
-    floor-unix) echo "pdns unix -> do-nothing relay -> unix" ;;
+    floor-unix) echo "pdns unix -> no-op relay -> unix" ;;
     rbgw-cache) echo "rbgw read cache" ;;
     rbgw-coalesce) echo "rbgw coalescing" ;;
     *) echo "$1" ;;

@@ -19,7 +19,7 @@ lbl(s) = strrep(s, " -> ", "\n→ ")
 num(c) = strcol(c) eq "-" ? 0 : column(c)
 exists_file(f) = system("test -r '" . f . "' && echo 1 || echo 0") == 1
 
-set terminal pngcairo size 1000,560 font "DejaVu Sans,11" noenhanced
+set terminal pngcairo size 1100,600 font "DejaVu Sans,11" noenhanced
 set style fill solid 0.85 border -1
 set grid ytics lc rgb "#dddddd"
 set border 3
@@ -53,13 +53,13 @@ if (exists_file(f)) {
     set title "CPU per DNS query, by process (lower is better)\n" . sub
     set ylabel "µs of CPU per query"
     set style histogram rowstacked gap 1
-    set key top right
+    set key outside top center horizontal
     plot f using (num(3)):xtic(lbl(strcol(1))) lc rgb c_pdns title "pdns", \
-         '' using (num(4)) lc rgb c_gw title "gateway (rbgw)", \
+         '' using (num(4)) lc rgb c_gw title "gateway (rbgw or the relay)", \
          '' using (num(5)) lc rgb c_resp title "responder", \
          '' using 0:(num(3) + num(4) + num(5)):(sprintf("%.0f", num(3) + num(4) + num(5))) \
             with labels offset 0,0.7 notitle
-    set key noautotitle
+    set key inside top left vertical noautotitle
     unset title
 }
 

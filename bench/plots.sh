@@ -3,10 +3,12 @@
 #
 #   bench/plots.sh          draw docs/img/*.png from the data files in docs/img/data/
 #   bench/plots.sh --run    measure first, writing docs/img/data/, then draw:
-#                             dns_dnsperf.sh (its default four paths plus "pipe"),
+#                             dns_dnsperf.sh (its four target paths plus the pipe and
+#                             unix connectors' baselines and the unix->unix floor, 8 s runs),
 #                             call_latency.sh (layout one; direct rbgw pipe unix rbgw-unix),
-#                             connectors.sh (its cpu section only; output kept in
-#                             connectors.txt, whose CPU table becomes connectors_cpu.dat)
+#                             connectors.sh (its cpu section only, 30 000 calls per run;
+#                             output kept in connectors.txt, whose CPU table becomes
+#                             connectors_cpu.dat)
 #
 # The drawing is bench/plots.gp (gnuplot, Debian package gnuplot-nox); each picture whose data
 # file is missing is skipped, so one bench can be rerun alone (see RUN) and the rest kept.
@@ -15,7 +17,8 @@
 #
 # Environment: DATA_DIR (<repo>/docs/img/data), IMG_DIR (<repo>/docs/img), RUN (the benches
 # --run measures: "dns latency connectors"), and each bench script's own variables
-# (BUILD_DIR, NO_BUILD, ROUNDS, DURATION, ...), passed through.
+# (BUILD_DIR, NO_BUILD, ROUNDS, DURATION, CPU_CALLS, ...), passed through.  It takes ~10
+# minutes; run it on an otherwise idle machine.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,7 +65,8 @@ if [ "${1:-}" = --run ]; then
     for b in $RUN; do
         case "$b" in
         dns)
-            DATA_DIR=$DATA_DIR MODES=${MODES:-http unix rbgw-unix rbgw pipe} \
+            DATA_DIR=$DATA_DIR DURATION=${DURATION:-8} \
+                MODES=${MODES:-http unix floor-unix rbgw-uu rbgw-unix rbgw pipe} \
                 "$SRC/bench/dns_dnsperf.sh"
             ;;
         latency)
@@ -70,7 +74,8 @@ if [ "${1:-}" = --run ]; then
                 "$SRC/bench/call_latency.sh"
             ;;
         connectors)
-            SECTIONS=cpu "$SRC/bench/connectors.sh" | tee "$DATA_DIR/connectors.txt"
+            SECTIONS=cpu CPU_CALLS=${CPU_CALLS:-30000} "$SRC/bench/connectors.sh" |
+                tee "$DATA_DIR/connectors.txt"
             ;;
         *)
             echo "unknown bench '$b' in RUN (dns, latency, connectors)" >&2
