@@ -46,7 +46,8 @@
 #
 # Environment: BUILD_DIR (default <repo>/build), RBGW (default $BUILD_DIR/rbgw), ROUNDS (3),
 # DURATION (10 s), DNS_PORT (15500), HTTP_PORT (18210), CLIENTS (dnsperf -c, 1),
-# OUTSTANDING (dnsperf -q, 100), MODES ("http unix rbgw-unix rbgw"), NO_BUILD=1 to skip the cmake build,
+# OUTSTANDING (dnsperf -q, 100), MODES ("http unix rbgw-unix rbgw"), NO_BUILD=1 to skip the
+# cmake build,
 # DELAY_MS (0: the responder answers at once), CACHE_TTL (ms, 1000), CACHE_OPTS (more rbgw
 # options for rbgw-cache, e.g. --cache-per-client=no), QUERIES (a dnsperf query file; default
 # one line, www.example.com A),
@@ -336,6 +337,7 @@ median() { # $1 mode, $2 field
 echo "dnsperf: $ROUNDS rounds x ${DURATION}s, modes: $MODES, dnsperf -c $CLIENTS -q $OUTSTANDING," \
     "pinned: ${PIN_CPUS:-no}, responder delay: ${DELAY_MS} ms," \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# shellcheck disable=SC2086 # RESP_OPTS is a list of options
 "${PIN[@]}" "$RESPONDER" --port="$HTTP_PORT" --unix="$TMP/responder.sock" --delay-ms="$DELAY_MS" ${RESP_OPTS:-} \
     2>"$TMP/responder.log" &
 RESP_PID=$!
@@ -375,12 +377,14 @@ if [[ " $MODES " == *" rbgw-coalesce "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median rbgw-coalesce qps)" \
         'BEGIN { if (a > 0) printf "rbgw coalescing only / responder on unix directly: %.2fx the QPS\n", b / a }'
 fi
-for m in floor-unix rbgw-uu; do
-    if [[ " $MODES " == *" $m "* && " $MODES " == *" unix "* ]]; then
-        awk -v a="$(median unix qps)" -v b="$(median "$m" qps)" -v m="$m" \
-            'BEGIN { if (a > 0) printf "floor: %s / unix: %.2fx the QPS\n", m, b / a }'
-    fi
-done
+if [[ " $MODES " == *" floor-unix "* && " $MODES " == *" unix "* ]]; then
+    awk -v a="$(median unix qps)" -v b="$(median floor-unix qps)" \
+        'BEGIN { if (a > 0) printf "floor: do-nothing relay (unix -> unix) / responder on unix directly: %.2f\n", b / a }'
+fi
+if [[ " $MODES " == *" floor-unix "* && " $MODES " == *" rbgw-uu "* ]]; then
+    awk -v a="$(median floor-unix qps)" -v b="$(median rbgw-uu qps)" \
+        'BEGIN { if (a > 0) printf "rbgw (unix -> unix) / do-nothing relay: %.2f\n", b / a }'
+fi
 if [[ " $MODES " == *" socat-unix "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median socat-unix qps)" \
         'BEGIN { if (a > 0) printf "socat relay (unix -> unix) / responder on unix directly: %.2f\n", b / a }'
