@@ -74,8 +74,9 @@ if [ "${1:-}" = --run ]; then
                 "$SRC/bench/call_latency.sh"
             ;;
         connectors)
+            # (paths relative to the repository: the file is committed with the pictures)
             SECTIONS=cpu CPU_CALLS=${CPU_CALLS:-30000} "$SRC/bench/connectors.sh" |
-                tee "$DATA_DIR/connectors.txt"
+                sed "s|$SRC/||g" | tee "$DATA_DIR/connectors.txt"
             ;;
         *)
             echo "unknown bench '$b' in RUN (dns, latency, connectors)" >&2
