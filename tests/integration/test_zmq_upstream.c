@@ -107,7 +107,7 @@ static void
 spawn_gw(const char *up, const char *extra1, const char *extra2)
 {
     char *u = rbgw_test_fmt("--upstream=%s", up);
-    const char *args[] = {"--listen=pipe", u, "--log-level=debug", extra1, extra2, NULL};
+    const char *args[] = {"--listen=pipe:squeeze=0", u, "--log-level=debug", extra1, extra2, NULL};
     if (extra1 == NULL) {
         args[3] = NULL;
     }
