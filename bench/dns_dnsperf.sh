@@ -20,8 +20,8 @@
 #   "rbgw-cache": as rbgw-uu, with rbgw's read cache and coalescing on (--cache-ttl=$CACHE_TTL
 #                --coalesce=yes $CACHE_OPTS); its hit rate is read from the SIGUSR1 status line
 #   "rbgw-coalesce": as rbgw-uu, with coalescing only (--coalesce=yes)
-#   "rbgw-raw":  as "rbgw" with listen=pipe:squeeze=0 (replies as the responder wrote them;
-#                with RESP_OPTS=--spaced it shows what squeezing the whitespace saves pdns)
+#   "rbgw-squeeze": as "rbgw" with listen=pipe:squeeze=1 (replies without the whitespace between
+#                JSON tokens; with RESP_OPTS=--spaced it shows what that saves pdns)
 # With DELAY_MS=N the responder holds every reply N ms (a database behind it): the read-cache
 # comparison is MODES="unix rbgw-cache" DELAY_MS=5 (bench/README.md).
 # dnsperf sends `www.example.com A` for DURATION seconds per run; the modes alternate (the
@@ -134,9 +134,9 @@ write_conf() { # $1 mode
     pipe) cs="pipe:command=$RESPONDER --pipe${RESP_OPTS:+ $RESP_OPTS}" ;;
     unix) cs="unix:path=$TMP/responder.sock" ;;
     rbgw-unix | rbgw-uu | socat-unix | floor-unix | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
-    rbgw | rbgw-raw)
+    rbgw | rbgw-squeeze)
         local listen=pipe
-        [ "$1" = rbgw-raw ] && listen=pipe:squeeze=0
+        [ "$1" = rbgw-squeeze ] && listen=pipe:squeeze=1
         printf 'listen=%s\nupstream=%s\nlog-level=warning\n' "$listen" "$UPSTREAM" >"$dir/rbgw.conf"
         cs="pipe:command=$RBGW --config=$dir/rbgw.conf"
         ;;
@@ -205,7 +205,7 @@ children_of() { # $1 pid
 group_pids() { # $1 group (pdns|gw|resp), $2 mode
     case "$1:$2" in
     pdns:*) echo "$PDNS_PID" ;;
-    gw:rbgw | gw:rbgw-raw) children_of "$PDNS_PID" ;;
+    gw:rbgw | gw:rbgw-squeeze) children_of "$PDNS_PID" ;;
     gw:socat-unix) echo "$RBGWD_PID" && children_of "$RBGWD_PID" ;;
     gw:rbgw-unix | gw:rbgw-uu | gw:floor-unix | gw:rbgw-cache | gw:rbgw-coalesce) echo "$RBGWD_PID" ;;
     resp:pipe) children_of "$PDNS_PID" ;;
@@ -403,8 +403,8 @@ echo
 target rbgw-unix unix 0.8 "pdns unix -> rbgw -> HTTP vs pdns unix -> responder"
 target rbgw-unix http 10 "pdns unix -> rbgw -> HTTP vs pdns HTTP connector"
 target rbgw http 5 "pdns pipe -> rbgw -> HTTP vs pdns HTTP connector"
-if [[ " $MODES " == *" rbgw "* && " $MODES " == *" rbgw-raw "* ]]; then
-    awk -v a="$(median rbgw-raw qps)" -v b="$(median rbgw qps)" \
+if [[ " $MODES " == *" rbgw "* && " $MODES " == *" rbgw-squeeze "* ]]; then
+    awk -v a="$(median rbgw qps)" -v b="$(median rbgw-squeeze qps)" \
         'BEGIN { if (a > 0) printf "rbgw pipe listener, squeeze=1 / squeeze=0: %.2fx the QPS\n", b / a }'
 fi
 
@@ -414,7 +414,7 @@ mode_label() { # $1 mode: the path, as the plots name it
     unix) echo "pdns unix -> responder" ;;
     pipe) echo "pdns pipe -> responder" ;;
     rbgw) echo "pdns pipe -> rbgw -> HTTP" ;;
-    rbgw-raw) echo "pdns pipe -> rbgw (squeeze=0) -> HTTP" ;;
+    rbgw-squeeze) echo "pdns pipe -> rbgw (squeeze=1) -> HTTP" ;;
     rbgw-unix) echo "pdns unix -> rbgw -> HTTP" ;;
     rbgw-uu) echo "pdns unix -> rbgw -> unix" ;;
     socat-unix) echo "pdns unix -> socat -> unix" ;;

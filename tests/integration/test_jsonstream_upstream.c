@@ -133,7 +133,7 @@ start_with(enum kind k, int timeout_ms, const char *extra, bool no_server)
         srv = fake_json_unix_start(up_path);
         cr_assert_not_null(srv, "cannot start the unix responder: %s", strerror(errno));
     }
-    const char *args[] = {"--listen=pipe:squeeze=0", upstream_arg(timeout_ms, extra ? extra : ""),
+    const char *args[] = {"--listen=pipe", upstream_arg(timeout_ms, extra ? extra : ""),
                           "--log-level=debug", NULL};
     gw = rbgw_proc_spawn(NULL, args);
     cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
@@ -585,7 +585,7 @@ start_three_callers(enum kind k)
         cr_assert_not_null(srv, "cannot start the unix responder: %s", strerror(errno));
     }
     const char *lpath = rbgw_test_fmt("%s/rbgw.sock", dir);
-    const char *args[] = {rbgw_test_fmt("--listen=unix:path=%s", lpath), "--listen=pipe:squeeze=0",
+    const char *args[] = {rbgw_test_fmt("--listen=unix:path=%s", lpath), "--listen=pipe",
                           upstream_arg(10000, ",max-conns=2"), "--log-level=debug", NULL};
     gw = rbgw_proc_spawn(NULL, args);
     cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));

@@ -147,7 +147,7 @@ start(const char *unix_opts, const char *http_opts, const char *const *extra, un
         close(fd);
         port = p;
         const char *args[32] = {
-            "--listen=pipe:squeeze=0",
+            "--listen=pipe",
             rbgw_test_fmt("--listen+=unix:path=%s%s", gw_sock, unix_opts),
             rbgw_test_fmt("--listen+=http:address=127.0.0.1:%d,path=/dns%s", port, http_opts),
             rbgw_test_fmt("--upstream=unix:path=%s,name=up,timeout=5000", up_sock),

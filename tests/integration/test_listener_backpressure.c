@@ -139,7 +139,7 @@ start(const char *opt1, const char *opt2)
         port = p;
         const char *args[] = {rbgw_test_fmt("--listen=unix:path=%s", sock),
                               rbgw_test_fmt("--listen=http:address=127.0.0.1:%d,path=/dns", port),
-                              "--listen=pipe:squeeze=0",
+                              "--listen=pipe",
                               rbgw_test_fmt("--upstream=unix:path=%s,timeout=60000", up_path),
                               "--deadline=60000",
                               "--log-level=debug",
