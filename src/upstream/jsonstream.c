@@ -140,6 +140,17 @@ js_conn_close(struct rbgw_upconn *uc)
 
 /* ---- replies ---- */
 
+/* Data with no call in flight: the responder is out of step (it would be read as the next
+ * call's reply), so the conn goes; a warning, as nothing else would show the fault. */
+static void
+unsolicited(struct js_conn *c)
+{
+    struct js_upstream *up = upstream_of(c);
+    rbgw_ulog_warn(up->cp.u, "%s: the responder sent data nobody asked for; %s", up->target,
+                   up->kind == JS_PIPE ? "its child is killed" : "connection dropped");
+    rbgw_upconn_lost(&c->base, "the responder sent data nobody asked for");
+}
+
 static void
 handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
 {
@@ -176,7 +187,7 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
         return;
     }
     if (c->base.state != RBGW_UPCONN_BUSY || c->base.call == NULL) {
-        rbgw_upconn_lost(&c->base, "the responder sent data nobody asked for");
+        unsolicited(c);
         return;
     }
     struct rbgw_request *req = c->base.call->req;
@@ -254,7 +265,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (c->base.state == RBGW_UPCONN_IDLE) {
-        rbgw_upconn_lost(&c->base, "the responder sent data nobody asked for");
+        unsolicited(c);
         return;
     }
     c->base.got_bytes = 1;
