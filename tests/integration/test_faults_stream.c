@@ -91,9 +91,29 @@ static struct zmq_responder *zr;       /* zeromq: the responder, or NULL */
 static struct rbgw_proc *gw;           /* rbgw, or NULL */
 static struct fake_json_client *cl[2]; /* unix listener clients */
 
+/* SIGKILL the grandchildren the "orphan" children left (pids in <dir>/orphans). */
+static void
+kill_orphans(void)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/orphans", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return;
+    }
+    long pid;
+    while (fscanf(f, "%ld", &pid) == 1) {
+        kill((pid_t)pid, SIGKILL);
+    }
+    fclose(f);
+}
+
 static void
 teardown(void)
 {
+    if (dir) {
+        kill_orphans();
+    }
     rbgw_proc_free(gw);
     gw = NULL;
     for (size_t i = 0; i < 2; i++) {
@@ -503,6 +523,33 @@ Test(faults_stream, pipe_child_exits_after_k_calls)
     }
     assert_initializes(5);
     settled(&base, "children exiting after 3 calls");
+    finish();
+}
+
+/* A child that exits while a grandchild it forked keeps its pipes open: no EOF comes on its
+ * stdout, only its exit.  rbgw must not write the next call to the dead child (it would wait
+ * for a reply until timeout= and answer false): the exit of an idle child ends its conn. */
+Test(faults_stream, pipe_child_exits_while_a_grandchild_holds_its_pipes)
+{
+    make_dir();
+    FILE *f = fopen(rbgw_test_fmt("%s/exit-after", dir), "w");
+    cr_assert_not_null(f);
+    fprintf(f, "1\n");
+    fclose(f);
+    cr_assert_eq(fake_json_pipe_flag(dir, "orphan", true), 0);
+    start(PIPE, NULL, NULL);
+    const char *first = lookup("warm.example.");
+    expect_echo(first);                /* the child exits after this reply */
+    rbgw_fault_assert_children(gw, 0); /* exited and reaped: rbgw knows it is gone */
+    struct rbgw_fault_base base = rbgw_fault_base_take(gw);
+    for (int i = 0; i < 3; i++) {
+        const char *q = lookup(rbgw_test_fmt("next%d.example.", i));
+        expect_echo(q);
+        rbgw_fault_assert_exited(conn_of(q));
+        rbgw_fault_assert_children(gw, 0);
+    }
+    assert_initializes(4);
+    rbgw_fault_assert_settled(gw, &base, "children exiting with their pipes held open");
     finish();
 }
 

@@ -37,7 +37,10 @@
  *          command=<dir>/responder.py <dir>; every child appends "<pid>\t<line>\n" to
  *          <dir>/pipe.log with one write(2); records carry the child's pid.  If the file
  *          <dir>/exit-after holds a number K when a child starts, that child exits (status 6)
- *          right after writing its K-th reply to a call (initialize not counted).
+ *          right after writing its K-th reply to a call (initialize not counted).  If the
+ *          file <dir>/orphan exists when a child starts, it first forks a grandchild that
+ *          keeps the child's stdin, stdout and stderr open (it sleeps for 10 minutes; the test
+ *          kills it) and appends its pid to <dir>/orphans.
  */
 #ifndef RBGW_TEST_FAKE_JSON_H
 #define RBGW_TEST_FAKE_JSON_H
