@@ -70,8 +70,10 @@ rbgw_fault_assert_settled(struct rbgw_proc *gw, const struct rbgw_fault_base *ba
     int fds = rbgw_test_fd_count(pid);
     cr_assert_eq(fds, base->fds, "%s: rbgw holds %d descriptors, %d before; stderr:\n%s", what, fds,
                  base->fds, rbgw_test_stderr(gw));
+    long rss = kb(gw, "VmRSS");
+    cr_log_info("%s: fds %d -> %d, VmRSS %ld -> %ld kB, VmHWM %ld -> %ld kB", what, base->fds, fds,
+                base->rss_kb, rss, base->hwm_kb, kb(gw, "VmHWM"));
     if (CHECK_MEMORY) {
-        long rss = kb(gw, "VmRSS");
         cr_assert_leq(rss, base->rss_kb + RBGW_FAULT_RSS_SLACK_KB,
                       "%s: rbgw's VmRSS is %ld kB, %ld kB before (slack %d kB)", what, rss,
                       base->rss_kb, RBGW_FAULT_RSS_SLACK_KB);
