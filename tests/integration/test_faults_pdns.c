@@ -26,6 +26,10 @@
  *                                   a method or with a non-string one, a bare string, a
  *                                   number): one answer per frame, in order, false for each
  *                                   bad one, the echo for each good one
+ *   half-close (unix)               a client that pipelines calls and half of one more, then
+ *                                   shuts down its sending side: the whole calls are answered
+ *                                   in order, the half one is never dispatched, and rbgw closes
+ *                                   the connection
  *   connection churn (unix)         3,000 connections opened and dropped: some at once, some
  *                                   after half a call, some after a whole call whose answer
  *                                   they never read, some after reading it with half of the
@@ -304,8 +308,6 @@ pipelined_garbage(enum side s)
 }
 BOTH(pipelined_garbage)
 
-/* ---- connection churn ---- */
-
 /* Poll (bounded) until rbgw has no connection left on its unix listener. */
 static void
 wait_no_conns(void)
@@ -319,6 +321,53 @@ wait_no_conns(void)
                  "rbgw keeps %d connections on its unix listener; stderr:\n%s",
                  rbgw_test_unix_conns(pid, gw_sock), errtail());
 }
+
+/* ---- a client that stops sending ---- */
+
+/* Calls pipelined, half of one more, then the client shuts down its sending side (it still
+ * reads): every whole call is answered, in order; then rbgw closes the connection (the half
+ * call is dropped with a log line, never dispatched). */
+Test(faults_pdns, unix_client_half_closes_after_pipelined_calls)
+{
+    start();
+    struct rbgw_fault_base base = warm();
+    cl = connect_gw();
+    const char *q[3];
+    for (int i = 0; i < 3; i++) {
+        q[i] = lookup(rbgw_test_fmt("half-close%d.example.", i));
+        side_write(UNIX, q[i], strlen(q[i]));
+        side_write(UNIX, "\n", 1);
+    }
+    const char *partial = lookup("never.finished.");
+    side_write(UNIX, partial, strlen(partial) / 2);
+    cr_assert_eq(fake_json_client_shutdown(cl), 0, "shutdown: %s", strerror(errno));
+    for (int i = 0; i < 3; i++) {
+        cr_assert_str_eq(side_read(UNIX), echo_of(q[i]), "call %d; stderr:\n%s", i, errtail());
+    }
+    size_t n;
+    char *more = fake_json_read_line(cl, IO_MS, &n);
+    cr_assert_null(more, "an answer to the half call: <%s>", more ? more : "");
+    cr_assert_eq(errno, 0, "rbgw did not close the connection (%s); stderr:\n%s", strerror(errno),
+                 errtail());
+    cr_assert_eq(fake_json_pending(cl), 0, "bytes after the last answer");
+    fake_json_client_free(cl);
+    cl = NULL;
+    cr_assert(rbgw_test_stderr_has(gw, "in the middle of a request"), "no log line:\n%s",
+              errtail());
+    cr_assert_eq(fake_json_accepts(srv), 1);
+    struct fake_json_rec *r;
+    size_t nrec = fake_json_records(srv, &r);
+    fake_json_recs_free(r, nrec);
+    cr_assert_eq(nrec, 5,
+                 "the responder got %zu lines: initialize, warm call and 3 calls "
+                 "expected (the half call must not be dispatched)",
+                 nrec);
+    wait_no_conns();
+    rbgw_fault_assert_settled(gw, &base, "half-closed client");
+    finish();
+}
+
+/* ---- connection churn ---- */
 
 Test(faults_pdns, thousands_of_connections_opened_and_dropped)
 {

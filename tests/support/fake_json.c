@@ -1044,6 +1044,12 @@ fake_json_pending(const struct fake_json_client *c)
     return c->len;
 }
 
+int
+fake_json_client_shutdown(struct fake_json_client *c)
+{
+    return shutdown(c->fd, SHUT_WR) == 0 ? 0 : -errno;
+}
+
 void
 fake_json_client_free(struct fake_json_client *c)
 {

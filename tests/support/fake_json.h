@@ -172,6 +172,9 @@ int fake_json_send(struct fake_json_client *c, const void *data, size_t len);
 char *fake_json_read_line(struct fake_json_client *c, int timeout_ms, size_t *len);
 /** Bytes received but not yet returned as a line. */
 size_t fake_json_pending(const struct fake_json_client *c);
+/** Shut down the sending side (SHUT_WR): rbgw reads EOF, the client can still read.  0 or
+ * -errno. */
+int fake_json_client_shutdown(struct fake_json_client *c);
 /** Close and free.  NULL: no-op. */
 void fake_json_client_free(struct fake_json_client *c);
 
