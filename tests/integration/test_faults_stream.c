@@ -31,6 +31,9 @@
  *                                    the call in flight is false, calls while it is gone are
  *                                    false naming the connect failure, calls after it returned
  *                                    are served
+ *   accept queue full (unix)         a unix responder whose backlog is full (it never
+ *                                    accepts): each call is false at once naming EAGAIN, not
+ *                                    left hanging, and no descriptor is kept for it
  *   deeply nested reply              100,000 levels: refused (max-json-depth), no crash
  *   100 MB reply                     refused at max-reply-size (2 MiB here) while it is still
  *                                    arriving: rbgw's peak memory never grows by more than the
@@ -58,7 +61,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "fake_json.h"
@@ -448,6 +453,63 @@ Test(faults_stream, unix_socket_disappears_and_returns)
     expect_echo(lookup("returned.again.example."));
     assert_initializes(1); /* the new responder's records only */
     settled(&base, "unix socket gone and back");
+    finish();
+}
+
+/* A unix listener at path whose accept queue is full: it never accepts, and the test's own
+ * connections fill its backlog until one more would fail with EAGAIN.  Returns the listening
+ * socket; the filling connections go to fill[] (*nfill of them). */
+static int
+full_listener(const char *path, int *fill, size_t max, size_t *nfill)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    cr_assert_lt(strlen(path), sizeof(sa.sun_path));
+    strcpy(sa.sun_path, path);
+    unlink(path);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(lfd, 0);
+    cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind: %s", strerror(errno));
+    cr_assert_eq(listen(lfd, 0), 0);
+    *nfill = 0;
+    for (;;) {
+        cr_assert_lt(*nfill, max, "the backlog never filled");
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        cr_assert_geq(fd, 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            cr_assert_eq(errno, EAGAIN, "connect: %s", strerror(errno));
+            close(fd);
+            return lfd;
+        }
+        fill[(*nfill)++] = fd;
+    }
+}
+
+Test(faults_stream, unix_accept_queue_full)
+{
+    start(UNIX, ",retry-after=0", NULL);
+    struct rbgw_fault_base base = warm();
+    fake_json_stop(srv); /* rbgw's idle connection sees the close */
+    srv = NULL;
+    struct rbgw_fault_base gone = base;
+    gone.fds--;
+    rbgw_fault_assert_settled(gw, &gone, "unix responder stopped");
+
+    int fill[64];
+    size_t nfill;
+    int lfd = full_listener(up_path, fill, 64, &nfill);
+    for (int i = 0; i < 3; i++) {
+        expect_false(lookup(rbgw_test_fmt("queue-full%d.example.", i)), "temporarily unavailable");
+    }
+    rbgw_fault_assert_settled(gw, &gone, "accept queue full");
+    for (size_t i = 0; i < nfill; i++) {
+        close(fill[i]);
+    }
+    close(lfd);
+
+    srv = fake_json_unix_start(up_path);
+    cr_assert_not_null(srv, "cannot restart the unix responder");
+    expect_echo(lookup("after.queue-full."));
+    settled(&base, "accept queue full, then a responder again");
     finish();
 }
 
