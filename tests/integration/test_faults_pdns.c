@@ -30,12 +30,13 @@
  *                                   shuts down its sending side: the whole calls are answered
  *                                   in order, the half one is never dispatched, and rbgw closes
  *                                   the connection
- *   connection churn (unix)         3,000 connections opened and dropped: some at once, some
+ *   connection churn (unix, HTTP)   3,000 connections opened and dropped: some at once, some
  *                                   after half a call, some after a whole call whose answer
  *                                   they never read, some after reading it with half of the
  *                                   next call sent: rbgw stays up, keeps no connection and no
  *                                   descriptor from them, its memory stays within the slack,
- *                                   and a new client is served
+ *                                   and a new client is served (on the HTTP listener the same,
+ *                                   with REST requests)
  *
  * Slow clients and clients that never read are in test_limits.c and
  * test_listener_backpressure.c.  No test waits for a duration; reads are bounded by
@@ -43,12 +44,16 @@
  */
 #include <criterion/criterion.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fake_json.h"
@@ -64,6 +69,8 @@
 #define OVERSIZED (32u << 20)        /* bytes of the oversized call */
 #define OVERSIZED_PIECE (256u << 10) /* it is sent in pieces of this size */
 #define CHURN 3000                   /* connections opened and dropped */
+#define PORT_TRIES 5                 /* HTTP ports taken by someone else before rbgw bound them */
+#define REST_FMT "GET /dns/lookup/%s/A HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 #define LOOKUP_FMT                                                                                 \
     "{\"method\": \"lookup\", \"parameters\": {\"qname\": \"%s\", \"qtype\": \"A\", "              \
@@ -74,6 +81,7 @@ static char *gw_sock;               /* rbgw's unix listener */
 static struct fake_json *srv;       /* the unix responder */
 static struct rbgw_proc *gw;        /* rbgw, or NULL */
 static struct fake_json_client *cl; /* a unix listener client, or NULL */
+static int http_port;               /* rbgw's HTTP listener, where one is started */
 
 static void
 teardown(void)
@@ -103,7 +111,7 @@ errtail(void)
 /* rbgw with its pipe and unix listeners in front of the echo responder (one connection to it:
  * max-conns=1, so that its descriptors are the same whenever nothing is in flight). */
 static void
-start(void)
+start_http(bool with_http)
 {
     dir = fake_json_mkdtemp();
     cr_assert_not_null(dir, "mkdtemp: %s", strerror(errno));
@@ -119,11 +127,43 @@ start(void)
         rbgw_test_fmt("--max-request-size=%d", MAX_REQUEST),
         "--deadline=9000",
         "--log-level=info",
-        NULL,
+        NULL, /* start_http: the HTTP listener */
     };
-    gw = rbgw_proc_spawn(NULL, args);
-    cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
-    cr_assert(fake_json_gw_ready(gw, IO_MS), "rbgw did not start; stderr:\n%s", errtail());
+    if (!with_http) {
+        gw = rbgw_proc_spawn(NULL, args);
+        cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
+        cr_assert(fake_json_gw_ready(gw, IO_MS), "rbgw did not start; stderr:\n%s", errtail());
+        return;
+    }
+    /* A free port, taken by someone else before rbgw binds it at worst: then try another. */
+    for (int attempt = 0; attempt < PORT_TRIES; attempt++) {
+        uint16_t p = 0;
+        int fd = rbgw_test_tcp_bind(&p);
+        cr_assert_geq(fd, 0, "cannot bind a port: %s", strerror(errno));
+        close(fd);
+        http_port = p;
+        const char *hargs[NELEM(args) + 1];
+        memcpy(hargs, args, sizeof(args));
+        hargs[NELEM(args) - 1] =
+            rbgw_test_fmt("--listen+=http:address=127.0.0.1:%d,path=/dns", http_port);
+        hargs[NELEM(args)] = NULL;
+        gw = rbgw_proc_spawn(NULL, hargs);
+        cr_assert_not_null(gw, "cannot spawn rbgw: %s", strerror(errno));
+        if (fake_json_gw_ready(gw, IO_MS)) {
+            return;
+        }
+        cr_assert_not_null(strcasestr(errtail(), "address already in use"),
+                           "rbgw did not start; stderr:\n%s", errtail());
+        rbgw_proc_free(gw);
+        gw = NULL;
+    }
+    cr_assert_fail("no free port after %d tries", PORT_TRIES);
+}
+
+static void
+start(void)
+{
+    start_http(false);
 }
 
 static const char *
@@ -417,5 +457,97 @@ Test(faults_pdns, thousands_of_connections_opened_and_dropped)
     cl = NULL;
     cr_assert_eq(fake_json_accepts(srv), 1, "rbgw opened more than its one upstream connection");
     rbgw_fault_assert_settled(gw, &base, "a client after the churn");
+    finish();
+}
+
+/* A TCP connection to rbgw's HTTP listener. */
+static int
+http_connect(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)http_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "connect: %s\n%s",
+                 strerror(errno), errtail());
+    return fd;
+}
+
+/* Read one whole HTTP answer (by Content-Length) on fd; its status. */
+static int
+http_status(int fd)
+{
+    char *buf = NULL;
+    size_t len = 0, cap = 0, need = 0;
+    long deadline = rbgw_test_now_ms() + IO_MS;
+    while (need == 0 || len < need) {
+        const char *end = len ? rbgw_test_head_end(buf, len) : NULL;
+        if (end && need == 0) {
+            const char *cl_hdr = strcasestr(buf, "Content-Length:");
+            cr_assert(cl_hdr && cl_hdr < end, "no Content-Length: %s", buf);
+            need = (size_t)(end + 4 - buf) + strtoul(cl_hdr + 15, NULL, 10);
+            continue;
+        }
+        long left = deadline - rbgw_test_now_ms();
+        cr_assert_gt(left, 0, "no whole HTTP answer (%zu bytes); stderr:\n%s", len, errtail());
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, (int)left) <= 0) {
+            continue;
+        }
+        ssize_t n = rbgw_test_recv_more(fd, &buf, &len, &cap);
+        cr_assert(n != 0, "the connection ended before a whole answer: <%s>", buf ? buf : "");
+        cr_assert(n > 0 || errno == EINTR || errno == EAGAIN, "recv: %s", strerror(errno));
+    }
+    int status = atoi(buf + 9);
+    free(buf);
+    return status;
+}
+
+/* The HTTP listener's share of the churn: the same four kinds of connection, in REST. */
+Test(faults_pdns, thousands_of_http_connections_opened_and_dropped)
+{
+    start_http(true);
+    struct rbgw_fault_base base = warm();
+    unsigned answered = 0;
+    for (int i = 0; i < CHURN; i++) {
+        const char *req = rbgw_test_fmt(REST_FMT, rbgw_test_fmt("churn%d.example.", i));
+        size_t rlen = strlen(req);
+        int fd = http_connect();
+        switch (i % 4) {
+        case 0: /* opened and dropped */
+            break;
+        case 1: /* half a request head */
+            cr_assert(rbgw_test_send_all(fd, req, rlen / 2));
+            break;
+        case 2: /* a whole request, its answer never read */
+            cr_assert(rbgw_test_send_all(fd, req, rlen));
+            break;
+        default: /* a whole request answered, then half of the next */
+            cr_assert(rbgw_test_send_all(fd, req, rlen));
+            cr_assert_eq(http_status(fd), 200, "connection %d; stderr:\n%s", i, errtail());
+            answered++;
+            cr_assert(rbgw_test_send_all(fd, req, rlen / 2));
+            break;
+        }
+        close(fd);
+    }
+    cr_assert_eq(answered, CHURN / 4);
+    pid_t pid = rbgw_proc_pid(gw);
+    long deadline = rbgw_test_now_ms() + IO_MS;
+    while (rbgw_test_tcp_conns(pid, http_port) != 0 && rbgw_test_now_ms() < deadline) {
+        poll(NULL, 0, 10);
+    }
+    cr_assert_eq(rbgw_test_tcp_conns(pid, http_port), 0,
+                 "rbgw keeps %d connections on its HTTP listener; stderr:\n%s",
+                 rbgw_test_tcp_conns(pid, http_port), errtail());
+    rbgw_fault_assert_settled(gw, &base, "3000 HTTP connections opened and dropped");
+
+    int fd = http_connect();
+    const char *req = rbgw_test_fmt(REST_FMT, "after.churn.");
+    cr_assert(rbgw_test_send_all(fd, req, strlen(req)));
+    cr_assert_eq(http_status(fd), 200, "stderr:\n%s", errtail());
+    close(fd);
+    cr_assert_eq(fake_json_accepts(srv), 1, "rbgw opened more than its one upstream connection");
+    rbgw_fault_assert_settled(gw, &base, "an HTTP client after the churn");
     finish();
 }
