@@ -24,8 +24,9 @@
  *                                   between them (not JSON, binary with a NUL, stray closing
  *                                   brackets, JSON that is not a call object, a call without
  *                                   a method or with a non-string one, a bare string, a
- *                                   number): one answer per frame, in order, false for each
- *                                   bad one, the echo for each good one
+ *                                   number, a NUL or a control byte inside a string): one
+ *                                   answer per frame, in order, false for each bad one, the
+ *                                   echo for each good one
  *   half-close (unix)               a client that pipelines calls and half of one more, then
  *                                   shuts down its sending side: the whole calls are answered
  *                                   in order, the half one is never dispatched, and rbgw closes
@@ -304,6 +305,9 @@ static const struct {
     G("12345\n", NULL),
     G("{\"method\": \"lookup\", \"parameters\": {\"qname\": \"x\",}}\n", NULL),
     G("{\"method\" \"lookup\"}\n", NULL),
+    G("{\"method\": \"lookup\", \"parameters\": {\"qname\": \"a\x00b.\", \"qtype\": \"A\"}}\n",
+      "JSON"),
+    G("{\"method\": \"look\x01up\", \"parameters\": {}}\n", "JSON"),
 #undef G
 };
 
