@@ -76,7 +76,7 @@
 
 #define IO_MS RBGW_TEST_IO_MS
 #define UP_TIMEOUT_MS 5000  /* upstream timeout= where no timeout is tested (a python start) */
-#define ZMQ_TIMEOUT_MS 1500 /* zeromq timeout=: the held calls end with it */
+#define ZMQ_TIMEOUT_MS 3000 /* zeromq timeout=: the held calls end with it */
 #define DEADLINE "--deadline=9000"
 #define EXIT_AFTER 3 /* the exiting child's calls */
 
