@@ -13,8 +13,9 @@
  * {"result":false,"log":["rbgw: <reason>"]} naming the fault), good calls after it (answered by
  * the responder, byte for byte), and then rbgw's descriptors must come back to the baseline
  * (bounded poll), its memory stay within RBGW_FAULT_RSS_SLACK_KB, and, for pipes, its children
- * be reaped.  Each test ends by closing rbgw's stdin: stdout must end with no byte more (no
- * second answer to anything), rbgw must exit 0 with no sanitizer report.
+ * be reaped.  Each test ends by closing rbgw's stdin (and SIGTERM where a unix listener runs):
+ * stdout must end with no byte more (no second answer to anything), rbgw must exit 0 with no
+ * sanitizer report.
  *
  * What each test proves:
  *   unsolicited reply (unix, pipe)   a reply written while no call is in flight (a reply for
@@ -43,6 +44,10 @@
  *   pipe child exits after K calls   a child that exits after every 3rd reply: each is
  *                                    respawned (with its own initialize) and every call is
  *                                    answered by the responder, none false
+ *   child exits, grandchild stays    a child that exits after its reply while a process it
+ *                                    forked keeps its pipes open (so no EOF comes): its exit
+ *                                    alone ends the conn, the next call goes to a new child
+ *                                    instead of waiting for the dead one until timeout=
  *   ZeroMQ peer restarts             the ROUTER is closed and bound again with two calls held
  *                                    in flight: both are false (timed out) and nothing else,
  *                                    the next calls are served; a second restart while the
