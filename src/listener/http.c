@@ -242,11 +242,14 @@ client_gone(struct http_conn *c, const char *why)
     size_t len;
     unparsed(c, &len);
     if (len > 0) {
-        rbgw_log_info("http listener: client gone (%s): %zu bytes of requests not yet served "
-                      "dropped%s",
-                      why, len, c->cur ? ", and the reply in progress" : "");
+        /* rate-limited: a client that connects and drops in a loop must not flood the log */
+        rbgw_rlog_limited(RBGW_LOG_INFO, "clients gone with calls unserved", NULL, NULL,
+                          "http listener: client gone (%s): %zu bytes of requests not yet served "
+                          "dropped%s",
+                          why, len, c->cur ? ", and the reply in progress" : "");
     } else if (c->cur) {
-        rbgw_log_info("http listener: client gone (%s): the reply in progress is dropped", why);
+        rbgw_rlog_limited(RBGW_LOG_INFO, "clients gone with calls unserved", NULL, NULL,
+                          "http listener: client gone (%s): the reply in progress is dropped", why);
     } else {
         rbgw_log_debug("http listener: client gone (%s)", why);
     }

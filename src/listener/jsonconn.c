@@ -111,10 +111,13 @@ peer_gone(struct rbgw_jsonconn *jc, const char *why)
     size_t ws = leading_ws(p, len);
     drop(jc, len);
     if (ws < len) {
-        rbgw_log_info("%s: client gone (%s): %zu bytes of calls not yet served dropped%s", jc->what,
-                      why, len - ws, jc->cur ? ", and the reply in progress" : "");
+        /* rate-limited: a client that connects and drops in a loop must not flood the log */
+        rbgw_rlog_limited(RBGW_LOG_INFO, "clients gone with calls unserved", NULL, NULL,
+                          "%s: client gone (%s): %zu bytes of calls not yet served dropped%s",
+                          jc->what, why, len - ws, jc->cur ? ", and the reply in progress" : "");
     } else if (jc->cur) {
-        rbgw_log_info("%s: client gone (%s): the reply in progress is dropped", jc->what, why);
+        rbgw_rlog_limited(RBGW_LOG_INFO, "clients gone with calls unserved", NULL, NULL,
+                          "%s: client gone (%s): the reply in progress is dropped", jc->what, why);
     } else {
         rbgw_log_debug("%s: client gone (%s)", jc->what, why);
     }

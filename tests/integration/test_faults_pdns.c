@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,6 +64,7 @@
 #include "netio.h"
 #include "procstat.h"
 #include "rbgw_proc.h"
+#include "rbgw/log.h"
 
 #define IO_MS RBGW_TEST_IO_MS
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -418,6 +420,8 @@ Test(faults_pdns, thousands_of_connections_opened_and_dropped)
     start();
     struct rbgw_fault_base base = warm();
     unsigned answered = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < CHURN; i++) {
         const char *q = lookup(rbgw_test_fmt("churn%d.example.", i));
         size_t qlen = strlen(q);
@@ -452,6 +456,20 @@ Test(faults_pdns, thousands_of_connections_opened_and_dropped)
     cr_assert_eq(answered, CHURN / 4);
     wait_no_conns();
     rbgw_fault_assert_settled(gw, &base, "3000 connections opened and dropped");
+
+    /* Half of the clients left with bytes unserved, and each says so at info: rate-limited, at
+     * most RBGW_LOG_BURST such lines per window of the time the churn took (+2 for the windows
+     * cut at its ends), not 1,500. */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long elapsed_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    long windows = elapsed_ms / RBGW_LOG_WINDOW_MS + 2;
+    long gone_lines = 0;
+    for (const char *p = rbgw_test_stderr(gw); (p = strstr(p, "client gone (")) != NULL; p++) {
+        gone_lines++;
+    }
+    cr_assert_gt(gone_lines, 0, "no 'client gone' line at info; stderr:\n%s", errtail());
+    cr_assert_leq(gone_lines, RBGW_LOG_BURST * windows,
+                  "%ld 'client gone' lines in %ld ms: not rate-limited", gone_lines, elapsed_ms);
 
     cl = connect_gw();
     const char *q = lookup("after.churn.");
