@@ -39,6 +39,8 @@
  *   huge_reply             a 100 MB reply (Content-Length): refused at max-reply-size (1 MiB
  *                          here) and the connection closed, so the responder could not send it
  *                          all, and rbgw's peak RSS stays within 8 MB of its baseline
+ *   big_reply_memory_returns  a 12 MB reply within max-reply-size=16m is served whole, and the
+ *                          kept-alive connection does not keep the memory it took
  *   html_404, html_500     an HTML error page (protocol error, naming the status)
  *   empty_200              200 with an empty body: {"result":true}, as documented
  *   chunked_split_at_every_byte  one chunked reply, written in two pieces split at each byte
@@ -80,6 +82,7 @@
 #define KEEPALIVE_N 3           /* requests a keep-alive connection serves before it closes */
 #define DEEP 100000             /* nesting levels of the deep reply */
 #define HUGE_FILL ((size_t)100 * 1024 * 1024) /* filler bytes of the huge reply */
+#define BIG_FILL ((size_t)12 * 1024 * 1024)   /* filler bytes of a big reply within the limit */
 #define MAX_CONNS 256                         /* responder connections a script keeps counts for */
 
 /* What the evil responder does; read and written under its lock (decide runs under it). */
@@ -612,6 +615,25 @@ Test(faults_http, huge_reply)
         cr_assert_leq(hwm, base.hwm_kb + RSS_SLACK_KB, "rbgw's peak RSS grew from %ld to %ld kB",
                       base.hwm_kb, hwm);
     }
+    after_fault(c, &base);
+}
+
+Test(faults_http, big_reply_memory_returns)
+{
+    max_reply = "16m";
+    evil_script.fault = (struct fake_http_action){
+        .kind = FAKE_HTTP_RESPOND,
+        .body = "{\"result\":\"",
+        .fill_len = BIG_FILL,
+        .fill_end = "\"}",
+    };
+    start(0);
+    struct fake_json_client *c = client();
+    struct baseline base = before_fault(c);
+    send_lookup(c, "bad.evil.example.");
+    const char *line = rbgw_test_client_read(c, gw);
+    cr_assert_eq(strlen(line), BIG_FILL + 13, "a reply of %zu bytes", strlen(line));
+    cr_assert(strncmp(line, "{\"result\":\"xxxx", 15) == 0, "<%.40s...>", line);
     after_fault(c, &base);
 }
 
