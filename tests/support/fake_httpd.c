@@ -174,7 +174,7 @@ request_free(struct fake_http_request *r)
 
 /* One piece of a response waiting to be sent: bytes, or (p NULL) len bytes of filler. */
 struct seg {
-    char *p;    /* owned bytes, or NULL for filler ('x', sent from a static block) */
+    char *p;    /* owned bytes, or NULL for filler ('x', sent from the server's filler block) */
     size_t len; /* bytes in p, or of filler */
     size_t off; /* bytes of it sent so far */
     int gap_ms; /* pause after the previous segment was sent, before this one starts */
