@@ -17,7 +17,7 @@
  * a call followed on the same connection by another that gets its own echo was answered once,
  * not twice.  On the evil responder a call whose name starts with "bad" meets the fault.
  *
- * What each test proves (the fault class the false reply must name in brackets):
+ * What each test proves (in parentheses: the fault class the false reply must name):
  *   stall_before_headers   no byte of a reply: answered false at the upstream's timeout (timed
  *                          out); calls on a second connection, to both upstreams, are served
  *                          while the stalled one waits
@@ -156,7 +156,7 @@ echo(struct script *sc, const struct fake_http_request *r, struct fake_http_acti
 }
 
 /* The echo answer to r as a chunked response in sc->raw: chunks of 1, 7 and the rest, one
- * with a chunk extension, the size digits in both cases, and a trailer. */
+ * with a chunk extension, the last size in upper-case hex, and a trailer. */
 static size_t
 chunked_echo(struct script *sc, const struct fake_http_request *r)
 {
