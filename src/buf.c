@@ -124,6 +124,16 @@ rbgw_buf_reset(struct rbgw_buf *b)
     }
 }
 
+void
+rbgw_buf_reset_max(struct rbgw_buf *b, size_t keep)
+{
+    if (b->cap > keep) {
+        rbgw_buf_free(b);
+    } else {
+        rbgw_buf_reset(b);
+    }
+}
+
 #define ARENA_CHUNK 4096
 #define ARENA_ALIGN 16
 

@@ -79,6 +79,11 @@ void rbgw_buf_vprintf(struct rbgw_buf *b, const char *fmt, va_list ap) RBGW_PRIN
 void rbgw_buf_consume(struct rbgw_buf *b, size_t n);
 /** len = 0, memory kept. */
 void rbgw_buf_reset(struct rbgw_buf *b);
+/**
+ * len = 0, memory kept only if it is at most keep bytes: a buffer that one large message grew
+ * does not hold that memory for as long as its owner (a kept-alive connection) lives.
+ */
+void rbgw_buf_reset_max(struct rbgw_buf *b, size_t keep);
 
 static inline struct rbgw_str
 rbgw_buf_str(const struct rbgw_buf *b)

@@ -161,6 +161,9 @@ static const llhttp_settings_t parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
+/* Buffer memory a kept-alive conn holds on to between calls; a larger reply's is freed. */
+#define KEEP_BUF_MAX 65536
+
 static void
 response_done(struct http_conn *c, bool clean_end)
 {
@@ -185,6 +188,10 @@ response_done(struct http_conn *c, bool clean_end)
         }
         rbgw_upconn_error(&c->base, rc, keep ? RBGW_UPCONN_KEEP : 0, log, "%s", err);
     }
+    /* The reply was only valid during the callback, and a next call on this conn (sent from
+     * inside it) has only reset body: neither buffer holds anything anyone still reads. */
+    rbgw_buf_reset_max(&c->body, KEEP_BUF_MAX);
+    rbgw_buf_reset_max(&c->out, KEEP_BUF_MAX);
 }
 
 /* ---- the layer's upcalls ---- */

@@ -139,6 +139,8 @@ action_copy(struct fake_http_action *dst, const struct fake_http_action *src)
     dst->content_type = xstrdup_or_null(src->content_type);
     dst->headers = xstrdup_or_null(src->headers);
     dst->body = xstrdup_or_null(src->body);
+    dst->raw = xstrdup_or_null(src->raw);
+    dst->fill_end = xstrdup_or_null(src->fill_end);
 }
 
 static void
@@ -147,6 +149,8 @@ action_free(struct fake_http_action *a)
     free((char *)a->content_type);
     free((char *)a->headers);
     free((char *)a->body);
+    free((char *)a->raw);
+    free((char *)a->fill_end);
 }
 
 static void
@@ -168,13 +172,15 @@ request_free(struct fake_http_request *r)
 
 /* ---- the server's state ---- */
 
-/* One piece of a response waiting to be sent. */
+/* One piece of a response waiting to be sent: bytes, or (p NULL) len bytes of filler. */
 struct seg {
-    char *p;    /* owned bytes */
-    size_t len; /* bytes in p */
-    size_t off; /* bytes of p sent so far */
+    char *p;    /* owned bytes, or NULL for filler ('x', sent from the server's filler block) */
+    size_t len; /* bytes in p, or of filler */
+    size_t off; /* bytes of it sent so far */
     int gap_ms; /* pause after the previous segment was sent, before this one starts */
 };
+
+#define FILL_BLOCK 65536 /* filler bytes handed to one send() */
 
 enum wait_state {
     W_NONE,  /* answering requests as their turn comes */
@@ -213,6 +219,7 @@ struct conn {
     size_t nout;                  /* entries in out */
     long due_ms;                  /* when out[0] may be sent (rbgw_test_now_ms clock) */
     bool close_when_sent;         /* close once out is empty */
+    bool reset;                   /* the close is an RST (SO_LINGER 0) */
 };
 
 enum cmd {
@@ -245,6 +252,9 @@ struct fake_httpd {
     unsigned accepts;                /* connections accepted */
     unsigned closes;                 /* connections closed */
     unsigned pending;                /* requests stalled or held on open connections */
+    size_t sent;                     /* bytes sent, over every connection */
+    char *filler;                    /* owned: FILL_BLOCK bytes 'x', made at the first filler
+                                        segment sent, or NULL */
     struct conn **conns;             /* owned: every connection ever accepted, accept order */
     size_t nconns;                   /* entries in conns */
     int release;                     /* release asked: 0 no, 1 arrival order, 2 newest first */
@@ -282,6 +292,10 @@ build_response(struct sbuf *b, const struct fake_http_action *a)
     int status = a->status ? a->status : 200;
     const char *body = a->body ? a->body : "";
     size_t blen = strlen(body);
+    size_t total = blen;
+    if (a->fill_len) {
+        total += a->fill_len + (a->fill_end ? strlen(a->fill_end) : 0);
+    }
     sbuf_addf(b, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
     if (!a->content_type) {
         sbuf_addf(b, "Content-Type: application/json\r\n");
@@ -291,7 +305,7 @@ build_response(struct sbuf *b, const struct fake_http_action *a)
     if (a->chunked) {
         sbuf_addf(b, "Transfer-Encoding: chunked\r\n");
     } else if (!a->no_length) {
-        sbuf_addf(b, "Content-Length: %zu\r\n", blen);
+        sbuf_addf(b, "Content-Length: %zu\r\n", total);
     }
     if (a->headers) {
         sbuf_add(b, a->headers, strlen(a->headers));
@@ -323,7 +337,16 @@ flush(struct fake_httpd *s, struct conn *c)
         if (c->due_ms > rbgw_test_now_ms()) {
             return; /* the poll timeout comes back for it */
         }
-        ssize_t n = send(c->fd, g->p + g->off, g->len - g->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (!g->p && !s->filler) {
+            s->filler = xrealloc(NULL, FILL_BLOCK);
+            memset(s->filler, 'x', FILL_BLOCK);
+        }
+        size_t want = g->len - g->off;
+        const char *from = g->p ? g->p + g->off : s->filler;
+        if (!g->p && want > FILL_BLOCK) {
+            want = FILL_BLOCK;
+        }
+        ssize_t n = send(c->fd, from, want, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -335,6 +358,7 @@ flush(struct fake_httpd *s, struct conn *c)
             return;
         }
         g->off += (size_t)n;
+        s->sent += (size_t)n;
         if (g->off < g->len) {
             continue;
         }
@@ -350,34 +374,57 @@ flush(struct fake_httpd *s, struct conn *c)
     }
 }
 
+/* Append a segment to c's output (p NULL: n bytes of filler). */
+static void
+queue_seg(struct conn *c, const char *p, size_t n, int gap_ms)
+{
+    bool first = c->nout == 0;
+    c->out = xrealloc(c->out, (c->nout + 1) * sizeof(*c->out));
+    c->out[c->nout++] = (struct seg){.p = p ? xstrndup(p, n) : NULL, .len = n, .gap_ms = gap_ms};
+    if (first) {
+        c->due_ms = 0;
+    }
+}
+
 /* Queue the response of a (RESPOND or a released HOLD) on c and send what the socket takes. */
 static void
 respond(struct fake_httpd *s, struct conn *c, const struct fake_http_action *a)
 {
     struct sbuf b = {0};
-    build_response(&b, a);
+    if (a->raw) {
+        sbuf_add(&b, a->raw, strlen(a->raw));
+    } else {
+        build_response(&b, a);
+    }
     size_t len = b.len;
     if (a->cut_after && a->cut_after < len) {
         len = a->cut_after;
     }
-    size_t pieces = a->pieces > 1 ? (size_t)a->pieces : 1;
-    if (pieces > len) {
-        pieces = len ? len : 1;
-    }
-    size_t per = len / pieces;
-    size_t off = 0;
-    c->out = xrealloc(c->out, (c->nout + pieces) * sizeof(*c->out));
-    for (size_t i = 0; i < pieces; i++) {
-        size_t n = i + 1 == pieces ? len - off : per;
-        bool first = c->nout == 0;
-        c->out[c->nout++] =
-            (struct seg){.p = xstrndup(b.p + off, n), .len = n, .gap_ms = i ? PIECE_GAP_MS : 0};
-        if (first) {
-            c->due_ms = 0;
+    if (a->fill_len && !a->raw) {
+        /* head and body, the filler, the body's end: the filler is never in memory */
+        queue_seg(c, b.p, len, 0);
+        queue_seg(c, NULL, a->fill_len, 0);
+        if (a->fill_end && a->fill_end[0]) {
+            queue_seg(c, a->fill_end, strlen(a->fill_end), 0);
         }
-        off += n;
+    } else if (a->split_at && a->split_at < len) {
+        queue_seg(c, b.p, a->split_at, 0);
+        queue_seg(c, b.p + a->split_at, len - a->split_at, PIECE_GAP_MS);
+    } else {
+        size_t pieces = a->pieces > 1 ? (size_t)a->pieces : 1;
+        if (pieces > len) {
+            pieces = len ? len : 1;
+        }
+        size_t per = len / pieces;
+        size_t off = 0;
+        for (size_t i = 0; i < pieces; i++) {
+            size_t n = i + 1 == pieces ? len - off : per;
+            queue_seg(c, b.p + off, n, i ? PIECE_GAP_MS : 0);
+            off += n;
+        }
     }
     free(b.p);
+    c->reset = a->reset;
     if (a->close_after) {
         c->close_when_sent = true;
     } else if (a->cut_after) {
@@ -430,6 +477,7 @@ advance(struct fake_httpd *s, struct conn *c)
             break;
         case FAKE_HTTP_CLOSE:
             c->close_when_sent = true;
+            c->reset = a.reset;
             flush(s, c);
             break;
         }
@@ -711,6 +759,10 @@ conn_close(struct fake_httpd *s, struct conn *c)
 {
     if (c->fd < 0) {
         return;
+    }
+    if (c->reset) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
     close(c->fd);
     c->fd = -1;
@@ -1000,6 +1052,7 @@ fake_httpd_stop(struct fake_httpd *s)
     }
     free(s->reqs);
     free(s->tags);
+    free(s->filler);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s);
@@ -1063,6 +1116,15 @@ void
 fake_httpd_unlock(struct fake_httpd *s)
 {
     pthread_mutex_unlock(&s->mu);
+}
+
+size_t
+fake_httpd_bytes_sent(struct fake_httpd *s)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->sent;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 size_t

@@ -6,7 +6,9 @@
  * A server listens on 127.0.0.1:<ephemeral> and runs in its own thread.  It accepts any number
  * of connections, parses requests with llhttp (so whatever rbgw sends must be valid HTTP/1.1),
  * records every request, and then answers it with a scripted action: respond (any status,
- * headers, body, chunked or not, in pieces, cut short), stall, close, or hold until released.
+ * headers, body, chunked or not, in pieces or split at a given byte, cut short, with a body of
+ * any size generated as it is sent, or raw bytes that are not HTTP at all), stall, close (or
+ * reset), or hold until released.
  *
  * Guarantees the front ends and the tests build on:
  *   - Every request is recorded (in arrival order, with the accept index of its connection)
@@ -56,6 +58,17 @@ struct fake_http_action {
     size_t cut_after;         /* RESPOND/HOLD: send only the first N bytes (0: all), then
                                  answer nothing more on the connection, or close if
                                  close_after */
+    const char *raw;          /* RESPOND/HOLD: send these bytes as they are instead of a
+                                 response built from the fields above (NULL: build one);
+                                 pieces, split_at, cut_after and close_after still apply */
+    size_t split_at;          /* RESPOND/HOLD: write the response in two send() calls, 1 ms
+                                 apart, the first one of split_at bytes (0: as pieces says) */
+    size_t fill_len;          /* RESPOND/HOLD: the body is body, then fill_len bytes 'x', then
+                                 fill_end; the filler is generated as the socket takes it,
+                                 never held in memory (not with chunked, pieces or split_at) */
+    const char *fill_end;     /* RESPOND/HOLD with fill_len: the body's last bytes, or NULL */
+    bool reset;               /* a close this action makes (CLOSE, close_after) is an RST:
+                                 SO_LINGER 0, so the peer reads ECONNRESET, not EOF */
 };
 
 /* One request as received.  Immutable once recorded; owned by the server until it stops. */
@@ -124,6 +137,8 @@ const struct fake_http_request *fake_httpd_request(struct fake_httpd *s, size_t 
 /** The i-th request's note from the decide callback; -1 while undecided (queued behind a
  * stalled or held request, or rejected by llhttp) or when there is no request i. */
 int fake_httpd_tag(struct fake_httpd *s, size_t i);
+/** Bytes sent so far, over every connection. */
+size_t fake_httpd_bytes_sent(struct fake_httpd *s);
 /** Connections accepted / closed (by either side) so far. */
 unsigned fake_httpd_accepts(struct fake_httpd *s);
 unsigned fake_httpd_closes(struct fake_httpd *s);

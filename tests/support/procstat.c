@@ -8,6 +8,7 @@
 #include "procstat.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,7 +160,7 @@ rbgw_test_unix_conns(pid_t pid, const char *path)
 }
 
 static int
-tcp_conns_in(const char *table, const unsigned long *mine, int n, int port)
+tcp_conns_in(const char *table, const unsigned long *mine, int n, int port, bool remote)
 {
     FILE *f = fopen(table, "r");
     if (!f) {
@@ -170,13 +171,13 @@ tcp_conns_in(const char *table, const unsigned long *mine, int n, int port)
     char line[512];
     int count = 0;
     while (fgets(line, sizeof(line), f)) {
-        char local[64];
+        char local[64], rem[64];
         unsigned st;
         unsigned long ino;
-        if (sscanf(line, "%*s %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &st, &ino) != 3) {
+        if (sscanf(line, "%*s %63s %63s %x %*s %*s %*s %*s %*s %lu", local, rem, &st, &ino) != 4) {
             continue;
         }
-        const char *colon = strrchr(local, ':');
+        const char *colon = strrchr(remote ? rem : local, ':');
         if (colon && strtol(colon + 1, NULL, 16) == port && st != 0x0A && has(mine, n, ino)) {
             count++;
         }
@@ -193,8 +194,50 @@ rbgw_test_tcp_conns(pid_t pid, int port)
     if (n < 0) {
         return -1;
     }
-    int count = tcp_conns_in("/proc/net/tcp", mine, n, port) +
-                tcp_conns_in("/proc/net/tcp6", mine, n, port);
+    int count = tcp_conns_in("/proc/net/tcp", mine, n, port, false) +
+                tcp_conns_in("/proc/net/tcp6", mine, n, port, false);
     free(mine);
     return count;
+}
+
+int
+rbgw_test_tcp_peer_conns(pid_t pid, int port)
+{
+    int n;
+    unsigned long *mine = socket_inodes(pid, &n);
+    if (n < 0) {
+        return -1;
+    }
+    int count = tcp_conns_in("/proc/net/tcp", mine, n, port, true) +
+                tcp_conns_in("/proc/net/tcp6", mine, n, port, true);
+    free(mine);
+    return count;
+}
+
+int
+rbgw_test_listen_queue(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (!f) {
+        return -1;
+    }
+    /* For a LISTEN socket, rx_queue is the accept queue's length (tx_queue is 0, and the
+     * backlog is not shown). */
+    char line[512];
+    int queued = -1;
+    while (fgets(line, sizeof(line), f)) {
+        char local[64];
+        unsigned st;
+        unsigned long rx;
+        if (sscanf(line, "%*s %63s %*s %x %*x:%lx", local, &st, &rx) != 3 || st != 0x0A) {
+            continue;
+        }
+        const char *colon = strrchr(local, ':');
+        if (colon && strtol(colon + 1, NULL, 16) == port) {
+            queued = (int)rx;
+            break;
+        }
+    }
+    fclose(f);
+    return queued;
 }

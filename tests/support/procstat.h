@@ -1,7 +1,7 @@
 /*
  * procstat.h: what a test can see of a running rbgw from /proc: its memory (VmRSS, VmHWM), its
- * open file descriptors, and which of its sockets are connections on a given listener (a unix
- * socket path or a TCP port).
+ * open file descriptors, which of its sockets are connections on a given listener (a unix
+ * socket path or a TCP port), and how full a TCP listener's accept queue is.
  *
  * Used by the tests that hold rbgw to bounded memory and check that a client's connection is
  * really gone (fd closed, no socket left) once the client is.  Linux only, like rbgw's tests.
@@ -35,5 +35,18 @@ int rbgw_test_unix_conns(pid_t pid, const char *path);
  * listener accepted, whether ESTABLISHED or left in CLOSE_WAIT by a peer that closed).
  */
 int rbgw_test_tcp_conns(pid_t pid, int port);
+
+/**
+ * TCP sockets of pid whose remote port is port, in any state (connecting, established, closing):
+ * its connections to a responder listening there.
+ */
+int rbgw_test_tcp_peer_conns(pid_t pid, int port);
+
+/**
+ * Connections the kernel completed on the TCP socket listening on 127.0.0.1:port (any
+ * process's) that nobody accepted yet: its accept queue.  Linux drops new SYNs once this is
+ * above the listen() backlog.  -1 if no socket listens there.
+ */
+int rbgw_test_listen_queue(int port);
 
 #endif

@@ -3,9 +3,10 @@
  *
  * What: rbgw_buf keeps data[len] == '\0' after every operation, grows across its first 256-byte
  * allocation and every doubling (append, reserve, printf of any size at any fill level), and
- * consume/reset keep the bytes and capacity they promise.  rbgw_arena returns 16-byte aligned,
- * non-overlapping blocks for any mix of small and big (> 2 KiB, own chunk) requests, zeroes on
- * calloc, copies with a NUL on memdup, and is reusable after free.
+ * consume/reset keep the bytes and capacity they promise (reset_max frees past its bound).
+ * rbgw_arena returns 16-byte aligned, non-overlapping blocks for any mix of small and big
+ * (> 2 KiB, own chunk) requests, zeroes on calloc, copies with a NUL on memdup, and is reusable
+ * after free.
  *
  * Why fill-and-verify patterns: overlapping arena blocks or a buffer that loses bytes on growth
  * show up only when every byte handed out is written and read back afterwards.
@@ -233,6 +234,19 @@ Test(buf, consume_and_reset_table)
     cr_expect_eq(e.len, 0);
     cr_expect_eq(e.cap, cap, "reset keeps memory");
     cr_expect_eq(e.data[0], '\0', "reset leaves an empty C string");
+
+    /* reset_max keeps memory up to its bound and frees a buffer grown past it. */
+    rbgw_buf_append_cstr(&e, "small");
+    rbgw_buf_reset_max(&e, cap);
+    cr_expect_eq(e.len, 0);
+    cr_expect_eq(e.cap, cap, "reset_max within the bound keeps memory");
+    cr_expect_eq(e.data[0], '\0', "reset_max leaves an empty C string");
+    rbgw_buf_reset_max(&e, cap - 1);
+    cr_expect_eq(e.len, 0);
+    cr_expect_eq(e.cap, 0, "reset_max past the bound frees");
+    cr_expect_null(e.data);
+    rbgw_buf_append_cstr(&e, "again");
+    cr_expect_str_eq(e.data, "again", "usable after reset_max freed it");
     rbgw_buf_free(&e);
 }
 
