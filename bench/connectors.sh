@@ -13,6 +13,10 @@
 #   floor-unix    loadgen unix -> rbgw_floor_relay --listen=P --upstream=Q -> responder --unix
 #                 (bench/floor_relay.c: one thread, raw level-triggered epoll, read + write
 #                 per message, nothing else: the kernel floor of ANY relay process)
+#   floor-http    loadgen unix -> rbgw_floor_relay --listen=P --upstream-http=127.0.0.1:PORT
+#                 -> responder --port (the same floor with loopback TCP and an HTTP responder
+#                 behind it: one canned REST request per call, the body passed back; what a
+#                 unix-to-HTTP bridge costs in the kernel, before any parsing or translation)
 #   socat-unix    loadgen unix -> socat UNIX-LISTEN:P,fork UNIX-CONNECT:Q -> responder --unix
 #                 (a blind relay: the reference for unix-unix.  socat has no equivalent for
 #                 the pipe or HTTP paths: it cannot translate between the line protocol and
@@ -59,7 +63,7 @@ BUILD=${BUILD_DIR:-$SRC/build}
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-3}
 CONNS_LIST=${CONNS_LIST:-1 16}
-PATHS=${PATHS:-direct-unix direct-http direct-pipe unix-unix unix-http http-unix pipe-unix floor-unix socat-unix}
+PATHS=${PATHS:-direct-unix direct-http direct-pipe unix-unix unix-http http-unix pipe-unix floor-unix floor-http socat-unix}
 LAYOUTS=${LAYOUTS:-one}
 SECTIONS=${SECTIONS:-latency cpu syscalls}
 CPU_CALLS=${CPU_CALLS:-100000}
@@ -157,6 +161,12 @@ start_gw() {
         GW_PID=$!
         wait_sock "$GSOCK"
         ;;
+    floor-http)
+        taskset -c "$cpu" "$FLOOR" --listen="$GSOCK" --upstream-http="127.0.0.1:$HTTP_PORT" \
+            2>>"$TMP/gw.err" &
+        GW_PID=$!
+        wait_sock "$GSOCK"
+        ;;
     socat-unix)
         taskset -c "$cpu" socat "UNIX-LISTEN:$GSOCK,fork" "UNIX-CONNECT:$RSOCK" \
             2>>"$TMP/gw.err" &
@@ -177,7 +187,7 @@ loadgen_args() { # $1 path, $2 server cpu
     direct-unix) LG=(--mode=unix --path="$RSOCK") ;;
     direct-http) LG=(--mode=http --url="http://127.0.0.1:$HTTP_PORT/dns") ;;
     direct-pipe) LG=(--mode=pipe -- taskset -c "$2" "$RESPONDER" --pipe) ;;
-    unix-unix | unix-http | floor-unix | socat-unix) LG=(--mode=unix --path="$GSOCK") ;;
+    unix-unix | unix-http | floor-unix | floor-http | socat-unix) LG=(--mode=unix --path="$GSOCK") ;;
     http-unix) LG=(--mode=http --url="http://127.0.0.1:$GW_HTTP_PORT/dns") ;;
     pipe-unix)
         LG=(--mode=pipe -- taskset -c "$2" "$RBGW" --listen=pipe --upstream="$UP_UNIX"
@@ -248,7 +258,7 @@ paired_median() { # file labelA labelB field: median over rounds of (B - A)
 
 baseline_of() {
     case "$1" in
-    unix-unix | unix-http | floor-unix | socat-unix) echo direct-unix ;;
+    unix-unix | unix-http | floor-unix | floor-http | socat-unix) echo direct-unix ;;
     http-unix) echo direct-http ;;
     pipe-unix) echo direct-pipe ;;
     *) echo "" ;;
@@ -259,7 +269,7 @@ baseline_of() {
 # sections measure.
 daemon_paths() {
     local p
-    for p in unix-unix unix-http http-unix floor-unix socat-unix; do
+    for p in unix-unix unix-http http-unix floor-unix floor-http socat-unix; do
         [[ " $PATHS " == *" $p "* ]] && echo "$p"
     done
     return 0
