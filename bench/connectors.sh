@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# connectors.sh: what rbgw costs per call on each connector path (the issue 3 targets).
+# connectors.sh: what rbgw costs per call on each connector path (the targets in docs/performance.md).
 #
 # Paths (PATHS), each measured with one call in flight per connection, as pdns does:
 #   direct-unix   loadgen --mode=unix -> responder --unix            (no gateway, unix)

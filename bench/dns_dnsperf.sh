@@ -11,7 +11,7 @@
 #   "rbgw-unix": unix:path=<tmp>/rbgw.sock, rbgw --listen=unix:path=<tmp>/rbgw.sock
 #                --upstream=http:url=... started before each run and stopped after it.
 #   "rbgw-uu":   unix:path=<tmp>/rbgw.sock, rbgw --listen=unix:path=<tmp>/rbgw.sock
-#                --upstream=unix:path=<tmp>/responder.sock (unix in, unix out; issue 3 wants
+#                --upstream=unix:path=<tmp>/responder.sock (unix in, unix out; the target is
 #                >= 0.8x of "unix", pdns straight to the responder)
 #   "socat-unix": unix:path=<tmp>/rbgw.sock, socat UNIX-LISTEN:<tmp>/rbgw.sock,fork
 #                UNIX-CONNECT:<tmp>/responder.sock in rbgw's place (a blind relay)
@@ -24,7 +24,7 @@
 # order flips every round) and the medians of QPS and average latency are printed.
 #
 # pdns's HTTP connector polls its keep-alive socket for 1 ms before every call
-# (protocol.md §4.4), so (a) is bounded near 1000 backend calls/s per pdns backend thread;
+# (docs/protocol.md §4.4), so (a) is bounded near 1000 backend calls/s per pdns backend thread;
 # the pipe connector has no such wait, so (b) is expected to win by a large factor.
 #
 # Caches are off (cache-ttl=0 query-cache-ttl=0 negquery-cache-ttl=0) so every query reaches

@@ -4,7 +4,7 @@
  * What: one process, one thread, one epoll loop.  It serves a fixed zone `example.com.`
  * (SOA, NS, ns1 A, www A) in three dialects at once:
  *
- *   - HTTP/1.1 keep-alive, pdns's REST form (protocol.md §5): `GET
+ *   - HTTP/1.1 keep-alive, pdns's REST form (docs/protocol.md §5): `GET
  * <prefix>/lookup/<qname>/<qtype>`,
  *     `/list/<id>/<zone>`, `/getDomainInfo/<zone>`, `/getAllDomains`, `/getAllDomainMetadata/..`,
  *     `/getDomainMetadata/..`; everything else gets `{"result":false}`.  A POST to exactly
@@ -450,7 +450,7 @@ http_answer(struct buf *out, struct buf *scratch, const char *verb, size_t verbl
         return 200;
     }
 
-    /* Split the path after the prefix on '/' before decoding (protocol.md §8.8). */
+    /* Split the path after the prefix on '/' before decoding (docs/protocol.md §8.8). */
     static char segs[MAX_SEGS][MAX_SEG_LEN];
     size_t nseg = 0;
     const char *p = target + prefix_len + 1;

@@ -7,7 +7,7 @@
  * buffer, write() the same bytes straight out.  No parsing, no framing, no timers, no logs on
  * stdout (errors go to stderr).  When either side closes or fails, both are closed.
  *
- * Why: issue 3 sets a per-call budget for rbgw on the unix->unix path.  On a small VM most of
+ * Why: rbgw has a per-call budget on the unix->unix path (docs/performance.md).  On a small VM most of
  * a relayed call is kernel work (two extra context switches, socket wake-ups) that ANY relay
  * process pays, however little it does.  This program measures that floor: its added p50 and
  * CPU per call are what a gateway costs before it does any work of its own.

@@ -3,7 +3,7 @@
  * uses one.
  *
  * What: N connections (default 1), each with exactly ONE request in flight (pdns's connectors
- * are strictly synchronous, protocol.md §1.6), driven by one epoll loop.  Every call is timed
+ * are strictly synchronous, docs/protocol.md §1.6), driven by one epoll loop.  Every call is timed
  * from just before its request is written to the moment the complete reply has been read.
  *
  *   --mode=http   keep-alive TCP to --url, the REST lookup pdns sends (§5.2-§5.3), byte for byte
@@ -114,7 +114,7 @@ now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* pdns's REST encoding (protocol.md §5.1): every byte but [A-Za-z0-9] as lowercase %xx. */
+/* pdns's REST encoding (docs/protocol.md §5.1): every byte but [A-Za-z0-9] as lowercase %xx. */
 static void
 url_encode(struct buf *b, const char *s)
 {

@@ -20,7 +20,7 @@
 # mappings' Rss (/proc/<pid>/smaps), of VmData (address space reserved, not resident) and of
 # VmPTE (page tables, not part of VmRSS) show where the memory goes.  Finally the
 # connections are closed and VmRSS read again.  Kernel socket buffers are not part of any of
-# these numbers.  Target (issue 3): at most 4 KiB per idle connection.
+# these numbers.  Target: at most 4 KiB per idle connection.
 #
 # Environment: BUILD_DIR (default <repo>/build), RBGW, LISTENER (unix), PORT (18222, the HTTP
 # listener's), CONNS (1000), ROUNDS (3), NO_BUILD=1 to skip the cmake build.  Everything is

@@ -2,7 +2,7 @@
 """responder.py: a small PowerDNS remote-backend responder over HTTP, for rbgw's demo and tests.
 
 It serves the zones of a JSON file (examples/zone.json: example.com.) read-only, and understands
-the three HTTP dialects pdns (and rbgw) can speak, detected per request (protocol.md §4.5-§6.2):
+the three HTTP dialects pdns (and rbgw) can speak, detected per request (docs/protocol.md §4.5-§6.2):
 
   post_json  POST <prefix> with the request object {"method":..., "parameters":{...}} as body;
   post       POST <prefix>/<method> with the form body parameters=<percent-encoded JSON>;
@@ -26,7 +26,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-# REST: which parameter each path segment after the method carries (protocol.md §6.2).
+# REST: which parameter each path segment after the method carries (docs/protocol.md §6.2).
 REST_SEGMENTS = {
     "lookup": ["qname", "qtype"],
     "APILookup": ["qname", "qtype"],
@@ -98,7 +98,7 @@ class Zone:
         self.serial = int(soa[0]["content"].split()[2])
 
     def info(self):
-        """DomainInfo object (protocol.md §3.3)."""
+        """DomainInfo object (docs/protocol.md §3.3)."""
         return {
             "id": self.id,
             "zone": self.name,

@@ -3,7 +3,7 @@
 unix), for rbgw's demo and tests.  It serves the same zones as examples/responder.py (the same
 Zone and Backend classes, imported from it), read-only.
 
-Framing (protocol.md §4.1, §4.2): each request is one line of JSON; if a line does not parse on
+Framing (docs/protocol.md §4.1, §4.2): each request is one line of JSON; if a line does not parse on
 its own, the next line is appended until the text parses (as pdns reads its pipe).  Each reply is
 exactly one line: a compact JSON object with a non-null "result", then '\n', flushed at once.
 Nothing but replies is ever written to the reply stream; logs go to stderr.  Unknown methods,

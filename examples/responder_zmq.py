@@ -3,7 +3,7 @@
 demo and tests.  It serves the same zones as examples/responder.py, with the same request
 handling as examples/responder_pipe.py (imported from it); only the transport differs.
 
-Transport (protocol.md §4.3): the responder BINDS a ROUTER socket and the clients (pdns's
+Transport (docs/protocol.md §4.3): the responder BINDS a ROUTER socket and the clients (pdns's
 zeromq connector, or rbgw's zeromq upstream) connect REQ sockets to it, one per backend instance
 or pool connection.  Each request is one message part holding the JSON text; pdns 4.x appends a
 NUL byte, 5.x does not, so one trailing NUL is stripped.  Each reply is exactly one part: the

@@ -13,6 +13,7 @@ set -euo pipefail
 
 PACKAGES=(
     build-essential cmake pkg-config               # toolchain
+    clang libclang-rt-14-dev                       # the clang tree of scripts/test.sh; libFuzzer's runtime
     libuv1-dev libyajl-dev libzmq3-dev node-llhttp # rbgw's libraries (llhttp as C sources)
     libssl-dev ca-certificates                     # TLS toward https:// responders
     libcriterion-dev                               # unit and integration tests
@@ -87,12 +88,15 @@ else
 fi
 
 missing=()
-for tool in cc cmake pkg-config pdns_server dig python3 socat dpkg-shlibdeps lintian \
+for tool in cc clang cmake pkg-config pdns_server dig python3 socat dpkg-shlibdeps lintian \
     systemd-analyze podman podman-compose debootstrap promtool; do
     command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
 done
 if [ ! -f /usr/share/llhttp/llhttp.c ]; then
     missing+=("llhttp sources (/usr/share/llhttp/llhttp.c)")
+fi
+if ! ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1; then
+    missing+=("libFuzzer runtime (libclang-rt-14-dev)")
 fi
 if ! ls /usr/lib/*/pdns/libremotebackend.so >/dev/null 2>&1; then
     missing+=("pdns remote backend")

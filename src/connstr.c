@@ -1,7 +1,7 @@
 /*
  * connstr.c: pdns connection strings ("pipe:command=/x,timeout=2000") -> struct rbgw_connstr.
  *
- * The parse copies pdns's own (remotebackend.cc, protocol.md §2) byte for byte, because the
+ * The parse copies pdns's own (remotebackend.cc, docs/protocol.md §2) byte for byte, because the
  * options travel on to `initialize` and a responder written for pdns must see the same keys
  * and values from rbgw as it would from pdns:
  *

@@ -278,19 +278,29 @@ trx_ref(struct trx *t)
     t->refs++;
 }
 
+/* The last reference is gone.  Kept out of line: trx_drop holds its own reference across
+ * trx_close's unref, which gcc's -Wuse-after-free cannot see at -O3 once both are inlined (it
+ * then reports the final unref as a use after this free). */
+static void trx_free(struct trx *t) __attribute__((noinline));
+
 static void
-trx_unref(struct trx *t)
+trx_free(struct trx *t)
 {
-    RBGW_ASSERT(t->refs > 0);
-    if (--t->refs > 0) {
-        return;
-    }
     RBGW_ASSERT(t->session == NULL);
     rbgw__generation_unref(t->f->gen);
     free(t->member);
     free(t->conn);
     free(t->zone);
     free(t);
+}
+
+static void
+trx_unref(struct trx *t)
+{
+    RBGW_ASSERT(t->refs > 0);
+    if (--t->refs == 0) {
+        trx_free(t);
+    }
 }
 
 /* Release the conn member slot i still pins (the pool closes it), and forget it. */

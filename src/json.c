@@ -9,7 +9,7 @@
  *      stack[0] = root container      last[0] = its newest child
  *      stack[1] = open child          last[1] = ...
  *
- * The writer reproduces pdns's json11 output (protocol.md §1.1) so that what rbgw builds (post
+ * The writer reproduces pdns's json11 output (docs/protocol.md §1.1) so that what rbgw builds (post
  * mode parameters, REST ingress) is what pdns itself would have sent.
  */
 #include <stdio.h>

@@ -894,6 +894,9 @@ rbgw_log(enum rbgw_log_level level, const char *fmt, ...)
     emit(&l);
 }
 
+static void vrlog(enum rbgw_log_level level, const struct rbgw_request *req,
+                  const struct rbgw_upstream *u, const char *fmt, va_list ap) RBGW_PRINTF(4, 0);
+
 static void
 vrlog(enum rbgw_log_level level, const struct rbgw_request *req, const struct rbgw_upstream *u,
       const char *fmt, va_list ap)

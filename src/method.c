@@ -39,7 +39,8 @@ const char *const rbgw_rest_header_params[RBGW_REST_NHEADERS] = {
                      __VA_ARGS__},
 
 const struct rbgw_method_info rbgw_methods[RBGW_M__COUNT] = {
-    /* pdns's rule for a method it does not know (§5.3 last row), and rbgw's for the rest */
+    /* pdns's rule for a method it does not know (docs/protocol.md §5.3, last row), and rbgw's
+     * for the rest */
     [RBGW_M_UNKNOWN] = {"", 0, RBGW_CLASS_WRITE, RBGW_TRX_NONE, RBGW_RULE_ANY, RBGW_MERGE_FIRST,
                         NULL, NULL, .rest = {.verb = RBGW_VERB_GET}, .cache = RBGW_CACHE_FLUSH},
     RBGW_METHOD_TABLE(ROW)};

@@ -1,7 +1,7 @@
 /*
  * rpc.c: the JSON-RPC envelope: decoding calls, vetting replies, building error replies.
  *
- * A reply reaches pdns only if pdns will accept it (protocol.md §1.3): a JSON object with a
+ * A reply reaches pdns only if pdns will accept it (docs/protocol.md §1.3): a JSON object with a
  * non-null "result".  Anything else would make pdns rebuild its connector (and kill a pipe
  * co-process), so rbgw turns it into {"result":false,"log":["rbgw: <why>"]} instead.
  *
@@ -245,6 +245,9 @@ vet_key(void *ctx, const unsigned char *s, size_t l)
     struct vet *v = ctx;
     v->at_result = v->depth == 1 && l == 6 && memcmp(s, "result", 6) == 0;
     v->at_log = v->depth == 1 && l == 3 && memcmp(s, "log", 3) == 0;
+    if (v->at_log) {
+        v->log_end = 0; /* a repeated "log": only the last one counts, whatever its value */
+    }
     return 1;
 }
 

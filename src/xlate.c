@@ -35,8 +35,10 @@
  *  - pdns throws (and the call fails) when a path component, a header parameter or an
  *    addDomainKey flags value is an array or an object, or a header parameter is null; we
  *    return RBGW_EPROTO for the same inputs.
- *  - A header value with CR, LF or NUL, or a path with a control byte, space or DEL, would
- *    let a caller inject or break HTTP framing; pdns writes them raw, we refuse (RBGW_EPROTO).
+ *  - A header value with a control byte (CR, LF, NUL and every other byte below 0x20 but tab,
+ *    and DEL), or a path with a control byte, space or DEL, would let a caller inject or break
+ *    HTTP framing, or make a request strict HTTP parsers (llhttp, rbgw's own listener) refuse
+ *    outright; pdns writes them raw, we refuse (RBGW_EPROTO).
  *  - The method name goes into the REST and post paths raw, as pdns writes it; every pdns
  *    method is letters and digits, and any other byte ('/', '.', '?', '#', '%') could move
  *    the request elsewhere on the responder, so such a name is refused (RBGW_EPROTO).
@@ -478,6 +480,20 @@ has_crlf_nul(struct rbgw_str s)
     return false;
 }
 
+/* The first byte an HTTP field value cannot hold (RFC 9110 5.5: controls but HTAB, and DEL),
+ * or -1. */
+static int
+header_ctl(struct rbgw_str s)
+{
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.p[i];
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+            return c;
+        }
+    }
+    return -1;
+}
+
 static int
 put_headers(struct xreq *r, const struct rbgw_json *params)
 {
@@ -491,8 +507,9 @@ put_headers(struct xreq *r, const struct rbgw_json *params)
         if (rc != 0) {
             return rc;
         }
-        if (has_crlf_nul(rbgw_buf_str(&r->scratch))) {
-            return fail(r, "parameter '%s' contains CR, LF or NUL: not sendable as a header", p);
+        int ctl = header_ctl(rbgw_buf_str(&r->scratch));
+        if (ctl >= 0) {
+            return fail(r, "parameter '%s' contains byte 0x%02x: not sendable as a header", p, ctl);
         }
         size_t plen = strlen(p);
         RBGW_ASSERT(plen + 17 <= sizeof(r->xh[r->nxh].name));

@@ -9,7 +9,7 @@
  * form, sorted keys), so the text equals what pdns sends on a pipe for the same call and a failed
  * translation leaves `out` untouched.
  *
- * Flow (protocol.md §4.5, §4.6, §6.2):
+ * Flow (docs/protocol.md §4.5, §4.6, §6.2):
  *
  *   target --'?'--> path, query
  *   path == prefix (POST)           -> post_json: body passed through, trimmed
@@ -102,6 +102,7 @@ struct form {
     struct tok *t; /* arena array */
     size_t n;      /* tokens in t */
     size_t cap;    /* room in t */
+    size_t pieces; /* '&'-separated pieces of query and body, the empty ones included */
 };
 
 static int fail(struct xin *x, int rc, const char *fmt, ...) RBGW_PRINTF(3, 4);
@@ -200,6 +201,9 @@ pct_decode(struct xin *x, struct rbgw_str s, struct rbgw_str *out, const char *w
 static int
 form_parse(struct xin *x, struct form *f, struct rbgw_str src, bool body)
 {
+    if (src.len == 0) {
+        return 0; /* no query or no body: the view may be NULL, and NULL + 0 is undefined */
+    }
     const char *p = src.p, *end = src.p + src.len;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
@@ -460,7 +464,9 @@ decode_headers(struct xin *x, const struct rbgw_http_in *in, struct rbgw_json *p
 
 /* ---- record groups (§5.4) ------------------------------------------------------------------ */
 
-/* Is key "<prefix>[member]" (index == NULL) or "<prefix>[i][member]"?  Sets index and member. */
+/* Is key "<prefix>[member]" (index == NULL) or "<prefix>[i][member]"?  Sets index and member.
+ * The member runs to the key's final ']': xlate.c encodes brackets inside a member name and
+ * the key is decoded before this runs, so a member name may hold brackets of its own. */
 static bool
 group_key(struct rbgw_str key, const char *prefix, size_t *index, struct rbgw_str *member)
 {
@@ -480,11 +486,10 @@ group_key(struct rbgw_str key, const char *prefix, size_t *index, struct rbgw_st
         *index = v;
         i += 2;
     }
-    const char *close = memchr(key.p + i, ']', key.len - i);
-    if (close == NULL || close != key.p + key.len - 1) {
+    if (i >= key.len || key.p[key.len - 1] != ']') {
         return false;
     }
-    *member = rbgw_str_make(key.p + i, (size_t)(close - (key.p + i)));
+    *member = rbgw_str_make(key.p + i, key.len - 1 - i);
     return true;
 }
 
@@ -549,9 +554,11 @@ decode_groups(struct xin *x, const struct rbgw_rest_field *f, struct form *fm, s
     struct rbgw_str member;
     for (size_t i = 0; i < fm->n; i++) {
         if (!fm->t[i].bare && group_key(fm->t[i].key, f->key, indexed ? &idx : NULL, &member)) {
-            if (indexed && idx >= fm->n) {
+            /* Bounded by the body's size, not by its tokens: a group with no members (which
+             * xlate.c writes as nothing between two '&') still takes an index. */
+            if (indexed && idx >= fm->pieces) {
                 return fail(x, RBGW_EPROTO, "%s[%zu]: group index out of range (%zu fields)",
-                            f->key, idx, fm->n);
+                            f->key, idx, fm->pieces);
             }
             n = indexed ? (idx + 1 > n ? idx + 1 : n) : 1;
         }
@@ -993,8 +1000,10 @@ translate(const struct rbgw_http_in_conf *conf, const struct rbgw_http_in *in, s
         return fail(x, RBGW_EPROTO, "no method in path '%s'", shown(b1, sizeof(b1), path));
     }
 
-    struct form fm = {NULL, 0, 0};
+    struct form fm = {NULL, 0, 0, 0};
     fm.cap = count_byte(query, '&') + count_byte(in->body, '&') + 2;
+    fm.pieces = (query.len ? count_byte(query, '&') + 1 : 0) +
+                (in->body.len ? count_byte(in->body, '&') + 1 : 0);
     fm.t = rbgw_arena_alloc(x->a, fm.cap * sizeof(*fm.t));
     if ((rc = form_parse(x, &fm, query, false)) != 0 ||
         (rc = form_parse(x, &fm, in->body, true)) != 0) {

@@ -74,7 +74,7 @@ void rbgw_buf_append_str(struct rbgw_buf *b, struct rbgw_str s);
 void rbgw_buf_append_cstr(struct rbgw_buf *b, const char *s);
 void rbgw_buf_putc(struct rbgw_buf *b, char c);
 void rbgw_buf_printf(struct rbgw_buf *b, const char *fmt, ...) RBGW_PRINTF(2, 3);
-void rbgw_buf_vprintf(struct rbgw_buf *b, const char *fmt, va_list ap);
+void rbgw_buf_vprintf(struct rbgw_buf *b, const char *fmt, va_list ap) RBGW_PRINTF(2, 0);
 /** Drop n bytes from the front (memmove of the rest). */
 void rbgw_buf_consume(struct rbgw_buf *b, size_t n);
 /** len = 0, memory kept. */

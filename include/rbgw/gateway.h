@@ -2,7 +2,7 @@
  * gateway.h: the event-loop core: requests, listeners, upstreams, generations and the gateway
  * that owns them.
  *
- * Ownership (STYLE.md §3.4):
+ * Ownership (docs/architecture.md, "Ownership"):
  *
  *   gateway ──owns──> listeners (all_listeners) ──own──> connections ──ref──> sessions
  *           │                                                 └──ref──> requests ──ref──> session

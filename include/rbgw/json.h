@@ -6,7 +6,7 @@
  * rejects them).  Strings are stored decoded (escapes resolved) as byte strings; numbers keep
  * their exact source text, so "1795625247" or "3.0" survive a round trip unchanged.
  *
- * Writing follows pdns's json11 serializer byte for byte (protocol.md §1.1): object members
+ * Writing follows pdns's json11 serializer byte for byte (docs/protocol.md §1.1): object members
  * in byte-wise key order, separators ", " and ": ", only " \ \b \f \n \r \t escaped by letter,
  * other bytes below 0x20 as \u00XX, U+2028/U+2029 as \u2028/\u2029, every other byte raw.
  */

@@ -4,7 +4,7 @@
  * Requests are decoded only as far as routing and translation need: the tree is built once,
  * the method is a view into it, and the original bytes stay the authoritative copy for JSON
  * transports (pass-through, no re-serialisation).  Replies from upstreams are validated the
- * way pdns will read them (protocol.md §1.3) and flattened to one line; anything pdns would
+ * way pdns will read them (docs/protocol.md §1.3) and flattened to one line; anything pdns would
  * choke on becomes {"result":false,"log":["rbgw: <reason>", ...]}.
  */
 #ifndef RBGW_RPC_H

@@ -8,7 +8,7 @@
  *   zeromq    one peer's routing id, until it has been idle for session-timeout ms
  *   rbgw call its one call
  *
- * Ownership (STYLE.md §3.4, rule 11):
+ * Ownership (docs/architecture.md, "Ownership"):
  *
  *   listener conn ──ref──> session <──ref── request (each, from rbgw_request_new to its free)
  *                             └──owns──> open transactions (fanout.c's, on trxs)

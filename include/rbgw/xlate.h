@@ -1,7 +1,7 @@
 /*
  * xlate.h: JSON-RPC -> HTTP request translation (pure: no I/O, no globals, no logging).
  *
- * Produces the exact bytes pdns's own HTTP connector writes for a call (protocol.md §4.4-§5.4),
+ * Produces the exact bytes pdns's own HTTP connector writes for a call (docs/protocol.md §4.4-§5.4),
  * in the three modes: REST (default), post (post=yes) and post_json (post=yes,post_json=yes).
  * The REST mapping is the `.rest` column of the method table (method.h: verb, path components,
  * body or query encoding); methods not in the table follow pdns's generic GET rule.
@@ -39,8 +39,8 @@ struct rbgw_http_target {
  * JSON-RPC text as received (post_json sends it trimmed of surrounding whitespace; when empty, the
  * call is serialised).  params may be NULL (no parameters).  Returns 0, or RBGW_EPROTO with a
  * reason in err (may be NULL) when the parameters cannot be expressed (e.g. params is not an
- * object, a path component is an array) or would break HTTP framing (CR/LF in a header value, a
- * space or control byte in the path); out is unchanged on error.
+ * object, a path component is an array) or would break HTTP framing (a control byte in a header
+ * value, a space or control byte in the path); out is unchanged on error.
  */
 int rbgw_xlate_rpc_to_http(const struct rbgw_http_target *t, struct rbgw_str method,
                            const struct rbgw_json *params, struct rbgw_str raw,

@@ -4,7 +4,7 @@
  *
  * The reverse of xlate.h.  pdns's HTTP connector (REST, post, post_json) talks to rbgw's HTTP
  * listener; this module rebuilds, from one parsed request, the JSON-RPC call pdns would have
- * written on a JSON connector for the same call (protocol.md §6), in json11 form with sorted
+ * written on a JSON connector for the same call (docs/protocol.md §6), in json11 form with sorted
  * keys.  The mode is told apart per request:
  *
  *   post_json  POST whose path is exactly the prefix (or the prefix plus one '/'; "/" when the

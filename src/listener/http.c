@@ -5,7 +5,7 @@
  *   http_conn: llhttp request parser ──message──> rbgw_xlate_http_to_rpc ──JSON──> request
  *              reply hook ──> "HTTP/1.1 200 OK ... Content-Length ... <json>"
  *
- * pdns sends one request per connection at a time and waits for the answer (protocol.md §1.6),
+ * pdns sends one request per connection at a time and waits for the answer (docs/protocol.md §1.6),
  * so a conn serves one call at a time: bytes that arrive while a call is in flight stay in the
  * conn's input until the reply is written, which keeps replies in order.  The conn keeps
  * reading meanwhile (stopping and restarting would cost two epoll_ctl per call); only when the
@@ -47,7 +47,7 @@
  * Spans (url, header names and values, body) are copied as llhttp hands them out, appending,
  * because a span can arrive in several pieces.
  *
- * Memory (issue 3: an idle pdns connection must cost little): every connection of a listener
+ * Memory (an idle pdns connection must cost little): every connection of a listener
  * reads into the listener's one read slab (libuv runs one read callback at a time on a loop,
  * and the parser copies what it keeps, so the slab is free again when on_read returns), and
  * llhttp parses straight from it.  Only bytes the parser has not taken when on_read returns

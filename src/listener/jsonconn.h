@@ -2,7 +2,7 @@
  * listener/jsonconn.h: one pdns connection on a JSON stream connector (pipe or unix socket).
  * Private to listeners.
  *
- * pdns writes one request and waits for its reply (protocol.md §1.6, §4.1, §4.2), so a
+ * pdns writes one request and waits for its reply (docs/protocol.md §1.6, §4.1, §4.2), so a
  * connection serves strictly one call at a time, in order: the next frame is dispatched only
  * when the previous reply has been written.  Input that arrives early stays buffered.
  *
@@ -10,7 +10,7 @@
  *                     └─ unserved rest ──> rbuf (the conn's own, sized to it; freed when empty)
  *   out <──write "reply\n"── on_reply <──────────────────────────────────┘
  *
- * Memory (issue 3: an idle pdns connection must cost little): every connection of a listener
+ * Memory (an idle pdns connection must cost little): every connection of a listener
  * reads into the listener's one read slab (libuv runs one read callback at a time on a loop,
  * and the request copies its call's bytes, so the slab is free again when on_read returns).
  * Only input not yet served when on_read returns (a partial frame, or calls pipelined behind

@@ -2,7 +2,7 @@
  * listener/pipe.c: rbgw as pdns's pipe co-process: calls on stdin, replies on stdout.
  *
  * One JSON stream connection (jsonconn.c) with stdin as its read side and stdout as its write
- * side.  Rules that matter to pdns (protocol.md §4.1, §8.4): exactly one '\n'-terminated line
+ * side.  Rules that matter to pdns (docs/protocol.md §4.1, §8.4): exactly one '\n'-terminated line
  * per request, nothing else on stdout, never exit while stdin is open (pdns cannot recover an
  * instance whose child exited); on EOF finish the in-flight call, then report done so the
  * gateway stops and rbgw exits 0.

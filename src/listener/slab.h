@@ -2,13 +2,12 @@
  * listener/slab.h: one read buffer shared by every connection of a listener.  Private to
  * listeners.
  *
- * Issue 3 wants an idle pdns connection to cost little memory, so connections do not own read
- * buffers.  libuv runs one read callback at a time on a loop, so all connections of a listener
- * can read into one slab: on_read marks the connection it serves (rbgw_slab_serve), consumes
- * what it can straight from the slab, and keeps only the rest in the connection's own buffer
- * (rbgw_slab_release), which gives its memory back once it is empty (rbgw_slab_drop).  While
- * a connection is served from the slab its "unserved input" is the slab's rest, otherwise its
- * own buffer (rbgw_slab_unserved).
+ * An idle pdns connection should cost little memory, so connections do not own read buffers.  libuv
+ * runs one read callback at a time on a loop, so all connections of a listener can read into one
+ * slab: on_read marks the connection it serves (rbgw_slab_serve), consumes what it can straight
+ * from the slab, and keeps only the rest in the connection's own buffer (rbgw_slab_release), which
+ * gives its memory back once it is empty (rbgw_slab_drop).  While a connection is served from the
+ * slab its "unserved input" is the slab's rest, otherwise its own buffer (rbgw_slab_unserved).
  *
  * Used by the JSON stream connections (jsonconn.c) and the HTTP listener (http.c).
  *

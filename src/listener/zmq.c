@@ -358,7 +358,7 @@ dispatch_message(struct zmq_listener *zl, zmq_msg_t *idm, zmq_msg_t *payload)
     const char *data = zmq_msg_data(payload);
     size_t len = zmq_msg_size(payload);
     if (len > 0 && data[len - 1] == '\0') {
-        len--; /* pdns 4.x sends the JSON text with its terminating NUL (§4.3) */
+        len--; /* pdns 4.x sends the JSON text with its terminating NUL (docs/protocol.md §4.3) */
     }
     bool oversized = len > zl->max_request;
     struct zmq_peer *peer = peer_get(zl, zmq_msg_data(idm), zmq_msg_size(idm));

@@ -14,7 +14,7 @@
  * handshake or certificate failure arrives as a connect failure with OpenSSL's reason.
  *
  * Responses are parsed by llhttp straight from a shared read slab; the body is copied once.
- * rbgw_rpc_from_http() applies pdns's acceptance rules (protocol.md §4.4) and flattens the
+ * rbgw_rpc_from_http() applies pdns's acceptance rules (docs/protocol.md §4.4) and flattens the
  * reply to one line.  A conn stays open after an HTTP-level error (e.g. a 500 with keep-alive):
  * the connection itself is sound.  A malformed or oversized response closes it.
  * An idle conn keeps reading so a server close is seen at once, not by the next request.
@@ -521,7 +521,7 @@ http_create(struct rbgw_upstream *u, char *err, size_t errlen)
     up->max_reply = u->gw->cfg->max_reply_size;
     bool post = rbgw_connstr_get_bool(cs, "post", false);
     bool post_json = rbgw_connstr_get_bool(cs, "post_json", false);
-    /* post_json without post is REST in pdns too (protocol.md §4.6). */
+    /* post_json without post is REST in pdns too (docs/protocol.md §4.6). */
     up->target.mode = post ? (post_json ? RBGW_HTTP_POST_JSON : RBGW_HTTP_POST) : RBGW_HTTP_REST;
     up->target.dialect = (int)dialect;
     up->target.host = rbgw_str_cstr(up->url.host);

@@ -1,6 +1,6 @@
 /*
  * upstream/jsonstream.c: responders on JSON stream connectors: unix sockets and pipe
- * co-processes.  Both speak the same framing (protocol.md §4.1, §4.2): one JSON request plus
+ * co-processes.  Both speak the same framing (docs/protocol.md §4.1, §4.2): one JSON request plus
  * '\n' out, one JSON document back (newline optional, may span lines), and both start every
  * new connection or child with `initialize` carrying the upstream's own connection-string
  * options, all values strings, as pdns does (§3.1).
@@ -248,7 +248,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     int complete = rbgw_frame_scan(&c->sc, c->rbuf.data, c->rbuf.len, &start, &end);
     if (!complete && c->sc.start == c->rbuf.len) {
         /* Only whitespace, e.g. the newline of the previous reply arriving late: the unix
-         * connector treats it as leading whitespace of the next reply (protocol.md §4.2). */
+         * connector treats it as leading whitespace of the next reply (docs/protocol.md §4.2). */
         rbgw_buf_reset(&c->rbuf);
         rbgw_frame_scanner_init(&c->sc);
         return;
@@ -496,7 +496,7 @@ static const struct rbgw_upconn_ops js_conn_ops = {
 
 /* ---- upstream ops ---- */
 
-/* pdns splits command= on every single space, no quoting, no shell (protocol.md §4.1). */
+/* pdns splits command= on every single space, no quoting, no shell (docs/protocol.md §4.1). */
 static char **
 split_command(const char *cmd)
 {

@@ -1,5 +1,5 @@
 /*
- * upstream/zmq.c: responders behind pdns's zeromq connector (protocol.md §4.3), as a transport
+ * upstream/zmq.c: responders behind pdns's zeromq connector (docs/protocol.md §4.3), as a transport
  * of the generic pool (connpool.h).
  *
  *   zmq_upstream { pool, zmq context (1 I/O thread), initialize text }

@@ -75,7 +75,7 @@ KUBE=$WORK/pdns-with-rbgw.yaml
 # podman-compose 1.0.3 (Debian 12) has no --profile and starts every service; later ones need
 # the option to start the fanout profile.
 PROFILE=
-if podman-compose --help 2>&1 | grep -q -- '--profile'; then
+if grep -q -- '--profile' <<<"$(podman-compose --help 2>&1)"; then
     PROFILE="--profile fanout"
 fi
 # logs_if_failed SINCE: the last lines of every test container's log when checks failed
@@ -281,7 +281,9 @@ else
     bad "compose: dig www.example.com A through pdns -> rbgw -> responder (no answer)"
 fi
 check "compose: rbgw's healthcheck command" podman healthcheck run "${PROJECT}_rbgw_1"
-if podman ps --format '{{.Names}}' | grep -q "${PROJECT}_rbgw-fanout_1"; then
+# Not `podman ps | grep -q`: with pipefail, grep -q leaving at the first match makes podman die
+# of SIGPIPE on its next line, and the pipeline fails although the name was there.
+if grep -q "${PROJECT}_rbgw-fanout_1" <<<"$(podman ps --format '{{.Names}}')"; then
     ans=$(wait_dig "$P2")
     check "compose fanout: dig through the pool of two responders ($ans)" test "$ans" = 192.0.2.10
     for i in 1 2 3 4 5 6; do dig @127.0.0.1 -p "$P2" "host$i.example.com" A +time=2 +tries=1 >/dev/null; done

@@ -120,15 +120,19 @@ e2e_cleanup() {
     exit "$rc"
 }
 
-# e2e_pick_port tcp|dns LO HI: print the first port in [LO, HI] that is free (TCP; for dns also
-# UDP) and not yet handed out in this run.
+# e2e_pick_port tcp|dns LO HI: print a port in [LO, HI] that is free (TCP; for dns also UDP)
+# and not yet handed out in this run.  The ports are tried in random order: two runs of the same
+# test on one machine (developers sharing it) would otherwise both take the first free port at
+# the same moment, and one of them would fail on "Address already in use".
 e2e_pick_port() {
     local kind=$1 lo=$2 hi=$3 port
     port=$(python3 - "$kind" "$lo" "$hi" "${E2E_USED_PORTS[@]}" <<'EOF'
-import socket, sys
+import random, socket, sys
 kind, lo, hi, used = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), set(sys.argv[4:])
 types = [socket.SOCK_STREAM] + ([socket.SOCK_DGRAM] if kind == "dns" else [])
-for port in range(lo, hi + 1):
+ports = list(range(lo, hi + 1))
+random.shuffle(ports)
+for port in ports:
     if str(port) in used:
         continue
     try:
@@ -170,7 +174,10 @@ e2e_wait_tcp() {
 }
 
 # e2e_start_responder NAME PORT [responder args...]: start examples/responder.py (verbose, so
-# its log names the mode and method of every request) and wait until it accepts connections.
+# its log names the mode and method of every request) and wait until it listens: until its log
+# has the "serving" line it writes once its socket is bound (~10 s at most).  A connect to the
+# port would not do: when another test run on the machine holds the port, the connect succeeds
+# while this responder died of "Address already in use", and the test then talks to a stranger.
 e2e_start_responder() {
     local name=$1 port=$2 log pid
     shift 2
@@ -179,7 +186,25 @@ e2e_start_responder() {
     python3 "$RESPONDER" --listen "127.0.0.1:$port" --prefix /dns --verbose "$@" >"$log" 2>&1 &
     pid=$!
     E2E_PIDS+=("$pid")
-    e2e_wait_tcp "$port" "$pid"
+    e2e_wait_log "$log" '^responder: serving ' "$pid"
+}
+
+# e2e_wait_log LOG REGEX PID: poll until a line of LOG matches REGEX (grep -E), ~10 s at most;
+# fails at once, quoting the log's last line, when PID exits first.
+e2e_wait_log() {
+    local log=$1 re=$2 pid=$3
+    for _ in $(seq 1 200); do
+        if grep -qE "$re" "$log" 2>/dev/null; then
+            return 0
+        fi
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "e2e: process $pid exited before its log said /$re/: $(tail -n 1 "$log")" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+    echo "e2e: $log never said /$re/" >&2
+    return 1
 }
 
 # e2e_rbgw_connstr NAME UPSTREAM: write NAME/rbgw.conf (listen=pipe, upstream=UPSTREAM) and print
@@ -270,12 +295,18 @@ e2e_start_pdns() {
     pid=$!
     E2E_PIDS+=("$pid")
     E2E_PDNS_PID[$name]=$pid
+    # Ask only once this pdns has bound both sockets (its log says so): another test run on the
+    # machine may hold the port, and its pdns would answer while this one died of "Address
+    # already in use".
     for _ in $(seq 1 100); do
         if ! kill -0 "$pid" 2>/dev/null; then
-            echo "e2e: pdns_server ($name) exited during start-up" >&2
+            echo "e2e: pdns_server ($name) exited during start-up: $(grep -m1 -i 'unable to bind' \
+                "$dir/pdns.log")" >&2
             return 1
         fi
-        if dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" example.com SOA 2>/dev/null |
+        if grep -q "UDP server bound to 127.0.0.1:$port\$" "$dir/pdns.log" &&
+            grep -q "TCP server bound to 127.0.0.1:$port\$" "$dir/pdns.log" &&
+            dig +short +time=1 +tries=1 @127.0.0.1 -p "$port" example.com SOA 2>/dev/null |
             grep -qv '^;'; then
             return 0
         fi

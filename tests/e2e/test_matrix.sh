@@ -265,7 +265,7 @@ upstream_for() {
 
 # upstream_evidence CELLDESC COL CELLID LOG FROM: the calls of this cell reached the upstream
 # (lookups in the responder's log after line FROM), and a JSON-stream upstream got initialize
-# with exactly its own connection-string options, all strings, keys sorted (protocol.md §3.1).
+# with exactly its own connection-string options, all strings, keys sorted (docs/protocol.md §3.1).
 upstream_evidence() {
     local t=$1 col=$2 id=$3 log=$4 from=$5 text tag want
     text=$(log_since "$log" "$from")
@@ -316,7 +316,10 @@ start_rbgw() {
     e2e_start_rbgw "$id" "listen=$listen" "upstream=$upstream" "log-level=info"
     RBGW_PID[$id]=$E2E_LAST_PID
     if [ "$kind" = tcp ]; then
-        e2e_wait_tcp "$arg" "$E2E_LAST_PID"
+        # rbgw's own "listening on" line first: a connect alone could reach another test run's
+        # process holding the same port (see e2e_start_responder)
+        e2e_wait_log "$E2E_TMP/$id/rbgw.log" "listening on .*127\.0\.0\.1:$arg" "$E2E_LAST_PID" &&
+            e2e_wait_tcp "$arg" "$E2E_LAST_PID"
     else
         e2e_wait_unix "$arg" "$E2E_LAST_PID"
     fi
@@ -366,6 +369,21 @@ zmq_call() {
     else
         "$ZMQ_PY" "$E2E_TMP/zmq_call.py" "$endpoint" "$@" 2>>"$ZMQ_CALL_LOG"
     fi
+}
+
+# zmq_ready ENDPOINT: poll (bounded: 50 tries, 0.1 s apart) until a lookup through rbgw's
+# zeromq listener is answered.  The first call of a fresh rbgw may get false while its pipe
+# co-process starts (python under load can need more than the 1 s connect-timeout); the pdns
+# rows get the same grace from e2e_start_pdns, which waits for pdns's first SOA answer.
+zmq_ready() {
+    local got
+    for _ in $(seq 1 50); do
+        got=$(zmq_call "${ZMQ_DRIVERS[0]}" "$1" lookup qname=example.com. qtype=SOA zone-id:=-1 \
+            remote=127.0.0.1 local=127.0.0.1 real-remote=127.0.0.1/32 | reply_field contents)
+        [ "$got" = "$SOA_CONTENT" ] && return 0
+        sleep 0.1
+    done
+    return 1
 }
 
 # check_zmq_row T ENDPOINT: lookups and list through rbgw's zeromq listener.
@@ -455,6 +473,13 @@ run_cell() {
     if [ "$row" = zeromq ]; then
         ZMQ_CALL_LOG=$dir/client.log
         E2E_LOGS+=("$ZMQ_CALL_LOG")
+        if [ -n "$SABOTAGE" ]; then
+            : # nothing will answer: the checks below must fail, not a readiness wait
+        elif zmq_ready "tcp://127.0.0.1:$lport"; then
+            e2e_ok "$t: rbgw answers through its zeromq listener"
+        else
+            e2e_fail "$t: rbgw answers through its zeromq listener"
+        fi
         check_zmq_row "$t" "tcp://127.0.0.1:$lport"
     else
         take_port dns dns

@@ -14,7 +14,8 @@
  *
  * Nothing waits for a duration: tests wait for events (replies, accepted connections) with
  * FANOUT_IO_MS as a safety bound only.  Where a health check must happen, the test waits for
- * the check's connection to be accepted by the revived responder.
+ * the check's connection to be accepted by the revived responder, counting from a number taken
+ * while the responder was dead (so a check that connects at once is not missed).
  */
 #include <criterion/criterion.h>
 
@@ -176,10 +177,12 @@ Test(fanout_failover, revived_member_returns_after_an_active_check)
     for (int i = 2; i < 7; i++) {
         expect_lookup_from(i, 1, "alpha dead");
     }
+    /* Counted while alpha is dead: nothing can reach it before the revive, so these are the
+     * counts the check's connection and the next call add to, however soon after the revive
+     * the check connects (it may well be before fake_fanout_revive returns). */
     size_t alpha_reqs = fake_fanout_nreqs(alpha());
-
-    /* Counted before the revive: a check may connect as soon as alpha listens again. */
     unsigned accepts = fake_fanout_accepts(alpha());
+
     cr_assert_eq(fake_fanout_revive(alpha()), 0, "cannot listen again on alpha's port");
     cr_assert(fake_fanout_wait_accepts(alpha(), accepts + 1, FANOUT_IO_MS),
               "no health check connected to the revived alpha; rbgw stderr:\n%s",

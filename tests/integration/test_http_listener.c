@@ -1,5 +1,5 @@
 /*
- * test_http_listener.c: the rbgw binary serving pdns's HTTP connector (protocol.md §4.4-§4.6,
+ * test_http_listener.c: the rbgw binary serving pdns's HTTP connector (docs/protocol.md §4.4-§4.6,
  * §6, §8.1, §8.2, §8.18).
  *
  *   test (raw HTTP/1.1 on TCP) ──> rbgw --listen=http:address=127.0.0.1:PORT,path=/dns,

@@ -5,7 +5,7 @@
  *   test ──stdin──> rbgw --listen=pipe --upstream=unix:path=...  ──socket──> fake_json thread
  *   test <─stdout──                    --upstream=pipe:command=... ──pipes──> responder.py child
  *
- * What is checked (protocol.md §3.1, §4.1, §4.2, §8.3-§8.7, §8.11, §8.17): every new
+ * What is checked (docs/protocol.md §3.1, §4.1, §4.2, §8.3-§8.7, §8.11, §8.17): every new
  * connection or child first gets rbgw's own initialize (all connection-string options as
  * strings, keys in byte order, json11 form) and pdns's initialize never reaches the responder;
  * calls go out as the exact bytes pdns wrote and replies come back as the exact bytes the

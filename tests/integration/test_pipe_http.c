@@ -4,7 +4,7 @@
  *   test ──stdin──> rbgw --listen=pipe --upstream=http:... ──HTTP──> fake_http (thread)
  *   test <─stdout── (one JSON line per request)          <───────── (scripted replies)
  *
- * What is checked (protocol.md §1.3, §4.1, §4.4-§5.3, §8): initialize is answered locally; the
+ * What is checked (docs/protocol.md §1.3, §4.1, §4.4-§5.3, §8): initialize is answered locally; the
  * REST/post/post_json requests rbgw sends; that responder bodies come back unchanged on one
  * line; that every failure mode of the responder (refused, stalled, bad status, bad body,
  * closed connections) still yields exactly one {"result":false,"log":["rbgw: ..."]} line;

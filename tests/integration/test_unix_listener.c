@@ -1,5 +1,5 @@
 /*
- * test_unix_listener.c: the rbgw binary serving pdns's unix connector (protocol.md §4.2).
+ * test_unix_listener.c: the rbgw binary serving pdns's unix connector (docs/protocol.md §4.2).
  *
  *   clients (pdns-like, support/fake_json.h) ──unix socket──> rbgw --listen=unix:path=...
  *                                                            │ --upstream=pipe:command=...

@@ -4,7 +4,7 @@
  *
  *   REQ sockets ──ipc:// or tcp://──> rbgw --listen=zeromq:... ──HTTP──> fake_http / echo server
  *
- * What is checked (protocol.md §4.3, §8.1, §8.7): initialize is answered locally; lookups with
+ * What is checked (docs/protocol.md §4.3, §8.1, §8.7): initialize is answered locally; lookups with
  * and without pdns 4.x's trailing NUL reach the responder and come back unchanged as one part
  * without a NUL; five REQ peers in flight at the same time each get their own reply although the
  * responder answers in reverse order; malformed JSON, an oversized request and an upstream

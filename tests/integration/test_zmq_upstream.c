@@ -5,7 +5,7 @@
  *   test ──stdin/stdout──> rbgw --listen=pipe --upstream=zeromq:endpoint=ipc://... ──REQ──>
  *        zmq_responder (ROUTER, its own thread)
  *
- * What is checked (protocol.md §3.1, §4.3, §8.7, §8.17): every new REQ socket starts with
+ * What is checked (docs/protocol.md §3.1, §4.3, §8.7, §8.17): every new REQ socket starts with
  * initialize carrying the connection-string options as strings, keys sorted, in pdns's json11
  * text; calls go out byte-identical as one part without a NUL and replies come back unchanged;
  * a responder that stalls makes the call fail with "timed out" and the next call runs on a new

@@ -1,45 +1,30 @@
 /*
- * fake_fanout.c: killable scripted HTTP responders and the fan-out test harness (see
- * fake_fanout.h).
+ * fake_fanout.c: killable scripted pdns-REST responders (a front end of fake_httpd.c) and the
+ * fan-out test harness (see fake_fanout.h).
  *
- * Each responder runs one thread with a poll() loop over a wake-up pipe, its listening socket
- * (while alive) and every accepted connection, so a stalled connection never blocks the others.
- * Requests are parsed (head up to CRLFCRLF, body by Content-Length: rbgw never chunks),
- * recorded and answered while holding the mutex, so a waiter that sees a record also knows the
- * answer has been written.  Commands from the test thread (kill, revive, release, stop) are
- * posted under the mutex, signalled through the pipe, and acknowledged by the thread, so they
- * have taken effect when the call returns.
+ * A responder is the core server with a decide callback: the callback reads the method (the
+ * first path segment after /dns/) and applies the first rule that matches, building the
+ * answer that names the responder.  The core records and answers in one critical section, so
+ * a waiter that sees a record also knows the answer has been sent; kill, revive and release
+ * are the core's, and have taken effect when they return.  A record's `act` is the note the
+ * callback left with it; the rest of a fake_fanout_req (method, name, trxid) is read from the
+ * recorded request when the test asks for it.
  *
- *   test thread ──rule/kill/revive/release──> (mutex + pipe) ──> server thread ──> rbgw
- *   test thread <──wait_* (condvar)── reqs[], accepts, closes, pending <──recv── rbgw
- *
- * Dying without losing the port: the listening socket is bound to an explicit port (an
- * ephemeral one found by a first socket, then bound again by the real one while the first
- * still holds it), so shutdown(SHUT_RD) stops listening but keeps the port bound: connects are
- * refused, no other process can take the port, and listen() later revives it in place.
- *
- * Sockets are CLOEXEC so the rbgw child never inherits them.
+ *   test thread ──rule/release──> rules, released (under the core's lock) ──> decide ──> rbgw
+ *   test thread ──kill, revive, waits, records──> the core
  */
 #include "fake_fanout.h"
+#include "fake_httpd.h"
 #include "itest.h"
-#include "netio.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <yajl/yajl_tree.h>
@@ -50,49 +35,15 @@ struct rule {
     int left;                 /* requests it still applies to; < 0 forever */
 };
 
-struct conn {
-    int fd;               /* socket, -1 once closed */
-    unsigned index;       /* accept order */
-    char *buf;            /* owned: bytes received and not yet parsed */
-    size_t len;           /* bytes in buf */
-    size_t cap;           /* allocated size of buf */
-    bool waiting;         /* a request on it is stalled or held: nothing more is answered */
-    bool held;            /* the waiting request is held (answered by release) */
-    char held_method[64]; /* the held request's method */
-    char held_name[256];  /* and name */
-};
-
-enum cmd {
-    CMD_NONE,
-    CMD_KILL,
-    CMD_REVIVE,
-    CMD_RELEASE,
-    CMD_STOP,
-};
-
 struct fake_fanout {
-    char name[32];                /* "alpha" */
-    char content[16];             /* "192.0.2.<id>" */
-    int lfd;                      /* the bound socket (listening while alive) */
-    bool listening;               /* alive */
-    uint16_t port;                /* bound port */
-    int wake[2];                  /* self-pipe to the server thread */
-    pthread_t thread;             /* the server loop */
-    pthread_mutex_t mu;           /* guards everything below */
-    pthread_cond_t cv;            /* broadcast on every change a test may wait for */
-    struct rule *rules;           /* owned */
-    size_t nrules;                /* entries in rules */
-    struct fake_fanout_req *reqs; /* owned: recorded requests, arrival order */
-    size_t nreqs;                 /* entries in reqs */
-    size_t capreqs;               /* allocated entries */
-    unsigned accepts;             /* connections accepted */
-    unsigned closes;              /* connections closed */
-    unsigned pending;             /* requests stalled or held on open connections */
-    bool released;                /* HOLD answers at once */
-    enum cmd cmd;                 /* posted command, CMD_NONE when done */
-    int cmd_result;               /* its result (revive) */
-    struct conn *conns;           /* owned: connections (server thread only) */
-    size_t nconns;                /* entries in conns */
+    char name[32];           /* "alpha" */
+    char content[16];        /* "192.0.2.<id>" */
+    struct fake_httpd *core; /* owned: the server */
+    struct rule *rules;      /* owned; under the core's lock */
+    size_t nrules;           /* entries in rules */
+    bool released;           /* HOLD answers at once; under the core's lock */
+    char answer[1024];       /* decide's answer body, until the core copied it; under the
+                                core's lock */
 };
 
 /* ---- small helpers ---- */
@@ -145,81 +96,14 @@ pct_decode(char *dst, size_t cap, const char *src, size_t len)
     dst[o] = '\0';
 }
 
-/* ---- answers ---- */
-
-static bool
-is_record_method(const char *method)
-{
-    return strcmp(method, "lookup") == 0 || strcmp(method, "APILookup") == 0 ||
-           strcmp(method, "list") == 0;
-}
-
-static void
-respond(struct fake_fanout *s, int fd, enum fake_fanout_act act, const char *method,
-        const char *name)
-{
-    char body[1024];
-    if (act == FAKE_FANOUT_EMPTY) {
-        snprintf(body, sizeof(body), "{\"result\": [], \"log\": [\"%s %s empty\"]}", s->name,
-                 method);
-    } else if (act == FAKE_FANOUT_FALSE) {
-        snprintf(body, sizeof(body), "{\"result\": false, \"log\": [\"%s %s false\"]}", s->name,
-                 method);
-    } else if (is_record_method(method)) {
-        snprintf(body, sizeof(body),
-                 "{\"result\": [{\"qtype\": \"A\", \"qname\": \"%s\", \"content\": \"%s\", "
-                 "\"ttl\": 60, \"auth\": true}], \"log\": [\"%s %s\"]}",
-                 name[0] ? name : "unknown.", s->content, s->name, method);
-    } else {
-        snprintf(body, sizeof(body), "{\"result\": true, \"log\": [\"%s %s\"]}", s->name, method);
-    }
-    /* One write: a head and a body in two small writes would meet Nagle and delayed ACKs. */
-    char msg[1400];
-    int n = snprintf(msg, sizeof(msg),
-                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     "Content-Length: %zu\r\n\r\n%s",
-                     strlen(body), body);
-    rbgw_test_send_all(fd, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1);
-}
-
-/* ---- parsing ---- */
-
-/* Value of header `name` in head[0..len), or NULL; *vlen gets its length. */
-static const char *
-header_value(const char *head, size_t len, const char *name, size_t *vlen)
-{
-    size_t nl = strlen(name);
-    const char *end = head + len;
-    const char *line = memchr(head, '\n', len);
-    while (line && line + 1 < end) {
-        line++;
-        const char *eol = memchr(line, '\r', (size_t)(end - line));
-        if (!eol || eol == line) {
-            return NULL;
-        }
-        if ((size_t)(eol - line) > nl && line[nl] == ':' && strncasecmp(line, name, nl) == 0) {
-            const char *v = line + nl + 1;
-            while (v < eol && *v == ' ') {
-                v++;
-            }
-            *vlen = (size_t)(eol - v);
-            return v;
-        }
-        line = memchr(line, '\n', (size_t)(end - line));
-    }
-    return NULL;
-}
+/* ---- reading a request ---- */
 
 /* Path segment k (0 = the method) after "/dns/" of the request target, or false. */
 static bool
-segment(const char *target, size_t tlen, int k, const char **seg, size_t *slen)
+segment(const char *target, int k, const char **seg, size_t *slen)
 {
     const char *p = target;
-    const char *end = target + tlen;
-    const char *q = memchr(p, '?', tlen);
-    if (q) {
-        end = q;
-    }
+    const char *end = target + strcspn(target, "?");
     if ((size_t)(end - p) < 5 || memcmp(p, "/dns/", 5) != 0) {
         return false;
     }
@@ -259,76 +143,67 @@ form_field(const char *body, size_t blen, const char *key, char *out, size_t cap
     }
 }
 
-/* Parse one request from c->buf into *r; returns its size, 0 if incomplete. */
-static size_t
-parse_request(struct conn *c, struct fake_fanout_req *r)
+/* What a fake_fanout_req says about r (act left to the caller). */
+static void
+describe(const struct fake_http_request *r, struct fake_fanout_req *out)
 {
-    const char *end = rbgw_test_head_end(c->buf, c->len);
-    if (!end) {
-        return 0;
-    }
-    size_t head_len = (size_t)(end - c->buf) + 4;
-    size_t vlen = 0;
-    const char *cl = header_value(c->buf, head_len, "Content-Length", &vlen);
-    size_t body_len = cl ? strtoul(cl, NULL, 10) : 0;
-    if (c->len < head_len + body_len) {
-        return 0;
-    }
-    memset(r, 0, sizeof(*r));
-    r->conn = c->index;
-    r->trxid = -1;
-    const char *sp1 = memchr(c->buf, ' ', head_len);
-    const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', head_len - (size_t)(sp1 + 1 - c->buf)) : NULL;
+    memset(out, 0, sizeof(*out));
+    out->conn = r->conn;
+    out->trxid = -1;
     const char *seg;
     size_t slen;
-    if (sp1 && sp2) {
-        const char *target = sp1 + 1;
-        size_t tlen = (size_t)(sp2 - target);
-        if (segment(target, tlen, 0, &seg, &slen)) {
-            copy_str(r->method, sizeof(r->method), seg, slen);
-        }
-        int k = 0;
-        if (strcmp(r->method, "lookup") == 0 || strcmp(r->method, "APILookup") == 0 ||
-            strcmp(r->method, "getDomainInfo") == 0) {
-            k = 1;
-        } else if (strcmp(r->method, "startTransaction") == 0 ||
-                   strcmp(r->method, "replaceRRSet") == 0 || strcmp(r->method, "list") == 0) {
-            k = 2;
-        }
-        if (k && segment(target, tlen, k, &seg, &slen)) {
-            pct_decode(r->name, sizeof(r->name), seg, slen);
-        }
+    if (segment(r->target, 0, &seg, &slen)) {
+        copy_str(out->method, sizeof(out->method), seg, slen);
     }
-    if (strcmp(r->method, "feedRecord") == 0) {
-        form_field(c->buf + head_len, body_len, "rr[qname]", r->name, sizeof(r->name));
+    int k = 0;
+    if (strcmp(out->method, "lookup") == 0 || strcmp(out->method, "APILookup") == 0 ||
+        strcmp(out->method, "getDomainInfo") == 0) {
+        k = 1;
+    } else if (strcmp(out->method, "startTransaction") == 0 ||
+               strcmp(out->method, "replaceRRSet") == 0 || strcmp(out->method, "list") == 0) {
+        k = 2;
     }
-    const char *tx = header_value(c->buf, head_len, "X-RemoteBackend-Trxid", &vlen);
+    if (k && segment(r->target, k, &seg, &slen)) {
+        pct_decode(out->name, sizeof(out->name), seg, slen);
+    }
+    if (strcmp(out->method, "feedRecord") == 0) {
+        form_field(r->body, r->body_len, "rr[qname]", out->name, sizeof(out->name));
+    }
+    const char *tx = fake_http_header(r, "X-RemoteBackend-Trxid");
     if (tx) {
-        r->trxid = strtoll(tx, NULL, 10);
+        out->trxid = strtoll(tx, NULL, 10);
     }
-    return head_len + body_len;
 }
 
-/* ---- the server thread ---- */
+/* ---- answers ---- */
 
-/* Caller holds the mutex. */
-static void
-conn_close(struct fake_fanout *s, struct conn *c)
+static bool
+is_record_method(const char *method)
 {
-    if (c->fd < 0) {
-        return;
-    }
-    close(c->fd);
-    c->fd = -1;
-    if (c->waiting) {
-        s->pending--;
-        c->waiting = c->held = false;
-    }
-    s->closes++;
-    pthread_cond_broadcast(&s->cv);
+    return strcmp(method, "lookup") == 0 || strcmp(method, "APILookup") == 0 ||
+           strcmp(method, "list") == 0;
 }
 
-/* Caller holds the mutex. */
+/* The body of the answer `act` to method about name. */
+static void
+answer_body(const struct fake_fanout *s, enum fake_fanout_act act, const char *method,
+            const char *name, char *body, size_t cap)
+{
+    if (act == FAKE_FANOUT_EMPTY) {
+        snprintf(body, cap, "{\"result\": [], \"log\": [\"%s %s empty\"]}", s->name, method);
+    } else if (act == FAKE_FANOUT_FALSE) {
+        snprintf(body, cap, "{\"result\": false, \"log\": [\"%s %s false\"]}", s->name, method);
+    } else if (is_record_method(method)) {
+        snprintf(body, cap,
+                 "{\"result\": [{\"qtype\": \"A\", \"qname\": \"%s\", \"content\": \"%s\", "
+                 "\"ttl\": 60, \"auth\": true}], \"log\": [\"%s %s\"]}",
+                 name[0] ? name : "unknown.", s->content, s->name, method);
+    } else {
+        snprintf(body, cap, "{\"result\": true, \"log\": [\"%s %s\"]}", s->name, method);
+    }
+}
+
+/* The first rule for method that is not used up, or ANSWER.  Caller holds the core's lock. */
 static enum fake_fanout_act
 pick_act(struct fake_fanout *s, const char *method)
 {
@@ -345,232 +220,40 @@ pick_act(struct fake_fanout *s, const char *method)
     return FAKE_FANOUT_ANSWER;
 }
 
-/* Caller holds the mutex. */
-static void
-serve_buffered(struct fake_fanout *s, struct conn *c)
-{
-    while (c->fd >= 0 && !c->waiting) {
-        struct fake_fanout_req r;
-        size_t used = parse_request(c, &r);
-        if (used == 0) {
-            return;
-        }
-        memmove(c->buf, c->buf + used, c->len - used);
-        c->len -= used;
-        r.act = pick_act(s, r.method);
-        if (r.act == FAKE_FANOUT_HOLD && s->released) {
-            r.act = FAKE_FANOUT_ANSWER;
-        }
-        if (s->nreqs == s->capreqs) {
-            s->capreqs = s->capreqs ? s->capreqs * 2 : 64;
-            s->reqs = xrealloc(s->reqs, s->capreqs * sizeof(*s->reqs));
-        }
-        s->reqs[s->nreqs++] = r;
-        switch (r.act) {
-        case FAKE_FANOUT_ANSWER:
-        case FAKE_FANOUT_EMPTY:
-        case FAKE_FANOUT_FALSE:
-            respond(s, c->fd, r.act, r.method, r.name);
-            break;
-        case FAKE_FANOUT_CLOSE:
-            conn_close(s, c);
-            break;
-        case FAKE_FANOUT_STALL:
-        case FAKE_FANOUT_HOLD:
-            c->waiting = true;
-            c->held = r.act == FAKE_FANOUT_HOLD;
-            snprintf(c->held_method, sizeof(c->held_method), "%s", r.method);
-            snprintf(c->held_name, sizeof(c->held_name), "%s", r.name);
-            s->pending++;
-            break;
-        }
-        pthread_cond_broadcast(&s->cv);
-    }
-}
-
-static void
-on_readable(struct fake_fanout *s, struct conn *c)
-{
-    ssize_t n = rbgw_test_recv_more(c->fd, &c->buf, &c->len, &c->cap);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-        return;
-    }
-    pthread_mutex_lock(&s->mu);
-    if (n <= 0) {
-        conn_close(s, c);
-    } else {
-        serve_buffered(s, c);
-    }
-    pthread_mutex_unlock(&s->mu);
-}
-
-static void
-on_accept(struct fake_fanout *s)
-{
-    int fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
-    if (fd < 0) {
-        return;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    pthread_mutex_lock(&s->mu);
-    s->conns = xrealloc(s->conns, (s->nconns + 1) * sizeof(*s->conns));
-    struct conn *c = &s->conns[s->nconns++];
-    memset(c, 0, sizeof(*c));
-    c->fd = fd;
-    c->index = s->accepts++;
-    pthread_cond_broadcast(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-}
-
-/* Run the posted command.  Caller holds the mutex.  Returns false for CMD_STOP. */
-static bool
-run_cmd(struct fake_fanout *s)
-{
-    enum cmd cmd = s->cmd;
-    s->cmd_result = 0;
-    switch (cmd) {
-    case CMD_NONE:
-        return true;
-    case CMD_KILL:
-        if (s->listening) {
-            shutdown(s->lfd, SHUT_RD); /* stops listening; the port stays bound */
-            s->listening = false;
-        }
-        for (size_t i = 0; i < s->nconns; i++) {
-            conn_close(s, &s->conns[i]);
-        }
-        break;
-    case CMD_REVIVE:
-        if (!s->listening) {
-            if (listen(s->lfd, 64) == 0) {
-                s->listening = true;
-            } else {
-                s->cmd_result = -errno;
-            }
-        }
-        break;
-    case CMD_RELEASE:
-        s->released = true;
-        for (size_t i = 0; i < s->nconns; i++) {
-            struct conn *c = &s->conns[i];
-            if (c->fd >= 0 && c->waiting && c->held) {
-                respond(s, c->fd, FAKE_FANOUT_ANSWER, c->held_method, c->held_name);
-                c->waiting = c->held = false;
-                s->pending--;
-                serve_buffered(s, c);
-            }
-        }
-        break;
-    case CMD_STOP:
-        break;
-    }
-    s->cmd = CMD_NONE;
-    pthread_cond_broadcast(&s->cv);
-    return cmd != CMD_STOP;
-}
-
-static void *
-server_main(void *arg)
-{
-    struct fake_fanout *s = arg;
-    struct pollfd *pfds = NULL;
-    for (;;) {
-        pthread_mutex_lock(&s->mu);
-        size_t n = s->nconns;
-        bool listening = s->listening;
-        pthread_mutex_unlock(&s->mu);
-        pfds = xrealloc(pfds, (n + 2) * sizeof(*pfds));
-        pfds[0] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
-        pfds[1] = (struct pollfd){.fd = listening ? s->lfd : -1, .events = POLLIN};
-        for (size_t i = 0; i < n; i++) {
-            pfds[i + 2] = (struct pollfd){.fd = s->conns[i].fd, .events = POLLIN};
-        }
-        int rc = poll(pfds, n + 2, -1);
-        if (rc < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            break;
-        }
-        if (pfds[0].revents) {
-            char b[64];
-            while (read(s->wake[0], b, sizeof(b)) < 0 && errno == EINTR) {
-            }
-            pthread_mutex_lock(&s->mu);
-            bool go_on = run_cmd(s);
-            pthread_mutex_unlock(&s->mu);
-            if (!go_on) {
-                break;
-            }
-            continue; /* the fd set may have changed */
-        }
-        for (size_t i = 0; i < n; i++) {
-            if (pfds[i + 2].revents && s->conns[i].fd >= 0) {
-                on_readable(s, &s->conns[i]);
-            }
-        }
-        if (listening && pfds[1].revents) {
-            on_accept(s);
-        }
-    }
-    free(pfds);
-    return NULL;
-}
-
-/* Post cmd and wait until the server thread has run it.  Returns its result. */
+/* The core's decide callback: the rule's act, noted with the record. */
 static int
-post(struct fake_fanout *s, enum cmd cmd)
+decide(void *ctx, struct fake_httpd *core, size_t i, const struct fake_http_request *r,
+       struct fake_http_action *a)
 {
-    pthread_mutex_lock(&s->mu);
-    while (s->cmd != CMD_NONE) {
-        pthread_cond_wait(&s->cv, &s->mu);
+    struct fake_fanout *s = ctx;
+    struct fake_fanout_req q;
+    describe(r, &q);
+    enum fake_fanout_act act = pick_act(s, q.method);
+    if (act == FAKE_FANOUT_HOLD && s->released) {
+        act = FAKE_FANOUT_ANSWER;
     }
-    s->cmd = cmd;
-    ssize_t w;
-    do {
-        w = write(s->wake[1], "x", 1);
-    } while (w < 0 && errno == EINTR);
-    while (s->cmd != CMD_NONE) {
-        pthread_cond_wait(&s->cv, &s->mu);
+    answer_body(s, act, q.method, q.name, s->answer, sizeof(s->answer));
+    a->body = s->answer;
+    switch (act) {
+    case FAKE_FANOUT_ANSWER:
+    case FAKE_FANOUT_EMPTY:
+    case FAKE_FANOUT_FALSE:
+        a->kind = FAKE_HTTP_RESPOND;
+        break;
+    case FAKE_FANOUT_CLOSE:
+        a->kind = FAKE_HTTP_CLOSE;
+        break;
+    case FAKE_FANOUT_STALL:
+        a->kind = FAKE_HTTP_STALL;
+        break;
+    case FAKE_FANOUT_HOLD:
+        a->kind = FAKE_HTTP_HOLD;
+        break;
     }
-    int rc = s->cmd_result;
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return (int)act;
 }
 
 /* ---- responder API ---- */
-
-/* A socket bound to an explicit, free port on 127.0.0.1 (see the design comment), or -1. */
-static int
-bind_explicit(uint16_t *port)
-{
-    int one = 1;
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(sa);
-    int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe < 0) {
-        return -1;
-    }
-    setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(probe, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-        getsockname(probe, (struct sockaddr *)&sa, &len) != 0) {
-        close(probe);
-        return -1;
-    }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    close(probe);
-    *port = ntohs(sa.sin_port);
-    return fd;
-}
 
 struct fake_fanout *
 fake_fanout_start(const char *name, int id)
@@ -581,30 +264,12 @@ fake_fanout_start(const char *name, int id)
     }
     snprintf(s->name, sizeof(s->name), "%s", name);
     snprintf(s->content, sizeof(s->content), "192.0.2.%d", id);
-    s->wake[0] = s->wake[1] = -1;
-    s->lfd = bind_explicit(&s->port);
-    if (s->lfd < 0 || listen(s->lfd, 64) != 0 || pipe2(s->wake, O_CLOEXEC) != 0) {
-        goto fail;
-    }
-    s->listening = true;
-    pthread_mutex_init(&s->mu, NULL);
-    rbgw_test_cond_init(&s->cv);
-    if (pthread_create(&s->thread, NULL, server_main, s) != 0) {
-        pthread_mutex_destroy(&s->mu);
-        pthread_cond_destroy(&s->cv);
-        goto fail;
+    s->core = fake_httpd_start(decide, s);
+    if (!s->core) {
+        free(s);
+        return NULL;
     }
     return s;
-fail:
-    if (s->lfd >= 0) {
-        close(s->lfd);
-    }
-    if (s->wake[0] >= 0) {
-        close(s->wake[0]);
-        close(s->wake[1]);
-    }
-    free(s);
-    return NULL;
 }
 
 void
@@ -613,21 +278,7 @@ fake_fanout_stop(struct fake_fanout *s)
     if (!s) {
         return;
     }
-    post(s, CMD_STOP);
-    pthread_join(s->thread, NULL);
-    for (size_t i = 0; i < s->nconns; i++) {
-        if (s->conns[i].fd >= 0) {
-            close(s->conns[i].fd);
-        }
-        free(s->conns[i].buf);
-    }
-    close(s->lfd);
-    close(s->wake[0]);
-    close(s->wake[1]);
-    pthread_mutex_destroy(&s->mu);
-    pthread_cond_destroy(&s->cv);
-    free(s->conns);
-    free(s->reqs);
+    fake_httpd_stop(s->core);
     free(s->rules);
     free(s);
 }
@@ -635,7 +286,7 @@ fake_fanout_stop(struct fake_fanout *s)
 uint16_t
 fake_fanout_port(const struct fake_fanout *s)
 {
-    return s->port;
+    return fake_httpd_port(s->core);
 }
 
 const char *
@@ -653,143 +304,119 @@ fake_fanout_content(const struct fake_fanout *s)
 void
 fake_fanout_rule(struct fake_fanout *s, const char *method, enum fake_fanout_act act, int times)
 {
-    pthread_mutex_lock(&s->mu);
+    fake_httpd_lock(s->core);
     s->rules = xrealloc(s->rules, (s->nrules + 1) * sizeof(*s->rules));
     struct rule *ru = &s->rules[s->nrules++];
     snprintf(ru->method, sizeof(ru->method), "%s", method ? method : "");
     ru->act = act;
     ru->left = times;
-    pthread_mutex_unlock(&s->mu);
+    fake_httpd_unlock(s->core);
 }
 
 void
 fake_fanout_release(struct fake_fanout *s)
 {
-    post(s, CMD_RELEASE);
+    fake_httpd_lock(s->core);
+    s->released = true;
+    fake_httpd_unlock(s->core);
+    fake_httpd_release(s->core, false);
 }
 
 void
 fake_fanout_kill(struct fake_fanout *s)
 {
-    post(s, CMD_KILL);
+    fake_httpd_kill(s->core);
 }
 
 int
 fake_fanout_revive(struct fake_fanout *s)
 {
-    return post(s, CMD_REVIVE);
+    return fake_httpd_revive(s->core);
 }
 
 size_t
 fake_fanout_nreqs(struct fake_fanout *s)
 {
-    return fake_fanout_count(s, NULL);
+    return fake_httpd_nrequests(s->core);
 }
 
 size_t
 fake_fanout_count(struct fake_fanout *s, const char *method)
 {
     size_t n = 0;
-    pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->nreqs; i++) {
-        n += !method || strcmp(s->reqs[i].method, method) == 0;
+    struct fake_fanout_req q;
+    for (size_t i = 0; fake_fanout_req(s, i, &q); i++) {
+        n += !method || strcmp(q.method, method) == 0;
     }
-    pthread_mutex_unlock(&s->mu);
     return n;
 }
 
 bool
 fake_fanout_req(struct fake_fanout *s, size_t i, struct fake_fanout_req *out)
 {
-    pthread_mutex_lock(&s->mu);
-    bool ok = i < s->nreqs;
-    if (ok) {
-        *out = s->reqs[i];
+    const struct fake_http_request *r = fake_httpd_request(s->core, i);
+    if (!r) {
+        return false;
     }
-    pthread_mutex_unlock(&s->mu);
-    return ok;
+    describe(r, out);
+    int tag = fake_httpd_tag(s->core, i);
+    /* undecided: queued behind a stalled or held request on its connection */
+    out->act = tag < 0 ? FAKE_FANOUT_STALL : (enum fake_fanout_act)tag;
+    return true;
 }
 
 bool
 fake_fanout_conn_open(struct fake_fanout *s, unsigned conn)
 {
-    pthread_mutex_lock(&s->mu);
-    /* conns[] is in accept order: the accept index is the position */
-    bool open = conn < s->nconns && s->conns[conn].fd >= 0;
-    pthread_mutex_unlock(&s->mu);
-    return open;
+    return fake_httpd_conn_open(s->core, conn);
 }
 
 unsigned
 fake_fanout_accepts(struct fake_fanout *s)
 {
-    return rbgw_test_locked_get(&s->mu, &s->accepts);
+    return fake_httpd_accepts(s->core);
 }
 
 unsigned
 fake_fanout_closes(struct fake_fanout *s)
 {
-    return rbgw_test_locked_get(&s->mu, &s->closes);
+    return fake_httpd_closes(s->core);
 }
 
 unsigned
 fake_fanout_pending(struct fake_fanout *s)
 {
-    return rbgw_test_locked_get(&s->mu, &s->pending);
-}
-
-enum what {
-    W_REQS,
-    W_ACCEPTS,
-    W_CLOSES,
-    W_PENDING,
-};
-
-static bool
-wait_for(struct fake_fanout *s, enum what w, size_t n, int timeout_ms)
-{
-    struct timespec dl;
-    rbgw_test_deadline(&dl, timeout_ms);
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        size_t have = w == W_REQS      ? s->nreqs
-                      : w == W_ACCEPTS ? s->accepts
-                      : w == W_CLOSES  ? s->closes
-                                       : s->pending;
-        if (have >= n) {
-            break;
-        }
-        if (pthread_cond_timedwait(&s->cv, &s->mu, &dl) == ETIMEDOUT) {
-            pthread_mutex_unlock(&s->mu);
-            return false;
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    return true;
+    return fake_httpd_pending(s->core);
 }
 
 bool
 fake_fanout_wait_reqs(struct fake_fanout *s, size_t n, int timeout_ms)
 {
-    return wait_for(s, W_REQS, n, timeout_ms);
+    return fake_httpd_wait_requests(s->core, n, timeout_ms);
 }
 
 bool
 fake_fanout_wait_accepts(struct fake_fanout *s, unsigned n, int timeout_ms)
 {
-    return wait_for(s, W_ACCEPTS, n, timeout_ms);
+    return fake_httpd_wait_accepts(s->core, n, timeout_ms);
 }
 
 bool
 fake_fanout_wait_closes(struct fake_fanout *s, unsigned n, int timeout_ms)
 {
-    return wait_for(s, W_CLOSES, n, timeout_ms);
+    return fake_httpd_wait_closes(s->core, n, timeout_ms);
 }
 
 bool
 fake_fanout_wait_pending(struct fake_fanout *s, unsigned n, int timeout_ms)
 {
-    return wait_for(s, W_PENDING, n, timeout_ms);
+    return fake_httpd_wait_pending(s->core, n, timeout_ms);
+}
+
+bool
+fake_fanout_wait_conn_closed(struct fake_fanout *s, unsigned conn, int timeout_ms)
+{
+    return fake_httpd_wait_conn_closed(s->core, conn, timeout_ms);
 }
 
 /* ---- the harness ---- */

@@ -9,7 +9,8 @@
  * "<name> lookup"; every other method with {"result": true, "log": ["<name> <method>"]}.
  * Per-method rules change that (empty, false, close, stall, hold), each for a number of requests.
  *
- * Every request is recorded before it is answered, in the same critical section, so once a test
+ * A responder is a front end of the test support's one HTTP server (fake_httpd.h), which
+ * records every request before it answers it, in the same critical section, so once a test
  * has rbgw's reply to a call, the responder's record of it is there: tests never wait for
  * records of calls that were answered.  Records carry the connection the request came on (the
  * accept index), so tests can check that a transaction stayed on one TCP connection.
@@ -99,6 +100,9 @@ bool fake_fanout_wait_reqs(struct fake_fanout *s, size_t n, int timeout_ms);
 bool fake_fanout_wait_accepts(struct fake_fanout *s, unsigned n, int timeout_ms);
 bool fake_fanout_wait_closes(struct fake_fanout *s, unsigned n, int timeout_ms);
 bool fake_fanout_wait_pending(struct fake_fanout *s, unsigned n, int timeout_ms);
+/** Wait until the connection with this accept index is closed (the state, not a count that
+ * another connection's close could also raise). */
+bool fake_fanout_wait_conn_closed(struct fake_fanout *s, unsigned conn, int timeout_ms);
 
 /* ---- the harness: one rbgw and up to three responders per test ----
  *

@@ -1,5 +1,5 @@
 /*
- * fake_json.h: scripted JSON stream responders for integration tests (protocol.md §4.1, §4.2),
+ * fake_json.h: scripted JSON stream responders for integration tests (docs/protocol.md §4.1, §4.2),
  * and a pdns-like client for rbgw's unix listener.
  *
  * Two responders speak the same little language, so a test can run one scenario against the

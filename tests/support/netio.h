@@ -1,7 +1,7 @@
 /*
- * netio.h: the socket, clock and lock chores every scripted responder thread in tests/support/
- * does the same way (fake_http, fake_fanout, fake_json, zmq_echo_http), and the clock the
- * bounded reads of rbgw_proc and fake_json use.
+ * netio.h: the socket, clock and lock chores the scripted responder threads in tests/support/
+ * do the same way (fake_httpd, the HTTP server behind fake_http, fake_fanout and zmq_echo_http;
+ * fake_json), and the clock the bounded reads of rbgw_proc and fake_json use.
  *
  * None of these assert: they run on responder threads, where a Criterion assertion cannot end
  * the test; they report failure by their return value instead.

@@ -8,7 +8,10 @@
  * and the echoed target lets each client check it got its own answer.
  *
  * Reply body (one line): {"result":[{"qtype":"TXT","qname":"echo.","content":"<target>",
- * "ttl":60,"auth":1,"domain_id":1}]}.  Runs on 127.0.0.1:<ephemeral> in its own thread.
+ * "ttl":60,"auth":1,"domain_id":1}]}.  Runs on 127.0.0.1:<ephemeral> in its own thread: a
+ * front end of the test support's one HTTP server (fake_httpd.h).  A request whose target
+ * holds '"' or '\' (never sent by rbgw) has its connection closed unanswered, which keeps the
+ * echo valid JSON without escaping.
  */
 #ifndef RBGW_TEST_ZMQ_ECHO_HTTP_H
 #define RBGW_TEST_ZMQ_ECHO_HTTP_H

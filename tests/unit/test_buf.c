@@ -292,6 +292,8 @@ Test(buf, printf_table)
     rbgw_buf_free(&b);
 }
 
+static void vappend(struct rbgw_buf *b, const char *fmt, ...) RBGW_PRINTF(2, 3);
+
 static void
 vappend(struct rbgw_buf *b, const char *fmt, ...)
 {

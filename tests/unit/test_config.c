@@ -1489,11 +1489,10 @@ Test(config, man_pages_list_what_help_lists)
         "\\fB\\-\\-log\\-level\\fR=\\fILEVEL\\fR\n",
         "Default: info.\nEnvironment: \\fBRBGW_LOG_LEVEL\\fR.\n",
         "\\fB\\-\\-max\\-request\\-size\\fR=\\fIBYTES\\fR\n",
-        "\\fB\\-\\-config\\fR=\\fIFILE\\fR\nconfiguration file of key=value lines.\nCommand "
-        "line "
-        "only.\nEnvironment: \\fBRBGW_CONFIG\\fR.\n",
-        "\\fB\\-\\-check\\-config\\fR\nvalidate the configuration, print a summary and exit.\n"
-        "Command line only.\n.TP",
+        ("\\fB\\-\\-config\\fR=\\fIFILE\\fR\nconfiguration file of key=value lines.\n"
+         "Command line only.\nEnvironment: \\fBRBGW_CONFIG\\fR.\n"),
+        ("\\fB\\-\\-check\\-config\\fR\nvalidate the configuration, print a summary and exit.\n"
+         "Command line only.\n.TP"),
     };
     for (size_t i = 0; i < RBGW_NELEM(in_cli); i++) {
         cr_expect_not_null(strstr(cli, in_cli[i]), "rbgw(8) lacks \"%s\" in:\n%s", in_cli[i], cli);

@@ -1,5 +1,5 @@
 /*
- * test_connstr.c: pdns connection-string parsing (protocol.md §2), table-driven.
+ * test_connstr.c: pdns connection-string parsing (docs/protocol.md §2), table-driven.
  *
  * Each row gives the input and either the expected options rendered as "{key}={value}|..."
  * in the order the parser keeps them (byte-wise by key), or the exact error text.

@@ -1,5 +1,5 @@
 /*
- * test_frame.c: the incremental JSON document boundary scanner (protocol.md §4.1, §4.2).
+ * test_frame.c: the incremental JSON document boundary scanner (docs/protocol.md §4.1, §4.2).
  *
  * What: for each input in the table, the scanner must report the same document (start, end)
  * however the bytes arrive: the whole buffer at once, growing one byte at a time, and every

@@ -1,5 +1,5 @@
 /*
- * test_json.c: the byte-string JSON tree and the json11-exact writer (protocol.md §1.1, §1.4).
+ * test_json.c: the byte-string JSON tree and the json11-exact writer (docs/protocol.md §1.1, §1.4).
  *
  * What: parse -> write round trips that must come out in pdns's json11 form byte for byte
  * (sorted keys, ", " and ": ", json11's escaping, raw non-UTF-8 bytes, number text kept), the

@@ -1,5 +1,5 @@
 /*
- * test_rpc.c: the JSON-RPC envelope (protocol.md §1.3, §4.4, §8 items 2-3 and 12).
+ * test_rpc.c: the JSON-RPC envelope (docs/protocol.md §1.3, §4.4, §8 items 2-3 and 12).
  *
  * What: decoding calls (which inputs are refused and why, "parameters" defaulting to {}),
  * vetting replies the way pdns reads them and flattening them to one line with the bytes
@@ -279,6 +279,10 @@ static const struct {
     {"escaped result (yajl)", "{\"res\\u0075lt\":true,\"log\":[\"x\"]}", "[\"x\"]"},
     {"escaped, empty (yajl)", "{\"res\\u0075lt\":true,\"log\":[]}", NULL},
     {"escaped, nested (yajl)", "{\"res\\u0075lt\":{\"log\":[1]}}", NULL},
+    {"escaped, repeated: the last wins (yajl)", "{\"res\\u0075lt\":1,\"log\":[\"a\"],\"log\":5}",
+     NULL},
+    {"escaped, repeated: the last wins 2 (yajl)",
+     "{\"res\\u0075lt\":1,\"log\":[\"a\"],\"log\":[\"b\"]}", "[\"b\"]"},
 };
 
 Test(rpc, check_reply_notes_log_lines)

@@ -3,7 +3,7 @@
  * column of the method table, method.h).
  *
  * Each golden case is one call (method, parameters as JSON text) and the complete request bytes
- * pdns's HTTP connector writes for it (protocol.md §4.4-§5.5).  The wire captures of §5.5 are
+ * pdns's HTTP connector writes for it (docs/protocol.md §4.4-§5.5).  The wire captures of §5.5 are
  * used verbatim where they exist.  To keep the JSON readable, parameter texts use ' for " (no
  * case needs a literal apostrophe).  Content-Length values were counted from the expected
  * bodies, never from the code under test.  Whole requests are compared with cr_assert_str_eq so
@@ -929,6 +929,11 @@ static struct bad bads[] = {
      "{'qname': 'a.', 'qtype': 'A', 'remote': 'x\\r\\nEvil: 1'}", NULL, NULL, "'remote'"},
     {"header value with NUL", REST, "lookup", "{'qname': 'a.', 'local': 'x\\u0000y'}", NULL, NULL,
      "'local'"},
+    /* not an injection, but llhttp (strict) and other servers refuse the whole request */
+    {"header value with a backspace", REST, "lookup",
+     "{'qname': 'a.', 'qtype': 'A', 'real-remote': '099.\\b0.0.1/32'}", NULL, NULL, "0x08"},
+    {"header value with DEL", REST, "lookup", "{'qname': 'a.', 'zone-id': '5\x7f'}", NULL, NULL,
+     "'zone-id'"},
     {"addDomainKey without flags", REST, "addDomainKey",
      "{'key': {'active': true, 'content': 'c', 'published': true}, 'name': 'e.'}", NULL, NULL,
      "'flags'"},

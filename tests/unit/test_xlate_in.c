@@ -1,7 +1,7 @@
 /*
  * test_xlate_in.c: REST ingress (HTTP request from pdns -> JSON-RPC text), table-driven.
  *
- * Golden cases are the requests pdns 4.7.3 was seen sending (protocol.md §5.5) and the forms of
+ * Golden cases are the requests pdns 4.7.3 was seen sending (docs/protocol.md §5.5) and the forms of
  * §5.3 for every method, in both REST dialects (4.x bare digits, glued replaceRRSet TTLs,
  * serial=N.000000; 5.x bracketed members), plus awkward names, header spellings, url-suffix,
  * prefixes, post and post_json modes, unknown methods and errors.  The round-trip test encodes
@@ -298,6 +298,14 @@ static const struct hcase awkward[] = {
      NULL, NULL, 0,
      "{\"method\": \"getDomainInfo\", \"parameters\": {\"name\": "
      "\"a\\u0000b\\n\\u2028\xff.\"}}"},
+    {"group member names holding brackets", "/dns", "", "PATCH", "/dns/feedRecord/1", FORM_HDRS,
+     "rr[a%5b%5db]=x&rr%5Bqname%5D=a%2e&rr[c]]=y", 0,
+     "{\"method\": \"feedRecord\", \"parameters\": {\"rr\": {\"a[]b\": \"x\", \"c]\": \"y\", "
+     "\"qname\": \"a.\"}, \"trxid\": 1}}"},
+    {"record groups without members keep their index", "/dns", "", "PATCH",
+     "/dns/replaceRRSet/1/a%2e/A", FORM_HDRS, "&&rrset[2][ttl]=1", 0,
+     "{\"method\": \"replaceRRSet\", \"parameters\": {\"domain_id\": 1, \"qname\": \"a.\", "
+     "\"qtype\": \"A\", \"rrset\": [{}, {}, {\"ttl\": 1}]}}"},
     {"salt bytes %ab %00", "/dns", "", "PATCH", "/dns/feedEnts3/7/sec%2etest%2e/1", FORM_HDRS,
      "times=1&salt=%ab%00%AB&narrow=0", 0,
      "{\"method\": \"feedEnts3\", \"parameters\": {\"domain\": \"sec.test.\", \"domain_id\": 7, "
@@ -468,7 +476,9 @@ static const struct hcase errors[] = {
      "rrset: 4.x body (bare auth digits) but rrset[0][ttl] '3' carries no glued auth digit for "
      "rrset[1]"},
     {"group index beyond the body", "/dns", "", "PATCH", "/dns/replaceRRSet/1/a/A", FORM_HDRS,
-     "rrset[5][ttl]=1", RBGW_EPROTO, "rrset[5]: group index out of range (1 fields)"},
+     "&&&&rrset[5][ttl]=1", RBGW_EPROTO, "rrset[5]: group index out of range (5 fields)"},
+    {"group index beyond a one-field body", "/dns", "", "PATCH", "/dns/replaceRRSet/1/a/A",
+     FORM_HDRS, "rrset[5][ttl]=1", RBGW_EPROTO, "rrset[5]: group index out of range (1 fields)"},
     {"post_json body not JSON", "/dns", "", "POST", "/dns", NULL, "method=lookup", RBGW_EPARSE,
      "post_json body: ..."},
     {"post_json empty body", "/dns", "", "POST", "/dns", NULL, "\r\n", RBGW_EPARSE,
