@@ -31,10 +31,13 @@
 #             of the gateway's CPU per call (from /proc/<pid>/stat around the run).
 #   cpu       CPU_CALLS calls (default 100000, plus the 2000-call warm-up) through each
 #             gateway daemon path in PATHS (unix-unix, unix-http, http-unix, floor-unix,
-#             socat-unix), CPU_ROUNDS times each: the gateway's utime+stime (socat: plus
+#             floor-http, socat-unix), CPU_ROUNDS times each, the path order flipping every
+#             round: the gateway's utime+stime (socat: plus
 #             cutime+cstime of its per-connection children, reaped before reading) from
 #             /proc/<pid>/stat, in us per call; perf stat's task-clock and context switches
-#             per call beside it when perf works.
+#             per call beside it when perf works.  Then the ratios to the floors:
+#             unix-unix / floor-unix and unix-http / floor-http per connection count (the
+#             median of per-round ratios; bench/floor_ratio.sh runs just this).
 #   syscalls  strace -c -f on the gateway for SYSCALL_CALLS calls (20000), -c 1, through the
 #             same gateway paths: system calls per call, by name (strace slows everything
 #             down: these are counts, not times).
@@ -364,8 +367,11 @@ section_cpu() {
     echo "== CPU per call, layout $layout: $CPU_CALLS calls (+$WARMUP warm-up) x $CPU_ROUNDS" \
         "(load average $(loadavg))"
     for r in $(seq "$CPU_ROUNDS"); do
+        local order
+        order=$(daemon_paths | xargs)
+        if [ $((r % 2)) -eq 0 ]; then order=$(daemon_paths | tac | xargs); fi
         for c in $CONNS_LIST; do
-            for p in $(daemon_paths); do
+            for p in $order; do
                 start_gw "$p" "$SRV_CPU"
                 loadgen_args "$p" "$SRV_CPU"
                 local u0 s0 u1 s1 line perf_out=$TMP/perf.out
@@ -424,6 +430,38 @@ section_cpu() {
             printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$p" "$v" \
                 "$(median "$res" "$l" user_us)" "$(median "$res" "$l" sys_us)" \
                 "$(median "$res" "$l" perf_task_us)" "$(median "$res" "$l" ctxsw_per_call)" "$status"
+        done
+    done
+    echo
+    floor_ratios "$res"
+}
+
+# The gateway's CPU per call over its floor's, for each pair of paths measured in this run:
+# unix-unix / floor-unix and unix-http / floor-http, per connection count, as the median over
+# rounds of the per-round ratio (the two paths of a round run back to back), for utime+stime
+# and for perf's task-clock; the target beside it (1.05 with one connection, else 1.15 for
+# unix-unix and 1.25 for unix-http).
+floor_ratios() { # $1 results file of section_cpu
+    local c pair gw fl tgt field
+    for c in $CONNS_LIST; do
+        for pair in unix-unix:floor-unix:1.15 unix-http:floor-http:1.25; do
+            IFS=: read -r gw fl tgt <<<"$pair"
+            [[ " $PATHS " == *" $gw "* && " $PATHS " == *" $fl "* ]] || continue
+            [ "$c" = 1 ] && tgt=1.05
+            local out="ratio c$c $gw/$fl:"
+            for field in cpu_us perf_task_us; do
+                local r
+                r=$(awk -v a="c$c/$gw" -v b="c$c/$fl" -v f="$field" '
+                    { delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                      if (!(f in v) || v[f] == "" || v[f] + 0 == 0) next
+                      if (v["label"] == a) x[v["round"]] = v[f]
+                      if (v["label"] == b) y[v["round"]] = v[f] }
+                    END { for (r in x) if (r in y) printf "%.3f\n", x[r] / y[r] }' "$1" | sort -g |
+                    awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+                          if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+                out="$out $field=$r"
+            done
+            echo "$out (target <= $tgt)"
         done
     done
     echo
