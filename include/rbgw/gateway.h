@@ -43,6 +43,7 @@
 #include "rbgw/buf.h"
 #include "rbgw/config.h"
 #include "rbgw/list.h"
+#include "rbgw/wbatch.h"
 #include "rbgw/metrics.h"
 #include "rbgw/outcome.h"
 #include "rbgw/rpc.h"
@@ -254,6 +255,8 @@ struct rbgw_gateway {
     bool drain_inited;                         /* drain initialised */
     uv_timer_t reaper;                         /* runs deferred frees on the next iteration */
     bool reaper_inited;                        /* reaper initialised (closed with the rest) */
+    struct rbgw_wbatch wbatch;                 /* writes deferred to the end of the loop pass
+                                                  (wbatch.h; closed with the rest) */
     struct rbgw_admin *admin;                  /* owned: the admin endpoint (admin.h), or NULL */
     uint64_t start_time;                       /* wall-clock seconds at init, for metrics */
     uint64_t limit_hits[RBGW_LIMIT_COUNT];     /* times each limit was hit (metrics.h) */
