@@ -3,8 +3,8 @@
  *
  * Two handles share one flush: a check handle (after the poll callbacks: the case that
  * batches) and a prepare handle (before the loop may block: for items queued by timer and
- * close callbacks, so no write ever waits for the next event).  Both are unreferenced: they
- * never keep the loop alive, and they are started only while something is queued.  The flush
+ * close callbacks, so no write ever waits for the next event).  They are active only while
+ * something is queued: a pending write keeps the loop alive, an empty batch does not.  The flush
  * takes items off the front one at a time, so a flush that queues more (a reply that lets the
  * next buffered call be dispatched) and an owner that removes its item meanwhile are both
  * safe; it runs until the queue is empty, then the byte buffer is emptied (its memory kept up
@@ -67,8 +67,6 @@ rbgw__wbatch_add(struct rbgw_wbatch *b, uv_loop_t *loop, struct rbgw_wbatch_item
         uv_prepare_init(loop, &b->prepare);
         b->check.data = b;
         b->prepare.data = b;
-        uv_unref((uv_handle_t *)&b->check);
-        uv_unref((uv_handle_t *)&b->prepare);
         b->inited = true;
     }
     if (rbgw__wbatch_queued(it)) {
