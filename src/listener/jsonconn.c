@@ -271,9 +271,12 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
     size_t done = 0;
     size_t left;
     const char *rest = unserved(jc, &left);
-    if (jc->defer && !jc->eof && leading_ws(rest, left) == left) {
-        /* Written with the rest of the loop pass's writes (wbatch.h).  The reply's bytes may
-         * not outlive this call (an upstream's read buffer): copied into the batch. */
+    if (jc->defer && !jc->processing && !jc->eof && leading_ws(rest, left) == left) {
+        /* An answer from upstream: written with the rest of the loop pass's writes
+         * (wbatch.h).  The reply's bytes may not outlive this call (an upstream's read
+         * buffer): copied into the batch.  An answer given during dispatch (initialize, a
+         * cache hit, a refusal) is written at once: a burst of those (a pdns starting its
+         * connections) would otherwise keep every request alive until the end of the pass. */
         struct rbgw_wbatch *b = &jc->l->gw->wbatch;
         jc->wb_off = rbgw__wbatch_copy(b, reply.p, reply.len);
         rbgw__wbatch_copy(b, &nl, 1);
