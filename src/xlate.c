@@ -323,10 +323,13 @@ rest_row(enum rbgw_method m)
 }
 
 /* k is exactly the C string name (k may hold NUL bytes; name ends at its first). */
-static bool
+static inline bool
 key_is(struct rbgw_str k, const char *name)
 {
-    for (size_t i = 0; i < k.len; i++) {
+    if (k.len == 0 || k.p[0] != name[0]) {
+        return name[0] == '\0' && k.len == 0; /* most keys differ at once */
+    }
+    for (size_t i = 1; i < k.len; i++) {
         if (name[i] == '\0' || name[i] != k.p[i]) {
             return false;
         }
