@@ -33,7 +33,9 @@
 # DURATION (seconds per run, 3), CONNS (1), PORT (18200), LAYOUTS ("split one"),
 # PATHS ("direct rbgw pipe"; any of direct rbgw pipe unix rbgw-unix rbgw-uu rbgw-uu-keyed
 # rbgw-uu-hit),
-# NO_BUILD=1 to skip the cmake build.  Exit status: 0 (numbers printed), 1 (setup failed).
+# NO_BUILD=1 to skip the cmake build, DATA_DIR: also write DATA_DIR/call_latency.dat (one
+# line per layout/path: the medians of calls/s, p50, p90, p99, p99.9) for bench/plots.sh.
+# Exit status: 0 (numbers printed), 1 (setup failed).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -245,6 +247,36 @@ for layout in $LAYOUTS; do
             "$(median "$l" p999_us)" "$(median "$l" max_us)"
     done
 done
+path_label() { # $1 path: what it chains, as the plots name it
+    case "$1" in
+    direct) echo "HTTP -> responder" ;;
+    rbgw) echo "pipe -> rbgw -> HTTP" ;;
+    pipe) echo "pipe -> responder" ;;
+    unix) echo "unix -> responder" ;;
+    rbgw-unix) echo "unix -> rbgw -> HTTP" ;;
+    rbgw-uu) echo "unix -> rbgw -> unix" ;;
+    rbgw-uu-keyed) echo "unix -> rbgw (coalesce) -> unix" ;;
+    rbgw-uu-hit) echo "unix -> rbgw (cache hit)" ;;
+    *) echo "$1" ;;
+    esac
+}
+if [ -n "${DATA_DIR:-}" ]; then
+    mkdir -p "$DATA_DIR"
+    {
+        echo "# bench/call_latency.sh, $(date -u +%Y-%m-%dT%H:%MZ), $ROUNDS rounds x ${DURATION}s," \
+            "$CONNS connection(s), layouts $LAYOUTS, medians; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+        echo "# layout/path label calls_per_s p50_us p90_us p99_us p999_us"
+        for layout in $LAYOUTS; do
+            for path in $PATHS; do
+                l="$layout/$path"
+                echo "\"$l\" \"$(path_label "$path")\" $(median "$l" calls_per_s)" \
+                    "$(median "$l" p50_us) $(median "$l" p90_us) $(median "$l" p99_us)" \
+                    "$(median "$l" p999_us)"
+            done
+        done
+    } >"$DATA_DIR/call_latency.dat"
+    echo "data: $DATA_DIR/call_latency.dat"
+fi
 echo
 for layout in $LAYOUTS; do
     for path in rbgw-uu-keyed rbgw-uu-hit; do

@@ -15,13 +15,25 @@
 #                >= 0.8x of "unix", pdns straight to the responder)
 #   "socat-unix": unix:path=<tmp>/rbgw.sock, socat UNIX-LISTEN:<tmp>/rbgw.sock,fork
 #                UNIX-CONNECT:<tmp>/responder.sock in rbgw's place (a blind relay)
+#   "floor-unix": the same with rbgw_floor_relay (bench/floor_relay.c) in rbgw's place: the
+#                do-nothing relay, what any gateway process costs before doing any work
 #   "rbgw-cache": as rbgw-uu, with rbgw's read cache and coalescing on (--cache-ttl=$CACHE_TTL
 #                --coalesce=yes $CACHE_OPTS); its hit rate is read from the SIGUSR1 status line
 #   "rbgw-coalesce": as rbgw-uu, with coalescing only (--coalesce=yes)
+#   "rbgw-squeeze": as "rbgw" with listen=pipe:squeeze=1 (replies without the whitespace between
+#                JSON tokens; with RESP_OPTS=--spaced it shows what that saves pdns)
 # With DELAY_MS=N the responder holds every reply N ms (a database behind it): the read-cache
 # comparison is MODES="unix rbgw-cache" DELAY_MS=5 (bench/README.md).
 # dnsperf sends `www.example.com A` for DURATION seconds per run; the modes alternate (the
-# order flips every round) and the medians of QPS and average latency are printed.
+# order flips every round) and the medians of QPS, average latency and CPU per query are
+# printed.  CPU per query is read from /proc/<pid>/stat (utime + stime, threads included)
+# right before and right after dnsperf, divided by the queries dnsperf completed: for pdns,
+# for the gateway (rbgw's daemon, or pdns's pipe children in the pipe modes; socat with its
+# children) and for the responder (pdns's children in mode "pipe").
+# The default MODES are the four paths the DNS-level targets compare, and the script ends
+# with those ratios (bench/README.md): rbgw-unix >= 0.8x unix, rbgw-unix >= 10x http,
+# rbgw >= 5x http.  With DATA_DIR set it also writes DATA_DIR/dns_dnsperf.dat (one line per
+# mode: label, medians of QPS and of the three CPU figures) for bench/plots.sh.
 #
 # pdns's HTTP connector polls its keep-alive socket for 1 ms before every call
 # (docs/protocol.md §4.4), so (a) is bounded near 1000 backend calls/s per pdns backend thread;
@@ -34,12 +46,14 @@
 #
 # Environment: BUILD_DIR (default <repo>/build), RBGW (default $BUILD_DIR/rbgw), ROUNDS (3),
 # DURATION (10 s), DNS_PORT (15500), HTTP_PORT (18210), CLIENTS (dnsperf -c, 1),
-# OUTSTANDING (dnsperf -q, 100), MODES ("http rbgw"), NO_BUILD=1 to skip the cmake build,
+# OUTSTANDING (dnsperf -q, 100), MODES ("http unix rbgw-unix rbgw"), NO_BUILD=1 to skip the
+# cmake build,
 # DELAY_MS (0: the responder answers at once), CACHE_TTL (ms, 1000), CACHE_OPTS (more rbgw
 # options for rbgw-cache, e.g. --cache-per-client=no), QUERIES (a dnsperf query file; default
 # one line, www.example.com A),
+# RESP_OPTS (more rbgw_fast_responder options, e.g. --spaced),
 # PIN_CPUS (e.g. "1"): run pdns_server, the responder, rbgw/socat and dnsperf all under
-# `taskset -c $PIN_CPUS` (by default nothing is pinned).
+# `taskset -c $PIN_CPUS` (by default nothing is pinned), DATA_DIR (see above).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,7 +65,7 @@ DNS_PORT=${DNS_PORT:-15500}
 HTTP_PORT=${HTTP_PORT:-18210}
 CLIENTS=${CLIENTS:-1}
 OUTSTANDING=${OUTSTANDING:-100}
-MODES=${MODES:-http rbgw}
+MODES=${MODES:-http unix rbgw-unix rbgw}
 DELAY_MS=${DELAY_MS:-0}
 CACHE_TTL=${CACHE_TTL:-1000}
 CACHE_OPTS=${CACHE_OPTS:-}
@@ -117,11 +131,13 @@ write_conf() { # $1 mode
     mkdir -p "$dir"
     case "$1" in
     http) cs="http:url=http://127.0.0.1:$HTTP_PORT/dns" ;;
-    pipe) cs="pipe:command=$RESPONDER --pipe" ;;
+    pipe) cs="pipe:command=$RESPONDER --pipe${RESP_OPTS:+ $RESP_OPTS}" ;;
     unix) cs="unix:path=$TMP/responder.sock" ;;
-    rbgw-unix | rbgw-uu | socat-unix | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
-    rbgw)
-        printf 'listen=pipe\nupstream=%s\nlog-level=warning\n' "$UPSTREAM" >"$dir/rbgw.conf"
+    rbgw-unix | rbgw-uu | socat-unix | floor-unix | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
+    rbgw | rbgw-squeeze)
+        local listen=pipe
+        [ "$1" = rbgw-squeeze ] && listen=pipe:squeeze=1
+        printf 'listen=%s\nupstream=%s\nlog-level=warning\n' "$listen" "$UPSTREAM" >"$dir/rbgw.conf"
         cs="pipe:command=$RBGW --config=$dir/rbgw.conf"
         ;;
     esac
@@ -177,6 +193,42 @@ else
 fi
 : >"$TMP/results"
 
+HZ=$(getconf CLK_TCK)
+# CPU ticks (utime + stime, all threads) of one process; 0 once it is gone.
+ticks_of() { # $1 pid
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+children_of() { # $1 pid
+    cat /proc/"$1"/task/*/children 2>/dev/null || true
+}
+# The processes whose CPU is charged to one column: pdns, the gateway, the responder.
+group_pids() { # $1 group (pdns|gw|resp), $2 mode
+    case "$1:$2" in
+    pdns:*) echo "$PDNS_PID" ;;
+    gw:rbgw | gw:rbgw-squeeze) children_of "$PDNS_PID" ;;
+    gw:socat-unix) echo "$RBGWD_PID" && children_of "$RBGWD_PID" ;;
+    gw:rbgw-unix | gw:rbgw-uu | gw:floor-unix | gw:rbgw-cache | gw:rbgw-coalesce) echo "$RBGWD_PID" ;;
+    resp:pipe) children_of "$PDNS_PID" ;;
+    resp:*) echo "$RESP_PID" ;;
+    esac
+}
+snap() { # $1 mode, $2 file: "group pid ticks" lines
+    local g p
+    for g in pdns gw resp; do
+        for p in $(group_pids "$g" "$1"); do
+            echo "$g $p $(ticks_of "$p")"
+        done
+    done >"$2"
+}
+# Microseconds of CPU per query for one group between two snaps; a process that appeared in
+# between (a pipe child pdns started late) counts from 0.
+cpu_per_query() { # $1 group, $2 before, $3 after, $4 queries
+    awk -v g="$1" -v n="$4" -v hz="$HZ" '
+        FNR == NR { if ($1 == g) b[$2] = $3; next }
+        $1 == g { d += $3 - (($2 in b) ? b[$2] : 0); seen = 1 }
+        END { if (!seen || n <= 0) print "-"; else printf "%.1f", d / hz * 1e6 / n }' "$2" "$3"
+}
+
 RBGWD_PID=
 run_one() { # $1 mode
     local out qps lat lost codes
@@ -211,6 +263,16 @@ run_one() { # $1 mode
             [ -S "$TMP/rbgw.sock" ] && break
             sleep 0.1
         done
+    elif [ "$1" = floor-unix ]; then
+        rm -f "$TMP/rbgw.sock"
+        "${PIN[@]}" "$BUILD/bench/rbgw_floor_relay" --listen="$TMP/rbgw.sock" \
+            --upstream="$TMP/responder.sock" 2>>"$TMP/rbgwd.log" &
+        RBGWD_PID=$!
+        PIDS+=("$RBGWD_PID")
+        for _ in $(seq 50); do
+            [ -S "$TMP/rbgw.sock" ] && break
+            sleep 0.1
+        done
     elif [ "$1" = socat-unix ]; then
         rm -f "$TMP/rbgw.sock"
         "${PIN[@]}" socat "UNIX-LISTEN:$TMP/rbgw.sock,fork" "UNIX-CONNECT:$TMP/responder.sock" \
@@ -223,12 +285,19 @@ run_one() { # $1 mode
         done
     fi
     start_pdns "$1"
+    snap "$1" "$TMP/cpu0"
     out=$("${PIN[@]}" dnsperf -s 127.0.0.1 -p "$DNS_PORT" -d "$TMP/queries" -l "$DURATION" \
         -c "$CLIENTS" -q "$OUTSTANDING" 2>&1) || {
         echo "dnsperf failed: $out" >&2
         exit 1
     }
+    snap "$1" "$TMP/cpu1"
     stop_pdns
+    local done_q cpu
+    done_q=$(awk '/Queries completed:/ { print $3 }' <<<"$out")
+    cpu="cpu_pdns=$(cpu_per_query pdns "$TMP/cpu0" "$TMP/cpu1" "$done_q")"
+    cpu+=" cpu_gw=$(cpu_per_query gw "$TMP/cpu0" "$TMP/cpu1" "$done_q")"
+    cpu+=" cpu_resp=$(cpu_per_query resp "$TMP/cpu0" "$TMP/cpu1" "$done_q")"
     local cache=""
     if [ "$1" = rbgw-cache ] || [ "$1" = rbgw-coalesce ]; then
         # The status line (SIGUSR1) carries the cache's counters: wait for it, bounded.
@@ -252,8 +321,8 @@ run_one() { # $1 mode
     lat=$(awk '/Average Latency \(s\):/ { printf "%.1f", $4 * 1e6 }' <<<"$out")
     lost=$(awk '/Queries lost:/ { print $3 }' <<<"$out")
     codes=$(awk -F': *' '/Response codes:/ { print $2 }' <<<"$out")
-    echo "  mode=$1 qps=$qps avg_latency_us=$lat lost=$lost codes=[$codes]$cache load=$(cut -d' ' -f1 /proc/loadavg)"
-    echo "mode=$1 qps=$qps lat=$lat lost=$lost" >>"$TMP/results"
+    echo "  mode=$1 qps=$qps avg_latency_us=$lat lost=$lost codes=[$codes] $cpu$cache load=$(cut -d' ' -f1 /proc/loadavg)"
+    echo "mode=$1 qps=$qps lat=$lat lost=$lost $cpu" >>"$TMP/results"
 }
 
 median() { # $1 mode, $2 field
@@ -268,7 +337,8 @@ median() { # $1 mode, $2 field
 echo "dnsperf: $ROUNDS rounds x ${DURATION}s, modes: $MODES, dnsperf -c $CLIENTS -q $OUTSTANDING," \
     "pinned: ${PIN_CPUS:-no}, responder delay: ${DELAY_MS} ms," \
     "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-"${PIN[@]}" "$RESPONDER" --port="$HTTP_PORT" --unix="$TMP/responder.sock" --delay-ms="$DELAY_MS" \
+# shellcheck disable=SC2086 # RESP_OPTS is a list of options
+"${PIN[@]}" "$RESPONDER" --port="$HTTP_PORT" --unix="$TMP/responder.sock" --delay-ms="$DELAY_MS" ${RESP_OPTS:-} \
     2>"$TMP/responder.log" &
 RESP_PID=$!
 PIDS+=("$RESP_PID")
@@ -285,25 +355,15 @@ echo "responder: $(tail -1 "$TMP/responder.log")"
 
 echo
 echo "medians over $ROUNDS rounds:"
-printf '%-14s %12s %18s\n' mode QPS avg-latency-us
+echo "(CPU per query in us, from /proc/<pid>/stat: pdns / gateway / responder)"
+printf '%-14s %10s %15s %10s %10s %10s\n' mode QPS avg-latency-us cpu-pdns cpu-gw cpu-resp
 for m in $MODES; do
-    printf '%-14s %12s %18s\n' "$m" "$(median "$m" qps)" "$(median "$m" lat)"
+    printf '%-14s %10s %15s %10s %10s %10s\n' "$m" "$(median "$m" qps)" "$(median "$m" lat)" \
+        "$(median "$m" cpu_pdns)" "$(median "$m" cpu_gw)" "$(median "$m" cpu_resp)"
 done
-if [[ " $MODES " == *" rbgw "* && " $MODES " == *" http "* ]]; then
-    awk -v a="$(median http qps)" -v b="$(median rbgw qps)" \
-        'BEGIN { if (a > 0) printf "rbgw (pipe) / pdns http connector: %.1fx the QPS\n", b / a }'
-fi
 if [[ " $MODES " == *" rbgw "* && " $MODES " == *" pipe "* ]]; then
     awk -v a="$(median pipe qps)" -v b="$(median rbgw qps)" \
         'BEGIN { if (a > 0) printf "rbgw (pipe) / responder on the pipe directly: %.2f\n", b / a }'
-fi
-if [[ " $MODES " == *" rbgw-unix "* && " $MODES " == *" unix "* ]]; then
-    awk -v a="$(median unix qps)" -v b="$(median rbgw-unix qps)" \
-        'BEGIN { if (a > 0) printf "rbgw (unix listener) / responder on unix directly: %.2f\n", b / a }'
-fi
-if [[ " $MODES " == *" rbgw-unix "* && " $MODES " == *" http "* ]]; then
-    awk -v a="$(median http qps)" -v b="$(median rbgw-unix qps)" \
-        'BEGIN { if (a > 0) printf "rbgw (unix listener) / pdns http connector: %.1fx the QPS\n", b / a }'
 fi
 if [[ " $MODES " == *" rbgw-uu "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median rbgw-uu qps)" \
@@ -317,13 +377,66 @@ if [[ " $MODES " == *" rbgw-coalesce "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median rbgw-coalesce qps)" \
         'BEGIN { if (a > 0) printf "rbgw coalescing only / responder on unix directly: %.2fx the QPS\n", b / a }'
 fi
+if [[ " $MODES " == *" floor-unix "* && " $MODES " == *" unix "* ]]; then
+    awk -v a="$(median unix qps)" -v b="$(median floor-unix qps)" \
+        'BEGIN { if (a > 0) printf "floor: do-nothing relay (unix -> unix) / responder on unix directly: %.2f\n", b / a }'
+fi
+if [[ " $MODES " == *" floor-unix "* && " $MODES " == *" rbgw-uu "* ]]; then
+    awk -v a="$(median floor-unix qps)" -v b="$(median rbgw-uu qps)" \
+        'BEGIN { if (a > 0) printf "rbgw (unix -> unix) / do-nothing relay: %.2f\n", b / a }'
+fi
 if [[ " $MODES " == *" socat-unix "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median socat-unix qps)" \
         'BEGIN { if (a > 0) printf "socat relay (unix -> unix) / responder on unix directly: %.2f\n", b / a }'
 fi
-if [[ " $MODES " == *" rbgw-unix "* && " $MODES " == *" http "* ]]; then
-    awk -v a="$(median http qps)" -v b="$(median rbgw-unix qps)" \
-        'BEGIN { if (a > 0) printf "target: rbgw (unix -> http) >= 10x pdns http connector: %s\n", (b / a >= 10 ? "met" : "NOT met") }'
+
+# The DNS-level targets: path / baseline >= minimum, each printed when both modes ran.
+target() { # $1 path mode, $2 baseline mode, $3 minimum ratio, $4 wording
+    if [[ " $MODES " == *" $1 "* && " $MODES " == *" $2 "* ]]; then
+        awk -v a="$(median "$2" qps)" -v b="$(median "$1" qps)" -v min="$3" -v what="$4" \
+            'BEGIN { if (a > 0) printf "target: %-52s >= %4.1fx: %6.2fx  %s\n", what, min, b / a, (b / a >= min ? "met" : "NOT met") }' |
+            tee -a "$TMP/targets"
+    fi
+}
+echo
+: >"$TMP/targets"
+target rbgw-unix unix 0.8 "pdns unix -> rbgw -> HTTP vs pdns unix -> responder"
+target rbgw-unix http 10 "pdns unix -> rbgw -> HTTP vs pdns HTTP connector"
+target rbgw http 5 "pdns pipe -> rbgw -> HTTP vs pdns HTTP connector"
+if [[ " $MODES " == *" rbgw "* && " $MODES " == *" rbgw-squeeze "* ]]; then
+    awk -v a="$(median rbgw qps)" -v b="$(median rbgw-squeeze qps)" \
+        'BEGIN { if (a > 0) printf "rbgw pipe listener, squeeze=1 / squeeze=0: %.2fx the QPS\n", b / a }'
+fi
+
+mode_label() { # $1 mode: the path, as the plots name it
+    case "$1" in
+    http) echo "pdns HTTP -> responder" ;;
+    unix) echo "pdns unix -> responder" ;;
+    pipe) echo "pdns pipe -> responder" ;;
+    rbgw) echo "pdns pipe -> rbgw -> HTTP" ;;
+    rbgw-squeeze) echo "pdns pipe -> rbgw (squeeze=1) -> HTTP" ;;
+    rbgw-unix) echo "pdns unix -> rbgw -> HTTP" ;;
+    rbgw-uu) echo "pdns unix -> rbgw -> unix" ;;
+    socat-unix) echo "pdns unix -> socat -> unix" ;;
+    floor-unix) echo "pdns unix -> no-op relay -> unix" ;;
+    rbgw-cache) echo "rbgw read cache" ;;
+    rbgw-coalesce) echo "rbgw coalescing" ;;
+    *) echo "$1" ;;
+    esac
+}
+if [ -n "${DATA_DIR:-}" ]; then
+    mkdir -p "$DATA_DIR"
+    {
+        echo "# bench/dns_dnsperf.sh, $(date -u +%Y-%m-%dT%H:%MZ), $ROUNDS rounds x ${DURATION}s, medians;" \
+            "dnsperf -c $CLIENTS -q $OUTSTANDING, pinned: ${PIN_CPUS:-no}, load average $(cut -d" " -f1 /proc/loadavg)"
+        echo "# label qps cpu_pdns_us cpu_gateway_us cpu_responder_us (per query; - = none)"
+        for m in $MODES; do
+            printf '"%s" %s %s %s %s\n' "$(mode_label "$m")" "$(median "$m" qps)" \
+                "$(median "$m" cpu_pdns)" "$(median "$m" cpu_gw)" "$(median "$m" cpu_resp)"
+        done
+        sed 's/^/# /' "$TMP/targets"
+    } >"$DATA_DIR/dns_dnsperf.dat"
+    echo "data: $DATA_DIR/dns_dnsperf.dat"
 fi
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 if [ "$RBGW_PENDING" = 1 ]; then

@@ -15,7 +15,8 @@
  * --delay-ms=N makes it a slow responder (a database behind it): every reply is held N ms
  * before it is written, without blocking the other connections (each connection's replies
  * stay in order; in --pipe mode, which serves one call at a time, it sleeps).  The read-cache
- * benchmark (bench/cache.sh) uses it.
+ * benchmark (bench/cache.sh) uses it.  --spaced writes replies as Python's json.dumps does
+ * (a space after every ',' and ':'), as many real responders do.
  *
  * Why: the benchmarks in this directory measure what rbgw adds to a call, so the responder
  * must cost as little and vary as little as possible.  Replies are built from record JSON
@@ -200,6 +201,36 @@ add_records(struct buf *out, const char *qname, const char *qtype)
 }
 
 static bool verbose; /* --verbose: one stderr line per call */
+static bool spaced;  /* --spaced: ", " and ": " between members, as Python's json.dumps */
+
+/* Rewrite out's bytes from start on with a space after every ',' and ':' outside strings. */
+static void
+space_out(struct buf *out, size_t start)
+{
+    static char tmp[16384];
+    size_t n = out->len - start;
+    if (n > sizeof(tmp)) {
+        return;
+    }
+    memcpy(tmp, out->p + start, n);
+    out->len = start;
+    bool in_str = false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = tmp[i];
+        buf_add(out, &ch, 1);
+        if (in_str) {
+            if (ch == '\\' && i + 1 < n) {
+                buf_add(out, &tmp[++i], 1);
+            } else if (ch == '"') {
+                in_str = false;
+            }
+        } else if (ch == '"') {
+            in_str = true;
+        } else if (ch == ',' || ch == ':') {
+            buf_add(out, " ", 1);
+        }
+    }
+}
 
 /* Calls per method name, printed on exit: shows what pdns asks per DNS query. */
 #define MAX_METHODS 48
@@ -235,6 +266,7 @@ answer(struct buf *out, const struct call *c)
                 c->name != NULL ? c->name : "-");
     }
 
+    size_t start = out->len;
     buf_adds(out, "{\"result\":");
     if (strcmp(m, "lookup") == 0 && c->qname != NULL && c->qtype != NULL) {
         add_records(out, c->qname, c->qtype);
@@ -256,6 +288,9 @@ answer(struct buf *out, const struct call *c)
         buf_adds(out, "false");
     }
     buf_adds(out, "}");
+    if (spaced) {
+        space_out(out, start);
+    }
 }
 
 /* ---- JSON-RPC requests (line protocol and post_json) ------------------------------------ */
@@ -889,13 +924,14 @@ static void
 usage(FILE *f)
 {
     fprintf(f, "usage: rbgw_fast_responder [--port=N] [--bind=ADDR] [--prefix=/dns] "
-               "[--unix=PATH] [--pipe] [--delay-ms=N] [--quiet]\n"
+               "[--unix=PATH] [--pipe] [--delay-ms=N] [--spaced] [--quiet]\n"
                "  --port=N       HTTP (REST and post_json) on ADDR:N (default 127.0.0.1)\n"
                "  --prefix=P     path of the url= given to pdns (default /dns; \"\" for none)\n"
                "  --unix=PATH    also serve the line protocol (pdns unix connector) on PATH\n"
                "  --pipe         serve the line protocol on stdin/stdout and exit on EOF\n"
                "  --delay-ms=N   hold every reply N ms (a slow responder; other connections\n"
                "                 are served meanwhile)\n"
+               "  --spaced       replies as Python's json.dumps writes them (\", \" and \": \")\n"
                "  --quiet        no start/stop messages on stderr\n"
                "  --verbose      log every call (method, qname, qtype, name) on stderr\n"
                "Zone served: example.com. (SOA, NS, ns1 A 192.0.2.53, www A 192.0.2.1).\n");
@@ -928,6 +964,8 @@ main(int argc, char **argv)
             delay_ms = (unsigned)atoi(a + 11);
         } else if (strcmp(a, "--verbose") == 0) {
             verbose = true;
+        } else if (strcmp(a, "--spaced") == 0) {
+            spaced = true;
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {

@@ -608,6 +608,51 @@ rbgw_json_int64(const struct rbgw_json *v, int64_t *out)
     return true;
 }
 
+/* Offset of the first whitespace byte outside strings in s[from..len), from an outside state;
+ * len if there is none. */
+static size_t
+squeeze_find(const char *s, size_t from, size_t len)
+{
+    for (size_t i = from; i < len; i++) {
+        char c = s[i];
+        if (c == '"') {
+            /* Skip the string: to the next quote that no backslash escapes. */
+            for (i++; i < len && s[i] != '"'; i++) {
+                i += s[i] == '\\';
+            }
+        } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+            return i;
+        }
+    }
+    return len;
+}
+
+struct rbgw_str
+rbgw_json_squeeze(struct rbgw_buf *scratch, struct rbgw_str s)
+{
+    size_t ws = squeeze_find(s.p, 0, s.len);
+    if (ws == s.len) {
+        return s;
+    }
+    rbgw_buf_reset(scratch);
+    char *dst = rbgw_buf_reserve(scratch, s.len);
+    size_t n = 0;
+    size_t from = 0;
+    while (from < s.len) {
+        memcpy(dst + n, s.p + from, ws - from);
+        n += ws - from;
+        from = ws;
+        while (from < s.len &&
+               (s.p[from] == ' ' || s.p[from] == '\n' || s.p[from] == '\r' || s.p[from] == '\t')) {
+            from++;
+        }
+        ws = squeeze_find(s.p, from, s.len);
+    }
+    scratch->len = n;
+    scratch->data[n] = '\0';
+    return (struct rbgw_str){scratch->data, n};
+}
+
 void
 rbgw_json_write_string(struct rbgw_buf *b, const char *s, size_t len)
 {

@@ -62,6 +62,7 @@ enum rbgw_log_format {
  *   X(transport, name, default, min, max, help)
  */
 #define RBGW_LISTENER_INT_OPTS(X)                                                                  \
+    X(RBGW_TRANSPORT_PIPE, "squeeze", 0, 0, 1, "1: replies without whitespace between tokens")     \
     X(RBGW_TRANSPORT_ZEROMQ, "session-timeout", 60000, 10, 86400000,                               \
       "ms a peer may idle before its session ends")                                                \
     X(RBGW_TRANSPORT_UNIX, "max-conns", 256, 1, 1000000,                                           \

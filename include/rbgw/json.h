@@ -108,6 +108,13 @@ void rbgw_json_sort_members(const struct rbgw_json **m, size_t n);
 void rbgw_json_write(struct rbgw_buf *b, const struct rbgw_json *v);
 /** Write a JSON string literal (with quotes) for the bytes s[0..len), json11 escaping. */
 void rbgw_json_write_string(struct rbgw_buf *b, const char *s, size_t len);
+/**
+ * s without the whitespace outside its strings: s itself when it has none (no copy), else a
+ * view of scratch, which then holds the squeezed text (replacing what it held).  Meant for
+ * JSON text that was vetted already; on other text it only drops space, tab, CR and LF bytes
+ * that are not between double quotes.
+ */
+struct rbgw_str rbgw_json_squeeze(struct rbgw_buf *scratch, struct rbgw_str s);
 
 /*
  * Node constructors for building trees (the REST ingress and tests use them).  Children are

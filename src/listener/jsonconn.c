@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/json.h"
 #include "rbgw/log.h"
 #include "listener/jsonconn.h"
 
@@ -266,6 +267,9 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
     if (jc->gone) {
         reply_dropped(jc, req);
         return;
+    }
+    if (jc->squeeze) {
+        reply = rbgw_json_squeeze(jc->squeeze, reply);
     }
     static char nl = '\n';
     size_t done = 0;

@@ -73,6 +73,8 @@ struct rbgw_jsonconn {
     size_t wb_len;                /* its length, "\n" included */
     size_t max_request;           /* max-request-size */
     const char *what;             /* "pipe listener", "unix connection": for logs */
+    struct rbgw_buf *squeeze;     /* borrowed: set by the pipe listener, replies are written
+                                     without whitespace, squeezed here when they had some */
     unsigned reading : 1;         /* uv_read_start active */
     unsigned eof : 1;             /* EOF read: no more input (replies may still be read) */
     unsigned gone : 1;            /* peer gone: nothing more is served or written */

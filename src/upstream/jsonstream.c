@@ -16,6 +16,8 @@
  * A child or socket that misses its deadline is closed by the pool (a child is killed with
  * SIGKILL and reaped before its handles close); a new one is opened on demand, with the pool's
  * back-off after failed opens, so a crash-looping responder is not respawned in a tight loop.
+ * A child that exits on its own settles its conn when it is reaped (settle_exited), not at its
+ * stdout's EOF alone, which a grandchild holding the pipe would keep from ever coming.
  */
 #include <errno.h>
 #include <signal.h>
@@ -62,6 +64,7 @@ struct js_conn {
     unsigned initializing : 1;    /* waiting for the initialize reply */
     unsigned closing : 1;         /* ops->close called */
     unsigned proc_alive : 1;      /* pipe: child not yet reaped */
+    unsigned child_gone : 1;      /* pipe: the child exited (reaped) before the conn closed */
     unsigned handles_closed : 1;  /* stream handles closed (pipe: after the child was reaped) */
 };
 
@@ -142,6 +145,17 @@ js_conn_close(struct rbgw_upconn *uc)
 
 /* ---- replies ---- */
 
+/* Data with no call in flight: the responder is out of step (it would be read as the next
+ * call's reply), so the conn goes; a warning, as nothing else would show the fault. */
+static void
+unsolicited(struct js_conn *c)
+{
+    struct js_upstream *up = upstream_of(c);
+    rbgw_ulog_warn(up->cp.u, "%s: the responder sent data nobody asked for; %s", up->target,
+                   up->kind == JS_PIPE ? "its child is killed" : "connection dropped");
+    rbgw_upconn_lost(&c->base, "the responder sent data nobody asked for");
+}
+
 static void
 handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
 {
@@ -174,11 +188,16 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
                               "extra data after the initialize reply");
             return;
         }
+        if (c->child_gone) {
+            rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL,
+                              "the child exited after its initialize reply");
+            return;
+        }
         rbgw_upconn_ready(&c->base);
         return;
     }
     if (c->base.state != RBGW_UPCONN_BUSY || c->base.call == NULL) {
-        rbgw_upconn_lost(&c->base, "the responder sent data nobody asked for");
+        unsolicited(c);
         return;
     }
     struct rbgw_request *req = c->base.call->req;
@@ -193,16 +212,19 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
     if (rc == RBGW_ETOOBIG) {
         /* A whole document past max-json-*: the stream is in step for the next call. */
         gw->limit_hits[rbgw_limit_of_json(over)]++;
-        rbgw_upconn_error(&c->base, RBGW_ETOOBIG, stray ? 0 : RBGW_UPCONN_KEEP, NULL, "%s", err);
+        rbgw_upconn_error(&c->base, RBGW_ETOOBIG, stray || c->child_gone ? 0 : RBGW_UPCONN_KEEP,
+                          NULL, "%s", err);
         return;
     }
     if (rc != 0) {
         rbgw_upconn_error(&c->base, RBGW_EPROTO, 0, NULL, "%s", err);
         return;
     }
-    /* Bytes after the reply would be read as the next call's reply: do not reuse the conn. */
+    /* Bytes after the reply would be read as the next call's reply: do not reuse the conn
+     * (nor a child that is gone). */
     rbgw_upconn_reply(&c->base, rbgw_buf_str(&c->out_line), log_text,
-                      (stray ? 0 : RBGW_UPCONN_KEEP) | (said_false ? RBGW_UPCONN_FALSE : 0));
+                      (stray || c->child_gone ? 0 : RBGW_UPCONN_KEEP) |
+                          (said_false ? RBGW_UPCONN_FALSE : 0));
 }
 
 static void
@@ -256,7 +278,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (c->base.state == RBGW_UPCONN_IDLE) {
-        rbgw_upconn_lost(&c->base, "the responder sent data nobody asked for");
+        unsolicited(c);
         return;
     }
     c->base.got_bytes = 1;
@@ -433,6 +455,50 @@ on_unix_connect(uv_connect_t *cr, int status)
     start_initialize(c);
 }
 
+/*
+ * The child exited (and was reaped) while its conn is open.  Its stdout's EOF usually comes
+ * next, but a grandchild that inherited the pipes holds them open, and then no EOF ever
+ * comes: the conn would look alive and the next call would wait for its reply until
+ * timeout=.  Everything the child wrote is in the pipe by now, so read it here (a reply it
+ * finished before exiting is still delivered, as is the EOF if there is one), and settle the
+ * conn without waiting for more.
+ */
+static void
+settle_exited(struct js_conn *c)
+{
+    uv_os_fd_t fd;
+    c->child_gone = 1;
+    if (uv_fileno((const uv_handle_t *)&c->out, &fd) != 0) {
+        return;
+    }
+    while (!c->closing) {
+        char *p = rbgw_buf_reserve(&c->rbuf, READ_CHUNK);
+        ssize_t n = read(fd, p, READ_CHUNK);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            if (n == 0) {
+                on_read((uv_stream_t *)&c->out, UV_EOF, NULL);
+            }
+            break; /* EAGAIN: a grandchild holds the pipe; nothing more from the child */
+        }
+        uv_buf_t b = uv_buf_init(p, (unsigned)n);
+        on_read((uv_stream_t *)&c->out, n, &b);
+    }
+    if (c->closing) {
+        return;
+    }
+    if (c->base.state == RBGW_UPCONN_IDLE) {
+        rbgw_upconn_lost(&c->base, "the child exited");
+    } else if (c->initializing) {
+        rbgw_upconn_error(&c->base, RBGW_ECONNECT, 0, NULL, "the child exited during initialize");
+    } else {
+        rbgw_upconn_error(&c->base, RBGW_ECLOSED, 0, NULL, "the child exited %s",
+                          c->base.got_bytes ? "in the middle of a reply" : "before replying");
+    }
+}
+
 static void
 on_child_exit(uv_process_t *p, int64_t status, int signo)
 {
@@ -449,7 +515,7 @@ on_child_exit(uv_process_t *p, int64_t status, int signo)
         rbgw_ulog_warn(c->base.cp->u, "child[%d] exited with status %lld", c->pid,
                        (long long)status);
     }
-    /* Its stdout EOF (on_read) settles the conn; if that came first, the conn is closing. */
+    settle_exited(c);
 }
 
 static void

@@ -6,11 +6,11 @@
  *
  * What is checked (docs/protocol.md §1.3, §4.1, §4.4-§5.3, §8): initialize is answered locally; the
  * REST/post/post_json requests rbgw sends; that responder bodies come back unchanged on one
- * line; that every failure mode of the responder (refused, stalled, bad status, bad body,
- * closed connections) still yields exactly one {"result":false,"log":["rbgw: ..."]} line;
- * keep-alive reuse and the one retry on a pooled connection closed before any reply byte;
- * chunked and split responses; the stdin framing rules; and a clean exit 0 at EOF with nothing
- * on stdout but reply lines.
+ * line (with squeeze=1, only the whitespace between their tokens dropped); that every failure mode
+ * of the responder (refused, stalled, bad status, bad body, closed connections) still yields
+ * exactly one {"result":false,"log":["rbgw: ..."]} line; keep-alive reuse and the one retry on a
+ * pooled connection closed before any reply byte; chunked and split responses; the stdin framing
+ * rules; and a clean exit 0 at EOF with nothing on stdout but reply lines.
  *
  * Every test ends with finish(): close stdin, require stdout to reach EOF with no stray bytes,
  * and exit status 0.  Reads are bounded by IO_BOUND_MS only so a broken build fails instead of
@@ -91,12 +91,15 @@ errtail(void)
 
 /* Spawn rbgw: pipe listener, http upstream to port with timeout_ms and extra connstr options,
  * plus up to two extra command-line arguments (NULL if unused). */
+/* The pipe listener as rbgw is started with (tests of squeeze=1 change it). */
+static const char *listen_arg = "--listen=pipe";
+
 static void
 start_gw_port(int port, int timeout_ms, const char *opts, const char *arg1, const char *arg2)
 {
     char *up = rbgw_test_fmt("--upstream=http:url=http://127.0.0.1:%d/dns,timeout=%d%s", port,
                              timeout_ms, opts ? opts : "");
-    const char *args[] = {"--listen=pipe", up, "--log-level=debug", arg1, arg2, NULL};
+    const char *args[] = {listen_arg, up, "--log-level=debug", arg1, arg2, NULL};
     if (!arg1) {
         args[3] = arg2;
         args[4] = NULL;
@@ -361,6 +364,40 @@ Test(pipe_http, pretty_printed_reply_body_becomes_one_line, .timeout = 30)
     fake_http_push_json(srv, pretty);
     char *line = call(LOOKUP_WWW);
     cr_assert_str_eq(line, expected, "raw newlines should become spaces, nothing else changes");
+    finish();
+}
+
+Test(pipe_http, squeezed_pretty_printed_reply_body_becomes_one_short_line, .timeout = 30)
+{
+    listen_arg = "--listen=pipe:squeeze=1";
+    start(NULL, UP_TIMEOUT_MS, NULL);
+    /* Whitespace between tokens goes (pdns reads the pipe one byte per read()); inside strings
+     * it stays, and escaped quotes and a string ending in an escaped backslash do not end or
+     * extend a string early. */
+    const char *pretty = "\n{\n  \"result\": [\n    {\n      \"qtype\": \"TXT\",\n"
+                         "      \"qname\": \"www.example.com.\",\n"
+                         "      \"content\": \"\\\"a  b\\\" c, d: \\\\\",\r\n\t\"ttl\": 300\n"
+                         "    }\n  ],\n  \"log\": [\n    \"pretty, printed: yes\"\n  ]\n}\n";
+    const char *expected = "{\"result\":[{\"qtype\":\"TXT\",\"qname\":\"www.example.com.\","
+                           "\"content\":\"\\\"a  b\\\" c, d: \\\\\",\"ttl\":300}],"
+                           "\"log\":[\"pretty, printed: yes\"]}";
+    fake_http_push_json(srv, pretty);
+    char *line = call(LOOKUP_WWW);
+    cr_assert_str_eq(line, expected, "whitespace outside strings should go, nothing else");
+    finish();
+}
+
+Test(pipe_http, squeezed_python_style_reply_is_written_without_separator_spaces, .timeout = 30)
+{
+    listen_arg = "--listen=pipe:squeeze=1";
+    start(NULL, UP_TIMEOUT_MS, NULL);
+    fake_http_push_json(srv, "{\"result\": [{\"qtype\": \"A\", \"qname\": \"www.example.com.\", "
+                             "\"content\": \"192.0.2.10\", \"ttl\": 300}]}");
+    char *line = call(LOOKUP_WWW);
+    cr_assert_str_eq(line,
+                     "{\"result\":[{\"qtype\":\"A\",\"qname\":\"www.example.com.\","
+                     "\"content\":\"192.0.2.10\",\"ttl\":300}]}",
+                     "the same value, without the separators' spaces");
     finish();
 }
 

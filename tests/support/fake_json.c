@@ -209,12 +209,12 @@ python_path(void)
     return NULL;
 }
 
-/* Write s as a python bytes literal, every byte outside plain printable ASCII as \xNN. */
+/* Write s[0..n) as a python bytes literal, every byte outside plain printable ASCII as \xNN. */
 static void
-py_bytes(FILE *f, const char *s)
+py_bytes_n(FILE *f, const char *s, size_t n)
 {
     fputs("b'", f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; p < (const unsigned char *)s + n; p++) {
         if (*p < 0x20 || *p > 0x7e || *p == '\'' || *p == '\\') {
             fprintf(f, "\\x%02x", *p);
         } else {
@@ -222,6 +222,12 @@ py_bytes(FILE *f, const char *s)
         }
     }
     fputc('\'', f);
+}
+
+static void
+py_bytes(FILE *f, const char *s)
+{
+    py_bytes_n(f, s, strlen(s));
 }
 
 static const char script_head[] =
@@ -242,6 +248,21 @@ static const char script_body[] = "def send(parts):\n"
                                   "        out.flush()\n"
                                   "def flag(name):\n"
                                   "    return os.path.exists(os.path.join(D, name))\n"
+                                  "def exit_after():\n"
+                                  "    try:\n"
+                                  "        with open(os.path.join(D, 'exit-after')) as f:\n"
+                                  "            return int(f.read())\n"
+                                  "    except (OSError, ValueError):\n"
+                                  "        return 0\n"
+                                  "LAST = exit_after()\n"
+                                  "if flag('orphan'):\n"
+                                  "    g = os.fork()\n"
+                                  "    if g == 0:\n"
+                                  "        time.sleep(600)\n"
+                                  "        os._exit(0)\n"
+                                  "    os.write(os.open(os.path.join(D, 'orphans'), os.O_WRONLY | "
+                                  "os.O_APPEND | os.O_CREAT, 0o644), b'%d\\n' % g)\n"
+                                  "calls = 0\n"
                                   "while True:\n"
                                   "    line = inp.readline()\n"
                                   "    if not line:\n"
@@ -263,10 +284,20 @@ static const char script_body[] = "def send(parts):\n"
                                   "    elif method == b'crash-mid':\n"
                                   "        send([CRASH_MID])\n"
                                   "        os._exit(5)\n"
+                                  "    elif method == b'junk':\n"
+                                  "        send([JUNK])\n"
                                   "    elif method in CANNED:\n"
                                   "        send(CANNED[method])\n"
                                   "    else:\n"
-                                  "        send([b'{\"result\": ' + line + b'}\\n'])\n";
+                                  "        send([b'{\"result\": ' + line + b'}\\n'])\n"
+                                  "    if method == b'unsolicited':\n"
+                                  "        with open(os.path.join(D, 'go'), 'rb') as go:\n"
+                                  "            go.read(1)\n"
+                                  "        send([UNSOLICITED + b'\\n'])\n"
+                                  "    if method != b'initialize':\n"
+                                  "        calls += 1\n"
+                                  "        if calls == LAST:\n"
+                                  "            os._exit(6)\n";
 
 char *
 fake_json_pipe_script(const char *dir)
@@ -288,6 +319,10 @@ fake_json_pipe_script(const char *dir)
     fprintf(f, "GAP = %g\n", FAKE_JSON_PIECE_GAP_MS / 1000.0);
     fputs("CRASH_MID = ", f);
     py_bytes(f, FAKE_JSON_CRASH_MID);
+    fputs("\nJUNK = ", f);
+    py_bytes_n(f, FAKE_JSON_REPLY_JUNK, FAKE_JSON_JUNK_LEN);
+    fputs("\nUNSOLICITED = ", f);
+    py_bytes(f, FAKE_JSON_REPLY_UNSOLICITED);
     fputs("\nCANNED = {\n", f);
     for (size_t i = 0; i < NCANNED; i++) {
         fputs("    ", f);
@@ -413,7 +448,8 @@ struct fake_json {
     size_t nheld;
     unsigned accepts, closes, open, max_open;
     enum fake_json_init init;
-    bool latch; /* open: hold requests are answered */
+    bool latch;  /* open: hold requests are answered */
+    bool inject; /* fake_json_inject asked, not yet written */
     bool stop;
 };
 
@@ -443,6 +479,41 @@ write_echo(int fd, const char *line, size_t len)
     memcpy(b + 11 + len, "}\n", 2);
     rbgw_test_send_all(fd, b, n);
     free(b);
+}
+
+/* {"result": [[...]]} nested FAKE_JSON_NESTED_DEPTH deep, '\n'. */
+static void
+write_nested(int fd)
+{
+    size_t n = 11 + 2 * (size_t)FAKE_JSON_NESTED_DEPTH + 2;
+    char *b = malloc(n);
+    if (!b) {
+        abort();
+    }
+    memcpy(b, "{\"result\": ", 11);
+    memset(b + 11, '[', FAKE_JSON_NESTED_DEPTH);
+    memset(b + 11 + FAKE_JSON_NESTED_DEPTH, ']', FAKE_JSON_NESTED_DEPTH);
+    memcpy(b + n - 2, "}\n", 2);
+    rbgw_test_send_all(fd, b, n);
+    free(b);
+}
+
+/* {"result": "xxx..."} with FAKE_JSON_HUGE_BYTES of x, '\n', in 1 MiB writes until all is
+ * written or the peer is gone. */
+static void
+write_huge(int fd)
+{
+    static char chunk[1 << 20];
+    memset(chunk, 'x', sizeof(chunk));
+    if (!rbgw_test_send_all(fd, "{\"result\": \"", 12)) {
+        return;
+    }
+    for (size_t sent = 0; sent < FAKE_JSON_HUGE_BYTES; sent += sizeof(chunk)) {
+        if (!rbgw_test_send_all(fd, chunk, sizeof(chunk))) {
+            return;
+        }
+    }
+    rbgw_test_send_all(fd, "\"}\n", 3);
 }
 
 static void
@@ -503,6 +574,18 @@ handle_line(struct fake_json *s, size_t ci, const char *line, size_t len)
     if (method_is(m, mlen, "crash-mid")) {
         rbgw_test_send_all(fd, FAKE_JSON_CRASH_MID, strlen(FAKE_JSON_CRASH_MID));
         conn_close(s, ci);
+        return;
+    }
+    if (method_is(m, mlen, "junk")) {
+        rbgw_test_send_all(fd, FAKE_JSON_REPLY_JUNK, FAKE_JSON_JUNK_LEN);
+        return;
+    }
+    if (method_is(m, mlen, "nested")) {
+        write_nested(fd);
+        return;
+    }
+    if (method_is(m, mlen, "huge")) {
+        write_huge(fd);
         return;
     }
     if (method_is(m, mlen, "hold") && !latch) {
@@ -640,12 +723,24 @@ server_main(void *arg)
             lock(s);
             bool stop = s->stop;
             bool latch = s->latch;
+            bool inject = s->inject;
             unlock(s);
             if (stop) {
                 break;
             }
             if (latch) {
                 answer_held(s);
+            }
+            if (inject) {
+                for (size_t i = 0; i < s->nconns; i++) {
+                    if (s->conns[i].fd >= 0) {
+                        rbgw_test_send_all(s->conns[i].fd, FAKE_JSON_REPLY_UNSOLICITED "\n",
+                                           strlen(FAKE_JSON_REPLY_UNSOLICITED) + 1);
+                    }
+                }
+                lock(s);
+                s->inject = false;
+                unlock(s);
             }
         }
         if (pfds[1].revents & POLLIN) {
@@ -753,6 +848,21 @@ fake_json_release(struct fake_json *s)
     unlock(s);
     ssize_t w = write(s->wake[1], "x", 1);
     (void)w;
+}
+
+void
+fake_json_inject(struct fake_json *s)
+{
+    lock(s);
+    s->inject = true;
+    unlock(s);
+    ssize_t w = write(s->wake[1], "x", 1);
+    (void)w;
+    pthread_mutex_lock(&s->mu);
+    while (s->inject) {
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
 }
 
 size_t
@@ -932,6 +1042,12 @@ size_t
 fake_json_pending(const struct fake_json_client *c)
 {
     return c->len;
+}
+
+int
+fake_json_client_shutdown(struct fake_json_client *c)
+{
+    return shutdown(c->fd, SHUT_WR) == 0 ? 0 : -errno;
 }
 
 void

@@ -18,6 +18,13 @@
  *                the canned replies below, written exactly as given (pieces: one write each,
  *                FAKE_JSON_PIECE_GAP_MS apart: the spacing is part of the scenario, nothing
  *                waits on it)
+ *   junk         FAKE_JSON_REPLY_JUNK (binary bytes, a NUL among them; FAKE_JSON_JUNK_LEN bytes)
+ *   nested       unix only: {"result": [[[...]]]} nested FAKE_JSON_NESTED_DEPTH arrays deep
+ *   huge         unix only: {"result": "xxx..."} of FAKE_JSON_HUGE_BYTES, written until all
+ *                is sent or the peer is gone
+ *   unsolicited  echo, then (pipe only) the child opens the FIFO <dir>/go, reads one byte
+ *                from it and writes FAKE_JSON_REPLY_UNSOLICITED: a reply nobody asked for,
+ *                written when the test says so (unix: fake_json_inject does the same)
  *   anything else (echo)
  *                {"result": <the request line, byte for byte>} and '\n'
  *
@@ -28,7 +35,12 @@
  *   unix   a server thread on a unix socket; records carry the connection's accept index.
  *   pipe   a python3 script written into a test directory; rbgw spawns it with
  *          command=<dir>/responder.py <dir>; every child appends "<pid>\t<line>\n" to
- *          <dir>/pipe.log with one write(2); records carry the child's pid.
+ *          <dir>/pipe.log with one write(2); records carry the child's pid.  If the file
+ *          <dir>/exit-after holds a number K when a child starts, that child exits (status 6)
+ *          right after writing its K-th reply to a call (initialize not counted).  If the
+ *          file <dir>/orphan exists when a child starts, it first forks a grandchild that
+ *          keeps the child's stdin, stdout and stderr open (it sleeps for 10 minutes; the test
+ *          kills it) and appends its pid to <dir>/orphans.
  */
 #ifndef RBGW_TEST_FAKE_JSON_H
 #define RBGW_TEST_FAKE_JSON_H
@@ -64,6 +76,15 @@
 #define FAKE_JSON_REPLY_STRAY FAKE_JSON_REPLY_STRAY_FIRST "\n{\"result\": 2}\n"
 /* "crash-mid": the start of a reply, then the responder is gone. */
 #define FAKE_JSON_CRASH_MID "{\"result\": [1, "
+
+/* "junk": binary garbage, a NUL among it, then '\n' (FAKE_JSON_JUNK_LEN bytes in all). */
+#define FAKE_JSON_REPLY_JUNK "\x01\xff\xfe]}junk\x00\x7f\n"
+#define FAKE_JSON_JUNK_LEN 12
+/* "unsolicited": the document written while no call is in flight, then '\n'. */
+#define FAKE_JSON_REPLY_UNSOLICITED "{\"result\": \"nobody asked\"}"
+/* "nested", "huge": sizes. */
+#define FAKE_JSON_NESTED_DEPTH 100000
+#define FAKE_JSON_HUGE_BYTES (100u << 20)
 
 #define FAKE_JSON_PIECE_GAP_MS 20
 
@@ -119,6 +140,11 @@ void fake_json_stop(struct fake_json *s);
 void fake_json_set_init(struct fake_json *s, enum fake_json_init how);
 /** Open the latch: answer the held requests now, and later "hold" requests at once. */
 void fake_json_release(struct fake_json *s);
+/**
+ * Write FAKE_JSON_REPLY_UNSOLICITED and '\n' on every connection open now, from the server
+ * thread (a reply nobody asked for); returns once it was written.
+ */
+void fake_json_inject(struct fake_json *s);
 
 /** A copy of every record so far, in arrival order; *out malloc'd (NULL when none). */
 size_t fake_json_records(struct fake_json *s, struct fake_json_rec **out);
@@ -146,6 +172,9 @@ int fake_json_send(struct fake_json_client *c, const void *data, size_t len);
 char *fake_json_read_line(struct fake_json_client *c, int timeout_ms, size_t *len);
 /** Bytes received but not yet returned as a line. */
 size_t fake_json_pending(const struct fake_json_client *c);
+/** Shut down the sending side (SHUT_WR): rbgw reads EOF, the client can still read.  0 or
+ * -errno. */
+int fake_json_client_shutdown(struct fake_json_client *c);
 /** Close and free.  NULL: no-op. */
 void fake_json_client_free(struct fake_json_client *c);
 

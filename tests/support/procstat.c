@@ -111,6 +111,24 @@ rbgw_test_fd_count(pid_t pid)
 }
 
 int
+rbgw_test_children(pid_t pid)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return -1;
+    }
+    int n = 0;
+    long child;
+    while (fscanf(f, "%ld", &child) == 1) {
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+int
 rbgw_test_unix_conns(pid_t pid, const char *path)
 {
     int n;

@@ -19,6 +19,12 @@ long rbgw_test_status_kb(pid_t pid, const char *field);
 int rbgw_test_fd_count(pid_t pid);
 
 /**
+ * Child processes of pid (its main thread's), zombies included: a child it has not reaped yet
+ * still counts.
+ */
+int rbgw_test_children(pid_t pid);
+
+/**
  * Sockets of pid connected on the unix socket path (the ones its listener accepted there: an
  * accepted socket carries the listening socket's path); the listening socket is not counted.
  */

@@ -614,6 +614,7 @@ static const struct cli_err_row cli_err_rows[] = {
      "--listen: session-timeout=9 not in 10..86400000"},
     {{"--listen=zeromq:endpoint=ipc:///x,session-timeout=soon", U, NULL},
      "--listen: session-timeout=soon is not a number"},
+    {{"--listen=pipe:squeeze=2", U, NULL}, "--listen: squeeze=2 not in 0..1"},
     {{"--listen=unix:path=/x,max-conns=0", U, NULL}, "--listen: max-conns=0 not in 1..1000000"},
     {{"--listen=http:address=127.0.0.1:8,max-headers=300", U, NULL},
      "--listen: max-headers=300 not in 1..256"},

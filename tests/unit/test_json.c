@@ -698,3 +698,41 @@ Test(json, sort_members_is_a_stable_sort)
         }
     }
 }
+
+/* rbgw_json_squeeze: whitespace between tokens goes, strings stay byte for byte. */
+Test(json, squeeze_table)
+{
+    static const struct {
+        const char *in;  /* JSON text */
+        const char *out; /* the same without whitespace outside strings */
+    } rows[] = {
+        {"{\"result\": true}", "{\"result\":true}"},
+        {" \r\n\t{ \"a\" : [ 1 , 2 ] } \n", "{\"a\":[1,2]}"},
+        {"{\"s\": \"a  b\\t c\"}", "{\"s\":\"a  b\\t c\"}"},
+        {"{\"s\": \"q \\\" q\", \"t\": 1}", "{\"s\":\"q \\\" q\",\"t\":1}"},
+        {"{\"s\": \"ends in \\\\\", \"t\": \" x \"}", "{\"s\":\"ends in \\\\\",\"t\":\" x \"}"},
+        {"[\"\\\\\\\"\" , \" \"]", "[\"\\\\\\\"\",\" \"]"},
+        {"{\"result\": [], \"log\": [\"rbgw: no, it is not\"]}",
+         "{\"result\":[],\"log\":[\"rbgw: no, it is not\"]}"},
+        {"   ", ""},
+        {"\"open \\", "\"open \\"},
+    };
+    struct rbgw_buf scratch = RBGW_BUF_INIT;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct rbgw_str in = {rows[i].in, strlen(rows[i].in)};
+        struct rbgw_str out = rbgw_json_squeeze(&scratch, in);
+        cr_expect(out.len == strlen(rows[i].out) && memcmp(out.p, rows[i].out, out.len) == 0,
+                  "row %zu: squeeze(%s) gave '%.*s', want '%s'", i, rows[i].in, (int)out.len,
+                  out.p ? out.p : "", rows[i].out);
+    }
+    rbgw_buf_free(&scratch);
+}
+
+Test(json, squeeze_without_whitespace_is_no_copy)
+{
+    struct rbgw_buf scratch = RBGW_BUF_INIT;
+    const char *t = "{\"result\":[{\"content\":\"a b\",\"ttl\":1}]}";
+    struct rbgw_str out = rbgw_json_squeeze(&scratch, (struct rbgw_str){t, strlen(t)});
+    cr_assert(out.p == t && out.len == strlen(t), "a reply with nothing to drop is not copied");
+    cr_assert(scratch.data == NULL, "and the scratch buffer is not touched");
+}
