@@ -13,6 +13,10 @@
 #   floor-unix    loadgen unix -> rbgw_floor_relay --listen=P --upstream=Q -> responder --unix
 #                 (bench/floor_relay.c: one thread, raw level-triggered epoll, read + write
 #                 per message, nothing else: the kernel floor of ANY relay process)
+#   floor-http    loadgen unix -> rbgw_floor_relay --listen=P --upstream-http=127.0.0.1:PORT
+#                 -> responder --port (the same floor with loopback TCP and an HTTP responder
+#                 behind it: one canned REST request per call, the body passed back; what a
+#                 unix-to-HTTP bridge costs in the kernel, before any parsing or translation)
 #   socat-unix    loadgen unix -> socat UNIX-LISTEN:P,fork UNIX-CONNECT:Q -> responder --unix
 #                 (a blind relay: the reference for unix-unix.  socat has no equivalent for
 #                 the pipe or HTTP paths: it cannot translate between the line protocol and
@@ -27,10 +31,13 @@
 #             of the gateway's CPU per call (from /proc/<pid>/stat around the run).
 #   cpu       CPU_CALLS calls (default 100000, plus the 2000-call warm-up) through each
 #             gateway daemon path in PATHS (unix-unix, unix-http, http-unix, floor-unix,
-#             socat-unix), CPU_ROUNDS times each: the gateway's utime+stime (socat: plus
+#             floor-http, socat-unix), CPU_ROUNDS times each, the path order flipping every
+#             round: the gateway's utime+stime (socat: plus
 #             cutime+cstime of its per-connection children, reaped before reading) from
 #             /proc/<pid>/stat, in us per call; perf stat's task-clock and context switches
-#             per call beside it when perf works.
+#             per call beside it when perf works.  Then the ratios to the floors:
+#             unix-unix / floor-unix and unix-http / floor-http per connection count (the
+#             median of per-round ratios; bench/floor_ratio.sh runs just this).
 #   syscalls  strace -c -f on the gateway for SYSCALL_CALLS calls (20000), -c 1, through the
 #             same gateway paths: system calls per call, by name (strace slows everything
 #             down: these are counts, not times).
@@ -59,7 +66,7 @@ BUILD=${BUILD_DIR:-$SRC/build}
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-3}
 CONNS_LIST=${CONNS_LIST:-1 16}
-PATHS=${PATHS:-direct-unix direct-http direct-pipe unix-unix unix-http http-unix pipe-unix floor-unix socat-unix}
+PATHS=${PATHS:-direct-unix direct-http direct-pipe unix-unix unix-http http-unix pipe-unix floor-unix floor-http socat-unix}
 LAYOUTS=${LAYOUTS:-one}
 SECTIONS=${SECTIONS:-latency cpu syscalls}
 CPU_CALLS=${CPU_CALLS:-100000}
@@ -157,6 +164,12 @@ start_gw() {
         GW_PID=$!
         wait_sock "$GSOCK"
         ;;
+    floor-http)
+        taskset -c "$cpu" "$FLOOR" --listen="$GSOCK" --upstream-http="127.0.0.1:$HTTP_PORT" \
+            2>>"$TMP/gw.err" &
+        GW_PID=$!
+        wait_sock "$GSOCK"
+        ;;
     socat-unix)
         taskset -c "$cpu" socat "UNIX-LISTEN:$GSOCK,fork" "UNIX-CONNECT:$RSOCK" \
             2>>"$TMP/gw.err" &
@@ -177,7 +190,7 @@ loadgen_args() { # $1 path, $2 server cpu
     direct-unix) LG=(--mode=unix --path="$RSOCK") ;;
     direct-http) LG=(--mode=http --url="http://127.0.0.1:$HTTP_PORT/dns") ;;
     direct-pipe) LG=(--mode=pipe -- taskset -c "$2" "$RESPONDER" --pipe) ;;
-    unix-unix | unix-http | floor-unix | socat-unix) LG=(--mode=unix --path="$GSOCK") ;;
+    unix-unix | unix-http | floor-unix | floor-http | socat-unix) LG=(--mode=unix --path="$GSOCK") ;;
     http-unix) LG=(--mode=http --url="http://127.0.0.1:$GW_HTTP_PORT/dns") ;;
     pipe-unix)
         LG=(--mode=pipe -- taskset -c "$2" "$RBGW" --listen=pipe --upstream="$UP_UNIX"
@@ -248,7 +261,7 @@ paired_median() { # file labelA labelB field: median over rounds of (B - A)
 
 baseline_of() {
     case "$1" in
-    unix-unix | unix-http | floor-unix | socat-unix) echo direct-unix ;;
+    unix-unix | unix-http | floor-unix | floor-http | socat-unix) echo direct-unix ;;
     http-unix) echo direct-http ;;
     pipe-unix) echo direct-pipe ;;
     *) echo "" ;;
@@ -259,7 +272,7 @@ baseline_of() {
 # sections measure.
 daemon_paths() {
     local p
-    for p in unix-unix unix-http http-unix floor-unix socat-unix; do
+    for p in unix-unix unix-http http-unix floor-unix floor-http socat-unix; do
         [[ " $PATHS " == *" $p "* ]] && echo "$p"
     done
     return 0
@@ -354,8 +367,11 @@ section_cpu() {
     echo "== CPU per call, layout $layout: $CPU_CALLS calls (+$WARMUP warm-up) x $CPU_ROUNDS" \
         "(load average $(loadavg))"
     for r in $(seq "$CPU_ROUNDS"); do
+        local order
+        order=$(daemon_paths | xargs)
+        if [ $((r % 2)) -eq 0 ]; then order=$(daemon_paths | tac | xargs); fi
         for c in $CONNS_LIST; do
-            for p in $(daemon_paths); do
+            for p in $order; do
                 start_gw "$p" "$SRV_CPU"
                 loadgen_args "$p" "$SRV_CPU"
                 local u0 s0 u1 s1 line perf_out=$TMP/perf.out
@@ -414,6 +430,38 @@ section_cpu() {
             printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$p" "$v" \
                 "$(median "$res" "$l" user_us)" "$(median "$res" "$l" sys_us)" \
                 "$(median "$res" "$l" perf_task_us)" "$(median "$res" "$l" ctxsw_per_call)" "$status"
+        done
+    done
+    echo
+    floor_ratios "$res"
+}
+
+# The gateway's CPU per call over its floor's, for each pair of paths measured in this run:
+# unix-unix / floor-unix and unix-http / floor-http, per connection count, as the median over
+# rounds of the per-round ratio (the two paths of a round run back to back), for utime+stime
+# and for perf's task-clock; the target beside it (1.05 with one connection, else 1.15 for
+# unix-unix and 1.25 for unix-http).
+floor_ratios() { # $1 results file of section_cpu
+    local c pair gw fl tgt field
+    for c in $CONNS_LIST; do
+        for pair in unix-unix:floor-unix:1.15 unix-http:floor-http:1.25; do
+            IFS=: read -r gw fl tgt <<<"$pair"
+            [[ " $PATHS " == *" $gw "* && " $PATHS " == *" $fl "* ]] || continue
+            [ "$c" = 1 ] && tgt=1.05
+            local out="ratio c$c $gw/$fl:"
+            for field in cpu_us perf_task_us; do
+                local r
+                r=$(awk -v a="c$c/$gw" -v b="c$c/$fl" -v f="$field" '
+                    { delete v; for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+                      if (!(f in v) || v[f] == "" || v[f] + 0 == 0) next
+                      if (v["label"] == a) x[v["round"]] = v[f]
+                      if (v["label"] == b) y[v["round"]] = v[f] }
+                    END { for (r in x) if (r in y) printf "%.3f\n", x[r] / y[r] }' "$1" | sort -g |
+                    awk '{ a[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+                          if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
+                out="$out $field=$r"
+            done
+            echo "$out (target <= $tgt)"
         done
     done
     echo

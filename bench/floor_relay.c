@@ -20,6 +20,16 @@
  * into a heap buffer, stop reading from the sending side and wait for EPOLLOUT: epoll_ctl is
  * called only then, and again when the backlog has drained.
  *
+ * --upstream-http=HOST:PORT makes it the floor of the unix->HTTP path instead: the upstream
+ * is a TCP connection (TCP_NODELAY, as rbgw sets it) to an HTTP responder, every read from the
+ * client is answered upstream with one fixed request (the REST lookup of www.example.com./A,
+ * as rbgw translates the loadgen's call), and every read from the responder is passed back as
+ * its body plus "\n" (the bytes after the first blank line; one write, no copy).  Each read is
+ * taken as one whole message, which holds for these small messages with one call in flight
+ * per connection.  It does what any unix-to-HTTP bridge must do in the kernel (a loopback TCP
+ * exchange per call) and nothing a real one does in user space (no parsing, no translation):
+ * rbgw's unix->HTTP CPU per call is measured against it.
+ *
  * Ownership: a struct pair (both fds, both backlogs) is malloc'ed on accept.  Closing a pair
  * closes its fds at once but frees it only after the current epoll_wait batch, since later
  * events of the same batch may still point at it.
@@ -27,6 +37,9 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,12 +75,16 @@ struct pair {
 };
 
 static int epfd = -1;
-static struct pair *dead; /* closed pairs, freed after the current batch */
+static struct pair *dead;  /* closed pairs, freed after the current batch */
+static bool http_mode;     /* --upstream-http: canned request out, body back */
+static char http_req[512]; /* the canned request (http_mode) */
+static size_t http_req_len;
 
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: rbgw_floor_relay --listen=PATH --upstream=PATH\n");
+    fprintf(stderr, "usage: rbgw_floor_relay --listen=PATH (--upstream=PATH | "
+                    "--upstream-http=IPV4:PORT)\n");
     exit(2);
 }
 
@@ -190,12 +207,32 @@ on_event(struct side *sd, unsigned events)
         return;
     }
     if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && (sd->events & EPOLLIN)) {
-        char buf[BUF_SIZE];
-        ssize_t n = read(sd->fd, buf, sizeof(buf));
+        char buf[BUF_SIZE + 1];
+        ssize_t n = read(sd->fd, buf, BUF_SIZE);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
             return;
         }
-        if (n <= 0 || relay_out(other, buf, (size_t)n) < 0) {
+        if (n <= 0) {
+            pair_close(p);
+            return;
+        }
+        const char *out = buf;
+        size_t len = (size_t)n;
+        if (http_mode && sd == &p->s[0]) {
+            out = http_req; /* any call: the one canned request */
+            len = http_req_len;
+        } else if (http_mode) {
+            const char *body = memmem(buf, len, "\r\n\r\n", 4);
+            if (body == NULL) {
+                pair_close(p);
+                return;
+            }
+            body += 4;
+            buf[n] = '\n'; /* the line protocol's end of reply, in the spare byte */
+            len = (size_t)(buf + n + 1 - body);
+            out = body;
+        }
+        if (relay_out(other, out, len) < 0) {
             pair_close(p);
         }
         return;
@@ -219,8 +256,32 @@ add_side(struct pair *p, int i, int fd)
     return 0;
 }
 
+/* A blocking connect to the upstream: a loopback connect completes at once, and connection
+ * set-up is not what this program measures. */
+static int
+connect_upstream(const struct sockaddr_un *up, const struct sockaddr_in *tcp)
+{
+    int fd;
+    if (http_mode) {
+        int one = 1;
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && (connect(fd, (const struct sockaddr *)tcp, sizeof(*tcp)) < 0 ||
+                        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)) {
+            close(fd);
+            fd = -1;
+        }
+    } else {
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (const struct sockaddr *)up, sizeof(*up)) < 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    return fd;
+}
+
 static void
-on_accept(int lfd, const struct sockaddr_un *up)
+on_accept(int lfd, const struct sockaddr_un *up, const struct sockaddr_in *tcp)
 {
     for (;;) {
         int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -231,14 +292,9 @@ on_accept(int lfd, const struct sockaddr_un *up)
             }
             return;
         }
-        /* A blocking connect: a unix connect completes at once unless the upstream's backlog
-         * is full, and connection set-up is not what this program measures. */
-        int ufd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (ufd < 0 || connect(ufd, (const struct sockaddr *)up, sizeof(*up)) < 0) {
+        int ufd = connect_upstream(up, tcp);
+        if (ufd < 0) {
             perror("floor_relay: upstream connect");
-            if (ufd >= 0) {
-                close(ufd);
-            }
             close(cfd);
             continue;
         }
@@ -269,21 +325,50 @@ main(int argc, char **argv)
 {
     const char *listen_path = NULL;
     const char *up_path = NULL;
+    const char *up_http = NULL;
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--listen=", 9) == 0) {
             listen_path = argv[i] + 9;
         } else if (strncmp(argv[i], "--upstream=", 11) == 0) {
             up_path = argv[i] + 11;
+        } else if (strncmp(argv[i], "--upstream-http=", 16) == 0) {
+            up_http = argv[i] + 16;
         } else {
             usage();
         }
     }
-    if (listen_path == NULL || up_path == NULL || *listen_path == '\0' || *up_path == '\0') {
+    if (listen_path == NULL || *listen_path == '\0' || (up_path == NULL) == (up_http == NULL)) {
         usage();
     }
     struct sockaddr_un la, ua;
-    if (unix_addr(listen_path, &la) < 0 || unix_addr(up_path, &ua) < 0) {
+    struct sockaddr_in ta;
+    memset(&ua, 0, sizeof(ua));
+    memset(&ta, 0, sizeof(ta));
+    if (unix_addr(listen_path, &la) < 0 || (up_path != NULL && unix_addr(up_path, &ua) < 0)) {
         return 2;
+    }
+    if (up_http != NULL) {
+        char host[64];
+        const char *colon = strrchr(up_http, ':');
+        if (colon == NULL || (size_t)(colon - up_http) >= sizeof(host)) {
+            usage();
+        }
+        memcpy(host, up_http, (size_t)(colon - up_http));
+        host[colon - up_http] = '\0';
+        ta.sin_family = AF_INET;
+        ta.sin_port = htons((unsigned short)atoi(colon + 1));
+        if (inet_pton(AF_INET, host, &ta.sin_addr) != 1) {
+            usage();
+        }
+        http_mode = true;
+        int n = snprintf(http_req, sizeof(http_req),
+                         "GET /dns/lookup/www%%2eexample%%2ecom%%2e/A HTTP/1.1\r\n"
+                         "Accept: application/json\r\nConnection: Keep-Alive\r\nHost: %s\r\n"
+                         "User-Agent: rbgw\r\nX-Remotebackend-Local: 0.0.0.0\r\n"
+                         "X-Remotebackend-Real-Remote: 0.0.0.0/0\r\n"
+                         "X-Remotebackend-Remote: 0.0.0.0\r\nX-Remotebackend-Zone-Id: -1\r\n\r\n",
+                         up_http);
+        http_req_len = (size_t)n;
     }
     signal(SIGPIPE, SIG_IGN); /* a write to a closed peer fails with EPIPE instead */
 
@@ -316,7 +401,7 @@ main(int argc, char **argv)
         }
         for (int i = 0; i < n; i++) {
             if (evs[i].data.ptr == NULL) {
-                on_accept(lfd, &ua);
+                on_accept(lfd, &ua, &ta);
             } else {
                 on_event(evs[i].data.ptr, evs[i].events);
             }

@@ -113,10 +113,10 @@ echo "rss_idle: $CONNS idle connections on rbgw's $LISTENER listener, $ROUNDS ro
 for r in $(seq "$ROUNDS"); do
     sock=$TMP/rbgw-$r.sock
     if [ "$LISTENER" = http ]; then
-        listen="http:address=127.0.0.1:$PORT,path=/dns"
+        listen="http:address=127.0.0.1:$PORT,path=/dns,max-conns=$((CONNS + 16))"
         LG=(--mode=http --url="http://127.0.0.1:$PORT/dns")
     else
-        listen="unix:path=$sock"
+        listen="unix:path=$sock,max-conns=$((CONNS + 16))"
         LG=(--mode=unix --path="$sock")
     fi
     "$RBGW" --listen="$listen" --upstream="unix:path=$TMP/responder.sock,max-queue=$CONNS" \

@@ -28,7 +28,7 @@ rbgw_buf_free(struct rbgw_buf *b)
 }
 
 char *
-rbgw_buf_reserve(struct rbgw_buf *b, size_t n)
+rbgw__buf_grow(struct rbgw_buf *b, size_t n)
 {
     if (b->cap - b->len < n + 1 || b->data == NULL) {
         size_t cap = b->cap ? b->cap : 256;
@@ -43,35 +43,9 @@ rbgw_buf_reserve(struct rbgw_buf *b, size_t n)
 }
 
 void
-rbgw_buf_append(struct rbgw_buf *b, const void *p, size_t n)
-{
-    char *dst = rbgw_buf_reserve(b, n);
-    if (n) {
-        memcpy(dst, p, n);
-    }
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-void
-rbgw_buf_append_str(struct rbgw_buf *b, struct rbgw_str s)
-{
-    rbgw_buf_append(b, s.p, s.len);
-}
-
-void
 rbgw_buf_append_cstr(struct rbgw_buf *b, const char *s)
 {
     rbgw_buf_append(b, s, strlen(s));
-}
-
-void
-rbgw_buf_putc(struct rbgw_buf *b, char c)
-{
-    char *dst = rbgw_buf_reserve(b, 1);
-    *dst = c;
-    b->len++;
-    b->data[b->len] = '\0';
 }
 
 void

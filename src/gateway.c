@@ -494,6 +494,7 @@ init_undo(struct rbgw_gateway *gw)
         uv_close((uv_handle_t *)&gw->reaper, NULL);
         gw->reaper_inited = false;
     }
+    rbgw__wbatch_close(&gw->wbatch);
     if (gw->gen) {
         rbgw__generation_unref(gw->gen);
         gw->gen = NULL;
@@ -510,6 +511,8 @@ init_undo(struct rbgw_gateway *gw)
     gw->nlisteners = 0;
     rbgw_cache_free(gw->cache);
     gw->cache = NULL;
+    rbgw__wbatch_close(&gw->wbatch);
+    rbgw__wbatch_free(&gw->wbatch);
 }
 
 int
@@ -953,6 +956,7 @@ close_all(struct rbgw_gateway *gw)
         uv_close((uv_handle_t *)&gw->reaper, NULL);
         gw->reaper_inited = false;
     }
+    rbgw__wbatch_close(&gw->wbatch);
 }
 
 static void
@@ -1050,4 +1054,6 @@ rbgw_gateway_deinit(struct rbgw_gateway *gw)
     gw->nlisteners = 0;
     rbgw_cache_free(gw->cache);
     gw->cache = NULL;
+    rbgw__wbatch_close(&gw->wbatch);
+    rbgw__wbatch_free(&gw->wbatch);
 }

@@ -53,13 +53,6 @@
 #include "rbgw/method.h"
 #include "rbgw/xlate.h"
 
-#define NHEADERS_MAX 12
-
-struct xhdr {
-    const char *name;      /* lowercase; write_head() capitalises */
-    struct rbgw_str value; /* raw value bytes */
-};
-
 struct xreq {
     const char *verb;        /* request verb */
     bool has_body;           /* Content-Length/-Type are sent (even for an empty body) */
@@ -71,11 +64,15 @@ struct xreq {
     struct rbgw_buf scratch; /* text of one value, before it is copied or encoded */
     struct rbgw_buf hvals;   /* X-Remotebackend-* values, back to back */
     struct {
-        char name[48]; /* "x-remotebackend-<param>" */
-        size_t off;    /* value offset in hvals */
-        size_t len;    /* value length */
+        const char *name; /* "X-Remotebackend-<Param>", as written (xheader_names) */
+        size_t off;       /* value offset in hvals */
+        size_t len;       /* value length */
     } xh[RBGW_REST_NHEADERS];
-    size_t nxh;    /* X-Remotebackend-* headers in xh */
+    size_t nxh; /* X-Remotebackend-* headers in xh */
+    /* The members of params the path and the headers read, found in one pass over params
+     * (gather()): comp[i] is rbgw_rest_components[i], hdr[i] rbgw_rest_header_params[i]. */
+    const struct rbgw_json *comp[RBGW_REST_NCOMPONENTS];
+    const struct rbgw_json *hdr[RBGW_REST_NHEADERS];
     bool d4;       /* dialect 4 */
     char *err;     /* caller's error text buffer */
     size_t errlen; /* its size */
@@ -325,11 +322,49 @@ rest_row(enum rbgw_method m)
     return row->none ? &rbgw_method_info(RBGW_M_UNKNOWN)->rest : row;
 }
 
-/* "/<encoded text>" when the parameter is present and not null (pdns's addUrlComponent). */
-static int
-put_component(struct xreq *r, const struct rbgw_json *params, const char *name)
+/* k is exactly the C string name (k may hold NUL bytes; name ends at its first). */
+static inline bool
+key_is(struct rbgw_str k, const char *name)
 {
-    const struct rbgw_json *v = rbgw_json_get(params, name);
+    if (k.len == 0 || k.p[0] != name[0]) {
+        return name[0] == '\0' && k.len == 0; /* most keys differ at once */
+    }
+    for (size_t i = 1; i < k.len; i++) {
+        if (name[i] == '\0' || name[i] != k.p[i]) {
+            return false;
+        }
+    }
+    return name[k.len] == '\0';
+}
+
+/* One pass over params for the members every REST request reads (the path components and the
+ * header parameters), instead of one rbgw_json_get per name: the last of a repeated key wins,
+ * as with rbgw_json_get. */
+static void
+gather(struct xreq *r, const struct rbgw_json *params)
+{
+    if (params == NULL || params->type != RBGW_JSON_OBJECT) {
+        return;
+    }
+    for (const struct rbgw_json *c = params->child; c != NULL; c = c->next) {
+        for (size_t i = 0; i < RBGW_REST_NCOMPONENTS; i++) {
+            if (key_is(c->key, rbgw_rest_components[i])) {
+                r->comp[i] = c;
+            }
+        }
+        for (size_t i = 0; i < RBGW_REST_NHEADERS; i++) {
+            if (key_is(c->key, rbgw_rest_header_params[i])) {
+                r->hdr[i] = c;
+            }
+        }
+    }
+}
+
+/* "/<encoded text>" when the parameter v (named name) is present and not null (pdns's
+ * addUrlComponent). */
+static int
+put_component(struct xreq *r, const struct rbgw_json *v, const char *name)
+{
     if (v == NULL || v->type == RBGW_JSON_NULL) {
         return 0;
     }
@@ -494,12 +529,19 @@ header_ctl(struct rbgw_str s)
     return -1;
 }
 
+/* The header names of rbgw_rest_header_params as yahttp writes them ("x-remotebackend-" and
+ * the parameter, capitalised after every '-'; the wire golden tests pin each one). */
+static const char *const xheader_names[RBGW_REST_NHEADERS] = {
+    "X-Remotebackend-Local", "X-Remotebackend-Real-Remote", "X-Remotebackend-Remote",
+    "X-Remotebackend-Trxid", "X-Remotebackend-Zone-Id",
+};
+
 static int
-put_headers(struct xreq *r, const struct rbgw_json *params)
+put_headers(struct xreq *r)
 {
     for (size_t i = 0; i < RBGW_NELEM(rbgw_rest_header_params); i++) {
         const char *p = rbgw_rest_header_params[i];
-        const struct rbgw_json *v = rbgw_json_get(params, p);
+        const struct rbgw_json *v = r->hdr[i];
         if (v == NULL) {
             continue;
         }
@@ -511,10 +553,7 @@ put_headers(struct xreq *r, const struct rbgw_json *params)
         if (ctl >= 0) {
             return fail(r, "parameter '%s' contains byte 0x%02x: not sendable as a header", p, ctl);
         }
-        size_t plen = strlen(p);
-        RBGW_ASSERT(plen + 17 <= sizeof(r->xh[r->nxh].name));
-        memcpy(r->xh[r->nxh].name, "x-remotebackend-", 16);
-        memcpy(r->xh[r->nxh].name + 16, p, plen + 1);
+        r->xh[r->nxh].name = xheader_names[i];
         r->xh[r->nxh].off = r->hvals.len;
         r->xh[r->nxh].len = r->scratch.len;
         rbgw_buf_append(&r->hvals, r->scratch.data, r->scratch.len);
@@ -540,19 +579,21 @@ build_rest(struct xreq *r, const struct rbgw_http_target *t, enum rbgw_method m,
     rbgw_buf_append_str(&r->path, t->path);
     rbgw_buf_putc(&r->path, '/');
     rbgw_buf_append_str(&r->path, method);
+    gather(r, params);
     for (size_t i = 0; i < RBGW_NELEM(rbgw_rest_components); i++) {
-        if ((rc = put_component(r, params, rbgw_rest_components[i])) != 0) {
+        if ((rc = put_component(r, r->comp[i], rbgw_rest_components[i])) != 0) {
             return rc;
         }
     }
     for (size_t i = 0; i < RBGW_REST_MAX_EXTRA && row->extra[i] != NULL; i++) {
-        if ((rc = put_component(r, params, row->extra[i])) != 0) {
+        const char *name = row->extra[i];
+        if ((rc = put_component(r, rbgw_json_get(params, name), name)) != 0) {
             return rc;
         }
     }
     rbgw_buf_append_str(&r->path, t->suffix);
 
-    if ((rc = put_headers(r, params)) != 0) {
+    if ((rc = put_headers(r)) != 0) {
         return rc;
     }
 
@@ -646,49 +687,34 @@ build_post_json(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_st
 
 /* ---- output ------------------------------------------------------------------------------- */
 
+/* Copy n bytes to p and return the end. */
+static char *
+put(char *p, const void *src, size_t n)
+{
+    if (n > 0) {
+        memcpy(p, src, n);
+    }
+    return p + n;
+}
+
+#define PUT_LIT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
 /*
+ * Request line, headers, body, computed to their exact size and copied into out in one pass.
+ * The path is cut at its first '?', as yahttp's URL parser does.
+ *
  * Headers as yahttp writes them: sorted by name case-insensitively, each name capitalised after
  * every '-' and lowercase elsewhere (camelizeHeader), "Name: value\r\n", then the upstream's
  * own headers (extra: pre-rendered lines, as configured), then the empty line.  This is the one
- * place that decides header bytes.  h[] arrives sorted: write_request adds the fixed headers in
- * order and rbgw_rest_header_params is sorted (the wire golden tests pin it).
+ * place that decides header bytes.  The fixed headers are written in that order and spelling
+ * here; the X-Remotebackend-* ones follow them (X sorts last) in the order of
+ * rbgw_rest_header_params, which is sorted (the wire golden tests pin it).
  */
-static void
-write_head(struct rbgw_buf *out, const struct xhdr *h, size_t n, const struct rbgw_str *extra)
-{
-    for (size_t i = 0; i < n; i++) {
-        char name[64];
-        size_t len = 0;
-        bool up = true;
-        for (const char *c = h[i].name; *c != '\0' && len < sizeof(name); c++) {
-            char ch = *c;
-            if (up && ch >= 'a' && ch <= 'z') {
-                ch = (char)(ch - 'a' + 'A');
-            } else if (!up && ch >= 'A' && ch <= 'Z') {
-                ch = (char)(ch - 'A' + 'a');
-            }
-            name[len++] = ch;
-            up = *c == '-';
-        }
-        char *dst = rbgw_buf_reserve(out, len + 4 + h[i].value.len);
-        memcpy(dst, name, len);
-        memcpy(dst + len, ": ", 2);
-        if (h[i].value.len) {
-            memcpy(dst + len + 2, h[i].value.p, h[i].value.len);
-        }
-        memcpy(dst + len + 2 + h[i].value.len, "\r\n", 2);
-        out->len += len + 4 + h[i].value.len;
-    }
-    if (extra->len > 0) {
-        rbgw_buf_append(out, extra->p, extra->len);
-    }
-    rbgw_buf_append(out, "\r\n", 2);
-}
-
-/* Request line, headers, body.  The path is cut at its first '?', as yahttp's URL parser does. */
 static int
 write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf *out)
 {
+    static const char head1[] = "Accept: application/json\r\nConnection: Keep-Alive\r\n";
+    static const char ua[] = "\r\nUser-Agent: YaHTTP v1.0\r\n";
     struct rbgw_str path = rbgw_buf_str(&r->path);
     const char *q = path.len ? memchr(path.p, '?', path.len) : NULL;
     if (q != NULL) {
@@ -703,45 +729,75 @@ write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf 
     if (has_crlf_nul(t->host)) {
         return fail(r, "host contains CR, LF or NUL");
     }
-
-    struct xhdr h[NHEADERS_MAX];
-    size_t n = 0;
+    /* yahttp puts a host with a ':' (IPv6) back in brackets. */
+    bool bracket = t->host.len > 0 && memchr(t->host.p, ':', t->host.len) != NULL;
+    size_t verb_len = strlen(r->verb);
     char clen[24];
-    struct rbgw_buf host = RBGW_BUF_INIT;
-    struct rbgw_str hostv = t->host;
-    if (t->host.len > 0 && memchr(t->host.p, ':', t->host.len) != NULL) {
-        rbgw_buf_putc(&host, '[');
-        rbgw_buf_append_str(&host, t->host);
-        rbgw_buf_putc(&host, ']');
-        hostv = rbgw_buf_str(&host);
-    }
-    h[n++] = (struct xhdr){"accept", RBGW_STR("application/json")};
-    h[n++] = (struct xhdr){"connection", RBGW_STR("Keep-Alive")};
+    size_t clen_len = 0, ctype_len = 0;
     if (r->has_body) {
-        snprintf(clen, sizeof(clen), "%zu", r->body.len);
-        h[n++] = (struct xhdr){"content-length", rbgw_str_cstr(clen)};
-        h[n++] = (struct xhdr){"content-type", rbgw_str_cstr(r->ctype)};
+        char *e = clen + sizeof(clen);
+        size_t v = r->body.len;
+        do {
+            *--e = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        clen_len = (size_t)(clen + sizeof(clen) - e);
+        memmove(clen, e, clen_len);
+        ctype_len = strlen(r->ctype);
     }
-    h[n++] = (struct xhdr){"host", hostv};
-    h[n++] = (struct xhdr){"user-agent", RBGW_STR("YaHTTP v1.0")};
+    size_t xlen[RBGW_REST_NHEADERS];
+    size_t total = verb_len + 1 + path.len + (r->nquery > 0 ? 1 + r->query.len : 0) +
+                   sizeof(" HTTP/1.1\r\n") - 1 + sizeof(head1) - 1 + sizeof("Host: ") - 1 +
+                   t->host.len + (bracket ? 2 : 0) + sizeof(ua) - 1 + t->extra.len + 2;
+    if (r->has_body) {
+        total += sizeof("Content-Length: \r\nContent-Type: \r\n") - 1 + clen_len + ctype_len +
+                 r->body.len;
+    }
     for (size_t i = 0; i < r->nxh; i++) {
-        h[n++] =
-            (struct xhdr){r->xh[i].name, rbgw_str_make(r->hvals.data + r->xh[i].off, r->xh[i].len)};
+        xlen[i] = strlen(r->xh[i].name);
+        total += xlen[i] + 4 + r->xh[i].len;
     }
 
-    rbgw_buf_append_cstr(out, r->verb);
-    rbgw_buf_putc(out, ' ');
-    rbgw_buf_append_str(out, path);
+    char *start = rbgw_buf_reserve(out, total);
+    char *p = put(start, r->verb, verb_len);
+    *p++ = ' ';
+    p = put(p, path.p, path.len);
     if (r->nquery > 0) {
-        rbgw_buf_putc(out, '?');
-        rbgw_buf_append(out, r->query.data, r->query.len);
+        *p++ = '?';
+        p = put(p, r->query.data, r->query.len);
     }
-    rbgw_buf_append_cstr(out, " HTTP/1.1\r\n");
-    write_head(out, h, n, &t->extra);
+    p = PUT_LIT(p, " HTTP/1.1\r\n");
+    p = PUT_LIT(p, head1);
     if (r->has_body) {
-        rbgw_buf_append(out, r->body.data, r->body.len);
+        p = PUT_LIT(p, "Content-Length: ");
+        p = put(p, clen, clen_len);
+        p = PUT_LIT(p, "\r\nContent-Type: ");
+        p = put(p, r->ctype, ctype_len);
+        p = PUT_LIT(p, "\r\n");
     }
-    rbgw_buf_free(&host);
+    p = PUT_LIT(p, "Host: ");
+    if (bracket) {
+        *p++ = '[';
+    }
+    p = put(p, t->host.p, t->host.len);
+    if (bracket) {
+        *p++ = ']';
+    }
+    p = PUT_LIT(p, ua);
+    for (size_t i = 0; i < r->nxh; i++) {
+        p = put(p, r->xh[i].name, xlen[i]);
+        p = PUT_LIT(p, ": ");
+        p = put(p, r->hvals.data + r->xh[i].off, r->xh[i].len);
+        p = PUT_LIT(p, "\r\n");
+    }
+    p = put(p, t->extra.p, t->extra.len);
+    p = PUT_LIT(p, "\r\n");
+    if (r->has_body) {
+        p = put(p, r->body.data, r->body.len);
+    }
+    RBGW_ASSERT((size_t)(p - start) == total);
+    out->len += total;
+    out->data[out->len] = '\0';
     return 0;
 }
 

@@ -67,12 +67,51 @@ struct rbgw_buf {
 
 void rbgw_buf_init(struct rbgw_buf *b);
 void rbgw_buf_free(struct rbgw_buf *b);
+/** rbgw_buf_reserve when the buffer must grow (or has no memory yet). */
+char *rbgw__buf_grow(struct rbgw_buf *b, size_t n);
+
+/*
+ * The appends are inline: translation and reply assembly make dozens per call, nearly all
+ * into a buffer that already has room, and the room test is two loads and a compare.
+ */
+
 /** Make room for n more bytes and return where they go; len is unchanged. */
-char *rbgw_buf_reserve(struct rbgw_buf *b, size_t n);
-void rbgw_buf_append(struct rbgw_buf *b, const void *p, size_t n);
-void rbgw_buf_append_str(struct rbgw_buf *b, struct rbgw_str s);
+static inline char *
+rbgw_buf_reserve(struct rbgw_buf *b, size_t n)
+{
+    if (b->data != NULL && b->cap - b->len > n) {
+        return b->data + b->len;
+    }
+    return rbgw__buf_grow(b, n);
+}
+
+static inline void
+rbgw_buf_append(struct rbgw_buf *b, const void *p, size_t n)
+{
+    char *dst = rbgw_buf_reserve(b, n);
+    if (n) {
+        memcpy(dst, p, n);
+    }
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static inline void
+rbgw_buf_append_str(struct rbgw_buf *b, struct rbgw_str s)
+{
+    rbgw_buf_append(b, s.p, s.len);
+}
+
+static inline void
+rbgw_buf_putc(struct rbgw_buf *b, char c)
+{
+    char *dst = rbgw_buf_reserve(b, 1);
+    *dst = c;
+    b->len++;
+    b->data[b->len] = '\0';
+}
+
 void rbgw_buf_append_cstr(struct rbgw_buf *b, const char *s);
-void rbgw_buf_putc(struct rbgw_buf *b, char c);
 void rbgw_buf_printf(struct rbgw_buf *b, const char *fmt, ...) RBGW_PRINTF(2, 3);
 void rbgw_buf_vprintf(struct rbgw_buf *b, const char *fmt, va_list ap) RBGW_PRINTF(2, 0);
 /** Drop n bytes from the front (memmove of the rest). */

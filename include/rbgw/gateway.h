@@ -43,6 +43,7 @@
 #include "rbgw/buf.h"
 #include "rbgw/config.h"
 #include "rbgw/list.h"
+#include "rbgw/wbatch.h"
 #include "rbgw/metrics.h"
 #include "rbgw/outcome.h"
 #include "rbgw/rpc.h"
@@ -78,7 +79,9 @@ struct rbgw_request {
     struct rbgw_str trxid;           /* text of parameters.trxid when a number, else empty */
     struct rbgw_str params;          /* text of the "parameters" value (in raw) when the call
                                         was peeked (not parsed), else empty (cache.h keys) */
-    bool parsed;                     /* call.root/params are built (rbgw_request_parse) */
+    bool parsed;                     /* call.params is built (rbgw_request_parse); call.root
+                                        too, unless peeked */
+    bool peeked;                     /* the peek found method and parameters in raw (params) */
     struct rbgw_session *session;    /* counted reference: the pdns connection it came on */
     void *origin;                    /* borrowed: the listener's per-request data (its conn, or
                                         a ZeroMQ envelope); used only while the session is not
@@ -252,6 +255,8 @@ struct rbgw_gateway {
     bool drain_inited;                         /* drain initialised */
     uv_timer_t reaper;                         /* runs deferred frees on the next iteration */
     bool reaper_inited;                        /* reaper initialised (closed with the rest) */
+    struct rbgw_wbatch wbatch;                 /* writes deferred to the end of the loop pass
+                                                  (wbatch.h; closed with the rest) */
     struct rbgw_admin *admin;                  /* owned: the admin endpoint (admin.h), or NULL */
     uint64_t start_time;                       /* wall-clock seconds at init, for metrics */
     uint64_t limit_hits[RBGW_LIMIT_COUNT];     /* times each limit was hit (metrics.h) */
@@ -355,7 +360,9 @@ void rbgw_request_dispatch(struct rbgw_request *req);
 
 /**
  * Build the call's JSON tree (params) if not done yet: translation to REST and name-based
- * routing need it; JSON-to-JSON forwarding does not.  Returns 0 or RBGW_EPARSE with a reason.
+ * routing need it; JSON-to-JSON forwarding does not.  A peeked call gets its parameters built
+ * from their text, without yajl (rbgw_json_parse_valid), and no call.root.  Returns 0 or
+ * RBGW_EPARSE with a reason.
  */
 int rbgw_request_parse(struct rbgw_request *req, char *err, size_t errlen) RBGW_MUSTCHECK;
 

@@ -75,6 +75,16 @@ int rbgw_json_parse_limited(struct rbgw_arena *a, const char *text, size_t len,
                             const struct rbgw_json_limits *lim, struct rbgw_json **out,
                             enum rbgw_json_over *over, char *err, size_t errlen) RBGW_MUSTCHECK;
 
+/**
+ * The tree of text that rbgw_json_scan accepted (one value; the caller vouches for it: this
+ * checks nothing), the same tree rbgw_json_parse builds, but with strings, keys and numbers as
+ * views into text, which must outlive the tree; only the nodes come from the arena.  Returns
+ * 0, or -1 (no tree) when text holds a backslash: escapes need rbgw_json_parse, which decodes
+ * them.  One pass and no copy: for the calls a translating upstream must read.
+ */
+int rbgw_json_parse_valid(struct rbgw_arena *a, const char *text, size_t len,
+                          struct rbgw_json **out) RBGW_MUSTCHECK;
+
 /** The wording of a limit broken (as rbgw_json_parse_limited writes it) into buf; returns buf. */
 char *rbgw_json_over_text(char *buf, size_t len, enum rbgw_json_over over,
                           const struct rbgw_json_limits *lim);

@@ -226,6 +226,42 @@ reply_dropped(struct rbgw_jsonconn *jc, struct rbgw_request *req)
     process(jc);
 }
 
+static void write_rest(struct rbgw_jsonconn *jc, struct rbgw_request *req, const char *p,
+                       size_t len, bool nl);
+
+/* The end of the loop pass: write the reply queued by on_reply, as on_reply would have. */
+static void
+on_flush(struct rbgw_wbatch_item *it)
+{
+    struct rbgw_jsonconn *jc = rbgw_container_of(it, struct rbgw_jsonconn, wb);
+    struct rbgw_request *req = jc->cur;
+    if (jc->gone) {
+        reply_dropped(jc, req);
+        return;
+    }
+    const char *p = rbgw__wbatch_at(&jc->l->gw->wbatch, jc->wb_off);
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)jc->wb_len);
+    int n = uv_try_write(jc->out, &b, 1);
+    if (n == (int)jc->wb_len) {
+        jc->cur = NULL;
+        /* May free req: every answer path delivers last and touches it no more. */
+        rbgw_request_unref(req);
+        size_t left;
+        unserved(jc, &left);
+        if (left > 0 || jc->eof || jc->stopped) {
+            process(jc); /* input that came meanwhile, or an end to finish */
+        }
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        peer_gone(jc, uv_strerror(n));
+        reply_dropped(jc, req);
+        return;
+    }
+    size_t done = n > 0 ? (size_t)n : 0;
+    write_rest(jc, req, p + done, jc->wb_len - done, false);
+}
+
 static void
 on_reply(struct rbgw_request *req, struct rbgw_str reply)
 {
@@ -242,6 +278,19 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
     size_t done = 0;
     size_t left;
     const char *rest = unserved(jc, &left);
+    if (jc->defer && !jc->processing && !jc->eof && leading_ws(rest, left) == left) {
+        /* An answer from upstream: written with the rest of the loop pass's writes
+         * (wbatch.h).  The reply's bytes may not outlive this call (an upstream's read
+         * buffer): copied into the batch.  An answer given during dispatch (initialize, a
+         * cache hit, a refusal) is written at once: a burst of those (a pdns starting its
+         * connections) would otherwise keep every request alive until the end of the pass. */
+        struct rbgw_wbatch *b = &jc->l->gw->wbatch;
+        jc->wb_off = rbgw__wbatch_copy(b, reply.p, reply.len);
+        rbgw__wbatch_copy(b, &nl, 1);
+        jc->wb_len = reply.len + 1;
+        rbgw__wbatch_add(b, jc->l->gw->loop, &jc->wb);
+        return;
+    }
     if (!jc->eof && leading_ws(rest, left) == left) {
         /* Nothing else buffered (the usual case: pdns waits for this reply): write now,
          * straight from the answerer's bytes.  A complete uv_try_write needs no write request
@@ -264,13 +313,22 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
         }
         done = n > 0 ? (size_t)n : 0;
     }
+    write_rest(jc, req, reply.p + done, reply.len - done, true);
+}
+
+/* Write what the socket did not take of cur's reply (len bytes at p, then "\n" if nl). */
+static void
+write_rest(struct rbgw_jsonconn *jc, struct rbgw_request *req, const char *p, size_t len, bool nl)
+{
     /* The rest must outlive this call: copy it into the request, which lives until on_write.
      * The write request is allocated here, not kept per connection: idle ones need none. */
     rbgw_buf_reset(&req->reply);
-    if (done < reply.len) {
-        rbgw_buf_append(&req->reply, reply.p + done, reply.len - done);
+    if (len > 0) {
+        rbgw_buf_append(&req->reply, p, len);
     }
-    rbgw_buf_putc(&req->reply, '\n');
+    if (nl) {
+        rbgw_buf_putc(&req->reply, '\n');
+    }
     uv_buf_t b = uv_buf_init(req->reply.data, (unsigned)req->reply.len);
     uv_write_t *w = rbgw_xmalloc(sizeof(*w));
     w->data = jc;
@@ -416,6 +474,7 @@ rbgw__jsonconn_init(struct rbgw_jsonconn *jc, struct rbgw_listener *l, struct rb
                     rbgw_jsonconn_cb on_done)
 {
     memset(jc, 0, sizeof(*jc));
+    rbgw__wbatch_item_init(&jc->wb, on_flush);
     jc->l = l;
     jc->slab = slab;
     jc->wdog = wdog;
@@ -461,6 +520,13 @@ rbgw__jsonconn_deinit(struct rbgw_jsonconn *jc)
     jc->done = 1;
     if (jc->wdog) {
         rbgw__wdog_end(jc->wdog, &jc->wait); /* a write in progress is cancelled */
+    }
+    if (rbgw__wbatch_queued(&jc->wb)) {
+        /* Its reply waits for the end of the loop pass: not written now, our reference drops. */
+        rbgw__wbatch_remove(&jc->wb);
+        struct rbgw_request *req = jc->cur;
+        jc->cur = NULL;
+        rbgw_request_unref(req);
     }
     if (jc->cur && !jc->cur->answered) {
         /* Still upstream: its answer will be swallowed (the session is gone), so nothing

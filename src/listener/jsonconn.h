@@ -68,6 +68,9 @@ struct rbgw_jsonconn {
     struct rbgw_request *cur;     /* the call being served (our reference), or NULL */
     struct rbgw_wdog *wdog;       /* borrowed: the listener's write watchdog, or NULL */
     struct rbgw_wdog_wait wait;   /* on wdog while cur's reply waits in the write queue */
+    struct rbgw_wbatch_item wb;   /* queued while cur's reply waits for the loop pass's end */
+    size_t wb_off;                /* that reply's offset in the gateway's batch bytes */
+    size_t wb_len;                /* its length, "\n" included */
     size_t max_request;           /* max-request-size */
     const char *what;             /* "pipe listener", "unix connection": for logs */
     struct rbgw_buf *squeeze;     /* borrowed: set by the pipe listener, replies are written
@@ -80,6 +83,7 @@ struct rbgw_jsonconn {
     unsigned writing : 1;         /* cur's reply is in libuv's write queue */
     unsigned processing : 1;      /* process() is on the stack */
     unsigned done : 1;            /* on_done ran */
+    unsigned defer : 1;           /* replies are written at the end of the loop pass (wbatch.h) */
 };
 
 /** wdog: the listener's write watchdog, or NULL for replies that may wait for ever. */

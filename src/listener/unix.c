@@ -132,6 +132,8 @@ on_connection(uv_stream_t *server, int status)
     rbgw_list_push_back(&ul->conns, &c->link);
     rbgw__jsonconn_init(&c->jc, ul->l, &ul->slab, &ul->wdog, (uv_stream_t *)&c->sock,
                         (uv_stream_t *)&c->sock, "unix connection", on_conn_done);
+    /* Many pdns connections share the loop: their replies go out together (wbatch.h). */
+    c->jc.defer = 1;
     int rc = rbgw__jsonconn_start(&c->jc);
     if (rc < 0) {
         rbgw_log_warn("unix listener %s: cannot read a new connection: %s", ul->path,

@@ -59,6 +59,7 @@ struct http_conn {
     struct rbgw_buf body;         /* response body */
     struct rbgw_buf out;          /* the one-line reply handed to the request */
     struct rbgw_xlate_scratch xs; /* translation scratch, reused call after call */
+    struct rbgw_wbatch_item wb;   /* queued while wbuf waits for the loop pass's end */
     int pending;                  /* handles/requests to wait for after close */
     unsigned tcp_open : 1;        /* tcp handle initialised and not closing */
     unsigned gai_active : 1;      /* getaddrinfo in flight */
@@ -121,6 +122,7 @@ http_conn_close(struct rbgw_upconn *uc)
 {
     struct http_conn *c = (struct http_conn *)uc;
     c->closing = 1;
+    rbgw__wbatch_remove(&c->wb);
     c->pending++; /* held across this function so a synchronous unpend cannot free early */
     if (c->tcp_open) {
         c->tcp_open = 0;
@@ -353,11 +355,25 @@ http_conn_send(struct rbgw_upconn *uc)
     }
     llhttp_init(&c->parser, HTTP_RESPONSE, &parser_settings);
     c->parser.data = c;
+    /* Written with the rest of the loop pass's writes (wbatch.h). */
+    rbgw__wbatch_add(&up->cp.u->gw->wbatch, up->cp.u->gw->loop, &c->wb);
+}
+
+/* The end of the loop pass: write the request of the call in flight (if it still is: a timer
+ * may have failed it meanwhile, and then nothing was sent). */
+static void
+http_conn_flush(struct rbgw_wbatch_item *it)
+{
+    struct http_conn *c = rbgw_container_of(it, struct http_conn, wb);
+    if (c->closing || c->base.state != RBGW_UPCONN_BUSY || c->base.call == NULL) {
+        return;
+    }
     uv_buf_t b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
     int rc = c->x.ops->send(&c->x, &b, 1);
     if (rc < 0) {
-        rbgw_upconn_error(uc, status_of(rc, RBGW_ECLOSED), RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT,
-                          NULL, "sending the request failed: %s", err_name(rc));
+        rbgw_upconn_error(&c->base, status_of(rc, RBGW_ECLOSED),
+                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the request failed: %s", err_name(rc));
     }
 }
 
@@ -455,6 +471,7 @@ http_conn_open(struct rbgw_upconn *uc)
 {
     struct http_conn *c = (struct http_conn *)uc;
     struct http_upstream *up = upstream_of(c);
+    rbgw__wbatch_item_init(&c->wb, http_conn_flush);
     rbgw_buf_init(&c->wbuf);
     rbgw_buf_init(&c->body);
     rbgw_buf_init(&c->out);

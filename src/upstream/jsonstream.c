@@ -53,6 +53,7 @@ struct js_conn {
     uv_process_t proc;            /* pipe: the child */
     uv_connect_t creq;            /* unix: connect request */
     uv_write_t wreq;              /* request write */
+    struct rbgw_wbatch_item wb;   /* queued while the call waits for the loop pass's end */
     struct rbgw_buf rbuf;         /* reply bytes so far */
     struct rbgw_frame_scanner sc; /* reply framing */
     struct rbgw_buf ebuf;         /* partial stderr line */
@@ -127,6 +128,7 @@ js_conn_close(struct rbgw_upconn *uc)
 {
     struct js_conn *c = (struct js_conn *)uc;
     c->closing = 1;
+    rbgw__wbatch_remove(&c->wb);
     c->pending++; /* held across this function */
     if (c->proc_alive) {
         /* Reap before closing the process handle, or the child stays a zombie.  Its pipes
@@ -389,20 +391,34 @@ write_line(struct js_conn *c, const char *p, size_t len)
     return uv_write(&c->wreq, (uv_stream_t *)&c->sock, b, 2, on_write);
 }
 
+/* The end of the loop pass: write the call in flight (if it still is: a timer may have failed
+ * it meanwhile, and then nothing was sent). */
+static void
+js_conn_flush(struct rbgw_wbatch_item *it)
+{
+    struct js_conn *c = rbgw_container_of(it, struct js_conn, wb);
+    if (c->closing || c->base.state != RBGW_UPCONN_BUSY || c->base.call == NULL) {
+        return;
+    }
+    struct rbgw_request *req = c->base.call->req;
+    /* The request arena holds req->raw until the request is freed, after this write. */
+    int rc = write_line(c, req->raw.p, req->raw.len);
+    if (rc < 0) {
+        rbgw_upconn_error(&c->base, rbgw_outcome_from_uv(rc, RBGW_ECLOSED),
+                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
+                          "sending the call failed: %s", uv_err_name(rc));
+    }
+}
+
 static void
 js_conn_send(struct rbgw_upconn *uc)
 {
     struct js_conn *c = (struct js_conn *)uc;
-    struct rbgw_request *req = uc->call->req;
+    struct rbgw_gateway *gw = uc->cp->u->gw;
     rbgw_buf_reset(&c->rbuf);
     rbgw_frame_scanner_init(&c->sc);
-    /* The request arena holds req->raw until the request is freed, after this write. */
-    int rc = write_line(c, req->raw.p, req->raw.len);
-    if (rc < 0) {
-        rbgw_upconn_error(uc, rbgw_outcome_from_uv(rc, RBGW_ECLOSED),
-                          RBGW_UPCONN_RETRY | RBGW_UPCONN_UNSENT, NULL,
-                          "sending the call failed: %s", uv_err_name(rc));
-    }
+    /* Written with the rest of the loop pass's writes (wbatch.h). */
+    rbgw__wbatch_add(&gw->wbatch, gw->loop, &c->wb);
 }
 
 /* ---- opening ---- */
@@ -508,6 +524,7 @@ js_conn_open(struct rbgw_upconn *uc)
     struct js_conn *c = (struct js_conn *)uc;
     struct js_upstream *up = upstream_of(c);
     uv_loop_t *loop = up->cp.u->gw->loop;
+    rbgw__wbatch_item_init(&c->wb, js_conn_flush);
     rbgw_buf_init(&c->rbuf);
     rbgw_buf_init(&c->ebuf);
     rbgw_buf_init(&c->out_line);

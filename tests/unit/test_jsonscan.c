@@ -7,7 +7,9 @@
  * replies and edge cases, and on every one-byte deletion, replacement and insertion of each
  * corpus document with the bytes that matter to a JSON lexer; (3) the nesting limit; (4) that
  * rbgw_json_scan_items splits exactly the containers the parser accepts, child for child, on
- * the same corpus and mutations.
+ * the same corpus and mutations; (5) that rbgw_json_parse_valid, on every one of those texts
+ * the scanner accepts, builds the parser's tree node for node (type, key, value bytes,
+ * children, order), or refuses a text with a backslash (escapes are the parser's to decode).
  *
  * Why the mutation sweep: the scanner is the accept oracle on the hot path (rpc.c settles good
  * calls and replies with it and runs yajl only to explain a refusal), so any input it accepts
@@ -208,6 +210,41 @@ check_items(const char *p, size_t len, const struct rbgw_json *root)
     }
 }
 
+/* Are two trees the same, node for node?  Keys and values compared as bytes. */
+static bool
+same_tree(const struct rbgw_json *x, const struct rbgw_json *y)
+{
+    for (; x != NULL && y != NULL; x = x->next, y = y->next) {
+        if (x->type != y->type || x->n != y->n || x->key.len != y->key.len ||
+            (x->key.len && memcmp(x->key.p, y->key.p, x->key.len) != 0) ||
+            x->str.len != y->str.len || (x->str.len && memcmp(x->str.p, y->str.p, x->str.len)) ||
+            !same_tree(x->child, y->child)) {
+            return false;
+        }
+    }
+    return x == NULL && y == NULL;
+}
+
+/* rbgw_json_parse_valid on a text the scanner accepted, against the parser's tree. */
+static void
+check_valid_tree(const char *p, size_t len, const struct rbgw_json *parsed)
+{
+    struct rbgw_arena a;
+    rbgw_arena_init(&a);
+    struct rbgw_json *v = NULL;
+    int rc = rbgw_json_parse_valid(&a, p, len, &v);
+    bool escapes = memchr(p, '\\', len) != NULL;
+    if (escapes && rc != -1) {
+        cr_assert_fail("parse_valid built a tree for a text with escapes: %s",
+                       rbgw_test_show(p, len));
+    }
+    if (!escapes && (rc != 0 || !same_tree(v, parsed))) {
+        cr_assert_fail("parse_valid %s: %s", rc != 0 ? "refused" : "built another tree",
+                       rbgw_test_show(p, len));
+    }
+    rbgw_arena_free(&a);
+}
+
 static void
 check_same(const char *p, size_t len)
 {
@@ -217,6 +254,9 @@ check_same(const char *p, size_t len)
     char err[160];
     bool parsed = rbgw_json_parse(&a, p, len, &root, err, sizeof(err)) == 0;
     check_items(p, len, parsed ? root : NULL);
+    if (parsed) {
+        check_valid_tree(p, len, root);
+    }
     rbgw_arena_free(&a);
     /* Plain ifs on the passing path: ctest runs Criterion with --full-stats, which reports
      * every assertion, and this runs for tens of thousands of documents. */
