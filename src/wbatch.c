@@ -13,7 +13,7 @@
 #include "rbgw/wbatch.h"
 
 /* Bytes kept by the buffer between batches; a bigger one (a burst of large replies) is freed. */
-#define WBATCH_KEEP (64 * 1024)
+#define WBATCH_KEEP RBGW_WBATCH_MAX_COPY
 
 static void
 flush_all(struct rbgw_wbatch *b)

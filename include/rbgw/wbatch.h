@@ -27,6 +27,10 @@
 #include "rbgw/buf.h"
 #include "rbgw/list.h"
 
+/* The largest write worth deferring by copying it into the batch: a bigger one (a zone
+ * transfer's reply) gains nothing from batching and would cost a copy of its size. */
+#define RBGW_WBATCH_MAX_COPY (64 * 1024)
+
 struct rbgw_wbatch_item;
 typedef void (*rbgw_wbatch_flush_cb)(struct rbgw_wbatch_item *it);
 

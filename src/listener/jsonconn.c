@@ -278,7 +278,8 @@ on_reply(struct rbgw_request *req, struct rbgw_str reply)
     size_t done = 0;
     size_t left;
     const char *rest = unserved(jc, &left);
-    if (jc->defer && !jc->processing && !jc->eof && leading_ws(rest, left) == left) {
+    if (jc->defer && !jc->processing && !jc->eof && reply.len < RBGW_WBATCH_MAX_COPY &&
+        leading_ws(rest, left) == left) {
         /* An answer from upstream: written with the rest of the loop pass's writes
          * (wbatch.h).  The reply's bytes may not outlive this call (an upstream's read
          * buffer): copied into the batch.  An answer given during dispatch (initialize, a
