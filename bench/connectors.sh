@@ -416,20 +416,15 @@ section_cpu() {
         "(us of the gateway's CPU per call; socat: parent and its per-connection children;"
     echo "perf stat -p also counts children forked after it attached):"
     echo
-    echo "| conns | path | CPU/call (utime+stime) | user | sys | perf task-clock/call | context switches/call | target |"
-    echo "|---:|---|---:|---:|---:|---:|---:|---|"
+    echo "| conns | path | CPU/call (utime+stime) | user | sys | perf task-clock/call | context switches/call |"
+    echo "|---:|---|---:|---:|---:|---:|---:|"
     for c in $CONNS_LIST; do
         for p in $(daemon_paths); do
-            local l="c$c/$p" v status=""
+            local l="c$c/$p" v
             v=$(median "$res" "$l" cpu_us)
-            case "$p" in
-            unix-unix | unix-http)
-                status=$(awk -v x="$v" 'BEGIN { printf "<= 8: %s", (x <= 8 ? "met" : "NOT met") }')
-                ;;
-            esac
-            printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$p" "$v" \
+            printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$c" "$p" "$v" \
                 "$(median "$res" "$l" user_us)" "$(median "$res" "$l" sys_us)" \
-                "$(median "$res" "$l" perf_task_us)" "$(median "$res" "$l" ctxsw_per_call)" "$status"
+                "$(median "$res" "$l" perf_task_us)" "$(median "$res" "$l" ctxsw_per_call)"
         done
     done
     echo
