@@ -35,7 +35,8 @@
 # end, least-squares slope after the warm-up), not judged: the allocator keeps freed memory.
 #
 # Environment:
-#   RBGW_BIN       rbgw binary (default <repo>/build/rbgw)
+#   RBGW_BIN       rbgw binary (default <repo>/build/rbgw); an ASan build (build-asan/rbgw)
+#                  adds LeakSanitizer's verdict at rbgw's exit to the checks
 #   SOAK_OUT       where the results go (default <repo>/build/soak; emptied first): samples.csv,
 #                  summary.txt, metrics-end.txt, dnsperf.txt, the logs, soak.png (with gnuplot)
 #   QPS            dnsperf's rate (default 200)
@@ -44,6 +45,8 @@
 #   SAMPLE_EVERY   seconds between samples (default 10)
 #   WARMUP         seconds left out of the slopes and the descriptor check (default: 120, or a
 #                  fifth of the run if that is shorter)
+#   DISTRIBUTORS   pdns's distributor-threads= (default 4): each is one pdns connection to rbgw
+#                  making one call at a time, so they bound what pdns can ask for at once
 #   RETRIES        the pool's retries= (default 1).  RETRIES=0 shows that the checks can fail:
 #                  a call cut by a restart is then answered false, and pdns serves that as an
 #                  empty answer (NXDOMAIN) or SERVFAIL
@@ -83,6 +86,7 @@ RELOAD_EVERY=${RELOAD_EVERY:-60}
 SAMPLE_EVERY=${SAMPLE_EVERY:-10}
 WARMUP=${WARMUP:-120}
 RETRIES=${RETRIES:-1}
+DISTRIBUTORS=${DISTRIBUTORS:-4}
 [ $((DURATION / 5)) -lt "$WARMUP" ] && WARMUP=$((DURATION / 5))
 OUT=${SOAK_OUT:-$RBGW_SOURCE_DIR/build/soak}
 rm -rf "$OUT"
@@ -181,7 +185,8 @@ sample() { # one line of samples.csv
     # around the scrape (else the two would not describe the same moment): empty then.
     local other=
     [ "$fds1" = "$fds2" ] && other=$((fds1 - sessions - conns))
-    echo "$t,${rss:-},$fds1,$sessions,$conns,$other,$calls,$inflight,$gen" >>"$OUT/samples.csv"
+    echo "$t,${rss:-},$fds1,$sessions,$conns,$other,$calls,$inflight,$gen,$(cut -d' ' -f1 /proc/loadavg)" \
+        >>"$OUT/samples.csv"
 }
 
 # Start: two responders, rbgw (unix listener, admin endpoint), pdns on rbgw's socket.
@@ -195,14 +200,15 @@ RBGW_PID=$!
 E2E_PIDS+=("$RBGW_PID")
 e2e_wait_unix "$SOCK" "$RBGW_PID" || exit 1
 e2e_wait_tcp "$ADMIN_PORT" "$RBGW_PID" || exit 1
-e2e_start_pdns pdns "$DNS_PORT" "unix:path=$SOCK" "loglevel=4" || exit 1
+e2e_start_pdns pdns "$DNS_PORT" "unix:path=$SOCK" "loglevel=4" \
+    "distributor-threads=$DISTRIBUTORS" || exit 1
 PDNS_PID=${E2E_PDNS_PID[pdns]}
 
 echo "# soak: ${MINUTES} min at $QPS QPS; pdns 127.0.0.1:$DNS_PORT -> rbgw unix:$SOCK (pid" \
     "$RBGW_PID, admin :$ADMIN_PORT) -> r1 :$P1, r2 :$P2; restart every ${RESTART_EVERY}s," \
     "reload every ${RELOAD_EVERY}s, sample every ${SAMPLE_EVERY}s, warm-up ${WARMUP}s;" \
     "results in $OUT"
-echo "t_s,rss_kib,fds,pdns_sessions,upstream_conns,fds_other,calls,calls_in_flight,generation" \
+echo "t_s,rss_kib,fds,pdns_sessions,upstream_conns,fds_other,calls,calls_in_flight,generation,load1" \
     >"$OUT/samples.csv"
 T0=$(date +%s)
 sample
@@ -254,8 +260,7 @@ for _ in $(seq 1 100); do
 done
 sample
 scrape >"$OUT/metrics-end.txt"
-cp "$E2E_TMP/rbgw/rbgw.log" "$OUT/rbgw.log"
-cp "$E2E_TMP/pdns/pdns.log" "$OUT/pdns.log"
+pdns_control --config-dir="$E2E_TMP/pdns" show '*' 2>&1 | tr ',' '\n' >"$OUT/pdns-stats.txt"
 cp "$E2E_TMP"/responder-r?.log "$OUT/" 2>/dev/null
 ELAPSED=$(($(date +%s) - T0))
 
@@ -276,6 +281,11 @@ NXDOMAIN=$(rcode NXDOMAIN)
 SERVFAIL=$(rcode SERVFAIL)
 CODES=$(awk -F': *' '/Response codes:/ { print $2 }' "$OUT/dnsperf.txt")
 NX_WANT=$((SENT / NQ + (SENT % NQ > NX_INDEX ? 1 : 0)))
+LAT_MAX=$(awk '/Average Latency/ { v = $NF; sub(/\)/, "", v); print v }' "$OUT/dnsperf.txt")
+# dnsperf prints its timeouts between its once-a-minute rate lines: the lost queries per minute.
+LOST_BY_MIN=$(awk '/^[0-9]+[.][0-9]+: / { m++; next } /timed out/ { n[m]++ }
+    END { for (i = 0; i <= m; i++) if (n[i]) printf "min %d: %d  ", i + 1, n[i] }' "$OUT/dnsperf.txt")
+pdns_stat() { awk -F= -v k="$1" '$1 == k { print $2 }' "$OUT/pdns-stats.txt"; }
 
 M=$(cat "$OUT/metrics-end.txt")
 CALLS_OK=$(metric rbgw_calls_total 'outcome="ok"' <<<"$M")
@@ -333,7 +343,13 @@ NSAMPLES=$(($(wc -l <"$OUT/samples.csv") - 1))
     echo "soak: ${ELAPSED}s (${MINUTES} min of load at $QPS QPS), $NSAMPLES samples, warm-up ${WARMUP}s"
     echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "dnsperf: sent $SENT, completed $DONE, lost $LOST; response codes: $CODES (exit $PERF_RC)"
-    echo "  NXDOMAIN $NXDOMAIN (the non-existent name was sent $NX_WANT times), SERVFAIL $SERVFAIL"
+    echo "  NXDOMAIN $NXDOMAIN (the non-existent name was sent $NX_WANT times), SERVFAIL $SERVFAIL;" \
+        "latency max ${LAT_MAX}s"
+    [ -n "$LOST_BY_MIN" ] && echo "  lost queries by minute of the run: $LOST_BY_MIN"
+    echo "pdns: udp-queries $(pdns_stat udp-queries), udp-answers $(pdns_stat udp-answers)," \
+        "servfail-packets $(pdns_stat servfail-packets), timedout-packets" \
+        "$(pdns_stat timedout-packets), overload-drops $(pdns_stat overload-drops)," \
+        "udp-recvbuf-errors $(pdns_stat udp-recvbuf-errors), latency $(pdns_stat latency) us"
     echo "rbgw calls (rbgw_calls_total by outcome): $BY_OUTCOME(total $CALLS_ALL); in flight at the end: $INFLIGHT"
     echo "tries on the responders (rbgw_upstream_calls_total; r1 since the start, r2 since the last"
     echo "  reload, which replaces it): $UP_BY_OUTCOME"
@@ -367,8 +383,23 @@ else
     e2e_fail "rbgw and pdns still run"
 fi
 e2e_stop_pdns pdns
-e2e_kill "$RBGW_PID"
-hits=$(grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$E2E_TMP/rbgw/rbgw.log" | head -n 3)
+# rbgw drains and exits 0 on SIGTERM (an ASan build exits 23 if LeakSanitizer found a leak).
+kill -TERM "$RBGW_PID"
+for _ in $(seq 1 100); do
+    kill -0 "$RBGW_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if kill -0 "$RBGW_PID" 2>/dev/null; then
+    e2e_fail "rbgw exits within 10 s of SIGTERM"
+    e2e_kill "$RBGW_PID"
+else
+    wait "$RBGW_PID"
+    e2e_expect "rbgw exits 0 on SIGTERM" "$?" 0
+fi
+# rbgw's log after it exited: an ASan build (RBGW_BIN=build-asan/rbgw) reports leaks at exit.
+cp "$E2E_TMP/rbgw/rbgw.log" "$OUT/rbgw.log"
+cp "$E2E_TMP/pdns/pdns.log" "$OUT/pdns.log"
+hits=$(grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$OUT/rbgw.log" | head -n 3)
 e2e_expect "no sanitizer report in rbgw's log" "$hits" ""
 
 if command -v gnuplot >/dev/null; then
