@@ -94,10 +94,12 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
 e2e_init
-DNS_PORT=$(e2e_dns_port) || exit 1
-P1=$(e2e_http_port) || exit 1
-P2=$(e2e_http_port) || exit 1
-ADMIN_PORT=$(e2e_http_port) || exit 1
+# e2e_pick_port runs in a subshell here, so each port is recorded in E2E_USED_PORTS by hand:
+# otherwise the next pick could hand out the same port again.
+DNS_PORT=$(e2e_dns_port) && E2E_USED_PORTS+=("$DNS_PORT") || exit 1
+P1=$(e2e_http_port) && E2E_USED_PORTS+=("$P1") || exit 1
+P2=$(e2e_http_port) && E2E_USED_PORTS+=("$P2") || exit 1
+ADMIN_PORT=$(e2e_http_port) && E2E_USED_PORTS+=("$ADMIN_PORT") || exit 1
 SOCK=$E2E_TMP/rbgw.sock
 CONF=$E2E_TMP/rbgw/rbgw.conf
 
