@@ -272,9 +272,9 @@ def main():
     server.prefix = args.prefix.rstrip("/")
     server.prefix_segments = server.prefix.split("/")
     server.verbose = args.verbose
-    if args.verbose:
-        sys.stderr.write("responder: serving %s on http://%s%s\n"
-                         % (", ".join(z.name for z in zones), args.listen, server.prefix))
+    # Always written, once the socket is bound: scripts wait for this line to know it serves.
+    sys.stderr.write("responder: serving %s on http://%s%s\n"
+                     % (", ".join(z.name for z in zones), args.listen, server.prefix))
     try:
         server.serve_forever()
     except KeyboardInterrupt:
