@@ -357,14 +357,18 @@ echo
 echo "medians over $ROUNDS rounds:"
 echo "(CPU per query in us, from /proc/<pid>/stat: pdns / gateway / responder)"
 printf '%-14s %10s %15s %10s %10s %10s\n' mode QPS avg-latency-us cpu-pdns cpu-gw cpu-resp
+# ratio_line BASE MODE TEXT: with both modes measured, TEXT (a printf format holding one %.2f)
+# with MODE's median QPS over BASE's.
+ratio_line() {
+    [[ " $MODES " == *" $1 "* && " $MODES " == *" $2 "* ]] || return 0
+    awk -v a="$(median "$1" qps)" -v b="$(median "$2" qps)" -v f="$3" \
+        'BEGIN { if (a > 0) printf f "\n", b / a }'
+}
 for m in $MODES; do
     printf '%-14s %10s %15s %10s %10s %10s\n' "$m" "$(median "$m" qps)" "$(median "$m" lat)" \
         "$(median "$m" cpu_pdns)" "$(median "$m" cpu_gw)" "$(median "$m" cpu_resp)"
 done
-if [[ " $MODES " == *" rbgw "* && " $MODES " == *" pipe "* ]]; then
-    awk -v a="$(median pipe qps)" -v b="$(median rbgw qps)" \
-        'BEGIN { if (a > 0) printf "rbgw (pipe) / responder on the pipe directly: %.2f\n", b / a }'
-fi
+ratio_line pipe rbgw "rbgw (pipe) / responder on the pipe directly: %.2f"
 if [[ " $MODES " == *" rbgw-uu "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median rbgw-uu qps)" \
         'BEGIN { if (a > 0) printf "rbgw (unix -> unix) / responder on unix directly: %.2f (target >= 0.8: %s)\n", b / a, (b / a >= 0.8 ? "met" : "NOT met") }'
@@ -373,22 +377,10 @@ if [[ " $MODES " == *" rbgw-cache "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median rbgw-cache qps)" -v d="$DELAY_MS" \
         'BEGIN { if (a > 0) printf "rbgw with the read cache / responder on unix directly (responder delay %s ms): %.2fx the QPS\n", d, b / a }'
 fi
-if [[ " $MODES " == *" rbgw-coalesce "* && " $MODES " == *" unix "* ]]; then
-    awk -v a="$(median unix qps)" -v b="$(median rbgw-coalesce qps)" \
-        'BEGIN { if (a > 0) printf "rbgw coalescing only / responder on unix directly: %.2fx the QPS\n", b / a }'
-fi
-if [[ " $MODES " == *" floor-unix "* && " $MODES " == *" unix "* ]]; then
-    awk -v a="$(median unix qps)" -v b="$(median floor-unix qps)" \
-        'BEGIN { if (a > 0) printf "floor: do-nothing relay (unix -> unix) / responder on unix directly: %.2f\n", b / a }'
-fi
-if [[ " $MODES " == *" floor-unix "* && " $MODES " == *" rbgw-uu "* ]]; then
-    awk -v a="$(median floor-unix qps)" -v b="$(median rbgw-uu qps)" \
-        'BEGIN { if (a > 0) printf "rbgw (unix -> unix) / do-nothing relay: %.2f\n", b / a }'
-fi
-if [[ " $MODES " == *" socat-unix "* && " $MODES " == *" unix "* ]]; then
-    awk -v a="$(median unix qps)" -v b="$(median socat-unix qps)" \
-        'BEGIN { if (a > 0) printf "socat relay (unix -> unix) / responder on unix directly: %.2f\n", b / a }'
-fi
+ratio_line unix rbgw-coalesce "rbgw coalescing only / responder on unix directly: %.2fx the QPS"
+ratio_line unix floor-unix "floor: do-nothing relay (unix -> unix) / responder on unix directly: %.2f"
+ratio_line floor-unix rbgw-uu "rbgw (unix -> unix) / do-nothing relay: %.2f"
+ratio_line unix socat-unix "socat relay (unix -> unix) / responder on unix directly: %.2f"
 
 # The DNS-level targets: path / baseline >= minimum, each printed when both modes ran.
 target() { # $1 path mode, $2 baseline mode, $3 minimum ratio, $4 wording
@@ -403,10 +395,7 @@ echo
 target rbgw-unix unix 0.8 "pdns unix -> rbgw -> HTTP vs pdns unix -> responder"
 target rbgw-unix http 10 "pdns unix -> rbgw -> HTTP vs pdns HTTP connector"
 target rbgw http 5 "pdns pipe -> rbgw -> HTTP vs pdns HTTP connector"
-if [[ " $MODES " == *" rbgw "* && " $MODES " == *" rbgw-squeeze "* ]]; then
-    awk -v a="$(median rbgw qps)" -v b="$(median rbgw-squeeze qps)" \
-        'BEGIN { if (a > 0) printf "rbgw pipe listener, squeeze=1 / squeeze=0: %.2fx the QPS\n", b / a }'
-fi
+ratio_line rbgw rbgw-squeeze "rbgw pipe listener, squeeze=1 / squeeze=0: %.2fx the QPS"
 
 mode_label() { # $1 mode: the path, as the plots name it
     case "$1" in
