@@ -232,6 +232,27 @@ components_exact(const struct rbgw_rpc_call *call)
 }
 
 /* The reasons docs/rest-ingress.md gives for REST calls that cannot come back. */
+/* Does v hold a number outside int32?  REST prints such a number as pdns's int_value()
+ * (-2147483648), so a call holding one is no fixed point (docs/rest-ingress.md §3, "numbers
+ * outside int32"): ingress keeps the digits a string carried, the next egress clamps them. */
+static bool
+has_wide_number(const struct rbgw_json *v)
+{
+    if (v == NULL) {
+        return false;
+    }
+    if (v->type == RBGW_JSON_NUMBER) {
+        int64_t i;
+        return !rbgw_json_int64(v, &i) || i < INT32_MIN || i > INT32_MAX;
+    }
+    for (const struct rbgw_json *c = v->child; c != NULL; c = c->next) {
+        if (has_wide_number(c)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool
 documented_loss(const char *err, int dialect)
 {
@@ -497,7 +518,7 @@ check_rest(const struct setting *s, struct rbgw_str call_text, struct rbgw_str r
                "%s: call %s came back as %s, which is sent as\n%s\nnot as\n%s", s->name,
                rbgw_fuzz_show_str(call_text), rbgw_fuzz_show_str(text1),
                rbgw_fuzz_show(req2.data, req2.len), rbgw_fuzz_show(want.data, want.len));
-    if (known && s->dialect == 5) {
+    if (known && s->dialect == 5 && !has_wide_number(back.params)) {
         struct decoded d2;
         decode(s, rbgw_buf_str(&req2), &d2);
         FUZZ_CHECK(d2.rc == 0 && rbgw_str_eq(rbgw_buf_str(&d2.call), text1),
