@@ -65,7 +65,20 @@ blank_token(const char *p, size_t n)
     return 1;
 }
 
-/* Insert or overwrite key in the sorted array; takes ownership of key and value. */
+/* The array arr of n elements of size bytes, with room for one more: arrays built by the parse
+ * grow to the next power of two (at least 4) when full, so a long string costs O(n) copying,
+ * not a realloc per option; nothing stores the capacity (it follows from n). */
+static void *
+grow(void *arr, size_t n, size_t size)
+{
+    if (n == 0 || (n >= 4 && (n & (n - 1)) == 0)) {
+        return rbgw_xrealloc(arr, (n ? n * 2 : 4) * size);
+    }
+    return arr;
+}
+
+/* Insert or overwrite key in the sorted array (one this parse built: see grow); takes
+ * ownership of key and value. */
 static void
 set_opt(struct rbgw_connstr *cs, char *key, char *value)
 {
@@ -77,7 +90,7 @@ set_opt(struct rbgw_connstr *cs, char *key, char *value)
             /* pdns's map assignment: the last occurrence wins; the earlier ones are kept aside
              * for options rbgw allows several times (rbgw_connstr_get_nth). */
             struct rbgw_connstr_opt *o = &cs->opts[mid];
-            o->prev = rbgw_xrealloc(o->prev, (o->nprev + 1) * sizeof(*o->prev));
+            o->prev = grow(o->prev, o->nprev, sizeof(*o->prev));
             o->prev[o->nprev++] = o->value;
             o->value = value;
             free(key);
@@ -89,7 +102,7 @@ set_opt(struct rbgw_connstr *cs, char *key, char *value)
             hi = mid;
         }
     }
-    cs->opts = rbgw_xrealloc(cs->opts, (cs->nopts + 1) * sizeof(*cs->opts));
+    cs->opts = grow(cs->opts, cs->nopts, sizeof(*cs->opts));
     memmove(&cs->opts[lo + 1], &cs->opts[lo], (cs->nopts - lo) * sizeof(*cs->opts));
     cs->opts[lo].key = key;
     cs->opts[lo].value = value;
