@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/buf.h"
 #include "rbgw/connstr.h"
 
 /* "{k}={v}|{k}={v}" in stored order; braces make leading/trailing spaces visible. */
@@ -145,6 +146,42 @@ Test(connstr, repeated_key_keeps_every_value_in_order)
     cr_expect_null(rbgw_connstr_get_nth(&cs, "nothing", 0));
     cr_expect_eq(cs.nopts, 2, "one slot per key");
     rbgw_connstr_free(&cs);
+}
+
+/* Many options and one key many times: the arrays grow past several powers of two (ASan run
+ * catches a write past one) and every value is kept, in order, keys sorted. */
+Test(connstr, many_options_and_many_repeats)
+{
+    struct rbgw_buf s = RBGW_BUF_INIT;
+    rbgw_buf_printf(&s, "http:url=u");
+    for (int i = 39; i >= 0; i--) {
+        rbgw_buf_printf(&s, ",k%02d=%d", i, i);
+    }
+    for (int i = 0; i < 33; i++) {
+        rbgw_buf_printf(&s, ",header=H: %d", i);
+    }
+    rbgw_buf_putc(&s, '\0');
+    struct rbgw_connstr cs;
+    char err[128];
+    cr_assert_eq(rbgw_connstr_parse(s.data, &cs, err, sizeof(err)), 0, "%s", err);
+    cr_expect_eq(cs.nopts, 42, "40 k options, url and header");
+    for (size_t i = 1; i < cs.nopts; i++) {
+        cr_expect_lt(strcmp(cs.opts[i - 1].key, cs.opts[i].key), 0, "keys sorted");
+    }
+    for (int i = 0; i < 40; i++) {
+        char key[8], want[8];
+        snprintf(key, sizeof(key), "k%02d", i);
+        snprintf(want, sizeof(want), "%d", i);
+        cr_expect_str_eq(rbgw_connstr_get(&cs, key), want);
+    }
+    cr_expect_eq(rbgw_connstr_count(&cs, "header"), 33);
+    for (int i = 0; i < 33; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "H: %d", i);
+        cr_expect_str_eq(rbgw_connstr_get_nth(&cs, "header", (size_t)i), want);
+    }
+    rbgw_connstr_free(&cs);
+    rbgw_buf_free(&s);
 }
 
 static const struct {
