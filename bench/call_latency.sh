@@ -39,6 +39,8 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$SRC/bench/lib.sh"
 BUILD=${BUILD_DIR:-$SRC/build}
 RBGW=${RBGW:-$BUILD/rbgw}
 ROUNDS=${ROUNDS:-5}
@@ -121,39 +123,22 @@ run_one() {
             tail -5 "$TMP/loadgen.err" >&2
             exit 1
         }
-    elif [ "$path" = rbgw-unix ]; then
-        rm -f "$TMP/rbgw.sock"
-        taskset -c "$rbgw_cpu" "$RBGW" --listen="unix:path=$TMP/rbgw.sock" --upstream="$UPSTREAM" \
-            --log-level=warning 2>>"$TMP/loadgen.err" &
-        RBGW_PID=$!
-        for _ in $(seq 50); do
-            [ -S "$TMP/rbgw.sock" ] && break
-            sleep 0.1
-        done
-        line=$(taskset -c "$lg_cpu" "$LOADGEN" --mode=unix --path="$TMP/rbgw.sock" \
-            -c "$CONNS" -d "$DURATION" --label="$layout/rbgw-unix" 2>>"$TMP/loadgen.err") || {
-            echo "loadgen (rbgw unix listener) failed:" >&2
-            tail -5 "$TMP/loadgen.err" >&2
-            exit 1
-        }
-        kill "$RBGW_PID" 2>/dev/null || true
-        wait "$RBGW_PID" 2>/dev/null || true
-        RBGW_PID=
-    elif [ "${path#rbgw-uu}" != "$path" ]; then
-        local extra=()
+    elif [ "$path" = rbgw-unix ] || [ "${path#rbgw-uu}" != "$path" ]; then
+        # rbgw's unix listener as a daemon: to the HTTP responder (rbgw-unix) or to its unix
+        # socket (rbgw-uu*, with the cache options of the variant)
+        local up=$UPSTREAM extra=()
+        case "$path" in
+        rbgw-uu*) up="unix:path=$TMP/responder.sock" ;;
+        esac
         case "$path" in
         rbgw-uu-keyed) extra=(--coalesce=yes) ;;
         rbgw-uu-hit) extra=(--cache-ttl=600000) ;;
         esac
         rm -f "$TMP/rbgw.sock"
-        taskset -c "$rbgw_cpu" "$RBGW" --listen="unix:path=$TMP/rbgw.sock" \
-            --upstream="unix:path=$TMP/responder.sock" "${extra[@]}" \
-            --log-level=warning 2>>"$TMP/loadgen.err" &
+        taskset -c "$rbgw_cpu" "$RBGW" --listen="unix:path=$TMP/rbgw.sock" --upstream="$up" \
+            "${extra[@]}" --log-level=warning 2>>"$TMP/loadgen.err" &
         RBGW_PID=$!
-        for _ in $(seq 50); do
-            [ -S "$TMP/rbgw.sock" ] && break
-            sleep 0.1
-        done
+        wait_sock "$TMP/rbgw.sock"
         line=$(taskset -c "$lg_cpu" "$LOADGEN" --mode=unix --path="$TMP/rbgw.sock" \
             -c "$CONNS" -d "$DURATION" --label="$layout/$path" 2>>"$TMP/loadgen.err") || {
             echo "loadgen ($path) failed:" >&2
