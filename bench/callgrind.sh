@@ -16,7 +16,8 @@
 #
 # Environment: BUILD_DIR (default <repo>/build), RBGW, PATHS ("unix-unix unix-http"), CALLS_LO
 # (2000), CALLS_HI (22000), WARMUP (2000), HTTP_PORT (18230), GW_PORT (18231: rbgw's HTTP
-# listener), NO_BUILD=1 to skip the build.
+# listener), NO_BUILD=1 to skip the build, KEEP_DIR=DIR to keep each run's callgrind file there
+# (DIR/PATH.CALLS.out, for callgrind_annotate).
 # Prints one line per path: "path=... calls=N ir_per_call=N".  Every process started here is
 # stopped by the EXIT trap.
 set -euo pipefail
@@ -59,7 +60,7 @@ wait_sock "$TMP/resp.sock"
 wait_tcp "$HTTP_PORT"
 
 # Total instructions of one rbgw run: $1 upstream connection string, $2 timed calls, $3 the
-# listener: unix (default) or http.
+# listener: unix (default) or http, $4 the path's name (for KEEP_DIR).
 run_ir() {
     local out="$TMP/cg.out" listen="unix:path=$TMP/gw.sock" probe="UNIX-CONNECT:$TMP/gw.sock"
     local gen=(--mode=unix --path="$TMP/gw.sock")
@@ -92,6 +93,10 @@ run_ir() {
     kill -TERM "$GW_PID"
     wait "$GW_PID" || true
     GW_PID=
+    if [ -n "${KEEP_DIR:-}" ]; then
+        mkdir -p "$KEEP_DIR"
+        cp "$out" "$KEEP_DIR/$4.$2.out"
+    fi
     awk '/^totals:/ {print $2}' "$out"
 }
 
@@ -109,7 +114,7 @@ for path in $PATHS; do
         exit 1
         ;;
     esac
-    lo=$(run_ir "$up" "$CALLS_LO" "$listener")
-    hi=$(run_ir "$up" "$CALLS_HI" "$listener")
+    lo=$(run_ir "$up" "$CALLS_LO" "$listener" "$path")
+    hi=$(run_ir "$up" "$CALLS_HI" "$listener" "$path")
     echo "path=$path calls=$((CALLS_HI - CALLS_LO)) ir_per_call=$(((hi - lo) / (CALLS_HI - CALLS_LO)))"
 done
