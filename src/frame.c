@@ -19,6 +19,9 @@ enum {
     S_BARE,      /* the document is a bare token or garbage: ends at a newline */
 };
 
+/* rbgw_frame_scanner_fresh (frame.h) knows the first state as 0. */
+_Static_assert(S_WS == 0, "S_WS is the initial state, 0");
+
 void
 rbgw_frame_scanner_init(struct rbgw_frame_scanner *s)
 {

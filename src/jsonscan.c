@@ -370,10 +370,12 @@ rbgw_json_scan(const char *text, size_t len, const struct rbgw_jscan_watch *watc
     return rbgw_json_scan_limited(text, len, NULL, watch, nwatch, 0, found, top);
 }
 
-int
-rbgw_json_scan_limited(const char *text, size_t len, const struct rbgw_json_limits *lim,
-                       const struct rbgw_jscan_watch *watch, size_t nwatch, unsigned unique,
-                       struct rbgw_str *found, char *top)
+/* rbgw_json_scan_limited, and with prefix rbgw_json_scan_prefix: the document's value runs
+ * from *vstart to *vend (offsets in text), and in a prefix scan anything may follow it. */
+static int
+scan_doc(const char *text, size_t len, const struct rbgw_json_limits *lim,
+         const struct rbgw_jscan_watch *watch, size_t nwatch, unsigned unique,
+         struct rbgw_str *found, char *top, bool prefix, size_t *vstart, size_t *vend)
 {
     RBGW_ASSERT(nwatch <= RBGW_JSCAN_MAX_WATCH);
     struct scan s = {
@@ -396,22 +398,50 @@ rbgw_json_scan_limited(const char *text, size_t len, const struct rbgw_json_limi
         found[i] = RBGW_STR_NULL;
     }
     skip_ws(&s);
+    const unsigned char *v = s.p;
     if (top) {
         *top = s.p < s.end ? (char)*s.p : '\0';
+    }
+    if (prefix && (s.p == s.end || *s.p != '{')) {
+        return RBGW_JSCAN_INVALID;
     }
     int rc = value(&s, nwatch ? (1u << nwatch) - 1 : 0, 0);
     if (rc != RBGW_JSCAN_OK) {
         return rc;
     }
-    skip_ws(&s);
-    if (s.p != s.end) {
-        return RBGW_JSCAN_INVALID;
+    const unsigned char *vend_p = s.p;
+    if (!prefix) {
+        skip_ws(&s);
+        if (s.p != s.end) {
+            return RBGW_JSCAN_INVALID;
+        }
     }
-    if (lim != NULL && len / 2 >= lim->max_elements &&
-        count_values((const unsigned char *)text, s.end) > lim->max_elements) {
+    size_t doclen = (size_t)(vend_p - (const unsigned char *)text);
+    if (lim != NULL && doclen / 2 >= lim->max_elements &&
+        count_values((const unsigned char *)text, vend_p) > lim->max_elements) {
         return RBGW_JSCAN_TOO_MANY;
     }
+    if (vstart) {
+        *vstart = (size_t)(v - (const unsigned char *)text);
+        *vend = doclen;
+    }
     return RBGW_JSCAN_OK;
+}
+
+int
+rbgw_json_scan_limited(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                       const struct rbgw_jscan_watch *watch, size_t nwatch, unsigned unique,
+                       struct rbgw_str *found, char *top)
+{
+    return scan_doc(text, len, lim, watch, nwatch, unique, found, top, false, NULL, NULL);
+}
+
+int
+rbgw_json_scan_prefix(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                      const struct rbgw_jscan_watch *watch, size_t nwatch, unsigned unique,
+                      struct rbgw_str *found, size_t *start, size_t *end)
+{
+    return scan_doc(text, len, lim, watch, nwatch, unique, found, NULL, true, start, end);
 }
 
 int

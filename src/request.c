@@ -82,6 +82,23 @@ rbgw_request_new(struct rbgw_session *s, const char *raw, size_t len, void *orig
     return req;
 }
 
+/* s, a text within [from, from + len), at the same offset in to. */
+static struct rbgw_str
+rebase(struct rbgw_str s, const char *from, const char *to)
+{
+    return s.p == NULL ? s : rbgw_str_make(to + (s.p - from), s.len);
+}
+
+void
+rbgw_request_set_peek(struct rbgw_request *req, const struct rbgw_rpc_peek *pk, const char *raw)
+{
+    req->call.method = rebase(pk->method, raw, req->raw.p);
+    req->call.mid = pk->mid;
+    req->trxid = rebase(pk->trxid, raw, req->raw.p);
+    req->params = rebase(pk->params, raw, req->raw.p);
+    req->peeked = true;
+}
+
 void
 rbgw_request_ref(struct rbgw_request *req)
 {
@@ -249,13 +266,11 @@ rbgw_request_dispatch(struct rbgw_request *req)
     char err[256];
     struct rbgw_rpc_peek pk;
     int rc;
-    if (rbgw_rpc_peek_limited(req->raw.p, req->raw.len, &cfg->json_limits, &pk) == 0) {
+    if (req->peeked) {
+        /* Peeked by the listener as it framed the call (rbgw_request_set_peek). */
+    } else if (rbgw_rpc_peek_limited(req->raw.p, req->raw.len, &cfg->json_limits, &pk) == 0) {
         /* The common case: method and trxid found without a tree; the bytes go on as sent. */
-        req->call.method = pk.method;
-        req->call.mid = pk.mid;
-        req->trxid = pk.trxid;
-        req->params = pk.params;
-        req->peeked = true;
+        rbgw_request_set_peek(req, &pk, req->raw.p);
     } else if ((rc = rbgw_request_parse(req, err, sizeof(err))) != 0) {
         if (rc == RBGW_ETOOBIG) {
             gw->limit_hits[rbgw_limit_of_json(req->call.over)]++;

@@ -278,6 +278,9 @@ nonempty_array(struct rbgw_str v)
     return RBGW_STR_NULL;
 }
 
+/* What vetting a reply notes: its result, and its log lines. */
+static const struct rbgw_jscan_watch reply_watch[] = {{"result", NULL}, {"log", NULL}};
+
 /*
  * Vet body as pdns will read it.  *said_false: its result is false (valid only on 0).  *log
  * (when not NULL) gets the text of its top-level "log" member when that is a non-empty array:
@@ -292,10 +295,9 @@ vet_reply(struct rbgw_arena *a, struct rbgw_str body, const struct rbgw_json_lim
     /* The usual case, a good reply, is settled by the scanner; yajl runs only to explain a
      * refusal (or to read a key written with escapes).  The scan hands out the result's text,
      * which is all "did the responder say false" needs. */
-    static const struct rbgw_jscan_watch watch[] = {{"result", NULL}, {"log", NULL}};
     struct rbgw_str found[2];
     char top;
-    int scanned = rbgw_json_scan_limited(body.p, body.len, lim, watch, 2, 0, found, &top);
+    int scanned = rbgw_json_scan_limited(body.p, body.len, lim, reply_watch, 2, 0, found, &top);
     if (scanned == RBGW_JSCAN_OK && top == '{' && found[0].p != NULL &&
         !rbgw_str_eq_cstr(found[0], "null")) {
         *said_false = found[0].len == 5 && memcmp(found[0].p, "false", 5) == 0;
@@ -451,6 +453,31 @@ rbgw_rpc_check_reply_limited(struct rbgw_arena *a, struct rbgw_str body,
 }
 
 int
+rbgw_rpc_vet_frame(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                   struct rbgw_rpc_vet *v, size_t *start, size_t *end)
+{
+    /* vet_reply's fast path, on a prefix of the stream. */
+    struct rbgw_str found[2];
+    if (rbgw_json_scan_prefix(text, len, lim, reply_watch, 2, 0, found, start, end) !=
+            RBGW_JSCAN_OK ||
+        found[0].p == NULL || rbgw_str_eq_cstr(found[0], "null")) {
+        return -1;
+    }
+    v->said_false = found[0].len == 5 && memcmp(found[0].p, "false", 5) == 0;
+    v->log = found[1].p != NULL ? nonempty_array(found[1]) : RBGW_STR_NULL;
+    return 0;
+}
+
+void
+rbgw_rpc_reply_vetted(struct rbgw_str body, const struct rbgw_rpc_vet *v, struct rbgw_buf *out,
+                      bool *said_false, struct rbgw_str *log_text)
+{
+    *log_text = v->log;
+    append_one_line(out, body, log_text);
+    *said_false = v->said_false;
+}
+
+int
 rbgw_rpc_from_http(struct rbgw_arena *a, int status, struct rbgw_str body, struct rbgw_buf *out,
                    bool *said_false, struct rbgw_str *log_text, const struct rbgw_json **log,
                    char *err, size_t errlen)
@@ -571,26 +598,19 @@ rbgw_rpc_peek(const char *text, size_t len, struct rbgw_rpc_peek *out)
     return rbgw_rpc_peek_limited(text, len, NULL, out);
 }
 
-int
-rbgw_rpc_peek_limited(const char *text, size_t len, const struct rbgw_json_limits *lim,
-                      struct rbgw_rpc_peek *out)
+/* The watches of a peek: the envelope's members are unique (a second one ends the scan, and
+ * the decoder explains). */
+static const struct rbgw_jscan_watch peek_watch[] = {
+    {"method", NULL},
+    {"parameters", NULL},
+    {"parameters", "trxid"},
+};
+#define PEEK_UNIQUE 0x3u
+
+/* The rest of a peek once the scan found f[] (peek_watch's members) in a valid object. */
+static int
+peek_found(const struct rbgw_str *f, struct rbgw_rpc_peek *out)
 {
-    /* The envelope's members are unique: a second one ends the scan (the decoder explains). */
-    static const struct rbgw_jscan_watch watch[] = {
-        {"method", NULL},
-        {"parameters", NULL},
-        {"parameters", "trxid"},
-    };
-    struct rbgw_str f[3];
-    char top;
-    out->method = RBGW_STR_NULL;
-    out->mid = RBGW_M_UNKNOWN;
-    out->trxid = RBGW_STR_NULL;
-    out->params = RBGW_STR_NULL;
-    if (rbgw_json_scan_limited(text, len, lim, watch, 3, 0x3u, f, &top) != RBGW_JSCAN_OK ||
-        top != '{') {
-        return -1;
-    }
     struct rbgw_str m = f[0], params = f[1];
     if (m.len < 3 || m.p[0] != '"' || memchr(m.p, '\\', m.len) != NULL) {
         return -1; /* no method, not a string, empty, or escaped: the decoder explains */
@@ -605,4 +625,41 @@ rbgw_rpc_peek_limited(const char *text, size_t len, const struct rbgw_json_limit
         out->trxid = f[2];
     }
     return 0;
+}
+
+static void
+peek_clear(struct rbgw_rpc_peek *out)
+{
+    out->method = RBGW_STR_NULL;
+    out->mid = RBGW_M_UNKNOWN;
+    out->trxid = RBGW_STR_NULL;
+    out->params = RBGW_STR_NULL;
+}
+
+int
+rbgw_rpc_peek_limited(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                      struct rbgw_rpc_peek *out)
+{
+    struct rbgw_str f[3];
+    char top;
+    peek_clear(out);
+    if (rbgw_json_scan_limited(text, len, lim, peek_watch, 3, PEEK_UNIQUE, f, &top) !=
+            RBGW_JSCAN_OK ||
+        top != '{') {
+        return -1;
+    }
+    return peek_found(f, out);
+}
+
+int
+rbgw_rpc_peek_frame(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                    struct rbgw_rpc_peek *out, size_t *start, size_t *end)
+{
+    struct rbgw_str f[3];
+    peek_clear(out);
+    if (rbgw_json_scan_prefix(text, len, lim, peek_watch, 3, PEEK_UNIQUE, f, start, end) !=
+        RBGW_JSCAN_OK) {
+        return -1;
+    }
+    return peek_found(f, out);
 }

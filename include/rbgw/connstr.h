@@ -1,5 +1,6 @@
 /*
- * connstr.h: pdns-style connection strings, parsed exactly as pdns parses them (docs/protocol.md §2).
+ * connstr.h: pdns-style connection strings, parsed exactly as pdns parses them (docs/protocol.md
+ * §2).
  *
  *   <type>:<options>      options split on ',', empty/space-only tokens dropped, each token split
  *                         at its first '=', a token without '=' gets "yes", nothing trimmed,

@@ -15,6 +15,7 @@
 #ifndef RBGW_FRAME_H
 #define RBGW_FRAME_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rbgw/common.h"
@@ -27,6 +28,14 @@ struct rbgw_frame_scanner {
 };
 
 void rbgw_frame_scanner_init(struct rbgw_frame_scanner *s);
+
+/** Has s seen nothing since rbgw_frame_scanner_init?  (Then a reader may try to frame a
+ * whole document another way first, e.g. rbgw_json_scan_prefix, and fall back to s.) */
+static inline bool
+rbgw_frame_scanner_fresh(const struct rbgw_frame_scanner *s)
+{
+    return s->pos == 0 && s->depth == 0 && s->state == 0;
+}
 
 /**
  * Continue scanning buf[0..len) (the same buffer, grown since the last call; its first bytes

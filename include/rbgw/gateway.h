@@ -352,6 +352,14 @@ void rbgw_request_ref(struct rbgw_request *req);
 void rbgw_request_unref(struct rbgw_request *req);
 
 /**
+ * Hand req the peek of its call, made by the listener on raw (the text given to
+ * rbgw_request_new) as it framed the call (rbgw_rpc_peek_frame): dispatch then does not scan
+ * the call again.  pk's texts are moved to req's copy of raw.
+ */
+void rbgw_request_set_peek(struct rbgw_request *req, const struct rbgw_rpc_peek *pk,
+                           const char *raw);
+
+/**
  * Decode and route the request: malformed -> fail; initialize -> answered locally with true
  * (the JSON listeners' rule); otherwise submitted to the routed upstream.  Always leads to
  * exactly one answer.

@@ -62,6 +62,17 @@ int rbgw_json_scan_limited(const char *text, size_t len, const struct rbgw_json_
                            struct rbgw_str *found, char *top) RBGW_MUSTCHECK;
 
 /**
+ * rbgw_json_scan_limited on the object at the start of text (after whitespace), with anything
+ * after it: the one pass that both finds where a document ends in a stream and vets it, when
+ * the whole document is already there.  On RBGW_JSCAN_OK the object is text[*start, *end).
+ * RBGW_JSCAN_INVALID also when the text does not start with '{' or ends inside the object: a
+ * stream reader then frames with rbgw_frame_scan (frame.h) and scans the document it finds.
+ */
+int rbgw_json_scan_prefix(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                          const struct rbgw_jscan_watch *watch, size_t nwatch, unsigned unique,
+                          struct rbgw_str *found, size_t *start, size_t *end) RBGW_MUSTCHECK;
+
+/**
  * Split a container: text is one array or object (surrounding whitespace allowed).  The text
  * of its k-th element (array) or k-th member's value (object), in source order, goes to
  * items[k] for k < max; *n is the number of children, which may exceed max.  Validates the

@@ -63,6 +63,16 @@ int rbgw_rpc_peek_limited(const char *text, size_t len, const struct rbgw_json_l
                           struct rbgw_rpc_peek *out);
 
 /**
+ * Frame and peek in one pass: when text (a stream's unread input) starts with a whole call
+ * that rbgw_rpc_peek_limited accepts, possibly followed by more input, fill out as it would,
+ * set [*start, *end) to the call's object and return 0.  Otherwise -1 (an incomplete,
+ * invalid or unpeekable call): the caller frames with rbgw_frame_scan and peeks or decodes the
+ * frame it finds, which gives the same result in two passes.  out's texts point into text.
+ */
+int rbgw_rpc_peek_frame(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                        struct rbgw_rpc_peek *out, size_t *start, size_t *end);
+
+/**
  * Check a JSON reply body and append it to out as one line (raw newlines, which valid JSON can
  * only carry as whitespace, become spaces; surrounding whitespace trimmed; no trailing newline).
  * Returns 0, or RBGW_EPARSE with a reason ("reply is not JSON: ...", "reply has no 'result'")
@@ -83,6 +93,29 @@ int rbgw_rpc_check_reply_limited(struct rbgw_arena *a, struct rbgw_str body,
                                  const struct rbgw_json_limits *lim, enum rbgw_json_over *over,
                                  struct rbgw_buf *out, bool *said_false, struct rbgw_str *log_text,
                                  char *err, size_t errlen) RBGW_MUSTCHECK;
+
+/** A reply vetted as it was framed (rbgw_rpc_vet_frame). */
+struct rbgw_rpc_vet {
+    bool said_false;     /* its result is false */
+    struct rbgw_str log; /* its "log" member when a non-empty array, else empty */
+};
+
+/**
+ * Frame and vet in one pass: when text (a stream's unread input) starts with a whole reply
+ * object that rbgw_rpc_check_reply_limited accepts without a parser (valid, within lim, with
+ * a "result" that is not null), possibly followed by more input, set [*start, *end) to it,
+ * fill v and return 0.  Otherwise -1: the caller frames with rbgw_frame_scan and checks the
+ * document it finds, which then explains a refusal.  v->log points into text.
+ */
+int rbgw_rpc_vet_frame(const char *text, size_t len, const struct rbgw_json_limits *lim,
+                       struct rbgw_rpc_vet *v, size_t *start, size_t *end);
+
+/**
+ * rbgw_rpc_check_reply_limited's success path for body, the reply rbgw_rpc_vet_frame framed
+ * and vetted as v: appends it to out as one line, *log_text moved into out.
+ */
+void rbgw_rpc_reply_vetted(struct rbgw_str body, const struct rbgw_rpc_vet *v, struct rbgw_buf *out,
+                           bool *said_false, struct rbgw_str *log_text);
 
 /**
  * Interpret an HTTP response to a call the way pdns's HTTP connector would, but leniently:

@@ -1,10 +1,11 @@
 /*
  * xlate.h: JSON-RPC -> HTTP request translation (pure: no I/O, no globals, no logging).
  *
- * Produces the exact bytes pdns's own HTTP connector writes for a call (docs/protocol.md §4.4-§5.4),
- * in the three modes: REST (default), post (post=yes) and post_json (post=yes,post_json=yes).
- * The REST mapping is the `.rest` column of the method table (method.h: verb, path components,
- * body or query encoding); methods not in the table follow pdns's generic GET rule.
+ * Produces the exact bytes pdns's own HTTP connector writes for a call (docs/protocol.md
+ * §4.4-§5.4), in the three modes: REST (default), post (post=yes) and post_json
+ * (post=yes,post_json=yes). The REST mapping is the `.rest` column of the method table (method.h:
+ * verb, path components, body or query encoding); methods not in the table follow pdns's generic
+ * GET rule.
  *
  * Dialect 5 (default) writes pdns 5.x's correct bodies; dialect 4 reproduces pdns 4.x's bytes
  * exactly, bugs included (bare 1/0 booleans, glued replaceRRSet groups, serial=N.000000).

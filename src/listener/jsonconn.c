@@ -371,6 +371,20 @@ process(struct rbgw_jsonconn *jc)
     while (!jc->cur && !jc->done && !jc->gone) {
         size_t len, start, end;
         const char *p = unserved(jc, &len);
+        struct rbgw_rpc_peek pk;
+        if (!jc->discarding && rbgw_frame_scanner_fresh(&jc->sc) &&
+            rbgw_rpc_peek_frame(p, len, &jc->l->gw->cfg->json_limits, &pk, &start, &end) == 0 &&
+            end - start <= jc->max_request) {
+            /* The usual case: a whole call at the front of the input, framed and peeked in
+             * one pass.  Anything else takes the frame scanner below. */
+            struct rbgw_request *req =
+                rbgw_request_new(jc->session, p + start, end - start, jc, on_reply);
+            rbgw_request_set_peek(req, &pk, p + start);
+            next_frame(jc, end);
+            jc->cur = req;
+            rbgw_request_dispatch(req);
+            continue;
+        }
         int complete = rbgw_frame_scan(&jc->sc, p, len, &start, &end);
         if (jc->discarding) {
             if (!complete) {

@@ -157,7 +157,8 @@ unsolicited(struct js_conn *c)
 }
 
 static void
-handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
+handle_document(struct js_conn *c, const char *doc, size_t len, bool stray,
+                const struct rbgw_rpc_vet *vet)
 {
     struct js_upstream *up = upstream_of(c);
     char err[256];
@@ -206,9 +207,14 @@ handle_document(struct js_conn *c, const char *doc, size_t len, bool stray)
     bool said_false;
     struct rbgw_gateway *gw = up->cp.u->gw;
     enum rbgw_json_over over;
-    int rc =
-        rbgw_rpc_check_reply_limited(&req->arena, rbgw_str_make(doc, len), &gw->cfg->json_limits,
-                                     &over, &c->out_line, &said_false, &log_text, err, sizeof(err));
+    int rc = 0;
+    if (vet != NULL) {
+        rbgw_rpc_reply_vetted(rbgw_str_make(doc, len), vet, &c->out_line, &said_false, &log_text);
+    } else {
+        rc = rbgw_rpc_check_reply_limited(&req->arena, rbgw_str_make(doc, len),
+                                          &gw->cfg->json_limits, &over, &c->out_line, &said_false,
+                                          &log_text, err, sizeof(err));
+    }
     if (rc == RBGW_ETOOBIG) {
         /* A whole document past max-json-*: the stream is in step for the next call. */
         gw->limit_hits[rbgw_limit_of_json(over)]++;
@@ -269,7 +275,14 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     c->rbuf.len += (size_t)nread;
     c->rbuf.data[c->rbuf.len] = '\0';
     size_t start, end;
-    int complete = rbgw_frame_scan(&c->sc, c->rbuf.data, c->rbuf.len, &start, &end);
+    /* The usual case, a whole good reply to the call in flight at the front of rbuf, is framed
+     * and vetted in one pass; anything else takes the frame scanner and the full check. */
+    struct rbgw_rpc_vet vet;
+    bool vetted = c->base.state == RBGW_UPCONN_BUSY && !c->initializing &&
+                  rbgw_frame_scanner_fresh(&c->sc) &&
+                  rbgw_rpc_vet_frame(c->rbuf.data, c->rbuf.len, &up->cp.u->gw->cfg->json_limits,
+                                     &vet, &start, &end) == 0;
+    int complete = vetted || rbgw_frame_scan(&c->sc, c->rbuf.data, c->rbuf.len, &start, &end);
     if (!complete && c->sc.start == c->rbuf.len) {
         /* Only whitespace, e.g. the newline of the previous reply arriving late: the unix
          * connector treats it as leading whitespace of the next reply (docs/protocol.md §4.2). */
@@ -300,7 +313,7 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
     }
     /* The document stays in rbuf until handled; reset afterwards (the conn may be reused). */
-    handle_document(c, c->rbuf.data + start, end - start, stray);
+    handle_document(c, c->rbuf.data + start, end - start, stray, vetted ? &vet : NULL);
     if (!c->closing) {
         rbgw_buf_reset(&c->rbuf);
         rbgw_frame_scanner_init(&c->sc);

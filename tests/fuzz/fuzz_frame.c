@@ -14,13 +14,18 @@
  *  3. a document that rbgw_json_scan accepts and that starts with '{', '[' or '"' is exactly
  *     one frame, alone and when the same document follows it without any separator;
  *  4. a frame is never empty (its first byte read, that is) and never reaches past the bytes
- *     read.
+ *     read;
+ *  5. framing in one pass agrees with the two passes it stands for: rbgw_rpc_peek_frame
+ *     accepts exactly when the scanner's first frame is a call rbgw_rpc_peek accepts, with the
+ *     same frame and peek; what rbgw_rpc_vet_frame accepts is the scanner's first frame, which
+ *     rbgw_rpc_check_reply passes on with the same bytes, result and log.
  */
 #include <string.h>
 
 #include "fuzz.h"
 #include "rbgw/frame.h"
 #include "rbgw/jsonscan.h"
+#include "rbgw/rpc.h"
 
 #define MAX_FRAMES 8192
 
@@ -115,6 +120,56 @@ same_ends(const struct frames *x, const struct frames *y, const char *how, const
     }
 }
 
+static bool
+same_str(struct rbgw_str a, struct rbgw_str b)
+{
+    return a.p == b.p && a.len == b.len;
+}
+
+/* Check 5 on the stream p[0..size). */
+static void
+one_pass(const char *p, size_t size)
+{
+    struct rbgw_frame_scanner sc;
+    size_t s1, e1, s2, e2;
+    rbgw_frame_scanner_init(&sc);
+    bool framed = rbgw_frame_scan(&sc, p, size, &s2, &e2) == 1;
+
+    struct rbgw_rpc_peek one, two;
+    int rc1 = rbgw_rpc_peek_frame(p, size, NULL, &one, &s1, &e1);
+    int rc2 = framed && p[s2] == '{' ? rbgw_rpc_peek(p + s2, e2 - s2, &two) : -1;
+    FUZZ_CHECK(rc1 == rc2, "peek: one pass %d, two passes %d: %s", rc1, rc2,
+               rbgw_fuzz_show(p, size));
+    FUZZ_CHECK(rc1 != 0 || (s1 == s2 && e1 == e2 && same_str(one.method, two.method) &&
+                            one.mid == two.mid && same_str(one.trxid, two.trxid) &&
+                            same_str(one.params, two.params)),
+               "peek: one pass differs from two: %s", rbgw_fuzz_show(p, size));
+
+    struct rbgw_rpc_vet v;
+    if (rbgw_rpc_vet_frame(p, size, NULL, &v, &s1, &e1) != 0) {
+        return;
+    }
+    FUZZ_CHECK(framed && s1 == s2 && e1 == e2, "vet: frame [%zu,%zu) is not the scanner's: %s", s1,
+               e1, rbgw_fuzz_show(p, size));
+    struct rbgw_arena a = RBGW_ARENA_INIT;
+    struct rbgw_buf out1 = RBGW_BUF_INIT, out2 = RBGW_BUF_INIT;
+    bool f1, f2;
+    struct rbgw_str log1, log2;
+    char err[256];
+    rbgw_rpc_reply_vetted(rbgw_str_make(p + s1, e1 - s1), &v, &out1, &f1, &log1);
+    int rc = rbgw_rpc_check_reply(&a, rbgw_str_make(p + s2, e2 - s2), &out2, &f2, &log2, err,
+                                  sizeof(err));
+    FUZZ_CHECK(rc == 0, "vet: accepted what the check refuses (%s): %s", err,
+               rbgw_fuzz_show(p, size));
+    FUZZ_CHECK(out1.len == out2.len && memcmp(out1.data, out2.data, out1.len) == 0 && f1 == f2 &&
+                   log1.len == log2.len && (log1.p == NULL) == (log2.p == NULL) &&
+                   (log1.p == NULL || log1.p - out1.data == log2.p - out2.data),
+               "vet: one pass differs from the check: %s", rbgw_fuzz_show(p, size));
+    rbgw_buf_free(&out1);
+    rbgw_buf_free(&out2);
+    rbgw_arena_free(&a);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -127,6 +182,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     same_ends(&whole, &bytewise, "one byte per read", p, size);
     frame_stream(p, size, 7, true, &discarding);
     same_ends(&whole, &discarding, "discarding 7-byte reads", p, size);
+    one_pass(p, size);
 
     char top;
     if (rbgw_json_scan(p, size, NULL, 0, NULL, &top) != RBGW_JSCAN_OK ||

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rbgw/frame.h"
 #include "rbgw/rpc.h"
 #include "show.h"
 
@@ -722,4 +723,152 @@ Test(rpc, json_limits_both_ways)
     cr_expect_str_eq(err, "HTTP status 200, reply refused: more than 8 values (max-json-elements)");
     cr_expect_eq(over, RBGW_JSON_OVER_ELEMENTS);
     rbgw_buf_free(&out);
+}
+
+/* ---- framing and vetting in one pass (rbgw_rpc_peek_frame, rbgw_rpc_vet_frame) ----
+ *
+ * A stream reader tries the one-pass functions on its unread input and falls back to the frame
+ * scanner plus the whole-document peek or check.  The one pass must never say anything the two
+ * passes would not: same frame, same peek, same reply bytes, said_false and log.  Each corpus
+ * text is tried whole, followed by the starts of other frames or garbage, and cut short at
+ * every byte. */
+
+static const char *const stream_suffixes[] = {
+    "", "\n", "\r\n  ", "\n{\"method\":\"m\"}\n", "{\"result\":true}", "x", "}", "{", "\"", "\0",
+};
+
+/* The two-pass result on text[0..len): 1 and the frame when the scanner finds one. */
+static int
+two_pass_frame(const char *text, size_t len, size_t *start, size_t *end)
+{
+    struct rbgw_frame_scanner sc;
+    rbgw_frame_scanner_init(&sc);
+    return rbgw_frame_scan(&sc, text, len, start, end);
+}
+
+static int one_pass_calls, one_pass_replies;
+
+static void
+check_peek_frame(const char *text, size_t len, const struct rbgw_json_limits *lim)
+{
+    struct rbgw_rpc_peek one, two;
+    size_t s1, e1, s2, e2;
+    int rc1 = rbgw_rpc_peek_frame(text, len, lim, &one, &s1, &e1);
+    bool framed = two_pass_frame(text, len, &s2, &e2) == 1;
+    int rc2 = framed && text[s2] == '{' ? rbgw_rpc_peek_limited(text + s2, e2 - s2, lim, &two) : -1;
+    cr_expect_eq(rc1, rc2, "one pass %d, two passes %d on %s", rc1, rc2, rbgw_test_show(text, len));
+    if (rc1 != 0 || rc2 != 0) {
+        return;
+    }
+    one_pass_calls++;
+    cr_expect(s1 == s2 && e1 == e2, "frame [%zu,%zu), two passes [%zu,%zu) on %s", s1, e1, s2, e2,
+              rbgw_test_show(text, len));
+    cr_expect(one.method.p == two.method.p && one.method.len == two.method.len &&
+                  one.mid == two.mid && one.trxid.p == two.trxid.p &&
+                  one.trxid.len == two.trxid.len && one.params.p == two.params.p &&
+                  one.params.len == two.params.len,
+              "peeks differ on %s", rbgw_test_show(text, len));
+}
+
+static void
+check_vet_frame(const char *text, size_t len, const struct rbgw_json_limits *lim)
+{
+    struct rbgw_rpc_vet v;
+    size_t s1, e1, s2, e2;
+    if (rbgw_rpc_vet_frame(text, len, lim, &v, &s1, &e1) != 0) {
+        return; /* the fallback is the two passes themselves */
+    }
+    one_pass_replies++;
+    cr_assert_eq(two_pass_frame(text, len, &s2, &e2), 1, "vetted what frames nothing: %s",
+                 rbgw_test_show(text, len));
+    cr_expect(s1 == s2 && e1 == e2, "frame [%zu,%zu), two passes [%zu,%zu) on %s", s1, e1, s2, e2,
+              rbgw_test_show(text, len));
+    struct rbgw_buf out1 = RBGW_BUF_INIT, out2 = RBGW_BUF_INIT;
+    bool f1, f2;
+    struct rbgw_str log1, log2;
+    char err[256] = "";
+    rbgw_rpc_reply_vetted(rbgw_str_make(text + s1, e1 - s1), &v, &out1, &f1, &log1);
+    int rc = rbgw_rpc_check_reply_limited(&arena, rbgw_str_make(text + s2, e2 - s2), lim, NULL,
+                                          &out2, &f2, &log2, err, sizeof(err));
+    cr_expect_eq(rc, 0, "vetted what the check refuses (%s): %s", err, rbgw_test_show(text, len));
+    cr_expect(rc != 0 ||
+                  (out1.len == out2.len && memcmp(out1.data, out2.data, out1.len) == 0 &&
+                   f1 == f2 && log1.len == log2.len && (log1.p == NULL) == (log2.p == NULL) &&
+                   (log1.p == NULL || log1.p - out1.data == log2.p - out2.data)),
+              "vetted reply differs from the check's on %s", rbgw_test_show(text, len));
+    rbgw_buf_free(&out1);
+    rbgw_buf_free(&out2);
+}
+
+/* Every corpus text, with every suffix, and every cut of it, through both checks. */
+static void
+one_pass_corpus(const char *in, size_t inlen, const struct rbgw_json_limits *lim)
+{
+    char text[512];
+    for (size_t k = 0; k < RBGW_NELEM(stream_suffixes); k++) {
+        const char *sfx = stream_suffixes[k];
+        size_t slen = k == RBGW_NELEM(stream_suffixes) - 1 ? 1 : strlen(sfx);
+        if (inlen + slen > sizeof(text)) {
+            continue;
+        }
+        memcpy(text, in, inlen);
+        memcpy(text + inlen, sfx, slen);
+        for (size_t cut = 0; cut <= inlen + slen; cut++) {
+            check_peek_frame(text, cut, lim);
+            check_vet_frame(text, cut, lim);
+        }
+    }
+}
+
+Test(rpc, one_pass_framing_agrees_with_two_passes)
+{
+    static const struct rbgw_json_limits tight = {3, 8};
+    const struct rbgw_json_limits *lims[] = {NULL, &tight};
+    for (size_t l = 0; l < RBGW_NELEM(lims); l++) {
+        for (size_t i = 0; i < RBGW_NELEM(peek_cases); i++) {
+            one_pass_corpus(peek_cases[i].in, strlen(peek_cases[i].in), lims[l]);
+        }
+        for (size_t i = 0; i < RBGW_NELEM(decodes); i++) {
+            one_pass_corpus(decodes[i].in, decodes[i].inlen, lims[l]);
+        }
+        for (size_t i = 0; i < RBGW_NELEM(replies); i++) {
+            one_pass_corpus(replies[i].in, replies[i].inlen, lims[l]);
+        }
+        for (size_t i = 0; i < RBGW_NELEM(reply_logs); i++) {
+            one_pass_corpus(reply_logs[i].in, strlen(reply_logs[i].in), lims[l]);
+        }
+    }
+    /* The checks above are implications: make sure the one pass did take calls and replies. */
+    cr_expect_gt(one_pass_calls, 100, "one pass framed %d calls", one_pass_calls);
+    cr_expect_gt(one_pass_replies, 100, "one pass vetted %d replies", one_pass_replies);
+}
+
+/* The one pass takes a document at the front of the input and leaves the rest. */
+Test(rpc, one_pass_framing_table)
+{
+    static const char two[] = " \n{\"method\":\"lookup\",\"parameters\":{\"trxid\":7}}\n{\"meth";
+    struct rbgw_rpc_peek pk;
+    size_t s, e;
+    cr_assert_eq(rbgw_rpc_peek_frame(B(two), NULL, &pk, &s, &e), 0);
+    cr_expect_eq(s, 2);
+    cr_expect_eq(e, 46);
+    cr_expect(rbgw_str_eq_cstr(pk.method, "lookup"));
+    cr_expect(rbgw_str_eq_cstr(pk.trxid, "7"));
+    cr_expect_eq(rbgw_rpc_peek_frame(B("{\"method\":\"lookup\""), NULL, &pk, &s, &e), -1,
+                 "incomplete");
+    cr_expect_eq(rbgw_rpc_peek_frame(B("[{\"method\":\"lookup\"}]"), NULL, &pk, &s, &e), -1,
+                 "not an object");
+    cr_expect_eq(rbgw_rpc_peek_frame(B("{\"method\":\"m\"}x"), NULL, &pk, &s, &e), 0,
+                 "what follows is the next frame's business");
+    struct rbgw_rpc_vet v;
+    cr_assert_eq(
+        rbgw_rpc_vet_frame(B("{\"result\":false,\"log\":[\"a\"]}\n{\"res"), NULL, &v, &s, &e), 0);
+    cr_expect_eq(s, 0);
+    cr_expect_eq(e, 28);
+    cr_expect(v.said_false);
+    cr_expect(rbgw_str_eq_cstr(v.log, "[\"a\"]"));
+    cr_expect_eq(rbgw_rpc_vet_frame(B("{\"result\":null}"), NULL, &v, &s, &e), -1,
+                 "the check explains a null result");
+    cr_expect_eq(rbgw_rpc_vet_frame(B("{\"res\\u0075lt\":true}"), NULL, &v, &s, &e), -1,
+                 "escaped keys: the parser reads them");
 }
