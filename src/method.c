@@ -18,14 +18,18 @@ const char *const rbgw_rest_verb_names[] = {
     [RBGW_VERB_PATCH] = "PATCH", [RBGW_VERB_DELETE] = "DELETE",
 };
 
-const char *const rbgw_rest_components[RBGW_REST_NCOMPONENTS] = {
-    "id", "domain_id", "zonename", "qname", "name", "kind", "qtype",
-};
-
+/* Each list once, for the names and their lengths. */
+#define REST_COMPONENTS(X)                                                                         \
+    X("id") X("domain_id") X("zonename") X("qname") X("name") X("kind") X("qtype")
 /* Sorted: xlate.c writes the headers in this order and pdns sorts them by name. */
-const char *const rbgw_rest_header_params[RBGW_REST_NHEADERS] = {
-    "local", "real-remote", "remote", "trxid", "zone-id",
-};
+#define REST_HEADER_PARAMS(X) X("local") X("real-remote") X("remote") X("trxid") X("zone-id")
+#define NAME_OF(s) s,
+#define LEN_OF(s) sizeof(s) - 1,
+
+const char *const rbgw_rest_components[RBGW_REST_NCOMPONENTS] = {REST_COMPONENTS(NAME_OF)};
+const unsigned char rbgw_rest_component_lens[RBGW_REST_NCOMPONENTS] = {REST_COMPONENTS(LEN_OF)};
+const char *const rbgw_rest_header_params[RBGW_REST_NHEADERS] = {REST_HEADER_PARAMS(NAME_OF)};
+const unsigned char rbgw_rest_header_param_lens[RBGW_REST_NHEADERS] = {REST_HEADER_PARAMS(LEN_OF)};
 
 #define ROW(id, nm, cls, trx, res, mrg, cn, cnm, ...)                                              \
     [RBGW_M_##id] = {nm,                                                                           \

@@ -106,10 +106,22 @@ fail(struct xreq *r, const char *fmt, ...)
     return RBGW_EPROTO;
 }
 
+/* [0-9A-Za-z]: what pdns's URL encoding leaves as it is (a table: it runs per byte). */
+static const bool alnum[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+    ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+    ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
+    ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
 static bool
 is_alnum(unsigned char c)
 {
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+    return alnum[c];
 }
 
 void
@@ -322,21 +334,6 @@ rest_row(enum rbgw_method m)
     return row->none ? &rbgw_method_info(RBGW_M_UNKNOWN)->rest : row;
 }
 
-/* k is exactly the C string name (k may hold NUL bytes; name ends at its first). */
-static inline bool
-key_is(struct rbgw_str k, const char *name)
-{
-    if (k.len == 0 || k.p[0] != name[0]) {
-        return name[0] == '\0' && k.len == 0; /* most keys differ at once */
-    }
-    for (size_t i = 1; i < k.len; i++) {
-        if (name[i] == '\0' || name[i] != k.p[i]) {
-            return false;
-        }
-    }
-    return name[k.len] == '\0';
-}
-
 /* One pass over params for the members every REST request reads (the path components and the
  * header parameters), instead of one rbgw_json_get per name: the last of a repeated key wins,
  * as with rbgw_json_get. */
@@ -347,13 +344,23 @@ gather(struct xreq *r, const struct rbgw_json *params)
         return;
     }
     for (const struct rbgw_json *c = params->child; c != NULL; c = c->next) {
+        size_t n = c->key.len;
+        if (n == 0) {
+            continue;
+        }
+        char k0 = c->key.p[0];
+        /* Length and first byte first: most keys differ from most names there. */
         for (size_t i = 0; i < RBGW_REST_NCOMPONENTS; i++) {
-            if (key_is(c->key, rbgw_rest_components[i])) {
+            const char *name = rbgw_rest_components[i];
+            if (rbgw_rest_component_lens[i] == n && name[0] == k0 &&
+                memcmp(c->key.p, name, n) == 0) {
                 r->comp[i] = c;
             }
         }
         for (size_t i = 0; i < RBGW_REST_NHEADERS; i++) {
-            if (key_is(c->key, rbgw_rest_header_params[i])) {
+            const char *name = rbgw_rest_header_params[i];
+            if (rbgw_rest_header_param_lens[i] == n && name[0] == k0 &&
+                memcmp(c->key.p, name, n) == 0) {
                 r->hdr[i] = c;
             }
         }
