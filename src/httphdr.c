@@ -189,6 +189,10 @@ add_file(struct block *b, const char *path, char *err, size_t errlen)
 {
     struct rbgw_buf text = RBGW_BUF_INIT;
     int rc = read_file(path, &text, err, errlen);
+    if (rc != 0 || text.len == 0) {
+        rbgw_buf_free(&text); /* nothing read: text.data may be NULL */
+        return rc;
+    }
     const char *p = text.data, *end = text.data + text.len;
     for (unsigned lineno = 1; rc == 0 && p < end; lineno++) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
