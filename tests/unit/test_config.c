@@ -551,6 +551,17 @@ static const struct cli_err_row cli_err_rows[] = {
      "--upstream: tls-verify=maybe is not yes or no"},
     {{"--upstream=http:url=https://x/,tls-name=a/b", NULL},
      "--upstream: tls-name=a/b is not a host name"},
+    /* TLS settings found good once are not checked again in the same load: the ones that
+     * differ still are, whichever option or host differs. */
+    {{"--upstream=http:url=https://x/,tls-verify=no",
+      "--upstream+=http:url=https://x/,tls-verify=no,tls-cert=/nonexistent/c.pem", NULL},
+     "--upstream: tls-cert=/nonexistent/c.pem: cannot read: No such file or directory"},
+    {{"--upstream=http:url=https://x/,tls-verify=no,tls-name=ok",
+      "--upstream+=http:url=https://x/,tls-verify=no,tls-name=a/b", NULL},
+     "--upstream: tls-name=a/b is not a host name"},
+    {{"--upstream=http:url=https://x/,tls-verify=no",
+      "--upstream+=http:url=https://x/,tls-verify=maybe", NULL},
+     "--upstream: tls-verify=maybe is not yes or no"},
     {{"--upstream=http:url=https://x/,tls-name=", NULL}, "--upstream: tls-name= is empty"},
     {{"--upstream=http:url=http://x/,header=Host: y", NULL},
      "--upstream: header Host cannot be set: rbgw writes it itself or it changes how the request "
