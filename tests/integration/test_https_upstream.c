@@ -630,3 +630,49 @@ Test(https, reload_picks_up_rotated_secrets)
     cr_assert(!rbgw_test_stderr_has(gw, "Bearer"), "a header value in the log:\n%s",
               rbgw_test_stderr(gw));
 }
+
+/* The text of file path (kept). */
+static const char *
+slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+    char buf[16384];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return rbgw_test_fmt("%s", buf);
+}
+
+/*
+ * A CA file is parsed once and shared by every context that trusts it (a reload with many
+ * https upstreams would otherwise parse it once per upstream, on the loop), so the file's
+ * identity decides: a CA rotated by rename takes effect at the next reload, both ways.
+ */
+Test(https, reload_picks_up_a_rotated_ca)
+{
+    start_srv(pki, "server", (struct fake_https_opts){0});
+    const char *good = slurp(path_of(pki, "ca.pem")), *unknown = slurp(path_of(other, "ca.pem"));
+    const char *trust = write_file_at("trust.pem", unknown);
+    const char *conf = write_file_at(
+        "rbgw.conf",
+        rbgw_test_fmt("listen=pipe\ndeadline=8000\n"
+                      "upstream=http:url=https://127.0.0.1:%d/dns,timeout=5000,"
+                      "connect-timeout=5000,tls-ca=%s\n"
+                      "upstream+=http:url=https://localhost:%d/dns,tls-ca=%s\n",
+                      (int)fake_https_port(srv), trust, (int)fake_https_port(srv), trust));
+    const char *args[] = {rbgw_test_fmt("--config=%s", conf), NULL};
+    gw = rbgw_proc_spawn(NULL, args);
+    cr_assert_not_null(gw);
+    const char *refusal = "certificate verify failed: unable to get local issuer certificate";
+    rbgw_test_assert_false_reply(call(LOOKUP_WWW), refusal);
+
+    write_file_at("trust.pem", good);
+    reload_to(2);
+    expect_ok();
+
+    write_file_at("trust.pem", unknown);
+    reload_to(3);
+    rbgw_test_assert_false_reply(call(LOOKUP_WWW), refusal);
+    finish();
+}
