@@ -156,8 +156,6 @@ struct loader {
     size_t errlen;           /* its size */
     size_t env_at[NOPTS];    /* per key: its entry in cfg->env, or NONE */
     size_t file_at[NOPTS];   /* per list key: index of the file's first entry in it, or NONE */
-    char **tls_ok;           /* TLS settings already checked good in this load (tls_key()) */
-    size_t ntls_ok;
 };
 
 static const char *const format_names[] = {
@@ -461,55 +459,9 @@ check_listener(struct loader *ld, const struct place *pl, const char *key,
  * them: header files are read and every header is vetted (httphdr.c), and for https:// the TLS
  * context is built (certificate files loaded), so --check-config finds what a start would.
  */
-/* What building an https upstream's TLS context depends on: its TLS options and the host (the
- * default tls-name), length-prefixed so no value can pass for another. */
-static char *
-tls_key(const struct rbgw_connstr *cs, const char *host)
-{
-    static const char *const keys[] = {"tls-ca", "tls-cert", "tls-key", "tls-name", "tls-verify"};
-    struct rbgw_buf b = RBGW_BUF_INIT;
-    for (size_t i = 0; i < RBGW_NELEM(keys); i++) {
-        const char *v = rbgw_connstr_get(cs, keys[i]);
-        if (v == NULL) {
-            rbgw_buf_append_cstr(&b, "-;");
-        } else {
-            rbgw_buf_printf(&b, "%zu:%s;", strlen(v), v);
-        }
-    }
-    host = host ? host : "";
-    rbgw_buf_printf(&b, "%zu:%s", strlen(host), host);
-    return b.data;
-}
-
-/* Build (and drop) the TLS context an https upstream will use, unless the same settings were
- * found good earlier in this load: a context loads its CA store (the system bundle: ~140
- * certificates), and a pool of replicas usually shares one set of settings. */
 static int
-check_tls(struct loader *ld, const struct rbgw_connstr *cs, const struct rbgw_url *u, char *why,
-          size_t whylen)
-{
-    char *key = tls_key(cs, u->host);
-    for (size_t i = 0; i < ld->ntls_ok; i++) {
-        if (strcmp(ld->tls_ok[i], key) == 0) {
-            free(key);
-            return 0;
-        }
-    }
-    struct rbgw_tls_ctx *t;
-    int rc = rbgw_tls_ctx_new(cs, u->host, &t, why, whylen);
-    rbgw_tls_ctx_free(t);
-    if (rc != 0) {
-        free(key);
-        return rc;
-    }
-    ld->tls_ok = rbgw_xrealloc(ld->tls_ok, (ld->ntls_ok + 1) * sizeof(*ld->tls_ok));
-    ld->tls_ok[ld->ntls_ok++] = key;
-    return 0;
-}
-
-static int
-check_http_security(struct loader *ld, const struct rbgw_connstr *cs, const struct rbgw_url *u,
-                    char *why, size_t whylen)
+check_http_security(const struct rbgw_connstr *cs, const struct rbgw_url *u, char *why,
+                    size_t whylen)
 {
     if (!u->tls) {
         for (size_t i = 0; i < cs->nopts; i++) {
@@ -523,7 +475,10 @@ check_http_security(struct loader *ld, const struct rbgw_connstr *cs, const stru
     int rc = rbgw_httphdr_build(cs, &hdrs, why, whylen);
     rbgw_buf_free(&hdrs);
     if (rc == 0 && u->tls) {
-        rc = check_tls(ld, cs, u, why, whylen);
+        /* Cheap after the first upstream trusting the same CA file (xprt_tls.c shares it). */
+        struct rbgw_tls_ctx *t;
+        rc = rbgw_tls_ctx_new(cs, u->host, &t, why, whylen);
+        rbgw_tls_ctx_free(t);
     }
     return rc;
 }
@@ -694,7 +649,7 @@ check_upstream(struct loader *ld, const struct place *pl, const char *key,
         if (rbgw_url_parse(v, &u, why, sizeof(why)) != 0) {
             return fail(ld, pl, key, "url=%s: %s", v, why);
         }
-        int rc = check_http_security(ld, cs, &u, why, sizeof(why));
+        int rc = check_http_security(cs, &u, why, sizeof(why));
         rbgw_url_free(&u);
         if (rc != 0) {
             return fail(ld, pl, key, "%s", why);
@@ -1289,10 +1244,6 @@ rbgw_config_load_env(struct rbgw_config *cfg, int argc, char **argv, char **envp
         err[0] = '\0';
     }
     int rc = load(&ld, argc, argv, envp);
-    for (size_t i = 0; i < ld.ntls_ok; i++) {
-        free(ld.tls_ok[i]);
-    }
-    free(ld.tls_ok);
     if (rc != 0) {
         rbgw_config_free(cfg);
     }

@@ -551,8 +551,8 @@ static const struct cli_err_row cli_err_rows[] = {
      "--upstream: tls-verify=maybe is not yes or no"},
     {{"--upstream=http:url=https://x/,tls-name=a/b", NULL},
      "--upstream: tls-name=a/b is not a host name"},
-    /* TLS settings found good once are not checked again in the same load: the ones that
-     * differ still are, whichever option or host differs. */
+    /* An https upstream whose TLS settings differ in one option from good ones is refused
+     * (the CA store is shared between upstreams, nothing else). */
     {{"--upstream=http:url=https://x/,tls-verify=no",
       "--upstream+=http:url=https://x/,tls-verify=no,tls-cert=/nonexistent/c.pem", NULL},
      "--upstream: tls-cert=/nonexistent/c.pem: cannot read: No such file or directory"},
