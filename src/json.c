@@ -608,6 +608,13 @@ rbgw_json_int64(const struct rbgw_json *v, int64_t *out)
     return true;
 }
 
+/* JSON's whitespace (json11's: no form feed or vertical tab). */
+static bool
+is_json_ws(char c)
+{
+    return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
 /* Offset of the first whitespace byte outside strings in s[from..len), from an outside state;
  * len if there is none. */
 static size_t
@@ -620,7 +627,7 @@ squeeze_find(const char *s, size_t from, size_t len)
             for (i++; i < len && s[i] != '"'; i++) {
                 i += s[i] == '\\';
             }
-        } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+        } else if (is_json_ws(c)) {
             return i;
         }
     }
@@ -642,8 +649,7 @@ rbgw_json_squeeze(struct rbgw_buf *scratch, struct rbgw_str s)
         memcpy(dst + n, s.p + from, ws - from);
         n += ws - from;
         from = ws;
-        while (from < s.len &&
-               (s.p[from] == ' ' || s.p[from] == '\n' || s.p[from] == '\r' || s.p[from] == '\t')) {
+        while (from < s.len && is_json_ws(s.p[from])) {
             from++;
         }
         ws = squeeze_find(s.p, from, s.len);

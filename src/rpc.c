@@ -281,6 +281,20 @@ nonempty_array(struct rbgw_str v)
 /* What vetting a reply notes: its result, and its log lines. */
 static const struct rbgw_jscan_watch reply_watch[] = {{"result", NULL}, {"log", NULL}};
 
+/* The scan's verdict on an object reply it found valid, from found[] (reply_watch's members):
+ * 0 and *v when its result is there and not null (pdns's rule), else -1 (the parser words the
+ * refusal, or reads keys written with escapes). */
+static int
+vet_found(const struct rbgw_str *found, struct rbgw_rpc_vet *v)
+{
+    if (found[0].p == NULL || rbgw_str_eq_cstr(found[0], "null")) {
+        return -1;
+    }
+    v->said_false = found[0].len == 5 && memcmp(found[0].p, "false", 5) == 0;
+    v->log = found[1].p != NULL ? nonempty_array(found[1]) : RBGW_STR_NULL;
+    return 0;
+}
+
 /*
  * Vet body as pdns will read it.  *said_false: its result is false (valid only on 0).  *log
  * (when not NULL) gets the text of its top-level "log" member when that is a non-empty array:
@@ -297,12 +311,12 @@ vet_reply(struct rbgw_arena *a, struct rbgw_str body, const struct rbgw_json_lim
      * which is all "did the responder say false" needs. */
     struct rbgw_str found[2];
     char top;
+    struct rbgw_rpc_vet good;
     int scanned = rbgw_json_scan_limited(body.p, body.len, lim, reply_watch, 2, 0, found, &top);
-    if (scanned == RBGW_JSCAN_OK && top == '{' && found[0].p != NULL &&
-        !rbgw_str_eq_cstr(found[0], "null")) {
-        *said_false = found[0].len == 5 && memcmp(found[0].p, "false", 5) == 0;
-        if (log && found[1].p != NULL) {
-            *log = nonempty_array(found[1]);
+    if (scanned == RBGW_JSCAN_OK && top == '{' && vet_found(found, &good) == 0) {
+        *said_false = good.said_false;
+        if (log) {
+            *log = good.log;
         }
         return 0;
     }
@@ -459,13 +473,10 @@ rbgw_rpc_vet_frame(const char *text, size_t len, const struct rbgw_json_limits *
     /* vet_reply's fast path, on a prefix of the stream. */
     struct rbgw_str found[2];
     if (rbgw_json_scan_prefix(text, len, lim, reply_watch, 2, 0, found, start, end) !=
-            RBGW_JSCAN_OK ||
-        found[0].p == NULL || rbgw_str_eq_cstr(found[0], "null")) {
+        RBGW_JSCAN_OK) {
         return -1;
     }
-    v->said_false = found[0].len == 5 && memcmp(found[0].p, "false", 5) == 0;
-    v->log = found[1].p != NULL ? nonempty_array(found[1]) : RBGW_STR_NULL;
-    return 0;
+    return vet_found(found, v);
 }
 
 void

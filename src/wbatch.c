@@ -24,11 +24,7 @@ flush_all(struct rbgw_wbatch *b)
         rbgw_list_remove(&it->link);
         it->flush(it);
     }
-    if (b->bytes.cap > WBATCH_KEEP) {
-        rbgw_buf_free(&b->bytes);
-    } else {
-        rbgw_buf_reset(&b->bytes);
-    }
+    rbgw_buf_reset_max(&b->bytes, WBATCH_KEEP);
     if (b->inited && !b->closed) {
         uv_check_stop(&b->check);
         uv_prepare_stop(&b->prepare);

@@ -11,13 +11,14 @@
  * is open, and pdns, once its own timeout passes, closes both pipes anyway (the write then
  * fails and rbgw finishes as at EOF).  Meanwhile max-conn-buffer bounds what rbgw reads ahead.
  *
- * Replies go out without whitespace between tokens (rbgw_json_squeeze; the same JSON value,
- * strings untouched): pdns 4.7 reads its pipe one byte per read() (docs/protocol.md §4.1), so
- * each byte of a reply costs pdns a system call.  A responder that writes `{"result": [...]}`
- * with spaces, as Python's json.dumps does, and rbgw's own re-serialised replies (fan-out
- * merges, json11 form) get shorter; a reply without whitespace is written as it came, with no
- * copy.  The squeezed copy lives in this listener's one buffer: one call is in flight at a time.
- * squeeze=0 on the listener writes replies exactly as the upstream wrote them.
+ * Replies are written as the upstream wrote them (flattened to one line).  With squeeze=1 on
+ * the listener (off by default) they go out without whitespace between tokens
+ * (rbgw_json_squeeze; the same JSON value, strings untouched): pdns 4.7 reads its pipe one byte
+ * per read() (docs/protocol.md §4.1), so each byte of a reply costs pdns a system call.  A
+ * responder that writes `{"result": [...]}` with spaces, as Python's json.dumps does, and
+ * rbgw's own re-serialised replies (fan-out merges, json11 form) get shorter; a reply without
+ * whitespace is written as it came, with no copy.  The squeezed copy lives in this listener's
+ * one buffer: one call is in flight at a time.
  */
 #include <stdio.h>
 #include <unistd.h>
