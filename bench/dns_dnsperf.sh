@@ -20,6 +20,12 @@
 #   "rbgw-cache": as rbgw-uu, with rbgw's read cache and coalescing on (--cache-ttl=$CACHE_TTL
 #                --coalesce=yes $CACHE_OPTS); its hit rate is read from the SIGUSR1 status line
 #   "rbgw-coalesce": as rbgw-uu, with coalescing only (--coalesce=yes)
+#   "rbgw-pu":   pipe:command=<abs>/rbgw --config=<file>, rbgw's pipe listener forwarding to
+#                the responder over unix (pipe in, unix out: what rbgw costs as a pipe
+#                co-process, with no HTTP exchange behind it)
+#   "floor-pipe": pipe:command=<abs>/rbgw_floor_relay --stdio --upstream=<tmp>/responder.sock,
+#                the do-nothing relay as pdns's pipe co-process: the floor of "rbgw-pu", and of
+#                any gateway in a pipe-only deployment
 #   "rbgw-squeeze": as "rbgw" with listen=pipe:squeeze=1 (replies without the whitespace between
 #                JSON tokens; with RESP_OPTS=--spaced it shows what that saves pdns)
 # With DELAY_MS=N the responder holds every reply N ms (a database behind it): the read-cache
@@ -134,12 +140,14 @@ write_conf() { # $1 mode
     pipe) cs="pipe:command=$RESPONDER --pipe${RESP_OPTS:+ $RESP_OPTS}" ;;
     unix) cs="unix:path=$TMP/responder.sock" ;;
     rbgw-unix | rbgw-uu | socat-unix | floor-unix | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
-    rbgw | rbgw-squeeze)
-        local listen=pipe
+    rbgw | rbgw-squeeze | rbgw-pu)
+        local listen=pipe up=$UPSTREAM
         [ "$1" = rbgw-squeeze ] && listen=pipe:squeeze=1
-        printf 'listen=%s\nupstream=%s\nlog-level=warning\n' "$listen" "$UPSTREAM" >"$dir/rbgw.conf"
+        [ "$1" = rbgw-pu ] && up="unix:path=$TMP/responder.sock"
+        printf 'listen=%s\nupstream=%s\nlog-level=warning\n' "$listen" "$up" >"$dir/rbgw.conf"
         cs="pipe:command=$RBGW --config=$dir/rbgw.conf"
         ;;
+    floor-pipe) cs="pipe:command=$BUILD/bench/rbgw_floor_relay --stdio --upstream=$TMP/responder.sock" ;;
     esac
     cat >"$dir/pdns.conf" <<EOF
 launch=remote
@@ -205,7 +213,7 @@ children_of() { # $1 pid
 group_pids() { # $1 group (pdns|gw|resp), $2 mode
     case "$1:$2" in
     pdns:*) echo "$PDNS_PID" ;;
-    gw:rbgw | gw:rbgw-squeeze) children_of "$PDNS_PID" ;;
+    gw:rbgw | gw:rbgw-squeeze | gw:rbgw-pu | gw:floor-pipe) children_of "$PDNS_PID" ;;
     gw:socat-unix) echo "$RBGWD_PID" && children_of "$RBGWD_PID" ;;
     gw:rbgw-unix | gw:rbgw-uu | gw:floor-unix | gw:rbgw-cache | gw:rbgw-coalesce) echo "$RBGWD_PID" ;;
     resp:pipe) children_of "$PDNS_PID" ;;
@@ -369,6 +377,9 @@ for m in $MODES; do
         "$(median "$m" cpu_pdns)" "$(median "$m" cpu_gw)" "$(median "$m" cpu_resp)"
 done
 ratio_line pipe rbgw "rbgw (pipe) / responder on the pipe directly: %.2f"
+ratio_line pipe floor-pipe "floor: do-nothing relay (pipe -> unix) / responder on the pipe directly: %.2f"
+ratio_line floor-pipe rbgw-pu "rbgw (pipe -> unix) / do-nothing relay (pipe -> unix): %.2f"
+ratio_line http floor-pipe "floor: do-nothing relay (pipe -> unix) / pdns HTTP connector: %.2f"
 if [[ " $MODES " == *" rbgw-uu "* && " $MODES " == *" unix "* ]]; then
     awk -v a="$(median unix qps)" -v b="$(median rbgw-uu qps)" \
         'BEGIN { if (a > 0) printf "rbgw (unix -> unix) / responder on unix directly: %.2f (target >= 0.8: %s)\n", b / a, (b / a >= 0.8 ? "met" : "NOT met") }'
@@ -404,6 +415,8 @@ mode_label() { # $1 mode: the path, as the plots name it
     pipe) echo "pdns pipe -> responder" ;;
     rbgw) echo "pdns pipe -> rbgw -> HTTP" ;;
     rbgw-squeeze) echo "pdns pipe -> rbgw (squeeze=1) -> HTTP" ;;
+    rbgw-pu) echo "pdns pipe -> rbgw -> unix" ;;
+    floor-pipe) echo "pdns pipe -> no-op relay -> unix" ;;
     rbgw-unix) echo "pdns unix -> rbgw -> HTTP" ;;
     rbgw-uu) echo "pdns unix -> rbgw -> unix" ;;
     socat-unix) echo "pdns unix -> socat -> unix" ;;

@@ -7,8 +7,8 @@
  * buffer, write() the same bytes straight out.  No parsing, no framing, no timers, no logs on
  * stdout (errors go to stderr).  When either side closes or fails, both are closed.
  *
- * Why: rbgw has a per-call budget on the unix->unix path (docs/performance.md).  On a small VM most of
- * a relayed call is kernel work (two extra context switches, socket wake-ups) that ANY relay
+ * Why: rbgw has a per-call budget on the unix->unix path (docs/performance.md).  On a small VM most
+ * of a relayed call is kernel work (two extra context switches, socket wake-ups) that ANY relay
  * process pays, however little it does.  This program measures that floor: its added p50 and
  * CPU per call are what a gateway costs before it does any work of its own.
  *
@@ -29,6 +29,12 @@
  * per connection.  It does what any unix-to-HTTP bridge must do in the kernel (a loopback TCP
  * exchange per call) and nothing a real one does in user space (no parsing, no translation):
  * rbgw's unix->HTTP CPU per call is measured against it.
+ *
+ * --stdio makes it the floor of a pipe co-process instead (pdns's pipe connector starts it as
+ * its command): the client side is stdin (read) and stdout (written, blocking), there is no
+ * listening socket, the one pair is made at start, and the process exits when either side
+ * closes.  A blocking stdout never leaves a backlog: pdns reads every reply in full before it
+ * writes the next call.
  *
  * Ownership: a struct pair (both fds, both backlogs) is malloc'ed on accept.  Closing a pair
  * closes its fds at once but frees it only after the current epoll_wait batch, since later
@@ -60,7 +66,8 @@ struct pair;
 /* One socket of a pair; `out` holds bytes read from the OTHER side that this fd has not
  * accepted yet (empty except under backpressure). */
 struct side {
-    int fd;
+    int fd;          /* read from, and registered with epoll */
+    int wfd;         /* written to: fd, except stdout for --stdio's client side */
     unsigned events; /* the mask currently registered with epoll */
     char *out;       /* malloc'ed backlog (BUF_SIZE), or NULL */
     size_t out_off;  /* first unwritten byte in out */
@@ -77,13 +84,14 @@ struct pair {
 static int epfd = -1;
 static struct pair *dead;  /* closed pairs, freed after the current batch */
 static bool http_mode;     /* --upstream-http: canned request out, body back */
+static bool stdio_mode;    /* --stdio: the client is stdin/stdout, one pair, exit when it ends */
 static char http_req[512]; /* the canned request (http_mode) */
 static size_t http_req_len;
 
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: rbgw_floor_relay --listen=PATH (--upstream=PATH | "
+    fprintf(stderr, "usage: rbgw_floor_relay (--listen=PATH | --stdio) (--upstream=PATH | "
                     "--upstream-http=IPV4:PORT)\n");
     exit(2);
 }
@@ -108,6 +116,9 @@ pair_close(struct pair *p)
         return;
     }
     p->closed = true;
+    if (stdio_mode) {
+        exit(0); /* pdns closed the pipe (or the upstream went away): the co-process ends */
+    }
     for (int i = 0; i < 2; i++) {
         close(p->s[i].fd); /* also removes it from the epoll set */
         free(p->s[i].out);
@@ -142,7 +153,7 @@ relay_out(struct side *dst, const char *data, size_t n)
 {
     size_t done = 0;
     while (done < n) {
-        ssize_t w = write(dst->fd, data + done, n - done);
+        ssize_t w = write(dst->wfd, data + done, n - done);
         if (w > 0) {
             done += (size_t)w;
         } else if (w < 0 && errno == EINTR) {
@@ -175,7 +186,7 @@ static int
 drain(struct side *sd)
 {
     while (sd->out_len > 0) {
-        ssize_t w = write(sd->fd, sd->out + sd->out_off, sd->out_len);
+        ssize_t w = write(sd->wfd, sd->out + sd->out_off, sd->out_len);
         if (w > 0) {
             sd->out_off += (size_t)w;
             sd->out_len -= (size_t)w;
@@ -246,6 +257,9 @@ static int
 add_side(struct pair *p, int i, int fd)
 {
     p->s[i].fd = fd;
+    if (p->s[i].wfd == 0) {
+        p->s[i].wfd = fd; /* the upstream: read and written */
+    }
     p->s[i].events = EPOLLIN;
     p->s[i].pair = p;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &p->s[i]};
@@ -280,6 +294,37 @@ connect_upstream(const struct sockaddr_un *up, const struct sockaddr_in *tcp)
     return fd;
 }
 
+/* Connect the upstream (non-blocking once connected) and pair it with a client whose reads
+ * come from cfd and whose writes go to cwfd.  -1 when it fails (cfd is left open). */
+static int
+make_pair(int cfd, int cwfd, const struct sockaddr_un *up, const struct sockaddr_in *tcp)
+{
+    int ufd = connect_upstream(up, tcp);
+    if (ufd < 0) {
+        perror("floor_relay: upstream connect");
+        return -1;
+    }
+    int fl = fcntl(ufd, F_GETFL);
+    if (fl < 0 || fcntl(ufd, F_SETFL, fl | O_NONBLOCK) < 0) {
+        perror("floor_relay: fcntl");
+        close(ufd);
+        return -1;
+    }
+    struct pair *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        perror("floor_relay: calloc");
+        close(ufd);
+        return -1;
+    }
+    p->s[0].fd = cfd;
+    p->s[0].wfd = cwfd;
+    p->s[1].fd = ufd;
+    if (add_side(p, 0, cfd) < 0 || add_side(p, 1, ufd) < 0) {
+        pair_close(p);
+    }
+    return 0;
+}
+
 static void
 on_accept(int lfd, const struct sockaddr_un *up, const struct sockaddr_in *tcp)
 {
@@ -292,30 +337,8 @@ on_accept(int lfd, const struct sockaddr_un *up, const struct sockaddr_in *tcp)
             }
             return;
         }
-        int ufd = connect_upstream(up, tcp);
-        if (ufd < 0) {
-            perror("floor_relay: upstream connect");
+        if (make_pair(cfd, cfd, up, tcp) < 0) {
             close(cfd);
-            continue;
-        }
-        int fl = fcntl(ufd, F_GETFL);
-        if (fl < 0 || fcntl(ufd, F_SETFL, fl | O_NONBLOCK) < 0) {
-            perror("floor_relay: fcntl");
-            close(ufd);
-            close(cfd);
-            continue;
-        }
-        struct pair *p = calloc(1, sizeof(*p));
-        if (p == NULL) {
-            perror("floor_relay: calloc");
-            close(ufd);
-            close(cfd);
-            continue;
-        }
-        p->s[0].fd = cfd;
-        p->s[1].fd = ufd;
-        if (add_side(p, 0, cfd) < 0 || add_side(p, 1, ufd) < 0) {
-            pair_close(p);
         }
     }
 }
@@ -329,6 +352,8 @@ main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--listen=", 9) == 0) {
             listen_path = argv[i] + 9;
+        } else if (strcmp(argv[i], "--stdio") == 0) {
+            stdio_mode = true;
         } else if (strncmp(argv[i], "--upstream=", 11) == 0) {
             up_path = argv[i] + 11;
         } else if (strncmp(argv[i], "--upstream-http=", 16) == 0) {
@@ -337,14 +362,16 @@ main(int argc, char **argv)
             usage();
         }
     }
-    if (listen_path == NULL || *listen_path == '\0' || (up_path == NULL) == (up_http == NULL)) {
+    if ((listen_path == NULL || *listen_path == '\0') == !stdio_mode ||
+        (up_path == NULL) == (up_http == NULL)) {
         usage();
     }
     struct sockaddr_un la, ua;
     struct sockaddr_in ta;
     memset(&ua, 0, sizeof(ua));
     memset(&ta, 0, sizeof(ta));
-    if (unix_addr(listen_path, &la) < 0 || (up_path != NULL && unix_addr(up_path, &ua) < 0)) {
+    if ((listen_path != NULL && unix_addr(listen_path, &la) < 0) ||
+        (up_path != NULL && unix_addr(up_path, &ua) < 0)) {
         return 2;
     }
     if (up_http != NULL) {
@@ -372,21 +399,31 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN); /* a write to a closed peer fails with EPIPE instead */
 
-    struct stat st;
-    if (lstat(listen_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-        unlink(listen_path); /* a stale socket from an earlier run */
-    }
-    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (lfd < 0 || bind(lfd, (const struct sockaddr *)&la, sizeof(la)) < 0 ||
-        listen(lfd, 128) < 0) {
-        perror("floor_relay: listen socket");
-        return 1;
-    }
     epfd = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
-    if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev) < 0) {
+    if (epfd < 0) {
         perror("floor_relay: epoll");
         return 1;
+    }
+    int lfd = -1;
+    if (stdio_mode) {
+        /* stdin non-blocking for the level-triggered loop; stdout stays blocking. */
+        int fl = fcntl(0, F_GETFL);
+        if (fl < 0 || fcntl(0, F_SETFL, fl | O_NONBLOCK) < 0 || make_pair(0, 1, &ua, &ta) < 0) {
+            perror("floor_relay: stdio");
+            return 1;
+        }
+    } else {
+        struct stat st;
+        if (lstat(listen_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            unlink(listen_path); /* a stale socket from an earlier run */
+        }
+        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        struct epoll_event lev = {.events = EPOLLIN, .data.ptr = NULL};
+        if (lfd < 0 || bind(lfd, (const struct sockaddr *)&la, sizeof(la)) < 0 ||
+            listen(lfd, 128) < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev) < 0) {
+            perror("floor_relay: listen socket");
+            return 1;
+        }
     }
 
     struct epoll_event evs[MAX_EVENTS];
