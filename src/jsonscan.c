@@ -19,33 +19,55 @@
 #define MAX_DEPTH RBGW_JSON_MAX_DEPTH /* rbgw_json_parse's (json11's) limit */
 
 struct scan {
-    const unsigned char *p;   /* next byte */
     const unsigned char *end; /* end of the text */
     int depth;                /* open containers */
     int max_depth;            /* containers that may be open at once */
     int too_deep;             /* what passing max_depth returns: INVALID, or TOO_DEEP */
+    int rc;                   /* why the scan stopped, once a rule returned NULL */
     const struct rbgw_jscan_watch *w;
-    size_t nw;
     unsigned unique; /* watches whose member may occur once */
     struct rbgw_str *found;
-    size_t klen[RBGW_JSCAN_MAX_WATCH]; /* strlen of each watch's key */
-    size_t slen[RBGW_JSCAN_MAX_WATCH]; /* strlen of each watch's subkey, 0 if none */
 };
+
+/*
+ * Every rule takes the position of its first byte and returns the position after its last,
+ * or NULL when the scan stops there (s->rc says why).  The position lives in a register that
+ * way, where a field of struct scan would be stored and loaded again around every call.
+ * Between tokens the byte expected next is tested first and whitespace skipped only when it
+ * is not there: compact documents, the usual traffic, never enter the whitespace loop.
+ */
 
 /* JSON whitespace; yajl also skips \f and \v, which json11 (pdns) refuses. */
 static const unsigned char is_ws[256] = {[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1};
 
-static int value(struct scan *s, unsigned mask, int level);
-
-static void
-skip_ws(struct scan *s)
+static inline const unsigned char *
+skip_ws(const unsigned char *p, const unsigned char *end)
 {
-    const unsigned char *p = s->p;
-    while (p < s->end && is_ws[*p]) {
+    while (p < end && is_ws[*p]) {
         p++;
     }
-    s->p = p;
+    return p;
 }
+
+/* At the next byte that is not whitespace: true when it is c (then p is past it). */
+static inline __attribute__((always_inline)) bool
+expect(const unsigned char **pp, const unsigned char *end, unsigned char c)
+{
+    const unsigned char *p = *pp;
+    if (p < end && *p == c) {
+        *pp = p + 1;
+        return true;
+    }
+    p = skip_ws(p, end);
+    *pp = p;
+    if (p < end && *p == c) {
+        *pp = p + 1;
+        return true;
+    }
+    return false;
+}
+
+static const unsigned char *value(struct scan *s, const unsigned char *p, unsigned mask, int level);
 
 static int
 hex4(const unsigned char *p, const unsigned char *end)
@@ -71,24 +93,14 @@ hex4(const unsigned char *p, const unsigned char *end)
     return v;
 }
 
-/* A string whose opening quote is at s->p; *escaped tells whether it holds any escape.
- * Inlined: strings are most of the tokens of remote backend traffic. */
-static inline __attribute__((always_inline)) int
-string(struct scan *s, bool *escaped)
+/* The escapes of a string from the backslash at p on: the position after the last escape of
+ * this run, or NULL when one is invalid.  Out of line: few strings hold any. */
+static const unsigned char *
+escapes(const unsigned char *p, const unsigned char *end)
 {
-    const unsigned char *p = s->p + 1, *end = s->end;
-    for (;;) {
-        p = rbgw__skip_string_body(p, end);
-        if (p >= end || *p < 0x20) {
-            return RBGW_JSCAN_INVALID;
-        }
-        if (*p == '"') {
-            s->p = p + 1;
-            return RBGW_JSCAN_OK;
-        }
-        *escaped = true;
+    do {
         if (end - p < 2) {
-            return RBGW_JSCAN_INVALID;
+            return NULL;
         }
         switch (p[1]) {
         case '"':
@@ -104,81 +116,114 @@ string(struct scan *s, bool *escaped)
         case 'u': {
             int cp = hex4(p + 2, end);
             if (cp < 0) {
-                return RBGW_JSCAN_INVALID;
+                return NULL;
             }
             p += 6;
             if (cp >= 0xd800 && cp <= 0xdbff) {
                 /* json11 wants the low half right after the high half. */
                 if (end - p < 2 || p[0] != '\\' || p[1] != 'u') {
-                    return RBGW_JSCAN_INVALID;
+                    return NULL;
                 }
                 int lo = hex4(p + 2, end);
                 if (lo < 0xdc00 || lo > 0xdfff) {
-                    return RBGW_JSCAN_INVALID;
+                    return NULL;
                 }
                 p += 6;
             }
             break;
         }
         default:
-            return RBGW_JSCAN_INVALID;
+            return NULL;
+        }
+    } while (p < end && *p == '\\');
+    return p;
+}
+
+/* A string whose opening quote is at p: the position after its closing quote, or NULL;
+ * *escaped tells whether it holds any escape.  Inlined: strings are most of the tokens of
+ * remote backend traffic. */
+static inline __attribute__((always_inline)) const unsigned char *
+string(const unsigned char *p, const unsigned char *end, bool *escaped)
+{
+    p++;
+    for (;;) {
+        p = rbgw__skip_string_body(p, end);
+        if (p < end && *p == '"') {
+            return p + 1;
+        }
+        if (p >= end || *p != '\\') {
+            return NULL; /* the end, or a control byte */
+        }
+        *escaped = true;
+        if ((p = escapes(p, end)) == NULL) {
+            return NULL;
         }
     }
 }
 
-static bool
-is_digit(const struct scan *s, const unsigned char *p)
+static inline bool
+is_digit(const unsigned char *p, const unsigned char *end)
 {
-    return p < s->end && *p >= '0' && *p <= '9';
+    return p < end && *p >= '0' && *p <= '9';
 }
 
-static int
-number(struct scan *s)
+static const unsigned char *
+number(const unsigned char *p, const unsigned char *end)
 {
-    const unsigned char *p = s->p;
     if (*p == '-') {
         p++;
     }
-    if (!is_digit(s, p)) {
-        return RBGW_JSCAN_INVALID;
+    if (!is_digit(p, end)) {
+        return NULL;
     }
     if (*p++ != '0') {
-        while (is_digit(s, p)) {
+        while (is_digit(p, end)) {
             p++;
         }
     }
-    if (p < s->end && *p == '.') {
-        if (!is_digit(s, ++p)) {
-            return RBGW_JSCAN_INVALID;
+    if (p < end && *p == '.') {
+        if (!is_digit(++p, end)) {
+            return NULL;
         }
-        while (is_digit(s, p)) {
+        while (is_digit(p, end)) {
             p++;
         }
     }
-    if (p < s->end && (*p == 'e' || *p == 'E')) {
+    if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
-        if (p < s->end && (*p == '+' || *p == '-')) {
+        if (p < end && (*p == '+' || *p == '-')) {
             p++;
         }
-        if (!is_digit(s, p)) {
-            return RBGW_JSCAN_INVALID;
+        if (!is_digit(p, end)) {
+            return NULL;
         }
-        while (is_digit(s, p)) {
+        while (is_digit(p, end)) {
             p++;
         }
     }
-    s->p = p;
-    return RBGW_JSCAN_OK;
+    return p;
 }
 
-static int
-literal(struct scan *s, const char *word, size_t n)
+static inline const unsigned char *
+literal(const unsigned char *p, const unsigned char *end, const char *word, size_t n)
 {
-    if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0) {
-        return RBGW_JSCAN_INVALID;
+    if ((size_t)(end - p) < n || memcmp(p, word, n) != 0) {
+        return NULL;
     }
-    s->p += n;
-    return RBGW_JSCAN_OK;
+    return p + n;
+}
+
+/* want (NUL-terminated) equals the klen bytes at k, which hold no NUL (a string's bytes are
+ * all 0x20 or more): a mismatch at want's end stops the loop before it reads past it. */
+static inline bool
+key_is(const char *want, const unsigned char *k, size_t klen)
+{
+    for (size_t i = 0; i < klen; i++) {
+        if ((unsigned char)want[i] != k[i]) {
+            return false;
+        }
+    }
+    return want[klen] == '\0';
 }
 
 /* Which watches a key at this level matches: *record (the value is the watched member) and
@@ -187,14 +232,10 @@ static void
 match_key(struct scan *s, unsigned mask, int level, const unsigned char *k, size_t klen,
           unsigned *record, unsigned *child)
 {
-    const size_t *lens = level == 0 ? s->klen : s->slen;
     for (unsigned m = mask; m != 0; m &= m - 1) {
         unsigned i = (unsigned)__builtin_ctz(m);
-        if (lens[i] != klen) {
-            continue;
-        }
         const char *want = level == 0 ? s->w[i].key : s->w[i].subkey;
-        if (memcmp(want, k, klen) != 0) {
+        if (!key_is(want, k, klen)) {
             continue;
         }
         unsigned bit = 1u << i;
@@ -207,129 +248,133 @@ match_key(struct scan *s, unsigned mask, int level, const unsigned char *k, size
     }
 }
 
-static int
-object(struct scan *s, unsigned mask, int level)
+/* Record v..e as the value of the watches in record; NULL on a repeated unique member. */
+static const unsigned char *
+note(struct scan *s, unsigned record, const unsigned char *v, const unsigned char *e)
 {
-    s->p++; /* '{' */
-    skip_ws(s);
-    if (s->p < s->end && *s->p == '}') {
-        s->p++;
-        return RBGW_JSCAN_OK;
+    for (size_t i = 0; record; i++, record >>= 1) {
+        if (record & 1u) {
+            if (s->found[i].p != NULL && (s->unique >> i & 1u)) {
+                s->rc = RBGW_JSCAN_DUPLICATE;
+                return NULL;
+            }
+            s->found[i] = rbgw_str_make((const char *)v, (size_t)(e - v));
+        }
+    }
+    return e;
+}
+
+static const unsigned char *
+object(struct scan *s, const unsigned char *p, unsigned mask, int level)
+{
+    const unsigned char *end = s->end;
+    p++; /* '{' */
+    if (expect(&p, end, '}')) {
+        return p;
     }
     for (;;) {
-        /* Whitespace before the key was skipped after '{' or ','. */
-        if (s->p >= s->end || *s->p != '"') {
-            return RBGW_JSCAN_INVALID;
+        /* p is at the key's quote, or at what stands in its place. */
+        if (p >= end || *p != '"') {
+            return NULL;
         }
-        const unsigned char *key = s->p + 1;
+        const unsigned char *key = p + 1;
         bool escaped = false;
-        int rc = string(s, &escaped);
-        if (rc != RBGW_JSCAN_OK) {
-            return rc;
+        if ((p = string(p, end, &escaped)) == NULL) {
+            return NULL;
         }
         unsigned record = 0, child = 0;
         if (mask) {
             if (escaped) {
-                return RBGW_JSCAN_UNSURE; /* "res\u0075lt" is "result": let the parser say */
+                s->rc = RBGW_JSCAN_UNSURE; /* "res\u0075lt" is "result": let the parser say */
+                return NULL;
             }
-            match_key(s, mask, level, key, (size_t)(s->p - 1 - key), &record, &child);
+            match_key(s, mask, level, key, (size_t)(p - 1 - key), &record, &child);
         }
-        skip_ws(s);
-        if (s->p >= s->end || *s->p != ':') {
-            return RBGW_JSCAN_INVALID;
+        if (!expect(&p, end, ':')) {
+            return NULL;
         }
-        s->p++;
-        skip_ws(s);
-        const unsigned char *v = s->p;
-        if (v < s->end && *v == '"') {
+        if (p < end && is_ws[*p]) {
+            p = skip_ws(p + 1, end);
+        }
+        const unsigned char *v = p;
+        if (p < end && *p == '"') {
             bool value_escaped = false;
-            rc = string(s, &value_escaped); /* value()'s first case, without the call */
+            p = string(p, end, &value_escaped); /* value()'s first case, without the call */
         } else {
-            rc = value(s, child, level + 1);
+            p = value(s, p, child, level + 1);
         }
-        if (rc != RBGW_JSCAN_OK) {
-            return rc;
+        if (p == NULL || (record && (p = note(s, record, v, p)) == NULL)) {
+            return NULL;
         }
-        for (size_t i = 0; record; i++, record >>= 1) {
-            if (record & 1u) {
-                if (s->found[i].p != NULL && (s->unique >> i & 1u)) {
-                    return RBGW_JSCAN_DUPLICATE;
-                }
-                s->found[i] = rbgw_str_make((const char *)v, (size_t)(s->p - v));
+        if (expect(&p, end, ',')) {
+            if (p < end && is_ws[*p]) {
+                p = skip_ws(p + 1, end);
             }
-        }
-        skip_ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
-            skip_ws(s);
             continue;
         }
-        if (s->p < s->end && *s->p == '}') {
-            s->p++;
-            return RBGW_JSCAN_OK;
+        if (p < end && *p == '}') {
+            return p + 1;
         }
-        return RBGW_JSCAN_INVALID;
+        return NULL;
     }
 }
 
-static int
-array(struct scan *s)
+static const unsigned char *
+array(struct scan *s, const unsigned char *p)
 {
-    s->p++; /* '[' */
-    skip_ws(s);
-    if (s->p < s->end && *s->p == ']') {
-        s->p++;
-        return RBGW_JSCAN_OK;
+    const unsigned char *end = s->end;
+    p++; /* '[' */
+    if (expect(&p, end, ']')) {
+        return p;
     }
     for (;;) {
-        skip_ws(s);
-        int rc = value(s, 0, -1);
-        if (rc != RBGW_JSCAN_OK) {
-            return rc;
+        if (p < end && is_ws[*p]) {
+            p = skip_ws(p + 1, end);
         }
-        skip_ws(s);
-        if (s->p < s->end && *s->p == ',') {
-            s->p++;
+        if ((p = value(s, p, 0, -1)) == NULL) {
+            return NULL;
+        }
+        if (expect(&p, end, ',')) {
             continue;
         }
-        if (s->p < s->end && *s->p == ']') {
-            s->p++;
-            return RBGW_JSCAN_OK;
+        if (p < end && *p == ']') {
+            return p + 1;
         }
-        return RBGW_JSCAN_INVALID;
+        return NULL;
     }
 }
 
-/* One value at s->p (whitespace already skipped).  mask: the watches that may match members
- * of this value if it is an object, level: how many keys of their paths are behind. */
-static int
-value(struct scan *s, unsigned mask, int level)
+/* One value at p (whitespace already skipped).  mask: the watches that may match members of
+ * this value if it is an object, level: how many keys of their paths are behind. */
+static const unsigned char *
+value(struct scan *s, const unsigned char *p, unsigned mask, int level)
 {
-    if (s->p >= s->end) {
-        return RBGW_JSCAN_INVALID;
+    const unsigned char *end = s->end;
+    if (p >= end) {
+        return NULL;
     }
-    int rc;
-    switch (*s->p) {
+    switch (*p) {
     case '{':
     case '[':
         if (++s->depth > s->max_depth) {
-            return s->too_deep;
+            s->rc = s->too_deep;
+            return NULL;
         }
-        rc = *s->p == '{' ? object(s, mask, level) : array(s);
+        p = *p == '{' ? object(s, p, mask, level) : array(s, p);
         s->depth--;
-        return rc;
+        return p;
     case '"': {
         bool escaped = false;
-        return string(s, &escaped);
+        return string(p, end, &escaped);
     }
     case 't':
-        return literal(s, "true", 4);
+        return literal(p, end, "true", 4);
     case 'f':
-        return literal(s, "false", 5);
+        return literal(p, end, "false", 5);
     case 'n':
-        return literal(s, "null", 4);
+        return literal(p, end, "null", 4);
     default:
-        return number(s);
+        return number(p, end);
     }
 }
 
@@ -386,13 +431,13 @@ scan_doc(const char *text, size_t len, const struct rbgw_json_limits *lim,
          struct rbgw_str *found, char *top, bool prefix, size_t *vstart, size_t *vend)
 {
     RBGW_ASSERT(nwatch <= RBGW_JSCAN_MAX_WATCH);
+    const unsigned char *end = (const unsigned char *)text + len;
     struct scan s = {
-        .p = (const unsigned char *)text,
-        .end = (const unsigned char *)text + len,
+        .end = end,
         .max_depth = MAX_DEPTH,
         .too_deep = RBGW_JSCAN_INVALID,
+        .rc = RBGW_JSCAN_INVALID,
         .w = watch,
-        .nw = nwatch,
         .unique = unique,
         .found = found,
     };
@@ -401,28 +446,21 @@ scan_doc(const char *text, size_t len, const struct rbgw_json_limits *lim,
         s.too_deep = RBGW_JSCAN_TOO_DEEP;
     }
     for (size_t i = 0; i < nwatch; i++) {
-        s.klen[i] = strlen(watch[i].key);
-        s.slen[i] = watch[i].subkey ? strlen(watch[i].subkey) : 0;
         found[i] = RBGW_STR_NULL;
     }
-    skip_ws(&s);
-    const unsigned char *v = s.p;
+    const unsigned char *v = skip_ws((const unsigned char *)text, end);
     if (top) {
-        *top = s.p < s.end ? (char)*s.p : '\0';
+        *top = v < end ? (char)*v : '\0';
     }
-    if (prefix && (s.p == s.end || *s.p != '{')) {
+    if (prefix && (v == end || *v != '{')) {
         return RBGW_JSCAN_INVALID;
     }
-    int rc = value(&s, nwatch ? (1u << nwatch) - 1 : 0, 0);
-    if (rc != RBGW_JSCAN_OK) {
-        return rc;
+    const unsigned char *vend_p = value(&s, v, nwatch ? (1u << nwatch) - 1 : 0, 0);
+    if (vend_p == NULL) {
+        return s.rc;
     }
-    const unsigned char *vend_p = s.p;
-    if (!prefix) {
-        skip_ws(&s);
-        if (s.p != s.end) {
-            return RBGW_JSCAN_INVALID;
-        }
+    if (!prefix && skip_ws(vend_p, end) != end) {
+        return RBGW_JSCAN_INVALID;
     }
     size_t doclen = (size_t)(vend_p - (const unsigned char *)text);
     if (lim != NULL && doclen / 2 >= lim->max_elements &&
@@ -455,63 +493,54 @@ rbgw_json_scan_prefix(const char *text, size_t len, const struct rbgw_json_limit
 int
 rbgw_json_scan_items(const char *text, size_t len, struct rbgw_str *items, size_t max, size_t *n)
 {
+    const unsigned char *end = (const unsigned char *)text + len;
     struct scan s = {
-        .p = (const unsigned char *)text,
-        .end = (const unsigned char *)text + len,
+        .end = end,
         .depth = 1, /* the container itself, as value() would count it */
         .max_depth = MAX_DEPTH,
         .too_deep = RBGW_JSCAN_INVALID,
+        .rc = RBGW_JSCAN_INVALID,
     };
     size_t k = 0;
     *n = 0;
-    skip_ws(&s);
-    if (s.p >= s.end || (*s.p != '{' && *s.p != '[')) {
+    const unsigned char *p = skip_ws((const unsigned char *)text, end);
+    if (p >= end || (*p != '{' && *p != '[')) {
         return RBGW_JSCAN_INVALID;
     }
-    bool object = *s.p == '{';
+    bool object = *p == '{';
     unsigned char close = object ? '}' : ']';
-    s.p++;
-    skip_ws(&s);
-    if (s.p < s.end && *s.p == close) {
-        s.p++;
-    } else {
+    p++;
+    if (!expect(&p, end, close)) {
         /* The object() and array() loops, noting where each child value starts and ends. */
         for (;;) {
-            skip_ws(&s);
+            p = skip_ws(p, end);
             if (object) {
                 bool escaped = false;
-                if (s.p >= s.end || *s.p != '"' || string(&s, &escaped) != RBGW_JSCAN_OK) {
+                if (p >= end || *p != '"' || (p = string(p, end, &escaped)) == NULL ||
+                    !expect(&p, end, ':')) {
                     return RBGW_JSCAN_INVALID;
                 }
-                skip_ws(&s);
-                if (s.p >= s.end || *s.p != ':') {
-                    return RBGW_JSCAN_INVALID;
-                }
-                s.p++;
-                skip_ws(&s);
+                p = skip_ws(p, end);
             }
-            const unsigned char *v = s.p;
-            if (value(&s, 0, 0) != RBGW_JSCAN_OK) {
+            const unsigned char *v = p;
+            if ((p = value(&s, p, 0, 0)) == NULL) {
                 return RBGW_JSCAN_INVALID;
             }
             if (k < max) {
-                items[k] = rbgw_str_make((const char *)v, (size_t)(s.p - v));
+                items[k] = rbgw_str_make((const char *)v, (size_t)(p - v));
             }
             k++;
-            skip_ws(&s);
-            if (s.p < s.end && *s.p == ',') {
-                s.p++;
+            if (expect(&p, end, ',')) {
                 continue;
             }
-            if (s.p < s.end && *s.p == close) {
-                s.p++;
+            if (p < end && *p == close) {
+                p++;
                 break;
             }
             return RBGW_JSCAN_INVALID;
         }
     }
-    skip_ws(&s);
-    if (s.p != s.end) {
+    if (skip_ws(p, end) != end) {
         return RBGW_JSCAN_INVALID;
     }
     *n = k;
