@@ -300,6 +300,8 @@ object(struct scan *s, const unsigned char *p, unsigned mask, int level)
         if (p < end && *p == '"') {
             bool value_escaped = false;
             p = string(p, end, &value_escaped); /* value()'s first case, without the call */
+        } else if (p < end && (*p == '-' || (*p >= '0' && *p <= '9'))) {
+            p = number(p, end); /* and its last */
         } else {
             p = value(s, p, child, level + 1);
         }
