@@ -19,6 +19,7 @@
  * the connection itself is sound.  A malformed or oversized response closes it.
  * An idle conn keeps reading so a server close is seen at once, not by the next request.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,6 +67,7 @@ struct http_conn {
     unsigned closing : 1;         /* ops->close called */
     unsigned complete : 1;        /* response complete */
     unsigned too_big : 1;         /* body exceeded max-reply-size */
+    unsigned too_big_said : 1;    /* ... as its Content-Length said, before any of it came */
 };
 
 static struct http_upstream *
@@ -138,6 +140,19 @@ http_conn_close(struct rbgw_upconn *uc)
 
 /* ---- response parsing ---- */
 
+/* A Content-Length past max-reply-size is refused with the head: nothing of the body would be
+ * kept, and waiting for it would only hold the call until its timeout. */
+static int
+on_headers_complete(llhttp_t *p)
+{
+    struct http_conn *c = p->data;
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > upstream_of(c)->max_reply) {
+        c->too_big = c->too_big_said = 1;
+        return -1;
+    }
+    return 0;
+}
+
 static int
 on_body(llhttp_t *p, const char *at, size_t len)
 {
@@ -159,6 +174,7 @@ on_message_complete(llhttp_t *p)
 }
 
 static const llhttp_settings_t parser_settings = {
+    .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
@@ -220,7 +236,12 @@ on_data(struct rbgw_xprt *x, const char *p, size_t n)
         return;
     }
     if (e != HPE_OK) {
-        if (c->too_big) {
+        if (c->too_big_said) {
+            rbgw_upconn_error(&c->base, RBGW_ETOOBIG, 0, NULL,
+                              "response body of %" PRIu64
+                              " bytes (its Content-Length) larger than max-reply-size=%zu bytes",
+                              c->parser.content_length, upstream_of(c)->max_reply);
+        } else if (c->too_big) {
             rbgw_upconn_error(&c->base, RBGW_ETOOBIG, 0, NULL,
                               "response body larger than max-reply-size=%zu bytes",
                               upstream_of(c)->max_reply);
@@ -337,7 +358,7 @@ http_conn_send(struct rbgw_upconn *uc)
     struct http_upstream *up = upstream_of(c);
     struct rbgw_request *req = uc->call->req;
     c->complete = 0;
-    c->too_big = 0;
+    c->too_big = c->too_big_said = 0;
     rbgw_buf_reset(&c->body);
     rbgw_buf_reset(&c->wbuf);
     char err[200];

@@ -39,6 +39,8 @@
  *   huge_reply             a 100 MB reply (Content-Length): refused at max-reply-size (1 MiB
  *                          here) and the connection closed, so the responder could not send it
  *                          all, and rbgw's peak RSS stays within 8 MB of its baseline
+ *   huge_reply_announced   a head whose Content-Length is 100 MB, and no body after it:
+ *                          refused at once (max-reply-size), not left to time out
  *   big_reply_memory_returns  a 12 MB reply within max-reply-size=16m is served whole, and the
  *                          kept-alive connection does not keep the memory it took
  *   html_404, html_500     an HTML error page (protocol error, naming the status)
@@ -616,6 +618,16 @@ Test(faults_http, huge_reply)
                       base.hwm_kb, hwm);
     }
     after_fault(c, &base);
+}
+
+Test(faults_http, huge_reply_announced)
+{
+    /* Only the head: were rbgw to wait for the body, the call would time out instead. */
+    simple_fault(&(struct fake_http_action){.kind = FAKE_HTTP_RESPOND,
+                                            .raw = "HTTP/1.1 200 OK\r\n"
+                                                   "Content-Type: application/json\r\n"
+                                                   "Content-Length: 104857600\r\n\r\n"},
+                 "max-reply-size", "bytes (its Content-Length) larger than max-reply-size");
 }
 
 Test(faults_http, big_reply_memory_returns)
