@@ -3,8 +3,9 @@
  * contract).
  *
  * State changes go through set_state(), the only place that moves a conn between lists
- * (pgbouncer's change_server_state).  A conn is freed when both its timer (ours) and its
- * transport handles (theirs, rbgw_upconn_free) are closed.
+ * (pgbouncer's change_server_state).  A conn is freed when both its closer handle (ours) and
+ * its transport handles (theirs, rbgw_upconn_free) are closed, so never inside a callback of
+ * its own.  Its timer is not a handle (dtimer.h): it is stopped when the conn closes.
  *
  * Order of effects when a call ends: the call is answered first, then the conn is released
  * (possibly straight to the next waiter).  The reply bytes may live in the conn, and the next
@@ -100,7 +101,7 @@ check_closed(struct rbgw_connpool *p)
 static void
 maybe_free(struct rbgw_upconn *c)
 {
-    if (c->timer_closed && c->transport_freed) {
+    if (c->closer_closed && c->transport_freed) {
         struct rbgw_connpool *p = c->cp;
         free(c);
         p->nalive--;
@@ -109,10 +110,10 @@ maybe_free(struct rbgw_upconn *c)
 }
 
 static void
-on_timer_closed(uv_handle_t *h)
+on_closer_closed(uv_handle_t *h)
 {
     struct rbgw_upconn *c = h->data;
-    c->timer_closed = 1;
+    c->closer_closed = 1;
     maybe_free(c);
 }
 
@@ -121,6 +122,24 @@ rbgw_upconn_free(struct rbgw_upconn *c)
 {
     c->transport_freed = 1;
     maybe_free(c);
+}
+
+static struct rbgw_dtimers *
+timers(struct rbgw_upconn *c)
+{
+    return &c->cp->u->gw->dtimers;
+}
+
+static void
+timer_start(struct rbgw_upconn *c, rbgw_dtimer_cb cb, uint64_t ms)
+{
+    rbgw_dtimer_start(timers(c), &c->timer, cb, ms);
+}
+
+static void
+timer_stop(struct rbgw_upconn *c)
+{
+    rbgw_dtimer_stop(timers(c), &c->timer);
 }
 
 /* Close c (its call must have been taken off it). */
@@ -134,8 +153,8 @@ close_conn(struct rbgw_upconn *c)
     struct rbgw_connpool *p = c->cp;
     set_state(c, RBGW_UPCONN_CLOSING);
     p->nconns--;
-    uv_timer_stop(&c->timer);
-    uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+    timer_stop(c);
+    uv_close((uv_handle_t *)&c->closer, on_closer_closed);
     p->ops->close(c);
 }
 
@@ -173,7 +192,7 @@ note_open_failure(struct rbgw_connpool *p)
 }
 
 static void
-on_open_timeout(uv_timer_t *t)
+on_open_timeout(struct rbgw_dtimer *t)
 {
     struct rbgw_upconn *c = t->data;
     struct rbgw_connpool *p = c->cp;
@@ -188,7 +207,7 @@ on_open_timeout(uv_timer_t *t)
 }
 
 static void
-on_call_timeout(uv_timer_t *t)
+on_call_timeout(struct rbgw_dtimer *t)
 {
     struct rbgw_upconn *c = t->data;
     struct rbgw_connpool *p = c->cp;
@@ -219,7 +238,7 @@ on_call_timeout(uv_timer_t *t)
 }
 
 static void
-on_idle_timeout(uv_timer_t *t)
+on_idle_timeout(struct rbgw_dtimer *t)
 {
     struct rbgw_upconn *c = t->data;
     rbgw_ulog_debug(c->cp->u, "closing conn %llu, idle for %u ms", (unsigned long long)c->id,
@@ -286,16 +305,17 @@ conn_new(struct rbgw_connpool *p, struct rbgw_call *call)
     c->id = ++p->next_id;
     p->nalive++;
     rbgw_list_init(&c->link);
-    uv_timer_init(p->u->gw->loop, &c->timer);
-    c->timer.data = c;
+    rbgw_dtimer_init(&c->timer, NULL, c);
+    uv_timer_init(p->u->gw->loop, &c->closer);
+    c->closer.data = c;
     c->call = call;
     p->nconns++;
     set_state(c, RBGW_UPCONN_OPENING);
     uint64_t left = rbgw_upconn_time_left(c);
     if (p->u->connect_timeout_ms < left) {
-        uv_timer_start(&c->timer, on_open_timeout, p->u->connect_timeout_ms, 0);
+        timer_start(c, on_open_timeout, p->u->connect_timeout_ms);
     } else {
-        uv_timer_start(&c->timer, on_call_timeout, left, 0);
+        timer_start(c, on_call_timeout, left);
     }
     p->ops->open(c); /* may end synchronously in ready or error */
 }
@@ -308,7 +328,7 @@ start_call(struct rbgw_upconn *c, struct rbgw_call *call)
     call->sent = 1;
     call->conn_id = c->id;
     set_state(c, RBGW_UPCONN_BUSY);
-    uv_timer_start(&c->timer, on_call_timeout, rbgw_upconn_time_left(c), 0);
+    timer_start(c, on_call_timeout, rbgw_upconn_time_left(c));
     c->cp->ops->send(c); /* may end synchronously in reply or error */
 }
 
@@ -505,9 +525,10 @@ release(struct rbgw_upconn *c, bool keep)
         return;
     }
     set_state(c, RBGW_UPCONN_IDLE);
-    uv_timer_stop(&c->timer);
     if (p->idle_timeout_ms > 0) {
-        uv_timer_start(&c->timer, on_idle_timeout, p->idle_timeout_ms, 0);
+        timer_start(c, on_idle_timeout, p->idle_timeout_ms);
+    } else {
+        timer_stop(c);
     }
 }
 
@@ -520,7 +541,7 @@ rbgw_upconn_ready(struct rbgw_upconn *c)
     p->u->stats.opens_ok++;
     struct rbgw_call *call = take_call(c);
     if (call && call->probe) {
-        uv_timer_stop(&c->timer);
+        timer_stop(c);
         call_reply(call, RBGW_STR("{\"result\":true}"));
         release(c, true);
     } else if (call) {
@@ -535,7 +556,7 @@ rbgw_upconn_reply(struct rbgw_upconn *c, struct rbgw_str reply, struct rbgw_str 
 {
     RBGW_ASSERT(c->state == RBGW_UPCONN_BUSY);
     bool keep = (flags & RBGW_UPCONN_KEEP) != 0;
-    uv_timer_stop(&c->timer);
+    timer_stop(c);
     struct rbgw_call *call = take_call(c);
     if (log_text.len) {
         rbgw_log_responder(call ? call->req : NULL, c->cp->u, log_text);
@@ -581,7 +602,7 @@ rbgw_upconn_error(struct rbgw_upconn *c, int status, int flags, const struct rbg
     if (!keep) {
         close_conn(c);
     } else {
-        uv_timer_stop(&c->timer);
+        timer_stop(c);
     }
     if (call) {
         bool again =

@@ -273,6 +273,30 @@ upstream_same(const struct rbgw_generation *g, const char *name,
     return NULL;
 }
 
+/*
+ * u replaces the upstream of its name in g, if g has one: u's counters go on from that one's,
+ * so a name's counters never go back (calls that the replaced upstream still finishes after
+ * this are not counted in u).  Health and connections stay u's own, fresh.
+ */
+static void
+upstream_carry_counters(struct rbgw_upstream *u, const struct rbgw_generation *g)
+{
+    for (size_t i = 0; g && i < g->nupstreams; i++) {
+        const struct rbgw_upstream *old = g->upstreams[i];
+        if (strcmp(old->name, u->name) == 0) {
+            u->outcomes = old->outcomes;
+            u->stats = old->stats;
+            u->tls_carried = old->tls_carried;
+            if (old->tls != NULL) {
+                u->tls_carried.full += old->tls->full;
+                u->tls_carried.resumed += old->tls->resumed;
+                u->tls_carried.failed += old->tls->failed;
+            }
+            return;
+        }
+    }
+}
+
 /* ---- generations ---- */
 
 void
@@ -340,6 +364,8 @@ gen_build(struct rbgw_gateway *gw, const struct rbgw_config *cfg, struct rbgw_co
             free(name);
         } else if ((rc = upstream_new(gw, ec, name, &u, err, errlen)) != 0) {
             break;
+        } else {
+            upstream_carry_counters(u, prev);
         }
         g->upstreams[g->nupstreams++] = u;
     }
@@ -495,6 +521,7 @@ init_undo(struct rbgw_gateway *gw)
         gw->reaper_inited = false;
     }
     rbgw__wbatch_close(&gw->wbatch);
+    rbgw_dtimers_close(&gw->dtimers);
     if (gw->gen) {
         rbgw__generation_unref(gw->gen);
         gw->gen = NULL;
@@ -512,7 +539,9 @@ init_undo(struct rbgw_gateway *gw)
     rbgw_cache_free(gw->cache);
     gw->cache = NULL;
     rbgw__wbatch_close(&gw->wbatch);
+    rbgw_dtimers_close(&gw->dtimers);
     rbgw__wbatch_free(&gw->wbatch);
+    rbgw_dtimers_free(&gw->dtimers);
 }
 
 int
@@ -532,6 +561,7 @@ rbgw_gateway_init_with(struct rbgw_gateway *gw, uv_loop_t *loop, const struct rb
     gw->force_ops = ops;
     gw->start_time = (uint64_t)time(NULL);
     gw->reserve_fd = -1;
+    rbgw_dtimers_init(&gw->dtimers, loop);
     rbgw_list_init(&gw->all_listeners);
     rbgw_list_init(&gw->all_upstreams);
     rbgw_list_init(&gw->dead_gens);
@@ -957,6 +987,7 @@ close_all(struct rbgw_gateway *gw)
         gw->reaper_inited = false;
     }
     rbgw__wbatch_close(&gw->wbatch);
+    rbgw_dtimers_close(&gw->dtimers);
 }
 
 static void
@@ -1055,5 +1086,7 @@ rbgw_gateway_deinit(struct rbgw_gateway *gw)
     rbgw_cache_free(gw->cache);
     gw->cache = NULL;
     rbgw__wbatch_close(&gw->wbatch);
+    rbgw_dtimers_close(&gw->dtimers);
     rbgw__wbatch_free(&gw->wbatch);
+    rbgw_dtimers_free(&gw->dtimers);
 }

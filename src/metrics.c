@@ -437,12 +437,13 @@ render_upstreams(struct rbgw_gateway *gw, struct rbgw_buf *b)
         if (u->tls == NULL) {
             continue; /* plain http://, unix, pipe, zeromq: no TLS */
         }
+        const struct rbgw_tls_stats *c = &u->tls_carried; /* from the upstreams it replaced */
         struct lbl ls[2] = {{"upstream", u->name}, {"kind", "full"}};
-        sample_u64(b, RBGW_MF_UP_TLS, ls, 2, u->tls->full);
+        sample_u64(b, RBGW_MF_UP_TLS, ls, 2, c->full + u->tls->full);
         ls[1].v = "resumed";
-        sample_u64(b, RBGW_MF_UP_TLS, ls, 2, u->tls->resumed);
+        sample_u64(b, RBGW_MF_UP_TLS, ls, 2, c->resumed + u->tls->resumed);
         ls[1].v = "failed";
-        sample_u64(b, RBGW_MF_UP_TLS, ls, 2, u->tls->failed);
+        sample_u64(b, RBGW_MF_UP_TLS, ls, 2, c->failed + u->tls->failed);
     }
 }
 

@@ -84,13 +84,16 @@ struct rbgw_upconn {
     struct rbgw_list link;        /* on pool->idle or pool->busy */
     enum rbgw_upconn_state state; /* changed only by the pool (set_state) */
     struct rbgw_call *call;       /* borrowed: current call, or NULL */
-    uv_timer_t timer;             /* phase timer (owned by the pool) */
+    struct rbgw_dtimer timer;     /* phase timer (owned by the pool; dtimer.h) */
+    uv_timer_t closer;            /* never started: closed with the conn, its close callback
+                                     lets the conn be freed a loop pass later, never under a
+                                     callback of its own that is still running */
     uint64_t id;                  /* per-pool sequence number, for logs */
     unsigned reused : 1;          /* has carried a call before (a peer close is expected) */
     unsigned got_bytes : 1;       /* transport: some reply byte arrived for the current call */
     unsigned pinned : 1;          /* reserved for one session's transaction (pool->pinned) */
     unsigned drop_after : 1;      /* unpinned while busy: closed when its current call ends */
-    unsigned timer_closed : 1;    /* the timer's close callback ran */
+    unsigned closer_closed : 1;   /* closer's close callback ran */
     unsigned transport_freed : 1; /* the transport called rbgw_upconn_free */
 };
 

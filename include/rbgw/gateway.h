@@ -42,12 +42,14 @@
 
 #include "rbgw/buf.h"
 #include "rbgw/config.h"
+#include "rbgw/dtimer.h"
 #include "rbgw/list.h"
 #include "rbgw/wbatch.h"
 #include "rbgw/metrics.h"
 #include "rbgw/outcome.h"
 #include "rbgw/rpc.h"
 #include "rbgw/session.h"
+#include "rbgw/tls.h"
 
 struct rbgw_request;
 struct rbgw_tls_stats;
@@ -114,7 +116,9 @@ struct rbgw_member;
 /*
  * An upstream is shared by the generations that list it (reference counted): a reload that
  * keeps it (same name, same connection string, same max-reply-size) keeps the object, and with
- * it its connections, its health (the fan-out member) and its counters.  When the last
+ * it its connections, its health (the fan-out member) and its counters.  One that replaces an
+ * upstream of the same name starts with a fresh pool and health but with that upstream's
+ * counters, so the series a name is exported under never goes back.  When the last
  * generation listing it is freed (every call and transaction dispatched there is over) it is
  * released: its pool stops (idle conns close) and it is freed once every handle is closed.
  */
@@ -134,6 +138,8 @@ struct rbgw_upstream {
                                               rbgw_connpool_init (connpool.h) */
     const struct rbgw_tls_stats *tls;      /* borrowed from impl: TLS handshake counters of an
                                               https:// upstream (tls.h), or NULL */
+    struct rbgw_tls_stats tls_carried;     /* handshakes counted by the upstreams of the same
+                                              name this one replaced (exported as their sum) */
     struct rbgw_member *member;            /* owned: fan-out's state for it: health, legs in
                                               flight, check timer (fanout.c) */
     uint32_t refs;                         /* generations listing it */
@@ -257,6 +263,9 @@ struct rbgw_gateway {
     bool reaper_inited;                        /* reaper initialised (closed with the rest) */
     struct rbgw_wbatch wbatch;                 /* writes deferred to the end of the loop pass
                                                   (wbatch.h; closed with the rest) */
+    struct rbgw_dtimers dtimers;               /* upstream connections' timers, which leave
+                                                  the loop's sleep untimed (dtimer.h; closed
+                                                  with the rest) */
     struct rbgw_admin *admin;                  /* owned: the admin endpoint (admin.h), or NULL */
     uint64_t start_time;                       /* wall-clock seconds at init, for metrics */
     uint64_t limit_hits[RBGW_LIMIT_COUNT];     /* times each limit was hit (metrics.h) */

@@ -12,7 +12,7 @@
  *  - an upstream whose name, connection string and max-reply-size are unchanged is the same
  *    object after the reload: its health (ejected stays ejected), its counters and its idle
  *    connection carry over; a changed one (its options, or max-reply-size) is a new object,
- *    healthy, and the old one is freed;
+ *    healthy, that goes on from the old one's counters, and the old one is freed;
  *  - an upstream the reload removes finishes the call it carries (answered with its reply),
  *    then its connection closes and it is freed; new calls go to the new configuration;
  *  - a transaction opened before a reload that removes its upstream goes on there: its calls
@@ -164,9 +164,15 @@ Test(reload_fanout, unchanged_upstreams_carry_over)
     /* alpha with another timeout is another upstream: a new object, in service; the old one
      * and charlie (no longer listed) are freed. */
     const char *const changed[] = {ALPHA ",timeout=1400", BRAVO, NULL};
+    uint64_t alpha_ejections = alpha->stats.ejections;
+    cr_assert_eq(alpha_ejections, 1);
     reload_ok(changed);
     cr_assert_neq(upstream("alpha"), alpha, "a changed alpha was carried over");
     cr_assert(rbgw_fanout_member_healthy(upstream("alpha")));
+    /* ... but its counters go on from the old one's: the name's series never goes back. */
+    cr_assert_eq(upstream("alpha")->outcomes.n[RBGW_OUTCOME_CLOSED], alpha_failed,
+                 "the new alpha's counters started again");
+    cr_assert_eq(upstream("alpha")->stats.ejections, alpha_ejections);
     cr_assert_eq(upstream("bravo"), bravo);
     run_until_alive(2);
     cr_assert_eq(fake_gw()->generation, 3);
