@@ -36,6 +36,9 @@
  * closes.  A blocking stdout never leaves a backlog: pdns reads every reply in full before it
  * writes the next call.
  *
+ * --sleep-timeout=MS makes every epoll_wait a timed one (as in an event loop with a timer
+ * active, whatever its due time): what a timed sleep costs the kernel, measured by itself.
+ *
  * Ownership: a struct pair (both fds, both backlogs) is malloc'ed on accept.  Closing a pair
  * closes its fds at once but frees it only after the current epoll_wait batch, since later
  * events of the same batch may still point at it.
@@ -82,17 +85,18 @@ struct pair {
 };
 
 static int epfd = -1;
-static struct pair *dead;  /* closed pairs, freed after the current batch */
-static bool http_mode;     /* --upstream-http: canned request out, body back */
-static bool stdio_mode;    /* --stdio: the client is stdin/stdout, one pair, exit when it ends */
-static char http_req[512]; /* the canned request (http_mode) */
+static struct pair *dead; /* closed pairs, freed after the current batch */
+static bool http_mode;    /* --upstream-http: canned request out, body back */
+static bool stdio_mode;   /* --stdio: the client is stdin/stdout, one pair, exit when it ends */
+static int sleep_timeout = -1; /* --sleep-timeout: epoll_wait's timeout (-1: none) */
+static char http_req[512];     /* the canned request (http_mode) */
 static size_t http_req_len;
 
 static void
 usage(void)
 {
     fprintf(stderr, "usage: rbgw_floor_relay (--listen=PATH | --stdio) (--upstream=PATH | "
-                    "--upstream-http=IPV4:PORT)\n");
+                    "--upstream-http=IPV4:PORT) [--sleep-timeout=MS]\n");
     exit(2);
 }
 
@@ -352,6 +356,8 @@ main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "--listen=", 9) == 0) {
             listen_path = argv[i] + 9;
+        } else if (strncmp(argv[i], "--sleep-timeout=", 16) == 0) {
+            sleep_timeout = atoi(argv[i] + 16);
         } else if (strcmp(argv[i], "--stdio") == 0) {
             stdio_mode = true;
         } else if (strncmp(argv[i], "--upstream=", 11) == 0) {
@@ -428,7 +434,7 @@ main(int argc, char **argv)
 
     struct epoll_event evs[MAX_EVENTS];
     for (;;) {
-        int n = epoll_wait(epfd, evs, MAX_EVENTS, -1);
+        int n = epoll_wait(epfd, evs, MAX_EVENTS, sleep_timeout);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;

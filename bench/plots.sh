@@ -4,7 +4,8 @@
 #   bench/plots.sh          draw docs/img/*.png from the data files in docs/img/data/
 #   bench/plots.sh --run    measure first, writing docs/img/data/, then draw:
 #                             dns_dnsperf.sh (its four target paths plus the pipe and
-#                             unix connectors' baselines and the unix->unix floor, 8 s runs),
+#                             unix connectors' baselines and the unix->unix and pipe->unix
+#                             floors with rbgw beside them, 8 s runs),
 #                             call_latency.sh (layout one; direct rbgw pipe unix rbgw-unix),
 #                             connectors.sh (its cpu section only, 30 000 calls per run;
 #                             output kept in connectors.txt, whose CPU table becomes
@@ -66,7 +67,7 @@ if [ "${1:-}" = --run ]; then
         case "$b" in
         dns)
             DATA_DIR=$DATA_DIR DURATION=${DURATION:-8} \
-                MODES=${MODES:-http unix floor-unix rbgw-uu rbgw-unix rbgw pipe} \
+                MODES=${MODES:-http unix floor-unix rbgw-uu rbgw-unix rbgw pipe floor-pipe rbgw-pu} \
                 "$SRC/bench/dns_dnsperf.sh"
             ;;
         latency)
