@@ -3,7 +3,7 @@
  *
  *   zmq_listener ──owns──> zmq context (1 I/O thread) ──> ROUTER socket, bound to endpoint=
  *                ├─owns──> uv_poll_t on ZMQ_FD (wake-ups), uv_idle_t (deferred drain),
- *                │         uv_timer_t (session expiry)
+ *                │         a deadline timer (session expiry, dtimer.h)
  *                ├─owns──> peers (hash by routing id) ──ref──> rbgw_session
  *                └─list──> zmq_call (in its request's arena) ──ref──> rbgw_request
  *                              └──borrows──> its peer (alive while the call is in flight)
@@ -79,7 +79,8 @@ struct zmq_listener {
     void *sock;                  /* owned ROUTER socket, NULL once closed */
     uv_poll_t poll;              /* watches ZMQ_FD; initialised when poll_inited */
     uv_idle_t idle;              /* runs a deferred drain; always initialised */
-    uv_timer_t expiry;           /* expires idle peers' sessions; always initialised */
+    struct rbgw_dtimer expiry;   /* expires idle peers' sessions (dtimer.h: the loop's sleep
+                                    stays untimed while peers idle); always initialised */
     struct rbgw_list inflight;   /* zmq_calls awaiting their answer */
     struct zmq_peer **peers;     /* owned: hash table of peers by routing id, chained */
     size_t nbuckets;             /* buckets in peers (a power of two) */
@@ -210,24 +211,23 @@ peer_free(struct zmq_listener *zl, struct zmq_peer *p, const char *why)
     free(p);
 }
 
-static void on_expiry(uv_timer_t *t);
+static void on_expiry(struct rbgw_dtimer *t);
 
 /* Arm the expiry timer for the longest idle peer, unless it is armed already. */
 static void
 arm_expiry(struct zmq_listener *zl)
 {
-    if (zl->closed || uv_is_active((uv_handle_t *)&zl->expiry) ||
-        rbgw_list_empty(&zl->idle_peers)) {
+    if (zl->closed || rbgw_dtimer_active(&zl->expiry) || rbgw_list_empty(&zl->idle_peers)) {
         return;
     }
     struct zmq_peer *p = rbgw_list_entry(zl->idle_peers.next, struct zmq_peer, idle_link);
     uint64_t due = p->idle_since + zl->session_timeout;
     uint64_t now = uv_now(zl->l->gw->loop);
-    uv_timer_start(&zl->expiry, on_expiry, due > now ? due - now : 0, 0);
+    rbgw_dtimer_start(&zl->l->gw->dtimers, &zl->expiry, on_expiry, due > now ? due - now : 0);
 }
 
 static void
-on_expiry(uv_timer_t *t)
+on_expiry(struct rbgw_dtimer *t)
 {
     struct zmq_listener *zl = t->data;
     uint64_t now = uv_now(zl->l->gw->loop);
@@ -544,8 +544,7 @@ listener_start(struct rbgw_listener *l, char *err, size_t errlen)
     /* From here on a failure is cleaned up by stop/close/destroy, like a running listener. */
     uv_idle_init(l->gw->loop, &zl->idle);
     zl->idle.data = zl;
-    uv_timer_init(l->gw->loop, &zl->expiry);
-    zl->expiry.data = zl;
+    rbgw_dtimer_init(&zl->expiry, on_expiry, zl);
 
     zl->ctx = zmq_ctx_new();
     if (zl->ctx == NULL) {
@@ -668,9 +667,9 @@ listener_close(struct rbgw_listener *l)
         rbgw_list_remove(&zc->link);
         rbgw_request_unref(req);
     }
-    zl->pending_closes = 2;
+    rbgw_dtimer_stop(&zl->l->gw->dtimers, &zl->expiry);
+    zl->pending_closes = 1;
     uv_close((uv_handle_t *)&zl->idle, on_handle_closed);
-    uv_close((uv_handle_t *)&zl->expiry, on_handle_closed);
     if (zl->poll_inited) {
         zl->pending_closes++;
         uv_close((uv_handle_t *)&zl->poll, on_handle_closed);
