@@ -18,18 +18,73 @@ const char *const rbgw_rest_verb_names[] = {
     [RBGW_VERB_PATCH] = "PATCH", [RBGW_VERB_DELETE] = "DELETE",
 };
 
-/* Each list once, for the names and their lengths. */
+/* Each list once (rbgw_rest_param_index below knows them by heart: test_method checks it). */
 #define REST_COMPONENTS(X)                                                                         \
     X("id") X("domain_id") X("zonename") X("qname") X("name") X("kind") X("qtype")
 /* Sorted: xlate.c writes the headers in this order and pdns sorts them by name. */
 #define REST_HEADER_PARAMS(X) X("local") X("real-remote") X("remote") X("trxid") X("zone-id")
 #define NAME_OF(s) s,
-#define LEN_OF(s) sizeof(s) - 1,
 
 const char *const rbgw_rest_components[RBGW_REST_NCOMPONENTS] = {REST_COMPONENTS(NAME_OF)};
-const unsigned char rbgw_rest_component_lens[RBGW_REST_NCOMPONENTS] = {REST_COMPONENTS(LEN_OF)};
 const char *const rbgw_rest_header_params[RBGW_REST_NHEADERS] = {REST_HEADER_PARAMS(NAME_OF)};
-const unsigned char rbgw_rest_header_param_lens[RBGW_REST_NHEADERS] = {REST_HEADER_PARAMS(LEN_OF)};
+
+/* The REST name a key is: by its length and a byte that tells the names of that length
+ * apart, then all its bytes.  test_method checks it against the two lists above. */
+static bool
+key_is(const char *k, size_t n, const char *name)
+{
+    return memcmp(k, name, n) == 0;
+}
+
+int
+rbgw_rest_param_index(const char *k, size_t n)
+{
+    int i = -1;
+    switch (n) {
+    case 2:
+        i = 0; /* id */
+        break;
+    case 4:
+        i = k[0] == 'n' ? 4 : 5; /* name, kind */
+        break;
+    case 5:
+        switch (k[0]) {
+        case 'q':
+            i = k[1] == 'n' ? 3 : 6; /* qname, qtype */
+            break;
+        case 'l':
+            i = RBGW_REST_NCOMPONENTS + 0; /* local */
+            break;
+        case 't':
+            i = RBGW_REST_NCOMPONENTS + 3; /* trxid */
+            break;
+        default:
+            return -1;
+        }
+        break;
+    case 6:
+        i = RBGW_REST_NCOMPONENTS + 2; /* remote */
+        break;
+    case 7:
+        i = RBGW_REST_NCOMPONENTS + 4; /* zone-id */
+        break;
+    case 8:
+        i = 2; /* zonename */
+        break;
+    case 9:
+        i = 1; /* domain_id */
+        break;
+    case 11:
+        i = RBGW_REST_NCOMPONENTS + 1; /* real-remote */
+        break;
+    default:
+        return -1;
+    }
+    const char *name = i < RBGW_REST_NCOMPONENTS
+                           ? rbgw_rest_components[i]
+                           : rbgw_rest_header_params[i - RBGW_REST_NCOMPONENTS];
+    return key_is(k, n, name) ? i : -1;
+}
 
 #define ROW(id, nm, cls, trx, res, mrg, cn, cnm, ...)                                              \
     [RBGW_M_##id] = {nm,                                                                           \

@@ -65,6 +65,7 @@ struct xreq {
     struct rbgw_buf hvals;   /* X-Remotebackend-* values, back to back */
     struct {
         const char *name; /* "X-Remotebackend-<Param>", as written (xheader_names) */
+        size_t namelen;   /* its length */
         size_t off;       /* value offset in hvals */
         size_t len;       /* value length */
     } xh[RBGW_REST_NHEADERS];
@@ -348,21 +349,11 @@ gather(struct xreq *r, const struct rbgw_json *params)
         if (n == 0) {
             continue;
         }
-        char k0 = c->key.p[0];
-        /* Length and first byte first: most keys differ from most names there. */
-        for (size_t i = 0; i < RBGW_REST_NCOMPONENTS; i++) {
-            const char *name = rbgw_rest_components[i];
-            if (rbgw_rest_component_lens[i] == n && name[0] == k0 &&
-                memcmp(c->key.p, name, n) == 0) {
-                r->comp[i] = c;
-            }
-        }
-        for (size_t i = 0; i < RBGW_REST_NHEADERS; i++) {
-            const char *name = rbgw_rest_header_params[i];
-            if (rbgw_rest_header_param_lens[i] == n && name[0] == k0 &&
-                memcmp(c->key.p, name, n) == 0) {
-                r->hdr[i] = c;
-            }
+        int i = rbgw_rest_param_index(c->key.p, n);
+        if (i >= RBGW_REST_NCOMPONENTS) {
+            r->hdr[i - RBGW_REST_NCOMPONENTS] = c;
+        } else if (i >= 0) {
+            r->comp[i] = c;
         }
     }
 }
@@ -522,26 +513,48 @@ has_crlf_nul(struct rbgw_str s)
     return false;
 }
 
-/* The first byte an HTTP field value cannot hold (RFC 9110 5.5: controls but HTAB, and DEL),
- * or -1. */
+/* Bytes refused: 1 in an HTTP field value (RFC 9110 5.5: controls but HTAB, and DEL), 2 in
+ * the request path (controls, space and DEL).  One table load per byte. */
+enum { BAD_IN_HEADER = 1, BAD_IN_PATH = 2 };
+/* clang-format off */
+static const unsigned char bad_byte[256] = {
+    3, 3, 3, 3, 3, 3, 3, 3, 3, BAD_IN_PATH /* HTAB */, 3, 3, 3, 3, 3, 3, /* 0x00-0x0f */
+    3, 3, 3, 3, 3, 3, 3, 3, 3, 3,                     3, 3, 3, 3, 3, 3, /* 0x10-0x1f */
+    BAD_IN_PATH, /* 0x20, space */
+    [0x7f] = 3,  /* DEL */
+};
+/* clang-format on */
+
+/* The first byte of s that bad_byte marks with what, or -1. */
 static int
-header_ctl(struct rbgw_str s)
+first_bad(struct rbgw_str s, unsigned what)
 {
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.p[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        if (bad_byte[c] & what) {
             return c;
         }
     }
     return -1;
 }
 
+/* The first byte an HTTP field value cannot hold, or -1. */
+static int
+header_ctl(struct rbgw_str s)
+{
+    return first_bad(s, BAD_IN_HEADER);
+}
+
 /* The header names of rbgw_rest_header_params as yahttp writes them ("x-remotebackend-" and
  * the parameter, capitalised after every '-'; the wire golden tests pin each one). */
-static const char *const xheader_names[RBGW_REST_NHEADERS] = {
-    "X-Remotebackend-Local", "X-Remotebackend-Real-Remote", "X-Remotebackend-Remote",
-    "X-Remotebackend-Trxid", "X-Remotebackend-Zone-Id",
-};
+#define XHEADER_NAMES(X)                                                                           \
+    X("X-Remotebackend-Local")                                                                     \
+    X("X-Remotebackend-Real-Remote")                                                               \
+    X("X-Remotebackend-Remote") X("X-Remotebackend-Trxid") X("X-Remotebackend-Zone-Id")
+#define XH_NAME(s) s,
+#define XH_LEN(s) sizeof(s) - 1,
+static const char *const xheader_names[RBGW_REST_NHEADERS] = {XHEADER_NAMES(XH_NAME)};
+static const unsigned char xheader_lens[RBGW_REST_NHEADERS] = {XHEADER_NAMES(XH_LEN)};
 
 static int
 put_headers(struct xreq *r)
@@ -561,6 +574,7 @@ put_headers(struct xreq *r)
             return fail(r, "parameter '%s' contains byte 0x%02x: not sendable as a header", p, ctl);
         }
         r->xh[r->nxh].name = xheader_names[i];
+        r->xh[r->nxh].namelen = xheader_lens[i];
         r->xh[r->nxh].off = r->hvals.len;
         r->xh[r->nxh].len = r->scratch.len;
         rbgw_buf_append(&r->hvals, r->scratch.data, r->scratch.len);
@@ -727,11 +741,9 @@ write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf 
     if (q != NULL) {
         path.len = (size_t)(q - path.p);
     }
-    for (size_t i = 0; i < path.len; i++) {
-        unsigned char c = (unsigned char)path.p[i];
-        if (c <= 0x20 || c == 0x7f) {
-            return fail(r, "request path contains byte 0x%02x (method, url or url-suffix)", c);
-        }
+    int bad = first_bad(path, BAD_IN_PATH);
+    if (bad >= 0) {
+        return fail(r, "request path contains byte 0x%02x (method, url or url-suffix)", bad);
     }
     if (has_crlf_nul(t->host)) {
         return fail(r, "host contains CR, LF or NUL");
@@ -752,7 +764,6 @@ write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf 
         memmove(clen, e, clen_len);
         ctype_len = strlen(r->ctype);
     }
-    size_t xlen[RBGW_REST_NHEADERS];
     size_t total = verb_len + 1 + path.len + (r->nquery > 0 ? 1 + r->query.len : 0) +
                    sizeof(" HTTP/1.1\r\n") - 1 + sizeof(head1) - 1 + sizeof("Host: ") - 1 +
                    t->host.len + (bracket ? 2 : 0) + sizeof(ua) - 1 + t->extra.len + 2;
@@ -761,8 +772,7 @@ write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf 
                  r->body.len;
     }
     for (size_t i = 0; i < r->nxh; i++) {
-        xlen[i] = strlen(r->xh[i].name);
-        total += xlen[i] + 4 + r->xh[i].len;
+        total += r->xh[i].namelen + 4 + r->xh[i].len;
     }
 
     char *start = rbgw_buf_reserve(out, total);
@@ -792,7 +802,7 @@ write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf 
     }
     p = PUT_LIT(p, ua);
     for (size_t i = 0; i < r->nxh; i++) {
-        p = put(p, r->xh[i].name, xlen[i]);
+        p = put(p, r->xh[i].name, r->xh[i].namelen);
         p = PUT_LIT(p, ": ");
         p = put(p, r->hvals.data + r->xh[i].off, r->xh[i].len);
         p = PUT_LIT(p, "\r\n");

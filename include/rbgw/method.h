@@ -109,8 +109,6 @@ extern const char *const rbgw_rest_verb_names[];
 
 /** §5.2: path components, in this order, whenever the key is present and not null. */
 extern const char *const rbgw_rest_components[RBGW_REST_NCOMPONENTS];
-/** strlen of each rbgw_rest_components[] name (compared by length first). */
-extern const unsigned char rbgw_rest_component_lens[RBGW_REST_NCOMPONENTS];
 
 /* Bits over rbgw_rest_components[], for .rest.path (REST ingress: the unnamed segments). */
 #define RBGW_PATH_ID (1u << 0)
@@ -123,10 +121,15 @@ extern const unsigned char rbgw_rest_component_lens[RBGW_REST_NCOMPONENTS];
 
 #define RBGW_REST_NHEADERS 5
 
+/**
+ * Which REST name the parameter key k (n bytes) is: i < RBGW_REST_NCOMPONENTS for
+ * rbgw_rest_components[i], RBGW_REST_NCOMPONENTS + j for rbgw_rest_header_params[j], or -1.
+ * A few compares and one memcmp, where a search of both lists costs one compare per name.
+ */
+int rbgw_rest_param_index(const char *k, size_t n);
+
 /** §5.2: the only parameters that become X-Remotebackend-<name> headers (any method), sorted. */
 extern const char *const rbgw_rest_header_params[RBGW_REST_NHEADERS];
-/** strlen of each rbgw_rest_header_params[] name. */
-extern const unsigned char rbgw_rest_header_param_lens[RBGW_REST_NHEADERS];
 
 enum rbgw_rest_body {
     RBGW_BODY_NONE,  /* no body, no Content-Length / Content-Type (GET, DELETE) */

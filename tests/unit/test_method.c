@@ -714,3 +714,28 @@ Test(method, initialize_has_no_rest_row)
     rbgw_buf_free(&out);
     rbgw_arena_free(&a);
 }
+
+/* rbgw_rest_param_index names each REST name by its place in the two lists, and nothing else:
+ * every name of both lists, then keys that share a length and first bytes with one. */
+Test(method, rest_param_index_is_the_lists)
+{
+    for (int i = 0; i < RBGW_REST_NCOMPONENTS; i++) {
+        const char *k = rbgw_rest_components[i];
+        cr_expect_eq(rbgw_rest_param_index(k, strlen(k)), i, "%s", k);
+    }
+    for (int j = 0; j < RBGW_REST_NHEADERS; j++) {
+        const char *k = rbgw_rest_header_params[j];
+        cr_expect_eq(rbgw_rest_param_index(k, strlen(k)), RBGW_REST_NCOMPONENTS + j, "%s", k);
+    }
+    static const char *const not_names[] = {
+        "",         "i",         "iD",          "ix",          "nam",        "names",
+        "kinD",     "nind",      "qnamE",       "qtypf",       "qzzzz",      "locaL",
+        "trxiD",    "xxxxx",     "remotE",      "Remote",      "zone_id",    "zoneid",
+        "zonenamE", "domain-id", "real-remotE", "real_remote", "parameters", "ttl",
+        "content",  "auth",
+    };
+    for (size_t i = 0; i < RBGW_NELEM(not_names); i++) {
+        const char *k = not_names[i];
+        cr_expect_eq(rbgw_rest_param_index(k, strlen(k)), -1, "\"%s\" taken for a REST name", k);
+    }
+}
