@@ -353,8 +353,8 @@ NSAMPLES=$(($(wc -l <"$OUT/samples.csv") - 1))
         "$(pdns_stat timedout-packets), overload-drops $(pdns_stat overload-drops)," \
         "udp-recvbuf-errors $(pdns_stat udp-recvbuf-errors), latency $(pdns_stat latency) us"
     echo "rbgw calls (rbgw_calls_total by outcome): $BY_OUTCOME(total $CALLS_ALL); in flight at the end: $INFLIGHT"
-    echo "tries on the responders (rbgw_upstream_calls_total; r1 since the start, r2 since the last"
-    echo "  reload, which replaces it): $UP_BY_OUTCOME"
+    echo "tries on the responders (rbgw_upstream_calls_total since the start; r2, replaced by each"
+    echo "  reload, goes on from the counts of the r2 it replaced): $UP_BY_OUTCOME"
     echo "  retries $RETRIED, ejections $EJECTIONS (same scope)"
     echo "responder restarts: $RESTARTS; reloads: $RELOADS sent and waited for (rbgw: ok $RELOADS_OK, failed $RELOADS_FAILED)"
     echo "RSS KiB: start $RSS_START, after warm-up $RSS_WARM, end $RSS_END, max $RSS_MAX; slope after warm-up $RSS_SLOPE KiB/min"
