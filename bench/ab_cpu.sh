@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# ab_cpu.sh: the gateway's CPU per call for several rbgw builds and the do-nothing relay,
+# interleaved, so that a change is compared with its baseline in the same minutes.
+#
+#   bench/ab_cpu.sh OLD_RBGW NEW_RBGW [...]     e.g. a worktree's build/rbgw and build/rbgw
+#
+#   loadgen --mode=unix -c C ──> gateway (each binary in turn, then rbgw_floor_relay)
+#                                  ──unix──> rbgw_fast_responder --unix
+#
+# Every process runs on one CPU (taskset -c $CPU), as connectors.sh's layout "one".  Each round
+# runs, for each connection count, every binary and the relay back to back (CALLS calls each,
+# no warm-up beyond what the first calls give); the gateway's utime+stime is read from
+# /proc/<pid>/stat before and after, with no perf attached (perf stat -p adds a cost to every
+# context switch of the process it watches).  Prints each run, then per connection count the
+# median µs of CPU per call of each gateway and its ratio to the relay's median.
+#
+# Environment: BUILD_DIR (<repo>/build: the bench tools), ROUNDS (5), CONNS_LIST ("1 16"),
+# CALLS (60000), CPU (1), HTTP_PORT (18240: the responder also listens there), NO_BUILD=1 to skip building the bench tools.  Every process started
+# here is stopped by the EXIT trap.  Runs for about ROUNDS × (binaries + 1) × 2 × 3 s.
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$SRC/bench/lib.sh"
+BUILD=${BUILD_DIR:-$SRC/build}
+ROUNDS=${ROUNDS:-5}
+CONNS_LIST=${CONNS_LIST:-1 16}
+CALLS=${CALLS:-60000}
+CPU=${CPU:-1}
+
+if [ $# -lt 1 ]; then
+    echo "usage: bench/ab_cpu.sh RBGW [RBGW ...]" >&2
+    exit 2
+fi
+for b in "$@"; do
+    [ -x "$b" ] || {
+        echo "not an executable: $b" >&2
+        exit 2
+    }
+done
+if [ "${NO_BUILD:-0}" != 1 ]; then
+    cmake -S "$SRC" -B "$BUILD" >/dev/null
+    cmake --build "$BUILD" --target bench -j2 >/dev/null
+fi
+
+TMP=$(mktemp -d /tmp/rbgw-ab.XXXXXX)
+RESP_PID=
+GW_PID=
+cleanup() {
+    stop_pid "$GW_PID"
+    stop_pid "$RESP_PID"
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+TCK=$(getconf CLK_TCK)
+ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+
+taskset -c "$CPU" "$BUILD/bench/rbgw_fast_responder" --port="${HTTP_PORT:-18240}" --unix="$TMP/r.sock" --quiet \
+    2>>"$TMP/resp.err" &
+RESP_PID=$!
+wait_sock "$TMP/r.sock"
+
+: >"$TMP/res"
+for r in $(seq "$ROUNDS"); do
+    for c in $CONNS_LIST; do
+        i=0
+        for gw in "$@" floor; do
+            i=$((i + 1))
+            rm -f "$TMP/g.sock"
+            if [ "$gw" = floor ]; then
+                taskset -c "$CPU" "$BUILD/bench/rbgw_floor_relay" --listen="$TMP/g.sock" \
+                    --upstream="$TMP/r.sock" 2>>"$TMP/gw.err" &
+            else
+                taskset -c "$CPU" "$gw" --listen="unix:path=$TMP/g.sock" \
+                    --upstream="unix:path=$TMP/r.sock" --log-level=warning 2>>"$TMP/gw.err" &
+            fi
+            GW_PID=$!
+            wait_sock "$TMP/g.sock"
+            t0=$(ticks "$GW_PID")
+            line=$(taskset -c "$CPU" "$BUILD/bench/rbgw_loadgen" --mode=unix --path="$TMP/g.sock" \
+                -c "$c" -n "$CALLS" --warmup=0)
+            t1=$(ticks "$GW_PID")
+            stop_pid "$GW_PID"
+            GW_PID=
+            label=$gw
+            [ "$gw" = floor ] || label="#$i $gw"
+            us=$(awk -v d=$((t1 - t0)) -v n="$CALLS" -v t="$TCK" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
+            echo "round $r c$c $label cpu_us=$us $(grep -o 'calls_per_s=[0-9.]*' <<<"$line")"
+            echo "c$c $i $us" >>"$TMP/res"
+        done
+    done
+done
+
+median() { # $1 conns label, $2 index
+    awk -v c="$1" -v i="$2" '$1 == c && $2 == i { print $3 }' "$TMP/res" | sort -g |
+        awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+echo
+echo "medians over $ROUNDS rounds, µs of the gateway's CPU per call (ratio to the relay):"
+nfloor=$(($# + 1))
+for c in $CONNS_LIST; do
+    f=$(median "c$c" "$nfloor")
+    printf 'c%s  relay %s' "$c" "$f"
+    i=0
+    for gw in "$@"; do
+        i=$((i + 1))
+        m=$(median "c$c" "$i")
+        printf '  #%d %s (%s)' "$i" "$m" "$(awk -v a="$m" -v b="$f" 'BEGIN { printf "%.3f", a / b }')"
+    done
+    echo
+done
