@@ -261,9 +261,6 @@ static int
 add_side(struct pair *p, int i, int fd)
 {
     p->s[i].fd = fd;
-    if (p->s[i].wfd == 0) {
-        p->s[i].wfd = fd; /* the upstream: read and written */
-    }
     p->s[i].events = EPOLLIN;
     p->s[i].pair = p;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &p->s[i]};
@@ -323,6 +320,7 @@ make_pair(int cfd, int cwfd, const struct sockaddr_un *up, const struct sockaddr
     p->s[0].fd = cfd;
     p->s[0].wfd = cwfd;
     p->s[1].fd = ufd;
+    p->s[1].wfd = ufd; /* the upstream socket is read and written */
     if (add_side(p, 0, cfd) < 0 || add_side(p, 1, ufd) < 0) {
         pair_close(p);
     }

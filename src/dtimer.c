@@ -136,11 +136,10 @@ static void
 set_ref(struct rbgw_dtimers *d)
 {
     bool want = d->n > 0;
-    if (want == d->referenced) {
+    uv_handle_t *h = d->fd >= 0 ? (uv_handle_t *)&d->poll : (uv_handle_t *)&d->fallback;
+    if (want == (uv_has_ref(h) != 0)) {
         return;
     }
-    d->referenced = want;
-    uv_handle_t *h = d->fd >= 0 ? (uv_handle_t *)&d->poll : (uv_handle_t *)&d->fallback;
     if (want) {
         uv_ref(h);
     } else {

@@ -18,24 +18,18 @@ const char *const rbgw_rest_verb_names[] = {
     [RBGW_VERB_PATCH] = "PATCH", [RBGW_VERB_DELETE] = "DELETE",
 };
 
-/* Each list once (rbgw_rest_param_index below knows them by heart: test_method checks it). */
-#define REST_COMPONENTS(X)                                                                         \
-    X("id") X("domain_id") X("zonename") X("qname") X("name") X("kind") X("qtype")
-/* Sorted: xlate.c writes the headers in this order and pdns sorts them by name. */
-#define REST_HEADER_PARAMS(X) X("local") X("real-remote") X("remote") X("trxid") X("zone-id")
-#define NAME_OF(s) s,
+/* rbgw_rest_param_index below knows both lists by heart: test_method checks it against them. */
+const char *const rbgw_rest_components[RBGW_REST_NCOMPONENTS] = {
+    "id", "domain_id", "zonename", "qname", "name", "kind", "qtype",
+};
 
-const char *const rbgw_rest_components[RBGW_REST_NCOMPONENTS] = {REST_COMPONENTS(NAME_OF)};
-const char *const rbgw_rest_header_params[RBGW_REST_NHEADERS] = {REST_HEADER_PARAMS(NAME_OF)};
+/* Sorted: xlate.c writes the headers in this order and pdns sorts them by name. */
+const char *const rbgw_rest_header_params[RBGW_REST_NHEADERS] = {
+    "local", "real-remote", "remote", "trxid", "zone-id",
+};
 
 /* The REST name a key is: by its length and a byte that tells the names of that length
- * apart, then all its bytes.  test_method checks it against the two lists above. */
-static bool
-key_is(const char *k, size_t n, const char *name)
-{
-    return memcmp(k, name, n) == 0;
-}
-
+ * apart, then all its bytes (a name of exactly that length, so memcmp stays inside it). */
 int
 rbgw_rest_param_index(const char *k, size_t n)
 {
@@ -83,7 +77,7 @@ rbgw_rest_param_index(const char *k, size_t n)
     const char *name = i < RBGW_REST_NCOMPONENTS
                            ? rbgw_rest_components[i]
                            : rbgw_rest_header_params[i - RBGW_REST_NCOMPONENTS];
-    return key_is(k, n, name) ? i : -1;
+    return memcmp(k, name, n) == 0 ? i : -1;
 }
 
 #define ROW(id, nm, cls, trx, res, mrg, cn, cnm, ...)                                              \

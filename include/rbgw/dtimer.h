@@ -61,9 +61,8 @@ struct rbgw_dtimers {
     int fd;           /* the timerfd, or -1 (then fallback rings) */
     uv_poll_t poll;   /* readable when the timerfd rings */
     uv_timer_t fallback;
-    bool inited;     /* handles made (at init) */
-    bool closed;     /* handles closed: starts do nothing */
-    bool referenced; /* the ringing handle keeps the loop alive (a timer is active) */
+    bool inited; /* handles made (at init) */
+    bool closed; /* handles closed: starts do nothing */
 };
 
 /** An empty set for loop, with its handles (a timerfd: one descriptor for the process). */
