@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
-# ab_cpu.sh: the gateway's CPU per call for several rbgw builds and the do-nothing relay,
+# ab_cpu.sh: the gateway's CPU per call for several rbgw builds and the do-nothing relays,
 # interleaved, so that a change is compared with its baseline in the same minutes.
 #
 #   bench/ab_cpu.sh OLD_RBGW NEW_RBGW [...]     e.g. a worktree's build/rbgw and build/rbgw
 #
-#   loadgen --mode=unix -c C ──> gateway (each binary in turn, then rbgw_floor_relay)
-#                                  ──unix──> rbgw_fast_responder --unix
+#   loadgen --mode=unix -c C ──> gateway (each binary in turn, then rbgw_floor_uv_relay,
+#                                  then rbgw_floor_relay) ──unix──> rbgw_fast_responder --unix
 #
 # Every process runs on one CPU (taskset -c $CPU), as connectors.sh's layout "one".  Each round
-# runs, for each connection count, every binary and the relay back to back (CALLS calls each,
-# no warm-up beyond what the first calls give); the gateway's utime+stime is read from
-# /proc/<pid>/stat before and after, with no perf attached (perf stat -p adds a cost to every
+# runs, for each connection count, every binary and the two relays back to back (CALLS calls each,
+# no warm-up beyond what the first calls give); the gateway's run time is read from
+# /proc/<pid>/task/*/schedstat (ns; utime+stime from /proc/<pid>/stat where there is none)
+# before and after, with no perf attached (perf stat -p adds a cost to every
 # context switch of the process it watches).  Prints each run, then per connection count the
-# median µs of CPU per call of each gateway and its ratio to the relay's median.
+# median µs of CPU per call of each gateway and its ratio to the relay's median (rbgw's also
+# to the libuv relay's: rbgw's own work, beyond what its event loop costs).
 #
 # Environment: BUILD_DIR (<repo>/build: the bench tools), ROUNDS (5), CONNS_LIST ("1 16"),
 # CALLS (60000), CPU (1), HTTP_PORT (18240: the responder also listens there), NO_BUILD=1 to skip building the bench tools.  Every process started
-# here is stopped by the EXIT trap.  Runs for about ROUNDS × (binaries + 1) × 2 × 3 s.
+# here is stopped by the EXIT trap.  Runs for about ROUNDS × (binaries + 2) × 2 × 3 s.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
@@ -53,8 +55,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+# CPU time of a process in ns: the scheduler's run time of all its threads (schedstat, ns
+# resolution), or utime+stime in clock ticks (10 ms) where the kernel keeps no schedstat.
 TCK=$(getconf CLK_TCK)
-ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+cpu_ns() {
+    if [ -r "/proc/$1/schedstat" ]; then
+        cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'
+    else
+        awk -v t="$TCK" '{ sub(/^.*\) /, ""); printf "%.0f\n", ($12 + $13) * 1e9 / t }' "/proc/$1/stat"
+    fi
+}
 
 taskset -c "$CPU" "$BUILD/bench/rbgw_fast_responder" --port="${HTTP_PORT:-18240}" --unix="$TMP/r.sock" --quiet \
     2>>"$TMP/resp.err" &
@@ -65,11 +75,13 @@ wait_sock "$TMP/r.sock"
 for r in $(seq "$ROUNDS"); do
     for c in $CONNS_LIST; do
         i=0
-        for gw in "$@" floor; do
+        for gw in "$@" uvfloor floor; do
             i=$((i + 1))
             rm -f "$TMP/g.sock"
-            if [ "$gw" = floor ]; then
-                taskset -c "$CPU" "$BUILD/bench/rbgw_floor_relay" --listen="$TMP/g.sock" \
+            if [ "$gw" = floor ] || [ "$gw" = uvfloor ]; then
+                relay=rbgw_floor_relay
+                [ "$gw" = floor ] || relay=rbgw_floor_uv_relay
+                taskset -c "$CPU" "$BUILD/bench/$relay" --listen="$TMP/g.sock" \
                     --upstream="$TMP/r.sock" 2>>"$TMP/gw.err" &
             else
                 taskset -c "$CPU" "$gw" --listen="unix:path=$TMP/g.sock" \
@@ -77,15 +89,14 @@ for r in $(seq "$ROUNDS"); do
             fi
             GW_PID=$!
             wait_sock "$TMP/g.sock"
-            t0=$(ticks "$GW_PID")
+            t0=$(cpu_ns "$GW_PID")
             line=$(taskset -c "$CPU" "$BUILD/bench/rbgw_loadgen" --mode=unix --path="$TMP/g.sock" \
                 -c "$c" -n "$CALLS" --warmup=0)
-            t1=$(ticks "$GW_PID")
+            t1=$(cpu_ns "$GW_PID")
             stop_pid "$GW_PID"
             GW_PID=
-            label=$gw
-            [ "$gw" = floor ] || label="#$i $gw"
-            us=$(awk -v d=$((t1 - t0)) -v n="$CALLS" -v t="$TCK" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
+            case $gw in floor) label=relay ;; uvfloor) label=uv-relay ;; *) label="#$i $gw" ;; esac
+            us=$(awk -v d=$((t1 - t0)) -v n="$CALLS" 'BEGIN { printf "%.2f", d / 1e3 / n }')
             echo "round $r c$c $label cpu_us=$us $(grep -o 'calls_per_s=[0-9.]*' <<<"$line")"
             echo "c$c $i $us" >>"$TMP/res"
         done
@@ -97,16 +108,20 @@ median() { # $1 conns label, $2 index
         awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 echo
-echo "medians over $ROUNDS rounds, µs of the gateway's CPU per call (ratio to the relay):"
-nfloor=$(($# + 1))
+echo "medians over $ROUNDS rounds, µs of the gateway's CPU per call (ratio to the relay; rbgw's"
+echo "also to the libuv relay):"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+nuv=$(($# + 1))
+nfloor=$(($# + 2))
 for c in $CONNS_LIST; do
     f=$(median "c$c" "$nfloor")
-    printf 'c%s  relay %s' "$c" "$f"
+    u=$(median "c$c" "$nuv")
+    printf 'c%s  relay %s  uv-relay %s (%s)' "$c" "$f" "$u" "$(ratio "$u" "$f")"
     i=0
     for gw in "$@"; do
         i=$((i + 1))
         m=$(median "c$c" "$i")
-        printf '  #%d %s (%s)' "$i" "$m" "$(awk -v a="$m" -v b="$f" 'BEGIN { printf "%.3f", a / b }')"
+        printf '  #%d %s (%s; %s)' "$i" "$m" "$(ratio "$m" "$f")" "$(ratio "$m" "$u")"
     done
     echo
 done
