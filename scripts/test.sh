@@ -5,10 +5,10 @@
 # warnings, see docs/testing.md).
 #
 #   tree     directory       compiler, build type            tests run
-#   default  build/          cc (gcc), RelWithDebInfo -O2    all: unit, integration, e2e, and
-#                                                            tests/container (podman)
+#   default  build/          cc (gcc), RelWithDebInfo -O2,   all: unit, integration, e2e, and
+#                            link-time optimisation          tests/container (podman)
 #   asan     build-asan/     cc (gcc), ASan + UBSan          unit, integration, e2e
-#   release  build-release/  gcc, Release -O3 -DNDEBUG       all but e2e/test_matrix
+#   release  build-release/  gcc, Release -O3 -DNDEBUG, LTO  all but e2e/test_matrix
 #   clang    build-clang/    clang, RelWithDebInfo -O2,      unit, integration, and each libFuzzer
 #                            -DRBGW_FUZZ=ON                  target for 5 s (label fuzz)
 #
