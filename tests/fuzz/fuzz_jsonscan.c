@@ -38,6 +38,9 @@
  * same tree; valid text past a limit is RBGW_ETOOBIG naming a limit it breaks; invalid text is
  * RBGW_EPARSE, or RBGW_ETOOBIG when a limit is reached before the error.
  *
+ * rbgw_json_parse_valid (the tree an HTTP upstream translates a call from) refuses exactly the
+ * accepted texts that hold a backslash and gives the parser's tree for every other one.
+ *
  * rbgw_json_scan_items (read=merge copies the spans it gives) accepts exactly when the parser
  * accepts and the value is an array or object; it counts the container's children as the
  * tree does (repeated keys included), and its k-th span is the source text of the tree's
@@ -348,6 +351,28 @@ check_limited(const char *text, size_t len, const struct rbgw_json *root)
     rbgw_arena_free(&a);
 }
 
+static void
+check_valid_tree(const char *text, size_t len, const struct rbgw_json *root)
+{
+    struct rbgw_arena a = RBGW_ARENA_INIT;
+    struct rbgw_json *tree = NULL;
+    int rc = rbgw_json_parse_valid(&a, text, len, &tree);
+    if (memchr(text, '\\', len) != NULL) {
+        FUZZ_CHECK(rc == -1, "parse_valid built a tree for a text with escapes: %s",
+                   rbgw_fuzz_show(text, len));
+    } else {
+        FUZZ_CHECK(rc == 0 && tree != NULL, "parse_valid refused: %s", rbgw_fuzz_show(text, len));
+        struct rbgw_buf x = RBGW_BUF_INIT, y = RBGW_BUF_INIT;
+        rbgw_json_write(&x, tree);
+        rbgw_json_write(&y, root);
+        FUZZ_CHECK(rbgw_str_eq(rbgw_buf_str(&x), rbgw_buf_str(&y)) && tree->n == root->n,
+                   "parse_valid's tree differs: %s", rbgw_fuzz_show(text, len));
+        rbgw_buf_free(&x);
+        rbgw_buf_free(&y);
+    }
+    rbgw_arena_free(&a);
+}
+
 #define MAX_ITEMS 64
 
 static void
@@ -417,6 +442,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check_items(text, size, parsed ? root : NULL);
     check_limited(text, size, parsed ? root : NULL);
+    if (parsed) {
+        check_valid_tree(text, size, root);
+    }
     if (wscan == RBGW_JSCAN_OK) {
         for (size_t i = 0; i < RBGW_NELEM(watches); i++) {
             const struct rbgw_json *want = rbgw_json_get(root, watches[i].key);
