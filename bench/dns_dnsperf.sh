@@ -17,6 +17,8 @@
 #                UNIX-CONNECT:<tmp>/responder.sock in rbgw's place (a blind relay)
 #   "floor-unix": the same with rbgw_floor_relay (bench/floor_relay.c) in rbgw's place: the
 #                do-nothing relay, what any gateway process costs before doing any work
+#   "floor-uv":  the same with rbgw_floor_uv_relay (bench/floor_uv_relay.c): the do-nothing
+#                relay on libuv, what a gateway built on rbgw's event loop costs at the least
 #   "rbgw-cache": as rbgw-uu, with rbgw's read cache and coalescing on (--cache-ttl=$CACHE_TTL
 #                --coalesce=yes $CACHE_OPTS); its hit rate is read from the SIGUSR1 status line
 #   "rbgw-coalesce": as rbgw-uu, with coalescing only (--coalesce=yes)
@@ -139,7 +141,7 @@ write_conf() { # $1 mode
     http) cs="http:url=http://127.0.0.1:$HTTP_PORT/dns" ;;
     pipe) cs="pipe:command=$RESPONDER --pipe${RESP_OPTS:+ $RESP_OPTS}" ;;
     unix) cs="unix:path=$TMP/responder.sock" ;;
-    rbgw-unix | rbgw-uu | socat-unix | floor-unix | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
+    rbgw-unix | rbgw-uu | socat-unix | floor-unix | floor-uv | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
     rbgw | rbgw-squeeze | rbgw-pu)
         local listen=pipe up=$UPSTREAM
         [ "$1" = rbgw-squeeze ] && listen=pipe:squeeze=1
@@ -215,7 +217,7 @@ group_pids() { # $1 group (pdns|gw|resp), $2 mode
     pdns:*) echo "$PDNS_PID" ;;
     gw:rbgw | gw:rbgw-squeeze | gw:rbgw-pu | gw:floor-pipe) children_of "$PDNS_PID" ;;
     gw:socat-unix) echo "$RBGWD_PID" && children_of "$RBGWD_PID" ;;
-    gw:rbgw-unix | gw:rbgw-uu | gw:floor-unix | gw:rbgw-cache | gw:rbgw-coalesce) echo "$RBGWD_PID" ;;
+    gw:rbgw-unix | gw:rbgw-uu | gw:floor-unix | gw:floor-uv | gw:rbgw-cache | gw:rbgw-coalesce) echo "$RBGWD_PID" ;;
     resp:pipe) children_of "$PDNS_PID" ;;
     resp:*) echo "$RESP_PID" ;;
     esac
@@ -271,9 +273,11 @@ run_one() { # $1 mode
             [ -S "$TMP/rbgw.sock" ] && break
             sleep 0.1
         done
-    elif [ "$1" = floor-unix ]; then
+    elif [ "$1" = floor-unix ] || [ "$1" = floor-uv ]; then
+        relay=rbgw_floor_relay
+        [ "$1" = floor-unix ] || relay=rbgw_floor_uv_relay
         rm -f "$TMP/rbgw.sock"
-        "${PIN[@]}" "$BUILD/bench/rbgw_floor_relay" --listen="$TMP/rbgw.sock" \
+        "${PIN[@]}" "$BUILD/bench/$relay" --listen="$TMP/rbgw.sock" \
             --upstream="$TMP/responder.sock" 2>>"$TMP/rbgwd.log" &
         RBGWD_PID=$!
         PIDS+=("$RBGWD_PID")
@@ -391,6 +395,8 @@ fi
 ratio_line unix rbgw-coalesce "rbgw coalescing only / responder on unix directly: %.2fx the QPS"
 ratio_line unix floor-unix "floor: do-nothing relay (unix -> unix) / responder on unix directly: %.2f"
 ratio_line floor-unix rbgw-uu "rbgw (unix -> unix) / do-nothing relay: %.2f"
+ratio_line floor-unix floor-uv "floor: do-nothing relay on libuv / do-nothing relay: %.2f"
+ratio_line floor-uv rbgw-uu "rbgw (unix -> unix) / do-nothing relay on libuv: %.2f"
 ratio_line unix socat-unix "socat relay (unix -> unix) / responder on unix directly: %.2f"
 
 # The DNS-level targets: path / baseline >= minimum, each printed when both modes ran.
@@ -421,6 +427,7 @@ mode_label() { # $1 mode: the path, as the plots name it
     rbgw-uu) echo "pdns unix -> rbgw -> unix" ;;
     socat-unix) echo "pdns unix -> socat -> unix" ;;
     floor-unix) echo "pdns unix -> no-op relay -> unix" ;;
+    floor-uv) echo "pdns unix -> no-op libuv relay -> unix" ;;
     rbgw-cache) echo "rbgw read cache" ;;
     rbgw-coalesce) echo "rbgw coalescing" ;;
     *) echo "$1" ;;
