@@ -68,7 +68,15 @@ rbgw_request_new(struct rbgw_session *s, const char *raw, size_t len, void *orig
     req->id = ++gw->next_id;
     req->refs = 1;
     req->gw = gw;
-    req->raw = rbgw_str_make(rbgw_arena_memdup(&req->arena, raw, len), len);
+    /* The call's bytes, then '\n' and a NUL past their end: a JSON-stream upstream sends the
+     * call and its newline from this one buffer (jsonstream.c's write_line). */
+    char *copy = rbgw_arena_alloc(&req->arena, len + 2);
+    if (len > 0) {
+        memcpy(copy, raw, len);
+    }
+    copy[len] = '\n';
+    copy[len + 1] = '\0';
+    req->raw = rbgw_str_make(copy, len);
     req->session = s;
     rbgw_session_ref(s);
     req->origin = origin;
