@@ -378,7 +378,7 @@ on_write(uv_write_t *w, int status)
  * Send the len bytes at p and a newline.  p[len] must be readable (the bytes are a
  * NUL-terminated copy); when it already is the newline (rbgw_request_new puts one after every
  * call) the line goes out from one buffer: a write of two buffers (writev) costs the kernel
- * more than a write of one, 0.3-0.8 µs per call on the project machine (docs/performance.md).
+ * about 0.13 µs more than a write of one on the project machine (docs/performance.md).
  */
 static int
 write_line(struct js_conn *c, const char *p, size_t len)
