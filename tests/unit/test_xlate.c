@@ -550,6 +550,12 @@ static struct golden goldens[] = {
      .method = "getDomainInfo",
      .params = "{'name': 'x.'}",
      .expect = "GET /dns/getDomainInfo/x%2e.php HTTP/1.1\r\n" HEAD "\r\n"},
+    /* a space in the suffix takes the byte-by-byte path check, which looks only before the '?' */
+    {.name = "url-suffix with a space after its '?' is cut there",
+     .suffix = ".php?x=a b",
+     .method = "getDomainInfo",
+     .params = "{'name': 'x y.'}",
+     .expect = "GET /dns/getDomainInfo/x%20y%2e.php HTTP/1.1\r\n" HEAD "\r\n"},
     {.name = "url path empty",
      .path = "",
      .method = "getDomainInfo",
@@ -944,6 +950,9 @@ static struct bad bads[] = {
     {"method with a space", REST, "get x", "{}", NULL, NULL, "0x20"},
     {"method with CR LF in post mode", POST, "a\r\nb", "{}", NULL, NULL, "0x0d"},
     {"suffix with a space", REST, "getTSIGKeys", "{}", ". php", NULL, "0x20"},
+    {"suffix with a tab before its '?'", REST, "getDomainInfo", "{'name': 'x.'}", ".p\thp?a", NULL,
+     "0x09"},
+    {"suffix with a space, post mode", POST, "getTSIGKeys", "{}", "x y", NULL, "0x20"},
     {"host with LF", PJSON, "getTSIGKeys", "{}", NULL, "h\nX: y", "host"},
 };
 
