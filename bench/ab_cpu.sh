@@ -4,21 +4,23 @@
 #
 #   bench/ab_cpu.sh OLD_RBGW NEW_RBGW [...]     e.g. a worktree's build/rbgw and build/rbgw
 #
-#   loadgen --mode=unix -c C ──> gateway (each binary in turn, then rbgw_floor_uv_relay,
-#                                  then rbgw_floor_relay) ──unix──> rbgw_fast_responder --unix
+#   loadgen --mode=unix -c C ──> gateway (each binary in turn, then rbgw_floor_vet_relay,
+#                                  rbgw_floor_uv_relay and rbgw_floor_relay)
+#                                  ──unix──> rbgw_fast_responder --unix
 #
 # Every process runs on one CPU (taskset -c $CPU), as connectors.sh's layout "one".  Each round
-# runs, for each connection count, every binary and the two relays back to back (CALLS calls each,
+# runs, for each connection count, every binary and the three relays back to back (CALLS calls each,
 # no warm-up beyond what the first calls give); the gateway's run time is read from
 # /proc/<pid>/task/*/schedstat (ns; utime+stime from /proc/<pid>/stat where there is none)
 # before and after, with no perf attached (perf stat -p adds a cost to every
 # context switch of the process it watches).  Prints each run, then per connection count the
 # median µs of CPU per call of each gateway and its ratio to the relay's median (rbgw's also
-# to the libuv relay's: rbgw's own work, beyond what its event loop costs).
+# to the libuv relay's: rbgw's own work, beyond what its event loop costs; and to the vetting
+# relay's, the libuv relay plus rbgw's JSON check of each message: rbgw's bookkeeping alone).
 #
 # Environment: BUILD_DIR (<repo>/build: the bench tools), ROUNDS (5), CONNS_LIST ("1 16"),
 # CALLS (60000), CPU (1), HTTP_PORT (18240: the responder also listens there), NO_BUILD=1 to skip building the bench tools.  Every process started
-# here is stopped by the EXIT trap.  Runs for about ROUNDS × (binaries + 2) × 2 × 3 s.
+# here is stopped by the EXIT trap.  Runs for about ROUNDS × (binaries + 3) × 2 × 3 s.
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
@@ -75,12 +77,15 @@ wait_sock "$TMP/r.sock"
 for r in $(seq "$ROUNDS"); do
     for c in $CONNS_LIST; do
         i=0
-        for gw in "$@" uvfloor floor; do
+        for gw in "$@" vetfloor uvfloor floor; do
             i=$((i + 1))
             rm -f "$TMP/g.sock"
-            if [ "$gw" = floor ] || [ "$gw" = uvfloor ]; then
-                relay=rbgw_floor_relay
-                [ "$gw" = floor ] || relay=rbgw_floor_uv_relay
+            if [ "$gw" = floor ] || [ "$gw" = uvfloor ] || [ "$gw" = vetfloor ]; then
+                case $gw in
+                floor) relay=rbgw_floor_relay ;;
+                uvfloor) relay=rbgw_floor_uv_relay ;;
+                *) relay=rbgw_floor_vet_relay ;;
+                esac
                 taskset -c "$CPU" "$BUILD/bench/$relay" --listen="$TMP/g.sock" \
                     --upstream="$TMP/r.sock" 2>>"$TMP/gw.err" &
             else
@@ -95,7 +100,7 @@ for r in $(seq "$ROUNDS"); do
             t1=$(cpu_ns "$GW_PID")
             stop_pid "$GW_PID"
             GW_PID=
-            case $gw in floor) label=relay ;; uvfloor) label=uv-relay ;; *) label="#$i $gw" ;; esac
+            case $gw in floor) label=relay ;; uvfloor) label=uv-relay ;; vetfloor) label=vet-relay ;; *) label="#$i $gw" ;; esac
             us=$(awk -v d=$((t1 - t0)) -v n="$CALLS" 'BEGIN { printf "%.2f", d / 1e3 / n }')
             echo "round $r c$c $label cpu_us=$us $(grep -o 'calls_per_s=[0-9.]*' <<<"$line")"
             echo "c$c $i $us" >>"$TMP/res"
@@ -109,19 +114,23 @@ median() { # $1 conns label, $2 index
 }
 echo
 echo "medians over $ROUNDS rounds, µs of the gateway's CPU per call (ratio to the relay; rbgw's"
-echo "also to the libuv relay):"
+echo "also to the libuv relay, and to the vetting relay):"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
-nuv=$(($# + 1))
-nfloor=$(($# + 2))
+nvet=$(($# + 1))
+nuv=$(($# + 2))
+nfloor=$(($# + 3))
 for c in $CONNS_LIST; do
     f=$(median "c$c" "$nfloor")
     u=$(median "c$c" "$nuv")
-    printf 'c%s  relay %s  uv-relay %s (%s)' "$c" "$f" "$u" "$(ratio "$u" "$f")"
+    v=$(median "c$c" "$nvet")
+    printf 'c%s  relay %s  uv-relay %s (%s)  vet-relay %s (%s)' "$c" "$f" "$u" "$(ratio "$u" "$f")" \
+        "$v" "$(ratio "$v" "$f")"
     i=0
     for gw in "$@"; do
         i=$((i + 1))
         m=$(median "c$c" "$i")
-        printf '  #%d %s (%s; %s)' "$i" "$m" "$(ratio "$m" "$f")" "$(ratio "$m" "$u")"
+        printf '  #%d %s (%s; %s; %s)' "$i" "$m" "$(ratio "$m" "$f")" "$(ratio "$m" "$u")" \
+            "$(ratio "$m" "$v")"
     done
     echo
 done

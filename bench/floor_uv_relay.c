@@ -15,6 +15,16 @@
  * program pays per relayed call from what rbgw itself does per call: bench/ab_cpu.sh runs
  * the two relays and rbgw side by side.
  *
+ * Built a second time as rbgw_floor_vet_relay (RBGW_FLOOR_VET defined, linked with rbgw_core),
+ * it also runs rbgw's one-pass JSON check on every message before relaying it, with the watches
+ * rbgw itself uses: a call's "method", "parameters" and parameters.trxid, a reply's "result"
+ * and "log" (rbgw_json_scan_prefix, default limits).  That is the least a gateway that answers
+ * bad input itself must do per call, so it is the floor of such a gateway on libuv; what rbgw
+ * spends beyond it is request bookkeeping (routing, timers, pools, counters).  Each read is
+ * taken as one whole message, as rbgw_floor_relay's HTTP mode does: true for the loadgen's small
+ * messages with one call in flight per connection.  Messages the check refuses are still
+ * relayed, and counted; the count goes to stderr at exit.
+ *
  * Ownership: a struct pair is malloc'ed on accept and freed when the close callbacks of both
  * of its handles have run.  A write that did not go out at once owns a heap copy of its
  * bytes (struct pending), freed in its callback.
@@ -22,11 +32,16 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+
+#ifdef RBGW_FLOOR_VET
+#include "rbgw/jsonscan.h"
+#endif
 
 #define BUF_SIZE 65536
 
@@ -57,7 +72,11 @@ static char rbuf[BUF_SIZE]; /* every read lands here: it is relayed before the n
 static void
 usage(void)
 {
+#ifdef RBGW_FLOOR_VET
+    fprintf(stderr, "usage: rbgw_floor_vet_relay --listen=PATH --upstream=PATH\n");
+#else
     fprintf(stderr, "usage: rbgw_floor_uv_relay --listen=PATH --upstream=PATH\n");
+#endif
     exit(2);
 }
 
@@ -142,11 +161,37 @@ relay_out(struct side *dst, const char *data, size_t n)
     return 0;
 }
 
+#ifdef RBGW_FLOOR_VET
+static const struct rbgw_jscan_watch call_watch[] = {
+    {"method", NULL}, {"parameters", NULL}, {"parameters", "trxid"}};
+static const struct rbgw_jscan_watch reply_watch[] = {{"result", NULL}, {"log", NULL}};
+static const struct rbgw_json_limits vet_limits = {200, 4000000}; /* rbgw's defaults */
+static unsigned long long vetted, refused;
+
+/* rbgw's check of one message: a call from the client, a reply from the upstream. */
+static void
+vet(const struct side *sd, const char *p, size_t n)
+{
+    bool is_call = sd == &sd->pair->s[0];
+    struct rbgw_str found[3];
+    size_t start, end;
+    int rc = rbgw_json_scan_prefix(p, n, &vet_limits, is_call ? call_watch : reply_watch,
+                                   is_call ? 3 : 2, is_call ? 0x3u : 0x1u, found, &start, &end);
+    vetted++;
+    if (rc != RBGW_JSCAN_OK) {
+        refused++;
+    }
+}
+#endif
+
 static void
 on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct side *sd = s->data;
     if (n > 0) {
+#ifdef RBGW_FLOOR_VET
+        vet(sd, buf->base, (size_t)n);
+#endif
         if (relay_out(other(sd), buf->base, (size_t)n) < 0) {
             pair_close(sd->pair);
         }
@@ -241,5 +286,8 @@ main(int argc, char **argv)
     }
     uv_run(loop, UV_RUN_DEFAULT);
     remove(listen_path);
+#ifdef RBGW_FLOOR_VET
+    fprintf(stderr, "floor_vet_relay: %llu messages checked, %llu refused\n", vetted, refused);
+#endif
     return 0;
 }
