@@ -19,6 +19,8 @@
 #                do-nothing relay, what any gateway process costs before doing any work
 #   "floor-uv":  the same with rbgw_floor_uv_relay (bench/floor_uv_relay.c): the do-nothing
 #                relay on libuv, what a gateway built on rbgw's event loop costs at the least
+#   "floor-vet": the same with rbgw_floor_vet_relay: the libuv relay plus rbgw's JSON check of
+#                every message, the least a gateway that vets what it relays costs
 #   "rbgw-cache": as rbgw-uu, with rbgw's read cache and coalescing on (--cache-ttl=$CACHE_TTL
 #                --coalesce=yes $CACHE_OPTS); its hit rate is read from the SIGUSR1 status line
 #   "rbgw-coalesce": as rbgw-uu, with coalescing only (--coalesce=yes)
@@ -141,7 +143,7 @@ write_conf() { # $1 mode
     http) cs="http:url=http://127.0.0.1:$HTTP_PORT/dns" ;;
     pipe) cs="pipe:command=$RESPONDER --pipe${RESP_OPTS:+ $RESP_OPTS}" ;;
     unix) cs="unix:path=$TMP/responder.sock" ;;
-    rbgw-unix | rbgw-uu | socat-unix | floor-unix | floor-uv | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
+    rbgw-unix | rbgw-uu | socat-unix | floor-unix | floor-uv | floor-vet | rbgw-cache | rbgw-coalesce) cs="unix:path=$TMP/rbgw.sock" ;;
     rbgw | rbgw-squeeze | rbgw-pu)
         local listen=pipe up=$UPSTREAM
         [ "$1" = rbgw-squeeze ] && listen=pipe:squeeze=1
@@ -217,7 +219,7 @@ group_pids() { # $1 group (pdns|gw|resp), $2 mode
     pdns:*) echo "$PDNS_PID" ;;
     gw:rbgw | gw:rbgw-squeeze | gw:rbgw-pu | gw:floor-pipe) children_of "$PDNS_PID" ;;
     gw:socat-unix) echo "$RBGWD_PID" && children_of "$RBGWD_PID" ;;
-    gw:rbgw-unix | gw:rbgw-uu | gw:floor-unix | gw:floor-uv | gw:rbgw-cache | gw:rbgw-coalesce) echo "$RBGWD_PID" ;;
+    gw:rbgw-unix | gw:rbgw-uu | gw:floor-unix | gw:floor-uv | gw:floor-vet | gw:rbgw-cache | gw:rbgw-coalesce) echo "$RBGWD_PID" ;;
     resp:pipe) children_of "$PDNS_PID" ;;
     resp:*) echo "$RESP_PID" ;;
     esac
@@ -273,9 +275,12 @@ run_one() { # $1 mode
             [ -S "$TMP/rbgw.sock" ] && break
             sleep 0.1
         done
-    elif [ "$1" = floor-unix ] || [ "$1" = floor-uv ]; then
-        relay=rbgw_floor_relay
-        [ "$1" = floor-unix ] || relay=rbgw_floor_uv_relay
+    elif [ "$1" = floor-unix ] || [ "$1" = floor-uv ] || [ "$1" = floor-vet ]; then
+        case $1 in
+        floor-unix) relay=rbgw_floor_relay ;;
+        floor-uv) relay=rbgw_floor_uv_relay ;;
+        *) relay=rbgw_floor_vet_relay ;;
+        esac
         rm -f "$TMP/rbgw.sock"
         "${PIN[@]}" "$BUILD/bench/$relay" --listen="$TMP/rbgw.sock" \
             --upstream="$TMP/responder.sock" 2>>"$TMP/rbgwd.log" &
@@ -397,6 +402,8 @@ ratio_line unix floor-unix "floor: do-nothing relay (unix -> unix) / responder o
 ratio_line floor-unix rbgw-uu "rbgw (unix -> unix) / do-nothing relay: %.2f"
 ratio_line floor-unix floor-uv "floor: do-nothing relay on libuv / do-nothing relay: %.2f"
 ratio_line floor-uv rbgw-uu "rbgw (unix -> unix) / do-nothing relay on libuv: %.2f"
+ratio_line unix floor-vet "floor: vetting relay on libuv / responder on unix directly: %.2f"
+ratio_line floor-vet rbgw-uu "rbgw (unix -> unix) / vetting relay on libuv: %.2f"
 ratio_line unix socat-unix "socat relay (unix -> unix) / responder on unix directly: %.2f"
 
 # The DNS-level targets: path / baseline >= minimum, each printed when both modes ran.
@@ -428,6 +435,7 @@ mode_label() { # $1 mode: the path, as the plots name it
     socat-unix) echo "pdns unix -> socat -> unix" ;;
     floor-unix) echo "pdns unix -> no-op relay -> unix" ;;
     floor-uv) echo "pdns unix -> no-op libuv relay -> unix" ;;
+    floor-vet) echo "pdns unix -> vetting libuv relay -> unix" ;;
     rbgw-cache) echo "rbgw read cache" ;;
     rbgw-coalesce) echo "rbgw coalescing" ;;
     *) echo "$1" ;;
