@@ -434,8 +434,8 @@ mode_label() { # $1 mode: the path, as the plots name it
     rbgw-uu) echo "pdns unix -> rbgw -> unix" ;;
     socat-unix) echo "pdns unix -> socat -> unix" ;;
     floor-unix) echo "pdns unix -> no-op relay -> unix" ;;
-    floor-uv) echo "pdns unix -> no-op libuv relay -> unix" ;;
-    floor-vet) echo "pdns unix -> vetting libuv relay -> unix" ;;
+    floor-uv) echo "pdns unix -> no-op uv relay -> unix" ;;
+    floor-vet) echo "pdns unix -> vetting relay -> unix" ;;
     rbgw-cache) echo "rbgw read cache" ;;
     rbgw-coalesce) echo "rbgw coalescing" ;;
     *) echo "$1" ;;

@@ -35,6 +35,9 @@ f = data . "/dns_dnsperf.dat"
 if (exists_file(f)) {
     # the run's first comment line, for the subtitle
     sub = system("head -1 '" . f . "' | sed 's/^# bench\\/dns_dnsperf.sh, //'")
+    # ~150 pixels a bar, so that the two-line labels of many paths do not run into each other
+    nrows = int(system("grep -c '^\"' '" . f . "'"))
+    set terminal pngcairo size (nrows * 150 > 1100 ? nrows * 150 : 1100),600 font "DejaVu Sans,11" noenhanced
     set output out . "/dns_qps.png"
     set title "pdns 4.7 queries per second, caches off (higher is better)\n" . sub
     set ylabel "queries / s"
@@ -61,6 +64,7 @@ if (exists_file(f)) {
             with labels offset 0,0.7 notitle
     set key inside top left vertical noautotitle
     unset title
+    set terminal pngcairo size 1100,600 font "DejaVu Sans,11" noenhanced
 }
 
 f = data . "/call_latency.dat"
