@@ -310,7 +310,8 @@ conv_text(struct xreq *r, const struct rbgw_json *v, enum rbgw_rest_conv c, cons
 /* ---- REST: path, headers, body ------------------------------------------------------------ */
 
 /* A method name goes into the path raw: only letters and digits (every pdns method) may.  A
- * name the method table knows is one of them already. */
+ * name the method table knows is one of them already (test_method checks every row), and
+ * path_method writes the table's own spelling for it. */
 static int
 check_method(struct xreq *r, struct rbgw_str method)
 {
@@ -324,6 +325,18 @@ check_method(struct xreq *r, struct rbgw_str method)
         }
     }
     return 0;
+}
+
+/* The method name the path carries: the table's for a known method (the same bytes as the
+ * call's), the call's own, checked by check_method, for an unknown one. */
+static struct rbgw_str
+path_method(enum rbgw_method m, struct rbgw_str method)
+{
+    if (m == RBGW_M_UNKNOWN) {
+        return method;
+    }
+    const struct rbgw_method_info *row = rbgw_method_info(m);
+    return rbgw_str_make(row->name, row->len);
 }
 
 /* The method's REST row; pdns's generic rule for unknown methods and those it never sends over
@@ -599,7 +612,7 @@ build_rest(struct xreq *r, const struct rbgw_http_target *t, enum rbgw_method m,
     r->verb = rbgw_rest_verb_names[row->verb];
     rbgw_buf_append_str(&r->path, t->path);
     rbgw_buf_putc(&r->path, '/');
-    rbgw_buf_append_str(&r->path, method);
+    rbgw_buf_append_str(&r->path, path_method(m, method));
     gather(r, params);
     for (size_t i = 0; i < RBGW_NELEM(rbgw_rest_components); i++) {
         if ((rc = put_component(r, r->comp[i], rbgw_rest_components[i])) != 0) {
@@ -647,7 +660,7 @@ build_post(struct xreq *r, const struct rbgw_http_target *t, enum rbgw_method m,
     r->verb = "POST";
     rbgw_buf_append_str(&r->path, t->path);
     rbgw_buf_putc(&r->path, '/');
-    rbgw_buf_append_str(&r->path, method);
+    rbgw_buf_append_str(&r->path, path_method(m, method));
     rbgw_buf_append_str(&r->path, t->suffix);
 
     rbgw_buf_reset(&r->scratch);
@@ -742,8 +755,8 @@ write_request(struct xreq *r, const struct rbgw_http_target *t, struct rbgw_buf 
         path.len = (size_t)(q - path.p);
     }
     /* Between the url's path and the url-suffix every byte is safe: the method is letters and
-     * digits (check_method, or a name of the method table) and each component is
-     * percent-encoded.  So when those two hold no byte a path cannot, neither does the whole,
+     * digits (path_method: the table's name, or one check_method passed) and each component
+     * is percent-encoded.  So when those two hold no byte a path cannot, neither does the whole,
      * and the byte-by-byte pass over it (~400 instructions a call) is needed only otherwise. */
     int bad = -1;
     if (first_bad(t->path, BAD_IN_PATH) >= 0 || first_bad(t->suffix, BAD_IN_PATH) >= 0) {
