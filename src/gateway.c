@@ -175,6 +175,7 @@ upstream_free(struct rbgw_upstream *u)
     }
     rbgw_fanout_member_free(u);
     rbgw_endpoint_conf_free(&u->own_conf);
+    free(u->handover);
     free(u->name);
     free(u);
 }
@@ -188,6 +189,8 @@ upstream_stop(struct rbgw_upstream *u)
     rbgw_connpool_stop(u->cp);
 }
 
+static void hand_over_late_counts(struct rbgw_upstream *u);
+
 static void
 upstream_unref(struct rbgw_upstream *u)
 {
@@ -197,6 +200,7 @@ upstream_unref(struct rbgw_upstream *u)
     }
     rbgw_ulog_debug(u, "no generation uses it any more: closing it");
     upstream_stop(u);
+    hand_over_late_counts(u);
     schedule_reap(u->gw);
 }
 
@@ -275,8 +279,9 @@ upstream_same(const struct rbgw_generation *g, const char *name,
 
 /*
  * u replaces the upstream of its name in g, if g has one: u's counters go on from that one's,
- * so a name's counters never go back (calls that the replaced upstream still finishes after
- * this are not counted in u).  Health and connections stay u's own, fresh.
+ * so a name's counters never go back (what the replaced upstream counts after the reload
+ * follows when it is released: note_handovers, hand_over_late_counts).  Health and
+ * connections stay u's own, fresh.
  */
 static void
 upstream_carry_counters(struct rbgw_upstream *u, const struct rbgw_generation *g)
@@ -295,6 +300,106 @@ upstream_carry_counters(struct rbgw_upstream *u, const struct rbgw_generation *g
             return;
         }
     }
+}
+
+/* The upstream named name in g, or NULL. */
+static struct rbgw_upstream *
+upstream_named(const struct rbgw_generation *g, const char *name)
+{
+    for (size_t i = 0; g && i < g->nupstreams; i++) {
+        if (strcmp(g->upstreams[i]->name, name) == 0) {
+            return g->upstreams[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+counts_of(const struct rbgw_upstream *u, struct rbgw_upstream_counts *c)
+{
+    c->outcomes = u->outcomes;
+    c->stats = u->stats;
+    memset(&c->tls, 0, sizeof(c->tls));
+    if (u->tls != NULL) {
+        c->tls = *u->tls;
+    }
+}
+
+/* Every field is a counter, so these add what was counted between then and now to to.  A
+ * field added to one of the structs fails the assertions until it is added here too. */
+_Static_assert(sizeof(struct rbgw_upstream_stats) ==
+                   8 * sizeof(uint64_t) + sizeof(struct rbgw_hist),
+               "stats_add_since: every field of rbgw_upstream_stats");
+_Static_assert(sizeof(struct rbgw_tls_stats) == 3 * sizeof(uint64_t),
+               "hand_over_late_counts: every field of rbgw_tls_stats");
+
+#define ADD_SINCE(to, now, then, f) ((to)->f += (now)->f - (then)->f)
+
+static void
+stats_add_since(struct rbgw_upstream_stats *to, const struct rbgw_upstream_stats *now,
+                const struct rbgw_upstream_stats *then)
+{
+    ADD_SINCE(to, now, then, said_false);
+    ADD_SINCE(to, now, then, retries_member);
+    ADD_SINCE(to, now, then, retries_conn);
+    ADD_SINCE(to, now, then, ejections);
+    ADD_SINCE(to, now, then, checks_ok);
+    ADD_SINCE(to, now, then, checks_failed);
+    ADD_SINCE(to, now, then, opens_ok);
+    ADD_SINCE(to, now, then, opens_failed);
+    for (size_t i = 0; i < RBGW_NELEM(to->latency.n); i++) {
+        ADD_SINCE(to, now, then, latency.n[i]);
+    }
+    ADD_SINCE(to, now, then, latency.sum_ns);
+}
+
+/*
+ * A reload committed generation g in place of prev: every upstream of prev whose name g gives
+ * to a new upstream (which went on from its counters, upstream_carry_counters) keeps the
+ * counters it handed over, so that what it counts after this can follow them.
+ */
+static void
+note_handovers(const struct rbgw_generation *g, const struct rbgw_generation *prev)
+{
+    for (size_t i = 0; i < g->nupstreams; i++) {
+        const struct rbgw_upstream *u = g->upstreams[i];
+        struct rbgw_upstream *old = u->refs == 1 ? upstream_named(prev, u->name) : NULL;
+        if (old == NULL || old == u) {
+            continue; /* carried over as it is, or a name prev did not have */
+        }
+        if (old->handover == NULL) {
+            old->handover = rbgw_xmalloc(sizeof(*old->handover));
+        }
+        counts_of(old, old->handover);
+    }
+}
+
+/*
+ * u is released (no generation lists it; every call dispatched to it is over): if a reload
+ * gave its name to another upstream, what u counted since goes to the upstream of that name
+ * in force now, so the name's series include the calls u finished after the reload.
+ */
+static void
+hand_over_late_counts(struct rbgw_upstream *u)
+{
+    struct rbgw_gateway *gw = u->gw;
+    struct rbgw_upstream *heir =
+        u->handover != NULL && !gw->stopping ? upstream_named(gw->gen, u->name) : NULL;
+    if (heir == NULL || heir == u) {
+        return;
+    }
+    struct rbgw_upstream_counts now;
+    counts_of(u, &now);
+    const struct rbgw_upstream_counts *then = u->handover;
+    for (size_t i = 0; i < RBGW_OUTCOME_COUNT; i++) {
+        ADD_SINCE(&heir->outcomes, &now.outcomes, &then->outcomes, n[i]);
+    }
+    stats_add_since(&heir->stats, &now.stats, &then->stats);
+    ADD_SINCE(&heir->tls_carried, &now.tls, &then->tls, full);
+    ADD_SINCE(&heir->tls_carried, &now.tls, &then->tls, resumed);
+    ADD_SINCE(&heir->tls_carried, &now.tls, &then->tls, failed);
+    free(u->handover);
+    u->handover = NULL;
 }
 
 /* ---- generations ---- */
@@ -808,6 +913,7 @@ reload(struct rbgw_gateway *gw, char *err, size_t errlen)
     free(gw->listeners);
     gw->listeners = next;
     gw->nlisteners = n;
+    note_handovers(g, old);
     gw->gen = g;
     gw->cfg = g->cfg;
     gw->generation = g->id;

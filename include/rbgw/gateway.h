@@ -118,10 +118,19 @@ struct rbgw_member;
  * keeps it (same name, same connection string, same max-reply-size) keeps the object, and with
  * it its connections, its health (the fan-out member) and its counters.  One that replaces an
  * upstream of the same name starts with a fresh pool and health but with that upstream's
- * counters, so the series a name is exported under never goes back.  When the last
+ * counters, so the series a name is exported under never goes back; what the replaced one
+ * counts after the reload (the calls it still finishes) is added to the upstream of its name
+ * in force when it is released (handover).  When the last
  * generation listing it is freed (every call and transaction dispatched there is over) it is
  * released: its pool stops (idle conns close) and it is freed once every handle is closed.
  */
+/* Every counter of an upstream, as a reload hands them over. */
+struct rbgw_upstream_counts {
+    struct rbgw_outcome_counts outcomes;
+    struct rbgw_upstream_stats stats;
+    struct rbgw_tls_stats tls;
+};
+
 struct rbgw_upstream {
     const struct rbgw_upstream_ops *ops;   /* transport */
     struct rbgw_gateway *gw;               /* borrowed */
@@ -142,6 +151,10 @@ struct rbgw_upstream {
                                               name this one replaced (exported as their sum) */
     struct rbgw_member *member;            /* owned: fan-out's state for it: health, legs in
                                               flight, check timer (fanout.c) */
+    struct rbgw_upstream_counts *handover; /* owned, or NULL: its counters when a reload gave
+                                              its name to a new upstream (which went on from
+                                              them); what it counts after that goes to the
+                                              name's upstream when it is released */
     uint32_t refs;                         /* generations listing it */
     uint32_t open_parts;                   /* pool and member whose handles are not all closed */
     struct rbgw_list link;                 /* on gw->all_upstreams until freed */

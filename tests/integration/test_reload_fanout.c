@@ -12,7 +12,8 @@
  *  - an upstream whose name, connection string and max-reply-size are unchanged is the same
  *    object after the reload: its health (ejected stays ejected), its counters and its idle
  *    connection carry over; a changed one (its options, or max-reply-size) is a new object,
- *    healthy, that goes on from the old one's counters, and the old one is freed;
+ *    healthy, that goes on from the old one's counters, and the old one is freed; a call the
+ *    old one finishes after the reload is counted in the new one when the old one goes;
  *  - an upstream the reload removes finishes the call it carries (answered with its reply),
  *    then its connection closes and it is freed; new calls go to the new configuration;
  *  - a transaction opened before a reload that removes its upstream goes on there: its calls
@@ -176,6 +177,54 @@ Test(reload_fanout, unchanged_upstreams_carry_over)
     cr_assert_eq(upstream("bravo"), bravo);
     run_until_alive(2);
     cr_assert_eq(fake_gw()->generation, 3);
+    fake_gw_finish();
+}
+
+/* Observations in a latency histogram. */
+static uint64_t
+observed(const struct rbgw_hist *h)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < RBGW_NELEM(h->n); i++) {
+        n += h->n[i];
+    }
+    return n;
+}
+
+/* A call the replaced upstream finishes after the reload is counted under its name: in the
+ * new upstream of that name, once the old one is released. */
+Test(reload_fanout, replaced_upstream_hands_over_its_last_calls)
+{
+    fake_gw_start(alpha_only);
+    struct rbgw_session *s = fake_gw_session();
+    struct fake_req *done = fake_gw_send(s, LOOKUP);
+    fake_conn_reply(sending_on("alpha"), ALPHA_REPLY, true);
+    cr_assert_str_eq(done->answer, ALPHA_REPLY);
+    struct fake_req *late = fake_gw_send(s, LOOKUP);
+    struct fake_conn *aconn = sending_on("alpha");
+    struct rbgw_upstream *old = upstream("alpha");
+    cr_assert_eq(old->outcomes.n[RBGW_OUTCOME_OK], 1);
+
+    const char *const changed[] = {ALPHA ",timeout=1400", NULL};
+    reload_ok(changed);
+    struct rbgw_upstream *heir = upstream("alpha");
+    cr_assert_neq(heir, old, "a changed alpha was carried over");
+    cr_assert_eq(heir->outcomes.n[RBGW_OUTCOME_OK], 1, "the new alpha did not go on from 1");
+    cr_assert_eq(observed(&heir->stats.latency), 1);
+
+    /* The old alpha answers its call, then is released: the call counts under "alpha". */
+    fake_conn_reply(aconn, ALPHA_REPLY, true);
+    cr_assert_str_eq(late->answer, ALPHA_REPLY);
+    fake_gw_run_until(conn_closed, aconn);
+    run_until_alive(1);
+    cr_assert_eq(heir->outcomes.n[RBGW_OUTCOME_OK], 2, "the old alpha's last call was lost");
+    cr_assert_eq(observed(&heir->stats.latency), 2);
+
+    /* And the new alpha counts its own calls on top. */
+    struct fake_req *next = fake_gw_send(s, LOOKUP);
+    fake_conn_reply(sending_on("alpha"), ALPHA_REPLY, true);
+    cr_assert_str_eq(next->answer, ALPHA_REPLY);
+    cr_assert_eq(heir->outcomes.n[RBGW_OUTCOME_OK], 3);
     fake_gw_finish();
 }
 
