@@ -27,7 +27,13 @@
 #      answer, e.g. to getDomainKeys): no call of pdns was answered with rbgw's own failure,
 #      whatever the tries on the responder being restarted did (those are retried on the other
 #      member and counted in rbgw_upstream_calls_total / rbgw_upstream_retries_total);
-#   4. at the end rbgw_calls_in_flight is 0, and rbgw and pdns are still running.
+#   4. at the end rbgw_calls_in_flight is 0, and rbgw and pdns are still running;
+#   5. every try on a responder is counted: the sum of rbgw_upstream_calls_total is exactly
+#      rbgw_calls_total, less the initialize calls rbgw answers itself (one per pdns session,
+#      rbgw_listener_sessions_total), plus the tries made after another member failed
+#      (rbgw_upstream_retries_total{kind="member"}).  The tries r2 still finishes after a
+#      reload replaced it are in there too (they go to the new r2 when the old one closes,
+#      which is before the last scrape: it is freed once the last call on it is over).
 # "Descriptors do not grow": rbgw's descriptors minus its pdns sessions and upstream connections
 # (both read from the same scrape: the part that must be constant) are, at the end (the least of
 # the last 5 samples), no more than after the warm-up (the least of the first 5 samples after
@@ -303,6 +309,10 @@ UP_BY_OUTCOME=$(awk '$1 ~ /^rbgw_upstream_calls_total[{]/ && $NF > 0 {
         match($1, /outcome="[^"]*"/); o = substr($1, RSTART + 9, RLENGTH - 10)
         printf "%s %s=%d  ", u, o, $NF }' <<<"$M")
 RETRIED=$(metric rbgw_upstream_retries_total <<<"$M")
+TRIES=$(metric rbgw_upstream_calls_total <<<"$M")
+SESSIONS_ALL=$(metric rbgw_listener_sessions_total <<<"$M")
+MEMBER_RETRIES=$(metric rbgw_upstream_retries_total 'kind="member"' <<<"$M")
+TRIES_WANT=$((CALLS_ALL - SESSIONS_ALL + MEMBER_RETRIES))
 EJECTIONS=$(metric rbgw_upstream_ejections_total <<<"$M")
 RELOADS_OK=$(metric rbgw_config_reloads_total 'result="ok"' <<<"$M")
 RELOADS_FAILED=$(metric rbgw_config_reloads_total 'result="failed"' <<<"$M")
@@ -356,6 +366,7 @@ NSAMPLES=$(($(wc -l <"$OUT/samples.csv") - 1))
     echo "tries on the responders (rbgw_upstream_calls_total since the start; r2, replaced by each"
     echo "  reload, goes on from the counts of the r2 it replaced): $UP_BY_OUTCOME"
     echo "  retries $RETRIED, ejections $EJECTIONS (same scope)"
+    echo "  tries $TRIES = calls $CALLS_ALL - pdns sessions (initialize) $SESSIONS_ALL + member retries $MEMBER_RETRIES ($TRIES_WANT)"
     echo "responder restarts: $RESTARTS; reloads: $RELOADS sent and waited for (rbgw: ok $RELOADS_OK, failed $RELOADS_FAILED)"
     echo "RSS KiB: start $RSS_START, after warm-up $RSS_WARM, end $RSS_END, max $RSS_MAX; slope after warm-up $RSS_SLOPE KiB/min"
     echo "fds: start $FD_START, after warm-up $FD_WARM, end $FD_END, max $FD_MAX; slope after warm-up $FD_SLOPE fds/min"
@@ -372,6 +383,8 @@ e2e_expect "NXDOMAIN exactly for the non-existent name" "$NXDOMAIN" "$NX_WANT"
 e2e_expect "rbgw answered every call with the responder's answer (no other outcome)" \
     "$CALLS_OTHER" 0
 e2e_expect "no call in flight at the end" "$INFLIGHT" 0
+e2e_expect "every try on a responder counted, those finished after a reload included" \
+    "$TRIES" "$TRIES_WANT"
 e2e_expect "reloads in force" "$RELOADS_OK" "$RELOADS"
 e2e_expect "no reload refused" "$RELOADS_FAILED" 0
 if [ -n "$OTHER_WARM" ] && [ -n "$OTHER_END" ] && [ "$OTHER_END" -le "$OTHER_WARM" ]; then
