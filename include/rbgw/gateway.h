@@ -113,17 +113,6 @@ struct rbgw_upstream_ops {
 
 struct rbgw_member;
 
-/*
- * An upstream is shared by the generations that list it (reference counted): a reload that
- * keeps it (same name, same connection string, same max-reply-size) keeps the object, and with
- * it its connections, its health (the fan-out member) and its counters.  One that replaces an
- * upstream of the same name starts with a fresh pool and health but with that upstream's
- * counters, so the series a name is exported under never goes back; what the replaced one
- * counts after the reload (the calls it still finishes) is added to the upstream of its name
- * in force when it is released (handover).  When the last
- * generation listing it is freed (every call and transaction dispatched there is over) it is
- * released: its pool stops (idle conns close) and it is freed once every handle is closed.
- */
 /* Every counter of an upstream, as a reload hands them over. */
 struct rbgw_upstream_counts {
     struct rbgw_outcome_counts outcomes;
@@ -131,6 +120,17 @@ struct rbgw_upstream_counts {
     struct rbgw_tls_stats tls;
 };
 
+/*
+ * An upstream is shared by the generations that list it (reference counted): a reload that
+ * keeps it (same name, same connection string, same max-reply-size) keeps the object, and with
+ * it its connections, its health (the fan-out member) and its counters.  One that replaces an
+ * upstream of the same name starts with a fresh pool and health but with that upstream's
+ * counters, so the series a name is exported under never goes back; what the replaced one
+ * counts after the reload (the calls it still finishes) is added to the upstream of its name
+ * in force when it is released (handover).  When the last generation listing it is freed
+ * (every call and transaction dispatched there is over) it is released: its pool stops (idle
+ * conns close) and it is freed once every handle is closed.
+ */
 struct rbgw_upstream {
     const struct rbgw_upstream_ops *ops;   /* transport */
     struct rbgw_gateway *gw;               /* borrowed */
