@@ -41,21 +41,8 @@ for b in "$@"; do
         exit 2
     }
 done
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    cmake -S "$SRC" -B "$BUILD" >/dev/null
-    cmake --build "$BUILD" --target bench -j2 >/dev/null
-fi
-
-TMP=$(mktemp -d /tmp/rbgw-ab.XXXXXX)
-RESP_PID=
-GW_PID=
-cleanup() {
-    stop_pid "$GW_PID"
-    stop_pid "$RESP_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bench_build bench
+bench_tmp ab GW_PID RESP_PID
 
 # CPU time of a process in ns: the scheduler's run time of all its threads (schedstat, ns
 # resolution), or utime+stime in clock ticks (10 ms) where the kernel keeps no schedstat.
@@ -70,6 +57,7 @@ cpu_ns() {
 
 taskset -c "$CPU" "$BUILD/bench/rbgw_fast_responder" --port="${HTTP_PORT:-18240}" --unix="$TMP/r.sock" --quiet \
     2>>"$TMP/resp.err" &
+# shellcheck disable=SC2034 # stopped by bench_tmp's exit trap
 RESP_PID=$!
 wait_sock "$TMP/r.sock"
 

@@ -50,30 +50,11 @@ PORT=${PORT:-18200}
 LAYOUTS=${LAYOUTS:-split one}
 TARGET_US=25
 
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    cmake -S "$SRC" -B "$BUILD" >/dev/null
-    cmake --build "$BUILD" --target bench -j2 >/dev/null
-    cmake --build "$BUILD" --target rbgw -j2 >/dev/null || echo "note: rbgw did not build" >&2
-fi
+bench_build bench rbgw
 LOADGEN=$BUILD/bench/rbgw_loadgen
 RESPONDER=$BUILD/bench/rbgw_fast_responder
 
-TMP=$(mktemp -d /tmp/rbgw-call-latency.XXXXXX)
-RESP_PID=
-RBGW_PID=
-cleanup() {
-    if [ -n "$RBGW_PID" ]; then
-        kill "$RBGW_PID" 2>/dev/null || true
-        wait "$RBGW_PID" 2>/dev/null || true
-    fi
-    if [ -n "$RESP_PID" ]; then
-        kill "$RESP_PID" 2>/dev/null || true
-        wait "$RESP_PID" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bench_tmp call-latency RBGW_PID RESP_PID
 
 UPSTREAM="http:url=http://127.0.0.1:$PORT/dns,timeout=1500"
 

@@ -34,9 +34,7 @@ GW_PORT=${GW_PORT:-18231}
 
 . "$SRC/bench/lib.sh"
 
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    cmake --build "$BUILD" --target rbgw bench -j2 >/dev/null
-fi
+bench_build rbgw bench
 for tool in valgrind socat; do
     command -v "$tool" >/dev/null || {
         echo "callgrind.sh: $tool is not installed" >&2
@@ -44,17 +42,10 @@ for tool in valgrind socat; do
     }
 done
 
-TMP=$(mktemp -d /tmp/rbgw-cg.XXXXXX)
-RESP_PID=
-GW_PID=
-cleanup() {
-    stop_pid "$GW_PID"
-    stop_pid "$RESP_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+bench_tmp cg GW_PID RESP_PID
 
 "$BUILD/bench/rbgw_fast_responder" --port="$HTTP_PORT" --unix="$TMP/resp.sock" --quiet &
+# shellcheck disable=SC2034 # stopped by bench_tmp's exit trap
 RESP_PID=$!
 wait_sock "$TMP/resp.sock"
 wait_tcp "$HTTP_PORT"

@@ -63,6 +63,8 @@ set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$SRC/build}
+# shellcheck source=bench/lib.sh
+. "$SRC/bench/lib.sh"
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-3}
 CONNS_LIST=${CONNS_LIST:-1 16}
@@ -77,10 +79,7 @@ GW_HTTP_PORT=${GW_HTTP_PORT:-18221}
 LOAD_MAX=${LOAD_MAX:-1.0}
 WARMUP=2000
 
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    cmake -S "$SRC" -B "$BUILD" >/dev/null
-    cmake --build "$BUILD" --target bench rbgw -j2 >/dev/null
-fi
+bench_build bench rbgw
 BUILD=$(cd "$BUILD" && pwd)
 RBGW=${RBGW:-$BUILD/rbgw}
 LOADGEN=$BUILD/bench/rbgw_loadgen
@@ -94,22 +93,7 @@ for tool in taskset socat; do
 done
 TCK=$(getconf CLK_TCK)
 
-TMP=$(mktemp -d /tmp/rbgw-connectors.XXXXXX)
-RESP_PID=
-GW_PID=
-PERF_PID=
-STRACE_PID=
-# shellcheck source=bench/lib.sh
-. "$SRC/bench/lib.sh"
-cleanup() {
-    stop_pid "$STRACE_PID"
-    stop_pid "$PERF_PID"
-    stop_pid "$GW_PID"
-    stop_pid "$RESP_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bench_tmp connectors STRACE_PID PERF_PID GW_PID RESP_PID
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 

@@ -91,29 +91,15 @@ for tool in pdns_server dnsperf dig; do
     }
 done
 
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    cmake -S "$SRC" -B "$BUILD" >/dev/null
-    cmake --build "$BUILD" --target bench -j2 >/dev/null
-    cmake --build "$BUILD" --target rbgw -j2 >/dev/null || echo "note: rbgw did not build" >&2
-    BUILD=$(cd "$BUILD" && pwd)
-fi
+# shellcheck source=bench/lib.sh
+. "$SRC/bench/lib.sh"
+bench_build bench rbgw
+BUILD=$(cd "$BUILD" && pwd)
 RBGW=${RBGW:-$BUILD/rbgw}
 RESPONDER=$BUILD/bench/rbgw_fast_responder
 
-TMP=$(mktemp -d /tmp/rbgw-dnsperf.XXXXXX)
 PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]}"; do
-        wait "$p" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bench_tmp dnsperf 'PIDS[@]'
 
 UPSTREAM="http:url=http://127.0.0.1:$HTTP_PORT/dns,timeout=1500"
 

@@ -29,32 +29,17 @@ CONNS=${CONNS:-8}
 RELOADS=${RELOADS:-20}
 . "$SRC/bench/lib.sh"
 
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    cmake -S "$SRC" -B "$BUILD" >/dev/null
-    cmake --build "$BUILD" --target bench -j2 >/dev/null
-    cmake --build "$BUILD" --target rbgw -j2 >/dev/null
-fi
+bench_build bench rbgw
 LOADGEN=$BUILD/bench/rbgw_loadgen
 RESPONDER=$BUILD/bench/rbgw_fast_responder
 
-TMP=$(mktemp -d /tmp/rbgw-reload.XXXXXX)
-R1_PID=
-R2_PID=
-RBGW_PID=
-LOAD_PID=
-cleanup() {
-    stop_pid "$LOAD_PID"
-    stop_pid "$RBGW_PID"
-    stop_pid "$R1_PID"
-    stop_pid "$R2_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bench_tmp reload LOAD_PID RBGW_PID R1_PID R2_PID
 
 "$RESPONDER" --unix="$TMP/r1.sock" --quiet </dev/null >/dev/null 2>&1 &
+# shellcheck disable=SC2034 # stopped by bench_tmp's exit trap
 R1_PID=$!
 "$RESPONDER" --unix="$TMP/r2.sock" --quiet </dev/null >/dev/null 2>&1 &
+# shellcheck disable=SC2034 # stopped by bench_tmp's exit trap
 R2_PID=$!
 wait_sock "$TMP/r1.sock"
 wait_sock "$TMP/r2.sock"

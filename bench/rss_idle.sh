@@ -31,6 +31,8 @@ set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD_DIR:-$SRC/build}
+# shellcheck source=bench/lib.sh
+. "$SRC/bench/lib.sh"
 CONNS=${CONNS:-1000}
 ROUNDS=${ROUNDS:-3}
 LISTENER=${LISTENER:-unix}
@@ -44,10 +46,7 @@ unix | http) ;;
     ;;
 esac
 
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    cmake -S "$SRC" -B "$BUILD" >/dev/null
-    cmake --build "$BUILD" --target bench rbgw -j2 >/dev/null
-fi
+bench_build bench rbgw
 BUILD=$(cd "$BUILD" && pwd)
 RBGW=${RBGW:-$BUILD/rbgw}
 LOADGEN=$BUILD/bench/rbgw_loadgen
@@ -64,23 +63,8 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$want" ]; then
     ulimit -n "$want"
 fi
 
-TMP=$(mktemp -d /tmp/rbgw-rss.XXXXXX)
 PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]}"; do
-        wait "$p" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-# shellcheck source=bench/lib.sh
-. "$SRC/bench/lib.sh"
+bench_tmp rss 'PIDS[@]'
 
 wait_line() { # $1 file: the loadgen's summary line
     for _ in $(seq 600); do
